@@ -1,0 +1,85 @@
+// The Pothos SchemaBuilder and its plugins. Defines no types: modules do.
+import SchemaBuilder from "@pothos/core";
+import ScopeAuthPlugin from "@pothos/plugin-scope-auth";
+import ErrorsPlugin from "@pothos/plugin-errors";
+import PrismaPlugin from "@pothos/plugin-prisma";
+import RelayPlugin from "@pothos/plugin-relay";
+import ComplexityPlugin, { ComplexityErrorKind } from "@pothos/plugin-complexity";
+import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
+import { GraphQLError } from "graphql";
+import { DateTimeResolver, EmailAddressResolver, JSONResolver, URLResolver, UUIDResolver } from "graphql-scalars";
+import type PrismaTypes from "./generated/pothos-types.js";
+import type { PrismaClient } from "./generated/prisma/client.js";
+import { getDatamodel } from "./generated/pothos-types.js";
+import type { Context } from "./context.js";
+import type { Permission } from "./modules/auth/permissions.js";
+import { forbidden, unauthenticated } from "./errors.js";
+import RollbackOnErrorPlugin from "./graphql/rollback-plugin.js";
+
+export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 3000, maxBreadth: 100 };
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { signedIn: boolean; user: boolean; tenant: boolean; permission: Permission };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    EmailAddress: { Input: string; Output: string };
+    UUID: { Input: string; Output: string };
+    URL: { Input: URL; Output: URL | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, SimpleObjectsPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, RollbackOnErrorPlugin],
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      signedIn: ctx.viewer.kind !== "anonymous",
+      user: ctx.viewer.kind === "user",
+      tenant: ctx.tenantId !== null,
+      permission: (p: Permission) => ctx.permissions.has(p),
+    }),
+    unauthorizedError: (_parent, ctx) => (ctx.viewer.kind === "anonymous" ? unauthenticated() : forbidden()),
+  },
+  errors: { directResult: true },
+  prisma: {
+    // The operation's transaction client; Pothos only calls model delegates on it.
+    client: (ctx) => ctx.db as unknown as PrismaClient,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    maxConnectionSize: LIMITS.maxPageSize,
+    defaultConnectionSize: LIMITS.defaultPageSize,
+    onUnusedQuery: null,
+  },
+  relay: {
+    clientMutationId: "omit",
+    cursorType: "String",
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 10,
+    limit: { depth: LIMITS.maxDepth, complexity: LIMITS.maxComplexity, breadth: LIMITS.maxBreadth },
+    complexityError: (kind, result) =>
+      new GraphQLError(
+        kind === ComplexityErrorKind.Depth
+          ? `Query is too deep: depth ${result.depth} exceeds the limit of ${result.maxDepth}`
+          : kind === ComplexityErrorKind.Breadth
+            ? `Query selects too many fields: ${result.breadth} exceeds the limit of ${result.maxBreadth}`
+            : `Query is too expensive: cost ${result.complexity} exceeds the limit of ${result.maxComplexity}`,
+        { extensions: { code: "QUERY_TOO_COMPLEX", kind, ...result } },
+      ),
+  },
+});
+
+builder.addScalarType("DateTime", DateTimeResolver);
+builder.addScalarType("EmailAddress", EmailAddressResolver);
+builder.addScalarType("UUID", UUIDResolver);
+builder.addScalarType("URL", URLResolver);
+builder.addScalarType("JSON", JSONResolver);
+
+builder.queryType({});
+builder.mutationType({});

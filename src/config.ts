@@ -1,0 +1,78 @@
+// Everything Laurel reads from the environment, read once and validated, so a typo fails at start-up
+// rather than on the first request.
+
+export interface DbRoles {
+  owner: string;
+  login: string;
+  member: string;
+  anonymous: string;
+}
+
+export interface Config {
+  /** Admin connection: bootstraps roles and runs migrations. Unset: the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  /** The server's runtime connection (the login role). Derived from databaseUrl when unset. */
+  appDatabaseUrl: string | undefined;
+  loginPassword: string;
+  roles: DbRoles;
+  dataDir: string;
+  host: string;
+  port: number;
+  publicUrl: string;
+  poolSize: number;
+  sessionTtlHours: number;
+  invitationTtlHours: number;
+  maxBodyBytes: number;
+  graphiql: boolean;
+}
+
+const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function role(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
+  const value = env[key] ?? fallback;
+  if (!identifier.test(value)) throw new Error(`${key} must be a lower-case SQL identifier, got "${value}"`);
+  return value;
+}
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = int(env, "PORT", 4000);
+  const host = env.HOST ?? "127.0.0.1";
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    appDatabaseUrl: env.DATABASE_APP_URL || undefined,
+    loginPassword: env.LAUREL_DB_LOGIN_PASSWORD ?? "laurel_app_dev_password",
+    roles: {
+      owner: role(env, "LAUREL_DB_OWNER", "laurel_owner"),
+      login: role(env, "LAUREL_DB_LOGIN", "laurel_app"),
+      member: role(env, "LAUREL_DB_MEMBER", "laurel_member"),
+      anonymous: role(env, "LAUREL_DB_ANONYMOUS", "laurel_anonymous"),
+    },
+    dataDir: env.LAUREL_DATA_DIR ?? ".data/pglite",
+    host,
+    port,
+    publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
+    poolSize: int(env, "DATABASE_POOL_SIZE", 10),
+    sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
+    invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
+    maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
+    graphiql: (env.NODE_ENV ?? "development") !== "production",
+  };
+}
+
+/** The runtime URL: the admin URL with the login role's name and password in place of the admin's. */
+export function appUrlFor(config: Config): string {
+  if (config.appDatabaseUrl) return config.appDatabaseUrl;
+  if (!config.databaseUrl) throw new Error("DATABASE_URL or DATABASE_APP_URL is required");
+  const url = new URL(config.databaseUrl);
+  url.username = config.roles.login;
+  url.password = config.loginPassword;
+  return url.toString();
+}

@@ -1,0 +1,60 @@
+// Who is calling and with what: built once per HTTP request before any business query. The request's
+// db handle (`db`) is attached by the transaction plugin when the operation executes.
+import type { YogaInitialContext } from "graphql-yoga";
+import { randomUUID } from "node:crypto";
+import type { Database } from "./db/database.js";
+import type { Db } from "./db/tenant-transaction.js";
+import type { Config } from "./config.js";
+import { authenticate, type Viewer } from "./modules/auth/authenticate.js";
+import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "./modules/auth/permissions.js";
+import type { Loaders } from "./loaders.js";
+
+export interface App {
+  config: Config;
+  database: Database;
+}
+
+export interface Context {
+  app: App;
+  viewer: Viewer;
+  tenantId: string | null;
+  permissions: ReadonlySet<Permission>;
+  requestId: string;
+  userAgent: string | null;
+  /** The operation's tenant transaction; set by the transaction plugin, absent before execution. */
+  db: Db;
+  loaders: Loaders;
+  /** Set when an expected error is thrown inside a mutation: the transaction rolls back. */
+  rollbackOnly: boolean;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+export type RequestContext = Omit<Context, "db" | "loaders">;
+
+export async function buildContext(app: App, initial: YogaInitialContext): Promise<RequestContext> {
+  const headers = initial.request.headers;
+  const incoming = headers.get("x-request-id");
+  const viewer = await authenticate(app.database.sql, headers.get("authorization"));
+  const tenantId = viewer.kind === "anonymous" ? null : viewer.tenantId;
+  let permissions: ReadonlySet<Permission> = new Set();
+  if (viewer.kind === "apiKey") permissions = permissionsForScopes(viewer.scopes);
+  if (viewer.kind === "user" && viewer.role) permissions = ROLE_PERMISSIONS[viewer.role];
+  return {
+    app,
+    viewer,
+    tenantId,
+    permissions,
+    requestId: incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
+    userAgent: headers.get("user-agent"),
+    rollbackOnly: false,
+  };
+}
+
+/** The claims the transaction sets: a member role when the caller acts for a tenant or is a user. */
+export function claimsFor(ctx: Pick<Context, "app" | "viewer" | "tenantId">) {
+  const roles = ctx.app.config.roles;
+  const userId = ctx.viewer.kind === "user" ? ctx.viewer.userId : null;
+  const dbRole = ctx.viewer.kind === "anonymous" ? roles.anonymous : roles.member;
+  return { dbRole, tenantId: ctx.tenantId, userId };
+}

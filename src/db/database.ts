@@ -1,0 +1,90 @@
+// Opens Laurel's database: the given PostgreSQL, or an embedded PGlite served over a local socket so
+// the same drivers work. Migrates first (as the admin URL), then connects as the login role only.
+import postgres from "postgres";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { appUrlFor, type Config } from "../config.js";
+import { migrate } from "./migrate.js";
+
+export type Sql = postgres.Sql;
+
+export interface Database {
+  prisma: PrismaClient;
+  /** postgres.js as the login role: auth lookups, bulk work, anything hand-written. */
+  sql: Sql;
+  adminUrl: string;
+  appUrl: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/** Secret columns the runtime role may write but never read; Prisma must never select them. */
+export const OMIT_SECRETS = {
+  apiKey: { secretHash: true },
+  session: { secretHash: true },
+  invitation: { secretHash: true },
+  emailOutbox: { payload: true },
+} as const;
+
+export function createPrisma(url: string, poolSize: number): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: url, max: poolSize });
+  return new PrismaClient({ adapter, omit: OMIT_SECRETS });
+}
+
+export function createSql(url: string, poolSize: number): Sql {
+  return postgres(url, { max: poolSize, onnotice: () => {}, connection: { application_name: "laurel" } });
+}
+
+export interface OpenOptions {
+  log?: (line: string) => void;
+}
+
+export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
+  const log = options.log ?? (() => {});
+  let adminUrl = config.databaseUrl;
+  let stopEmbedded: (() => Promise<void>) | undefined;
+  let poolSize = config.poolSize;
+  if (!adminUrl) {
+    const embedded = await startEmbedded(config.dataDir);
+    adminUrl = embedded.url;
+    stopEmbedded = embedded.stop;
+    // One PGlite session underneath: more connections only queue (pglite-socket keeps each
+    // transaction on its connection), and more than one per client proved unstable.
+    poolSize = 1;
+    log(`embedded PostgreSQL (PGlite) in ${config.dataDir}`);
+  }
+  await migrate({ adminUrl, roles: config.roles, loginPassword: config.loginPassword, log });
+  const appUrl = stopEmbedded ? adminUrl : appUrlFor({ ...config, databaseUrl: adminUrl });
+  const prisma = createPrisma(appUrl, poolSize);
+  const sql = createSql(appUrl, poolSize);
+  return {
+    prisma,
+    sql,
+    adminUrl,
+    appUrl,
+    embedded: Boolean(stopEmbedded),
+    async close() {
+      await prisma.$disconnect();
+      await sql.end({ timeout: 5 });
+      await stopEmbedded?.();
+    },
+  };
+}
+
+async function startEmbedded(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { mkdir } = await import("node:fs/promises");
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  await mkdir(dataDir, { recursive: true });
+  const pglite = await PGlite.create(dataDir);
+  const server = new PGLiteSocketServer({ db: pglite, host: "127.0.0.1", port: 0, maxConnections: 16 });
+  await server.start();
+  const address = server.getServerConn();
+  return {
+    url: `postgres://postgres@${address}/postgres`,
+    async stop() {
+      await server.stop();
+      await pglite.close();
+    },
+  };
+}

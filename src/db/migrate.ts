@@ -1,0 +1,146 @@
+// Applies sql/NNN_name.sql in order, once each, recorded with a sha256 checksum. An applied file that
+// has since changed stops the run: migrations are history, and history is not edited. A session-level
+// advisory lock makes concurrent starters wait for one another instead of racing.
+//
+// No off-the-shelf runner fitted: we need psql-style role variables (role names are configuration),
+// checksums, an advisory lock and "run as the owner role" together, in ~100 lines over postgres.js.
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import postgres from "postgres";
+import type { DbRoles } from "../config.js";
+
+export const SQL_DIR = fileURLToPath(new URL("../../sql/", import.meta.url));
+const LOCK_KEY = 7_420_113_001; // arbitrary, constant: "laurel migrations"
+
+export interface Migration {
+  id: number;
+  name: string;
+  checksum: string;
+  text: string;
+}
+
+export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
+  const migrations: Migration[] = [];
+  for (const file of files) {
+    const match = /^(\d{3})_[a-z0-9_]+\.sql$/.exec(file);
+    if (!match) throw new Error(`sql/${file}: migration files are named NNN_snake_case.sql`);
+    const id = Number(match[1]);
+    const expected = migrations.length + 1;
+    if (id !== expected) throw new Error(`sql/${file}: expected migration number ${expected}`);
+    const text = await readFile(path.join(dir, file), "utf8");
+    migrations.push({ id, name: file, checksum: createHash("sha256").update(text).digest("hex"), text });
+  }
+  return migrations;
+}
+
+/** Replaces psql-style :"name" variables with quoted role identifiers (leaves ::casts alone). */
+export function substituteRoles(text: string, roles: DbRoles): string {
+  return text.replace(/(?<!:):"([a-z_]+)"/g, (whole, name: string) => {
+    const value = (roles as unknown as Record<string, string>)[name];
+    if (!value) throw new Error(`unknown SQL variable :"${name}"`);
+    return `"${value}"`;
+  });
+}
+
+export interface MigrateOptions {
+  adminUrl: string;
+  roles: DbRoles;
+  loginPassword: string;
+  dir?: string;
+  log?: (line: string) => void;
+}
+
+export async function migrate(options: MigrateOptions): Promise<{ applied: string[] }> {
+  const log = options.log ?? (() => {});
+  const sql = postgres(options.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const migrations = await readMigrations(options.dir);
+    const reserved = await sql.reserve();
+    try {
+      await reserved`select pg_advisory_lock(${LOCK_KEY})`;
+      await bootstrapRoles(reserved, options.roles, options.loginPassword);
+      await reserved.unsafe(`
+        create table if not exists public.laurel_migrations (
+          id integer primary key,
+          name text not null,
+          checksum text not null,
+          applied_at timestamptz not null default now()
+        );
+        alter table public.laurel_migrations owner to "${options.roles.owner}";
+        alter table public.laurel_migrations enable row level security;`);
+      const done = new Map(
+        (await reserved<{ id: number; name: string; checksum: string }[]>`
+          select id, name, checksum from public.laurel_migrations order by id`).map((r) => [r.id, r]),
+      );
+      for (const [id, row] of done) {
+        const file = migrations.find((m) => m.id === id);
+        if (!file) throw new Error(`migration ${row.name} was applied but sql/ no longer has it`);
+        if (file.checksum !== row.checksum) {
+          throw new Error(`sql/${file.name} changed after it was applied (checksum ${row.checksum.slice(0, 12)}…); add a new migration instead`);
+        }
+      }
+      const applied: string[] = [];
+      for (const m of migrations) {
+        if (done.has(m.id)) continue;
+        const body = substituteRoles(m.text, options.roles);
+        await reserved.unsafe("begin");
+        try {
+          await reserved.unsafe(`set local role "${options.roles.owner}"`);
+          await reserved.unsafe(body);
+          await reserved.unsafe("reset role");
+          await reserved`insert into public.laurel_migrations (id, name, checksum) values (${m.id}, ${m.name}, ${m.checksum})`;
+          await reserved.unsafe("commit");
+        } catch (error) {
+          await reserved.unsafe("rollback");
+          throw new Error(`sql/${m.name} failed: ${(error as Error).message}`, { cause: error });
+        }
+        applied.push(m.name);
+        log(`applied ${m.name}`);
+      }
+      return { applied };
+    } finally {
+      await reserved`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
+      reserved.release();
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Creates missing roles and the schema rights only the schema's owner can grant. The owner role owns
+ * every object; the login role holds no table rights (NOINHERIT) and may only become member/anonymous.
+ */
+async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPassword: string): Promise<void> {
+  const existing = new Set(
+    (await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname in ${sql(Object.values(roles))}`).map((r) => r.rolname),
+  );
+  const create = async (name: string, attrs: string) => {
+    if (!existing.has(name)) await sql.unsafe(`create role "${name}" ${attrs}`);
+  };
+  await create(roles.owner, "nologin");
+  await create(roles.member, "nologin");
+  await create(roles.anonymous, "nologin");
+  if (!existing.has(roles.login)) {
+    await sql.unsafe(`create role "${roles.login}" login noinherit password ${quoteLiteral(loginPassword)}`);
+  } else {
+    await sql.unsafe(`alter role "${roles.login}" login noinherit password ${quoteLiteral(loginPassword)}`);
+  }
+  // Whoever runs migrations must be able to act as the owner (a superuser already can).
+  await sql.unsafe(`
+    do $$ begin
+      if current_user <> '${roles.owner}' and not pg_has_role(current_user, '${roles.owner}', 'member') then
+        execute format('grant %I to %I', '${roles.owner}', current_user);
+      end if;
+    end $$;
+    grant "${roles.member}", "${roles.anonymous}" to "${roles.login}";
+    grant usage, create on schema public to "${roles.owner}";
+    grant usage on schema public to "${roles.login}", "${roles.member}", "${roles.anonymous}";`);
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

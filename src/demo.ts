@@ -1,0 +1,32 @@
+// The embedded demo's first start: one tenant, its owner and an API key, made through the same
+// services a real sign-up uses.
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { App } from "./context.js";
+import { withTenantTransaction } from "./db/tenant-transaction.js";
+import { signUp } from "./modules/auth/service.js";
+import { createApiKey } from "./modules/api-keys/service.js";
+import { ROLE_PERMISSIONS } from "./modules/auth/permissions.js";
+
+export async function seedDemo(app: App) {
+  const { sql, prisma } = app.database;
+    const [exists] = await sql`select 1 from login_lookup('demo@laurel.local')`;
+  if (exists) return null;
+  const password = randomBytes(9).toString("base64url");
+  const email = "demo@laurel.local";
+  const roles = app.config.roles;
+  const grant = await withTenantTransaction(prisma, { dbRole: roles.anonymous, tenantId: null, userId: null }, (db) =>
+    signUp(db, { email, password, name: "Demo Owner", organizationName: "Demo University", organizationSlug: "demo" }, { ttlHours: 1, userAgent: "seed" }),
+  );
+  const { secret } = await withTenantTransaction(prisma, { dbRole: roles.member, tenantId: grant.tenantId, userId: grant.userId }, (db) =>
+    createApiKey(
+      db,
+      { tenantId: grant.tenantId!, actor: { kind: "user", id: grant.userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "seed" },
+      { name: "Demo key", scopes: ["read", "issue", "analytics", "export", "admin"] },
+    ),
+  );
+  const keyFile = path.join(path.dirname(app.config.dataDir), "demo-api-key.txt");
+  await writeFile(keyFile, `${secret}\n`, { mode: 0o600 });
+  return { tenantName: "Demo University", email, password, apiKey: secret, keyFile };
+}

@@ -1,0 +1,33 @@
+// One GraphQL operation, one tenant transaction. The transaction's first statement sets role and
+// claims (db/tenant-transaction.ts); a mutation with any error is rolled back whole.
+import { getOperationAST, type ExecutionResult } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import type { Context } from "../context.js";
+import { claimsFor } from "../context.js";
+import { withTenantTransaction } from "../db/tenant-transaction.js";
+import { createLoaders } from "../loaders.js";
+
+const ROLLBACK = Symbol("rollback");
+
+export function useTenantTransaction(): Plugin<Context> {
+  return {
+    onExecute({ setExecuteFn, executeFn }) {
+      setExecuteFn(async (args) => {
+        const ctx = args.contextValue as Context;
+        const operation = getOperationAST(args.document, args.operationName)?.operation;
+        let result: ExecutionResult | undefined;
+        try {
+          await withTenantTransaction(ctx.app.database.prisma, claimsFor(ctx), async (db) => {
+            ctx.db = db;
+            ctx.loaders = createLoaders(() => ctx.db, () => ctx.tenantId);
+            result = (await executeFn(args)) as ExecutionResult;
+            if (operation === "mutation" && (ctx.rollbackOnly || result.errors?.length)) throw ROLLBACK;
+          });
+        } catch (error) {
+          if (error !== ROLLBACK) throw error;
+        }
+        return result!;
+      });
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// `npm start`: migrate, serve GraphQL, and on the embedded database seed a demo tenant once.
+import { loadConfig } from "./config.js";
+import { openDatabase } from "./db/database.js";
+import { startServer } from "./server.js";
+import { seedDemo } from "./demo.js";
+
+const config = loadConfig();
+const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
+const app = { config, database };
+const running = await startServer(app);
+console.log(`Laurel is listening on ${running.url}`);
+console.log(`GraphQL endpoint${config.graphiql ? " and GraphiQL" : ""}: ${running.url}/graphql`);
+if (database.embedded) {
+  const demo = await seedDemo(app);
+  if (demo) {
+    console.log(`Demo tenant "${demo.tenantName}" created. Sign in as ${demo.email} / ${demo.password}`);
+    console.log(`Demo API key (shown once, also saved in ${demo.keyFile}):\n  ${demo.apiKey}`);
+  } else {
+    console.log(`Demo tenant already exists; its API key is in ${config.dataDir}/../demo-api-key.txt`);
+  }
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: shutting down`);
+  await running.close();
+  await database.close();
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -1,0 +1,81 @@
+// The audit log as a filtered connection on the tenant, newest first (ids are UUIDv7).
+import { builder } from "../../builder.js";
+import { ActorKind } from "../../generated/prisma/enums.js";
+import { badInput } from "../../errors.js";
+import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { isUuid } from "../common/caller.js";
+import { TenantRef } from "../tenants/schema.js";
+import type { ActorSummary } from "../../loaders.js";
+
+const ActorKindEnum = builder.enumType(ActorKind, { name: "ActorKind" });
+
+const ActorRef = builder.objectRef<ActorSummary>("Actor").implement({
+  description: "Who did it, as they are named now (a deleted actor resolves to null).",
+  fields: (t) => ({
+    id: t.exposeString("id"),
+    kind: t.field({ type: ActorKindEnum, resolve: (a) => a.kind }),
+    name: t.exposeString("name"),
+  }),
+});
+
+builder.prismaNode("AuditLog", {
+  name: "AuditLogEntry",
+  id: { resolve: (e) => e.id },
+  findUnique: (id, ctx) => tenantKey(id, ctx),
+  authScopes: { permission: "audit:read" },
+  fields: (t) => ({
+    at: t.expose("at", { type: "DateTime" }),
+    action: t.exposeString("action"),
+    actorKind: t.expose("actorKind", { type: ActorKindEnum }),
+    actorId: t.exposeString("actorId", { nullable: true }),
+    actor: t.field({
+      type: ActorRef,
+      nullable: true,
+      select: { actorKind: true, actorId: true },
+      resolve: (e, _args, ctx) => {
+        if (!e.actorId) return null;
+        if (e.actorKind === "user") return ctx.loaders.userName.load(e.actorId);
+        if (e.actorKind === "api_key") return ctx.loaders.apiKeyName.load(e.actorId);
+        return null;
+      },
+    }),
+    targetType: t.exposeString("targetType", { nullable: true }),
+    targetId: t.exposeString("targetId", { nullable: true }),
+    requestId: t.exposeString("requestId", { nullable: true }),
+    details: t.expose("details", { type: "JSON" }),
+  }),
+});
+
+const AuditLogFilter = builder.inputType("AuditLogFilter", {
+  fields: (t) => ({
+    action: t.string({ description: "Exact action, e.g. api_key.created; or a prefix ending in '.', e.g. member." }),
+    actorId: t.field({ type: "UUID" }),
+    targetId: t.string(),
+    since: t.field({ type: "DateTime" }),
+    until: t.field({ type: "DateTime" }),
+  }),
+});
+
+builder.prismaObjectField(TenantRef, "auditLog", (t) =>
+  t.relatedConnection("auditLog", {
+    cursor: "tenantId_id",
+    authScopes: { permission: "audit:read" },
+    complexity: connectionComplexity,
+    args: { filter: t.arg({ type: AuditLogFilter }) },
+    query: ({ filter }) => {
+      if (filter?.actorId && !isUuid(filter.actorId)) throw badInput("filter.actorId must be a UUID");
+      const action = filter?.action;
+      return {
+        where: {
+          ...(action ? (action.endsWith(".") ? { action: { startsWith: action } } : { action }) : {}),
+          ...(filter?.actorId ? { actorId: filter.actorId } : {}),
+          ...(filter?.targetId ? { targetId: filter.targetId } : {}),
+          ...(filter?.since || filter?.until
+            ? { at: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
+            : {}),
+        },
+        orderBy: { id: "desc" as const },
+      };
+    },
+  }),
+);

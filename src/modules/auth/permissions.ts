@@ -1,0 +1,40 @@
+// What each member role and API key scope may do. Fields ask for a permission, never a role, so the
+// mapping lives here alone. Analysts get aggregates only: no permission that reveals people.
+import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
+
+export const PERMISSIONS = [
+  "tenant:read",
+  "tenant:manage",
+  "members:read",
+  "members:manage",
+  "owners:manage",
+  "apikeys:manage",
+  "audit:read",
+  "personal:read",
+  "issue",
+  "analytics",
+  "export",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const everything = new Set<Permission>(PERMISSIONS);
+
+export const ROLE_PERMISSIONS: Record<MemberRole, ReadonlySet<Permission>> = {
+  owner: everything,
+  admin: new Set(PERMISSIONS.filter((p) => p !== "owners:manage")),
+  issuer: new Set(["tenant:read", "members:read", "personal:read", "issue"]),
+  analyst: new Set(["tenant:read", "analytics"]),
+  viewer: new Set(["tenant:read", "members:read", "personal:read"]),
+};
+
+export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
+  read: ["tenant:read", "members:read", "personal:read"],
+  issue: ["tenant:read", "issue"],
+  analytics: ["tenant:read", "analytics"],
+  export: ["tenant:read", "export", "personal:read"],
+  admin: ["tenant:read", "tenant:manage", "members:read", "members:manage", "apikeys:manage", "audit:read"],
+};
+
+export function permissionsForScopes(scopes: readonly ApiKeyScope[]): Set<Permission> {
+  return new Set(scopes.flatMap((s) => SCOPE_PERMISSIONS[s]));
+}

@@ -1,0 +1,16 @@
+// Lookups by (tenant, id) for tenant-owned nodes. RLS would hide other tenants' rows anyway; the
+// explicit tenant_id keeps the query on the primary key and the intent readable.
+import type { Context } from "../../context.js";
+import { isUuid } from "./caller.js";
+
+const NIL = "00000000-0000-0000-0000-000000000000";
+
+export function tenantKey(id: string, ctx: Pick<Context, "tenantId">) {
+  if (!ctx.tenantId || !isUuid(id)) return { tenantId_id: { tenantId: NIL, id: NIL } };
+  return { tenantId_id: { tenantId: ctx.tenantId, id } };
+}
+
+/** Complexity of a connection: its page size times what each node costs. */
+export function connectionComplexity(args: { first?: number | null; last?: number | null }) {
+  return { field: 1, multiplier: args.first ?? args.last ?? 20 };
+}

@@ -1,0 +1,197 @@
+// Who belongs to a tenant and with which role: invitations, role changes, removals. A tenant always
+// keeps an owner: owner rows are locked before any change that could remove one (the trigger in
+// sql/002 is the backstop).
+import type { Db } from "../../db/tenant-transaction.js";
+import type { MemberRole } from "../../generated/prisma/enums.js";
+import { pgError } from "../../db/errors.js";
+import { ExpectedError, NotFoundError, ValidationError, forbidden } from "../../errors.js";
+import { recordAudit } from "../audit/service.js";
+import { enqueueEmail } from "../outbox/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { issueToken, parseToken } from "../auth/tokens.js";
+import { checkPassword } from "../auth/service.js";
+import { hashPassword } from "../auth/passwords.js";
+
+export class LastOwnerError extends ExpectedError {
+  override name = "LastOwnerError";
+  constructor() {
+    super("A tenant must keep at least one owner: make someone else owner first");
+  }
+}
+export class AlreadyMemberError extends ExpectedError {
+  override name = "AlreadyMemberError";
+  constructor() {
+    super("This person is already a member of the tenant");
+  }
+}
+export type InvitationProblem = "INVALID" | "LOGIN_REQUIRED" | "WRONG_ACCOUNT" | "ACCOUNT_DETAILS_REQUIRED";
+export class InvitationError extends ExpectedError {
+  override name = "InvitationError";
+  constructor(
+    readonly reason: InvitationProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function requireOwnerRights(caller: Caller, ...roles: (MemberRole | undefined)[]) {
+  if (roles.includes("owner") && !caller.permissions.has("owners:manage")) {
+    throw forbidden("Only an owner can grant, change or remove the owner role");
+  }
+}
+
+export interface InviteInput {
+  email: string;
+  role: MemberRole;
+}
+
+export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number }) {
+  requireOwnerRights(caller, input.role);
+  const email = input.email.toLowerCase();
+  const existing = await db.membership.findFirst({
+    where: { tenantId: caller.tenantId, user: { email } },
+    select: { id: true },
+  });
+  if (existing) throw new AlreadyMemberError();
+  // A new invitation replaces an open one: the old link stops working.
+  await db.invitation.updateMany({
+    where: { tenantId: caller.tenantId, email, acceptedAt: null, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  const issued = issueToken("invitation", caller.tenantId);
+  const invitation = await db.invitation.create({
+    data: {
+      tenantId: caller.tenantId,
+      id: issued.id,
+      email,
+      role: input.role,
+      secretHash: issued.secretHash,
+      invitedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
+      expiresAt: new Date(Date.now() + opts.ttlHours * 3_600_000),
+    },
+  });
+  const tenant = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
+  await enqueueEmail(db, caller.tenantId, {
+    kind: "invitation",
+    toEmail: email,
+    idempotencyKey: `invitation:${invitation.id}`,
+    payload: {
+      tenantName: tenant.name,
+      role: input.role,
+      acceptUrl: `${opts.publicUrl}/invitations/accept#${issued.token}`,
+      token: issued.token,
+      expiresAt: invitation.expiresAt.toISOString(),
+    },
+  });
+  await recordAudit(db, caller, {
+    action: "member.invited",
+    targetType: "Invitation",
+    targetId: invitation.id,
+    details: { email, role: input.role },
+  });
+  return invitation;
+}
+
+export async function revokeInvitation(db: Db, caller: Caller, id: string) {
+  const invitation = isUuid(id) ? await db.invitation.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+  if (!invitation) throw new NotFoundError("Invitation");
+  if (invitation.acceptedAt || invitation.revokedAt) return invitation;
+  const revoked = await db.invitation.update({
+    where: { tenantId_id: { tenantId: caller.tenantId, id } },
+    data: { revokedAt: new Date() },
+  });
+  await recordAudit(db, caller, { action: "member.invitation_revoked", targetType: "Invitation", targetId: id });
+  return revoked;
+}
+
+export interface AcceptInput {
+  token: string;
+  name?: string | null;
+  password?: string | null;
+}
+
+/** Accepts as the signed-in user (tenant unset) or creates the invited account (anonymous caller). */
+export async function acceptInvitation(db: Db, input: AcceptInput) {
+  const parsed = parseToken(input.token);
+  if (!parsed || parsed.kind !== "invitation") {
+    throw new InvitationError("INVALID", "This invitation link is invalid, used, revoked or expired");
+  }
+  if (input.password != null) checkPassword(input.password, ["input", "password"]);
+  if (input.name != null && (input.name.trim().length < 1 || input.name.length > 200)) {
+    throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
+  }
+  const passwordHash = input.password != null ? await hashPassword(input.password) : null;
+  try {
+    const [row] = await db.$queryRaw<{ user_id: string; tenant_id: string; membership_id: string; role: MemberRole }[]>`
+      select user_id::text, tenant_id::text, membership_id::text, role::text
+        from accept_invitation(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${parsed.secretHash}, ${input.name?.trim() ?? null}, ${passwordHash})`;
+    return { userId: row!.user_id, tenantId: row!.tenant_id, membershipId: row!.membership_id, role: row!.role };
+  } catch (error) {
+    switch (pgError(error)?.code) {
+      case "LRINV":
+        throw new InvitationError("INVALID", "This invitation link is invalid, used, revoked or expired");
+      case "LRLGN":
+        throw new InvitationError("LOGIN_REQUIRED", "An account exists for this email: sign in, then accept the invitation");
+      case "LREML":
+        throw new InvitationError("WRONG_ACCOUNT", "This invitation was sent to another email address than your account's");
+      case "LRPWD":
+        throw new InvitationError("ACCOUNT_DETAILS_REQUIRED", "Give a name and a password to create your account");
+      case "LRMBR":
+        throw new AlreadyMemberError();
+    }
+    throw error;
+  }
+}
+
+async function lockOwners(db: Db, tenantId: string): Promise<number> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    select id::text from memberships where tenant_id = ${tenantId}::uuid and role = 'owner' for update`;
+  return rows.length;
+}
+
+async function findMembership(db: Db, caller: Caller, id: string) {
+  const membership = isUuid(id) ? await db.membership.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+  if (!membership) throw new NotFoundError("Membership");
+  return membership;
+}
+
+export async function changeMemberRole(db: Db, caller: Caller, id: string, role: MemberRole) {
+  const owners = await lockOwners(db, caller.tenantId);
+  const membership = await findMembership(db, caller, id);
+  requireOwnerRights(caller, membership.role, role);
+  if (membership.role === role) return membership;
+  if (membership.role === "owner" && owners <= 1) throw new LastOwnerError();
+  const updated = await db.membership.update({
+    where: { tenantId_id: { tenantId: caller.tenantId, id } },
+    data: { role },
+  });
+  await recordAudit(db, caller, {
+    action: "member.role_changed",
+    targetType: "Membership",
+    targetId: id,
+    details: { userId: membership.userId, from: membership.role, to: role },
+  });
+  return updated;
+}
+
+export async function removeMember(db: Db, caller: Caller, id: string) {
+  const owners = await lockOwners(db, caller.tenantId);
+  const membership = await findMembership(db, caller, id);
+  const leavingSelf = caller.actor.kind === "user" && caller.actor.id === membership.userId;
+  if (!leavingSelf) requireOwnerRights(caller, membership.role);
+  if (membership.role === "owner" && owners <= 1) throw new LastOwnerError();
+  try {
+    await db.membership.delete({ where: { tenantId_id: { tenantId: caller.tenantId, id } } });
+  } catch (error) {
+    if (pgError(error)?.code === "P0001") throw new LastOwnerError();
+    throw error;
+  }
+  await recordAudit(db, caller, {
+    action: leavingSelf ? "member.left" : "member.removed",
+    targetType: "Membership",
+    targetId: id,
+    details: { userId: membership.userId, role: membership.role },
+  });
+  return membership;
+}

@@ -1,0 +1,47 @@
+// The tenant as its members see it, and the lists hanging off it.
+import { builder } from "../../builder.js";
+import { connectionComplexity } from "../common/nodes.js";
+import { ValidationError } from "../../errors.js";
+import { callerOf } from "../common/caller.js";
+import { updateTenant } from "./service.js";
+
+export const TenantRef = builder.prismaNode("Tenant", {
+  id: { field: "id" },
+  authScopes: { tenant: true },
+  fields: (t) => ({
+    uuid: t.exposeString("id", { description: "The tenant's UUID, as used in tokens and URLs" }),
+    name: t.exposeString("name"),
+    slug: t.exposeString("slug"),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    members: t.relatedConnection("memberships", {
+      cursor: "tenantId_id",
+      authScopes: { permission: "members:read" },
+      totalCount: true,
+      complexity: connectionComplexity,
+      query: () => ({ orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
+    }),
+  }),
+});
+
+builder.queryField("tenant", (t) =>
+  t.prismaField({
+    type: "Tenant",
+    description: "The tenant the caller acts for.",
+    authScopes: { tenant: true, permission: "tenant:read" },
+    resolve: (query, _root, _args, ctx) => ctx.db.tenant.findUniqueOrThrow({ ...query, where: { id: ctx.tenantId! } }),
+  }),
+);
+
+const UpdateTenantInput = builder.inputType("UpdateTenantInput", {
+  fields: (t) => ({ name: t.string({ required: true }) }),
+});
+
+builder.mutationField("updateTenant", (t) =>
+  t.prismaField({
+    type: "Tenant",
+    authScopes: { permission: "tenant:manage" },
+    errors: { types: [ValidationError] },
+    args: { input: t.arg({ type: UpdateTenantInput, required: true }) },
+    resolve: (query, _root, { input }, ctx) => updateTenant(ctx.db, callerOf(ctx), input, query),
+  }),
+);

@@ -1,0 +1,16 @@
+// Assembles the GraphQL schema from the modules (imported for their side effects).
+import { lexicographicSortSchema, printSchema } from "graphql";
+import { builder } from "./builder.js";
+import "./modules/common/schema.js";
+import "./modules/tenants/schema.js";
+import "./modules/members/schema.js";
+import "./modules/api-keys/schema.js";
+import "./modules/audit/schema.js";
+import "./modules/auth/schema.js";
+
+export const schema = builder.toSchema();
+
+/** The committed schema/schema.graphql is exactly this text. */
+export function printedSchema(): string {
+  return printSchema(lexicographicSortSchema(schema)) + "\n";
+}

@@ -1,0 +1,96 @@
+// createYoga and the HTTP routes; nothing else.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { GraphQLError } from "graphql";
+import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
+import { PothosValidationError } from "@pothos/core";
+import { schema } from "./schema.js";
+import { buildContext, type App, type Context } from "./context.js";
+import { useTenantTransaction } from "./graphql/transaction-plugin.js";
+import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
+import { LIMITS } from "./builder.js";
+
+export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20 };
+
+export function createGraphQL(app: App): YogaServerInstance<Record<string, never>, Context> {
+  return createYoga<Record<string, never>, Context>({
+    schema,
+    graphqlEndpoint: "/graphql",
+    graphiql: app.config.graphiql ? { title: "Laurel" } : false,
+    landingPage: false,
+    context: (initial) => buildContext(app, initial) as Promise<Context>,
+    plugins: [
+      EnvelopArmorPlugin({
+        maxAliases: { n: ARMOR.maxAliases },
+        maxTokens: { n: ARMOR.maxTokens },
+        maxDirectives: { n: ARMOR.maxDirectives },
+        maxDepth: { enabled: false }, // Pothos complexity enforces depth and cost with the schema's knowledge
+        costLimit: { enabled: false },
+        blockFieldSuggestion: { enabled: !app.config.graphiql },
+      }),
+      usePageSizeLimit(LIMITS.maxPageSize),
+      useTenantTransaction(),
+      {
+        onResponse({ response, serverContext }) {
+          const id = (serverContext as { requestId?: string } | undefined)?.requestId;
+          if (id) response.headers.set("x-request-id", id);
+        },
+      },
+    ],
+    maskedErrors: {
+      maskError(error: unknown, message: string): Error {
+        const original = (error as GraphQLError).originalError;
+        if (original instanceof PothosValidationError) {
+          return new GraphQLError(original.message, { extensions: { code: "BAD_USER_INPUT" } });
+        }
+        if (error instanceof GraphQLError && !original) return error;
+        if (original instanceof GraphQLError) return error as GraphQLError;
+        console.error("unexpected error", original ?? error);
+        return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+      },
+    },
+  });
+}
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+function reject(res: ServerResponse, status: number, code: string, message: string) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
+  const yoga = createGraphQL(app);
+  const limit = app.config.maxBodyBytes;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? "/";
+    if (url === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    }
+    if (req.method === "POST") {
+      const length = Number(req.headers["content-length"] ?? NaN);
+      if (Number.isNaN(length)) return reject(res, 411, "LENGTH_REQUIRED", "Send a Content-Length header");
+      if (length > limit) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`);
+    }
+    void yoga.handle(req, res);
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
