@@ -29,9 +29,11 @@ export const builder = new SchemaBuilder<{
     URL: { Input: URL; Output: URL | string };
     JSON: { Input: unknown; Output: unknown };
   };
+  DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
+  defaultFieldNullability: false,
   plugins: [ScopeAuthPlugin, ErrorsPlugin, SimpleObjectsPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, RollbackOnErrorPlugin],
   scopeAuth: {
     authScopes: (ctx) => ({

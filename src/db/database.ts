@@ -26,9 +26,12 @@ export const OMIT_SECRETS = {
   emailOutbox: { payload: true },
 } as const;
 
-export function createPrisma(url: string, poolSize: number): PrismaClient {
+export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaClient {
   const adapter = new PrismaPg({ connectionString: url, max: poolSize });
-  return new PrismaClient({ adapter, omit: OMIT_SECRETS });
+  if (!onQuery) return new PrismaClient({ adapter, omit: OMIT_SECRETS });
+  const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });
+  prisma.$on("query", (event) => onQuery(event.query));
+  return prisma as unknown as PrismaClient;
 }
 
 export function createSql(url: string, poolSize: number): Sql {
@@ -37,6 +40,8 @@ export function createSql(url: string, poolSize: number): Sql {
 
 export interface OpenOptions {
   log?: (line: string) => void;
+  /** Sees every SQL statement Prisma sends (tests count them to catch N+1). */
+  onQuery?: (sql: string) => void;
 }
 
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
@@ -55,7 +60,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   }
   await migrate({ adminUrl, roles: config.roles, loginPassword: config.loginPassword, log });
   const appUrl = stopEmbedded ? adminUrl : appUrlFor({ ...config, databaseUrl: adminUrl });
-  const prisma = createPrisma(appUrl, poolSize);
+  const prisma = createPrisma(appUrl, poolSize, options.onQuery);
   const sql = createSql(appUrl, poolSize);
   return {
     prisma,

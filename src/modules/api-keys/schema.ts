@@ -32,6 +32,7 @@ export const ApiKeyRef = builder.prismaNode("ApiKey", {
 builder.prismaObjectField(TenantRef, "apiKeys", (t) =>
   t.relatedConnection("apiKeys", {
     cursor: "tenantId_id",
+    nullable: true,
     authScopes: { permission: "apikeys:manage" },
     totalCount: true,
     complexity: connectionComplexity,

@@ -59,6 +59,7 @@ const AuditLogFilter = builder.inputType("AuditLogFilter", {
 builder.prismaObjectField(TenantRef, "auditLog", (t) =>
   t.relatedConnection("auditLog", {
     cursor: "tenantId_id",
+    nullable: true,
     authScopes: { permission: "audit:read" },
     complexity: connectionComplexity,
     args: { filter: t.arg({ type: AuditLogFilter }) },

@@ -27,6 +27,7 @@ export const UserRef = builder.prismaNode("User", {
     uuid: t.exposeString("id"),
     name: t.exposeString("name"),
     email: t.exposeString("email", {
+      nullable: true,
       description: "Visible to the user themself and to members who may read the member list.",
       authScopes: (user, _args, ctx) =>
         (ctx.viewer.kind === "user" && ctx.viewer.userId === user.id) || ctx.permissions.has("members:read"),
@@ -71,6 +72,7 @@ export const InvitationRef = builder.prismaNode("Invitation", {
 builder.prismaObjectField(TenantRef, "invitations", (t) =>
   t.relatedConnection("invitations", {
     cursor: "tenantId_id",
+    nullable: true,
     authScopes: { permission: "members:manage" },
     totalCount: true,
     complexity: connectionComplexity,

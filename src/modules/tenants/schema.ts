@@ -15,6 +15,7 @@ export const TenantRef = builder.prismaNode("Tenant", {
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     members: t.relatedConnection("memberships", {
       cursor: "tenantId_id",
+      nullable: true,
       authScopes: { permission: "members:read" },
       totalCount: true,
       complexity: connectionComplexity,

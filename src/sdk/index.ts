@@ -1,0 +1,70 @@
+// Laurel's typed client for partners: `import { createLaurelClient } from "laurel/sdk"`.
+// Every operation in schema/operations is a typed document (SignUpDocument, CreateApiKeyDocument, ...):
+// `client.request(Document, variables)` returns its typed data. Expected failures come back as typed
+// results (`__typename`); transport and auth failures throw LaurelRequestError.
+import type { TypedDocumentString } from "./generated.js";
+
+export * from "./generated.js";
+
+export interface GraphQLErrorShape {
+  message: string;
+  path?: (string | number)[];
+  extensions?: { code?: string; [key: string]: unknown };
+}
+
+export class LaurelRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: GraphQLErrorShape[],
+  ) {
+    super(errors.map((e) => `${e.extensions?.code ?? "ERROR"}: ${e.message}`).join("; ") || `HTTP ${status}`);
+    this.name = "LaurelRequestError";
+  }
+  /** The first error's code: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ... */
+  get code(): string | undefined {
+    return this.errors[0]?.extensions?.code;
+  }
+}
+
+export interface LaurelClientOptions {
+  /** The GraphQL endpoint, e.g. https://api.laurel.example/graphql */
+  url: string;
+  /** An API key (lrk_...) or a session token (lrs_...). */
+  token?: string;
+  fetch?: typeof globalThis.fetch;
+  headers?: Record<string, string>;
+}
+
+type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+export function createLaurelClient(options: LaurelClientOptions) {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  async function request<R, V>(document: TypedDocumentString<R, V>, ...[variables]: VariablesArg<V>): Promise<R> {
+    const response = await doFetch(options.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/graphql-response+json, application/json",
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...options.headers,
+      },
+      body: JSON.stringify({ query: document.toString(), variables }),
+    });
+    const text = await response.text();
+    let body: { data?: R; errors?: GraphQLErrorShape[] };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new LaurelRequestError(response.status, [{ message: text.slice(0, 200) || response.statusText }]);
+    }
+    if (body.errors?.length) throw new LaurelRequestError(response.status, body.errors);
+    return body.data as R;
+  }
+  return {
+    request,
+    /** The same client with another token. */
+    withToken: (token: string) => createLaurelClient({ ...options, token }),
+  };
+}
+
+export type LaurelClient = ReturnType<typeof createLaurelClient>;

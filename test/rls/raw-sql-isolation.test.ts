@@ -1,0 +1,166 @@
+// The wall without the application: the runtime roles, connected as the server connects, and the
+// tenant transaction helper, against real rows of two tenants. Every attempt to cross must fail.
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withTenantSql, type Claims } from "../../src/db/tenant-transaction.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { TEST_ROLES } from "../helpers/env.js";
+
+let db: TestDatabase;
+let login: postgres.Sql;
+interface Seeded {
+  tenantId: string;
+  userId: string;
+  apiKeyId: string;
+  invitationId: string;
+  membershipId: string;
+}
+let a: Seeded;
+let b: Seeded;
+
+const TENANT_TABLES = ["memberships", "api_keys", "invitations", "audit_log", "email_outbox"];
+
+async function seedTenant(label: string): Promise<Seeded> {
+  const email = `${label}-${randomBytes(3).toString("hex")}@example.test`;
+  const [t] = await db.admin`select user_id, tenant_id from sign_up(${email}, ${label}, 'hash', ${`Org ${label}`}, ${`org-${label}-${randomBytes(3).toString("hex")}`})`;
+  const tenantId = t!.tenant_id as string;
+  const userId = t!.user_id as string;
+  const [k] = await db.admin`
+    insert into api_keys (tenant_id, name, prefix, secret_hash, scopes)
+    values (${tenantId}, 'key', 'lrk_x', ${Buffer.alloc(32, 1)}, '{read}') returning id`;
+  const [i] = await db.admin`
+    insert into invitations (tenant_id, email, role, secret_hash, expires_at)
+    values (${tenantId}, ${`invitee@${label}.test`}, 'viewer', ${Buffer.alloc(32, 2)}, now() + interval '1 day') returning id`;
+  await db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key) values (${tenantId}, 'invitation', 'x@y.test', ${`k-${label}`})`;
+  const [m] = await db.admin`select id from memberships where tenant_id = ${tenantId}`;
+  return { tenantId, userId, apiKeyId: k!.id, invitationId: i!.id, membershipId: m!.id };
+}
+
+const member = (s: Seeded): Claims => ({ dbRole: TEST_ROLES.member, tenantId: s.tenantId, userId: s.userId });
+const as = <T>(claims: Claims, work: (tx: postgres.TransactionSql) => Promise<T>) => withTenantSql(login, claims, work);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  login = postgres(db.loginUrl, { max: 5, onnotice: () => {} });
+  a = await seedTenant("a");
+  b = await seedTenant("b");
+});
+afterAll(async () => {
+  await login.end();
+  await db.drop();
+});
+
+describe("as tenant B's member, tenant A's rows", () => {
+  it("are invisible in every tenant table, by id and in full scans", async () => {
+    await as(member(b), async (tx) => {
+      for (const table of TENANT_TABLES) {
+        const rows = await tx.unsafe(`select tenant_id from ${table}`);
+        expect(rows.length, table).toBeGreaterThan(0);
+        expect(rows.every((r) => r.tenant_id === b.tenantId), table).toBe(true);
+        const byId = await tx.unsafe(`select 1 from ${table} where tenant_id = $1`, [a.tenantId]);
+        expect(byId, table).toHaveLength(0);
+      }
+      expect(await tx`select id from tenants`).toEqual([{ id: b.tenantId }]);
+      expect(await tx`select id from users where id = ${a.userId}`).toHaveLength(0);
+    });
+  });
+
+  it("cannot be updated or deleted", async () => {
+    await as(member(b), async (tx) => {
+      expect((await tx`update api_keys set revoked_at = now() where id = ${a.apiKeyId}`).count).toBe(0);
+      expect((await tx`update invitations set revoked_at = now() where id = ${a.invitationId}`).count).toBe(0);
+      expect((await tx`update memberships set role = 'viewer' where id = ${a.membershipId}`).count).toBe(0);
+      expect((await tx`delete from memberships where id = ${a.membershipId}`).count).toBe(0);
+      expect((await tx`update tenants set name = 'pwned' where id = ${a.tenantId}`).count).toBe(0);
+      expect((await tx`update users set name = 'pwned' where id = ${a.userId}`).count).toBe(0);
+    });
+    const [key] = await db.admin`select revoked_at from api_keys where id = ${a.apiKeyId}`;
+    expect(key!.revoked_at).toBeNull();
+    const [tenant] = await db.admin`select name from tenants where id = ${a.tenantId}`;
+    expect(tenant!.name).toBe("Org a");
+  });
+
+  it("cannot be created by forging tenant_id on insert", async () => {
+    await expect(
+      as(member(b), (tx) => tx`insert into audit_log (tenant_id, actor_kind, action) values (${a.tenantId}, 'system', 'forged.entry')`),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      as(member(b), (tx) => tx`
+        insert into api_keys (tenant_id, name, prefix, secret_hash, scopes)
+        values (${a.tenantId}, 'forged', 'x', ${Buffer.alloc(32)}, '{admin}')`),
+    ).rejects.toThrow(/row-level security/);
+    await expect(
+      as(member(b), (tx) => tx`update api_keys set tenant_id = ${a.tenantId} where tenant_id = ${b.tenantId}`),
+    ).rejects.toThrow(/permission denied|row-level security/);
+    const [n] = await db.admin`select count(*)::int as n from audit_log where action = 'forged.entry'`;
+    expect(n!.n).toBe(0);
+  });
+});
+
+describe("without a tenant", () => {
+  it("the member role sees zero rows in every tenant table", async () => {
+    await as({ dbRole: TEST_ROLES.member, tenantId: null, userId: null }, async (tx) => {
+      for (const table of [...TENANT_TABLES, "tenants", "users", "sessions"]) {
+        expect(await tx.unsafe(`select 1 from ${table}`), table).toHaveLength(0);
+      }
+    });
+  });
+
+  it("the anonymous role may not read any table, only call its definer functions", async () => {
+    for (const table of [...TENANT_TABLES, "tenants", "users", "user_passwords", "sessions"]) {
+      await expect(as({ dbRole: TEST_ROLES.anonymous, tenantId: null, userId: null }, (tx) => tx.unsafe(`select 1 from ${table}`)), table).rejects.toThrow(
+        /permission denied/,
+      );
+    }
+  });
+
+  it("the login role itself may not read any table", async () => {
+    await expect(login`select * from api_keys`).rejects.toThrow(/permission denied/);
+    await expect(login`select * from users`).rejects.toThrow(/permission denied/);
+  });
+
+  it("nobody at runtime reads password hashes or key hashes", async () => {
+    await expect(as(member(a), (tx) => tx`select hash from user_passwords`)).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx`select secret_hash from api_keys`)).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx`select payload from email_outbox`)).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe("the tenant transaction", () => {
+  it("leaves no tenant behind on its pooled connection", async () => {
+    const single = postgres(db.loginUrl, { max: 1, onnotice: () => {} });
+    await withTenantSql(single, member(a), (tx) => tx`select 1`);
+    const [row] = await single`select current_tenant_id() as t, current_user as u`;
+    expect(row!.t).toBeNull();
+    expect(row!.u).toBe(TEST_ROLES.login);
+    await single.end();
+  });
+
+  it("keeps 300 concurrent transactions of two tenants on a pool of 5 apart", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => {
+        const who = i % 2 ? a : b;
+        return as(member(who), async (tx) => {
+          const rows = await tx`select distinct tenant_id from api_keys`;
+          return rows.every((r) => r.tenant_id === who.tenantId) && rows.length === 1;
+        });
+      }),
+    );
+    expect(results.filter((ok) => !ok)).toHaveLength(0);
+  });
+});
+
+describe("the same names in two tenants", () => {
+  it("are allowed, and a unique violation in one says nothing about the other", async () => {
+    const email = "same.person@example.test";
+    await as(member(a), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
+      values (${a.tenantId}, ${email}, 'viewer', ${Buffer.alloc(32, 3)}, now() + interval '1 day')`);
+    await as(member(b), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
+      values (${b.tenantId}, ${email}, 'viewer', ${Buffer.alloc(32, 4)}, now() + interval '1 day')`);
+    const error = await as(member(b), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
+      values (${b.tenantId}, ${email}, 'admin', ${Buffer.alloc(32, 5)}, now() + interval '1 day')`).catch((e: postgres.PostgresError) => e);
+    expect((error as postgres.PostgresError).code).toBe("23505");
+    expect(String((error as postgres.PostgresError).detail ?? "")).not.toContain(a.tenantId);
+  });
+});
