@@ -16,7 +16,7 @@ import type { Permission } from "./modules/auth/permissions.js";
 import { forbidden, unauthenticated } from "./errors.js";
 import RollbackOnErrorPlugin from "./graphql/rollback-plugin.js";
 
-export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 3000, maxBreadth: 100 };
+export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 5000, maxBreadth: 100 };
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -63,7 +63,7 @@ export const builder = new SchemaBuilder<{
   },
   complexity: {
     defaultComplexity: 1,
-    defaultListMultiplier: 10,
+    defaultListMultiplier: 1, // connections multiply by their page size (modules/common/nodes.ts)
     limit: { depth: LIMITS.maxDepth, complexity: LIMITS.maxComplexity, breadth: LIMITS.maxBreadth },
     complexityError: (kind, result) =>
       new GraphQLError(

@@ -40,17 +40,26 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
     ],
     maskedErrors: {
       maskError(error: unknown, message: string): Error {
-        const original = (error as GraphQLError).originalError;
+        if (!isGraphQLError(error)) return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+        const original = error.originalError;
         if (original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { extensions: { code: "BAD_USER_INPUT" } });
+          return new GraphQLError(original.message, { ...error, extensions: { code: "BAD_USER_INPUT" } });
         }
-        if (error instanceof GraphQLError && !original) return error;
-        if (original instanceof GraphQLError) return error as GraphQLError;
-        console.error("unexpected error", original ?? error);
-        return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+        if (!original) return error;
+        // A GraphQLError raised underneath (scalar parsing, auth, limits) is meant for the caller.
+        if (isGraphQLError(original)) {
+          const code = (original as GraphQLError).extensions?.code ?? error.extensions?.code ?? "BAD_USER_INPUT";
+          return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code } });
+        }
+        return new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
       },
     },
   });
+}
+
+/** Duck-typed: CommonJS and ESM copies of graphql-js each have their own GraphQLError class. */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && (error instanceof GraphQLError || ("extensions" in error && "path" in error && "locations" in error));
 }
 
 export interface RunningServer {

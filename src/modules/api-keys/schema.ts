@@ -11,6 +11,7 @@ export const ApiKeyScopeEnum = builder.enumType(ApiKeyScope, { name: "ApiKeyScop
 
 export const ApiKeyRef = builder.prismaNode("ApiKey", {
   id: { resolve: (k) => k.id },
+  nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "apikeys:manage" },
   fields: (t) => ({

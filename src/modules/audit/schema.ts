@@ -21,6 +21,7 @@ const ActorRef = builder.objectRef<ActorSummary>("Actor").implement({
 builder.prismaNode("AuditLog", {
   name: "AuditLogEntry",
   id: { resolve: (e) => e.id },
+  nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "audit:read" },
   fields: (t) => ({

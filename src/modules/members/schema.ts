@@ -23,6 +23,7 @@ export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" 
 
 export const UserRef = builder.prismaNode("User", {
   id: { field: "id" },
+  nullable: true,
   fields: (t) => ({
     uuid: t.exposeString("id"),
     name: t.exposeString("name"),
@@ -38,6 +39,7 @@ export const UserRef = builder.prismaNode("User", {
 
 builder.prismaNode("Membership", {
   id: { resolve: (m) => m.id },
+  nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "members:read" },
   fields: (t) => ({
@@ -51,6 +53,7 @@ const InvitationStatus = builder.enumType("InvitationStatus", { values: ["PENDIN
 
 export const InvitationRef = builder.prismaNode("Invitation", {
   id: { resolve: (i) => i.id },
+  nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "members:manage" },
   fields: (t) => ({

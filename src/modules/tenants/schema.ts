@@ -7,6 +7,7 @@ import { updateTenant } from "./service.js";
 
 export const TenantRef = builder.prismaNode("Tenant", {
   id: { field: "id" },
+  nullable: true,
   authScopes: { tenant: true },
   fields: (t) => ({
     uuid: t.exposeString("id", { description: "The tenant's UUID, as used in tokens and URLs" }),
