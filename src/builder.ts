@@ -16,7 +16,7 @@ import type { Permission } from "./modules/auth/permissions.js";
 import { forbidden, unauthenticated } from "./errors.js";
 import RollbackOnErrorPlugin from "./graphql/rollback-plugin.js";
 
-export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 5000, maxBreadth: 100 };
+export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 5000, maxBreadth: 200 };
 
 export const builder = new SchemaBuilder<{
   Context: Context;

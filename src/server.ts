@@ -1,7 +1,7 @@
 // createYoga and the HTTP routes; nothing else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
 import { GraphQLError } from "graphql";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { PothosValidationError } from "@pothos/core";
@@ -19,16 +19,21 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
     graphqlEndpoint: "/graphql",
     graphiql: app.config.graphiql ? { title: "Laurel" } : false,
     landingPage: false,
+    logging: quietAboutCallerErrors(),
     context: (initial) => buildContext(app, initial) as Promise<Context>,
     plugins: [
       EnvelopArmorPlugin({
         maxAliases: { n: ARMOR.maxAliases },
         maxTokens: { n: ARMOR.maxTokens },
         maxDirectives: { n: ARMOR.maxDirectives },
-        maxDepth: { enabled: false }, // Pothos complexity enforces depth and cost with the schema's knowledge
+        // Pothos complexity enforces depth and cost with the schema's knowledge; armor's depth limit
+        // is the backstop for introspection, which Pothos does not measure (the standard
+        // introspection query that GraphiQL and codegen send is 21 deep).
+        maxDepth: { n: 25, ignoreIntrospection: false },
         costLimit: { enabled: false },
         blockFieldSuggestion: { enabled: !app.config.graphiql },
       }),
+      useErrorCodes(),
       usePageSizeLimit(LIMITS.maxPageSize),
       useTenantTransaction(),
       {
@@ -55,6 +60,40 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
       },
     },
   });
+}
+
+/** graphql-armor's limits and graphql-js's validation errors carry no code; callers branch on codes. */
+const ARMOR_LIMIT = /limit of \d+ exceeded/i;
+function withCode(e: GraphQLError, fallback: string): GraphQLError {
+  const limit = ARMOR_LIMIT.test(e.message);
+  if (e.extensions?.code && !limit) return e;
+  const code = limit ? "QUERY_TOO_COMPLEX" : fallback;
+  return new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
+}
+
+function useErrorCodes(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      const single = result as { errors?: readonly GraphQLError[] };
+      if (Array.isArray(result) || !single.errors?.some((e) => !e.extensions?.code || ARMOR_LIMIT.test(e.message))) return;
+      const fallback = "data" in single ? "GRAPHQL_VALIDATION_FAILED" : "GRAPHQL_PARSE_FAILED";
+      setResult({ ...single, errors: single.errors.map((e) => withCode(isGraphQLError(e) ? e : new GraphQLError(String((e as Error).message)), fallback)) });
+    },
+  };
+}
+
+/** Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line. */
+function quietAboutCallerErrors() {
+  const callerError = (arg: unknown) => isGraphQLError(arg) && arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma");
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: (...args: unknown[]) => console.warn(...args),
+    error: (...args: unknown[]) => {
+      if (args.every((a) => callerError(a) || typeof a === "string")) return;
+      console.error(...args);
+    },
+  };
 }
 
 /** Duck-typed: CommonJS and ESM copies of graphql-js each have their own GraphQLError class. */

@@ -3,6 +3,11 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
+  resolve: {
+    // Node loads graphql's CommonJS entry for dependencies (Pothos, yoga); make the test files and
+    // src/ that vite transforms load the same copy, or graphql-js sees two "realms".
+    alias: [{ find: /^graphql$/, replacement: fileURLToPath(new URL("../node_modules/graphql/index.js", import.meta.url)) }],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/helpers/global-setup.ts"],

@@ -43,7 +43,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     async post(body, headers = {}) {
       const response = await fetch(graphqlUrl, {
         method: "POST",
-        headers: { "content-type": "application/json", ...headers },
+        headers: { "content-type": "application/json", accept: "application/graphql-response+json", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       });
       const text = await response.text();

@@ -1,0 +1,135 @@
+// Hostile or broken requests get a clear error with a code, and the server keeps serving.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getIntrospectionQuery } from "graphql";
+import { TenantDocument } from "../../src/sdk/generated.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+
+let app: TestApp;
+let t: TestTenant;
+let auth: Record<string, string>;
+beforeAll(async () => {
+  app = await startTestApp();
+  t = await signUpTenant(app);
+  auth = { authorization: `Bearer ${t.token}` };
+});
+afterAll(async () => app.close());
+
+async function stillServing() {
+  const { tenant } = await t.owner.request(TenantDocument);
+  expect(tenant.uuid).toBe(t.tenantId);
+}
+
+function codes(json: any): string[] {
+  return (json.errors ?? []).map((e: any) => e.extensions?.code);
+}
+
+describe("bad requests", () => {
+  it("malformed GraphQL: a parse error with GRAPHQL_PARSE_FAILED", async () => {
+    const res = await app.post({ query: "{ tenant { name " }, auth);
+    expect(res.status).toBe(400);
+    expect(codes(res.json)).toContain("GRAPHQL_PARSE_FAILED");
+    await stillServing();
+  });
+
+  it("malformed JSON body: a 400 with a message", async () => {
+    const res = await app.post("{not json", auth);
+    expect(res.status).toBe(400);
+    expect(res.json.errors[0].message).toBeTruthy();
+    await stillServing();
+  });
+
+  it("an unknown field: GRAPHQL_VALIDATION_FAILED", async () => {
+    const res = await app.post({ query: "{ tenant { secretStuff } }" }, auth);
+    expect(codes(res.json)).toContain("GRAPHQL_VALIDATION_FAILED");
+    await stillServing();
+  });
+
+  it("a depth bomb: QUERY_TOO_COMPLEX naming the depth", async () => {
+    let selection = "name";
+    for (let i = 0; i < 24; i++) selection = `ofType { ${selection} }`;
+    const res = await app.post({ query: `{ __schema { types { fields { type { ${selection} } } } } }` }, auth);
+    expect(codes(res.json)).toContain("QUERY_TOO_COMPLEX");
+    expect(res.json.errors[0].message).toMatch(/depth/i);
+    await stillServing();
+  });
+
+  it("the standard introspection query (GraphiQL's, codegen's) still passes the limits", async () => {
+    const res = await app.post({ query: getIntrospectionQuery() }, auth);
+    expect(res.json.errors).toBeUndefined();
+    expect(res.json.data.__schema.types.length).toBeGreaterThan(20);
+  });
+
+  it("an alias bomb: refused", async () => {
+    const aliases = Array.from({ length: 50 }, (_, i) => `a${i}: tenant { name }`).join(" ");
+    const res = await app.post({ query: `{ ${aliases} }` }, auth);
+    expect(res.json.errors?.[0]?.message).toMatch(/alias/i);
+    expect(codes(res.json)).toEqual(["QUERY_TOO_COMPLEX"]);
+    await stillServing();
+  });
+
+  it("a cost bomb: QUERY_TOO_COMPLEX naming the cost", async () => {
+    const page = "members(first: 100) { edges { node { id user { id } } } }";
+    const aliases = Array.from({ length: 12 }, (_, i) => `m${i}: ${page}`).join(" ");
+    const res = await app.post({ query: `{ tenant { ${aliases} } }` }, auth);
+    expect(codes(res.json)).toContain("QUERY_TOO_COMPLEX");
+    expect(res.json.errors[0].message).toMatch(/too expensive/);
+    await stillServing();
+  });
+
+  it("a token bomb: refused", async () => {
+    const fields = Array.from({ length: 6000 }, () => "__typename").join(" ");
+    const res = await app.post({ query: `{ ${fields} }` }, auth);
+    expect(res.json.errors?.[0]?.message).toMatch(/token/i);
+    expect(codes(res.json)).toEqual(["QUERY_TOO_COMPLEX"]);
+    await stillServing();
+  });
+
+  it("a page larger than 100: BAD_USER_INPUT, not a silent clamp", async () => {
+    const res = await app.post({ query: "query($n: Int) { tenant { members(first: $n) { totalCount } } }", variables: { n: 101 } }, auth);
+    expect(codes(res.json)).toEqual(["BAD_USER_INPUT"]);
+    expect(res.json.errors[0].message).toMatch(/between 0 and 100/);
+    const negative = await app.post({ query: "{ tenant { members(first: -1) { totalCount } } }" }, auth);
+    expect(codes(negative.json)).toEqual(["BAD_USER_INPUT"]);
+    await stillServing();
+  });
+
+  it("an oversized body: 413 before any parsing", async () => {
+    const padding = "x".repeat(app.config.maxBodyBytes + 10);
+    const res = await app.post({ query: "{ __typename }", variables: { padding } }, auth);
+    expect(res.status).toBe(413);
+    expect(codes(res.json)).toEqual(["PAYLOAD_TOO_LARGE"]);
+    await stillServing();
+  });
+
+  it("an invalid email and an unknown enum value: BAD_USER_INPUT with the reason", async () => {
+    const email = await app.post(
+      { query: "mutation($i: InviteMemberInput!) { inviteMember(input: $i) { __typename } }", variables: { i: { email: "nope", role: "viewer" } } },
+      auth,
+    );
+    expect(codes(email.json)).toEqual(["BAD_USER_INPUT"]);
+    expect(email.json.errors[0].message).toMatch(/email/i);
+    const role = await app.post(
+      { query: "mutation($i: InviteMemberInput!) { inviteMember(input: $i) { __typename } }", variables: { i: { email: "a@b.test", role: "emperor" } } },
+      auth,
+    );
+    expect(codes(role.json)).toEqual(["BAD_USER_INPUT"]);
+    expect(role.json.errors[0].message).toMatch(/emperor/);
+    const [n] = await app.db.admin`select count(*)::int as n from invitations`;
+    expect(n!.n).toBe(0);
+    await stillServing();
+  });
+
+  it("a malformed global id: null from node(), NotFound from mutations", async () => {
+    const node = await app.post({ query: '{ node(id: "bm9wZQ==") { id } }' }, auth);
+    expect(node.json.data?.node ?? null).toBeNull();
+    const revoke = await app.post({ query: 'mutation { revokeApiKey(id: "QXBpS2V5Om5vdC1hLXV1aWQ=") { __typename } }' }, auth);
+    expect(revoke.json.data?.revokeApiKey?.__typename ?? codes(revoke.json)[0]).toMatch(/NotFoundError|BAD_USER_INPUT/);
+    await stillServing();
+  });
+
+  it("returns a request id, and echoes a well-formed one given", async () => {
+    const res = await app.post({ query: "{ __typename }" }, { ...auth, "x-request-id": "req-123" });
+    expect(res.headers.get("x-request-id")).toBe("req-123");
+  });
+});
