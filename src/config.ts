@@ -34,16 +34,16 @@ function role(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
   return value;
 }
 
-function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 1): number {
   const raw = env[key];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${key} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${key} must be an integer of at least ${min}, got "${raw}"`);
   return value;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const port = int(env, "PORT", 4000);
+  const port = int(env, "PORT", 4000, 0); // 0: any free port
   const host = env.HOST ?? "127.0.0.1";
   return {
     databaseUrl: env.DATABASE_URL || undefined,

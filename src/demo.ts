@@ -9,6 +9,10 @@ import { signUp } from "./modules/auth/service.js";
 import { createApiKey } from "./modules/api-keys/service.js";
 import { ROLE_PERMISSIONS } from "./modules/auth/permissions.js";
 
+export function demoKeyFile(config: App["config"]): string {
+  return path.join(path.dirname(path.resolve(config.dataDir)), "demo-api-key.txt");
+}
+
 export async function seedDemo(app: App) {
   const { sql, prisma } = app.database;
     const [exists] = await sql`select 1 from login_lookup('demo@laurel.local')`;
@@ -26,7 +30,7 @@ export async function seedDemo(app: App) {
       { name: "Demo key", scopes: ["read", "issue", "analytics", "export", "admin"] },
     ),
   );
-  const keyFile = path.join(path.dirname(app.config.dataDir), "demo-api-key.txt");
+  const keyFile = demoKeyFile(app.config);
   await writeFile(keyFile, `${secret}\n`, { mode: 0o600 });
   return { tenantName: "Demo University", email, password, apiKey: secret, keyFile };
 }

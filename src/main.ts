@@ -2,7 +2,7 @@
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
-import { seedDemo } from "./demo.js";
+import { demoKeyFile, seedDemo } from "./demo.js";
 
 const config = loadConfig();
 const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
@@ -16,7 +16,7 @@ if (database.embedded) {
     console.log(`Demo tenant "${demo.tenantName}" created. Sign in as ${demo.email} / ${demo.password}`);
     console.log(`Demo API key (shown once, also saved in ${demo.keyFile}):\n  ${demo.apiKey}`);
   } else {
-    console.log(`Demo tenant already exists; its API key is in ${config.dataDir}/../demo-api-key.txt`);
+    console.log(`Demo tenant already exists; its API key is in ${demoKeyFile(config)}`);
   }
 }
 

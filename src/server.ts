@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { GraphQLError } from "graphql";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
 import { PothosValidationError } from "@pothos/core";
@@ -18,6 +19,7 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: app.config.graphiql ? { title: "Laurel" } : false,
+    renderGraphiQL, // bundled: GraphiQL works without reaching a CDN
     landingPage: false,
     logging: quietAboutCallerErrors(),
     context: (initial) => buildContext(app, initial) as Promise<Context>,

@@ -1,0 +1,73 @@
+// The README's first command, as a new user runs it: `npm start` with no DATABASE_URL starts Laurel on
+// an embedded PGlite, migrates it, seeds a demo tenant once, prints a working API key, survives a restart.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
+import { createLaurelClient } from "../../src/sdk/index.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+const children: ChildProcess[] = [];
+let dataRoot: string;
+
+async function start(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const env = { ...process.env, PORT: "0", LAUREL_DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setInterval(() => {
+      const m = /Demo (?:API key|tenant already exists)/.test(output) && /listening on (http:\/\/\S+)/.exec(output);
+      if (m) {
+        clearInterval(timer);
+        resolve(m[1]!);
+      }
+    }, 100);
+    child.on("exit", (code) => {
+      clearInterval(timer);
+      reject(new Error(`exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, url, output: () => output };
+}
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.kill("SIGTERM");
+  });
+}
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+});
+
+describe("npm start without DATABASE_URL", () => {
+  it("runs on embedded PostgreSQL with a demo tenant and key, and keeps its data across restarts", async () => {
+    dataRoot = await mkdtemp(path.join(tmpdir(), "laurel-embedded-"));
+    const dataDir = path.join(dataRoot, "pglite");
+    const first = await start(dataDir);
+    expect(first.output()).toContain("embedded PostgreSQL (PGlite)");
+    expect(first.output()).toMatch(/GraphiQL: http:\/\/127\.0\.0\.1:\d+\/graphql/);
+    const printed = /Demo API key[^\n]*\n\s+(lrk_\S+)/.exec(first.output())![1]!;
+    const saved = (await readFile(path.join(dataRoot, "demo-api-key.txt"), "utf8")).trim();
+    expect(saved).toBe(printed);
+    const client = createLaurelClient({ url: `${first.url}/graphql`, token: printed });
+    const { viewer } = await client.request(ViewerDocument);
+    expect(viewer).toMatchObject({ kind: "API_KEY", tenant: { name: "Demo University", slug: "demo" } });
+    expect(await stop(first.child)).toBe(0);
+
+    const second = await start(dataDir);
+    expect(second.output()).toContain("Demo tenant already exists");
+    expect(second.output()).not.toContain("applied 001");
+    const again = createLaurelClient({ url: `${second.url}/graphql`, token: printed });
+    expect((await again.request(TenantDocument)).tenant.name).toBe("Demo University");
+    expect(await stop(second.child)).toBe(0);
+  }, 120_000);
+});
