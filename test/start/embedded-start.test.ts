@@ -13,7 +13,7 @@ const children: ChildProcess[] = [];
 let dataRoot: string;
 
 async function start(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const env = { ...process.env, PORT: "0", LAUREL_DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LAUREL_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
