@@ -14,16 +14,16 @@ export function demoKeyFile(config: App["config"]): string {
 }
 
 export async function seedDemo(app: App) {
-  const { sql, prisma } = app.database;
+  const { sql } = app.database;
     const [exists] = await sql`select 1 from login_lookup('demo@laurel.local')`;
   if (exists) return null;
   const password = randomBytes(9).toString("base64url");
   const email = "demo@laurel.local";
   const roles = app.config.roles;
-  const grant = await withTenantTransaction(prisma, { dbRole: roles.anonymous, tenantId: null, userId: null }, (db) =>
+  const grant = await withTenantTransaction(app.database, { dbRole: roles.anonymous, tenantId: null, userId: null }, (db) =>
     signUp(db, { email, password, name: "Demo Owner", organizationName: "Demo University", organizationSlug: "demo" }, { ttlHours: 1, userAgent: "seed" }),
   );
-  const { secret } = await withTenantTransaction(prisma, { dbRole: roles.member, tenantId: grant.tenantId, userId: grant.userId }, (db) =>
+  const { secret } = await withTenantTransaction(app.database, { dbRole: roles.member, tenantId: grant.tenantId, userId: grant.userId }, (db) =>
     createApiKey(
       db,
       { tenantId: grant.tenantId!, actor: { kind: "user", id: grant.userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "seed" },

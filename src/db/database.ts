@@ -2,14 +2,15 @@
 // the same drivers work. Migrates first (as the admin URL), then connects as the login role only.
 import postgres from "postgres";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { BoundConnectionPool } from "./request-connection.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { appUrlFor, type Config } from "../config.js";
 import { migrate } from "./migrate.js";
 
 export type Sql = postgres.Sql;
 
-export interface Database {
-  prisma: PrismaClient;
+export interface Database extends PrismaOverPool {
   /** postgres.js as the login role: auth lookups, bulk work, anything hand-written. */
   sql: Sql;
   adminUrl: string;
@@ -26,12 +27,19 @@ export const OMIT_SECRETS = {
   emailOutbox: { payload: true },
 } as const;
 
-export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: url, max: poolSize });
-  if (!onQuery) return new PrismaClient({ adapter, omit: OMIT_SECRETS });
+/** Prisma, and the pg pool whose connections withTenantTransaction lends it one unit of work at a time. */
+export interface PrismaOverPool {
+  prisma: PrismaClient;
+  pool: pg.Pool;
+}
+
+export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaOverPool {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel" });
+  const adapter = new PrismaPg(new BoundConnectionPool(pool));
+  if (!onQuery) return { prisma: new PrismaClient({ adapter, omit: OMIT_SECRETS }), pool };
   const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });
   prisma.$on("query", (event) => onQuery(event.query));
-  return prisma as unknown as PrismaClient;
+  return { prisma: prisma as unknown as PrismaClient, pool };
 }
 
 export function createSql(url: string, poolSize: number): Sql {
@@ -60,16 +68,18 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   }
   await migrate({ adminUrl, roles: config.roles, loginPassword: config.loginPassword, log });
   const appUrl = stopEmbedded ? adminUrl : appUrlFor({ ...config, databaseUrl: adminUrl });
-  const prisma = createPrisma(appUrl, poolSize, options.onQuery);
+  const { prisma, pool } = createPrisma(appUrl, poolSize, options.onQuery);
   const sql = createSql(appUrl, poolSize);
   return {
     prisma,
+    pool,
     sql,
     adminUrl,
     appUrl,
     embedded: Boolean(stopEmbedded),
     async close() {
       await prisma.$disconnect();
+      await pool.end();
       await sql.end({ timeout: 5 });
       await stopEmbedded?.();
     },

@@ -1,6 +1,9 @@
 // The tenant wall's one gate: every unit of work runs in a transaction whose first statement sets the
 // database role and the tenant/user claims together. Only this file calls set_config.
-import type { Prisma, PrismaClient } from "../generated/prisma/client.js";
+import { escapeLiteral } from "pg";
+import type { Prisma } from "../generated/prisma/client.js";
+import type { PrismaOverPool } from "./database.js";
+import { runBound } from "./request-connection.js";
 import type postgres from "postgres";
 import type { Sql } from "./database.js";
 
@@ -14,24 +17,37 @@ export interface Claims {
 }
 
 export interface TransactionOptions {
-  /** How long a request may wait for a pooled connection, and run, in ms. */
-  maxWait?: number;
+  /** statement_timeout inside the transaction, in ms. */
   timeout?: number;
 }
 
 export async function withTenantTransaction<T>(
-  prisma: PrismaClient,
+  database: PrismaOverPool,
   claims: Claims,
   work: (db: Db) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  return prisma.$transaction(
-    async (db) => {
-      await db.$executeRaw`select set_config('role', ${claims.dbRole}, true), set_config('app.tenant_id', ${claims.tenantId ?? ""}, true), set_config('app.user_id', ${claims.userId ?? ""}, true)`;
-      return work(db);
-    },
-    { maxWait: options.maxWait ?? 5_000, timeout: options.timeout ?? 15_000 },
-  );
+  const client = await database.pool.connect();
+  let broken: Error | undefined;
+  try {
+    // One round trip opens the transaction and sets role, claims and a time limit together.
+    await client.query(
+      `begin; select set_config('role', ${lit(claims.dbRole)}, true), set_config('app.tenant_id', ${lit(claims.tenantId ?? "")}, true), ` +
+        `set_config('app.user_id', ${lit(claims.userId ?? "")}, true), set_config('statement_timeout', ${lit(String(options.timeout ?? 15_000))}, true)`,
+    );
+    const result = await runBound(client, () => work(database.prisma));
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch((e: Error) => (broken = e));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+function lit(value: string): string {
+  return escapeLiteral(value);
 }
 
 /** The same gate for hand-written SQL (postgres.js): bulk work, jobs, benchmarks. */

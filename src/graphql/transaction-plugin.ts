@@ -17,7 +17,7 @@ export function useTenantTransaction(): Plugin<Context> {
         const operation = getOperationAST(args.document, args.operationName)?.operation;
         let result: ExecutionResult | undefined;
         try {
-          await withTenantTransaction(ctx.app.database.prisma, claimsFor(ctx), async (db) => {
+          await withTenantTransaction(ctx.app.database, claimsFor(ctx), async (db) => {
             ctx.db = db;
             ctx.loaders = createLoaders(() => ctx.db, () => ctx.tenantId);
             result = (await executeFn(args)) as ExecutionResult;

@@ -1,0 +1,117 @@
+// `npm run bench`: Laurel's request path against the same SQL run directly. Not part of `npm test`:
+// it prints figures and ratios, it asserts nothing.
+//
+//   (a) one row by id          node(id) of an API key       vs  select ... from api_keys where (tenant_id, id)
+//   (b) 50 rows + a relation   tenant.members(first: 50)     vs  memberships join users, limit 50
+//
+// Both sides run inside a tenant transaction (set_config of role and claims, then the query), at the
+// same concurrency. The server runs in a child process over HTTP with an API key.
+import { fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { migrate } from "../../src/db/migrate.js";
+import { loadConfig } from "../../src/config.js";
+import { createPrisma } from "../../src/db/database.js";
+import { withTenantSql, withTenantTransaction } from "../../src/db/tenant-transaction.js";
+import { createApiKey } from "../../src/modules/api-keys/service.js";
+import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
+import { describeLoad, runLoad } from "./load.js";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const server = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const dbName = `laurel_bench_${randomBytes(4).toString("hex")}`;
+const adminUrl = Object.assign(new URL(server), { pathname: `/${dbName}` }).toString();
+
+const root = postgres(server, { max: 1, onnotice: () => {} });
+await root.unsafe(`create database "${dbName}"`);
+const config = loadConfig({ DATABASE_URL: adminUrl });
+const roles = config.roles;
+try {
+  await migrate({ adminUrl, roles, loginPassword: config.loginPassword });
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  const [seed] = await admin`select user_id, tenant_id from sign_up('bench@example.test', 'Bench Owner', 'x', 'Bench University', 'bench-university')`;
+  const tenantId = seed!.tenant_id as string;
+  const userId = seed!.user_id as string;
+  await admin.unsafe(`
+    with u as (insert into users (email, name) select 'member' || g || '@example.test', 'Member ' || g from generate_series(1, 60) g returning id)
+    insert into memberships (tenant_id, user_id, role) select '${tenantId}', id, 'viewer' from u`);
+  // A second tenant of the same size, so RLS has rows to filter out.
+  const [other] = await admin`select tenant_id from sign_up('other@example.test', 'Other', 'x', 'Other College', 'other-college')`;
+  await admin.unsafe(`
+    with u as (insert into users (email, name) select 'o' || g || '@example.test', 'O ' || g from generate_series(1, 60) g returning id)
+    insert into memberships (tenant_id, user_id, role) select '${other!.tenant_id}', id, 'viewer' from u`);
+  await admin.end();
+
+  const appUrl = Object.assign(new URL(adminUrl), { username: roles.login, password: config.loginPassword }).toString();
+  const seeding = createPrisma(appUrl, 2);
+  const caller = { tenantId, actor: { kind: "user" as const, id: userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "bench" };
+  const { apiKey, secret } = await withTenantTransaction(seeding, { dbRole: roles.member, tenantId, userId }, (db) =>
+    createApiKey(db, caller, { name: "bench", scopes: ["read", "admin"] }),
+  );
+  await seeding.prisma.$disconnect();
+  await seeding.pool.end();
+  const nodeId = Buffer.from(`ApiKey:${apiKey.id}`).toString("base64");
+
+  // --- the server, over HTTP
+  const child = fork(new URL("./server-process.ts", import.meta.url).pathname, [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, DATABASE_URL: adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10" },
+  });
+  const url = await new Promise<string>((resolve) => child.on("message", (m: { url?: string }) => m.url && resolve(m.url)));
+  const post = (query: string, variables: object) =>
+    fetch(`${url}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+      body: JSON.stringify({ query, variables }),
+    }).then(async (r) => {
+      const body = (await r.json()) as { errors?: unknown[] };
+      return r.ok && !body.errors;
+    });
+  const byIdQuery = "query($id: ID!) { node(id: $id) { ... on ApiKey { id name prefix scopes createdAt lastUsedAt } } }";
+  const listQuery = "{ tenant { members(first: 50) { edges { node { id role createdAt user { id name email } } } } } }";
+  const byIdCheck = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    body: JSON.stringify({ query: listQuery }),
+  }).then((r) => r.json() as Promise<{ data: { tenant: { members: { edges: unknown[] } } } }>);
+  if (byIdCheck.data.tenant.members.edges.length !== 50) throw new Error("bench seed: expected 50 members on the page");
+
+  await runLoad(() => post(byIdQuery, { id: nodeId }), { concurrency: CONCURRENCY, seconds: 2 }); // warm-up
+  const serverById = await runLoad(() => post(byIdQuery, { id: nodeId }), { concurrency: CONCURRENCY, seconds: SECONDS });
+  await runLoad(() => post(listQuery, {}), { concurrency: CONCURRENCY, seconds: 2 });
+  const serverList = await runLoad(() => post(listQuery, {}), { concurrency: CONCURRENCY, seconds: SECONDS });
+  const peak = await new Promise<number>((resolve) => {
+    child.on("message", (m: { peakRssMb?: number }) => m.peakRssMb && resolve(m.peakRssMb));
+    child.kill("SIGTERM");
+  });
+
+  // --- the same SQL, postgres.js, inside the tenant transaction
+  const sql = postgres(appUrl, { max: 10, onnotice: () => {} });
+  const claims = { dbRole: roles.member, tenantId, userId: null };
+  const rawById = () =>
+    withTenantSql(sql, claims, (tx) => tx`
+      select tenant_id, id, name, prefix, scopes::text[], created_at, last_used_at
+        from api_keys where tenant_id = ${tenantId} and id = ${apiKey.id}`).then((r) => r.length === 1);
+  const rawList = () =>
+    withTenantSql(sql, claims, (tx) => tx`
+      select m.tenant_id, m.id, m.role, m.created_at, u.id as user_id, u.name, u.email
+        from memberships m join users u on u.id = m.user_id
+       where m.tenant_id = ${tenantId} order by m.created_at, m.id limit 51`).then((r) => r.length === 51);
+  await runLoad(rawById, { concurrency: CONCURRENCY, seconds: 2 });
+  const sqlById = await runLoad(rawById, { concurrency: CONCURRENCY, seconds: SECONDS });
+  const sqlList = await runLoad(rawList, { concurrency: CONCURRENCY, seconds: SECONDS });
+  await sql.end();
+
+  console.log(`\nLaurel request path vs the same SQL (${CONCURRENCY} concurrent, ${SECONDS}s each, PostgreSQL on this machine)\n`);
+  console.log(describeLoad("(a) server: node(id) API key, HTTP + API key", serverById));
+  console.log(describeLoad("(a) raw:    postgres.js tenant transaction", sqlById));
+  console.log(`    ratio server/raw: ${(serverById.rps / sqlById.rps).toFixed(2)} (target >= 0.30)\n`);
+  console.log(describeLoad("(b) server: members(first: 50) + user", serverList));
+  console.log(describeLoad("(b) raw:    postgres.js tenant transaction", sqlList));
+  console.log(`    ratio server/raw: ${(serverList.rps / sqlList.rps).toFixed(2)}\n`);
+  console.log(`server peak RSS: ${peak.toFixed(0)} MB`);
+} finally {
+  await root.unsafe(`drop database if exists "${dbName}" with (force)`);
+  await root.end();
+}
