@@ -1,0 +1,74 @@
+// Data Integrity proofs (eddsa-rdfc-2022) with the digitalbazaar libraries: Ed25519 Multikey pairs,
+// signing a credential, verifying one. The OB 3.0 schema wants `proof` as an array, so signed
+// credentials carry their single proof in one; verification accepts either form.
+import * as vc from "@digitalbazaar/vc";
+import * as Ed25519Multikey from "@digitalbazaar/ed25519-multikey";
+import { DataIntegrityProof } from "@digitalbazaar/data-integrity";
+import { cryptosuite as eddsaRdfc2022 } from "@digitalbazaar/eddsa-rdfc-2022-cryptosuite";
+import type { DocumentLoader } from "./document-loader.js";
+
+export interface KeyMaterial {
+  publicKeyMultibase: string;
+  secretKeyMultibase: string;
+}
+
+export interface SigningKey extends KeyMaterial {
+  /** The verification method id, e.g. did:web:...#key-1 */
+  id: string;
+  controller: string;
+}
+
+export async function generateKeyMaterial(): Promise<KeyMaterial> {
+  const pair = await Ed25519Multikey.generate();
+  const exported = await pair.export({ publicKey: true, secretKey: true });
+  return { publicKeyMultibase: exported.publicKeyMultibase!, secretKeyMultibase: exported.secretKeyMultibase! };
+}
+
+// Parsing a key pair costs far more than a signature: keep one signer per verification method.
+const signers = new Map<string, Promise<unknown>>();
+
+async function signerFor(key: SigningKey): Promise<unknown> {
+  const cacheKey = `${key.id}\u0000${key.publicKeyMultibase}`;
+  let signer = signers.get(cacheKey);
+  if (!signer) {
+    signer = Ed25519Multikey.from({
+      type: "Multikey",
+      id: key.id,
+      controller: key.controller,
+      publicKeyMultibase: key.publicKeyMultibase,
+      secretKeyMultibase: key.secretKeyMultibase,
+    }).then((pair) => pair.signer());
+    signers.set(cacheKey, signer);
+    if (signers.size > 10_000) signers.delete(signers.keys().next().value!);
+  }
+  return signer;
+}
+
+export async function signCredential(
+  credential: Record<string, unknown>,
+  key: SigningKey,
+  documentLoader: DocumentLoader,
+  created?: Date,
+): Promise<Record<string, unknown>> {
+  const suite = new DataIntegrityProof({ signer: await signerFor(key), cryptosuite: eddsaRdfc2022, date: created });
+  const signed = await vc.issue({ credential, suite, documentLoader });
+  const proof = signed.proof;
+  return { ...signed, proof: Array.isArray(proof) ? proof : [proof] };
+}
+
+export interface ProofCheck {
+  verified: boolean;
+  errors: string[];
+}
+
+export async function verifyProof(credential: Record<string, unknown>, documentLoader: DocumentLoader): Promise<ProofCheck> {
+  const suite = new DataIntegrityProof({ cryptosuite: eddsaRdfc2022 });
+  const result = await vc.verifyCredential({ credential, suite, documentLoader });
+  if (result.verified) return { verified: true, errors: [] };
+  const errors = (result.error?.errors ?? (result.error ? [result.error] : [])).map((e) => (e as Error).message ?? String(e));
+  const nested = (result.results ?? []).flatMap((r) => {
+    const err = (r as { error?: { message?: string; errors?: Error[] } }).error;
+    return err ? [err.message ?? "", ...(err.errors ?? []).map((e) => e.message)] : [];
+  });
+  return { verified: false, errors: [...new Set([...errors, ...nested].filter(Boolean))] };
+}
