@@ -24,6 +24,8 @@ export interface Config {
   invitationTtlHours: number;
   maxBodyBytes: number;
   graphiql: boolean;
+  /** Key-encryption keys by version; the highest version seals new secrets. */
+  keks: ReadonlyMap<number, Buffer>;
 }
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -64,7 +66,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
+    keks: parseKeks(env.LAUREL_KEKS),
   };
+}
+
+/**
+ * LAUREL_KEKS="2:<base64 32 bytes>,1:<base64 32 bytes>": every key-encryption key still needed to open
+ * stored secrets; the highest version seals new ones. Unset, the embedded demo makes one in its data
+ * folder (src/main.ts); a server on a real database refuses to sign without one.
+ */
+export function parseKeks(raw: string | undefined): Map<number, Buffer> {
+  const keks = new Map<number, Buffer>();
+  for (const part of (raw ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
+    const match = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(part);
+    const key = match ? Buffer.from(match[2]!, "base64") : Buffer.alloc(0);
+    if (!match || key.length !== 32) throw new Error("LAUREL_KEKS entries must look like <version>:<base64 of 32 bytes>");
+    keks.set(Number(match[1]), key);
+  }
+  return keks;
 }
 
 /** The runtime URL: the admin URL with the login role's name and password in place of the admin's. */

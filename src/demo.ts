@@ -1,13 +1,26 @@
 // The embedded demo's first start: one tenant, its owner and an API key, made through the same
 // services a real sign-up uses.
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { parseKeks } from "./config.js";
 import path from "node:path";
 import type { App } from "./context.js";
 import { withTenantTransaction } from "./db/tenant-transaction.js";
 import { signUp } from "./modules/auth/service.js";
 import { createApiKey } from "./modules/api-keys/service.js";
 import { ROLE_PERMISSIONS } from "./modules/auth/permissions.js";
+
+/** The embedded demo's key-encryption key, made once and kept (mode 600) beside its data. */
+export async function demoKeks(config: App["config"]) {
+  const file = path.join(path.dirname(path.resolve(config.dataDir)), "demo-kek.txt");
+  let line = await readFile(file, "utf8").catch(() => null);
+  if (!line) {
+    line = `1:${randomBytes(32).toString("base64")}`;
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, line + "\n", { mode: 0o600 });
+  }
+  return parseKeks(line.trim());
+}
 
 export function demoKeyFile(config: App["config"]): string {
   return path.join(path.dirname(path.resolve(config.dataDir)), "demo-api-key.txt");

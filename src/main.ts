@@ -2,9 +2,13 @@
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
-import { demoKeyFile, seedDemo } from "./demo.js";
+import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 
-const config = loadConfig();
+let config = loadConfig();
+if (!config.databaseUrl && config.keks.size === 0) {
+  // The embedded demo keeps its own key-encryption key beside its data; a real deployment sets LAUREL_KEKS.
+  config = { ...config, keks: await demoKeks(config) };
+}
 const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
 const app = { config, database };
 const running = await startServer(app);

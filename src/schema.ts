@@ -7,6 +7,10 @@ import "./modules/members/schema.js";
 import "./modules/api-keys/schema.js";
 import "./modules/audit/schema.js";
 import "./modules/auth/schema.js";
+import "./modules/issuers/schema.js";
+import "./modules/templates/schema.js";
+import "./modules/recipients/schema.js";
+import "./modules/credentials/schema.js";
 
 export const schema = builder.toSchema();
 

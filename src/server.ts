@@ -11,6 +11,7 @@ import { buildContext, type App, type Context } from "./context.js";
 import { useTenantTransaction } from "./graphql/transaction-plugin.js";
 import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
 import { LIMITS } from "./builder.js";
+import { createPublicRoutes } from "./public/routes.js";
 
 export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20 };
 
@@ -116,11 +117,21 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
 
 export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
   const yoga = createGraphQL(app);
+  const handlePublic = createPublicRoutes(app);
   const limit = app.config.maxBodyBytes;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     if (url === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    }
+    if (!url.startsWith("/graphql")) {
+      void handlePublic(req, res).then((handled) => {
+        if (!handled) {
+          res.writeHead(404, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: "Not found" }));
+        }
+      });
       return;
     }
     if (req.method === "POST") {

@@ -17,6 +17,14 @@ export type ActorKind =
   | 'system'
   | 'user';
 
+export type AlignmentInput = {
+  targetCode?: string | null | undefined;
+  targetDescription?: string | null | undefined;
+  targetFramework?: string | null | undefined;
+  targetName: string;
+  targetUrl: string;
+};
+
 export type ApiKeyScope =
   | 'admin'
   | 'analytics'
@@ -49,6 +57,33 @@ export type CreateTenantInput = {
   slug?: string | null | undefined;
 };
 
+export type CredentialStatus =
+  | 'ACTIVE'
+  | 'REVOKED'
+  | 'SUSPENDED';
+
+export type CustomFieldInput = {
+  label?: string | null | undefined;
+  /** Used as {{name}} in texts and as a CSV column */
+  name: string;
+  required: boolean;
+  type: CustomFieldType;
+};
+
+export type CustomFieldType =
+  | 'DATE'
+  | 'NUMBER'
+  | 'TEXT'
+  | 'URL';
+
+export type EvidenceInput = {
+  description?: string | null | undefined;
+  /** URL of the evidence */
+  id?: string | null | undefined;
+  name?: string | null | undefined;
+  narrative?: string | null | undefined;
+};
+
 export type InvitationProblem =
   | 'ACCOUNT_DETAILS_REQUIRED'
   | 'INVALID'
@@ -64,6 +99,23 @@ export type InvitationStatus =
 export type InviteMemberInput = {
   email: string;
   role: MemberRole;
+};
+
+export type IssueCredentialInput = {
+  evidence?: Array<EvidenceInput> | null | undefined;
+  /** Values for the template's custom fields, by name */
+  fieldValues?: unknown;
+  /** Issuing twice with the same key returns the first credential */
+  idempotencyKey?: string | null | undefined;
+  /** Defaults to now */
+  issuedAt?: string | null | undefined;
+  /** Found by email, or created */
+  recipient?: RecipientInput | null | undefined;
+  /** An existing recipient; or give `recipient` */
+  recipientId?: string | number | null | undefined;
+  templateId: string | number;
+  /** Overrides the template's validity */
+  validUntil?: string | null | undefined;
 };
 
 export type LogInInput = {
@@ -93,6 +145,20 @@ export type Permission =
   | 'TENANT_MANAGE'
   | 'TENANT_READ';
 
+export type RecipientInput = {
+  attributes?: unknown;
+  email: string;
+  externalId?: string | null | undefined;
+  /** Language tag for emails and pages, e.g. en, fr, pt-BR */
+  locale?: string | null | undefined;
+  name?: string | null | undefined;
+};
+
+export type RevokeCredentialInput = {
+  notifyRecipient?: boolean | null | undefined;
+  reason: string;
+};
+
 export type SignUpInput = {
   email: string;
   name: string;
@@ -102,9 +168,51 @@ export type SignUpInput = {
   password: string;
 };
 
+export type TemplateContentInput = {
+  alignments?: Array<AlignmentInput> | null | undefined;
+  criteriaNarrative?: string | null | undefined;
+  criteriaUrl?: string | null | undefined;
+  customFields?: Array<CustomFieldInput> | null | undefined;
+  description: string;
+  imageUrl?: string | null | undefined;
+  name: string;
+  tags?: Array<string> | null | undefined;
+  validity?: ValidityInput | null | undefined;
+};
+
+export type TemplateKind =
+  | 'BADGE'
+  | 'CERTIFICATE';
+
+export type TemplateStatus =
+  | 'ACTIVE'
+  | 'ARCHIVED'
+  | 'DRAFT';
+
+export type UpdateIssuerProfileInput = {
+  description?: string | null | undefined;
+  email?: string | null | undefined;
+  imageUrl?: string | null | undefined;
+  name: string;
+  url?: string | null | undefined;
+};
+
 export type UpdateTenantInput = {
   name: string;
 };
+
+export type ValidityInput = {
+  /** For DAYS_AFTER_ISSUE */
+  days?: number | null | undefined;
+  kind: ValidityKind;
+  /** For FIXED_DATE */
+  until?: string | null | undefined;
+};
+
+export type ValidityKind =
+  | 'DAYS_AFTER_ISSUE'
+  | 'FIXED_DATE'
+  | 'NONE';
 
 export type ViewerKind =
   | 'API_KEY'
@@ -202,6 +310,174 @@ export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ViewerQuery = { viewer: { kind: ViewerKind, role: MemberRole | null, permissions: Array<Permission>, user: { id: string, uuid: string, name: string, email: string | null } | null, tenant: { id: string, uuid: string, name: string, slug: string } | null, memberships: Array<{ tenantId: string, tenantName: string, tenantSlug: string, role: MemberRole }> } };
 
+export type IssuerQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type IssuerQuery = { tenant: { issuer: { name: string, url: string | null, email: string | null, description: string | null, imageUrl: string | null, did: string, profileUrl: string, didDocumentUrl: string, signingKeys: Array<{ keyNumber: number, publicKeyMultibase: string, verificationMethod: string, createdAt: string, retiredAt: string | null }> } } };
+
+export type UpdateIssuerProfileMutationVariables = Exact<{
+  input: UpdateIssuerProfileInput;
+}>;
+
+
+export type UpdateIssuerProfileMutation = { updateIssuerProfile:
+    | { __typename: 'IssuerProfile', name: string, url: string | null, email: string | null, description: string | null, did: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type RotateSigningKeyMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RotateSigningKeyMutation = { rotateSigningKey: { keyNumber: number, publicKeyMultibase: string, verificationMethod: string } };
+
+export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
+
+export type CreateTemplateMutationVariables = Exact<{
+  kind: TemplateKind;
+  content: TemplateContentInput;
+}>;
+
+
+export type CreateTemplateMutation = { createTemplate:
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type UpdateTemplateMutationVariables = Exact<{
+  id: string | number;
+  content: TemplateContentInput;
+}>;
+
+
+export type UpdateTemplateMutation = { updateTemplate:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type ActivateTemplateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ActivateTemplateMutation = { activateTemplate:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, status: TemplateStatus }
+    | { __typename: 'TemplateNotIssuableError', message: string }
+   };
+
+export type ArchiveTemplateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type ArchiveTemplateMutation = { archiveTemplate:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, status: TemplateStatus }
+    | { __typename: 'TemplateNotIssuableError', message: string }
+   };
+
+export type TemplatesQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: TemplateStatus | null | undefined;
+}>;
+
+
+export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
+
+export type CreateRecipientMutationVariables = Exact<{
+  input: RecipientInput;
+}>;
+
+
+export type CreateRecipientMutation = { createRecipient:
+    | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
+    | { __typename: 'RecipientExistsError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type UpdateRecipientMutationVariables = Exact<{
+  id: string | number;
+  input: RecipientInput;
+}>;
+
+
+export type UpdateRecipientMutation = { updateRecipient:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
+    | { __typename: 'RecipientExistsError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type RecipientsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  search?: string | null | undefined;
+}>;
+
+
+export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string, name: string | null, externalId: string | null, locale: string } }> } | null } };
+
+export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } };
+
+export type IssueCredentialMutationVariables = Exact<{
+  input: IssueCredentialInput;
+}>;
+
+
+export type IssueCredentialMutation = { issueCredential:
+    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type RevokeCredentialMutationVariables = Exact<{
+  id: string | number;
+  input: RevokeCredentialInput;
+}>;
+
+
+export type RevokeCredentialMutation = { revokeCredential:
+    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
+    | { __typename: 'CredentialStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type SuspendCredentialMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type SuspendCredentialMutation = { suspendCredential:
+    | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
+    | { __typename: 'CredentialStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+   };
+
+export type UnsuspendCredentialMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UnsuspendCredentialMutation = { unsuspendCredential:
+    | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
+    | { __typename: 'CredentialStateError', message: string }
+    | { __typename: 'NotFoundError', message: string }
+   };
+
+export type CredentialsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: CredentialStatus | null | undefined;
+}>;
+
+
+export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } } }> } | null } };
+
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -296,8 +572,11 @@ export type NodeQueryVariables = Exact<{
 export type NodeQuery = { node:
     | { __typename: 'ApiKey', name: string, revokedAt: string | null, id: string }
     | { __typename: 'AuditLogEntry', action: string, id: string }
+    | { __typename: 'Credential', id: string }
     | { __typename: 'Invitation', email: string, status: InvitationStatus, id: string }
     | { __typename: 'Membership', role: MemberRole, id: string }
+    | { __typename: 'Recipient', id: string }
+    | { __typename: 'Template', id: string }
     | { __typename: 'Tenant', id: string }
     | { __typename: 'User', id: string }
    | null };
@@ -320,7 +599,56 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-
+export const TemplatePartsFragmentDoc = new TypedDocumentString(`
+    fragment TemplateParts on Template {
+  id
+  kind
+  status
+  currentVersion
+  current {
+    version
+    name
+    description
+    criteriaNarrative
+    criteriaUrl
+    imageUrl
+    tags
+    validity
+    validityDays
+    validUntil
+    alignments {
+      targetName
+      targetUrl
+    }
+    customFields {
+      name
+      label
+      type
+      required
+    }
+  }
+}
+    `, {"fragmentName":"TemplateParts"}) as unknown as TypedDocumentString<TemplatePartsFragment, unknown>;
+export const CredentialPartsFragmentDoc = new TypedDocumentString(`
+    fragment CredentialParts on Credential {
+  id
+  status
+  expired
+  issuedAt
+  validFrom
+  validUntil
+  revokedAt
+  revocationReason
+  suspendedAt
+  idempotencyKey
+  publicUrl
+  verifiableCredential
+  templateVersion {
+    version
+    name
+  }
+}
+    `, {"fragmentName":"CredentialParts"}) as unknown as TypedDocumentString<CredentialPartsFragment, unknown>;
 export const ApiKeysDocument = new TypedDocumentString(`
     query ApiKeys($first: Int, $after: String, $includeRevoked: Boolean) {
   tenant {
@@ -518,6 +846,412 @@ export const ViewerDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const IssuerDocument = new TypedDocumentString(`
+    query Issuer {
+  tenant {
+    issuer {
+      name
+      url
+      email
+      description
+      imageUrl
+      did
+      profileUrl
+      didDocumentUrl
+      signingKeys {
+        keyNumber
+        publicKeyMultibase
+        verificationMethod
+        createdAt
+        retiredAt
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<IssuerQuery, IssuerQueryVariables>;
+export const UpdateIssuerProfileDocument = new TypedDocumentString(`
+    mutation UpdateIssuerProfile($input: UpdateIssuerProfileInput!) {
+  updateIssuerProfile(input: $input) {
+    __typename
+    ... on IssuerProfile {
+      name
+      url
+      email
+      description
+      did
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateIssuerProfileMutation, UpdateIssuerProfileMutationVariables>;
+export const RotateSigningKeyDocument = new TypedDocumentString(`
+    mutation RotateSigningKey {
+  rotateSigningKey {
+    keyNumber
+    publicKeyMultibase
+    verificationMethod
+  }
+}
+    `) as unknown as TypedDocumentString<RotateSigningKeyMutation, RotateSigningKeyMutationVariables>;
+export const CreateTemplateDocument = new TypedDocumentString(`
+    mutation CreateTemplate($kind: TemplateKind!, $content: TemplateContentInput!) {
+  createTemplate(kind: $kind, content: $content) {
+    __typename
+    ... on Template {
+      ...TemplateParts
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+  }
+}
+    fragment TemplateParts on Template {
+  id
+  kind
+  status
+  currentVersion
+  current {
+    version
+    name
+    description
+    criteriaNarrative
+    criteriaUrl
+    imageUrl
+    tags
+    validity
+    validityDays
+    validUntil
+    alignments {
+      targetName
+      targetUrl
+    }
+    customFields {
+      name
+      label
+      type
+      required
+    }
+  }
+}`) as unknown as TypedDocumentString<CreateTemplateMutation, CreateTemplateMutationVariables>;
+export const UpdateTemplateDocument = new TypedDocumentString(`
+    mutation UpdateTemplate($id: ID!, $content: TemplateContentInput!) {
+  updateTemplate(id: $id, content: $content) {
+    __typename
+    ... on Template {
+      ...TemplateParts
+      versions {
+        version
+        name
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment TemplateParts on Template {
+  id
+  kind
+  status
+  currentVersion
+  current {
+    version
+    name
+    description
+    criteriaNarrative
+    criteriaUrl
+    imageUrl
+    tags
+    validity
+    validityDays
+    validUntil
+    alignments {
+      targetName
+      targetUrl
+    }
+    customFields {
+      name
+      label
+      type
+      required
+    }
+  }
+}`) as unknown as TypedDocumentString<UpdateTemplateMutation, UpdateTemplateMutationVariables>;
+export const ActivateTemplateDocument = new TypedDocumentString(`
+    mutation ActivateTemplate($id: ID!) {
+  activateTemplate(id: $id) {
+    __typename
+    ... on Template {
+      id
+      status
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ActivateTemplateMutation, ActivateTemplateMutationVariables>;
+export const ArchiveTemplateDocument = new TypedDocumentString(`
+    mutation ArchiveTemplate($id: ID!) {
+  archiveTemplate(id: $id) {
+    __typename
+    ... on Template {
+      id
+      status
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ArchiveTemplateMutation, ArchiveTemplateMutationVariables>;
+export const TemplatesDocument = new TypedDocumentString(`
+    query Templates($first: Int, $after: String, $status: TemplateStatus) {
+  tenant {
+    templates(first: $first, after: $after, status: $status) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...TemplateParts
+        }
+      }
+    }
+  }
+}
+    fragment TemplateParts on Template {
+  id
+  kind
+  status
+  currentVersion
+  current {
+    version
+    name
+    description
+    criteriaNarrative
+    criteriaUrl
+    imageUrl
+    tags
+    validity
+    validityDays
+    validUntil
+    alignments {
+      targetName
+      targetUrl
+    }
+    customFields {
+      name
+      label
+      type
+      required
+    }
+  }
+}`) as unknown as TypedDocumentString<TemplatesQuery, TemplatesQueryVariables>;
+export const CreateRecipientDocument = new TypedDocumentString(`
+    mutation CreateRecipient($input: RecipientInput!) {
+  createRecipient(input: $input) {
+    __typename
+    ... on Recipient {
+      id
+      email
+      name
+      externalId
+      locale
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CreateRecipientMutation, CreateRecipientMutationVariables>;
+export const UpdateRecipientDocument = new TypedDocumentString(`
+    mutation UpdateRecipient($id: ID!, $input: RecipientInput!) {
+  updateRecipient(id: $id, input: $input) {
+    __typename
+    ... on Recipient {
+      id
+      email
+      name
+      externalId
+      locale
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateRecipientMutation, UpdateRecipientMutationVariables>;
+export const RecipientsDocument = new TypedDocumentString(`
+    query Recipients($first: Int, $after: String, $search: String) {
+  tenant {
+    recipients(first: $first, after: $after, search: $search) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          email
+          name
+          externalId
+          locale
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RecipientsQuery, RecipientsQueryVariables>;
+export const IssueCredentialDocument = new TypedDocumentString(`
+    mutation IssueCredential($input: IssueCredentialInput!) {
+  issueCredential(input: $input) {
+    __typename
+    ... on Credential {
+      ...CredentialParts
+      recipient {
+        id
+        email
+      }
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment CredentialParts on Credential {
+  id
+  status
+  expired
+  issuedAt
+  validFrom
+  validUntil
+  revokedAt
+  revocationReason
+  suspendedAt
+  idempotencyKey
+  publicUrl
+  verifiableCredential
+  templateVersion {
+    version
+    name
+  }
+}`) as unknown as TypedDocumentString<IssueCredentialMutation, IssueCredentialMutationVariables>;
+export const RevokeCredentialDocument = new TypedDocumentString(`
+    mutation RevokeCredential($id: ID!, $input: RevokeCredentialInput!) {
+  revokeCredential(id: $id, input: $input) {
+    __typename
+    ... on Credential {
+      ...CredentialParts
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment CredentialParts on Credential {
+  id
+  status
+  expired
+  issuedAt
+  validFrom
+  validUntil
+  revokedAt
+  revocationReason
+  suspendedAt
+  idempotencyKey
+  publicUrl
+  verifiableCredential
+  templateVersion {
+    version
+    name
+  }
+}`) as unknown as TypedDocumentString<RevokeCredentialMutation, RevokeCredentialMutationVariables>;
+export const SuspendCredentialDocument = new TypedDocumentString(`
+    mutation SuspendCredential($id: ID!) {
+  suspendCredential(id: $id) {
+    __typename
+    ... on Credential {
+      id
+      status
+      suspendedAt
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SuspendCredentialMutation, SuspendCredentialMutationVariables>;
+export const UnsuspendCredentialDocument = new TypedDocumentString(`
+    mutation UnsuspendCredential($id: ID!) {
+  unsuspendCredential(id: $id) {
+    __typename
+    ... on Credential {
+      id
+      status
+      suspendedAt
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UnsuspendCredentialMutation, UnsuspendCredentialMutationVariables>;
+export const CredentialsDocument = new TypedDocumentString(`
+    query Credentials($first: Int, $after: String, $status: CredentialStatus) {
+  tenant {
+    credentials(first: $first, after: $after, status: $status) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...CredentialParts
+        }
+      }
+    }
+  }
+}
+    fragment CredentialParts on Credential {
+  id
+  status
+  expired
+  issuedAt
+  validFrom
+  validUntil
+  revokedAt
+  revocationReason
+  suspendedAt
+  idempotencyKey
+  publicUrl
+  verifiableCredential
+  templateVersion {
+    version
+    name
+  }
+}`) as unknown as TypedDocumentString<CredentialsQuery, CredentialsQueryVariables>;
 export const MembersDocument = new TypedDocumentString(`
     query Members($first: Int, $after: String) {
   tenant {

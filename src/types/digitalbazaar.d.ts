@@ -6,6 +6,7 @@ declare module "@digitalbazaar/vc" {
     suite: unknown;
     documentLoader: unknown;
     checkStatus?: unknown;
+    now?: Date;
   }): Promise<{ verified: boolean; error?: { message?: string; errors?: Error[] }; results?: unknown[] }>;
 }
 declare module "@digitalbazaar/data-integrity" {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
-import { migrate, SQL_DIR, substituteRoles } from "../../src/db/migrate.js";
+import { migrate, readMigrations, SQL_DIR, substituteRoles } from "../../src/db/migrate.js";
 import { adminUrlFor, testServerUrl } from "../helpers/env.js";
 
 const server = testServerUrl();
@@ -64,8 +64,9 @@ describe("migrate", () => {
     const dir = await mkdtemp(path.join(tmpdir(), "laurel-sql-"));
     await cp(SQL_DIR, dir, { recursive: true });
     await migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir });
-    await writeFile(path.join(dir, "006_extra.sql"), "create table extra_things (id int primary key);\nalter table extra_things enable row level security;\n");
-    expect((await migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir })).applied).toEqual(["006_extra.sql"]);
+    const extra = `${String((await readMigrations()).length + 1).padStart(3, "0")}_extra.sql`;
+    await writeFile(path.join(dir, extra), "create table extra_things (id int primary key);\nalter table extra_things enable row level security;\n");
+    expect((await migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir })).applied).toEqual([extra]);
     await appendFile(path.join(dir, "002_identity.sql"), "\n-- an edit after the fact\n");
     await expect(migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir })).rejects.toThrow(/002_identity\.sql changed after it was applied/);
   });
@@ -74,11 +75,12 @@ describe("migrate", () => {
     const url = await freshDatabase();
     const dir = await mkdtemp(path.join(tmpdir(), "laurel-sql-"));
     await cp(SQL_DIR, dir, { recursive: true });
-    await writeFile(path.join(dir, "006_broken.sql"), "create table half_done (id int);\nselect no_such_function();\n");
-    await expect(migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir })).rejects.toThrow(/006_broken\.sql failed/);
+    const broken = `${String((await readMigrations()).length + 1).padStart(3, "0")}_broken.sql`;
+    await writeFile(path.join(dir, broken), "create table half_done (id int);\nselect no_such_function();\n");
+    await expect(migrate({ adminUrl: url, roles, loginPassword: "pw-1", dir })).rejects.toThrow(`${broken} failed`);
     const sql = postgres(url, { max: 1 });
     expect(await sql`select 1 from pg_class where relname = 'half_done'`).toHaveLength(0);
-    expect(await sql`select 1 from laurel_migrations where name = '006_broken.sql'`).toHaveLength(0);
+    expect(await sql`select 1 from laurel_migrations where name = ${broken}`).toHaveLength(0);
     await sql.end();
   });
 

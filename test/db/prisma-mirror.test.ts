@@ -55,9 +55,9 @@ function parseSchema(text: string) {
         const list = typeToken.endsWith("[]");
         let type: string;
         if (enums.has(base)) type = (list ? "_" : "") + enums.get(base)!.dbName;
-        else if (base === "String") type = line.includes("@db.Uuid") ? "uuid" : "text";
-        else if (base === "DateTime") type = "timestamptz";
-        else type = ({ Bytes: "bytea", Int: "int4", Json: "jsonb", Boolean: "bool", BigInt: "int8" } as Record<string, string>)[base] ?? `?${base}`;
+        else if (base === "String") type = (list ? "_" : "") + (line.includes("@db.Uuid") ? "uuid" : "text");
+        else if (base === "DateTime") type = (list ? "_" : "") + "timestamptz";
+        else type = (list ? "_" : "") + (({ Bytes: "bytea", Int: "int4", Json: "jsonb", Boolean: "bool", BigInt: "int8" } as Record<string, string>)[base] ?? `?${base}`);
         columns.push({ name: column, type, nullable: typeToken.endsWith("?") });
         if (line.includes("@id")) primaryKey = [field];
         if (line.includes("@unique")) uniqueFields.push([field]);

@@ -4,7 +4,7 @@ import { openDatabase, type Database } from "../../src/db/database.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { createLaurelClient, type LaurelClient } from "../../src/sdk/index.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
-import { TEST_LOGIN_PASSWORD } from "./env.js";
+import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "./env.js";
 
 export interface TestApp {
   config: Config;
@@ -24,7 +24,7 @@ export interface TestApp {
 export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = {
-    ...loadConfig({ DATABASE_URL: db.adminUrl, LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD, NODE_ENV: "test" }),
+    ...loadConfig({ DATABASE_URL: db.adminUrl, LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD, NODE_ENV: "test", LAUREL_KEKS: TEST_KEKS }),
     port: 0,
     ...overrides,
   };

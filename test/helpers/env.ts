@@ -25,3 +25,6 @@ export function loginUrlFor(serverUrl: string, database: string): string {
   url.password = TEST_LOGIN_PASSWORD;
   return url.toString();
 }
+
+/** Two key-encryption keys, so tests can seal under one version and re-seal under the next. */
+export const TEST_KEKS = `1:${Buffer.alloc(32, 1).toString("base64")}`;

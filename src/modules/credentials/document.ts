@@ -1,0 +1,122 @@
+// Builds the unsigned OB 3.0 OpenBadgeCredential (W3C VC 2.0). The recipient appears only as a salted
+// sha256 of their email; merge fields fill the credential's own name and description.
+import { createHash, randomBytes } from "node:crypto";
+import { OB_V3, VC_V2 } from "./vc/document-loader.js";
+import { issuerProfile, type ProfileRow } from "../issuers/identity.js";
+
+export interface AchievementSource {
+  templateId: string;
+  version: number;
+  kind: "BADGE" | "CERTIFICATE";
+  name: string;
+  description: string;
+  criteriaNarrative: string | null;
+  criteriaUrl: string | null;
+  imageUrl: string | null;
+  tags: string[];
+  alignments: unknown;
+}
+
+export interface EvidenceInput {
+  id?: string | null;
+  name?: string | null;
+  description?: string | null;
+  narrative?: string | null;
+}
+
+export interface CredentialSource {
+  credentialId: string;
+  tenantId: string;
+  publicUrl: string;
+  did: string;
+  profile: ProfileRow;
+  achievement: AchievementSource;
+  recipientEmail: string;
+  recipientName: string | null;
+  fieldValues: Record<string, string>;
+  validFrom: Date;
+  validUntil: Date | null;
+  evidence: EvidenceInput[];
+  revocation: { listId: string; index: number };
+}
+
+export const urls = {
+  credential: (publicUrl: string, tenantId: string, id: string) => `${publicUrl}/issuers/${tenantId}/credentials/${id}`,
+  achievement: (publicUrl: string, tenantId: string, templateId: string, version: number) =>
+    `${publicUrl}/issuers/${tenantId}/achievements/${templateId}/v${version}`,
+  statusList: (publicUrl: string, tenantId: string, listId: string) => `${publicUrl}/issuers/${tenantId}/status/${listId}`,
+};
+
+export function identityHash(email: string, salt: string): string {
+  return "sha256$" + createHash("sha256").update(email.trim().toLowerCase() + salt).digest("hex");
+}
+
+/** Replaces {{field}} with the credential's value for it (and {{recipientName}}). */
+export function merge(text: string, values: Record<string, string>): string {
+  return text.replace(/\{\{\s*([a-zA-Z][a-zA-Z0-9_]*)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export function buildCredential(s: CredentialSource): Record<string, unknown> {
+  const a = s.achievement;
+  const salt = randomBytes(16).toString("hex");
+  const values = { recipientName: s.recipientName ?? "", ...s.fieldValues };
+  const statusUrl = urls.statusList(s.publicUrl, s.tenantId, s.revocation.listId);
+  const alignments = (a.alignments as { targetName: string; targetUrl: string; targetDescription?: string | null; targetFramework?: string | null; targetCode?: string | null }[]) ?? [];
+  return {
+    "@context": [VC_V2, OB_V3],
+    id: urls.credential(s.publicUrl, s.tenantId, s.credentialId),
+    type: ["VerifiableCredential", "OpenBadgeCredential"],
+    issuer: issuerProfile(s.did, s.profile),
+    validFrom: iso(s.validFrom),
+    ...(s.validUntil ? { validUntil: iso(s.validUntil) } : {}),
+    name: merge(a.name, values),
+    description: merge(a.description, values),
+    credentialSubject: {
+      type: ["AchievementSubject"],
+      identifier: [{ type: "IdentityObject", identityHash: identityHash(s.recipientEmail, salt), identityType: "emailAddress", hashed: true, salt }],
+      achievement: {
+        id: urls.achievement(s.publicUrl, s.tenantId, a.templateId, a.version),
+        type: ["Achievement"],
+        achievementType: a.kind === "BADGE" ? "Badge" : "Certificate",
+        name: a.name,
+        description: a.description,
+        criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
+        ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
+        ...(a.tags.length ? { tag: a.tags } : {}),
+        ...(alignments.length
+          ? {
+              alignment: alignments.map((al) => ({
+                type: ["Alignment"],
+                targetName: al.targetName,
+                targetUrl: al.targetUrl,
+                ...(al.targetDescription ? { targetDescription: al.targetDescription } : {}),
+                ...(al.targetFramework ? { targetFramework: al.targetFramework } : {}),
+                ...(al.targetCode ? { targetCode: al.targetCode } : {}),
+              })),
+            }
+          : {}),
+        creator: issuerProfile(s.did, s.profile),
+      },
+    },
+    ...(s.evidence.length
+      ? {
+          evidence: s.evidence.map((e) => ({
+            ...(e.id ? { id: e.id } : {}),
+            type: ["Evidence"],
+            ...(e.name ? { name: e.name } : {}),
+            ...(e.description ? { description: e.description } : {}),
+            ...(e.narrative ? { narrative: e.narrative } : {}),
+          })),
+        }
+      : {}),
+    credentialStatus: {
+      id: `${statusUrl}#${s.revocation.index}`,
+      type: "BitstringStatusListEntry",
+      statusPurpose: "revocation",
+      statusListIndex: String(s.revocation.index),
+      statusListCredential: statusUrl,
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// Public reads: issuer profile, DID document, credentials as published, signed status lists. They go
+// through the anonymous role's definer functions (sql/007); only signing a status list acts as the
+// tenant, as the issuer itself would.
+import type { Database } from "../../db/database.js";
+import { withTenantSql, withTenantTransaction } from "../../db/tenant-transaction.js";
+import type { DbRoles } from "../../config.js";
+import { didDocument, issuerDid, publishedProfile, type ProfileRow, type PublicKeyRow } from "../issuers/identity.js";
+import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
+import { urls } from "./document.js";
+import { encodeList } from "./status-lists.js";
+import { signCredential } from "./vc/proofs.js";
+import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
+
+export interface PublicContext {
+  database: Database;
+  roles: DbRoles;
+  settings: IssuerSettings;
+}
+
+const anonymous = (p: PublicContext) => ({ dbRole: p.roles.anonymous, tenantId: null, userId: null });
+
+export interface PublicIssuer {
+  did: string;
+  profile: ProfileRow;
+  keys: PublicKeyRow[];
+}
+
+export async function loadIssuer(p: PublicContext, tenantId: string): Promise<PublicIssuer | null> {
+  const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
+    { tenant_name: string; name: string | null; url: string | null; email: string | null; description: string | null; image_url: string | null; keys: { keyNumber: number; publicKeyMultibase: string; retiredAt: string | null }[] }[]
+  >`select * from public_issuer(${tenantId}::uuid)`);
+  if (!row) return null;
+  return {
+    did: issuerDid(p.settings.publicUrl, tenantId),
+    profile: { name: row.name ?? row.tenant_name, url: row.url, email: row.email, description: row.description, imageUrl: row.image_url },
+    keys: row.keys.map((k) => ({ keyNumber: k.keyNumber, publicKeyMultibase: k.publicKeyMultibase, retiredAt: k.retiredAt ? new Date(k.retiredAt) : null })),
+  };
+}
+
+export async function issuerProfileDocument(p: PublicContext, tenantId: string) {
+  const issuer = await loadIssuer(p, tenantId);
+  return issuer && publishedProfile(issuer.did, issuer.profile);
+}
+
+export async function issuerDidDocument(p: PublicContext, tenantId: string) {
+  const issuer = await loadIssuer(p, tenantId);
+  return issuer && didDocument(issuer.did, issuer.keys);
+}
+
+export interface PublicCredential {
+  document: Record<string, unknown>;
+  status: "ACTIVE" | "SUSPENDED" | "REVOKED";
+  validUntil: Date | null;
+  revokedAt: Date | null;
+  suspendedAt: Date | null;
+}
+
+export async function loadCredential(p: PublicContext, tenantId: string, credentialId: string): Promise<PublicCredential | null> {
+  const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
+    { document: Record<string, unknown>; status: PublicCredential["status"]; valid_until: Date | null; revoked_at: Date | null; suspended_at: Date | null }[]
+  >`select * from public_credential(${tenantId}::uuid, ${credentialId}::uuid)`);
+  return row ? { document: row.document, status: row.status, validUntil: row.valid_until, revokedAt: row.revoked_at, suspendedAt: row.suspended_at } : null;
+}
+
+export async function loadStatusBits(p: PublicContext, tenantId: string, listId: string) {
+  const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
+    { purpose: "revocation" | "suspension"; capacity: number; version: number; set_indexes: number[] }[]
+  >`select * from public_status_list(${tenantId}::uuid, ${listId}::uuid)`);
+  return row ? { purpose: row.purpose, capacity: row.capacity, version: row.version, setIndexes: row.set_indexes } : null;
+}
+
+// Signed lists are cached per (list, version, signing key): a flipped bit moves the version.
+const signedLists = new Map<string, Record<string, unknown>>();
+const contextsOnly = createDocumentLoader();
+
+export async function statusListCredential(p: PublicContext, tenantId: string, listId: string) {
+  const bits = await loadStatusBits(p, tenantId, listId);
+  if (!bits) return null;
+  return withTenantTransaction(p.database, { dbRole: p.roles.member, tenantId, userId: null }, async (db) => {
+    const key = await activeSigningKey(db, tenantId, p.settings);
+    const cacheKey = `${tenantId}:${listId}:${bits.version}:${key.id}`;
+    const cached = signedLists.get(cacheKey);
+    if (cached) return cached;
+    const url = urls.statusList(p.settings.publicUrl, tenantId, listId);
+    const unsigned = {
+      "@context": [VC_V2],
+      id: url,
+      type: ["VerifiableCredential", "BitstringStatusListCredential"],
+      issuer: key.controller,
+      validFrom: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+      credentialSubject: { id: `${url}#list`, type: "BitstringStatusList", statusPurpose: bits.purpose, encodedList: encodeList(bits.capacity, bits.setIndexes) },
+    };
+    const signed = await signCredential(unsigned, key, contextsOnly);
+    if (signedLists.size > 1000) signedLists.clear();
+    signedLists.set(cacheKey, signed);
+    return signed;
+  });
+}

@@ -1,0 +1,120 @@
+// Credentials: issue one, list them, revoke or suspend them.
+import { builder } from "../../builder.js";
+import { CredentialStatus } from "../../generated/prisma/enums.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { callerOf } from "../common/caller.js";
+import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { errorType } from "../common/schema.js";
+import { TenantRef } from "../tenants/schema.js";
+import { RecipientInput } from "../recipients/schema.js";
+import { TemplateNotIssuableError } from "../templates/service.js";
+import { issuerSettings } from "../issuers/schema.js";
+import { urls } from "./document.js";
+import { CredentialStateError, issueCredential, revokeCredential, setSuspended } from "./service.js";
+
+const CredentialStatusEnum = builder.enumType(CredentialStatus, { name: "CredentialStatus" });
+errorType(CredentialStateError, "CredentialStateError", "The credential is not in a state that allows this.");
+
+export const CredentialRef = builder.prismaNode("Credential", {
+  id: { resolve: (c) => c.id },
+  nullable: true,
+  findUnique: (id, ctx) => tenantKey(id, ctx),
+  authScopes: { permission: "tenant:read" },
+  fields: (t) => ({
+    status: t.expose("status", { type: CredentialStatusEnum }),
+    expired: t.boolean({ select: { validUntil: true }, resolve: (c) => Boolean(c.validUntil && c.validUntil <= new Date()) }),
+    issuedAt: t.expose("issuedAt", { type: "DateTime" }),
+    validFrom: t.expose("validFrom", { type: "DateTime" }),
+    validUntil: t.expose("validUntil", { type: "DateTime", nullable: true }),
+    revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
+    revocationReason: t.exposeString("revocationReason", { nullable: true }),
+    suspendedAt: t.expose("suspendedAt", { type: "DateTime", nullable: true }),
+    templateVersion: t.relation("templateVersionRow"),
+    recipient: t.relation("recipient", { nullable: true }),
+    fieldValues: t.expose("fieldValues", { type: "JSON", authScopes: { permission: "personal:read" }, nullable: true }),
+    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
+    publicUrl: t.string({ select: { tenantId: true, id: true }, resolve: (c, _a, ctx) => urls.credential(ctx.app.config.publicUrl, c.tenantId, c.id) }),
+    verifiableCredential: t.expose("document", { type: "JSON", description: "The signed OB 3.0 credential, as published." }),
+  }),
+});
+
+builder.prismaObjectField(TenantRef, "credentials", (t) =>
+  t.relatedConnection("credentials", {
+    cursor: "tenantId_id",
+    nullable: true,
+    authScopes: { permission: "tenant:read" },
+    totalCount: true,
+    complexity: connectionComplexity,
+    args: { status: t.arg({ type: CredentialStatusEnum }) },
+    query: (args) => ({ where: args.status ? { status: args.status } : {}, orderBy: [{ issuedAt: "desc" }, { id: "desc" }] }),
+  }),
+);
+
+const EvidenceInput = builder.inputType("EvidenceInput", {
+  fields: (t) => ({ id: t.string({ description: "URL of the evidence" }), name: t.string(), description: t.string(), narrative: t.string() }),
+});
+
+const IssueCredentialInput = builder.inputType("IssueCredentialInput", {
+  fields: (t) => ({
+    templateId: t.globalID({ required: true }),
+    recipientId: t.globalID({ description: "An existing recipient; or give `recipient`" }),
+    recipient: t.field({ type: RecipientInput, description: "Found by email, or created" }),
+    fieldValues: t.field({ type: "JSON", description: "Values for the template's custom fields, by name" }),
+    issuedAt: t.field({ type: "DateTime", description: "Defaults to now" }),
+    validUntil: t.field({ type: "DateTime", description: "Overrides the template's validity" }),
+    evidence: t.field({ type: [EvidenceInput] }),
+    idempotencyKey: t.string({ description: "Issuing twice with the same key returns the first credential" }),
+  }),
+});
+
+builder.mutationField("issueCredential", (t) =>
+  t.prismaField({
+    type: CredentialRef,
+    authScopes: { permission: "issue" },
+    errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError] },
+    args: { input: t.arg({ type: IssueCredentialInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => {
+      if (input.templateId.typename !== "Template") throw new NotFoundError("Template");
+      if (input.recipientId && input.recipientId.typename !== "Recipient") throw new NotFoundError("Recipient");
+      return issueCredential(
+        ctx.db,
+        callerOf(ctx),
+        {
+          ...input,
+          templateId: input.templateId.id,
+          recipientId: input.recipientId?.id ?? null,
+          recipient: input.recipient ? { ...input.recipient, attributes: input.recipient.attributes as Record<string, unknown> | null } : null,
+          fieldValues: (input.fieldValues ?? null) as Record<string, unknown> | null,
+        },
+        issuerSettings(ctx),
+      );
+    },
+  }),
+);
+
+const RevokeCredentialInput = builder.inputType("RevokeCredentialInput", {
+  fields: (t) => ({ reason: t.string({ required: true }), notifyRecipient: t.boolean({ defaultValue: false }) }),
+});
+
+builder.mutationField("revokeCredential", (t) =>
+  t.prismaField({
+    type: CredentialRef,
+    description: "Permanent: the credential's bit is set in the published revocation list.",
+    authScopes: { permission: "issue" },
+    errors: { types: [ValidationError, NotFoundError, CredentialStateError] },
+    args: { id: t.arg.globalID({ required: true, for: CredentialRef }), input: t.arg({ type: RevokeCredentialInput, required: true }) },
+    resolve: (_q, _r, { id, input }, ctx) => revokeCredential(ctx.db, callerOf(ctx), id.id, input, issuerSettings(ctx)),
+  }),
+);
+
+for (const [name, suspended] of [["suspendCredential", true], ["unsuspendCredential", false]] as const) {
+  builder.mutationField(name, (t) =>
+    t.prismaField({
+      type: CredentialRef,
+      authScopes: { permission: "issue" },
+      errors: { types: [NotFoundError, CredentialStateError] },
+      args: { id: t.arg.globalID({ required: true, for: CredentialRef }) },
+      resolve: (_q, _r, { id }, ctx) => setSuspended(ctx.db, callerOf(ctx), id.id, suspended),
+    }),
+  );
+}

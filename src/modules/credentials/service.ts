@@ -1,0 +1,193 @@
+// Issuing, revoking and suspending credentials. Issuance signs the OB 3.0 credential with the
+// tenant's active key, records it, audits it and queues its email, all in the caller's transaction.
+import type { Db } from "../../db/tenant-transaction.js";
+import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
+import { recordAudit } from "../audit/service.js";
+import { enqueueEmail } from "../outbox/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { findRecipient, upsertRecipient, type RecipientInput } from "../recipients/service.js";
+import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
+import { issuerDid } from "../issuers/identity.js";
+import { buildCredential, urls, type EvidenceInput } from "./document.js";
+import { allocateStatusSlots, bumpListVersion } from "./status-lists.js";
+import { signCredential } from "./vc/proofs.js";
+import { createDocumentLoader } from "./vc/document-loader.js";
+
+const contextsOnly = createDocumentLoader();
+
+export class CredentialStateError extends ExpectedError {
+  override name = "CredentialStateError";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+export interface IssueInput {
+  templateId: string;
+  recipientId?: string | null;
+  recipient?: RecipientInput | null;
+  fieldValues?: Record<string, unknown> | null;
+  issuedAt?: Date | null;
+  validUntil?: Date | null;
+  evidence?: EvidenceInput[] | null;
+  idempotencyKey?: string | null;
+}
+
+export function checkFieldValues(fields: CustomField[], values: Record<string, unknown>, base: string[]): Record<string, string> {
+  const problems: FieldProblem[] = [];
+  const out: Record<string, string> = {};
+  const known = new Set(fields.map((f) => f.name));
+  for (const name of Object.keys(values)) if (!known.has(name)) problems.push({ path: [...base, name], message: `Unknown field "${name}"` });
+  for (const f of fields) {
+    const raw = values[f.name];
+    const text = raw === undefined || raw === null ? "" : String(raw).trim();
+    if (!text) {
+      if (f.required) problems.push({ path: [...base, f.name], message: `"${f.label ?? f.name}" is required` });
+      continue;
+    }
+    if (text.length > 1000) problems.push({ path: [...base, f.name], message: "At most 1,000 characters" });
+    else if (f.type === "NUMBER" && !Number.isFinite(Number(text))) problems.push({ path: [...base, f.name], message: "Must be a number" });
+    else if (f.type === "DATE" && Number.isNaN(Date.parse(text))) problems.push({ path: [...base, f.name], message: "Must be a date (YYYY-MM-DD)" });
+    else if (f.type === "URL" && !/^https?:\/\/\S+$/.test(text)) problems.push({ path: [...base, f.name], message: "Must be an http(s) URL" });
+    out[f.name] = text;
+  }
+  if (problems.length) throw new ValidationError(problems[0]!.message, problems);
+  return out;
+}
+
+export async function issueCredential(db: Db, caller: Caller, input: IssueInput, settings: IssuerSettings) {
+  const key = input.idempotencyKey?.trim() || null;
+  if (key && key.length > 200) throw ValidationError.field(["input", "idempotencyKey"], "At most 200 characters");
+  if (key) {
+    // Same-key requests queue here, so the second finds what the first committed.
+    await db.$queryRaw`select pg_advisory_xact_lock(hashtextextended(${`${caller.tenantId}:${key}`}, 7420113))::text`;
+    const existing = await db.credential.findUnique({ where: { tenantId_idempotencyKey: { tenantId: caller.tenantId, idempotencyKey: key } } });
+    if (existing) {
+      if (existing.templateId !== input.templateId) {
+        throw ValidationError.field(["input", "idempotencyKey"], "This idempotency key was used for another template");
+      }
+      return existing;
+    }
+  }
+  const template = await findTemplate(db, caller, input.templateId);
+  if (template.status !== "ACTIVE") throw new TemplateNotIssuableError(template.status);
+  const version = await db.templateVersion.findUniqueOrThrow({
+    where: { tenantId_templateId_version: { tenantId: caller.tenantId, templateId: template.id, version: template.currentVersion } },
+  });
+  if (!input.recipientId === !input.recipient) throw ValidationError.field(["input", "recipient"], "Give either recipientId or recipient");
+  const fieldValues = checkFieldValues(version.customFields as unknown as CustomField[], input.fieldValues ?? {}, ["input", "fieldValues"]);
+  const recipient = input.recipientId ? await findRecipient(db, caller, input.recipientId) : await upsertRecipient(db, caller, input.recipient!);
+
+  const validFrom = input.issuedAt ?? new Date();
+  const validUntil =
+    input.validUntil ??
+    (version.validity === "DAYS_AFTER_ISSUE" ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000) : null) ??
+    (version.validity === "FIXED_DATE" ? version.validUntil : null);
+  if (validUntil && validUntil <= validFrom) throw ValidationError.field(["input", "validUntil"], "Must be after the issue date");
+  for (const [i, e] of (input.evidence ?? []).entries()) {
+    if (e.id && !/^https?:\/\/\S+$/.test(e.id)) throw ValidationError.field(["input", "evidence", String(i), "id"], "Must be an http(s) URL");
+  }
+
+  const [revocation] = await allocateStatusSlots(db, caller.tenantId, "revocation");
+  const [suspension] = await allocateStatusSlots(db, caller.tenantId, "suspension");
+  const credentialId = crypto.randomUUID();
+  const signingKey = await activeSigningKey(db, caller.tenantId, settings);
+  const profile = await getProfile(db, caller.tenantId);
+  const unsigned = buildCredential({
+    credentialId,
+    tenantId: caller.tenantId,
+    publicUrl: settings.publicUrl,
+    did: issuerDid(settings.publicUrl, caller.tenantId),
+    profile,
+    achievement: { ...version, kind: template.kind },
+    recipientEmail: recipient.email,
+    recipientName: recipient.name,
+    fieldValues,
+    validFrom,
+    validUntil,
+    evidence: input.evidence ?? [],
+    revocation: revocation!,
+  });
+  const document = await signCredential(unsigned, signingKey, contextsOnly);
+  const credential = await db.credential.create({
+    data: {
+      tenantId: caller.tenantId,
+      id: credentialId,
+      templateId: template.id,
+      templateVersion: version.version,
+      recipientId: recipient.id,
+      statusListId: revocation!.listId,
+      statusIndex: revocation!.index,
+      suspensionListId: suspension!.listId,
+      suspensionIndex: suspension!.index,
+      validFrom,
+      validUntil,
+      fieldValues,
+      evidence: (input.evidence ?? []) as object,
+      document: document as object,
+      idempotencyKey: key,
+    },
+  });
+  await recordAudit(db, caller, {
+    action: "credential.issued",
+    targetType: "Credential",
+    targetId: credentialId,
+    details: { templateId: template.id, version: version.version, recipientId: recipient.id },
+  });
+  await enqueueEmail(db, caller.tenantId, {
+    kind: "credential_issued",
+    toEmail: recipient.email,
+    locale: recipient.locale,
+    idempotencyKey: `credential_issued:${credentialId}`,
+    payload: { credentialId, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, credentialId), name: version.name },
+  });
+  return credential;
+}
+
+async function findCredential(db: Db, caller: Caller, id: string) {
+  const credential = isUuid(id) ? await db.credential.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+  if (!credential) throw new NotFoundError("Credential");
+  await db.$queryRaw`select 1 from credentials where tenant_id = ${caller.tenantId}::uuid and id = ${id}::uuid for update`;
+  return credential;
+}
+
+export async function revokeCredential(db: Db, caller: Caller, id: string, input: { reason: string; notifyRecipient?: boolean | null }, settings: IssuerSettings) {
+  const credential = await findCredential(db, caller, id);
+  if (credential.status === "REVOKED") throw new CredentialStateError("This credential is already revoked");
+  const reason = input.reason.trim();
+  if (!reason || reason.length > 1000) throw ValidationError.field(["input", "reason"], "Give a reason of up to 1,000 characters");
+  const updated = await db.credential.update({
+    where: { tenantId_id: { tenantId: caller.tenantId, id } },
+    data: { status: "REVOKED", revokedAt: new Date(), revocationReason: reason },
+  });
+  await bumpListVersion(db, caller.tenantId, credential.statusListId);
+  if (credential.status === "SUSPENDED") await bumpListVersion(db, caller.tenantId, credential.suspensionListId);
+  await recordAudit(db, caller, { action: "credential.revoked", targetType: "Credential", targetId: id, details: { reason } });
+  if (input.notifyRecipient) {
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
+    await enqueueEmail(db, caller.tenantId, {
+      kind: "credential_revoked",
+      toEmail: recipient.email,
+      locale: recipient.locale,
+      idempotencyKey: `credential_revoked:${id}`,
+      payload: { credentialId: id, reason, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) },
+    });
+  }
+  return updated;
+}
+
+export async function setSuspended(db: Db, caller: Caller, id: string, suspended: boolean) {
+  const credential = await findCredential(db, caller, id);
+  if (credential.status === "REVOKED") throw new CredentialStateError("A revoked credential cannot be suspended or reinstated");
+  if ((credential.status === "SUSPENDED") === suspended) {
+    throw new CredentialStateError(suspended ? "This credential is already suspended" : "This credential is not suspended");
+  }
+  const updated = await db.credential.update({
+    where: { tenantId_id: { tenantId: caller.tenantId, id } },
+    data: { status: suspended ? "SUSPENDED" : "ACTIVE", suspendedAt: suspended ? new Date() : null },
+  });
+  await bumpListVersion(db, caller.tenantId, credential.suspensionListId);
+  await recordAudit(db, caller, { action: suspended ? "credential.suspended" : "credential.unsuspended", targetType: "Credential", targetId: id });
+  return updated;
+}

@@ -1,0 +1,44 @@
+// W3C Bitstring Status Lists. Each credential takes one index in its tenant's open revocation list and
+// one in its suspension list; a full list (131,072 entries) is followed by a new one. The published
+// list is GZIP'd bits in multibase base64url, built from the credentials' states on demand.
+import { gzipSync, gunzipSync } from "node:zlib";
+import type { Db } from "../../db/tenant-transaction.js";
+import type { StatusPurpose } from "../../generated/prisma/enums.js";
+
+export interface StatusSlot {
+  listId: string;
+  index: number;
+}
+
+/** Takes `count` consecutive indexes from the tenant's open list for `purpose` (row-locked). */
+export async function allocateStatusSlots(db: Db, tenantId: string, purpose: StatusPurpose, count = 1): Promise<StatusSlot[]> {
+  const [open] = await db.$queryRaw<{ id: string; start: number }[]>`
+    update status_lists set next_index = next_index + ${count}
+     where tenant_id = ${tenantId}::uuid and id = (
+       select id from status_lists
+        where tenant_id = ${tenantId}::uuid and purpose = ${purpose}::status_purpose and next_index + ${count} <= capacity
+        order by created_at limit 1 for update)
+    returning id::text, next_index - ${count} as start`;
+  if (open) return Array.from({ length: count }, (_, i) => ({ listId: open.id, index: open.start + i }));
+  const list = await db.statusList.create({ data: { tenantId, purpose } });
+  await db.statusList.update({ where: { tenantId_id: { tenantId, id: list.id } }, data: { nextIndex: count } });
+  return Array.from({ length: count }, (_, i) => ({ listId: list.id, index: i }));
+}
+
+export async function bumpListVersion(db: Db, tenantId: string, listId: string): Promise<void> {
+  await db.statusList.update({ where: { tenantId_id: { tenantId, id: listId } }, data: { version: { increment: 1 } } });
+}
+
+export function encodeList(capacity: number, setIndexes: Iterable<number>): string {
+  const bits = Buffer.alloc(Math.ceil(capacity / 8));
+  // Bit 0 is the most significant bit of the first byte (Bitstring Status List §4.2).
+  for (const i of setIndexes) bits[i >> 3]! |= 0x80 >> (i & 7);
+  return "u" + gzipSync(bits).toString("base64url");
+}
+
+export function isSet(encodedList: string, index: number): boolean {
+  if (!encodedList.startsWith("u")) throw new Error("encodedList must be multibase base64url (u...)");
+  const bits = gunzipSync(Buffer.from(encodedList.slice(1), "base64url"));
+  if (index < 0 || index >= bits.length * 8) throw new Error(`status index ${index} is outside the list`);
+  return (bits[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+}

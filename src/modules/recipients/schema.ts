@@ -1,0 +1,80 @@
+// Recipients: personal data, so every field that identifies a person asks for personal:read.
+import { builder } from "../../builder.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { callerOf } from "../common/caller.js";
+import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { errorType } from "../common/schema.js";
+import { TenantRef } from "../tenants/schema.js";
+import { RecipientExistsError, createRecipient, updateRecipient } from "./service.js";
+
+errorType(RecipientExistsError, "RecipientExistsError", "Another recipient of this tenant has this email or external id.");
+
+export const RecipientRef = builder.prismaNode("Recipient", {
+  id: { resolve: (r) => r.id },
+  nullable: true,
+  findUnique: (id, ctx) => tenantKey(id, ctx),
+  authScopes: { permission: "personal:read" },
+  fields: (t) => ({
+    email: t.exposeString("email"),
+    name: t.exposeString("name", { nullable: true }),
+    externalId: t.exposeString("externalId", { nullable: true }),
+    locale: t.exposeString("locale"),
+    attributes: t.expose("attributes", { type: "JSON" }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    credentials: t.relatedConnection("credentials", {
+      cursor: "tenantId_id",
+      complexity: connectionComplexity,
+      query: () => ({ orderBy: [{ issuedAt: "desc" }, { id: "desc" }] }),
+    }),
+  }),
+});
+
+builder.prismaObjectField(TenantRef, "recipients", (t) =>
+  t.relatedConnection("recipients", {
+    cursor: "tenantId_id",
+    nullable: true,
+    authScopes: { permission: "personal:read" },
+    totalCount: true,
+    complexity: connectionComplexity,
+    args: { search: t.arg.string({ description: "Email prefix or part of the name, case-insensitive" }) },
+    query: ({ search }) => {
+      const term = search?.trim().toLowerCase();
+      return {
+        where: term ? { OR: [{ email: { startsWith: term } }, { name: { contains: term, mode: "insensitive" as const } }] } : {},
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      };
+    },
+  }),
+);
+
+export const RecipientInput = builder.inputType("RecipientInput", {
+  fields: (t) => ({
+    email: t.field({ type: "EmailAddress", required: true }),
+    name: t.string(),
+    externalId: t.string(),
+    locale: t.string({ description: "Language tag for emails and pages, e.g. en, fr, pt-BR" }),
+    attributes: t.field({ type: "JSON" }),
+  }),
+});
+
+builder.mutationField("createRecipient", (t) =>
+  t.prismaField({
+    type: RecipientRef,
+    authScopes: { permission: "issue" },
+    errors: { types: [ValidationError, RecipientExistsError] },
+    args: { input: t.arg({ type: RecipientInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => createRecipient(ctx.db, callerOf(ctx), { ...input, attributes: input.attributes as Record<string, unknown> | null }),
+  }),
+);
+
+builder.mutationField("updateRecipient", (t) =>
+  t.prismaField({
+    type: RecipientRef,
+    description: "Rectifies a recipient's details.",
+    authScopes: { permission: "issue" },
+    errors: { types: [ValidationError, NotFoundError, RecipientExistsError] },
+    args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientInput, required: true }) },
+    resolve: (_q, _r, { id, input }, ctx) =>
+      updateRecipient(ctx.db, callerOf(ctx), id.id, { ...input, attributes: input.attributes as Record<string, unknown> | null }),
+  }),
+);

@@ -1,0 +1,94 @@
+// Public HTTP endpoints: no authentication, rate limited, and only what a credential itself shows.
+//   GET  /issuers/:tenant                     OB 3.0 issuer Profile
+//   GET  /issuers/:tenant/did.json            DID document (every key, retired ones too)
+//   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON)
+//   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
+//   POST /verify                              a verification report for a credential (JSON body)
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { App } from "../context.js";
+import { issuerDidDocument, issuerProfileDocument, loadCredential, statusListCredential, type PublicContext } from "../modules/credentials/public.js";
+import { verifyCredential } from "../modules/credentials/verify.js";
+import { createRateLimiter } from "./rate-limit.js";
+
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const routes: [RegExp, string][] = [
+  [new RegExp(`^/issuers/(${UUID})$`), "profile"],
+  [new RegExp(`^/issuers/(${UUID})/did\\.json$`), "did"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})$`), "credential"],
+  [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
+  [/^\/verify$/, "verify"],
+];
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json") {
+  res.writeHead(status, {
+    "content-type": `${type}; charset=utf-8`,
+    "access-control-allow-origin": "*",
+    "cache-control": status === 200 && type !== "text/html" ? "public, max-age=60" : "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(typeof body === "string" ? body : JSON.stringify(body, null, 2));
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw Object.assign(new Error("The body must be a credential as JSON"), { status: 400 });
+  }
+}
+
+export function createPublicRoutes(app: App) {
+  const ctx: PublicContext = {
+    database: app.database,
+    roles: app.config.roles,
+    settings: { publicUrl: app.config.publicUrl, keks: app.config.keks },
+  };
+  const limiter = createRateLimiter({ perSecond: 20, burst: 60 });
+  return async function handlePublic(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const path = (req.url ?? "/").split("?")[0]!;
+    const route = routes.find(([pattern]) => pattern.test(path));
+    if (!route) return false;
+    const [pattern, name] = route;
+    const [, a, b] = pattern.exec(path)!;
+    if (!limiter.allow(req.socket.remoteAddress ?? "unknown")) {
+      res.setHeader("retry-after", "1");
+      send(res, 429, { error: "Too many requests: slow down" });
+      return true;
+    }
+    const method = name === "verify" ? "POST" : "GET";
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-methods": `${method}, OPTIONS`, "access-control-allow-headers": "content-type" });
+      res.end();
+      return true;
+    }
+    if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
+      send(res, 405, { error: `Use ${method}` });
+      return true;
+    }
+    try {
+      let body: unknown = null;
+      if (name === "profile") body = await issuerProfileDocument(ctx, a!);
+      else if (name === "did") body = await issuerDidDocument(ctx, a!);
+      else if (name === "credential") body = (await loadCredential(ctx, a!, b!))?.document ?? null;
+      else if (name === "status") body = await statusListCredential(ctx, a!, b!);
+      else body = await verifyCredential(ctx, await readJson(req, app.config.maxBodyBytes));
+      if (body === null) send(res, 404, { error: "Not found" });
+      else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status) send(res, status, { error: (error as Error).message });
+      else {
+        console.error("public route failed", error);
+        send(res, 500, { error: "Something went wrong on our side" });
+      }
+    }
+    return true;
+  };
+}
