@@ -28,6 +28,7 @@ export const builder = new SchemaBuilder<{
     UUID: { Input: string; Output: string };
     URL: { Input: URL; Output: URL | string };
     JSON: { Input: unknown; Output: unknown };
+    File: { Input: File; Output: never };
   };
   DefaultFieldNullability: false;
   DefaultEdgesNullability: false;

@@ -23,6 +23,13 @@ export interface Config {
   sessionTtlHours: number;
   invitationTtlHours: number;
   maxBodyBytes: number;
+  /** Multipart requests (CSV uploads) may be this large. */
+  maxUploadBytes: number;
+  /** Whether `npm start` also runs background work (bulk jobs) in the server process. */
+  runWorker: boolean;
+  /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
+  bulkChunkSize: number;
+  bulkLeaseSeconds: number;
   graphiql: boolean;
   /** Key-encryption keys by version; the highest version seals new secrets. */
   keks: ReadonlyMap<number, Buffer>;
@@ -65,6 +72,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
+    maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
+    runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
+    bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 250),
+    bulkLeaseSeconds: int(env, "BULK_LEASE_SECONDS", 120),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
     keks: parseKeks(env.LAUREL_KEKS),
   };

@@ -12,6 +12,8 @@ import type { Loaders } from "./loaders.js";
 export interface App {
   config: Config;
   database: Database;
+  /** Present where this process runs bulk jobs: poked after a job is created. */
+  bulkRunner?: { kick(): void };
 }
 
 export interface Context {
@@ -26,6 +28,8 @@ export interface Context {
   loaders: Loaders;
   /** Set when an expected error is thrown inside a mutation: the transaction rolls back. */
   rollbackOnly: boolean;
+  /** Run after the operation's transaction commits (never if it rolls back). */
+  afterCommit: (() => void)[];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -48,6 +52,7 @@ export async function buildContext(app: App, initial: YogaInitialContext): Promi
     requestId: incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
     userAgent: headers.get("user-agent"),
     rollbackOnly: false,
+    afterCommit: [],
   };
 }
 

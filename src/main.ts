@@ -2,6 +2,7 @@
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
+import { createBulkRunner } from "./modules/bulk/runner.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 
 let config = loadConfig();
@@ -10,8 +11,10 @@ if (!config.databaseUrl && config.keks.size === 0) {
   config = { ...config, keks: await demoKeks(config) };
 }
 const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
-const app = { config, database };
+const bulkRunner = config.runWorker ? createBulkRunner({ config, database }) : undefined;
+const app = { config, database, bulkRunner };
 const running = await startServer(app);
+bulkRunner?.start();
 console.log(`Laurel is listening on ${running.url}`);
 console.log(`GraphQL endpoint${config.graphiql ? " and GraphiQL" : ""}: ${running.url}/graphql`);
 if (database.embedded) {
@@ -30,6 +33,7 @@ async function shutdown(signal: string) {
   stopping = true;
   console.log(`${signal}: shutting down`);
   await running.close();
+  await bulkRunner?.stop();
   await database.close();
   process.exit(0);
 }

@@ -11,6 +11,7 @@ import "./modules/issuers/schema.js";
 import "./modules/templates/schema.js";
 import "./modules/recipients/schema.js";
 import "./modules/credentials/schema.js";
+import "./modules/bulk/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -12,6 +12,7 @@ import { useTenantTransaction } from "./graphql/transaction-plugin.js";
 import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
+import { createDownloadRoutes } from "./modules/bulk/download.js";
 
 export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20 };
 
@@ -118,6 +119,7 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
 export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
   const yoga = createGraphQL(app);
   const handlePublic = createPublicRoutes(app);
+  const handleDownloads = createDownloadRoutes(app);
   const limit = app.config.maxBodyBytes;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
@@ -126,18 +128,21 @@ export async function startServer(app: App, port = app.config.port, host = app.c
       return;
     }
     if (!url.startsWith("/graphql")) {
-      void handlePublic(req, res).then((handled) => {
-        if (!handled) {
-          res.writeHead(404, { "content-type": "application/json" });
-          res.end(JSON.stringify({ error: "Not found" }));
-        }
-      });
+      void handleDownloads(req, res)
+        .then((handled) => handled || handlePublic(req, res))
+        .then((handled) => {
+          if (!handled) {
+            res.writeHead(404, { "content-type": "application/json" });
+            res.end(JSON.stringify({ error: "Not found" }));
+          }
+        });
       return;
     }
     if (req.method === "POST") {
       const length = Number(req.headers["content-length"] ?? NaN);
+      const max = String(req.headers["content-type"]).startsWith("multipart/form-data") ? app.config.maxUploadBytes : limit;
       if (Number.isNaN(length)) return reject(res, 411, "LENGTH_REQUIRED", "Send a Content-Length header");
-      if (length > limit) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${limit} bytes`);
+      if (length > max) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
     }
     void yoga.handle(req, res);
   });

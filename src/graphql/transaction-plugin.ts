@@ -25,7 +25,9 @@ export function useTenantTransaction(): Plugin<Context> {
           });
         } catch (error) {
           if (error !== ROLLBACK) throw error;
+          ctx.afterCommit.length = 0;
         }
+        for (const callback of ctx.afterCommit.splice(0)) callback();
         return result!;
       });
     },

@@ -41,6 +41,23 @@ export type AuditLogFilter = {
   until?: string | null | undefined;
 };
 
+export type BulkJobStatus =
+  | 'COMPLETED'
+  | 'FAILED'
+  | 'PENDING'
+  | 'RUNNING';
+
+export type BulkRowInput = {
+  email: string;
+  externalId?: string | null | undefined;
+  fieldValues?: unknown;
+  idempotencyKey?: string | null | undefined;
+  issuedAt?: string | null | undefined;
+  locale?: string | null | undefined;
+  name?: string | null | undefined;
+  validUntil?: string | null | undefined;
+};
+
 export type ChangeMemberRoleInput = {
   membershipId: string | number;
   role: MemberRole;
@@ -50,6 +67,14 @@ export type CreateApiKeyInput = {
   expiresAt?: string | null | undefined;
   name: string;
   scopes: Array<ApiKeyScope>;
+};
+
+export type CreateBulkIssuanceInput = {
+  /** A CSV with a header: email, name, external_id, locale, issued_at, valid_until, idempotency_key and the template's custom fields */
+  csv?: unknown;
+  /** The rows; or upload `csv` */
+  rows?: Array<BulkRowInput> | null | undefined;
+  templateId: string | number;
 };
 
 export type CreateTenantInput = {
@@ -309,6 +334,35 @@ export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type ViewerQuery = { viewer: { kind: ViewerKind, role: MemberRole | null, permissions: Array<Permission>, user: { id: string, uuid: string, name: string, email: string | null } | null, tenant: { id: string, uuid: string, name: string, slug: string } | null, memberships: Array<{ tenantId: string, tenantName: string, tenantSlug: string, role: MemberRole }> } };
+
+export type CreateBulkIssuanceMutationVariables = Exact<{
+  input: CreateBulkIssuanceInput;
+}>;
+
+
+export type CreateBulkIssuanceMutation = { createBulkIssuance:
+    | { __typename: 'BulkJob', id: string, status: BulkJobStatus, totalRows: number, issuedCount: number, failedCount: number, resultCsvUrl: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type BulkJobQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type BulkJobQuery = { node:
+    | { id: string, status: BulkJobStatus, source: string, totalRows: number, issuedCount: number, failedCount: number, processedCount: number, createdAt: string, startedAt: string | null, finishedAt: string | null, resultCsvUrl: string, failures: { edges: Array<{ node: { rowNumber: number, problems: Array<{ row: number, column: string, message: string }> } }> } }
+    | Record<PropertyKey, never>
+   | null };
+
+export type BulkJobsQueryVariables = Exact<{
+  first?: number | null | undefined;
+}>;
+
+
+export type BulkJobsQuery = { tenant: { bulkJobs: { totalCount: number, edges: Array<{ node: { id: string, status: BulkJobStatus, totalRows: number, issuedCount: number, failedCount: number } }> } | null } };
 
 export type IssuerQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -572,6 +626,7 @@ export type NodeQueryVariables = Exact<{
 export type NodeQuery = { node:
     | { __typename: 'ApiKey', name: string, revokedAt: string | null, id: string }
     | { __typename: 'AuditLogEntry', action: string, id: string }
+    | { __typename: 'BulkJob', id: string }
     | { __typename: 'Credential', id: string }
     | { __typename: 'Invitation', email: string, status: InvitationStatus, id: string }
     | { __typename: 'Membership', role: MemberRole, id: string }
@@ -846,6 +901,80 @@ export const ViewerDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ViewerQuery, ViewerQueryVariables>;
+export const CreateBulkIssuanceDocument = new TypedDocumentString(`
+    mutation CreateBulkIssuance($input: CreateBulkIssuanceInput!) {
+  createBulkIssuance(input: $input) {
+    __typename
+    ... on BulkJob {
+      id
+      status
+      totalRows
+      issuedCount
+      failedCount
+      resultCsvUrl
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CreateBulkIssuanceMutation, CreateBulkIssuanceMutationVariables>;
+export const BulkJobDocument = new TypedDocumentString(`
+    query BulkJob($id: ID!) {
+  node(id: $id) {
+    ... on BulkJob {
+      id
+      status
+      source
+      totalRows
+      issuedCount
+      failedCount
+      processedCount
+      createdAt
+      startedAt
+      finishedAt
+      resultCsvUrl
+      failures(first: 100) {
+        edges {
+          node {
+            rowNumber
+            problems {
+              row
+              column
+              message
+            }
+          }
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<BulkJobQuery, BulkJobQueryVariables>;
+export const BulkJobsDocument = new TypedDocumentString(`
+    query BulkJobs($first: Int) {
+  tenant {
+    bulkJobs(first: $first) {
+      totalCount
+      edges {
+        node {
+          id
+          status
+          totalRows
+          issuedCount
+          failedCount
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<BulkJobsQuery, BulkJobsQueryVariables>;
 export const IssuerDocument = new TypedDocumentString(`
     query Issuer {
   tenant {

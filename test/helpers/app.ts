@@ -4,6 +4,7 @@ import { openDatabase, type Database } from "../../src/db/database.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { createLaurelClient, type LaurelClient } from "../../src/sdk/index.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
+import { createBulkRunner, type RunnerOptions } from "../../src/modules/bulk/runner.js";
 import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "./env.js";
 
 export interface TestApp {
@@ -21,7 +22,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function startTestApp(overrides: Partial<Config> = {}, options: { runner?: RunnerOptions | false } = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = {
     ...loadConfig({ DATABASE_URL: db.adminUrl, LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD, NODE_ENV: "test", LAUREL_KEKS: TEST_KEKS }),
@@ -30,7 +31,9 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
   };
   const queries: string[] = [];
   const database = await openDatabase(config, { onQuery: (q) => queries.push(q) });
-  const server = await startServer({ config, database }, 0, "127.0.0.1");
+  const bulkRunner = options.runner ? createBulkRunner({ config, database }, { pollMs: 100, log: () => {}, ...options.runner }) : undefined;
+  const server = await startServer({ config, database, bulkRunner }, 0, "127.0.0.1");
+  bulkRunner?.start();
   const graphqlUrl = `${server.url}/graphql`;
   return {
     config,
@@ -57,6 +60,7 @@ export async function startTestApp(overrides: Partial<Config> = {}): Promise<Tes
     },
     async close() {
       await server.close();
+      await bulkRunner?.stop();
       await database.close();
       await db.drop();
     },

@@ -1,0 +1,247 @@
+// Bulk issuance: a job is created with all its rows (bad rows are failed at once, with their
+// problems); a runner then issues the rest in chunks, each chunk one transaction that signs, records,
+// audits and queues email for its credentials and marks its rows, so work is never done twice.
+import type { Db } from "../../db/tenant-transaction.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { checkRecipient } from "../recipients/service.js";
+import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
+import { issuerDid } from "../issuers/identity.js";
+import { buildCredential, urls } from "../credentials/document.js";
+import { checkFieldValues } from "../credentials/service.js";
+import { allocateStatusSlots } from "../credentials/status-lists.js";
+import { signCredential } from "../credentials/vc/proofs.js";
+import { createDocumentLoader } from "../credentials/vc/document-loader.js";
+import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
+
+const contextsOnly = createDocumentLoader();
+
+export async function createBulkJob(db: Db, caller: Caller, templateId: string, rows: BulkRow[], source: "ROWS" | "CSV") {
+  if (rows.length === 0) throw ValidationError.field(["input", "rows"], "Give at least one row");
+  if (rows.length > MAX_ROWS) throw ValidationError.field(["input", "rows"], `At most ${MAX_ROWS.toLocaleString("en")} rows`);
+  const template = await findTemplate(db, caller, templateId);
+  if (template.status !== "ACTIVE") throw new TemplateNotIssuableError(template.status);
+  const version = await db.templateVersion.findUniqueOrThrow({
+    where: { tenantId_templateId_version: { tenantId: caller.tenantId, templateId, version: template.currentVersion } },
+  });
+  const fields = version.customFields as unknown as CustomField[];
+  const checked = rows.map((row, i) => ({ rowNumber: i + 1, row, problems: checkRow(i + 1, row, fields) }));
+  const failed = checked.filter((c) => c.problems.length).length;
+  const job = await db.bulkJob.create({
+    data: {
+      tenantId: caller.tenantId,
+      templateId,
+      source,
+      totalRows: rows.length,
+      failedCount: failed,
+      status: failed === rows.length ? "COMPLETED" : "PENDING",
+      createdByKind: caller.actor.kind,
+      createdById: caller.actor.id,
+    },
+  });
+  for (let start = 0; start < checked.length; start += 5000) {
+    await db.bulkJobRow.createMany({
+      data: checked.slice(start, start + 5000).map((c) => ({
+        tenantId: caller.tenantId,
+        jobId: job.id,
+        rowNumber: c.rowNumber,
+        input: c.row as object,
+        status: c.problems.length ? ("FAILED" as const) : ("PENDING" as const),
+        errors: c.problems as unknown as object,
+      })),
+    });
+  }
+  await recordAudit(db, caller, {
+    action: "bulk_issuance.created",
+    targetType: "BulkJob",
+    targetId: job.id,
+    details: { templateId, rows: rows.length, invalidRows: failed, source },
+  });
+  return job;
+}
+
+export async function findBulkJob(db: Db, tenantId: string, id: string) {
+  const job = isUuid(id) ? await db.bulkJob.findUnique({ where: { tenantId_id: { tenantId, id } } }) : null;
+  if (!job) throw new NotFoundError("BulkJob");
+  return job;
+}
+
+export interface ChunkHooks {
+  /** Called after the chunk's writes, before commit: tests use it to simulate a crash. */
+  beforeCommit?: (issued: number) => void | Promise<void>;
+}
+
+/**
+ * Issues the next `size` pending rows of a job in the caller's transaction. Returns whether the job
+ * has no pending rows left (and is then marked completed).
+ */
+export async function processChunk(
+  db: Db,
+  tenantId: string,
+  jobId: string,
+  settings: IssuerSettings,
+  size = 250,
+  hooks: ChunkHooks = {},
+  leaseSeconds = 120,
+): Promise<{ done: boolean; issued: number; failed: number }> {
+  const job = await findBulkJob(db, tenantId, jobId);
+  const caller: Caller = { tenantId, actor: { kind: job.createdByKind, id: job.createdById }, permissions: new Set(), requestId: `bulk:${jobId}` };
+  const rows = await db.$queryRaw<{ row_number: number; input: BulkRow }[]>`
+    select row_number, input from bulk_job_rows
+     where tenant_id = ${tenantId}::uuid and job_id = ${jobId}::uuid and status = 'PENDING'
+     order by row_number limit ${size} for update skip locked`;
+  if (rows.length === 0) {
+    await db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "COMPLETED", finishedAt: new Date(), lockedUntil: null } });
+    return { done: true, issued: 0, failed: 0 };
+  }
+  const template = await db.template.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: job.templateId } } });
+  const version = await db.templateVersion.findUniqueOrThrow({
+    where: { tenantId_templateId_version: { tenantId, templateId: template.id, version: template.currentVersion } },
+  });
+  const fields = version.customFields as unknown as CustomField[];
+  const outcomes = new Map<number, { credentialId?: string; problems?: RowProblem[] }>();
+
+  // Idempotency keys already used (by earlier jobs or single issuance) return those credentials.
+  const keys = rows.map((r) => r.input.idempotencyKey).filter((k): k is string => Boolean(k));
+  const existing = keys.length
+    ? await db.credential.findMany({ where: { tenantId, idempotencyKey: { in: keys } }, select: { id: true, idempotencyKey: true } })
+    : [];
+  const byKey = new Map(existing.map((c) => [c.idempotencyKey!, c.id]));
+  const seenKeys = new Set<string>();
+  const toIssue: { rowNumber: number; row: BulkRow; values: Record<string, string> }[] = [];
+  for (const { row_number, input } of rows) {
+    const key = input.idempotencyKey;
+    if (key && byKey.has(key)) {
+      outcomes.set(row_number, { credentialId: byKey.get(key)! });
+      continue;
+    }
+    if (key && seenKeys.has(key)) {
+      outcomes.set(row_number, { problems: [{ row: row_number, column: "idempotency_key", message: "Repeats an earlier row's key" }] });
+      continue;
+    }
+    if (key) seenKeys.add(key);
+    try {
+      toIssue.push({ rowNumber: row_number, row: input, values: checkFieldValues(fields, input.fieldValues ?? {}, []) });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      outcomes.set(row_number, { problems: error.fieldErrors.map((p) => ({ row: row_number, column: p.path.at(-1)!, message: p.message })) });
+    }
+  }
+
+  // Recipients: one read, one insert of the missing, one read back.
+  const recipientData = new Map(toIssue.map((t) => [t.row.email.trim().toLowerCase(), checkRecipient({ ...t.row }, [])]));
+  const emails = [...recipientData.keys()];
+  const known = await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: { id: true, email: true, name: true, locale: true } });
+  const missing = emails.filter((e) => !known.some((k) => k.email === e));
+  if (missing.length) {
+    await db.recipient.createMany({ data: missing.map((e) => ({ tenantId, ...recipientData.get(e)! })), skipDuplicates: true });
+  }
+  const recipients = new Map(
+    (missing.length ? await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: { id: true, email: true, name: true, locale: true } }) : known).map(
+      (r) => [r.email, r],
+    ),
+  );
+
+  const revocation = toIssue.length ? await allocateStatusSlots(db, tenantId, "revocation", toIssue.length) : [];
+  const suspension = toIssue.length ? await allocateStatusSlots(db, tenantId, "suspension", toIssue.length) : [];
+  const key = toIssue.length ? await activeSigningKey(db, tenantId, settings) : null;
+  const profile = await getProfile(db, tenantId);
+  const did = issuerDid(settings.publicUrl, tenantId);
+  const now = new Date();
+
+  const credentials = await Promise.all(
+    toIssue.map(async (t, i) => {
+      const recipient = recipients.get(t.row.email.trim().toLowerCase())!;
+      const validFrom = t.row.issuedAt ? new Date(t.row.issuedAt) : now;
+      const validUntil = t.row.validUntil
+        ? new Date(t.row.validUntil)
+        : version.validity === "DAYS_AFTER_ISSUE"
+          ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000)
+          : version.validity === "FIXED_DATE"
+            ? version.validUntil
+            : null;
+      const id = crypto.randomUUID();
+      const document = await signCredential(
+        buildCredential({
+          credentialId: id,
+          tenantId,
+          publicUrl: settings.publicUrl,
+          did,
+          profile,
+          achievement: { ...version, kind: template.kind },
+          recipientEmail: recipient.email,
+          recipientName: recipient.name,
+          fieldValues: t.values,
+          validFrom,
+          validUntil,
+          evidence: [],
+          revocation: revocation[i]!,
+        }),
+        key!,
+        contextsOnly,
+      );
+      outcomes.set(t.rowNumber, { credentialId: id });
+      return {
+        tenantId,
+        id,
+        templateId: template.id,
+        templateVersion: version.version,
+        recipientId: recipient.id,
+        statusListId: revocation[i]!.listId,
+        statusIndex: revocation[i]!.index,
+        suspensionListId: suspension[i]!.listId,
+        suspensionIndex: suspension[i]!.index,
+        validFrom,
+        validUntil,
+        fieldValues: t.values,
+        document: document as object,
+        idempotencyKey: t.row.idempotencyKey || null,
+        recipient,
+      };
+    }),
+  );
+  if (credentials.length) {
+    await db.credential.createMany({ data: credentials.map(({ recipient: _r, ...c }) => c) });
+    await db.emailOutbox.createMany({
+      data: credentials.map((c) => ({
+        tenantId,
+        kind: "credential_issued",
+        toEmail: c.recipient.email,
+        locale: c.recipient.locale,
+        idempotencyKey: `credential_issued:${c.id}`,
+        payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
+      })),
+    });
+    await db.auditLog.createMany({
+      data: credentials.map((c) => ({
+        tenantId,
+        actorKind: caller.actor.kind,
+        actorId: caller.actor.id,
+        action: "credential.issued",
+        targetType: "Credential",
+        targetId: c.id,
+        requestId: caller.requestId,
+        details: { templateId: template.id, version: version.version, recipientId: c.recipientId, bulkJobId: jobId },
+      })),
+    });
+  }
+
+  const numbers = [...outcomes.keys()];
+  const statuses = numbers.map((n) => (outcomes.get(n)!.credentialId ? "ISSUED" : "FAILED"));
+  const credentialIds = numbers.map((n) => outcomes.get(n)!.credentialId ?? null);
+  const errors = numbers.map((n) => JSON.stringify(outcomes.get(n)!.problems ?? []));
+  await db.$executeRaw`
+    update bulk_job_rows r set status = u.status::bulk_row_status, credential_id = u.credential_id::uuid, errors = u.errors::jsonb
+      from unnest(${numbers}::int[], ${statuses}::text[], ${credentialIds}::text[], ${errors}::text[]) as u(row_number, status, credential_id, errors)
+     where r.tenant_id = ${tenantId}::uuid and r.job_id = ${jobId}::uuid and r.row_number = u.row_number`;
+  const issued = statuses.filter((s) => s === "ISSUED").length;
+  const failed = statuses.length - issued;
+  await db.$executeRaw`
+    update bulk_jobs set issued_count = issued_count + ${issued}, failed_count = failed_count + ${failed},
+                         locked_until = now() + make_interval(secs => ${leaseSeconds})
+     where tenant_id = ${tenantId}::uuid and id = ${jobId}::uuid`;
+  await hooks.beforeCommit?.(issued);
+  return { done: false, issued, failed };
+}
