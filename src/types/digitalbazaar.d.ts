@@ -50,3 +50,22 @@ declare module "@digitalbazaar/security-context" {
 declare module "did-context" {
   export const contexts: Map<string, object>;
 }
+declare module "jsonld" {
+  const jsonld: { toRDF(input: object, options: Record<string, unknown>): Promise<RdfQuad[]> };
+  export default jsonld;
+}
+declare module "rdf-canonize" {
+  export function canonize(dataset: RdfQuad[], options: Record<string, unknown>): Promise<string>;
+}
+interface RdfTerm {
+  termType: string;
+  value: string;
+  datatype?: RdfTerm;
+  language?: string;
+}
+interface RdfQuad {
+  subject: RdfTerm;
+  predicate: RdfTerm;
+  object: RdfTerm;
+  graph: RdfTerm;
+}

@@ -123,3 +123,31 @@ describe("a credential Laurel signs", () => {
     expect(checkAchievementCredentialSchema(noDate).valid).toBe(false);
   });
 });
+
+describe("shape-cached canonicalization", () => {
+  it("produces exactly what jsonld + rdf-canonize produce, across shapes and awkward values", async () => {
+    const { canonizeFast } = await import("../../src/modules/credentials/vc/fast-canonize.js");
+    const jsonld = (await import("jsonld")).default;
+    const rdfCanonize = await import("rdf-canonize");
+    const loader = createDocumentLoader();
+    const reference = async (doc: object) =>
+      rdfCanonize.canonize(await jsonld.toRDF(doc, { base: null, safe: true, rdfDirection: "i18n-datatype", documentLoader: loader }), { algorithm: "RDFC-1.0" });
+    const variants: object[] = [structuredClone(vector)];
+    delete (variants[0] as Record<string, unknown>).proof;
+    const awkward = ['quote " and backslash \\ ', "line\nbreak\ttab", "ünïcødé ✓ 中文", "https://looks.like/an/iri", "laurel-ph-0-x", ""];
+    for (let i = 0; i < 12; i++) {
+      const c = sampleCredential(i % 3 ? "did:web:laurel.test:issuers:a" : "did:key:z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi") as Record<string, any>;
+      c.name = awkward[i % awkward.length] || "x";
+      c.credentialSubject.achievement.description = awkward[(i + 1) % awkward.length] || "y";
+      c.credentialSubject.achievement.achievementType = i % 2 ? "Badge" : "Certificate";
+      if (i % 4 === 0) c.validUntil = "2030-01-01T00:00:00Z";
+      if (i % 5 === 0) c.credentialSubject.achievement.tag = ["a", `b${i}`];
+      c.credentialStatus = { id: `https://s.test/l#${i}`, type: "BitstringStatusListEntry", statusPurpose: "revocation", statusListIndex: String(i), statusListCredential: "https://s.test/l" };
+      variants.push(c);
+    }
+    for (const doc of variants) {
+      expect(await canonizeFast(doc, loader)).toBe(await reference(doc));
+      expect(await canonizeFast(doc, loader)).toBe(await reference(doc)); // second time: from the cache
+    }
+  });
+});

@@ -6,6 +6,13 @@ import * as Ed25519Multikey from "@digitalbazaar/ed25519-multikey";
 import { DataIntegrityProof } from "@digitalbazaar/data-integrity";
 import { cryptosuite as eddsaRdfc2022 } from "@digitalbazaar/eddsa-rdfc-2022-cryptosuite";
 import type { DocumentLoader } from "./document-loader.js";
+import { canonizeFast } from "./fast-canonize.js";
+
+/** eddsa-rdfc-2022 with the shape-cached canonicalization (see fast-canonize.ts) for signing. */
+const fastEddsaRdfc2022 = {
+  ...(eddsaRdfc2022 as Record<string, unknown>),
+  canonize: (input: object, options: { documentLoader: DocumentLoader }) => canonizeFast(input, options.documentLoader),
+};
 
 export interface KeyMaterial {
   publicKeyMultibase: string;
@@ -50,7 +57,7 @@ export async function signCredential(
   documentLoader: DocumentLoader,
   created?: Date,
 ): Promise<Record<string, unknown>> {
-  const suite = new DataIntegrityProof({ signer: await signerFor(key), cryptosuite: eddsaRdfc2022, date: created });
+  const suite = new DataIntegrityProof({ signer: await signerFor(key), cryptosuite: fastEddsaRdfc2022, date: created });
   const signed = await vc.issue({ credential, suite, documentLoader });
   const proof = signed.proof;
   return { ...signed, proof: Array.isArray(proof) ? proof : [proof] };
