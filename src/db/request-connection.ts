@@ -51,3 +51,16 @@ export function runBound<T>(client: pg.PoolClient, work: () => Promise<T>): Prom
   // when the caller awaits them, outside the binding.
   return binding.run({ client, tail: Promise.resolve() }, async () => await work());
 }
+
+/**
+ * Runs hand-written SQL on the unit of work's own connection (same transaction, same claims as the
+ * Prisma calls around it). For statements where Prisma's parameter handling costs more than the
+ * query, such as multi-row inserts of large JSON documents.
+ */
+export async function boundQuery<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  const bound = binding.getStore();
+  if (!bound) throw new OutsideTransactionError();
+  const run = bound.tail.then(() => bound.client.query<R>(text, values));
+  bound.tail = run.catch(() => undefined);
+  return run;
+}

@@ -142,6 +142,7 @@ describe("shape-cached canonicalization", () => {
       c.credentialSubject.achievement.achievementType = i % 2 ? "Badge" : "Certificate";
       if (i % 4 === 0) c.validUntil = "2030-01-01T00:00:00Z";
       if (i % 5 === 0) c.credentialSubject.achievement.tag = ["a", `b${i}`];
+      if (i % 2 === 0) c.credentialSubject.achievement.creator = c.issuer; // one node reached twice
       c.credentialStatus = { id: `https://s.test/l#${i}`, type: "BitstringStatusListEntry", statusPurpose: "revocation", statusListIndex: String(i), statusListCredential: "https://s.test/l" };
       variants.push(c);
     }

@@ -15,6 +15,7 @@ import { allocateStatusSlots } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
+import { insertAudit, insertCredentials, insertOutbox, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
 
@@ -184,10 +185,7 @@ export async function processChunk(
       );
       outcomes.set(t.rowNumber, { credentialId: id });
       return {
-        tenantId,
         id,
-        templateId: template.id,
-        templateVersion: version.version,
         recipientId: recipient.id,
         statusListId: revocation[i]!.listId,
         statusIndex: revocation[i]!.index,
@@ -196,48 +194,44 @@ export async function processChunk(
         validFrom,
         validUntil,
         fieldValues: t.values,
-        document: document as object,
+        document,
         idempotencyKey: t.row.idempotencyKey || null,
         recipient,
       };
     }),
   );
-  if (credentials.length) {
-    await db.credential.createMany({ data: credentials.map(({ recipient: _r, ...c }) => c) });
-    await db.emailOutbox.createMany({
-      data: credentials.map((c) => ({
-        tenantId,
-        kind: "credential_issued",
-        toEmail: c.recipient.email,
-        locale: c.recipient.locale,
-        idempotencyKey: `credential_issued:${c.id}`,
-        payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
-      })),
-    });
-    await db.auditLog.createMany({
-      data: credentials.map((c) => ({
-        tenantId,
-        actorKind: caller.actor.kind,
-        actorId: caller.actor.id,
-        action: "credential.issued",
-        targetType: "Credential",
-        targetId: c.id,
-        requestId: caller.requestId,
-        details: { templateId: template.id, version: version.version, recipientId: c.recipientId, bulkJobId: jobId },
-      })),
-    });
-  }
+  await insertCredentials(tenantId, template.id, version.version, credentials);
+  await insertOutbox(
+    tenantId,
+    credentials.map((c) => ({
+      kind: "credential_issued",
+      toEmail: c.recipient.email,
+      locale: c.recipient.locale,
+      idempotencyKey: `credential_issued:${c.id}`,
+      payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
+    })),
+  );
+  await insertAudit(
+    tenantId,
+    caller.actor,
+    caller.requestId,
+    credentials.map((c) => ({
+      action: "credential.issued",
+      targetType: "Credential",
+      targetId: c.id,
+      details: { templateId: template.id, version: version.version, recipientId: c.recipientId, bulkJobId: jobId },
+    })),
+  );
 
-  const numbers = [...outcomes.keys()];
-  const statuses = numbers.map((n) => (outcomes.get(n)!.credentialId ? "ISSUED" : "FAILED"));
-  const credentialIds = numbers.map((n) => outcomes.get(n)!.credentialId ?? null);
-  const errors = numbers.map((n) => JSON.stringify(outcomes.get(n)!.problems ?? []));
-  await db.$executeRaw`
-    update bulk_job_rows r set status = u.status::bulk_row_status, credential_id = u.credential_id::uuid, errors = u.errors::jsonb
-      from unnest(${numbers}::int[], ${statuses}::text[], ${credentialIds}::text[], ${errors}::text[]) as u(row_number, status, credential_id, errors)
-     where r.tenant_id = ${tenantId}::uuid and r.job_id = ${jobId}::uuid and r.row_number = u.row_number`;
-  const issued = statuses.filter((s) => s === "ISSUED").length;
-  const failed = statuses.length - issued;
+  const marks = [...outcomes].map(([rowNumber, o]) => ({
+    rowNumber,
+    status: o.credentialId ? ("ISSUED" as const) : ("FAILED" as const),
+    credentialId: o.credentialId ?? null,
+    problems: o.problems ?? [],
+  }));
+  await markRows(tenantId, jobId, marks);
+  const issued = marks.filter((m) => m.status === "ISSUED").length;
+  const failed = marks.length - issued;
   await db.$executeRaw`
     update bulk_jobs set issued_count = issued_count + ${issued}, failed_count = failed_count + ${failed},
                          locked_until = now() + make_interval(secs => ${leaseSeconds})

@@ -19,6 +19,8 @@ interface Shape {
 }
 
 const shapes = new Map<string, Shape>();
+/** Counters for benchmarks and diagnostics. */
+export const canonizeStats = { cached: 0, newShapes: 0, slowShapes: 0, slowPath: 0 };
 /** Leaf paths that must stay literal in shapes (learned: their values affect the RDF beyond a value). */
 const vocabularyPaths = new Set<string>();
 
@@ -52,10 +54,26 @@ const fill = (text: string, values: string[]) =>
 
 function substitute(quads: RdfQuad[], values: string[]): RdfQuad[] {
   const term = (t: RdfTerm): RdfTerm => (t.termType === "BlankNode" || !t.value.includes("laurel-ph-") ? t : { ...t, value: fill(t.value, values) });
-  return quads.map((q) => ({ subject: term(q.subject), predicate: q.predicate, object: term(q.object), graph: q.graph }));
+  // Two placeholders may stand for the same IRI (the issuer is also the achievement's creator): the
+  // real document merges those nodes, so identical quads collapse into one, as in any RDF dataset.
+  const seen = new Set<string>();
+  const out: RdfQuad[] = [];
+  const keyOf = (t: RdfTerm) => `${t.termType}|${t.value}|${t.datatype?.value ?? ""}|${t.language ?? ""}`;
+  for (const q of quads) {
+    const next = { subject: term(q.subject), predicate: q.predicate, object: term(q.object), graph: q.graph };
+    const key = `${keyOf(next.subject)} ${keyOf(next.predicate)} ${keyOf(next.object)} ${keyOf(next.graph)}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(next);
+    }
+  }
+  return out;
 }
 
 const toRdfOptions = (documentLoader: DocumentLoader) => ({ base: null, safe: true, rdfDirection: "i18n-datatype", produceGeneralizedRdf: false, documentLoader });
+
+// New shapes are learned one at a time: learning changes vocabularyPaths, which every key depends on.
+let learning: Promise<unknown> = Promise.resolve();
 
 export async function canonizeFast(input: object, documentLoader: DocumentLoader): Promise<string> {
   const canonOptions = { algorithm: "RDFC-1.0" };
@@ -64,42 +82,60 @@ export async function canonizeFast(input: object, documentLoader: DocumentLoader
   let key = JSON.stringify(skeleton);
   let shape = shapes.get(key);
   if (!shape) {
-    let quads: RdfQuad[] | null = null;
-    const real = await jsonld.toRDF(input, toRdfOptions(documentLoader)); // also rejects bad input first
-    for (let attempt = 0; attempt < 20 && !quads; attempt++) {
-      // A placeholder the conversion refuses (a relative IRI where the vocabulary expected a term) or
-      // finds inside a longer IRI means that value is read against the vocabulary: keep such leaves
-      // literal in the shape and convert again.
-      const vocabulary = new Set<number>();
-      try {
-        const converted = await jsonld.toRDF(skeleton, toRdfOptions(documentLoader));
-        for (const q of converted) {
-          for (const t of [q.subject, q.object]) {
-            if (t.termType !== "NamedNode") continue;
-            for (const m of t.value.matchAll(PLACEHOLDER)) if (t.value !== `urn:x:${m[0]}`) vocabulary.add(Number(m[1]));
-          }
-        }
-        if (!vocabulary.size) quads = converted;
-      } catch (error) {
-        const found = /laurel-ph-(\d+)-x/.exec(JSON.stringify((error as { details?: unknown }).details ?? {}));
-        if (!found) break;
-        vocabulary.add(Number(found[1]));
-      }
-      if (quads) break;
-      const paths = new Map<number, string>();
-      pathsOf(input, "", paths, { n: 0 });
-      for (const n of vocabulary) vocabularyPaths.add(paths.get(n)!);
-      values = [];
-      skeleton = abstract(input, "", values) as object;
-      key = JSON.stringify(skeleton);
-    }
-    const expected = await rdfCanonize.canonize(real, canonOptions);
-    const same = quads !== null && expected === (await rdfCanonize.canonize(substitute(quads, values), canonOptions));
-    shape = { quads: same ? quads : null };
-    if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value!);
-    shapes.set(key, shape);
-    return expected;
+    const turn = learning.then(() => learnShape(input, documentLoader));
+    learning = turn.catch(() => undefined);
+    return turn;
   }
-  if (!shape.quads) return rdfCanonize.canonize(await jsonld.toRDF(input, toRdfOptions(documentLoader)), canonOptions);
+  if (!shape.quads) {
+    canonizeStats.slowPath++;
+    return rdfCanonize.canonize(await jsonld.toRDF(input, toRdfOptions(documentLoader)), canonOptions);
+  }
+  canonizeStats.cached++;
   return rdfCanonize.canonize(substitute(shape.quads, values), canonOptions);
+}
+
+async function learnShape(input: object, documentLoader: DocumentLoader): Promise<string> {
+  const canonOptions = { algorithm: "RDFC-1.0" };
+  let values: string[] = [];
+  let skeleton = abstract(input, "", values) as object;
+  let key = JSON.stringify(skeleton);
+  let shape = shapes.get(key);
+  if (shape) return canonizeFast(input, documentLoader); // learned while this call waited its turn
+  let quads: RdfQuad[] | null = null;
+  const real = await jsonld.toRDF(input, toRdfOptions(documentLoader)); // also rejects bad input first
+  for (let attempt = 0; attempt < 20 && !quads; attempt++) {
+    // A placeholder the conversion refuses (a relative IRI where the vocabulary expected a term) or
+    // finds inside a longer IRI means that value is read against the vocabulary: keep such leaves
+    // literal in the shape and convert again.
+    const vocabulary = new Set<number>();
+    try {
+      const converted = await jsonld.toRDF(skeleton, toRdfOptions(documentLoader));
+      for (const q of converted) {
+        for (const t of [q.subject, q.object]) {
+          if (t.termType !== "NamedNode") continue;
+          for (const m of t.value.matchAll(PLACEHOLDER)) if (t.value !== `urn:x:${m[0]}`) vocabulary.add(Number(m[1]));
+        }
+      }
+      if (!vocabulary.size) quads = converted;
+    } catch (error) {
+      const found = /laurel-ph-(\d+)-x/.exec(JSON.stringify((error as { details?: unknown }).details ?? {}));
+      if (!found) break;
+      vocabulary.add(Number(found[1]));
+    }
+    if (quads) break;
+    const paths = new Map<number, string>();
+    pathsOf(input, "", paths, { n: 0 });
+    for (const n of vocabulary) vocabularyPaths.add(paths.get(n)!);
+    values = [];
+    skeleton = abstract(input, "", values) as object;
+    key = JSON.stringify(skeleton);
+  }
+  const expected = await rdfCanonize.canonize(real, canonOptions);
+  const same = quads !== null && expected === (await rdfCanonize.canonize(substitute(quads, values), canonOptions));
+  shape = { quads: same ? quads : null };
+  canonizeStats.newShapes++;
+  if (!same) canonizeStats.slowShapes++;
+  if (shapes.size >= MAX_SHAPES) shapes.delete(shapes.keys().next().value!);
+  shapes.set(key, shape);
+  return expected;
 }

@@ -1,6 +1,7 @@
 // Data Integrity proofs (eddsa-rdfc-2022) with the digitalbazaar libraries: Ed25519 Multikey pairs,
 // signing a credential, verifying one. The OB 3.0 schema wants `proof` as an array, so signed
 // credentials carry their single proof in one; verification accepts either form.
+import { createPrivateKey, sign } from "node:crypto";
 import * as vc from "@digitalbazaar/vc";
 import * as Ed25519Multikey from "@digitalbazaar/ed25519-multikey";
 import { DataIntegrityProof } from "@digitalbazaar/data-integrity";
@@ -31,8 +32,10 @@ export async function generateKeyMaterial(): Promise<KeyMaterial> {
   return { publicKeyMultibase: exported.publicKeyMultibase!, secretKeyMultibase: exported.secretKeyMultibase! };
 }
 
-// Parsing a key pair costs far more than a signature: keep one signer per verification method.
+// Parsing a key costs far more than a signature, and the library's signer builds a KeyObject for every
+// signature: keep one Node KeyObject per verification method and sign with it directly.
 const signers = new Map<string, Promise<unknown>>();
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 
 async function signerFor(key: SigningKey): Promise<unknown> {
   const cacheKey = `${key.id}\u0000${key.publicKeyMultibase}`;
@@ -44,7 +47,11 @@ async function signerFor(key: SigningKey): Promise<unknown> {
       controller: key.controller,
       publicKeyMultibase: key.publicKeyMultibase,
       secretKeyMultibase: key.secretKeyMultibase,
-    }).then((pair) => pair.signer());
+    }).then((pair) => {
+      const seed = (pair as unknown as { secretKey: Uint8Array }).secretKey.subarray(0, 32);
+      const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+      return { id: key.id, algorithm: "Ed25519", sign: async ({ data }: { data: Uint8Array }) => new Uint8Array(sign(null, data, privateKey)) };
+    });
     signers.set(cacheKey, signer);
     if (signers.size > 10_000) signers.delete(signers.keys().next().value!);
   }
