@@ -17,6 +17,8 @@ import { withTenantSql, withTenantTransaction } from "../../src/db/tenant-transa
 import { createApiKey } from "../../src/modules/api-keys/service.js";
 import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
 import { describeLoad, runLoad } from "./load.js";
+import { benchBulk } from "./bulk.js";
+import { createTemplate, setTemplateStatus } from "../../src/modules/templates/service.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -48,7 +50,7 @@ try {
   const seeding = createPrisma(appUrl, 2);
   const caller = { tenantId, actor: { kind: "user" as const, id: userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "bench" };
   const { apiKey, secret } = await withTenantTransaction(seeding, { dbRole: roles.member, tenantId, userId }, (db) =>
-    createApiKey(db, caller, { name: "bench", scopes: ["read", "admin"] }),
+    createApiKey(db, caller, { name: "bench", scopes: ["read", "admin", "issue"] }),
   );
   await seeding.prisma.$disconnect();
   await seeding.pool.end();
@@ -57,7 +59,7 @@ try {
   // --- the server, over HTTP
   const child = fork(new URL("./server-process.ts", import.meta.url).pathname, [], {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, DATABASE_URL: adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10" },
+    env: { ...process.env, DATABASE_URL: adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10", LAUREL_RUN_WORKER: "false", LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}` },
   });
   const url = await new Promise<string>((resolve) => child.on("message", (m: { url?: string }) => m.url && resolve(m.url)));
   // node:http with keep-alive: the cheapest client here, so the load generator steals the least CPU
@@ -85,6 +87,16 @@ try {
       req.on("error", reject);
       req.end(body);
     });
+  // An active template for the issueCredential latency figures.
+  const seedAgain = createPrisma(appUrl, 1);
+  const template = await withTenantTransaction(seedAgain, { dbRole: roles.member, tenantId, userId }, async (db) => {
+    const t = await createTemplate(db, caller, "BADGE", { name: "Bench Badge", description: "For benchmarks.", criteriaNarrative: "Run the bench." });
+    await setTemplateStatus(db, caller, t.id, "ACTIVE");
+    return t;
+  });
+  await seedAgain.prisma.$disconnect();
+  await seedAgain.pool.end();
+  const templateNodeId = Buffer.from(`Template:${template.id}`).toString("base64");
   const byIdQuery = "query($id: ID!) { node(id: $id) { ... on ApiKey { id name prefix scopes createdAt lastUsedAt } } }";
   const listQuery = "{ tenant { members(first: 50) { edges { node { id role createdAt user { id name email } } } } } }";
   const byIdCheck = await fetch(`${url}/graphql`, {
@@ -98,6 +110,12 @@ try {
   const serverById = await runLoad(() => post(byIdQuery, { id: nodeId }), { concurrency: CONCURRENCY, seconds: SECONDS });
   await runLoad(() => post(listQuery, {}), { concurrency: CONCURRENCY, seconds: 2 });
   const serverList = await runLoad(() => post(listQuery, {}), { concurrency: CONCURRENCY, seconds: SECONDS });
+  const issueMutation = "mutation($input: IssueCredentialInput!) { issueCredential(input: $input) { __typename ... on Credential { id } } }";
+  let n = 0;
+  const issueOne = () => post(issueMutation, { input: { templateId: templateNodeId, recipient: { email: `bench${n++}@example.test` } } });
+  await runLoad(issueOne, { concurrency: 1, seconds: 1 });
+  const issueSequential = await runLoad(issueOne, { concurrency: 1, seconds: SECONDS / 2 });
+  const issueConcurrent = await runLoad(issueOne, { concurrency: 8, seconds: SECONDS / 2 });
   const peak = await new Promise<number>((resolve) => {
     child.on("message", (m: { peakRssMb?: number }) => m.peakRssMb && resolve(m.peakRssMb));
     child.kill("SIGTERM");
@@ -127,7 +145,14 @@ try {
   console.log(describeLoad("(b) server: members(first: 50) + user", serverList));
   console.log(describeLoad("(b) raw:    postgres.js tenant transaction", sqlList));
   console.log(`    ratio server/raw: ${(serverList.rps / sqlList.rps).toFixed(2)}\n`);
-  console.log(`server peak RSS: ${peak.toFixed(0)} MB`);
+  console.log(describeLoad("issueCredential, one at a time", issueSequential));
+  console.log(describeLoad("issueCredential, 8 concurrent", issueConcurrent));
+  console.log(`server peak RSS: ${peak.toFixed(0)} MB\n`);
+  if (process.env.BENCH_BULK !== "0") {
+    const sizes = (process.env.BENCH_BULK_SIZES ?? "10000,100000").split(",").map(Number);
+    console.log("Bulk issuance through the runner (signed, committed, email queued, audited):");
+    await benchBulk(sizes, server);
+  }
 } finally {
   await root.unsafe(`drop database if exists "${dbName}" with (force)`);
   await root.end();

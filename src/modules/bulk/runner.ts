@@ -5,6 +5,7 @@
 import type { App } from "../../context.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { processChunk, type ChunkHooks } from "./service.js";
+import { autonomousAllocator } from "../credentials/status-lists.js";
 
 export interface RunnerOptions {
   chunkSize?: number;
@@ -19,7 +20,11 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
   const leaseSeconds = options.leaseSeconds ?? app.config.bulkLeaseSeconds;
   const pollMs = options.pollMs ?? 1000;
   const log = options.log ?? ((line) => console.log(`[bulk] ${line}`));
-  const settings = { publicUrl: app.config.publicUrl, keks: app.config.keks };
+  const settings = {
+    publicUrl: app.config.publicUrl,
+    keks: app.config.keks,
+    allocateStatus: autonomousAllocator(app.database, app.config.roles.member),
+  };
   let stopped = true;
   let wake: (() => void) | null = null;
   let loop: Promise<void> | null = null;

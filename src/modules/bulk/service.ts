@@ -15,7 +15,7 @@ import { allocateStatusSlots } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
-import { insertAudit, insertCredentials, insertOutbox, markRows } from "./sql.js";
+import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
 
@@ -43,16 +43,7 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
     },
   });
   for (let start = 0; start < checked.length; start += 5000) {
-    await db.bulkJobRow.createMany({
-      data: checked.slice(start, start + 5000).map((c) => ({
-        tenantId: caller.tenantId,
-        jobId: job.id,
-        rowNumber: c.rowNumber,
-        input: c.row as object,
-        status: c.problems.length ? ("FAILED" as const) : ("PENDING" as const),
-        errors: c.problems as unknown as object,
-      })),
-    });
+    await insertRows(caller.tenantId, job.id, checked.slice(start, start + 5000));
   }
   await recordAudit(db, caller, {
     action: "bulk_issuance.created",
@@ -145,8 +136,9 @@ export async function processChunk(
     ),
   );
 
-  const revocation = toIssue.length ? await allocateStatusSlots(db, tenantId, "revocation", toIssue.length) : [];
-  const suspension = toIssue.length ? await allocateStatusSlots(db, tenantId, "suspension", toIssue.length) : [];
+  const allocate = settings.allocateStatus ?? ((t, purpose, count) => allocateStatusSlots(db, t, purpose, count));
+  const revocation = toIssue.length ? await allocate(tenantId, "revocation", toIssue.length) : [];
+  const suspension = toIssue.length ? await allocate(tenantId, "suspension", toIssue.length) : [];
   const key = toIssue.length ? await activeSigningKey(db, tenantId, settings) : null;
   const profile = await getProfile(db, tenantId);
   const did = issuerDid(settings.publicUrl, tenantId);

@@ -92,3 +92,13 @@ export async function markRows(tenantId: string, jobId: string, rows: { rowNumbe
     [tenantId, jobId, rows.map((r) => r.rowNumber), rows.map((r) => r.status), rows.map((r) => r.credentialId), rows.map((r) => JSON.stringify(r.problems))],
   );
 }
+
+export async function insertRows(tenantId: string, jobId: string, rows: { rowNumber: number; row: object; problems: unknown[] }[]) {
+  if (!rows.length) return;
+  await boundQuery(
+    `insert into bulk_job_rows (tenant_id, job_id, row_number, input, status, errors)
+     select $1::uuid, $2::uuid, u.row_number, u.input::jsonb, case when u.errors = '[]' then 'PENDING' else 'FAILED' end::bulk_row_status, u.errors::jsonb
+       from unnest($3::int[], $4::text[], $5::text[]) as u(row_number, input, errors)`,
+    [tenantId, jobId, rows.map((r) => r.rowNumber), rows.map((r) => JSON.stringify(r.row)), rows.map((r) => JSON.stringify(r.problems))],
+  );
+}

@@ -89,8 +89,9 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
     if (e.id && !/^https?:\/\/\S+$/.test(e.id)) throw ValidationError.field(["input", "evidence", String(i), "id"], "Must be an http(s) URL");
   }
 
-  const [revocation] = await allocateStatusSlots(db, caller.tenantId, "revocation");
-  const [suspension] = await allocateStatusSlots(db, caller.tenantId, "suspension");
+  const allocate = settings.allocateStatus ?? ((tenantId, purpose, count) => allocateStatusSlots(db, tenantId, purpose, count));
+  const [revocation] = await allocate(caller.tenantId, "revocation", 1);
+  const [suspension] = await allocate(caller.tenantId, "suspension", 1);
   const credentialId = crypto.randomUUID();
   const signingKey = await activeSigningKey(db, caller.tenantId, settings);
   const profile = await getProfile(db, caller.tenantId);

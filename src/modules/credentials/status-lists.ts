@@ -4,6 +4,8 @@
 import { gzipSync, gunzipSync } from "node:zlib";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { StatusPurpose } from "../../generated/prisma/enums.js";
+import type { Database } from "../../db/database.js";
+import { withTenantTransaction } from "../../db/tenant-transaction.js";
 
 export interface StatusSlot {
   listId: string;
@@ -23,6 +25,18 @@ export async function allocateStatusSlots(db: Db, tenantId: string, purpose: Sta
   const list = await db.statusList.create({ data: { tenantId, purpose } });
   await db.statusList.update({ where: { tenantId_id: { tenantId, id: list.id } }, data: { nextIndex: count } });
   return Array.from({ length: count }, (_, i) => ({ listId: list.id, index: i }));
+}
+
+export type StatusAllocator = (tenantId: string, purpose: StatusPurpose, count: number) => Promise<StatusSlot[]>;
+
+/**
+ * Allocation in its own short transaction, so issuers do not queue on the list row until their
+ * issuance commits. An issuance that then rolls back leaves its index unused: a bit that stays 0,
+ * never a duplicate.
+ */
+export function autonomousAllocator(database: Database, memberRole: string): StatusAllocator {
+  return (tenantId, purpose, count) =>
+    withTenantTransaction(database, { dbRole: memberRole, tenantId, userId: null }, (db) => allocateStatusSlots(db, tenantId, purpose, count));
 }
 
 export async function bumpListVersion(db: Db, tenantId: string, listId: string): Promise<void> {

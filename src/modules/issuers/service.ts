@@ -7,10 +7,13 @@ import type { Caller } from "../common/caller.js";
 import { generateKeyMaterial, type SigningKey } from "../credentials/vc/proofs.js";
 import { issuerDid, verificationMethodId } from "./identity.js";
 import { currentKekVersion, open, seal } from "./sealing.js";
+import type { StatusAllocator } from "../credentials/status-lists.js";
 
 export interface IssuerSettings {
   publicUrl: string;
   keks: ReadonlyMap<number, Buffer>;
+  /** Where status-list indexes come from; defaults to the caller's own transaction. */
+  allocateStatus?: StatusAllocator;
 }
 
 const aadFor = (tenantId: string, keyId: string) => `signing_keys:${tenantId}:${keyId}`;
