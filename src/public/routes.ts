@@ -1,14 +1,17 @@
 // Public HTTP endpoints: no authentication, rate limited, and only what a credential itself shows.
 //   GET  /issuers/:tenant                     OB 3.0 issuer Profile
 //   GET  /issuers/:tenant/did.json            DID document (every key, retired ones too)
-//   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON)
+//   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON), or its page for browsers
 //   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
 //   POST /verify                              a verification report for a credential (JSON body)
+//   GET  /verify                              the verify page
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
 import { issuerDidDocument, issuerProfileDocument, loadCredential, statusListCredential, type PublicContext } from "../modules/credentials/public.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { createRateLimiter } from "./rate-limit.js";
+import { credentialPage, verifyPage } from "./credential-page.js";
+import type { Page } from "./html.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const routes: [RegExp, string][] = [
@@ -27,6 +30,17 @@ function send(res: ServerResponse, status: number, body: unknown, type = "applic
     "x-content-type-options": "nosniff",
   });
   res.end(typeof body === "string" ? body : JSON.stringify(body, null, 2));
+}
+
+function sendPage(res: ServerResponse, page: Page) {
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy": page.csp,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+  });
+  res.end(page.html);
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -62,6 +76,11 @@ export function createPublicRoutes(app: App) {
       send(res, 429, { error: "Too many requests: slow down" });
       return true;
     }
+    const wantsHtml = /text\/html/.test(req.headers.accept ?? "") && !/[?&]format=json/.test(req.url ?? "");
+    if (name === "verify" && req.method === "GET") {
+      sendPage(res, verifyPage());
+      return true;
+    }
     const method = name === "verify" ? "POST" : "GET";
     if (req.method === "OPTIONS") {
       res.writeHead(204, { "access-control-allow-origin": "*", "access-control-allow-methods": `${method}, OPTIONS`, "access-control-allow-headers": "content-type" });
@@ -76,7 +95,14 @@ export function createPublicRoutes(app: App) {
       let body: unknown = null;
       if (name === "profile") body = await issuerProfileDocument(ctx, a!);
       else if (name === "did") body = await issuerDidDocument(ctx, a!);
-      else if (name === "credential") body = (await loadCredential(ctx, a!, b!))?.document ?? null;
+      else if (name === "credential") {
+        const credential = await loadCredential(ctx, a!, b!);
+        if (credential && wantsHtml) {
+          sendPage(res, credentialPage(credential, b!));
+          return true;
+        }
+        body = credential?.document ?? null;
+      }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
       else body = await verifyCredential(ctx, await readJson(req, app.config.maxBodyBytes));
       if (body === null) send(res, 404, { error: "Not found" });
