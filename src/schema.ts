@@ -12,6 +12,7 @@ import "./modules/templates/schema.js";
 import "./modules/recipients/schema.js";
 import "./modules/credentials/schema.js";
 import "./modules/bulk/schema.js";
+import "./modules/images/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -7,7 +7,16 @@
 //   GET  /verify                              the verify page
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
-import { issuerDidDocument, issuerProfileDocument, loadCredential, statusListCredential, type PublicContext } from "../modules/credentials/public.js";
+import {
+  bakedBadge,
+  issuerDidDocument,
+  issuerProfileDocument,
+  loadCredential,
+  loadImage,
+  statusListCredential,
+  type PublicContext,
+} from "../modules/credentials/public.js";
+import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
@@ -19,6 +28,8 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/did\\.json$`), "did"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})$`), "credential"],
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
+  [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
   [/^\/verify$/, "verify"],
 ];
 
@@ -41,6 +52,36 @@ function sendPage(res: ServerResponse, page: Page) {
     "cache-control": "no-store",
   });
   res.end(page.html);
+}
+
+/** A credential as JSON, or baked into a PNG or SVG badge. */
+async function readCredential(req: IncomingMessage, limit: number): Promise<unknown> {
+  const type = String(req.headers["content-type"] ?? "");
+  if (!/^image\/(png|svg\+xml)/.test(type)) return readJson(req, limit);
+  const bytes = await readBody(req, limit);
+  let text: string | null;
+  try {
+    text = type.startsWith("image/png") ? unbakePng(bytes) : unbakeSvg(bytes.toString("utf8"));
+  } catch (error) {
+    throw Object.assign(new Error(`Cannot read the image: ${(error as Error).message}`), { status: 400 });
+  }
+  if (!text) throw Object.assign(new Error("This image carries no Open Badges credential"), { status: 422 });
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw Object.assign(new Error("The credential baked into the image is not JSON"), { status: 422 });
+  }
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -70,7 +111,7 @@ export function createPublicRoutes(app: App) {
     const route = routes.find(([pattern]) => pattern.test(path));
     if (!route) return false;
     const [pattern, name] = route;
-    const [, a, b] = pattern.exec(path)!;
+    const [, a, b, c] = pattern.exec(path)!;
     if (!limiter.allow(req.socket.remoteAddress ?? "unknown")) {
       res.setHeader("retry-after", "1");
       send(res, 429, { error: "Too many requests: slow down" });
@@ -104,7 +145,21 @@ export function createPublicRoutes(app: App) {
         body = credential?.document ?? null;
       }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
-      else body = await verifyCredential(ctx, await readJson(req, app.config.maxBodyBytes));
+      else if (name === "badge" || name === "image") {
+        const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
+        if (!file) send(res, 404, { error: "Not found" });
+        else {
+          res.writeHead(200, {
+            "content-type": file.contentType,
+            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'", // an SVG opened directly runs no script
+            "x-content-type-options": "nosniff",
+            "cache-control": name === "image" ? "public, max-age=86400, immutable" : "no-store",
+            ...(name === "badge" ? { "content-disposition": `inline; filename="badge-${b}.${c}"` } : {}),
+          });
+          res.end(file.body);
+        }
+        return true;
+      } else body = await verifyCredential(ctx, await readCredential(req, app.config.maxBodyBytes));
       if (body === null) send(res, 404, { error: "Not found" });
       else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
     } catch (error) {

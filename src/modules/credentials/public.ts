@@ -8,6 +8,7 @@ import { didDocument, issuerDid, publishedProfile, type ProfileRow, type PublicK
 import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
 import { urls } from "./document.js";
 import { encodeList } from "./status-lists.js";
+import { bakePng, bakeSvg, defaultBadgePng, defaultBadgeSvg } from "./baking.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
 
@@ -95,4 +96,26 @@ export async function statusListCredential(p: PublicContext, tenantId: string, l
     signedLists.set(cacheKey, signed);
     return signed;
   });
+}
+
+export async function loadImage(p: PublicContext, tenantId: string, imageId: string) {
+  const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<{ content_type: string; bytes: Buffer; sha256: string }[]>`
+    select * from public_image(${tenantId}::uuid, ${imageId}::uuid)`);
+  return row ? { contentType: row.content_type, bytes: Buffer.from(row.bytes), sha256: row.sha256 } : null;
+}
+
+/** The credential baked into its badge image: the template's own image when we store it, else a default. */
+export async function bakedBadge(p: PublicContext, tenantId: string, credentialId: string, format: "png" | "svg") {
+  const credential = await loadCredential(p, tenantId, credentialId);
+  if (!credential) return null;
+  const vc = credential.document as Record<string, any>;
+  const json = JSON.stringify(vc);
+  const imageId = /\/images\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(String(vc.credentialSubject?.achievement?.image?.id ?? ""));
+  const image = imageId && imageId[1] === tenantId ? await loadImage(p, tenantId, imageId[2]!) : null;
+  if (format === "png") {
+    const base = image?.contentType === "image/png" ? image.bytes : defaultBadgePng(String(vc.issuer?.name ?? tenantId));
+    return { contentType: "image/png", body: bakePng(base, json) };
+  }
+  const base = image?.contentType === "image/svg+xml" ? image.bytes.toString("utf8") : defaultBadgeSvg(String(vc.name ?? "Badge"), String(vc.issuer?.name ?? ""));
+  return { contentType: "image/svg+xml", body: Buffer.from(bakeSvg(base, json), "utf8") };
 }

@@ -1,0 +1,33 @@
+// Uploaded badge images: PNG or SVG, checked by content (not by name), size-limited, stored in the
+// database and served publicly under the tenant's id.
+import { createHash } from "node:crypto";
+import type { Db } from "../../db/tenant-transaction.js";
+import { ValidationError } from "../../errors.js";
+import { recordAudit } from "../audit/service.js";
+import type { Caller } from "../common/caller.js";
+
+export const MAX_IMAGE_BYTES = 1024 * 1024;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export function sniffImage(bytes: Buffer): "image/png" | "image/svg+xml" | null {
+  if (bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return "image/png";
+  const head = bytes.subarray(0, 2048).toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]/i.test(head)) return "image/svg+xml";
+  return null;
+}
+
+export const imageUrl = (publicUrl: string, tenantId: string, imageId: string) => `${publicUrl}/images/${tenantId}/${imageId}`;
+
+export async function uploadImage(db: Db, caller: Caller, bytes: Buffer) {
+  if (bytes.length === 0) throw ValidationError.field(["file"], "The file is empty");
+  if (bytes.length > MAX_IMAGE_BYTES) throw ValidationError.field(["file"], `Images may be at most ${MAX_IMAGE_BYTES / 1024} KB`);
+  const contentType = sniffImage(bytes);
+  if (!contentType) throw ValidationError.field(["file"], "Upload a PNG or an SVG image");
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  const image = await db.image.create({
+    data: { tenantId: caller.tenantId, contentType, bytes: new Uint8Array(bytes), sha256 },
+    select: { id: true, contentType: true, sha256: true, createdAt: true },
+  });
+  await recordAudit(db, caller, { action: "image.uploaded", targetType: "Image", targetId: image.id, details: { contentType, bytes: bytes.length } });
+  return { ...image, size: bytes.length };
+}
