@@ -3,6 +3,10 @@
 //   GET  /issuers/:tenant/did.json            DID document (every key, retired ones too)
 //   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON), or its page for browsers
 //   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
+//   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
+//   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
+//   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
+//   GET  /images/:tenant/:id                  an uploaded image
 //   POST /verify                              a verification report for a credential (JSON body)
 //   GET  /verify                              the verify page
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -17,6 +21,7 @@ import {
   type PublicContext,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
+import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
@@ -30,6 +35,10 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
   [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
+  [new RegExp(`^/issuers/(${UUID})/ob2$`), "ob2-issuer"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/ob2$`), "ob2-assertion"],
+  [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})$`), "achievement"],
+  [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})/ob2$`), "ob2-badgeclass"],
   [/^\/verify$/, "verify"],
 ];
 
@@ -145,6 +154,14 @@ export function createPublicRoutes(app: App) {
         body = credential?.document ?? null;
       }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
+      else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!);
+      else if (name === "ob2-assertion") {
+        const credential = await loadCredential(ctx, a!, b!);
+        body = credential && ob2Assertion(credential);
+      } else if (name === "achievement" || name === "ob2-badgeclass") {
+        const achievement = await loadAchievement(ctx, a!, b!, Number(c));
+        body = achievement && (name === "achievement" ? ob3Achievement : ob2BadgeClass)(ctx, a!, b!, Number(c), achievement);
+      }
       else if (name === "badge" || name === "image") {
         const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
         if (!file) send(res, 404, { error: "Not found" });

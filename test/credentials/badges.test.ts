@@ -100,3 +100,31 @@ describe("images and baked badges", () => {
     expect((await fetch(local(other))).status).toBe(404);
   });
 });
+
+describe("Open Badges 2.0 hosted verification", () => {
+  it("publishes a linked Assertion, BadgeClass and Issuer, with the recipient hashed, and marks revocation", async () => {
+    const credential = await issueWithImage(null);
+    const get = async (url: string) => {
+      const res = await fetch(local(url));
+      expect(res.status, url).toBe(200);
+      return res.json();
+    };
+    const assertion = await get(`${credential.publicUrl}/ob2`);
+    expect(assertion).toMatchObject({ "@context": "https://w3id.org/openbadges/v2", type: "Assertion", verification: { type: "hosted" } });
+    expect(assertion.id).toBe(`${credential.publicUrl}/ob2`);
+    expect(assertion.recipient).toMatchObject({ type: "email", hashed: true });
+    expect(assertion.recipient.identity).toMatch(/^sha256\$[0-9a-f]{64}$/);
+    expect(JSON.stringify(assertion)).not.toContain("baker@example.test");
+    const badgeClass = await get(assertion.badge);
+    expect(badgeClass).toMatchObject({ type: "BadgeClass", name: "Baked Badge", criteria: { narrative: "Bake it." } });
+    expect(badgeClass.image).toMatch(/^data:image\/png;base64,/);
+    const issuer = await get(badgeClass.issuer);
+    expect(issuer).toMatchObject({ type: "Issuer", name: "Bakery College" });
+    const achievement = await get((credential.verifiableCredential as any).credentialSubject.achievement.id);
+    expect(achievement).toMatchObject({ type: ["Achievement"], name: "Baked Badge" });
+
+    const { RevokeCredentialDocument } = await import("../../src/sdk/generated.js");
+    await a.owner.request(RevokeCredentialDocument, { id: credential.id, input: { reason: "test" } });
+    expect(await get(`${credential.publicUrl}/ob2`)).toMatchObject({ revoked: true });
+  });
+});
