@@ -23,6 +23,8 @@ export interface Config {
   sessionTtlHours: number;
   invitationTtlHours: number;
   maxBodyBytes: number;
+  /** Authenticated JSON requests (bulk rows) may be this large. */
+  maxAuthenticatedBodyBytes: number;
   /** Multipart requests (CSV uploads) may be this large. */
   maxUploadBytes: number;
   /** Whether `npm start` also runs background work (bulk jobs) in the server process. */
@@ -72,6 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
+    maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
     bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 250),

@@ -140,7 +140,12 @@ export async function startServer(app: App, port = app.config.port, host = app.c
     }
     if (req.method === "POST") {
       const length = Number(req.headers["content-length"] ?? NaN);
-      const max = String(req.headers["content-type"]).startsWith("multipart/form-data") ? app.config.maxUploadBytes : limit;
+      // Anonymous callers get the small limit; signed-in ones may send bulk rows, uploads the most.
+      const max = String(req.headers["content-type"]).startsWith("multipart/form-data")
+        ? app.config.maxUploadBytes
+        : req.headers.authorization
+          ? app.config.maxAuthenticatedBodyBytes
+          : limit;
       if (Number.isNaN(length)) return reject(res, 411, "LENGTH_REQUIRED", "Send a Content-Length header");
       if (length > max) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
     }

@@ -114,7 +114,7 @@ for (const [name, suspended] of [["suspendCredential", true], ["unsuspendCredent
       authScopes: { permission: "issue" },
       errors: { types: [NotFoundError, CredentialStateError] },
       args: { id: t.arg.globalID({ required: true, for: CredentialRef }) },
-      resolve: (_q, _r, { id }, ctx) => setSuspended(ctx.db, callerOf(ctx), id.id, suspended),
+      resolve: (_q, _r, { id }, ctx) => setSuspended(ctx.db, callerOf(ctx), id.id, suspended, issuerSettings(ctx)),
     }),
   );
 }

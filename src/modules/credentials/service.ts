@@ -178,7 +178,7 @@ export async function revokeCredential(db: Db, caller: Caller, id: string, input
   return updated;
 }
 
-export async function setSuspended(db: Db, caller: Caller, id: string, suspended: boolean) {
+export async function setSuspended(db: Db, caller: Caller, id: string, suspended: boolean, settings?: IssuerSettings) {
   const credential = await findCredential(db, caller, id);
   if (credential.status === "REVOKED") throw new CredentialStateError("A revoked credential cannot be suspended or reinstated");
   if ((credential.status === "SUSPENDED") === suspended) {
@@ -190,5 +190,15 @@ export async function setSuspended(db: Db, caller: Caller, id: string, suspended
   });
   await bumpListVersion(db, caller.tenantId, credential.suspensionListId);
   await recordAudit(db, caller, { action: suspended ? "credential.suspended" : "credential.unsuspended", targetType: "Credential", targetId: id });
+  const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
+  const kind = suspended ? "credential_suspended" : "credential_reinstated";
+  await enqueueEmail(db, caller.tenantId, {
+    kind,
+    toEmail: recipient.email,
+    locale: recipient.locale,
+    // One notice per change: the list version is unique to this flip of the suspension bit.
+    idempotencyKey: `${kind}:${id}:${(updated.suspendedAt ?? new Date()).getTime()}`,
+    payload: { credentialId: id, ...(settings ? { credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) } : {}) },
+  });
   return updated;
 }
