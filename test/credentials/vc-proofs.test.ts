@@ -152,3 +152,23 @@ describe("shape-cached canonicalization", () => {
     }
   });
 });
+
+describe("the signing thread pool", () => {
+  it("signs a batch on worker threads, in order, with proofs that verify", async () => {
+    const { createSignPool } = await import("../../src/modules/credentials/vc/sign-pool.js");
+    const material = await generateKeyMaterial();
+    const controller = "did:web:laurel.test:issuers:pool";
+    const key = { ...material, controller, id: `${controller}#key-1` };
+    const loader = createDocumentLoader((url) => (url === controller ? controllerFor(key) : null));
+    const pool = createSignPool(2);
+    try {
+      const batch = Array.from({ length: 12 }, (_, i) => ({ ...sampleCredential(controller), id: `https://laurel.test/credentials/pool-${i}` }));
+      const signed = await pool.signMany(batch, key);
+      expect(signed.map((s) => s.id)).toEqual(batch.map((b) => b.id));
+      expect(pool.threaded).toBe(true);
+      for (const s of signed) expect(await verifyProof(s, loader)).toEqual({ verified: true, errors: [] });
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+});

@@ -6,6 +6,7 @@ import type { App } from "../../context.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { processChunk, type ChunkHooks } from "./service.js";
 import { autonomousAllocator } from "../credentials/status-lists.js";
+import { createSignPool } from "../credentials/vc/sign-pool.js";
 
 export interface RunnerOptions {
   chunkSize?: number;
@@ -24,6 +25,7 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
     publicUrl: app.config.publicUrl,
     keks: app.config.keks,
     allocateStatus: autonomousAllocator(app.database, app.config.roles.member),
+    signPool: createSignPool(),
   };
   let stopped = true;
   let wake: (() => void) | null = null;
@@ -98,6 +100,7 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
       stopped = true;
       wake?.();
       await loop;
+      await settings.signPool.close();
     },
   };
 }

@@ -144,54 +144,56 @@ export async function processChunk(
   const did = issuerDid(settings.publicUrl, tenantId);
   const now = new Date();
 
-  const credentials = await Promise.all(
-    toIssue.map(async (t, i) => {
-      const recipient = recipients.get(t.row.email.trim().toLowerCase())!;
-      const validFrom = t.row.issuedAt ? new Date(t.row.issuedAt) : now;
-      const validUntil = t.row.validUntil
-        ? new Date(t.row.validUntil)
-        : version.validity === "DAYS_AFTER_ISSUE"
-          ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000)
-          : version.validity === "FIXED_DATE"
-            ? version.validUntil
-            : null;
-      const id = crypto.randomUUID();
-      const document = await signCredential(
-        buildCredential({
-          credentialId: id,
-          tenantId,
-          publicUrl: settings.publicUrl,
-          did,
-          profile,
-          achievement: { ...version, kind: template.kind },
-          recipientEmail: recipient.email,
-          recipientName: recipient.name,
-          fieldValues: t.values,
-          validFrom,
-          validUntil,
-          evidence: [],
-          revocation: revocation[i]!,
-        }),
-        key!,
-        contextsOnly,
-      );
-      outcomes.set(t.rowNumber, { credentialId: id });
-      return {
-        id,
-        recipientId: recipient.id,
-        statusListId: revocation[i]!.listId,
-        statusIndex: revocation[i]!.index,
-        suspensionListId: suspension[i]!.listId,
-        suspensionIndex: suspension[i]!.index,
-        validFrom,
-        validUntil,
-        fieldValues: t.values,
-        document,
-        idempotencyKey: t.row.idempotencyKey || null,
-        recipient,
-      };
-    }),
-  );
+  const drafts = toIssue.map((t, i) => {
+    const recipient = recipients.get(t.row.email.trim().toLowerCase())!;
+    const validFrom = t.row.issuedAt ? new Date(t.row.issuedAt) : now;
+    const validUntil = t.row.validUntil
+      ? new Date(t.row.validUntil)
+      : version.validity === "DAYS_AFTER_ISSUE"
+        ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000)
+        : version.validity === "FIXED_DATE"
+          ? version.validUntil
+          : null;
+    const id = crypto.randomUUID();
+    const unsigned = buildCredential({
+      credentialId: id,
+      tenantId,
+      publicUrl: settings.publicUrl,
+      did,
+      profile,
+      achievement: { ...version, kind: template.kind },
+      recipientEmail: recipient.email,
+      recipientName: recipient.name,
+      fieldValues: t.values,
+      validFrom,
+      validUntil,
+      evidence: [],
+      revocation: revocation[i]!,
+    });
+    return { t, i, id, recipient, validFrom, validUntil, unsigned };
+  });
+  const documents = drafts.length
+    ? settings.signPool
+      ? await settings.signPool.signMany(drafts.map((d) => d.unsigned), key!)
+      : await Promise.all(drafts.map((d) => signCredential(d.unsigned, key!, contextsOnly)))
+    : [];
+  const credentials = drafts.map((d, n) => {
+    outcomes.set(d.t.rowNumber, { credentialId: d.id });
+    return {
+      id: d.id,
+      recipientId: d.recipient.id,
+      statusListId: revocation[d.i]!.listId,
+      statusIndex: revocation[d.i]!.index,
+      suspensionListId: suspension[d.i]!.listId,
+      suspensionIndex: suspension[d.i]!.index,
+      validFrom: d.validFrom,
+      validUntil: d.validUntil,
+      fieldValues: d.t.values,
+      document: documents[n]!,
+      idempotencyKey: d.t.row.idempotencyKey || null,
+      recipient: d.recipient,
+    };
+  });
   await insertCredentials(tenantId, template.id, version.version, credentials);
   await insertOutbox(
     tenantId,

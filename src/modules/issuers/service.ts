@@ -8,12 +8,15 @@ import { generateKeyMaterial, type SigningKey } from "../credentials/vc/proofs.j
 import { issuerDid, verificationMethodId } from "./identity.js";
 import { currentKekVersion, open, seal } from "./sealing.js";
 import type { StatusAllocator } from "../credentials/status-lists.js";
+import type { SignPool } from "../credentials/vc/sign-pool.js";
 
 export interface IssuerSettings {
   publicUrl: string;
   keks: ReadonlyMap<number, Buffer>;
   /** Where status-list indexes come from; defaults to the caller's own transaction. */
   allocateStatus?: StatusAllocator;
+  /** Signs batches on worker threads (bulk issuance); absent, signing stays on this thread. */
+  signPool?: SignPool;
 }
 
 const aadFor = (tenantId: string, keyId: string) => `signing_keys:${tenantId}:${keyId}`;
