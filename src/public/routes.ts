@@ -94,15 +94,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 });
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readBody(req, limit);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(body.toString("utf8"));
   } catch {
     throw Object.assign(new Error("The body must be a credential as JSON"), { status: 400 });
   }

@@ -40,6 +40,25 @@ export interface CredentialSource {
   revocation: { listId: string; index: number };
 }
 
+export interface AlignmentData {
+  targetName: string;
+  targetUrl: string;
+  targetDescription?: string | null;
+  targetFramework?: string | null;
+  targetCode?: string | null;
+}
+
+/** An alignment's fields as both OB 3.0 and OB 2.0 write them (optional ones only when set). */
+export function alignmentFields(al: AlignmentData) {
+  return {
+    targetName: al.targetName,
+    targetUrl: al.targetUrl,
+    ...(al.targetDescription ? { targetDescription: al.targetDescription } : {}),
+    ...(al.targetFramework ? { targetFramework: al.targetFramework } : {}),
+    ...(al.targetCode ? { targetCode: al.targetCode } : {}),
+  };
+}
+
 export const urls = {
   credential: (publicUrl: string, tenantId: string, id: string) => `${publicUrl}/issuers/${tenantId}/credentials/${id}`,
   achievement: (publicUrl: string, tenantId: string, templateId: string, version: number) =>
@@ -63,7 +82,7 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
   const salt = randomBytes(16).toString("hex");
   const values = { recipientName: s.recipientName ?? "", ...s.fieldValues };
   const statusUrl = urls.statusList(s.publicUrl, s.tenantId, s.revocation.listId);
-  const alignments = (a.alignments as { targetName: string; targetUrl: string; targetDescription?: string | null; targetFramework?: string | null; targetCode?: string | null }[]) ?? [];
+  const alignments = (a.alignments as AlignmentData[]) ?? [];
   return {
     "@context": [VC_V2, OB_V3],
     id: urls.credential(s.publicUrl, s.tenantId, s.credentialId),
@@ -85,18 +104,7 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
         criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
         ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
         ...(a.tags.length ? { tag: a.tags } : {}),
-        ...(alignments.length
-          ? {
-              alignment: alignments.map((al) => ({
-                type: ["Alignment"],
-                targetName: al.targetName,
-                targetUrl: al.targetUrl,
-                ...(al.targetDescription ? { targetDescription: al.targetDescription } : {}),
-                ...(al.targetFramework ? { targetFramework: al.targetFramework } : {}),
-                ...(al.targetCode ? { targetCode: al.targetCode } : {}),
-              })),
-            }
-          : {}),
+        ...(alignments.length ? { alignment: alignments.map((al) => ({ type: ["Alignment"], ...alignmentFields(al) })) } : {}),
         creator: issuerProfile(s.did, s.profile),
       },
     },

@@ -4,7 +4,7 @@
 import type { PublicContext, PublicCredential } from "./public.js";
 import { loadIssuer } from "./public.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
-import { urls } from "./document.js";
+import { alignmentFields, urls, type AlignmentData } from "./document.js";
 import { defaultBadgePng } from "./baking.js";
 
 const OB2 = "https://w3id.org/openbadges/v2";
@@ -23,7 +23,7 @@ export interface AchievementRow {
   criteriaUrl: string | null;
   imageUrl: string | null;
   tags: string[];
-  alignments: { targetName: string; targetUrl: string; targetDescription?: string | null; targetFramework?: string | null; targetCode?: string | null }[];
+  alignments: AlignmentData[];
 }
 
 export async function loadAchievement(p: PublicContext, tenantId: string, templateId: string, version: number): Promise<AchievementRow | null> {
@@ -62,6 +62,7 @@ export function ob3Achievement(p: PublicContext, tenantId: string, templateId: s
     criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
     ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
     ...(a.tags.length ? { tag: a.tags } : {}),
+    ...(a.alignments.length ? { alignment: a.alignments.map((al) => ({ type: ["Alignment"], ...alignmentFields(al) })) } : {}),
   };
 }
 
@@ -77,9 +78,7 @@ export function ob2BadgeClass(p: PublicContext, tenantId: string, templateId: st
     criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
     issuer: ob2Urls.issuer(p.settings.publicUrl, tenantId),
     ...(a.tags.length ? { tags: a.tags } : {}),
-    ...(a.alignments.length
-      ? { alignment: a.alignments.map((al) => ({ targetName: al.targetName, targetUrl: al.targetUrl, ...(al.targetDescription ? { targetDescription: al.targetDescription } : {}), ...(al.targetFramework ? { targetFramework: al.targetFramework } : {}), ...(al.targetCode ? { targetCode: al.targetCode } : {}) })) }
-      : {}),
+    ...(a.alignments.length ? { alignment: a.alignments.map(alignmentFields) } : {}),
   };
 }
 
