@@ -32,6 +32,7 @@ export interface Config {
   /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
   bulkChunkSize: number;
   bulkLeaseSeconds: number;
+  bulkConcurrency: number;
   graphiql: boolean;
   /** Key-encryption keys by version; the highest version seals new secrets. */
   keks: ReadonlyMap<number, Buffer>;
@@ -77,8 +78,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
-    bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 250),
+    bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 500),
     bulkLeaseSeconds: int(env, "BULK_LEASE_SECONDS", 120),
+    bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
     keks: parseKeks(env.LAUREL_KEKS),
   };

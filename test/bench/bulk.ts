@@ -18,7 +18,7 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
   await root.unsafe(`create database "${dbName}"`);
   const lines: string[] = [];
   try {
-    const config = loadConfig({ DATABASE_URL: adminUrl, LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}` });
+    const config = loadConfig({ ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}` });
     const database = await openDatabase(config);
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
     const [seed] = await admin`select user_id, tenant_id from sign_up('bulk@example.test', 'Bulk', 'x', 'Bulk University', 'bulk-university')`;

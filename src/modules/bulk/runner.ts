@@ -10,6 +10,8 @@ import { createSignPool } from "../credentials/vc/sign-pool.js";
 
 export interface RunnerOptions {
   chunkSize?: number;
+  /** Chunk transactions in flight per job. */
+  concurrency?: number;
   pollMs?: number;
   leaseSeconds?: number;
   hooks?: ChunkHooks;
@@ -20,6 +22,7 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
   const chunkSize = options.chunkSize ?? app.config.bulkChunkSize;
   const leaseSeconds = options.leaseSeconds ?? app.config.bulkLeaseSeconds;
   const pollMs = options.pollMs ?? 1000;
+  const concurrency = Math.max(1, options.concurrency ?? app.config.bulkConcurrency);
   const log = options.log ?? ((line) => console.log(`[bulk] ${line}`));
   const settings = {
     publicUrl: app.config.publicUrl,
@@ -46,10 +49,16 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
     return job;
   }
 
+  /** A job is worked by `concurrency` chunk loops at once, so signing and database writes overlap. */
   async function runJob(tenantId: string, jobId: string) {
+    const failed = { value: false };
+    await Promise.all(Array.from({ length: concurrency }, () => chunkLoop(tenantId, jobId, failed)));
+  }
+
+  async function chunkLoop(tenantId: string, jobId: string, failed: { value: boolean }) {
     const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
     let failures = 0;
-    while (!stopped) {
+    while (!stopped && !failed.value) {
       try {
         const result = await withTenantTransaction(app.database, claims, (db) => processChunk(db, tenantId, jobId, settings, chunkSize, options.hooks, leaseSeconds), {
           timeout: 120_000,
@@ -59,10 +68,13 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
           log(`job ${jobId} completed`);
           return;
         }
+        // Nothing to take, but another loop still holds rows: wait for it to commit.
+        if (result.issued + result.failed === 0) await new Promise((r) => setTimeout(r, 50));
       } catch (error) {
         failures++;
         log(`job ${jobId}: chunk failed (${failures}/3): ${(error as Error).message}`);
         if (failures >= 3) {
+          failed.value = true;
           await withTenantTransaction(app.database, claims, (db) =>
             db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "FAILED", finishedAt: new Date(), lockedUntil: null } }),
           );

@@ -78,6 +78,7 @@ export async function processChunk(
   hooks: ChunkHooks = {},
   leaseSeconds = 120,
 ): Promise<{ done: boolean; issued: number; failed: number }> {
+  // Several chunk transactions may run at once on one job: each takes rows no other holds.
   const job = await findBulkJob(db, tenantId, jobId);
   const caller: Caller = { tenantId, actor: { kind: job.createdByKind, id: job.createdById }, permissions: new Set(), requestId: `bulk:${jobId}` };
   const rows = await db.$queryRaw<{ row_number: number; input: BulkRow }[]>`
@@ -85,6 +86,10 @@ export async function processChunk(
      where tenant_id = ${tenantId}::uuid and job_id = ${jobId}::uuid and status = 'PENDING'
      order by row_number limit ${size} for update skip locked`;
   if (rows.length === 0) {
+    // Rows another chunk holds are still PENDING here (uncommitted): the job is done only when none are.
+    const [pending] = await db.$queryRaw<{ n: number }[]>`
+      select count(*)::int as n from bulk_job_rows where tenant_id = ${tenantId}::uuid and job_id = ${jobId}::uuid and status = 'PENDING'`;
+    if (pending!.n > 0) return { done: false, issued: 0, failed: 0 };
     await db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "COMPLETED", finishedAt: new Date(), lockedUntil: null } });
     return { done: true, issued: 0, failed: 0 };
   }
