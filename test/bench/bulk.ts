@@ -8,8 +8,7 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
 import { createTemplate, setTemplateStatus } from "../../src/modules/templates/service.js";
 import { createBulkJob } from "../../src/modules/bulk/service.js";
-import { createBulkRunner } from "../../src/modules/bulk/runner.js";
-import { canonizeStats } from "../../src/modules/credentials/vc/fast-canonize.js";
+import { fork } from "node:child_process";
 
 export async function benchBulk(sizes: number[], serverUrl: string) {
   const dbName = `laurel_bench_${randomBytes(4).toString("hex")}`;
@@ -18,7 +17,8 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
   await root.unsafe(`create database "${dbName}"`);
   const lines: string[] = [];
   try {
-    const config = loadConfig({ ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}` });
+    const keks = `1:${randomBytes(32).toString("base64")}`;
+    const config = loadConfig({ ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: keks });
     const database = await openDatabase(config);
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
     const [seed] = await admin`select user_id, tenant_id from sign_up('bulk@example.test', 'Bulk', 'x', 'Bulk University', 'bulk-university')`;
@@ -39,11 +39,13 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
     for (const size of sizes) {
       const rows = Array.from({ length: size }, (_, i) => ({ email: `p${size}-${i}@bench.test`, name: `Person ${i}`, fieldValues: { course: "Chemistry 101" } }));
       const job = await withTenantTransaction(database, claims, (db) => createBulkJob(db, caller, template.id, rows, "ROWS"), { timeout: 600_000 });
-      let peak = process.memoryUsage.rss();
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
-      const runner = createBulkRunner({ config, database }, { pollMs: 20, log: () => {} });
+      // The runner works in its own process (as `npm run worker` would), so its RSS is its own.
+      const worker = fork(new URL("./worker-process.ts", import.meta.url).pathname, [], {
+        execArgv: ["--import", "tsx"],
+        env: { ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: keks, LAUREL_DB_LOGIN_PASSWORD: config.loginPassword },
+      });
+      await new Promise<void>((resolve) => worker.on("message", (m: { ready?: boolean }) => m.ready && resolve()));
       const t0 = performance.now();
-      runner.start();
       for (;;) {
         const status = await withTenantTransaction(database, claims, (db) => db.bulkJob.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: job.id } } }));
         if (status.status === "COMPLETED" || status.status === "FAILED") {
@@ -53,17 +55,19 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const seconds = (performance.now() - t0) / 1000;
-      await runner.stop();
-      clearInterval(sampler);
+      const peak = await new Promise<number>((resolve) => {
+        worker.on("message", (m: { peakRssMb?: number }) => m.peakRssMb && resolve(m.peakRssMb * 1024 * 1024));
+        worker.kill("SIGTERM");
+      });
       const [counts] = await withTenantTransaction(database, claims, (db) =>
         db.$queryRaw<{ credentials: number; emails: number }[]>`
           select (select count(*)::int from credentials where tenant_id = ${tenantId}::uuid) as credentials,
                  (select count(*)::int from email_outbox where tenant_id = ${tenantId}::uuid and kind = 'credential_issued') as emails`,
       );
       lines.push(
-        `bulk ${String(size).padStart(7)} credentials: ${seconds.toFixed(1).padStart(6)} s  ${(size / seconds).toFixed(0).padStart(6)} credentials/s   peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB   (total in db: ${counts!.credentials} credentials, ${counts!.emails} emails queued)`,
+        `bulk ${String(size).padStart(7)} credentials: ${seconds.toFixed(1).padStart(6)} s  ${(size / seconds).toFixed(0).padStart(6)} credentials/s   worker peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB   (total in db: ${counts!.credentials} credentials, ${counts!.emails} emails queued)`,
       );
-      console.log(lines.at(-1), JSON.stringify(canonizeStats));
+      console.log(lines.at(-1));
     }
     await database.close();
   } finally {
