@@ -23,6 +23,8 @@ export interface Context {
   permissions: ReadonlySet<Permission>;
   requestId: string;
   userAgent: string | null;
+  /** The client's address as the server saw it (behind a proxy: the proxy's). */
+  clientAddress: string | null;
   /** The operation's tenant transaction; set by the transaction plugin, absent before execution. */
   db: Db;
   loaders: Loaders;
@@ -51,6 +53,7 @@ export async function buildContext(app: App, initial: YogaInitialContext): Promi
     permissions,
     requestId: incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID(),
     userAgent: headers.get("user-agent"),
+    clientAddress: (initial as unknown as { req?: { socket?: { remoteAddress?: string } } }).req?.socket?.remoteAddress ?? null,
     rollbackOnly: false,
     afterCommit: [],
   };

@@ -23,7 +23,7 @@ import {
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
-import { createRateLimiter } from "./rate-limit.js";
+import { createRateLimiter } from "../lib/rate-limit.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
 import type { Page } from "./html.js";
 

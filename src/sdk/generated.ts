@@ -302,6 +302,7 @@ export type LogInMutation = { logIn:
     | { __typename: 'InvalidCredentialsError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SessionPayload', token: string, expiresAt: string, userId: string, tenantId: string | null }
+    | { __typename: 'TooManyAttemptsError', message: string }
    };
 
 export type LogOutMutationVariables = Exact<{ [key: string]: never; }>;

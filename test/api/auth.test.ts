@@ -64,6 +64,18 @@ describe("sessions", () => {
     expect(unknown.logIn).toEqual(wrong.logIn);
   });
 
+  it("slow password guessing down: after 10 wrong tries the account refuses even the right password for a while", async () => {
+    const victim = await signUpTenant(app, "Guessed Org");
+    for (let i = 0; i < 10; i++) {
+      const wrong = await app.client().request(LogInDocument, { input: { email: victim.email, password: `guess-${i}-wrong` } });
+      expect(wrong.logIn.__typename).toBe("InvalidCredentialsError");
+    }
+    const locked = await app.client().request(LogInDocument, { input: { email: victim.email, password: victim.password } });
+    expect(locked.logIn).toMatchObject({ __typename: "TooManyAttemptsError", message: expect.stringMatching(/wait/) });
+    const other = await app.client().request(LogInDocument, { input: { email: t.email, password: t.password } });
+    expect(other.logIn.__typename).toBe("SessionPayload");
+  });
+
   it("end at log-out: the token is refused afterwards", async () => {
     const login = await app.client().request(LogInDocument, { input: { email: t.email, password: t.password } });
     if (login.logIn.__typename !== "SessionPayload") throw new Error("login failed");

@@ -10,6 +10,8 @@ import {
   EmailTakenError,
   InvalidCredentialsError,
   SlugTakenError,
+  TooManyAttemptsError,
+  allowLogInAttempt,
   createTenant,
   logIn,
   logOut,
@@ -22,6 +24,7 @@ import type { Context } from "../../context.js";
 
 errorType(InvalidCredentialsError, "InvalidCredentialsError", "The email or password is wrong.");
 errorType(EmailTakenError, "EmailTakenError", "An account already uses this email.");
+errorType(TooManyAttemptsError, "TooManyAttemptsError", "Too many sign-in attempts for this account or client; retry later.");
 builder.objectType(SlugTakenError, {
   name: "SlugTakenError",
   interfaces: [ErrorInterface],
@@ -126,9 +129,12 @@ const LogInInput = builder.inputType("LogInInput", {
 builder.mutationField("logIn", (t) =>
   t.field({
     type: SessionPayload,
-    errors: { types: [InvalidCredentialsError, NotFoundError] },
+    errors: { types: [InvalidCredentialsError, NotFoundError, TooManyAttemptsError] },
     args: { input: t.arg({ type: LogInInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => asPayload(await logIn(ctx.db, input, sessionOptions(ctx))),
+    resolve: async (_root, { input }, ctx) => {
+      if (!allowLogInAttempt(input.email, ctx.clientAddress)) throw new TooManyAttemptsError();
+      return asPayload(await logIn(ctx.db, input, sessionOptions(ctx)));
+    },
   }),
 );
 

@@ -5,6 +5,7 @@ import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
 import { issueToken } from "./tokens.js";
+import { createRateLimiter } from "../../lib/rate-limit.js";
 
 export class InvalidCredentialsError extends ExpectedError {
   override name = "InvalidCredentialsError";
@@ -118,6 +119,23 @@ export interface LogInInput {
   email: string;
   password: string;
   tenantId?: string | null;
+}
+
+export class TooManyAttemptsError extends ExpectedError {
+  override name = "TooManyAttemptsError";
+  constructor() {
+    super("Too many sign-in attempts: wait a few minutes and try again");
+  }
+}
+
+// Password guessing: 10 tries per account and 100 per client address per 15 minutes, per instance.
+const perAccount = createRateLimiter({ perSecond: 10 / 900, burst: 10 });
+const perClient = createRateLimiter({ perSecond: 100 / 900, burst: 100 });
+
+export function allowLogInAttempt(email: string, client: string | null): boolean {
+  const accountOk = perAccount.allow(email.trim().toLowerCase());
+  const clientOk = client ? perClient.allow(client) : true;
+  return accountOk && clientOk;
 }
 
 export async function logIn(db: Db, input: LogInInput, session: SessionOptions): Promise<SessionGrant> {

@@ -1,5 +1,5 @@
-// A token bucket per client address, in memory: enough to blunt scraping and floods of the public
-// endpoints of one instance. Behind a proxy, a shared limiter belongs at the edge.
+// A token bucket per key (a client address, an account), in memory: enough to blunt scraping, floods
+// and password guessing against one instance. Behind a proxy, a shared limiter belongs at the edge.
 export function createRateLimiter({ perSecond, burst, maxClients = 50_000 }: { perSecond: number; burst: number; maxClients?: number }) {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
