@@ -1,15 +1,14 @@
 // createYoga and the HTTP routes; nothing else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createYoga, type Plugin, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
-import { GraphQLError } from "graphql";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
-import { PothosValidationError } from "@pothos/core";
 import { schema } from "./schema.js";
 import { buildContext, type App, type Context } from "./context.js";
 import { useTenantTransaction } from "./graphql/transaction-plugin.js";
 import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
+import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/errors.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
@@ -47,62 +46,8 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
         },
       },
     ],
-    maskedErrors: {
-      maskError(error: unknown, message: string): Error {
-        if (!isGraphQLError(error)) return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
-        const original = error.originalError;
-        if (original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { ...error, extensions: { code: "BAD_USER_INPUT" } });
-        }
-        if (!original) return error;
-        // A GraphQLError raised underneath (scalar parsing, auth, limits) is meant for the caller.
-        if (isGraphQLError(original)) {
-          const code = (original as GraphQLError).extensions?.code ?? error.extensions?.code ?? "BAD_USER_INPUT";
-          return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code } });
-        }
-        return new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
-      },
-    },
+    maskedErrors: { maskError },
   });
-}
-
-/** graphql-armor's limits and graphql-js's validation errors carry no code; callers branch on codes. */
-const ARMOR_LIMIT = /limit of \d+ exceeded/i;
-function withCode(e: GraphQLError, fallback: string): GraphQLError {
-  const limit = ARMOR_LIMIT.test(e.message);
-  if (e.extensions?.code && !limit) return e;
-  const code = limit ? "QUERY_TOO_COMPLEX" : fallback;
-  return new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
-}
-
-function useErrorCodes(): Plugin {
-  return {
-    onResultProcess({ result, setResult }) {
-      const single = result as { errors?: readonly GraphQLError[] };
-      if (Array.isArray(result) || !single.errors?.some((e) => !e.extensions?.code || ARMOR_LIMIT.test(e.message))) return;
-      const fallback = "data" in single ? "GRAPHQL_VALIDATION_FAILED" : "GRAPHQL_PARSE_FAILED";
-      setResult({ ...single, errors: single.errors.map((e) => withCode(isGraphQLError(e) ? e : new GraphQLError(String((e as Error).message)), fallback)) });
-    },
-  };
-}
-
-/** Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line. */
-function quietAboutCallerErrors() {
-  const callerError = (arg: unknown) => isGraphQLError(arg) && arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma");
-  return {
-    debug: () => {},
-    info: () => {},
-    warn: (...args: unknown[]) => console.warn(...args),
-    error: (...args: unknown[]) => {
-      if (args.every((a) => callerError(a) || typeof a === "string")) return;
-      console.error(...args);
-    },
-  };
-}
-
-/** Duck-typed: CommonJS and ESM copies of graphql-js each have their own GraphQLError class. */
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof Error && (error instanceof GraphQLError || ("extensions" in error && "path" in error && "locations" in error));
 }
 
 export interface RunningServer {

@@ -1,0 +1,59 @@
+// How errors leave the server: a code on every one, unexpected ones masked, and only those logged.
+import { GraphQLError } from "graphql";
+import type { Plugin } from "graphql-yoga";
+import { PothosValidationError } from "@pothos/core";
+
+/** graphql-armor's limits and graphql-js's validation errors carry no code; callers branch on codes. */
+const ARMOR_LIMIT = /limit of \d+ exceeded/i;
+function withCode(e: GraphQLError, fallback: string): GraphQLError {
+  const limit = ARMOR_LIMIT.test(e.message);
+  if (e.extensions?.code && !limit) return e;
+  const code = limit ? "QUERY_TOO_COMPLEX" : fallback;
+  return new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
+}
+
+export function useErrorCodes(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      const single = result as { errors?: readonly GraphQLError[] };
+      if (Array.isArray(result) || !single.errors?.some((e) => !e.extensions?.code || ARMOR_LIMIT.test(e.message))) return;
+      const fallback = "data" in single ? "GRAPHQL_VALIDATION_FAILED" : "GRAPHQL_PARSE_FAILED";
+      setResult({ ...single, errors: single.errors.map((e) => withCode(isGraphQLError(e) ? e : new GraphQLError(String((e as Error).message)), fallback)) });
+    },
+  };
+}
+
+/** Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line. */
+export function quietAboutCallerErrors() {
+  const callerError = (arg: unknown) => isGraphQLError(arg) && arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma");
+  return {
+    debug: () => {},
+    info: () => {},
+    warn: (...args: unknown[]) => console.warn(...args),
+    error: (...args: unknown[]) => {
+      if (args.every((a) => callerError(a) || typeof a === "string")) return;
+      console.error(...args);
+    },
+  };
+}
+
+/** Duck-typed: CommonJS and ESM copies of graphql-js each have their own GraphQLError class. */
+export function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && (error instanceof GraphQLError || ("extensions" in error && "path" in error && "locations" in error));
+}
+
+/** Unexpected errors are masked; GraphQL errors raised underneath (scalars, auth, limits) keep their code. */
+export function maskError(error: unknown, message: string): Error {
+  if (!isGraphQLError(error)) return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
+  const original = error.originalError;
+  if (original instanceof PothosValidationError) {
+    return new GraphQLError(original.message, { ...error, extensions: { code: "BAD_USER_INPUT" } });
+  }
+  if (!original) return error;
+  // A GraphQLError raised underneath (scalar parsing, auth, limits) is meant for the caller.
+  if (isGraphQLError(original)) {
+    const code = (original as GraphQLError).extensions?.code ?? error.extensions?.code ?? "BAD_USER_INPUT";
+    return new GraphQLError(error.message, { nodes: error.nodes, path: error.path, extensions: { ...error.extensions, code } });
+  }
+  return new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { code: "INTERNAL_SERVER_ERROR" } });
+}
