@@ -34,7 +34,8 @@ export interface PrismaOverPool {
 }
 
 export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaOverPool {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel" });
+  // A unit of work that cannot get a connection within 10 s fails instead of waiting forever.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000 });
   const adapter = new PrismaPg(new BoundConnectionPool(pool));
   if (!onQuery) return { prisma: new PrismaClient({ adapter, omit: OMIT_SECRETS }), pool };
   const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });

@@ -316,3 +316,24 @@ describe("tenant isolation for issuance", () => {
     expect(raw.json.errors[0].extensions.code).toBe("FORBIDDEN");
   });
 });
+
+describe("with a pool of one connection (the embedded database's)", () => {
+  it("issues concurrently without deadlocking on connections", async () => {
+    const small = await startTestApp({ poolSize: 1 });
+    try {
+      const owner = await signUpTenant(small, "Tiny Pool Org");
+      const created = await owner.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "Tiny", description: "d", criteriaNarrative: "c" } });
+      if (created.createTemplate.__typename !== "Template") throw new Error("template");
+      const tinyTemplate = created.createTemplate.id;
+      await owner.owner.request(ActivateTemplateDocument, { id: tinyTemplate });
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          owner.owner.request(IssueCredentialDocument, { input: { templateId: tinyTemplate, recipient: { email: `tiny${i}@example.test` } } }),
+        ),
+      );
+      expect(results.map((r) => r.issueCredential.__typename)).toEqual(Array(6).fill("Credential"));
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
+});

@@ -5,7 +5,7 @@ import { gzipSync, gunzipSync } from "node:zlib";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { StatusPurpose } from "../../generated/prisma/enums.js";
 import type { Database } from "../../db/database.js";
-import { withTenantTransaction } from "../../db/tenant-transaction.js";
+import { withTenantSql } from "../../db/tenant-transaction.js";
 
 export interface StatusSlot {
   listId: string;
@@ -32,11 +32,26 @@ export type StatusAllocator = (tenantId: string, purpose: StatusPurpose, count: 
 /**
  * Allocation in its own short transaction, so issuers do not queue on the list row until their
  * issuance commits. An issuance that then rolls back leaves its index unused: a bit that stays 0,
- * never a duplicate.
+ * never a duplicate. It runs on postgres.js, never on the pool the issuing transaction holds a
+ * connection of: borrowing a second connection there deadlocks once every connection is held by an
+ * issuer waiting for one more (seen with the embedded database's pool of one).
  */
 export function autonomousAllocator(database: Database, memberRole: string): StatusAllocator {
   return (tenantId, purpose, count) =>
-    withTenantTransaction(database, { dbRole: memberRole, tenantId, userId: null }, (db) => allocateStatusSlots(db, tenantId, purpose, count));
+    withTenantSql(database.sql, { dbRole: memberRole, tenantId, userId: null }, async (tx) => {
+      const [open] = await tx<{ id: string; start: number }[]>`
+        update status_lists set next_index = next_index + ${count}
+         where tenant_id = ${tenantId} and id = (
+           select id from status_lists
+            where tenant_id = ${tenantId} and purpose = ${purpose} and next_index + ${count} <= capacity
+            order by created_at limit 1 for update)
+        returning id, next_index - ${count} as start`;
+      if (open) return Array.from({ length: count }, (_, i) => ({ listId: open.id, index: open.start + i }));
+      const [created] = await tx<{ id: string }[]>`
+        insert into status_lists (tenant_id, purpose) values (${tenantId}, ${purpose}) returning id`;
+      await tx`update status_lists set next_index = ${count} where tenant_id = ${tenantId} and id = ${created!.id}`;
+      return Array.from({ length: count }, (_, i) => ({ listId: created!.id, index: i }));
+    });
 }
 
 export async function bumpListVersion(db: Db, tenantId: string, listId: string): Promise<void> {
