@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
+import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
 import { createLaurelClient } from "../../src/sdk/index.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -61,6 +61,15 @@ describe("npm start without DATABASE_URL", () => {
     const client = createLaurelClient({ url: `${first.url}/graphql`, token: printed });
     const { viewer } = await client.request(ViewerDocument);
     expect(viewer).toMatchObject({ kind: "API_KEY", tenant: { name: "Demo University", slug: "demo" } });
+    // The README's first credential, on the embedded database (one PGlite session underneath).
+    const template = await client.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "First Badge", description: "Yours.", criteriaNarrative: "Try it." } });
+    if (template.createTemplate.__typename !== "Template") throw new Error("template");
+    await client.request(ActivateTemplateDocument, { id: template.createTemplate.id });
+    const issued = await client.request(IssueCredentialDocument, { input: { templateId: template.createTemplate.id, recipient: { email: "ada@example.com" } } });
+    expect(issued.issueCredential.__typename).toBe("Credential");
+    if (issued.issueCredential.__typename !== "Credential") return;
+    const report = await fetch(`${first.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(issued.issueCredential.verifiableCredential) });
+    expect((await report.json()).verified).toBe(true);
     expect(await stop(first.child)).toBe(0);
 
     const second = await start(dataDir);

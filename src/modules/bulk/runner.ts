@@ -5,7 +5,7 @@
 import type { App } from "../../context.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { processChunk, type ChunkHooks } from "./service.js";
-import { autonomousAllocator } from "../credentials/status-lists.js";
+import { statusAllocatorFor } from "../credentials/status-lists.js";
 import { createSignPool } from "../credentials/vc/sign-pool.js";
 
 export interface RunnerOptions {
@@ -27,7 +27,7 @@ export function createBulkRunner(app: App, options: RunnerOptions = {}) {
   const settings = {
     publicUrl: app.config.publicUrl,
     keks: app.config.keks,
-    allocateStatus: autonomousAllocator(app.database, app.config.roles.member),
+    allocateStatus: statusAllocatorFor(app),
     signPool: createSignPool(),
   };
   let stopped = true;

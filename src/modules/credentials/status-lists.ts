@@ -54,6 +54,14 @@ export function autonomousAllocator(database: Database, memberRole: string): Sta
     });
 }
 
+/**
+ * A second, short transaction for status-list indexes, except on the embedded database: PGlite is
+ * one session underneath, so a second transaction would wait for the first, which waits for it.
+ */
+export function statusAllocatorFor(app: { database: Database; config: { roles: { member: string } } }): StatusAllocator | undefined {
+  return app.database.embedded ? undefined : autonomousAllocator(app.database, app.config.roles.member);
+}
+
 export async function bumpListVersion(db: Db, tenantId: string, listId: string): Promise<void> {
   await db.statusList.update({ where: { tenantId_id: { tenantId, id: listId } }, data: { version: { increment: 1 } } });
 }

@@ -6,13 +6,14 @@ import { TenantRef } from "../tenants/schema.js";
 import { issuerDid, verificationMethodId } from "./identity.js";
 import { getProfile, rotateSigningKey, updateProfile, type IssuerSettings } from "./service.js";
 import type { Context } from "../../context.js";
-import { autonomousAllocator } from "../credentials/status-lists.js";
+import { statusAllocatorFor } from "../credentials/status-lists.js";
 
 export const issuerSettings = (ctx: Context): IssuerSettings => ({
   publicUrl: ctx.app.config.publicUrl,
   keks: ctx.app.config.keks,
-  allocateStatus: autonomousAllocator(ctx.app.database, ctx.app.config.roles.member),
+  allocateStatus: statusAllocatorFor(ctx.app),
 });
+
 
 interface ProfileShape {
   tenantId: string;
