@@ -61,7 +61,7 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
     const reserved = await sql.reserve();
     try {
       await reserved`select pg_advisory_lock(${LOCK_KEY})`;
-      await bootstrapRoles(reserved, options.roles, options.loginPassword);
+      await withCatalogRetry(() => bootstrapRoles(reserved, options.roles, options.loginPassword));
       await reserved.unsafe(`
         create table if not exists public.laurel_migrations (
           id integer primary key,
@@ -139,6 +139,24 @@ async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPa
     grant "${roles.member}", "${roles.anonymous}" to "${roles.login}";
     grant usage, create on schema public to "${roles.owner}";
     grant usage on schema public to "${roles.login}", "${roles.member}", "${roles.anonymous}";`);
+}
+
+/**
+ * Roles are cluster-wide while the advisory lock is per database: two databases of one cluster
+ * migrating at once (test files, several deployments) can race on the same role rows, and PostgreSQL
+ * answers "tuple concurrently updated". Each statement is idempotent, so try again.
+ */
+async function withCatalogRetry(work: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const message = (error as Error).message ?? "";
+      const retriable = /tuple concurrently (updated|deleted)|already exists/.test(message);
+      if (!retriable || attempt >= 8) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
+    }
+  }
 }
 
 function quoteLiteral(value: string): string {

@@ -59,6 +59,14 @@ describe("migrate", () => {
     expect(Math.min(a.applied.length, b.applied.length)).toBe(0);
   });
 
+  it("lets several databases of one cluster bootstrap the same roles at once", async () => {
+    // Roles are cluster-wide, the advisory lock per database: without retries PostgreSQL answered
+    // "tuple concurrently updated" here (seen in CI with test files starting together).
+    const urls = await Promise.all(Array.from({ length: 5 }, () => freshDatabase()));
+    const results = await Promise.allSettled(urls.map((url) => migrate({ adminUrl: url, roles, loginPassword: "pw-1" })));
+    expect(results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason)))).toEqual(Array(5).fill("ok"));
+  });
+
   it("refuses to run when an applied file has changed, and applies a new file added after", async () => {
     const url = await freshDatabase();
     const dir = await mkdtemp(path.join(tmpdir(), "laurel-sql-"));
