@@ -4,9 +4,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { OB_V3, VC_V2 } from "./vc/document-loader.js";
 import { issuerProfile, type ProfileRow } from "../issuers/identity.js";
 
-export interface AchievementSource {
-  templateId: string;
-  version: number;
+/** What a template version says about its achievement: what credentials and public pages show. */
+export interface AchievementContent {
   kind: "BADGE" | "CERTIFICATE";
   name: string;
   description: string;
@@ -15,6 +14,11 @@ export interface AchievementSource {
   imageUrl: string | null;
   tags: string[];
   alignments: unknown;
+}
+
+export interface AchievementSource extends AchievementContent {
+  templateId: string;
+  version: number;
 }
 
 export interface EvidenceInput {
@@ -75,6 +79,22 @@ export function merge(text: string, values: Record<string, string>): string {
   return text.replace(/\{\{\s*([a-zA-Z][a-zA-Z0-9_]*)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
+/** The OB 3.0 Achievement object, as embedded in credentials and published at its own URL. */
+export function achievementJson(id: string, a: AchievementContent) {
+  const alignments = (a.alignments as AlignmentData[] | null) ?? [];
+  return {
+    id,
+    type: ["Achievement"],
+    achievementType: a.kind === "BADGE" ? "Badge" : "Certificate",
+    name: a.name,
+    description: a.description,
+    criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
+    ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
+    ...(a.tags.length ? { tag: a.tags } : {}),
+    ...(alignments.length ? { alignment: alignments.map((al) => ({ type: ["Alignment"], ...alignmentFields(al) })) } : {}),
+  };
+}
+
 const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function buildCredential(s: CredentialSource): Record<string, unknown> {
@@ -82,7 +102,6 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
   const salt = randomBytes(16).toString("hex");
   const values = { recipientName: s.recipientName ?? "", ...s.fieldValues };
   const statusUrl = urls.statusList(s.publicUrl, s.tenantId, s.revocation.listId);
-  const alignments = (a.alignments as AlignmentData[]) ?? [];
   return {
     "@context": [VC_V2, OB_V3],
     id: urls.credential(s.publicUrl, s.tenantId, s.credentialId),
@@ -96,15 +115,7 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
       type: ["AchievementSubject"],
       identifier: [{ type: "IdentityObject", identityHash: identityHash(s.recipientEmail, salt), identityType: "emailAddress", hashed: true, salt }],
       achievement: {
-        id: urls.achievement(s.publicUrl, s.tenantId, a.templateId, a.version),
-        type: ["Achievement"],
-        achievementType: a.kind === "BADGE" ? "Badge" : "Certificate",
-        name: a.name,
-        description: a.description,
-        criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
-        ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
-        ...(a.tags.length ? { tag: a.tags } : {}),
-        ...(alignments.length ? { alignment: alignments.map((al) => ({ type: ["Alignment"], ...alignmentFields(al) })) } : {}),
+        ...achievementJson(urls.achievement(s.publicUrl, s.tenantId, a.templateId, a.version), a),
         creator: issuerProfile(s.did, s.profile),
       },
     },

@@ -4,7 +4,7 @@
 import type { PublicContext, PublicCredential } from "./public.js";
 import { loadIssuer } from "./public.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
-import { alignmentFields, urls, type AlignmentData } from "./document.js";
+import { achievementJson, alignmentFields, urls, type AchievementContent, type AlignmentData } from "./document.js";
 import { defaultBadgePng } from "./baking.js";
 
 const OB2 = "https://w3id.org/openbadges/v2";
@@ -15,14 +15,7 @@ export const ob2Urls = {
   assertion: (credentialUrl: string) => `${credentialUrl}/ob2`,
 };
 
-export interface AchievementRow {
-  kind: "BADGE" | "CERTIFICATE";
-  name: string;
-  description: string;
-  criteriaNarrative: string | null;
-  criteriaUrl: string | null;
-  imageUrl: string | null;
-  tags: string[];
+export interface AchievementRow extends AchievementContent {
   alignments: AlignmentData[];
 }
 
@@ -54,15 +47,7 @@ export async function ob2Issuer(p: PublicContext, tenantId: string) {
 export function ob3Achievement(p: PublicContext, tenantId: string, templateId: string, version: number, a: AchievementRow) {
   return {
     "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
-    id: urls.achievement(p.settings.publicUrl, tenantId, templateId, version),
-    type: ["Achievement"],
-    achievementType: a.kind === "BADGE" ? "Badge" : "Certificate",
-    name: a.name,
-    description: a.description,
-    criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
-    ...(a.imageUrl ? { image: { id: a.imageUrl, type: "Image" } } : {}),
-    ...(a.tags.length ? { tag: a.tags } : {}),
-    ...(a.alignments.length ? { alignment: a.alignments.map((al) => ({ type: ["Alignment"], ...alignmentFields(al) })) } : {}),
+    ...achievementJson(urls.achievement(p.settings.publicUrl, tenantId, templateId, version), a),
   };
 }
 
