@@ -38,7 +38,7 @@ export async function readMigrations(dir = SQL_DIR): Promise<Migration[]> {
 
 /** Replaces psql-style :"name" variables with quoted role identifiers (leaves ::casts alone). */
 export function substituteRoles(text: string, roles: DbRoles): string {
-  return text.replace(/(?<!:):"([a-z_]+)"/g, (whole, name: string) => {
+  return text.replace(/(?<!:):"([a-z_]+)"/g, (_whole, name: string) => {
     const value = (roles as unknown as Record<string, string>)[name];
     if (!value) throw new Error(`unknown SQL variable :"${name}"`);
     return `"${value}"`;

@@ -6,7 +6,6 @@ import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { TenantRef } from "../tenants/schema.js";
-import { TemplateRef } from "../templates/schema.js";
 import { TemplateNotIssuableError, findTemplate } from "../templates/service.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { claimsFor } from "../../context.js";
