@@ -24,6 +24,7 @@ const config: CodegenConfig = {
           UUID: "string",
           URL: "string",
           JSON: "unknown",
+          File: "File | null",
         },
       },
     },

@@ -71,7 +71,7 @@ export type CreateApiKeyInput = {
 
 export type CreateBulkIssuanceInput = {
   /** A CSV with a header: email, name, external_id, locale, issued_at, valid_until, idempotency_key and the template's custom fields */
-  csv?: unknown;
+  csv?: File | null | null | undefined;
   /** The rows; or upload `csv` */
   rows?: Array<BulkRowInput> | null | undefined;
   templateId: string | number;
@@ -364,6 +364,16 @@ export type BulkJobsQueryVariables = Exact<{
 
 
 export type BulkJobsQuery = { tenant: { bulkJobs: { totalCount: number, edges: Array<{ node: { id: string, status: BulkJobStatus, totalRows: number, issuedCount: number, failedCount: number } }> } | null } };
+
+export type UploadImageMutationVariables = Exact<{
+  file: File | null;
+}>;
+
+
+export type UploadImageMutation = { uploadImage:
+    | { __typename: 'Image', id: string, url: string, contentType: string, size: number, sha256: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
 
 export type IssuerQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -976,6 +986,27 @@ export const BulkJobsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<BulkJobsQuery, BulkJobsQueryVariables>;
+export const UploadImageDocument = new TypedDocumentString(`
+    mutation UploadImage($file: File!) {
+  uploadImage(file: $file) {
+    __typename
+    ... on Image {
+      id
+      url
+      contentType
+      size
+      sha256
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UploadImageMutation, UploadImageMutationVariables>;
 export const IssuerDocument = new TypedDocumentString(`
     query Issuer {
   tenant {

@@ -60,8 +60,34 @@ export function createLaurelClient(options: LaurelClientOptions) {
     if (body.errors?.length) throw new LaurelRequestError(response.status, body.errors);
     return body.data as R;
   }
+  /**
+   * The same, for operations with File variables (bulk CSV, images): sent as a GraphQL multipart
+   * request. `files` maps a variable path ("file", "input.csv") to the file.
+   */
+  async function upload<R, V>(document: TypedDocumentString<R, V>, variables: V, files: Record<string, Blob>): Promise<R> {
+    const form = new FormData();
+    const paths = Object.keys(files);
+    form.set("operations", JSON.stringify({ query: document.toString(), variables }));
+    form.set("map", JSON.stringify(Object.fromEntries(paths.map((path, i) => [String(i), [`variables.${path}`]]))));
+    paths.forEach((path, i) => form.set(String(i), files[path]!, (files[path] as File).name ?? `file${i}`));
+    const response = await doFetch(options.url, {
+      method: "POST",
+      headers: {
+        accept: "application/graphql-response+json, application/json",
+        "graphql-require-preflight": "1",
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...options.headers,
+      },
+      body: form,
+    });
+    const body = (await response.json().catch(() => ({ errors: [{ message: response.statusText }] }))) as { data?: R; errors?: GraphQLErrorShape[] };
+    if (body.errors?.length) throw new LaurelRequestError(response.status, body.errors);
+    return body.data as R;
+  }
+
   return {
     request,
+    upload,
     /** The same client with another token. */
     withToken: (token: string) => createLaurelClient({ ...options, token }),
   };

@@ -1,7 +1,7 @@
 // Images and baked badges: upload a PNG or SVG, issue from a template that uses it, download the
 // badge with the credential baked in, and verify the image alone.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument } from "../../src/sdk/generated.js";
+import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { bakePng, bakeSvg, defaultBadgePng, unbakePng, unbakeSvg } from "../../src/modules/credentials/baking.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
@@ -10,16 +10,10 @@ let app: TestApp;
 let a: TestTenant;
 let b: TestTenant;
 
+/** Uploads through the SDK's multipart helper, as a partner would. */
 async function upload(token: string, bytes: Buffer, name: string, type: string) {
-  const form = new FormData();
-  form.set("operations", JSON.stringify({
-    query: "mutation($file: File!) { uploadImage(file: $file) { __typename ... on Image { id url contentType size } ... on ValidationError { message } } }",
-    variables: { file: null },
-  }));
-  form.set("map", JSON.stringify({ "0": ["variables.file"] }));
-  form.set("0", new Blob([new Uint8Array(bytes)], { type }), name);
-  const res = await fetch(app.graphqlUrl, { method: "POST", headers: { authorization: `Bearer ${token}`, "graphql-require-preflight": "1" }, body: form });
-  return (await res.json()).data.uploadImage;
+  const file = new File([new Uint8Array(bytes)], name, { type });
+  return (await app.client(token).upload(UploadImageDocument, { file: null }, { file })).uploadImage as any;
 }
 
 async function issueWithImage(imageUrl: string | null) {
