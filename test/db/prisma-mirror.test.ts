@@ -57,7 +57,8 @@ function parseSchema(text: string) {
         if (enums.has(base)) type = (list ? "_" : "") + enums.get(base)!.dbName;
         else if (base === "String") type = (list ? "_" : "") + (line.includes("@db.Uuid") ? "uuid" : "text");
         else if (base === "DateTime") type = (list ? "_" : "") + "timestamptz";
-        else type = (list ? "_" : "") + (({ Bytes: "bytea", Int: "int4", Json: "jsonb", Boolean: "bool", BigInt: "int8" } as Record<string, string>)[base] ?? `?${base}`);
+        else if (base === "Json") type = line.includes("@db.Json") ? "json" : "jsonb";
+        else type = (list ? "_" : "") + (({ Bytes: "bytea", Int: "int4", Boolean: "bool", BigInt: "int8" } as Record<string, string>)[base] ?? `?${base}`);
         columns.push({ name: column, type, nullable: typeToken.endsWith("?") });
         if (line.includes("@id")) primaryKey = [field];
         if (line.includes("@unique")) uniqueFields.push([field]);

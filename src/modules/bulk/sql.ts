@@ -24,7 +24,7 @@ export async function insertCredentials(tenantId: string, templateId: string, ve
     `insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status_list_id, status_index,
                               suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key)
      select $1::uuid, u.id, $2::uuid, $3::int, u.recipient_id, u.status_list_id, u.status_index,
-            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::jsonb, u.idempotency_key
+            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key
        from unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::timestamptz[], $11::timestamptz[],
                    $12::text[], $13::text[], $14::text[])
          as u(id, recipient_id, status_list_id, status_index, suspension_list_id, suspension_index, valid_from, valid_until,
