@@ -299,6 +299,8 @@ describe("tenant isolation for issuance", () => {
     const id = credential.publicUrl.split("/").pop()!;
     const own = await getPublic(`/issuers/${a.tenantId}/credentials/${id}`);
     expect(own.status).toBe(200);
+    expect(Object.keys(own.json)[0]).toBe("@context"); // served as signed, not re-ordered by storage
+    expect(own.json).toEqual(credential.verifiableCredential);
     expect(JSON.stringify(own.json)).not.toContain("secret.person@alpha.test");
     expect((await getPublic(`/issuers/${b.tenantId}/credentials/${id}`)).status).toBe(404);
     const did = (await getPublic(`/issuers/${a.tenantId}/did.json`)).json;
