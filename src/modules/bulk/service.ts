@@ -11,7 +11,7 @@ import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/se
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls } from "../credentials/document.js";
 import { checkFieldValues } from "../credentials/service.js";
-import { allocateStatusSlots } from "../credentials/status-lists.js";
+import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
@@ -141,7 +141,7 @@ export async function processChunk(
     ),
   );
 
-  const allocate = settings.allocateStatus ?? ((t, purpose, count) => allocateStatusSlots(db, t, purpose, count));
+  const allocate = allocatorFor(db, settings.allocateStatus);
   const revocation = toIssue.length ? await allocate(tenantId, "revocation", toIssue.length) : [];
   const suspension = toIssue.length ? await allocate(tenantId, "suspension", toIssue.length) : [];
   const key = toIssue.length ? await activeSigningKey(db, tenantId, settings) : null;

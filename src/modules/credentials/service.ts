@@ -10,7 +10,7 @@ import { findRecipient, upsertRecipient, type RecipientInput } from "../recipien
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls, type EvidenceInput } from "./document.js";
-import { allocateStatusSlots, bumpListVersion } from "./status-lists.js";
+import { allocatorFor, bumpListVersion } from "./status-lists.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader } from "./vc/document-loader.js";
 
@@ -89,7 +89,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
     if (e.id && !/^https?:\/\/\S+$/.test(e.id)) throw ValidationError.field(["input", "evidence", String(i), "id"], "Must be an http(s) URL");
   }
 
-  const allocate = settings.allocateStatus ?? ((tenantId, purpose, count) => allocateStatusSlots(db, tenantId, purpose, count));
+  const allocate = allocatorFor(db, settings.allocateStatus);
   const [revocation] = await allocate(caller.tenantId, "revocation", 1);
   const [suspension] = await allocate(caller.tenantId, "suspension", 1);
   const credentialId = crypto.randomUUID();

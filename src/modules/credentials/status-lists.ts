@@ -12,19 +12,14 @@ export interface StatusSlot {
   index: number;
 }
 
-/** Takes `count` consecutive indexes from the tenant's open list for `purpose` (row-locked). */
+const slots = (row: { list_id: string; start_index: number }, count: number): StatusSlot[] =>
+  Array.from({ length: count }, (_, i) => ({ listId: row.list_id, index: row.start_index + i }));
+
+/** Takes `count` consecutive indexes from the tenant's open list for `purpose`, in the caller's transaction. */
 export async function allocateStatusSlots(db: Db, tenantId: string, purpose: StatusPurpose, count = 1): Promise<StatusSlot[]> {
-  const [open] = await db.$queryRaw<{ id: string; start: number }[]>`
-    update status_lists set next_index = next_index + ${count}
-     where tenant_id = ${tenantId}::uuid and id = (
-       select id from status_lists
-        where tenant_id = ${tenantId}::uuid and purpose = ${purpose}::status_purpose and next_index + ${count} <= capacity
-        order by created_at limit 1 for update)
-    returning id::text, next_index - ${count} as start`;
-  if (open) return Array.from({ length: count }, (_, i) => ({ listId: open.id, index: open.start + i }));
-  const list = await db.statusList.create({ data: { tenantId, purpose } });
-  await db.statusList.update({ where: { tenantId_id: { tenantId, id: list.id } }, data: { nextIndex: count } });
-  return Array.from({ length: count }, (_, i) => ({ listId: list.id, index: i }));
+  const [row] = await db.$queryRaw<{ list_id: string; start_index: number }[]>`
+    select list_id::text, start_index from allocate_status_slots(${tenantId}::uuid, ${purpose}::status_purpose, ${count}::int)`;
+  return slots(row!, count);
 }
 
 export type StatusAllocator = (tenantId: string, purpose: StatusPurpose, count: number) => Promise<StatusSlot[]>;
@@ -39,19 +34,15 @@ export type StatusAllocator = (tenantId: string, purpose: StatusPurpose, count: 
 export function autonomousAllocator(database: Database, memberRole: string): StatusAllocator {
   return (tenantId, purpose, count) =>
     withTenantSql(database.sql, { dbRole: memberRole, tenantId, userId: null }, async (tx) => {
-      const [open] = await tx<{ id: string; start: number }[]>`
-        update status_lists set next_index = next_index + ${count}
-         where tenant_id = ${tenantId} and id = (
-           select id from status_lists
-            where tenant_id = ${tenantId} and purpose = ${purpose} and next_index + ${count} <= capacity
-            order by created_at limit 1 for update)
-        returning id, next_index - ${count} as start`;
-      if (open) return Array.from({ length: count }, (_, i) => ({ listId: open.id, index: open.start + i }));
-      const [created] = await tx<{ id: string }[]>`
-        insert into status_lists (tenant_id, purpose) values (${tenantId}, ${purpose}) returning id`;
-      await tx`update status_lists set next_index = ${count} where tenant_id = ${tenantId} and id = ${created!.id}`;
-      return Array.from({ length: count }, (_, i) => ({ listId: created!.id, index: i }));
+      const [row] = await tx<{ list_id: string; start_index: number }[]>`
+        select list_id, start_index from allocate_status_slots(${tenantId}, ${purpose}, ${count})`;
+      return slots(row!, count);
     });
+}
+
+/** The allocator a service uses: the configured one, else allocation in its own transaction `db`. */
+export function allocatorFor(db: Db, configured: StatusAllocator | undefined): StatusAllocator {
+  return configured ?? ((tenantId, purpose, count) => allocateStatusSlots(db, tenantId, purpose, count));
 }
 
 /**
