@@ -36,6 +36,43 @@ export interface Config {
   graphiql: boolean;
   /** Key-encryption keys by version; the highest version seals new secrets. */
   keks: ReadonlyMap<number, Buffer>;
+  email: EmailConfig;
+  queue: QueueConfig;
+  webhooks: WebhookConfig;
+}
+
+export interface EmailConfig {
+  /** Unset: messages are rendered and recorded in the database only (the demo outbox). */
+  resendApiKey: string | undefined;
+  /** Resend's API base (the SDK's RESEND_BASE_URL); tests point it at a local server. */
+  resendBaseUrl: string | undefined;
+  /** Secret of the Resend webhook (whsec_...), to verify delivery events. */
+  resendWebhookSecret: string | undefined;
+  /** The platform sender, used when a tenant has no verified domain of its own. */
+  defaultFrom: string;
+  /** Messages in flight at once per send job. */
+  sendConcurrency: number;
+}
+
+export interface QueueConfig {
+  /** Jobs run at once by one worker process. */
+  concurrency: number;
+  /** Milliseconds between a worker's heartbeats, and after which a silent worker's jobs are released. */
+  heartbeatMs: number;
+  staleAfterMs: number;
+  pollIntervalMs: number;
+  /** Minutes between reminder sweeps. */
+  reminderSweepMinutes: number;
+}
+
+export interface WebhookConfig {
+  /** Delays (seconds) before each retry; their sum is how long a delivery keeps trying (about a day). */
+  retrySchedule: number[];
+  /** Deliveries that ran out of retries in a row before an endpoint is disabled. */
+  disableAfterFailures: number;
+  /** Allow private, loopback and link-local destinations (tests and on-premise only). */
+  allowPrivateNetworks: boolean;
+  timeoutMs: number;
 }
 
 const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -83,7 +120,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
     keks: parseKeks(env.LAUREL_KEKS),
+    email: {
+      resendApiKey: env.RESEND_API_KEY || undefined,
+      resendBaseUrl: env.RESEND_BASE_URL || undefined,
+      resendWebhookSecret: env.RESEND_WEBHOOK_SECRET || undefined,
+      defaultFrom: env.LAUREL_EMAIL_FROM ?? "Laurel <credentials@laurel.example>",
+      sendConcurrency: int(env, "EMAIL_SEND_CONCURRENCY", 32),
+    },
+    queue: {
+      concurrency: int(env, "WORKER_CONCURRENCY", 8),
+      heartbeatMs: int(env, "WORKER_HEARTBEAT_MS", 5_000),
+      staleAfterMs: int(env, "WORKER_STALE_AFTER_MS", 60_000),
+      pollIntervalMs: int(env, "WORKER_POLL_INTERVAL_MS", 1_000),
+      reminderSweepMinutes: int(env, "REMINDER_SWEEP_MINUTES", 15),
+    },
+    webhooks: {
+      retrySchedule: parseSchedule(env.WEBHOOK_RETRY_SCHEDULE ?? "5,60,300,1800,7200,18000,36000,22000"),
+      disableAfterFailures: int(env, "WEBHOOK_DISABLE_AFTER", 5),
+      allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === "true",
+      timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000),
+    },
   };
+}
+
+function parseSchedule(raw: string): number[] {
+  const delays = raw.split(",").map((s) => Number(s.trim()));
+  if (!delays.length || delays.some((d) => !Number.isFinite(d) || d < 0)) {
+    throw new Error(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got "${raw}"`);
+  }
+  return delays;
 }
 
 /**

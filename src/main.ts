@@ -3,6 +3,8 @@ import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
 import { createBulkRunner } from "./modules/bulk/runner.js";
+import { startQueueWorker } from "./modules/jobs/worker.js";
+import { buildTaskList, crontab } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 
 let config = loadConfig();
@@ -15,6 +17,11 @@ const bulkRunner = config.runWorker ? createBulkRunner({ config, database }) : u
 const app = { config, database, bulkRunner };
 const running = await startServer(app);
 bulkRunner?.start();
+// Email, partner webhooks and reminders run in this process too unless LAUREL_RUN_WORKER=false.
+const queue = config.runWorker
+  ? await startQueueWorker(app, { taskList: buildTaskList(app), crontab: crontab(app), log: (line) => console.log(`[worker] ${line}`) })
+  : undefined;
+if (queue && !config.email.resendApiKey) console.log("No RESEND_API_KEY: emails are rendered into the database outbox (query emailMessages) instead of sent");
 console.log(`Laurel is listening on ${running.url}`);
 console.log(`GraphQL endpoint${config.graphiql ? " and GraphiQL" : ""}: ${running.url}/graphql`);
 if (database.embedded) {
@@ -33,6 +40,7 @@ async function shutdown(signal: string) {
   stopping = true;
   console.log(`${signal}: shutting down`);
   await running.close();
+  await queue?.stop();
   await bulkRunner?.stop();
   await database.close();
   process.exit(0);

@@ -1,8 +1,11 @@
-// `npm run worker`: background work without the HTTP server (bulk issuance for now; email delivery
-// joins it with the delivery issue). Run as many as you like: jobs are leased.
+// `npm run worker`: background work without the HTTP server — email delivery, partner webhooks,
+// reminders, and bulk issuance. Run as many as you like: jobs are locked, crashed workers' jobs are
+// released by the others (see src/modules/jobs/worker.ts).
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { createBulkRunner } from "./modules/bulk/runner.js";
+import { startQueueWorker } from "./modules/jobs/worker.js";
+import { buildTaskList, crontab } from "./modules/jobs/tasks.js";
 
 const config = loadConfig();
 if (!config.databaseUrl) {
@@ -10,10 +13,16 @@ if (!config.databaseUrl) {
   process.exit(1);
 }
 const database = await openDatabase(config);
-const runner = createBulkRunner({ config, database });
+const app = { config, database };
+const runner = createBulkRunner(app);
 runner.start();
-console.log("Laurel worker running");
+const queue = await startQueueWorker(app, { taskList: buildTaskList(app), crontab: crontab(app), log: (line) => console.log(line) });
+console.log(`Laurel worker running (${queue.workerId}); email via ${config.email.resendApiKey ? "Resend" : "the database outbox only (no RESEND_API_KEY)"}`);
+let stopping = false;
 const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await queue.stop();
   await runner.stop();
   await database.close();
   process.exit(0);

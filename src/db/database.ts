@@ -25,6 +25,7 @@ export const OMIT_SECRETS = {
   session: { secretHash: true },
   invitation: { secretHash: true },
   emailOutbox: { payload: true },
+  webhookEndpoint: { secretSealed: true },
 } as const;
 
 /** Prisma, and the pg pool whose connections withTenantTransaction lends it one unit of work at a time. */
@@ -36,6 +37,8 @@ export interface PrismaOverPool {
 export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaOverPool {
   // A unit of work that cannot get a connection within 10 s fails instead of waiting forever.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000 });
+  // An idle connection the server closed (restart, failover) is dropped from the pool, not a crash.
+  pool.on("error", (error) => console.error("database connection lost:", error.message));
   const adapter = new PrismaPg(new BoundConnectionPool(pool));
   if (!onQuery) return { prisma: new PrismaClient({ adapter, omit: OMIT_SECRETS }), pool };
   const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });

@@ -9,6 +9,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import postgres from "postgres";
+import pg from "pg";
+import { Logger, runMigrations } from "graphile-worker";
 import type { DbRoles } from "../config.js";
 
 export const SQL_DIR = fileURLToPath(new URL("../../sql/", import.meta.url));
@@ -82,6 +84,8 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
           throw new Error(`sql/${file.name} changed after it was applied (checksum ${row.checksum.slice(0, 12)}…); add a new migration instead`);
         }
       }
+      // The queue's schema first: sql/013 onwards wraps its functions.
+      await installQueue(options.adminUrl, options.roles.owner);
       const applied: string[] = [];
       for (const m of migrations) {
         if (done.has(m.id)) continue;
@@ -138,8 +142,43 @@ async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPa
     end $$;
     grant "${roles.member}", "${roles.anonymous}" to "${roles.login}";
     grant usage, create on schema public to "${roles.owner}";
+    do $$ begin execute format('grant create on database %I to %I', current_database(), '${roles.owner}'); end $$;
     grant usage on schema public to "${roles.login}", "${roles.member}", "${roles.anonymous}";`);
 }
+
+/**
+ * graphile-worker's own schema, installed by its own migrations (it keeps their history), acting as
+ * the owner so the queue belongs to the same role as everything else. sql/013 wraps it for the app.
+ */
+async function installQueue(adminUrl: string, owner: string): Promise<void> {
+  const pool = await ownerPool(adminUrl, owner, 1);
+  try {
+    await runMigrations({ pgPool: pool, logger: quietLogger });
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * A pg pool whose connections act as the owner role. The role is a startup option, so it holds from a
+ * connection's first statement; PGlite's socket ignores startup options, and there a SET ROLE is
+ * issued as each connection opens (queued ahead of any other statement on it).
+ */
+export async function ownerPool(url: string, owner: string, max: number): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner", options: `-c role=${owner}` });
+  pool.on("error", (error) => console.error("owner pool connection failed:", error.message));
+  const { rows } = await pool.query<{ role: string }>("select current_user as role");
+  if (rows[0]?.role !== owner) {
+    await pool.end();
+    const fallback = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner" });
+    fallback.on("error", (error) => console.error("owner pool connection failed:", error.message));
+    fallback.on("connect", (client) => void client.query(`set role "${owner}"`));
+    return fallback;
+  }
+  return pool;
+}
+
+const quietLogger = new Logger(() => () => {});
 
 /**
  * Roles are cluster-wide while the advisory lock is per database: two databases of one cluster

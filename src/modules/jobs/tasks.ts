@@ -1,0 +1,28 @@
+// Every task the worker runs, by name. Tenant tasks go through tenantTask (payload carries the tenant,
+// stamped by the database); cron tasks run across tenants and open a tenant transaction per tenant.
+import type { TaskList } from "graphile-worker";
+import { createMailer, type Mailer } from "../delivery/mailer.js";
+import { sendEmailsTask } from "../delivery/send-emails.js";
+import { sweepReminders } from "../delivery/reminders.js";
+import { deliverWebhook } from "../webhooks/deliver.js";
+import { tenantTask, type WorkerApp } from "./worker.js";
+
+export function buildTaskList(app: WorkerApp, mailer: Mailer = createMailer(app.config.email)): TaskList {
+  return {
+    send_emails: tenantTask(app, sendEmailsTask(mailer)),
+    deliver_webhook: tenantTask(app, deliverWebhook),
+    reminders_sweep: async (_payload, helpers) => {
+      const totals = await sweepReminders(app, (fn) => helpers.withPgClient(fn));
+      if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);
+    },
+    engagement_partitions: async (_payload, helpers) => {
+      await helpers.withPgClient((client) => client.query("select ensure_engagement_partitions(3)"));
+    },
+  };
+}
+
+/** Recurring work; graphile-worker records each run, so a restart neither skips nor repeats one. */
+export function crontab(app: WorkerApp): string {
+  const minutes = app.config.queue.reminderSweepMinutes;
+  return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`].join("\n");
+}
