@@ -1,0 +1,110 @@
+// The deliver_webhook task: one attempt at one delivery. Signed per Standard Webhooks (webhook-id stays
+// the same across retries so receivers can deduplicate). A failure is logged and the next attempt is
+// scheduled by the retry schedule (about a day in all); a delivery that runs out counts against its
+// endpoint, and an endpoint that keeps failing is disabled.
+import { Webhook } from "standardwebhooks";
+import type { TenantJob, WorkerApp } from "../jobs/worker.js";
+import { enqueueJob } from "../jobs/enqueue.js";
+import { openSecret } from "./service.js";
+import { postJson } from "./outbound.js";
+
+export interface DeliverPayload {
+  deliveryId: string;
+}
+
+export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPayload>): Promise<void> {
+  const { config } = app;
+  const tenantId = job.tenantId;
+  const loaded = await job.inTenant(async (db) => {
+    const delivery = await db.webhookDelivery.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.deliveryId } } });
+    if (!delivery || delivery.status !== "pending") return null;
+    const endpoint = await db.webhookEndpoint.findUnique({
+      where: { tenantId_id: { tenantId, id: delivery.endpointId } },
+      omit: { secretSealed: false },
+    });
+    return endpoint ? { delivery, endpoint } : null;
+  });
+  if (!loaded) return;
+  const { delivery, endpoint } = loaded;
+  const attempt = delivery.attempts + 1;
+  if (!endpoint.enabled && delivery.eventType !== "webhook.test") {
+    await job.inTenant((db) =>
+      db.webhookDelivery.update({
+        where: { tenantId_id: { tenantId, id: delivery.id } },
+        data: { status: "failed", lastError: "Endpoint disabled" },
+      }),
+    );
+    return;
+  }
+
+  const body = JSON.stringify(delivery.payload);
+  const timestamp = new Date();
+  let statusCode: number | null = null;
+  let error: string | null = null;
+  let excerpt: string | null = null;
+  let durationMs = 0;
+  const started = performance.now();
+  try {
+    const signature = new Webhook(openSecret(config, endpoint)).sign(delivery.messageId, timestamp, body);
+    const result = await postJson(endpoint.url, {
+      body,
+      headers: {
+        "webhook-id": delivery.messageId,
+        "webhook-timestamp": String(Math.floor(timestamp.getTime() / 1000)),
+        "webhook-signature": signature,
+      },
+      timeoutMs: config.webhooks.timeoutMs,
+      allowPrivate: config.webhooks.allowPrivateNetworks,
+    });
+    statusCode = result.status;
+    excerpt = result.body.slice(0, 1000) || null;
+    durationMs = result.durationMs;
+    if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
+  } catch (e) {
+    error = (e as Error).message.slice(0, 1000);
+    durationMs = Math.round(performance.now() - started);
+  }
+
+  const schedule = config.webhooks.retrySchedule;
+  await job.inTenant(async (db) => {
+    await db.webhookAttempt.create({
+      data: { tenantId, deliveryId: delivery.id, attempt, statusCode, error, durationMs, responseExcerpt: excerpt },
+    });
+    if (!error) {
+      await db.webhookDelivery.update({
+        where: { tenantId_id: { tenantId, id: delivery.id } },
+        data: { status: "succeeded", attempts: attempt, lastStatusCode: statusCode, lastError: null, deliveredAt: new Date(), nextAttemptAt: null },
+      });
+      if (endpoint.consecutiveFailures) {
+        await db.webhookEndpoint.update({ where: { tenantId_id: { tenantId, id: endpoint.id } }, data: { consecutiveFailures: 0 } });
+      }
+      return;
+    }
+    const delaySeconds = schedule[attempt - 1];
+    if (delaySeconds !== undefined && delivery.eventType !== "webhook.test") {
+      const nextAttemptAt = new Date(Date.now() + delaySeconds * 1000);
+      await db.webhookDelivery.update({
+        where: { tenantId_id: { tenantId, id: delivery.id } },
+        data: { attempts: attempt, lastStatusCode: statusCode, lastError: error, nextAttemptAt },
+      });
+      await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { runAt: nextAttemptAt, jobKey: `webhook:${delivery.id}`, maxAttempts: 5 });
+      return;
+    }
+    // Out of retries (a test event gets one try): the delivery failed for good.
+    await db.webhookDelivery.update({
+      where: { tenantId_id: { tenantId, id: delivery.id } },
+      data: { status: "failed", attempts: attempt, lastStatusCode: statusCode, lastError: error, nextAttemptAt: null },
+    });
+    if (delivery.eventType === "webhook.test") return;
+    const counted = await db.webhookEndpoint.update({
+      where: { tenantId_id: { tenantId, id: endpoint.id } },
+      data: { consecutiveFailures: { increment: 1 } },
+    });
+    if (counted.enabled && counted.consecutiveFailures >= config.webhooks.disableAfterFailures) {
+      await db.webhookEndpoint.update({
+        where: { tenantId_id: { tenantId, id: endpoint.id } },
+        data: { enabled: false, disabledAt: new Date(), disabledReason: `Disabled after ${counted.consecutiveFailures} deliveries in a row failed every retry` },
+      });
+    }
+  });
+}
