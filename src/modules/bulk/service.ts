@@ -15,6 +15,7 @@ import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
+import { emitPartnerEvents, enqueueEmailDelivery } from "../jobs/enqueue.js";
 import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
@@ -200,16 +201,20 @@ export async function processChunk(
     };
   });
   await insertCredentials(tenantId, template.id, version.version, credentials);
-  await insertOutbox(
+  const messageIds = await insertOutbox(
     tenantId,
     credentials.map((c) => ({
       kind: "credential_issued",
       toEmail: c.recipient.email,
       locale: c.recipient.locale,
       idempotencyKey: `credential_issued:${c.id}`,
+      credentialId: c.id,
+      recipientId: c.recipientId,
       payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
     })),
   );
+  await enqueueEmailDelivery(db, messageIds);
+  await emitPartnerEvents(db, "credential.issued", credentials.map((c) => ({ credentialId: c.id, recipientId: c.recipientId, templateId: template.id, bulkJobId: jobId })));
   await insertAudit(
     tenantId,
     caller.actor,

@@ -4,6 +4,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
+import { emitPartnerEvents } from "../jobs/enqueue.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
 import { findRecipient, upsertRecipient, type RecipientInput } from "../recipients/service.js";
@@ -141,8 +142,11 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
     toEmail: recipient.email,
     locale: recipient.locale,
     idempotencyKey: `credential_issued:${credentialId}`,
+    credentialId,
+    recipientId: recipient.id,
     payload: { credentialId, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, credentialId), name: version.name },
   });
+  await emitPartnerEvents(db, "credential.issued", [{ credentialId, recipientId: recipient.id, templateId: template.id }]);
   return credential;
 }
 
@@ -165,6 +169,7 @@ export async function revokeCredential(db: Db, caller: Caller, id: string, input
   await bumpListVersion(db, caller.tenantId, credential.statusListId);
   if (credential.status === "SUSPENDED") await bumpListVersion(db, caller.tenantId, credential.suspensionListId);
   await recordAudit(db, caller, { action: "credential.revoked", targetType: "Credential", targetId: id, details: { reason } });
+  await emitPartnerEvents(db, "credential.revoked", [{ credentialId: id, reason }]);
   if (input.notifyRecipient) {
     const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
     await enqueueEmail(db, caller.tenantId, {
@@ -172,6 +177,8 @@ export async function revokeCredential(db: Db, caller: Caller, id: string, input
       toEmail: recipient.email,
       locale: recipient.locale,
       idempotencyKey: `credential_revoked:${id}`,
+      credentialId: id,
+      recipientId: recipient.id,
       payload: { credentialId: id, reason, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) },
     });
   }
@@ -192,10 +199,13 @@ export async function setSuspended(db: Db, caller: Caller, id: string, suspended
   await recordAudit(db, caller, { action: suspended ? "credential.suspended" : "credential.unsuspended", targetType: "Credential", targetId: id });
   const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
   const kind = suspended ? "credential_suspended" : "credential_reinstated";
+  await emitPartnerEvents(db, suspended ? "credential.suspended" : "credential.reinstated", [{ credentialId: id }]);
   await enqueueEmail(db, caller.tenantId, {
     kind,
     toEmail: recipient.email,
     locale: recipient.locale,
+    credentialId: id,
+    recipientId: recipient.id,
     // One notice per change: the list version is unique to this flip of the suspension bit.
     idempotencyKey: `${kind}:${id}:${(updated.suspendedAt ?? new Date()).getTime()}`,
     payload: { credentialId: id, ...(settings ? { credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) } : {}) },

@@ -1,0 +1,194 @@
+// What an email says: built-in content per kind and language, which a tenant may override per credential
+// template (email_templates). Merge fields are Mustache tags: HTML bodies escape every value, text
+// bodies do not. A template is checked when saved: unknown fields and broken tags are refused.
+import Mustache from "mustache";
+
+export const EMAIL_KINDS = [
+  "credential_issued",
+  "credential_reminder",
+  "credential_expiring",
+  "credential_revoked",
+  "credential_suspended",
+  "credential_reinstated",
+] as const;
+export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation";
+
+export const MERGE_FIELDS = [
+  "recipient.name",
+  "recipient.email",
+  "credential.name",
+  "credential.validUntil",
+  "credential.reason",
+  "issuer.name",
+  "links.view",
+  "links.linkedin",
+  "links.claim",
+  "reminder.number",
+  "tenant.name",
+  "invitation.role",
+  "links.accept",
+] as const;
+
+export interface Content {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+const wrap = (body: string) =>
+  `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1a1a1a;max-width:560px;margin:auto">${body}</body></html>`;
+const button = (href: string, label: string) =>
+  `<a href="{{${href}}}" style="display:inline-block;padding:10px 18px;background:#1f4e79;color:#fff;border-radius:6px;text-decoration:none">${label}</a>`;
+
+type Defaults = Record<EmailKind, Content>;
+
+const en: Defaults = {
+  credential_issued: {
+    subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
+<p>${button("links.view", "View your credential")}</p><p><a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
+<p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAdd it to LinkedIn: {{links.linkedin}}\n",
+  },
+  credential_reminder: {
+    subject: "Reminder: your credential {{credential.name}} is waiting",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} issued you <strong>{{credential.name}}</strong> and you have not opened it yet.</p>
+<p>${button("links.view", "View your credential")}</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} issued you {{credential.name}} and you have not opened it yet.\n\nView it: {{links.view}}\n",
+  },
+  credential_expiring: {
+    subject: "Your credential {{credential.name}} expires on {{credential.validUntil}}",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>Your credential <strong>{{credential.name}}</strong> from {{issuer.name}} expires on {{credential.validUntil}}.</p>
+<p>${button("links.view", "View your credential")}</p>`),
+    text: "Hello {{recipient.name}},\n\nYour credential {{credential.name}} from {{issuer.name}} expires on {{credential.validUntil}}.\n\n{{links.view}}\n",
+  },
+  credential_revoked: {
+    subject: "Your credential {{credential.name}} has been revoked",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has revoked <strong>{{credential.name}}</strong>.</p><p>Reason: {{credential.reason}}</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has revoked {{credential.name}}.\nReason: {{credential.reason}}\n",
+  },
+  credential_suspended: {
+    subject: "Your credential {{credential.name}} is suspended",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has suspended <strong>{{credential.name}}</strong> for now.</p><p><a href="{{links.view}}">View its status</a></p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has suspended {{credential.name}} for now.\n{{links.view}}\n",
+  },
+  credential_reinstated: {
+    subject: "Your credential {{credential.name}} is valid again",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has reinstated <strong>{{credential.name}}</strong>.</p><p><a href="{{links.view}}">View it</a></p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has reinstated {{credential.name}}.\n{{links.view}}\n",
+  },
+  invitation: {
+    subject: "You are invited to join {{tenant.name}} on Laurel",
+    html: wrap(`<p>Hello,</p><p>You have been invited to join <strong>{{tenant.name}}</strong> as {{invitation.role}}.</p><p>${button("links.accept", "Accept the invitation")}</p>`),
+    text: "Hello,\n\nYou have been invited to join {{tenant.name}} as {{invitation.role}}.\n\nAccept: {{links.accept}}\n",
+  },
+};
+
+const fr: Defaults = {
+  credential_issued: {
+    subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
+<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
+<p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n",
+  },
+  credential_reminder: {
+    subject: "Rappel : votre titre {{credential.name}} vous attend",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} vous a délivré <strong>{{credential.name}}</strong>, que vous n'avez pas encore ouvert.</p>
+<p>${button("links.view", "Voir votre titre")}</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}, que vous n'avez pas encore ouvert.\n\n{{links.view}}\n",
+  },
+  credential_expiring: {
+    subject: "Votre titre {{credential.name}} expire le {{credential.validUntil}}",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>Votre titre <strong>{{credential.name}}</strong> délivré par {{issuer.name}} expire le {{credential.validUntil}}.</p>
+<p>${button("links.view", "Voir votre titre")}</p>`),
+    text: "Bonjour {{recipient.name}},\n\nVotre titre {{credential.name}} délivré par {{issuer.name}} expire le {{credential.validUntil}}.\n\n{{links.view}}\n",
+  },
+  credential_revoked: {
+    subject: "Votre titre {{credential.name}} a été révoqué",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a révoqué <strong>{{credential.name}}</strong>.</p><p>Motif : {{credential.reason}}</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a révoqué {{credential.name}}.\nMotif : {{credential.reason}}\n",
+  },
+  credential_suspended: {
+    subject: "Votre titre {{credential.name}} est suspendu",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a suspendu <strong>{{credential.name}}</strong> pour le moment.</p><p><a href="{{links.view}}">Voir son état</a></p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a suspendu {{credential.name}} pour le moment.\n{{links.view}}\n",
+  },
+  credential_reinstated: {
+    subject: "Votre titre {{credential.name}} est de nouveau valide",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a rétabli <strong>{{credential.name}}</strong>.</p><p><a href="{{links.view}}">Le voir</a></p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a rétabli {{credential.name}}.\n{{links.view}}\n",
+  },
+  invitation: {
+    subject: "Invitation à rejoindre {{tenant.name}} sur Laurel",
+    html: wrap(`<p>Bonjour,</p><p>Vous êtes invité·e à rejoindre <strong>{{tenant.name}}</strong> en tant que {{invitation.role}}.</p><p>${button("links.accept", "Accepter l'invitation")}</p>`),
+    text: "Bonjour,\n\nVous êtes invité·e à rejoindre {{tenant.name}} en tant que {{invitation.role}}.\n\nAccepter : {{links.accept}}\n",
+  },
+};
+
+export const BUILT_IN: Record<string, Defaults> = { en, fr };
+export const BUILT_IN_LOCALES = Object.keys(BUILT_IN);
+
+/** fr-CA → ["fr-ca", "fr"]: the most specific language first. */
+export function localeChain(locale: string | null | undefined): string[] {
+  const l = (locale ?? "").toLowerCase();
+  const parts = l.split("-");
+  const chain: string[] = [];
+  for (let i = parts.length; i > 0; i--) if (parts[0]) chain.push(parts.slice(0, i).join("-"));
+  return chain;
+}
+
+/** The built-in content for a kind in the best language we have, English last. */
+export function builtInContent(kind: EmailKind, locale: string | null | undefined): { locale: string; content: Content } {
+  for (const l of [...localeChain(locale), "en"]) {
+    const defaults = BUILT_IN[l];
+    if (defaults) return { locale: l, content: defaults[kind] };
+  }
+  return { locale: "en", content: en[kind] };
+}
+
+export type MergeValues = Record<string, Record<string, string | number | null | undefined>>;
+
+// Escaping is Mustache's for HTML; text bodies must come out as written.
+const renderText = (template: string, view: MergeValues) => Mustache.render(template, view, {}, { escape: (v: unknown) => String(v) });
+
+// Escapes what HTML needs and no more: Mustache's default also encodes "/" and "=", mangling URLs.
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHtml = (v: unknown) => String(v).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+
+export function render(content: Content, view: MergeValues): Content {
+  return {
+    subject: renderText(content.subject, view).replace(/[\r\n]+/g, " ").trim(),
+    html: Mustache.render(content.html, view, {}, { escape: escapeHtml }),
+    text: renderText(content.text, view),
+  };
+}
+
+/** Problems with a template a tenant wants to save: tags that do not parse, fields we do not know. */
+export function checkTemplate(content: Content): { field: keyof Content; message: string }[] {
+  const problems: { field: keyof Content; message: string }[] = [];
+  const known = new Set<string>(MERGE_FIELDS);
+  for (const field of ["subject", "html", "text"] as const) {
+    let tokens: unknown[];
+    try {
+      tokens = Mustache.parse(content[field]);
+    } catch (error) {
+      problems.push({ field, message: `Cannot read this template: ${(error as Error).message}` });
+      continue;
+    }
+    for (const name of fieldNames(tokens)) {
+      if (!known.has(name)) problems.push({ field, message: `Unknown merge field {{${name}}}; use one of ${MERGE_FIELDS.join(", ")}` });
+    }
+  }
+  return problems;
+}
+
+function fieldNames(tokens: unknown[]): string[] {
+  const names: string[] = [];
+  for (const token of tokens as [string, string, number, number, unknown[]?][]) {
+    const [type, value, , , children] = token;
+    if (type === "name" || type === "&" || type === "{" || type === "#" || type === "^") names.push(value);
+    if (children) names.push(...fieldNames(children));
+  }
+  return names;
+}

@@ -1,0 +1,99 @@
+// Reminders and expiry, as a recurring job (graphile-worker's cron keeps its schedule in the database,
+// so a restart neither loses nor repeats a sweep). Each sweep finds the tenants with something due and
+// handles each in its own tenant transaction:
+//   - up to templates.reminder_count reminders, reminder_interval_days apart, while nobody has opened
+//     the credential (credentials.engaged_at, kept by the engagement pipeline);
+//   - one reminder expiry_reminder_days before validUntil;
+//   - credential.expired for partners once validUntil has passed.
+// Recipients who are restricted or objected get no reminders. Idempotency keys make a repeated sweep harmless.
+import type { PoolClient } from "pg";
+import { boundQuery } from "../../db/request-connection.js";
+import { withTenantTransaction } from "../../db/tenant-transaction.js";
+import { enqueueEmailDelivery, emitPartnerEvents } from "../jobs/enqueue.js";
+import type { WorkerApp } from "../jobs/worker.js";
+
+const BATCH = 1000;
+
+const DUE_TENANTS = `
+  select distinct c.tenant_id from credentials c
+    join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
+   where (c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
+          and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days))
+      or (c.valid_until is not null and c.expired_notified_at is null and c.valid_until <= now())
+      or (c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null and c.status = 'ACTIVE'
+          and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now())`;
+
+/** The cron task: `withOwner` is graphile-worker's own connection (the owner role). */
+export async function sweepReminders(app: WorkerApp, withOwner: <T>(fn: (client: PoolClient) => Promise<T>) => Promise<T>) {
+  const tenants = await withOwner((client) => client.query<{ tenant_id: string }>(DUE_TENANTS));
+  const totals = { reminders: 0, expiring: 0, expired: 0 };
+  for (const { tenant_id: tenantId } of tenants.rows) {
+    const done = await sweepTenant(app, tenantId);
+    totals.reminders += done.reminders;
+    totals.expiring += done.expiring;
+    totals.expired += done.expired;
+  }
+  return totals;
+}
+
+export async function sweepTenant(app: WorkerApp, tenantId: string) {
+  const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
+  return withTenantTransaction(app.database, claims, async (db) => {
+    const reminders = await boundQuery<{ id: string }>(
+      `with due as (
+         select c.id, c.recipient_id, c.reminders_sent + 1 as n, r.email, r.locale
+           from credentials c
+           join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
+           join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
+          where c.tenant_id = $1 and c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
+            and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
+            and r.restricted_at is null and r.objected_at is null
+          order by c.issued_at limit ${BATCH}
+          for update of c skip locked
+       ), marked as (
+         update credentials c set reminders_sent = d.n, last_reminded_at = now()
+           from due d where c.tenant_id = $1 and c.id = d.id
+       )
+       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
+       select $1, 'credential_reminder', d.email, d.locale, 'credential_reminder:' || d.id || ':' || d.n,
+              jsonb_build_object('credentialId', d.id, 'reminderNumber', d.n), d.id, d.recipient_id
+         from due d
+       on conflict (tenant_id, idempotency_key) do nothing
+       returning id`,
+      [tenantId],
+    );
+    const expiring = await boundQuery<{ id: string }>(
+      `with due as (
+         select c.id, c.recipient_id, r.email, r.locale
+           from credentials c
+           join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
+           join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
+          where c.tenant_id = $1 and c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null
+            and c.status = 'ACTIVE' and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now()
+            and r.restricted_at is null and r.objected_at is null
+          limit ${BATCH}
+          for update of c skip locked
+       ), marked as (
+         update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
+       )
+       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
+       select $1, 'credential_expiring', d.email, d.locale, 'credential_expiring:' || d.id,
+              jsonb_build_object('credentialId', d.id), d.id, d.recipient_id
+         from due d
+       on conflict (tenant_id, idempotency_key) do nothing
+       returning id`,
+      [tenantId],
+    );
+    const expired = await boundQuery<{ id: string; valid_until: Date }>(
+      `update credentials c set expired_notified_at = now()
+        where c.tenant_id = $1 and c.id in (
+          select id from credentials where tenant_id = $1 and valid_until is not null and expired_notified_at is null
+             and valid_until <= now() limit ${BATCH} for update skip locked)
+        returning c.id, c.valid_until`,
+      [tenantId],
+    );
+    await enqueueEmailDelivery(db, [...reminders.rows, ...expiring.rows].map((r) => r.id));
+    await emitPartnerEvents(db, "credential.expired", expired.rows.map((r) => ({ credentialId: r.id, validUntil: r.valid_until.toISOString() })));
+    return { reminders: reminders.rows.length, expiring: expiring.rows.length, expired: expired.rows.length };
+  });
+}
