@@ -246,7 +246,7 @@ describe("invitations", () => {
     expect(invited.inviteMember).toMatchObject({ __typename: "Invitation", email, role: "issuer", status: "PENDING" });
     const rows = await app.db.admin`select kind, status, payload from email_outbox where to_email = ${email}`;
     expect(rows).toHaveLength(1);
-    expect(rows[0]!).toMatchObject({ kind: "invitation", status: "pending" });
+    expect(rows[0]!).toMatchObject({ kind: "invitation", status: "queued" });
     expect(rows[0]!.payload.acceptUrl).toContain("/invitations/accept#lri_");
   });
 

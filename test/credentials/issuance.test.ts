@@ -144,8 +144,11 @@ describe("issueCredential", () => {
   it("queues the recipient's email and writes the audit log in the same transaction", async () => {
     const credential = await issued(a.owner, { recipient: { email: "grace@example.test", name: "Grace" } });
     const id = credential.publicUrl.split("/").pop()!;
-    const [email] = await app.db.admin`select kind, to_email, status from email_outbox where idempotency_key = ${`credential_issued:${id}`}`;
-    expect(email).toMatchObject({ kind: "credential_issued", to_email: "grace@example.test", status: "pending" });
+    const [email] = await app.db.admin`select id, kind, to_email, status from email_outbox where idempotency_key = ${`credential_issued:${id}`}`;
+    expect(email).toMatchObject({ kind: "credential_issued", to_email: "grace@example.test", status: "queued" });
+    const jobs = await app.db.admin`select 1 from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+                                     where t.identifier = 'send_emails' and j.payload::jsonb -> 'messageIds' ? ${email!.id as string}`;
+    expect(jobs).toHaveLength(1);
     const [audit] = await app.db.admin`select action from audit_log where target_id = ${id}`;
     expect(audit!.action).toBe("credential.issued");
   });

@@ -64,18 +64,23 @@ async function uniqueWithoutTenant(sql: postgres.Sql): Promise<string[]> {
     select i.relname as index,
            array(select a.attname from unnest(x.indkey) k join pg_attribute a on a.attrelid = x.indrelid and a.attnum = k)::text[] as cols
       from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
-     where x.indisunique and t.relname = any(${tables})`;
+     where x.indisunique and t.relname = any(${tables})
+       and coalesce(obj_description(x.indexrelid, 'pg_class'), '') not like 'cross-tenant:%'`;
   return rows.filter((r) => !r.cols.includes("tenant_id")).map((r) => r.index);
 }
 
-/** Indexes on tenant tables whose first column is not tenant_id. */
+/**
+ * Indexes on tenant tables whose first column is not tenant_id. An index that must look across tenants
+ * says so, and why, in a comment starting "cross-tenant:" (reviewed like any policy).
+ */
 async function indexesNotLeadingWithTenant(sql: postgres.Sql): Promise<string[]> {
   const tables = await tenantTables(sql);
   const rows = await sql<{ index: string; first: string }[]>`
     select i.relname as index, a.attname as first
       from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
       join pg_attribute a on a.attrelid = x.indrelid and a.attnum = x.indkey[0]
-     where t.relname = any(${tables})`;
+     where t.relname = any(${tables})
+       and coalesce(obj_description(x.indexrelid, 'pg_class'), '') not like 'cross-tenant:%'`;
   return rows.filter((r) => r.first !== "tenant_id").map((r) => r.index);
 }
 

@@ -1,0 +1,95 @@
+// `npm run worker` killed with SIGKILL in the middle of 1,000 deliveries, then started again: every
+// email reaches the (fake) Resend exactly once. The second worker releases the dead one's jobs once its
+// heartbeat stops; messages caught between "sent" and "recorded" are sent again under the same
+// Idempotency-Key, and Resend answers with the first send instead of sending twice.
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
+import { boundQuery } from "../../src/db/request-connection.js";
+import { enqueueEmailDelivery } from "../../src/modules/jobs/enqueue.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { signUpTenant } from "../helpers/factories.js";
+import { startFakeResend, FAKE_RESEND_KEY, type FakeResend } from "../helpers/fake-resend.js";
+import { deliveryConfig, waitFor } from "../helpers/worker.js";
+import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "../helpers/env.js";
+
+const root = new URL("../../", import.meta.url).pathname;
+const MESSAGES = 1000;
+let fake: FakeResend;
+let app: TestApp;
+const children: ChildProcess[] = [];
+
+function startWorker(): { child: ChildProcess; output: () => string } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: app.db.adminUrl,
+    LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD,
+    LAUREL_KEKS: TEST_KEKS,
+    RESEND_API_KEY: FAKE_RESEND_KEY,
+    RESEND_BASE_URL: fake.url,
+    WORKER_CONCURRENCY: "4",
+    WORKER_POLL_INTERVAL_MS: "100",
+    WORKER_HEARTBEAT_MS: "250",
+    WORKER_STALE_AFTER_MS: "1500",
+    EMAIL_SEND_CONCURRENCY: "8",
+    NODE_ENV: "test",
+  };
+  const child = spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  return { child, output: () => output };
+}
+
+beforeAll(async () => {
+  fake = await startFakeResend();
+  fake.latencyMs = 3;
+  app = await startTestApp(deliveryConfig({ resendUrl: fake.url }));
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  await app?.close();
+  await fake?.close();
+});
+
+describe("a worker killed mid-delivery", () => {
+  it("sends each of 1,000 emails exactly once after a restart", async () => {
+    const tenant = await signUpTenant(app, "Crash Test College");
+    await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: tenant.tenantId, userId: null }, async (db) => {
+      const rows = await boundQuery<{ id: string }>(
+        `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload)
+         select $1, 'credential_issued', 'person' || g || '@example.test', 'en', 'crash-' || g, '{"name":"Crash Course"}'
+           from generate_series(1, ${MESSAGES}) g returning id`,
+        [tenant.tenantId],
+      );
+      await enqueueEmailDelivery(db, rows.rows.map((r) => r.id));
+    });
+
+    const first = startWorker();
+    await waitFor(async () => fake.sent.length >= 300, "the first worker to send 300 emails", 60_000);
+    first.child.kill("SIGKILL");
+    await new Promise((resolve) => first.child.once("exit", resolve));
+    const sentBeforeKill = fake.sent.length;
+    expect(sentBeforeKill).toBeLessThan(MESSAGES); // killed in the middle, not after
+
+    const second = startWorker();
+    await waitFor(async () => {
+      const [row] = await app.db.admin`select count(*) filter (where status = 'sent')::int as sent from email_outbox where tenant_id = ${tenant.tenantId}`;
+      return row!.sent === MESSAGES;
+    }, `all ${MESSAGES} messages recorded as sent (${second.output().slice(-500)})`, 90_000);
+
+    const keys = fake.sent.map((m) => m.idempotencyKey);
+    expect(new Set(keys).size).toBe(MESSAGES);
+    expect(fake.sent).toHaveLength(MESSAGES); // no key was sent twice
+    const rows = await app.db.admin<{ id: string; provider_message_id: string }[]>`
+      select id, provider_message_id from email_outbox where tenant_id = ${tenant.tenantId}`;
+    const idByKey = new Map(fake.sent.map((m) => [m.idempotencyKey, m.id]));
+    for (const row of rows) expect(row.provider_message_id).toBe(idByKey.get(`laurel-${row.id}`));
+    const [jobs] = await app.db.admin`select count(*)::int as n from graphile_worker._private_jobs`;
+    expect(jobs!.n).toBe(0);
+    const replays = fake.calls.filter((c) => c.path === "/emails").length - MESSAGES;
+    console.log(`worker crash: ${sentBeforeKill} sent before SIGKILL, ${replays} replayed under an existing Idempotency-Key after restart`);
+  }, 180_000);
+});
