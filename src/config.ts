@@ -50,8 +50,6 @@ export interface EmailConfig {
   resendWebhookSecret: string | undefined;
   /** The platform sender, used when a tenant has no verified domain of its own. */
   defaultFrom: string;
-  /** Messages in flight at once per send job. */
-  sendConcurrency: number;
 }
 
 export interface QueueConfig {
@@ -125,7 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       resendBaseUrl: env.RESEND_BASE_URL || undefined,
       resendWebhookSecret: env.RESEND_WEBHOOK_SECRET || undefined,
       defaultFrom: env.LAUREL_EMAIL_FROM ?? "Laurel <credentials@laurel.example>",
-      sendConcurrency: int(env, "EMAIL_SEND_CONCURRENCY", 32),
     },
     queue: {
       concurrency: int(env, "WORKER_CONCURRENCY", 8),

@@ -166,16 +166,23 @@ async function installQueue(adminUrl: string, owner: string): Promise<void> {
  */
 export async function ownerPool(url: string, owner: string, max: number): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner", options: `-c role=${owner}` });
-  pool.on("error", (error) => console.error("owner pool connection failed:", error.message));
+  watchErrors(pool);
   const { rows } = await pool.query<{ role: string }>("select current_user as role");
   if (rows[0]?.role !== owner) {
     await pool.end();
     const fallback = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner" });
-    fallback.on("error", (error) => console.error("owner pool connection failed:", error.message));
+    watchErrors(fallback);
     fallback.on("connect", (client) => void client.query(`set role "${owner}"`));
     return fallback;
   }
   return pool;
+}
+
+/** A connection lost while idle or checked out is logged and replaced, never an uncaught crash. */
+function watchErrors(pool: pg.Pool) {
+  const report = (error: Error) => console.error("owner pool connection failed:", error.message);
+  pool.on("error", report);
+  pool.on("connect", (client) => client.on("error", report));
 }
 
 const quietLogger = new Logger(() => () => {});

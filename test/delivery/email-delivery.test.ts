@@ -229,6 +229,37 @@ describe("the transactional outbox", () => {
     }
   });
 
+  it("sends a batch in one request, and a refused address fails alone", async () => {
+    fake.failWith = (email) => (email.to.includes("batch-bad@example.test") ? 422 : null);
+    try {
+      const before = fake.calls.filter((c) => c.path === "/emails/batch").length;
+      await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null }, async (db) => {
+        const ids: string[] = [];
+        for (const to of ["batch-1@example.test", "batch-bad@example.test", "batch-2@example.test"]) {
+          const row = await db.emailOutbox.create({ data: { tenantId: a.tenantId, kind: "credential_issued", toEmail: to, payload: { name: "Batch" }, idempotencyKey: `batch:${to}` } });
+          ids.push(row.id);
+        }
+        await enqueueJob(db, "send_emails", { messageIds: ids });
+      });
+      await waitFor(async () => sentTo("batch-2@example.test")[0], "the batch");
+      expect(fake.calls.filter((c) => c.path === "/emails/batch").length).toBe(before + 1);
+      expect(sentTo("batch-1@example.test")[0]!.idempotencyKey).toMatch(/^laurel-batch-/);
+      const rows = await waitFor(async () => {
+        const r = await messages(a.owner);
+        const mine = r.filter((m) => m.toEmail.startsWith("batch-"));
+        return mine.every((m) => m.status !== "sending" && m.status !== "queued") && mine.length === 3 ? mine : null;
+      }, "the batch recorded");
+      expect(Object.fromEntries(rows.map((m) => [m.toEmail, m.status]))).toEqual({
+        "batch-1@example.test": "sent",
+        "batch-bad@example.test": "failed",
+        "batch-2@example.test": "sent",
+      });
+      expect(sentTo("batch-bad@example.test")).toHaveLength(0);
+    } finally {
+      fake.failWith = null;
+    }
+  });
+
   it("sends invitations the same way, and scrubs the invitation's token from the outbox once sent", async () => {
     const { inviteMember } = await a.owner.request(InviteMemberDocument, { input: { email: "newcomer@example.test", role: "issuer" } });
     expect(inviteMember.__typename).toBe("Invitation");

@@ -7,7 +7,10 @@ import { randomUUID } from "node:crypto";
 
 export interface SentEmail {
   id: string;
+  /** The request's Idempotency-Key (a batch's key for emails sent in a batch). */
   idempotencyKey: string | null;
+  /** X-Entity-Ref-ID: Laurel's message id. */
+  ref: string | null;
   from: string;
   to: string[];
   subject: string;
@@ -26,6 +29,8 @@ export interface FakeResend {
   /** Decide the answer to a send before it happens: return a status to fail it. */
   failWith: ((email: SentEmail, attempt: number) => number | null) | null;
   latencyMs: number;
+  /** Delay after an email is accepted, before the answer: a crash then leaves a sent but unrecorded email. */
+  responseDelayMs: number;
   domains: Map<string, { id: string; name: string; status: string }>;
   close(): Promise<void>;
 }
@@ -39,6 +44,7 @@ export async function startFakeResend(): Promise<FakeResend> {
     sent: [],
     failWith: null,
     latencyMs: 0,
+    responseDelayMs: 0,
     domains: new Map(),
     close: async () => {},
   };
@@ -55,32 +61,62 @@ export async function startFakeResend(): Promise<FakeResend> {
     };
     if (fake.latencyMs) await new Promise((r) => setTimeout(r, fake.latencyMs));
     if (req.headers.authorization !== "Bearer re_test_key") return answer(401, { name: "invalid_api_key", message: "API key is invalid", statusCode: 401 });
+    const replay = () => {
+      const first = byKey.get(key!)!;
+      fake.calls.push({ method: "POST", path, idempotencyKey: key, status: first.status });
+      res.writeHead(first.status, { "content-type": "application/json" });
+      res.end(first.body);
+    };
+    const toEmail = (item: Record<string, any>): SentEmail => ({
+      id: randomUUID(),
+      idempotencyKey: key,
+      ref: item.headers?.["X-Entity-Ref-ID"] ?? null,
+      from: item.from,
+      to: [item.to].flat(),
+      subject: item.subject,
+      html: item.html,
+      text: item.text,
+      replyTo: item.reply_to ? [item.reply_to].flat() : null,
+      tags: item.tags ?? [],
+    });
+    const attemptOf = (email: SentEmail) => {
+      const n = (attempts.get(email.ref ?? key ?? email.id) ?? 0) + 1;
+      attempts.set(email.ref ?? key ?? email.id, n);
+      return n;
+    };
     if (req.method === "POST" && path === "/emails") {
-      if (key && byKey.has(key)) {
-        const first = byKey.get(key)!;
-        fake.calls.push({ method: "POST", path, idempotencyKey: key, status: first.status });
-        res.writeHead(first.status, { "content-type": "application/json" });
-        return res.end(first.body);
-      }
-      const email: SentEmail = {
-        id: randomUUID(),
-        idempotencyKey: key,
-        from: body.from,
-        to: [body.to].flat(),
-        subject: body.subject,
-        html: body.html,
-        text: body.text,
-        replyTo: body.reply_to ? [body.reply_to].flat() : null,
-        tags: body.tags ?? [],
-      };
-      const attempt = (attempts.get(key ?? email.id) ?? 0) + 1;
-      attempts.set(key ?? email.id, attempt);
-      const failure = fake.failWith?.(email, attempt) ?? null;
+      if (key && byKey.has(key)) return replay();
+      const email = toEmail(body);
+      const failure = fake.failWith?.(email, attemptOf(email)) ?? null;
       if (failure) return answer(failure, { name: failure === 422 ? "validation_error" : "internal_server_error", message: `injected ${failure}`, statusCode: failure });
       fake.sent.push(email);
       const payload = JSON.stringify({ id: email.id });
       if (key) byKey.set(key, { status: 200, body: payload });
       return answer(200, { id: email.id });
+    }
+    if (req.method === "POST" && path === "/emails/batch") {
+      if (key && byKey.has(key)) return replay();
+      const permissive = req.headers["x-batch-validation"] === "permissive";
+      const emails = (body as Record<string, unknown>[]).map(toEmail);
+      const failures = emails.map((email) => fake.failWith?.(email, attemptOf(email)) ?? null);
+      const outage = failures.find((f) => f && f >= 500);
+      if (outage) return answer(outage, { name: "internal_server_error", message: `injected ${outage}`, statusCode: outage });
+      if (!permissive && failures.some(Boolean)) return answer(422, { name: "validation_error", message: "injected 422", statusCode: 422 });
+      const data: { id: string }[] = [];
+      const errors: { index: number; message: string }[] = [];
+      emails.forEach((email, index) => {
+        if (failures[index]) errors.push({ index, message: `injected ${failures[index]}` });
+        else {
+          fake.sent.push(email);
+          data.push({ id: email.id });
+        }
+      });
+      const payload = JSON.stringify(permissive ? { data, errors } : { data });
+      if (key) byKey.set(key, { status: 200, body: payload });
+      if (fake.responseDelayMs) await new Promise((r) => setTimeout(r, fake.responseDelayMs));
+      fake.calls.push({ method: "POST", path, idempotencyKey: key, status: 200 });
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(payload);
     }
     if (req.method === "POST" && path === "/domains") {
       const domain = { id: randomUUID(), name: body.name, status: "not_started" };

@@ -1,12 +1,13 @@
 // The send_emails task: claim a batch of queued messages, render each in its recipient's language, send
-// them (several in flight), record the outcome. Three steps, so no transaction stays open across the
+// them (one batch request), record the outcome. Three steps, so no transaction stays open across the
 // network: (1) claim + load in one tenant transaction, (2) send, (3) record in another. A crash between
 // (2) and (3) leaves the rows "sending"; the retried job sends them again under the same idempotency
 // key, and the provider answers with the first send instead of sending twice.
 import { boundQuery } from "../../db/request-connection.js";
 import type { TenantJob, WorkerApp } from "../jobs/worker.js";
 import { builtInContent, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
-import { MailerError, type Mailer, type OutgoingEmail } from "./mailer.js";
+import { createHash } from "node:crypto";
+import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEmail } from "./mailer.js";
 import { emailTracking, shouldTrack } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
@@ -91,26 +92,30 @@ export function sendEmailsTask(mailer: Mailer) {
     });
     if (!rows.length || !tenant) return;
 
-    const outcomes = await mapLimited(rows, app.config.email.sendConcurrency, async (row): Promise<Outcome> => {
-      let email: OutgoingEmail;
+    type Composed = { row: ClaimedRow; email: OutgoingEmail; error?: undefined } | { row: ClaimedRow; email?: undefined; error: string };
+    const composed = rows.map((row): Composed => {
       try {
-        email = compose(app, job.tenantId, tenant, overrides, row);
+        return { row, email: compose(app, job.tenantId, tenant, overrides, row) };
       } catch (error) {
-        return { id: row.id, status: "failed", providerMessageId: null, from: null, subject: null, html: null, text: null, error: `Cannot render: ${(error as Error).message}` };
+        return { row, error: `Cannot render: ${(error as Error).message}` };
       }
-      const kept = mailer.provider === "log";
-      try {
-        const sent = await mailer.send(email, `laurel-${row.id}`);
-        return { id: row.id, status: "sent", providerMessageId: sent.id, from: email.from, subject: email.subject, html: kept ? email.html : null, text: kept ? email.text : null, error: null };
-      } catch (error) {
-        const retry = error instanceof MailerError ? error.retryable : true;
-        return {
-          id: row.id,
-          status: retry && !job.isFinalAttempt ? "queued" : "failed",
-          providerMessageId: null, from: email.from, subject: email.subject, html: null, text: null,
-          error: (error as Error).message.slice(0, 1000),
-        };
+    });
+    const ready = composed.filter((c): c is Composed & { email: OutgoingEmail } => c.email !== undefined);
+    const results = await sendAll(mailer, ready.map((c) => c.email));
+    const kept = mailer.provider === "log";
+    const outcomes: Outcome[] = composed.map((c) => {
+      if (c.email === undefined) return { id: c.row.id, status: "failed", providerMessageId: null, from: null, subject: null, html: null, text: null, error: c.error };
+      const { email } = c;
+      const result = results.get(email.ref)!;
+      if ("id" in result) {
+        return { id: c.row.id, status: "sent", providerMessageId: result.id, from: email.from, subject: email.subject, html: kept ? email.html : null, text: kept ? email.text : null, error: null };
       }
+      return {
+        id: c.row.id,
+        status: result.error.retryable && !job.isFinalAttempt ? "queued" : "failed",
+        providerMessageId: null, from: email.from, subject: email.subject, html: null, text: null,
+        error: result.error.message.slice(0, 1000),
+      };
     });
 
     await job.inTenant(async () => {
@@ -191,6 +196,7 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
   const rendered = render(content, view);
   const html = pixel ? rendered.html.replace(/<\/body>/i, `${pixel}</body>`) : rendered.html;
   return {
+    ref: row.id,
     from: fromHeader(app.config.email.defaultFrom, tenant),
     to: row.to_email,
     replyTo: tenant.reply_to,
@@ -222,15 +228,33 @@ function fromHeader(platformFrom: string, tenant: TenantRow): string {
   return `"${name}" <${address}>`;
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]!);
+/**
+ * One message: its own send, keyed by its id. Several: one batch request, keyed by the exact set of
+ * message ids, so a retried job (which claims the same unsent set) repeats the same request and the
+ * provider answers with the first one instead of sending again. Batching is what makes 1,000+ emails/s
+ * possible (and fits Resend's request rate limit); each email still carries its id in X-Entity-Ref-ID.
+ */
+async function sendAll(mailer: Mailer, emails: OutgoingEmail[]): Promise<Map<string, BatchResult>> {
+  const results = new Map<string, BatchResult>();
+  const fail = (error: unknown) => (error instanceof MailerError ? error : new MailerError((error as Error).message, true));
+  if (emails.length === 1) {
+    const [email] = emails as [OutgoingEmail];
+    try {
+      results.set(email.ref, await mailer.send(email, `laurel-${email.ref}`));
+    } catch (error) {
+      results.set(email.ref, { error: fail(error) });
     }
-  });
-  await Promise.all(lanes);
+    return results;
+  }
+  for (let i = 0; i < emails.length; i += MAX_BATCH) {
+    const batch = emails.slice(i, i + MAX_BATCH);
+    const key = `laurel-batch-${createHash("sha256").update(batch.map((e) => e.ref).sort().join(",")).digest("base64url")}`;
+    try {
+      const answers = await mailer.sendBatch(batch, key);
+      batch.forEach((email, n) => results.set(email.ref, answers[n]!));
+    } catch (error) {
+      for (const email of batch) results.set(email.ref, { error: fail(error) });
+    }
+  }
   return results;
 }
