@@ -15,11 +15,16 @@ interface Seeded {
   apiKeyId: string;
   invitationId: string;
   membershipId: string;
+  messageId: string;
+  endpointId: string;
 }
 let a: Seeded;
 let b: Seeded;
 
-const TENANT_TABLES = ["memberships", "api_keys", "invitations", "audit_log", "email_outbox"];
+const TENANT_TABLES = [
+  "memberships", "api_keys", "invitations", "audit_log", "email_outbox",
+  "email_settings", "sender_domains", "email_templates", "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "engagement_events",
+];
 
 async function seedTenant(label: string): Promise<Seeded> {
   const email = `${label}-${randomBytes(3).toString("hex")}@example.test`;
@@ -32,9 +37,18 @@ async function seedTenant(label: string): Promise<Seeded> {
   const [i] = await db.admin`
     insert into invitations (tenant_id, email, role, secret_hash, expires_at)
     values (${tenantId}, ${`invitee@${label}.test`}, 'viewer', ${Buffer.alloc(32, 2)}, now() + interval '1 day') returning id`;
-  await db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key) values (${tenantId}, 'invitation', 'x@y.test', ${`k-${label}`})`;
+  const [o] = await db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key, payload)
+                             values (${tenantId}, 'invitation', 'x@y.test', ${`k-${label}`}, '{"token": "secret"}') returning id`;
   const [m] = await db.admin`select id from memberships where tenant_id = ${tenantId}`;
-  return { tenantId, userId, apiKeyId: k!.id, invitationId: i!.id, membershipId: m!.id };
+  await db.admin`insert into email_settings (tenant_id, from_name) values (${tenantId}, ${label})`;
+  await db.admin`insert into sender_domains (tenant_id, domain) values (${tenantId}, ${`${label}.example`})`;
+  await db.admin`insert into email_templates (tenant_id, kind, locale, subject, html, text) values (${tenantId}, 'credential_issued', 'en', 's', 'h', 't')`;
+  const [e] = await db.admin`insert into webhook_endpoints (tenant_id, url, event_types, secret_sealed, secret_kek_version)
+                             values (${tenantId}, 'https://partner.example/hook', '{credential.issued}', '\\x00', 1) returning id`;
+  const [d] = await db.admin`insert into webhook_deliveries (tenant_id, endpoint_id, event_type, payload) values (${tenantId}, ${e!.id}, 'credential.issued', '{}') returning id`;
+  await db.admin`insert into webhook_attempts (tenant_id, delivery_id, attempt, status_code, duration_ms) values (${tenantId}, ${d!.id}, 1, 500, 3)`;
+  await db.admin`insert into engagement_events (tenant_id, occurred_at, type, channel, ua_class) values (${tenantId}, now(), 'page_viewed', 'web', 'desktop')`;
+  return { tenantId, userId, apiKeyId: k!.id, invitationId: i!.id, membershipId: m!.id, messageId: o!.id, endpointId: e!.id };
 }
 
 const member = (s: Seeded): Claims => ({ dbRole: TEST_ROLES.member, tenantId: s.tenantId, userId: s.userId });
@@ -124,6 +138,35 @@ describe("without a tenant", () => {
     await expect(as(member(a), (tx) => tx`select hash from user_passwords`)).rejects.toThrow(/permission denied/);
     await expect(as(member(a), (tx) => tx`select secret_hash from api_keys`)).rejects.toThrow(/permission denied/);
     await expect(as(member(a), (tx) => tx`select payload from email_outbox`)).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe("the delivery functions, called as tenant B", () => {
+  it("cannot claim, retry, list or emit for tenant A", async () => {
+    await as(member(b), async (tx) => {
+      expect(await tx`select * from claim_email_messages(${[a.messageId]}::uuid[])`).toHaveLength(0);
+      await tx`select enqueue_job('send_emails', ${{ messageIds: [a.messageId] }}::jsonb)`;
+      expect(await tx`select emit_partner_events('credential.issued', '[{"credentialId": "x"}]'::jsonb) as n`).toEqual([{ n: 1 }]); // B's own endpoint only
+    });
+    const [job] = await db.admin`select id, payload::jsonb ->> 'tenantId' as tenant from graphile_worker._private_jobs order by id desc limit 1`;
+    expect(job!.tenant).toBe(b.tenantId); // stamped with the caller's tenant, whatever the payload said
+    await db.admin`update graphile_worker._private_jobs set attempts = max_attempts, last_error = 'x'`;
+    await as(member(a), async (tx) => {
+      expect(await tx`select * from tenant_jobs(false)`).toHaveLength(0);
+      expect(await tx`select retry_tenant_job(${job!.id}) as ok`).toEqual([{ ok: false }]);
+    });
+    await as(member(b), async (tx) => {
+      expect(await tx`select id from tenant_jobs(true)`).toHaveLength(2); // the enqueued job and B's webhook delivery job
+    });
+    expect(await db.admin`select 1 from webhook_deliveries where tenant_id = ${a.tenantId}`).toHaveLength(1); // only the seeded one
+  });
+
+  it("cannot touch the queue's tables or the engagement table's partitions directly", async () => {
+    await expect(as(member(a), (tx) => tx`select * from graphile_worker._private_jobs`)).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx`select graphile_worker.add_job('send_emails', '{}'::json)`)).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx.unsafe(`select * from engagement_partitions.engagement_events_default`))).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx`delete from engagement_events`)).rejects.toThrow(/permission denied/);
+    await expect(as(member(a), (tx) => tx`select secret_sealed from webhook_endpoints`)).resolves.toBeDefined(); // sealed: useless without the KEK
   });
 });
 
