@@ -13,6 +13,9 @@ import "./modules/recipients/schema.js";
 import "./modules/credentials/schema.js";
 import "./modules/bulk/schema.js";
 import "./modules/images/schema.js";
+import "./modules/engagement/schema.js";
+import "./modules/delivery/schema.js";
+import "./modules/webhooks/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -12,6 +12,8 @@ import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/erro
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
+import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
+import { createEngagementRecorder } from "./modules/engagement/ingest.js";
 
 export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20 };
 
@@ -63,8 +65,10 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
 
 export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
   const yoga = createGraphQL(app);
-  const handlePublic = createPublicRoutes(app);
+  const engagement = createEngagementRecorder(app);
+  const handlePublic = createPublicRoutes(app, engagement);
   const handleDownloads = createDownloadRoutes(app);
+  const handleProviderWebhook = createProviderWebhookRoute(app);
   const limit = app.config.maxBodyBytes;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
@@ -74,6 +78,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
     }
     if (!url.startsWith("/graphql")) {
       void handleDownloads(req, res)
+        .then((handled) => handled || handleProviderWebhook(req, res))
         .then((handled) => handled || handlePublic(req, res))
         .then((handled) => {
           if (!handled) {
@@ -107,6 +112,6 @@ export async function startServer(app: App, port = app.config.port, host = app.c
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      }).then(() => engagement.stop()), // events already answered for are written before the pool closes
   };
 }

@@ -36,18 +36,42 @@ export function linkedInUrl(args: { name: string; organization: string; issued: 
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-export function credentialPage(credential: PublicCredential, credentialId: string): Page {
+/** What the page and its share links say, read from the signed credential only. */
+function describe(credential: PublicCredential) {
   const vc = credential.document as Record<string, any>;
   const achievement = (vc.credentialSubject?.achievement ?? {}) as Achievement;
   const issuer = (vc.issuer ?? {}) as { name?: string; url?: string };
   const name = String(vc.name ?? achievement.name ?? "Credential");
-  const issued = new Date(vc.validFrom);
-  const expires = vc.validUntil ? new Date(vc.validUntil) : null;
-  const certUrl = String(vc.id);
-  const status = statusLabel(credential);
+  return { vc, achievement, issuer, name, issued: new Date(vc.validFrom), expires: vc.validUntil ? new Date(vc.validUntil) : null, certUrl: String(vc.id) };
+}
+
+export const SHARE_NETWORKS = ["linkedin-add", "linkedin", "x", "facebook", "email", "copy"] as const;
+export type ShareNetwork = (typeof SHARE_NETWORKS)[number];
+
+/**
+ * Where each share link leads, built here from the credential alone: the share endpoint redirects only
+ * to these, so it can never be used as an open redirect. "copy" leads back to the credential itself.
+ */
+export function shareTargets(credential: PublicCredential, credentialId: string): Record<ShareNetwork, string> {
+  const { issuer, name, issued, expires, certUrl } = describe(credential);
   const share = encodeURIComponent(certUrl);
-  const text = encodeURIComponent(`I earned "${name}" from ${issuer.name ?? "my issuer"}`);
+  const line = `I earned "${name}" from ${issuer.name ?? "my issuer"}`;
+  return {
+    "linkedin-add": linkedInUrl({ name, organization: issuer.name ?? "", issued, expires, certUrl, certId: credentialId }),
+    linkedin: `https://www.linkedin.com/sharing/share-offsite/?url=${share}`,
+    x: `https://twitter.com/intent/tweet?url=${share}&text=${encodeURIComponent(line)}`,
+    facebook: `https://www.facebook.com/sharer/sharer.php?u=${share}`,
+    email: `mailto:?subject=${encodeURIComponent(name)}&body=${encodeURIComponent(`${line}: ${certUrl}`)}`,
+    copy: certUrl,
+  };
+}
+
+export function credentialPage(credential: PublicCredential, credentialId: string): Page {
+  const { vc, achievement, issuer, name, issued, expires, certUrl } = describe(credential);
+  const status = statusLabel(credential);
   const image = achievement.image?.id;
+  // Share links go through our own endpoint (relative to this page), which counts them and redirects.
+  const via = (network: ShareNetwork) => `${escapeHtml(credentialId)}/share/${network}`;
   return page(`${name} · ${issuer.name ?? "Credential"}`, (nonce) => `
   ${image ? `<img class="badge" src="${escapeHtml(image)}" alt="${escapeHtml(achievement.name ?? name)}">` : ""}
   <p class="issuer" data-testid="issuer">Issued by <strong>${escapeHtml(issuer.name)}</strong>${issuer.url ? ` · <a href="${escapeHtml(issuer.url)}" rel="noopener">${escapeHtml(issuer.url)}</a>` : ""}</p>
@@ -58,9 +82,11 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
   <p class="muted">Issued ${day(issued)}${expires ? ` · Expires ${day(expires)}` : " · Does not expire"}</p>
   <div class="actions">
     <button class="primary" id="verify" type="button">Verify</button>
-    <a id="share-linkedin" href="${escapeHtml(linkedInUrl({ name, organization: issuer.name ?? "", issued, expires, certUrl, certId: credentialId }))}" target="_blank" rel="noopener">Add to LinkedIn</a>
-    <a id="share-x" href="https://twitter.com/intent/tweet?url=${share}&amp;text=${text}" target="_blank" rel="noopener">Share on X</a>
-    <a id="share-facebook" href="https://www.facebook.com/sharer/sharer.php?u=${share}" target="_blank" rel="noopener">Share on Facebook</a>
+    <a id="share-linkedin" href="${via("linkedin-add")}" target="_blank" rel="noopener">Add to LinkedIn</a>
+    <a id="share-linkedin-post" href="${via("linkedin")}" target="_blank" rel="noopener">Share on LinkedIn</a>
+    <a id="share-x" href="${via("x")}" target="_blank" rel="noopener">Share on X</a>
+    <a id="share-facebook" href="${via("facebook")}" target="_blank" rel="noopener">Share on Facebook</a>
+    <a id="share-email" href="${via("email")}">Share by email</a>
     <button id="copy-link" type="button">Copy link</button>
     <a id="download-json" href="?format=json" download="credential-${escapeHtml(credentialId)}.json">Download JSON</a>
     <a id="download-png" href="${escapeHtml(credentialId)}/badge.png" download="badge-${escapeHtml(credentialId)}.png">Download badge (PNG)</a>
@@ -74,10 +100,21 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
     document.getElementById("verify").addEventListener("click", () => laurelVerify(credential, document.getElementById("verify-result")));
     document.getElementById("copy-link").addEventListener("click", async (event) => {
       const button = event.currentTarget;
+      fetch(${jsonForScript(`${credentialId}/share/copy`)}, { redirect: "manual", keepalive: true }).catch(() => {});
       try { await navigator.clipboard.writeText(${jsonForScript(certUrl)}); button.textContent = "Link copied"; }
       catch { window.prompt("Copy this link", ${jsonForScript(certUrl)}); }
     });
   </script>`);
+}
+
+/** The claim link's landing page: claiming is a POST from its button, so mail scanners never claim. */
+export function claimPage(credential: PublicCredential, token: string): Page {
+  const { issuer, name } = describe(credential);
+  return page(`Claim ${name}`, () => `
+  <p class="issuer">Issued by <strong>${escapeHtml(issuer.name)}</strong></p>
+  <h1 data-testid="name">${escapeHtml(name)}</h1>
+  <form method="post"><input type="hidden" name="token" value="${escapeHtml(token)}">
+  <div class="actions"><button class="primary" type="submit" id="claim">Claim your credential</button></div></form>`);
 }
 
 export function verifyPage(): Page {

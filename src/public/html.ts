@@ -1,6 +1,7 @@
 // Tiny HTML helpers for the public pages: everything interpolated is escaped; scripts carry a nonce
 // that the page's Content-Security-Policy names.
 import { randomBytes } from "node:crypto";
+import type { ServerResponse } from "node:http";
 
 export function escapeHtml(value: unknown): string {
   return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
@@ -36,6 +37,22 @@ export function page(title: string, body: (nonce: string) => string): Page {
 </style></head><body><main>${body(nonce)}</main></body></html>`;
   const csp = `default-src 'none'; img-src * data:; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
   return { html, csp };
+}
+
+export function sendPage(res: ServerResponse, page: Page, status = 200) {
+  res.writeHead(status, {
+    "content-type": "text/html; charset=utf-8",
+    "content-security-policy": page.csp,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+  });
+  res.end(page.html);
+}
+
+/** A short page for a link that did not work: no detail about why, nothing to probe with. */
+export function messagePage(title: string, message: string): Page {
+  return page(title, () => `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }
 
 /** Client script shared by the pages: posts a credential to /verify and lists the report. */

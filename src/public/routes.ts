@@ -9,6 +9,8 @@
 //   GET  /images/:tenant/:id                  an uploaded image
 //   POST /verify                              a verification report for a credential (JSON body)
 //   GET  /verify                              the verify page
+// Views, downloads and verifications of our credentials are handed to the engagement buffer; the
+// tracking endpoints themselves (pixel, clicks, shares, claims) live in modules/engagement/routes.ts.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
 import {
@@ -24,8 +26,10 @@ import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
+import { createEngagementRoutes, requestFacts, withFacts } from "../modules/engagement/routes.js";
+import type { EngagementInput, EngagementRecorder } from "../modules/engagement/ingest.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
-import type { Page } from "./html.js";
+import { sendPage } from "./html.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const routes: [RegExp, string][] = [
@@ -50,17 +54,6 @@ function send(res: ServerResponse, status: number, body: unknown, type = "applic
     "x-content-type-options": "nosniff",
   });
   res.end(typeof body === "string" ? body : JSON.stringify(body, null, 2));
-}
-
-function sendPage(res: ServerResponse, page: Page) {
-  res.writeHead(200, {
-    "content-type": "text/html; charset=utf-8",
-    "content-security-policy": page.csp,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-  });
-  res.end(page.html);
 }
 
 /** A credential as JSON, or baked into a PNG or SVG badge. */
@@ -102,14 +95,25 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   }
 }
 
-export function createPublicRoutes(app: App) {
+/** The tenant and credential a verified document names, when it is one of ours. */
+function ourCredential(publicUrl: string, id: string | null): [string, string] | null {
+  const prefix = `${publicUrl}/issuers/`;
+  const m = id?.startsWith(prefix) ? /^([0-9a-f-]{36})\/credentials\/([0-9a-f-]{36})$/.exec(id.slice(prefix.length)) : null;
+  return m ? [m[1]!, m[2]!] : null;
+}
+
+export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
   const ctx: PublicContext = {
     database: app.database,
     roles: app.config.roles,
     settings: { publicUrl: app.config.publicUrl, keks: app.config.keks },
   };
   const limiter = createRateLimiter({ perSecond: 20, burst: 60 });
+  const handleEngagement = createEngagementRoutes(ctx, engagement);
+  const track = (req: IncomingMessage, event: Omit<EngagementInput, "uaClass" | "machine" | "ipHash">) =>
+    engagement.record(withFacts(event, requestFacts(req, app.config.keks)));
   return async function handlePublic(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (await handleEngagement(req, res)) return true;
     const path = (req.url ?? "/").split("?")[0]!;
     const route = routes.find(([pattern]) => pattern.test(path));
     if (!route) return false;
@@ -143,9 +147,12 @@ export function createPublicRoutes(app: App) {
         const credential = await loadCredential(ctx, a!, b!);
         if (credential && wantsHtml) {
           sendPage(res, credentialPage(credential, b!));
+          track(req, { tenantId: a!, credentialId: b!, type: "page_viewed", channel: "web" });
           return true;
         }
         body = credential?.document ?? null;
+        // The page's download link asks for ?format=json; anything else fetching the JSON is a program.
+        if (credential) track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "json", channel: /[?&]format=json/.test(req.url ?? "") ? "web" : "api" });
       }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
       else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!);
@@ -168,9 +175,16 @@ export function createPublicRoutes(app: App) {
             ...(name === "badge" ? { "content-disposition": `inline; filename="badge-${b}.${c}"` } : {}),
           });
           res.end(file.body);
+          if (name === "badge") track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: c as "png" | "svg", channel: "web" });
         }
         return true;
-      } else body = await verifyCredential(ctx, await readCredential(req, app.config.maxBodyBytes));
+      } else {
+        const report = await verifyCredential(ctx, await readCredential(req, app.config.maxBodyBytes));
+        // Counted only for a genuine credential of ours: a forged or foreign document verifies nothing.
+        const ours = report.proof.ok ? ourCredential(app.config.publicUrl, report.credentialId) : null;
+        if (ours) track(req, { tenantId: ours[0], credentialId: ours[1], type: "verified", channel: "verifier" });
+        body = report;
+      }
       if (body === null) send(res, 404, { error: "Not found" });
       else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
     } catch (error) {

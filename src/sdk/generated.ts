@@ -101,6 +101,51 @@ export type CustomFieldType =
   | 'TEXT'
   | 'URL';
 
+export type EmailKind =
+  | 'credential_expiring'
+  | 'credential_issued'
+  | 'credential_reinstated'
+  | 'credential_reminder'
+  | 'credential_revoked'
+  | 'credential_suspended';
+
+export type EmailSettingsInput = {
+  defaultLocale?: string | null | undefined;
+  /** Must be on a verified sender domain */
+  fromAddress?: string | null | undefined;
+  fromName?: string | null | undefined;
+  replyTo?: string | null | undefined;
+};
+
+export type EmailStatus =
+  | 'bounced'
+  | 'complained'
+  | 'delivered'
+  | 'failed'
+  | 'queued'
+  | 'sending'
+  | 'sent';
+
+export type EmailTemplateInput = {
+  html: string;
+  kind: EmailKind;
+  locale: string;
+  subject: string;
+  /** Omit for the tenant's default */
+  templateId?: string | number | null | undefined;
+  text: string;
+};
+
+export type EngagementType =
+  | 'CLAIMED'
+  | 'DOWNLOADED'
+  | 'EMAIL_OPENED'
+  | 'LINKEDIN_ADDED'
+  | 'LINK_CLICKED'
+  | 'PAGE_VIEWED'
+  | 'SHARED'
+  | 'VERIFIED';
+
 export type EvidenceInput = {
   description?: string | null | undefined;
   /** URL of the evidence */
@@ -179,6 +224,20 @@ export type RecipientInput = {
   name?: string | null | undefined;
 };
 
+export type RecipientPrivacyInput = {
+  objectsToReminders?: boolean | null | undefined;
+  /** Processing restricted: no reminders, no tracking */
+  restricted?: boolean | null | undefined;
+  /** false: no tracking pixel, no per-person events (counted only in aggregate) */
+  trackingConsent?: boolean | null | undefined;
+};
+
+export type ReminderSettingsInput = {
+  expiryReminderDays?: number | null | undefined;
+  reminderCount: number;
+  reminderIntervalDays: number;
+};
+
 export type RevokeCredentialInput = {
   notifyRecipient?: boolean | null | undefined;
   reason: string;
@@ -242,6 +301,15 @@ export type ValidityKind =
 export type ViewerKind =
   | 'API_KEY'
   | 'USER';
+
+export type WebhookEndpointInput = {
+  description?: string | null | undefined;
+  enabled?: boolean | null | undefined;
+  /** See webhookEventTypes */
+  eventTypes?: Array<string> | null | undefined;
+  /** https:// on the public internet */
+  url?: string | null | undefined;
+};
 
 export type ApiKeysQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -374,6 +442,137 @@ export type UploadImageMutation = { uploadImage:
     | { __typename: 'Image', id: string, url: string, contentType: string, size: number, sha256: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
+
+export type EmailMessagesQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  status?: Array<EmailStatus> | EmailStatus | null | undefined;
+  undelivered?: boolean | null | undefined;
+  credentialId?: string | number | null | undefined;
+}>;
+
+
+export type EmailMessagesQuery = { tenant: { emailMessages: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: string, toEmail: string, locale: string, status: EmailStatus, statusDetail: string | null, attempts: number, lastError: string | null, provider: string | null, providerMessageId: string | null, from: string | null, subject: string | null, html: string | null, text: string | null, credentialId: string | null, createdAt: string, sentAt: string | null, deliveredAt: string | null, bouncedAt: string | null, complainedAt: string | null, openedAt: string | null, clickedAt: string | null } }> } | null } };
+
+export type EmailSettingsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type EmailSettingsQuery = { tenant: { emailSettings: { fromName: string | null, fromAddress: string | null, replyTo: string | null, defaultLocale: string, senderDomains: Array<{ id: string, domain: string, status: string, dnsRecords: unknown, verifiedAt: string | null }> } } };
+
+export type UpdateEmailSettingsMutationVariables = Exact<{
+  input: EmailSettingsInput;
+}>;
+
+
+export type UpdateEmailSettingsMutation = { updateEmailSettings:
+    | { __typename: 'EmailSettings', fromName: string | null, fromAddress: string | null, replyTo: string | null, defaultLocale: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type AddSenderDomainMutationVariables = Exact<{
+  domain: string;
+}>;
+
+
+export type AddSenderDomainMutation = { addSenderDomain:
+    | { __typename: 'SenderDomain', id: string, domain: string, status: string, dnsRecords: unknown }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type VerifySenderDomainMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type VerifySenderDomainMutation = { verifySenderDomain:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'SenderDomain', id: string, domain: string, status: string, verifiedAt: string | null }
+   };
+
+export type EmailTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type EmailTemplatesQuery = { emailMergeFields: Array<string>, tenant: { emailTemplates: Array<{ id: string, templateId: string | null, kind: string, locale: string, subject: string, html: string, text: string, updatedAt: string }> } };
+
+export type SetEmailTemplateMutationVariables = Exact<{
+  input: EmailTemplateInput;
+}>;
+
+
+export type SetEmailTemplateMutation = { setEmailTemplate:
+    | { __typename: 'EmailTemplate', id: string, templateId: string | null, kind: string, locale: string, subject: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type DeleteEmailTemplateMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteEmailTemplateMutation = { deleteEmailTemplate:
+    | { __typename: 'EmailTemplate', id: string }
+    | { __typename: 'NotFoundError', message: string }
+   };
+
+export type ResendCredentialEmailMutationVariables = Exact<{
+  credentialId: string | number;
+}>;
+
+
+export type ResendCredentialEmailMutation = { resendCredentialEmail:
+    | { __typename: 'EmailMessage', id: string, status: EmailStatus, kind: string, toEmail: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type FailingJobsQueryVariables = Exact<{
+  failedOnly?: boolean | null | undefined;
+}>;
+
+
+export type FailingJobsQuery = { tenant: { failingJobs: Array<{ id: string, task: string, attempts: number, maxAttempts: number, failed: boolean, lastError: string | null, runAt: string, createdAt: string, payload: unknown }> } };
+
+export type RetryJobMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RetryJobMutation = { retryJob:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'RetryJobPayload', jobId: string, retried: boolean }
+   };
+
+export type UpdateRecipientPrivacyMutationVariables = Exact<{
+  id: string | number;
+  input: RecipientPrivacyInput;
+}>;
+
+
+export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null }
+   };
+
+export type SetTemplateRemindersMutationVariables = Exact<{
+  id: string | number;
+  input: ReminderSettingsInput;
+}>;
+
+
+export type SetTemplateRemindersMutation = { setTemplateReminders:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, reminderCount: number, reminderIntervalDays: number, expiryReminderDays: number | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type EngagementSummaryQueryVariables = Exact<{
+  from: string;
+  to: string;
+  templateId?: string | number | null | undefined;
+}>;
+
+
+export type EngagementSummaryQuery = { engagementSummary: Array<{ type: EngagementType, people: number, machines: number }> };
 
 export type IssuerQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -639,13 +838,103 @@ export type NodeQuery = { node:
     | { __typename: 'AuditLogEntry', action: string, id: string }
     | { __typename: 'BulkJob', id: string }
     | { __typename: 'Credential', id: string }
+    | { __typename: 'EmailMessage', id: string }
+    | { __typename: 'EmailTemplate', id: string }
     | { __typename: 'Invitation', email: string, status: InvitationStatus, id: string }
     | { __typename: 'Membership', role: MemberRole, id: string }
     | { __typename: 'Recipient', id: string }
+    | { __typename: 'SenderDomain', id: string }
     | { __typename: 'Template', id: string }
     | { __typename: 'Tenant', id: string }
     | { __typename: 'User', id: string }
+    | { __typename: 'WebhookDelivery', id: string }
+    | { __typename: 'WebhookEndpoint', id: string }
    | null };
+
+export type WebhookEndpointsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type WebhookEndpointsQuery = { webhookEventTypes: Array<string>, tenant: { webhookEndpoints: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, url: string, description: string | null, eventTypes: Array<string>, enabled: boolean, disabledReason: string | null, disabledAt: string | null, consecutiveFailures: number, createdAt: string } }> } | null } };
+
+export type WebhookDeliveriesQueryVariables = Exact<{
+  endpointId: string | number;
+  first?: number | null | undefined;
+  status?: string | null | undefined;
+}>;
+
+
+export type WebhookDeliveriesQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential' }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient' }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint', id: string, enabled: boolean, consecutiveFailures: number, disabledReason: string | null, deliveries: { edges: Array<{ node: { id: string, eventType: string, messageId: string, payload: unknown, status: string, attempts: number, nextAttemptAt: string | null, lastStatusCode: number | null, lastError: string | null, deliveredAt: string | null, createdAt: string, attemptLog: Array<{ attempt: number, statusCode: number | null, error: string | null, durationMs: number, responseExcerpt: string | null, attemptedAt: string }> } }> } }
+   | null };
+
+export type CreateWebhookEndpointMutationVariables = Exact<{
+  input: WebhookEndpointInput;
+}>;
+
+
+export type CreateWebhookEndpointMutation = { createWebhookEndpoint:
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+    | { __typename: 'WebhookSecretPayload', secret: string, endpoint: { id: string, url: string, eventTypes: Array<string>, enabled: boolean } }
+   };
+
+export type UpdateWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+  input: WebhookEndpointInput;
+}>;
+
+
+export type UpdateWebhookEndpointMutation = { updateWebhookEndpoint:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+    | { __typename: 'WebhookEndpoint', id: string, url: string, eventTypes: Array<string>, enabled: boolean, consecutiveFailures: number }
+   };
+
+export type RotateWebhookSecretMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RotateWebhookSecretMutation = { rotateWebhookSecret:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'WebhookSecretPayload', secret: string, endpoint: { id: string } }
+   };
+
+export type DeleteWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'WebhookEndpoint', id: string }
+   };
+
+export type TestWebhookEndpointMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TestWebhookEndpointMutation = { testWebhookEndpoint:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'WebhookDelivery', id: string, eventType: string, status: string, messageId: string }
+   };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -1007,6 +1296,281 @@ export const UploadImageDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<UploadImageMutation, UploadImageMutationVariables>;
+export const EmailMessagesDocument = new TypedDocumentString(`
+    query EmailMessages($first: Int, $after: String, $status: [EmailStatus!], $undelivered: Boolean, $credentialId: ID) {
+  tenant {
+    emailMessages(
+      first: $first
+      after: $after
+      status: $status
+      undelivered: $undelivered
+      credentialId: $credentialId
+    ) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          kind
+          toEmail
+          locale
+          status
+          statusDetail
+          attempts
+          lastError
+          provider
+          providerMessageId
+          from
+          subject
+          html
+          text
+          credentialId
+          createdAt
+          sentAt
+          deliveredAt
+          bouncedAt
+          complainedAt
+          openedAt
+          clickedAt
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<EmailMessagesQuery, EmailMessagesQueryVariables>;
+export const EmailSettingsDocument = new TypedDocumentString(`
+    query EmailSettings {
+  tenant {
+    emailSettings {
+      fromName
+      fromAddress
+      replyTo
+      defaultLocale
+      senderDomains {
+        id
+        domain
+        status
+        dnsRecords
+        verifiedAt
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<EmailSettingsQuery, EmailSettingsQueryVariables>;
+export const UpdateEmailSettingsDocument = new TypedDocumentString(`
+    mutation UpdateEmailSettings($input: EmailSettingsInput!) {
+  updateEmailSettings(input: $input) {
+    __typename
+    ... on EmailSettings {
+      fromName
+      fromAddress
+      replyTo
+      defaultLocale
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateEmailSettingsMutation, UpdateEmailSettingsMutationVariables>;
+export const AddSenderDomainDocument = new TypedDocumentString(`
+    mutation AddSenderDomain($domain: String!) {
+  addSenderDomain(domain: $domain) {
+    __typename
+    ... on SenderDomain {
+      id
+      domain
+      status
+      dnsRecords
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<AddSenderDomainMutation, AddSenderDomainMutationVariables>;
+export const VerifySenderDomainDocument = new TypedDocumentString(`
+    mutation VerifySenderDomain($id: ID!) {
+  verifySenderDomain(id: $id) {
+    __typename
+    ... on SenderDomain {
+      id
+      domain
+      status
+      verifiedAt
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<VerifySenderDomainMutation, VerifySenderDomainMutationVariables>;
+export const EmailTemplatesDocument = new TypedDocumentString(`
+    query EmailTemplates {
+  tenant {
+    emailTemplates {
+      id
+      templateId
+      kind
+      locale
+      subject
+      html
+      text
+      updatedAt
+    }
+  }
+  emailMergeFields
+}
+    `) as unknown as TypedDocumentString<EmailTemplatesQuery, EmailTemplatesQueryVariables>;
+export const SetEmailTemplateDocument = new TypedDocumentString(`
+    mutation SetEmailTemplate($input: EmailTemplateInput!) {
+  setEmailTemplate(input: $input) {
+    __typename
+    ... on EmailTemplate {
+      id
+      templateId
+      kind
+      locale
+      subject
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetEmailTemplateMutation, SetEmailTemplateMutationVariables>;
+export const DeleteEmailTemplateDocument = new TypedDocumentString(`
+    mutation DeleteEmailTemplate($id: ID!) {
+  deleteEmailTemplate(id: $id) {
+    __typename
+    ... on EmailTemplate {
+      id
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteEmailTemplateMutation, DeleteEmailTemplateMutationVariables>;
+export const ResendCredentialEmailDocument = new TypedDocumentString(`
+    mutation ResendCredentialEmail($credentialId: ID!) {
+  resendCredentialEmail(credentialId: $credentialId) {
+    __typename
+    ... on EmailMessage {
+      id
+      status
+      kind
+      toEmail
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ResendCredentialEmailMutation, ResendCredentialEmailMutationVariables>;
+export const FailingJobsDocument = new TypedDocumentString(`
+    query FailingJobs($failedOnly: Boolean) {
+  tenant {
+    failingJobs(failedOnly: $failedOnly) {
+      id
+      task
+      attempts
+      maxAttempts
+      failed
+      lastError
+      runAt
+      createdAt
+      payload
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<FailingJobsQuery, FailingJobsQueryVariables>;
+export const RetryJobDocument = new TypedDocumentString(`
+    mutation RetryJob($id: ID!) {
+  retryJob(id: $id) {
+    __typename
+    ... on RetryJobPayload {
+      jobId
+      retried
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RetryJobMutation, RetryJobMutationVariables>;
+export const UpdateRecipientPrivacyDocument = new TypedDocumentString(`
+    mutation UpdateRecipientPrivacy($id: ID!, $input: RecipientPrivacyInput!) {
+  updateRecipientPrivacy(id: $id, input: $input) {
+    __typename
+    ... on Recipient {
+      id
+      trackingConsent
+      restrictedAt
+      objectedAt
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateRecipientPrivacyMutation, UpdateRecipientPrivacyMutationVariables>;
+export const SetTemplateRemindersDocument = new TypedDocumentString(`
+    mutation SetTemplateReminders($id: ID!, $input: ReminderSettingsInput!) {
+  setTemplateReminders(id: $id, input: $input) {
+    __typename
+    ... on Template {
+      id
+      reminderCount
+      reminderIntervalDays
+      expiryReminderDays
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetTemplateRemindersMutation, SetTemplateRemindersMutationVariables>;
+export const EngagementSummaryDocument = new TypedDocumentString(`
+    query EngagementSummary($from: DateTime!, $to: DateTime!, $templateId: ID) {
+  engagementSummary(from: $from, to: $to, templateId: $templateId) {
+    type
+    people
+    machines
+  }
+}
+    `) as unknown as TypedDocumentString<EngagementSummaryQuery, EngagementSummaryQueryVariables>;
 export const IssuerDocument = new TypedDocumentString(`
     query Issuer {
   tenant {
@@ -1585,3 +2149,162 @@ export const NodeDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<NodeQuery, NodeQueryVariables>;
+export const WebhookEndpointsDocument = new TypedDocumentString(`
+    query WebhookEndpoints($first: Int, $after: String) {
+  tenant {
+    webhookEndpoints(first: $first, after: $after) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          url
+          description
+          eventTypes
+          enabled
+          disabledReason
+          disabledAt
+          consecutiveFailures
+          createdAt
+        }
+      }
+    }
+  }
+  webhookEventTypes
+}
+    `) as unknown as TypedDocumentString<WebhookEndpointsQuery, WebhookEndpointsQueryVariables>;
+export const WebhookDeliveriesDocument = new TypedDocumentString(`
+    query WebhookDeliveries($endpointId: ID!, $first: Int, $status: String) {
+  node(id: $endpointId) {
+    __typename
+    ... on WebhookEndpoint {
+      id
+      enabled
+      consecutiveFailures
+      disabledReason
+      deliveries(first: $first, status: $status) {
+        edges {
+          node {
+            id
+            eventType
+            messageId
+            payload
+            status
+            attempts
+            nextAttemptAt
+            lastStatusCode
+            lastError
+            deliveredAt
+            createdAt
+            attemptLog {
+              attempt
+              statusCode
+              error
+              durationMs
+              responseExcerpt
+              attemptedAt
+            }
+          }
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>;
+export const CreateWebhookEndpointDocument = new TypedDocumentString(`
+    mutation CreateWebhookEndpoint($input: WebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    __typename
+    ... on WebhookSecretPayload {
+      secret
+      endpoint {
+        id
+        url
+        eventTypes
+        enabled
+      }
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>;
+export const UpdateWebhookEndpointDocument = new TypedDocumentString(`
+    mutation UpdateWebhookEndpoint($id: ID!, $input: WebhookEndpointInput!) {
+  updateWebhookEndpoint(id: $id, input: $input) {
+    __typename
+    ... on WebhookEndpoint {
+      id
+      url
+      eventTypes
+      enabled
+      consecutiveFailures
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateWebhookEndpointMutation, UpdateWebhookEndpointMutationVariables>;
+export const RotateWebhookSecretDocument = new TypedDocumentString(`
+    mutation RotateWebhookSecret($id: ID!) {
+  rotateWebhookSecret(id: $id) {
+    __typename
+    ... on WebhookSecretPayload {
+      secret
+      endpoint {
+        id
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RotateWebhookSecretMutation, RotateWebhookSecretMutationVariables>;
+export const DeleteWebhookEndpointDocument = new TypedDocumentString(`
+    mutation DeleteWebhookEndpoint($id: ID!) {
+  deleteWebhookEndpoint(id: $id) {
+    __typename
+    ... on WebhookEndpoint {
+      id
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>;
+export const TestWebhookEndpointDocument = new TypedDocumentString(`
+    mutation TestWebhookEndpoint($id: ID!) {
+  testWebhookEndpoint(id: $id) {
+    __typename
+    ... on WebhookDelivery {
+      id
+      eventType
+      status
+      messageId
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TestWebhookEndpointMutation, TestWebhookEndpointMutationVariables>;

@@ -18,6 +18,8 @@ import { createApiKey } from "../../src/modules/api-keys/service.js";
 import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
 import { describeLoad, runLoad } from "./load.js";
 import { benchBulk } from "./bulk.js";
+import { benchDelivery } from "./delivery.js";
+import { benchIngest } from "./ingest.js";
 import { createTemplate, setTemplateStatus } from "../../src/modules/templates/service.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -153,6 +155,11 @@ try {
     console.log("Bulk issuance through the runner (signed, committed, email queued, audited):");
     await benchBulk(sizes, server);
   }
+  if (process.env.BENCH_DELIVERY !== "0") {
+    console.log("\nEmail delivery through the worker (its own process) to a fake Resend:");
+    await benchDelivery((process.env.BENCH_DELIVERY_SIZES ?? "10000").split(",").map(Number), server);
+  }
+  if (process.env.BENCH_INGEST !== "0") await benchIngest(server, { seconds: SECONDS });
 } finally {
   await root.unsafe(`drop database if exists "${dbName}" with (force)`);
   await root.end();

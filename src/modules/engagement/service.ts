@@ -1,0 +1,31 @@
+// Reading engagement back: counts per event type, people apart from machines. Aggregates only, so
+// analysts (who may not see people) can read them; the tenant transaction's RLS is the wall.
+import type { Db } from "../../db/tenant-transaction.js";
+import { Prisma } from "../../generated/prisma/client.js";
+import type { EngagementType } from "./ingest.js";
+
+export const ENGAGEMENT_TYPES: readonly EngagementType[] = [
+  "email_opened", "link_clicked", "page_viewed", "shared", "linkedin_added", "downloaded", "verified", "claimed",
+];
+
+export interface EngagementCount {
+  type: EngagementType;
+  people: number;
+  machines: number;
+}
+
+export async function engagementSummary(
+  db: Db,
+  tenantId: string,
+  range: { from: Date; to: Date; templateId?: string | null },
+): Promise<EngagementCount[]> {
+  const template = range.templateId ? Prisma.sql`and template_id = ${range.templateId}::uuid` : Prisma.empty;
+  const rows = await db.$queryRaw<{ type: EngagementType; people: number; machines: number }[]>`
+    select type::text as type, (count(*) filter (where not machine))::int as people, (count(*) filter (where machine))::int as machines
+      from engagement_events
+     where tenant_id = ${tenantId}::uuid and occurred_at >= ${range.from} and occurred_at < ${range.to} ${template}
+     group by type`;
+  const byType = new Map(rows.map((r) => [r.type, r]));
+  // Every type, zeros included, so a chart has a stable shape.
+  return ENGAGEMENT_TYPES.map((type) => ({ type, people: byType.get(type)?.people ?? 0, machines: byType.get(type)?.machines ?? 0 }));
+}
