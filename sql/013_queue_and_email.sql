@@ -16,6 +16,9 @@ create function queue_job_for(p_tenant_id uuid, p_task text, p_payload jsonb, p_
     if p_task not in ('send_emails', 'deliver_webhook') then
       raise exception 'unknown task %', p_task using errcode = '22023';
     end if;
+    if jsonb_typeof(coalesce(p_payload, '{}'::jsonb)) <> 'object' then
+      raise exception 'a job payload is a JSON object' using errcode = '22023';
+    end if;
     perform graphile_worker.add_job(
       identifier => p_task,
       payload => (coalesce(p_payload, '{}'::jsonb) || jsonb_build_object('tenantId', p_tenant_id))::json,

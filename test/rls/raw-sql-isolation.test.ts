@@ -145,7 +145,7 @@ describe("the delivery functions, called as tenant B", () => {
   it("cannot claim, retry, list or emit for tenant A", async () => {
     await as(member(b), async (tx) => {
       expect(await tx`select * from claim_email_messages(${[a.messageId]}::uuid[])`).toHaveLength(0);
-      await tx`select enqueue_job('send_emails', ${{ messageIds: [a.messageId] }}::jsonb)`;
+      await tx`select enqueue_job('send_emails', ${tx.json({ messageIds: [a.messageId] })})`;
       expect(await tx`select emit_partner_events('credential.issued', '[{"credentialId": "x"}]'::jsonb) as n`).toEqual([{ n: 1 }]); // B's own endpoint only
     });
     const [job] = await db.admin`select id, payload::jsonb ->> 'tenantId' as tenant from graphile_worker._private_jobs order by id desc limit 1`;

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
+import { ActivateTemplateDocument, CreateTemplateDocument, EmailMessagesDocument, IssueCredentialDocument, TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
 import { createLaurelClient } from "../../src/sdk/index.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -70,6 +70,15 @@ describe("npm start without DATABASE_URL", () => {
     if (issued.issueCredential.__typename !== "Credential") return;
     const report = await fetch(`${first.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(issued.issueCredential.verifiableCredential) });
     expect((await report.json()).verified).toBe(true);
+    // No RESEND_API_KEY: the worker inside npm start renders the email into the demo outbox.
+    let inbox: { status: string; provider: string | null; subject: string | null; html: string | null }[] = [];
+    for (let i = 0; i < 300 && !inbox.some((m) => m.status === "sent"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      inbox = (await client.request(EmailMessagesDocument, { first: 10 })).tenant!.emailMessages!.edges.map((e) => e.node).filter((m) => m.subject !== undefined);
+    }
+    const email = inbox.find((m) => m.status === "sent");
+    expect(email).toMatchObject({ provider: "log", subject: expect.stringContaining("First Badge") });
+    expect(email!.html).toContain("/t/c/");
     expect(await stop(first.child)).toBe(0);
 
     const second = await start(dataDir);

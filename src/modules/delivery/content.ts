@@ -46,9 +46,9 @@ const en: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
     html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "View your credential")}</p><p><a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
+<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a> · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
 <p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>`),
-    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAdd it to LinkedIn: {{links.linkedin}}\n",
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\nAdd it to LinkedIn: {{links.linkedin}}\n",
   },
   credential_reminder: {
     subject: "Reminder: your credential {{credential.name}} is waiting",
@@ -88,9 +88,9 @@ const fr: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
+<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a> · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
 <p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>`),
-    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n",
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n",
   },
   credential_reminder: {
     subject: "Rappel : votre titre {{credential.name}} vous attend",

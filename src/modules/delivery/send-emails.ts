@@ -8,7 +8,7 @@ import type { TenantJob, WorkerApp } from "../jobs/worker.js";
 import { builtInContent, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
 import { createHash } from "node:crypto";
 import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEmail } from "./mailer.js";
-import { emailTracking, shouldTrack } from "../engagement/tracking.js";
+import { claimUrl, emailTracking, shouldTrack } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
 
@@ -187,6 +187,7 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
     });
     view.links = {
       ...view.links,
+      claim: claimUrl(settings, { tenantId, credentialId: row.credential_id, messageId: row.id }),
       view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
       linkedin: track ? tracking.link(linkedin, "linkedin") : linkedin,
     };
