@@ -90,6 +90,7 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
     <button id="copy-link" type="button">Copy link</button>
     <a id="download-json" href="?format=json" download="credential-${escapeHtml(credentialId)}.json">Download JSON</a>
     <a id="download-png" href="${escapeHtml(credentialId)}/badge.png" download="badge-${escapeHtml(credentialId)}.png">Download badge (PNG)</a>
+    <a id="download-pdf" href="${escapeHtml(credentialId)}/certificate.pdf" download="certificate-${escapeHtml(credentialId)}.pdf">Download certificate (PDF)</a>
   </div>
   <div id="verify-result" data-testid="verify-result" aria-live="polite"></div>
   <p class="muted">This is an Open Badges 3.0 Verifiable Credential. Anyone can check it without trusting this site: its signature, its issuer's key and its status are public.</p>

@@ -4,6 +4,7 @@
 //   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON), or its page for browsers
 //   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
 //   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
+//   GET  /issuers/:tenant/credentials/:id/certificate.pdf a printable certificate, the credential attached
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
@@ -23,6 +24,7 @@ import {
   type PublicContext,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
+import { certificatePdf } from "../modules/credentials/certificate-pdf.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
@@ -38,6 +40,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})$`), "credential"],
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.pdf$`), "certificate"],
   [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
   [new RegExp(`^/issuers/(${UUID})/ob2$`), "ob2-issuer"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/ob2$`), "ob2-assertion"],
@@ -162,6 +165,22 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       } else if (name === "achievement" || name === "ob2-badgeclass") {
         const achievement = await loadAchievement(ctx, a!, b!, Number(c));
         body = achievement && (name === "achievement" ? ob3Achievement : ob2BadgeClass)(ctx, a!, b!, Number(c), achievement);
+      }
+      else if (name === "certificate") {
+        const credential = await loadCredential(ctx, a!, b!);
+        if (!credential) send(res, 404, { error: "Not found" });
+        else {
+          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`);
+          res.writeHead(200, {
+            "content-type": "application/pdf",
+            "content-disposition": `inline; filename="certificate-${b}.pdf"`,
+            "x-content-type-options": "nosniff",
+            "cache-control": "no-store",
+          });
+          res.end(pdf);
+          track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "pdf", channel: "web" });
+        }
+        return true;
       }
       else if (name === "badge" || name === "image") {
         const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
