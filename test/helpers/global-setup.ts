@@ -18,7 +18,9 @@ export default async function setup(project: TestProject) {
   const migrations = await readMigrations();
   const digest = createHash("sha256").update(migrations.map((m) => m.checksum).join(",")).digest("hex").slice(0, 16);
   const template = `laurel_tpl_${digest}`;
-  const runId = randomBytes(4).toString("hex");
+  // The run id starts with this process's pid, so a run can tell a crashed run's databases (whose
+  // process is gone) from those of a run still going on this machine.
+  const runId = `${process.pid.toString(36)}p${randomBytes(3).toString("hex")}`;
   const sql = postgres(adminUrlFor(serverUrl, "postgres"), { max: 1, onnotice: () => {} });
   try {
     const [exists] = await sql`select 1 from pg_database where datname = ${template}`;
@@ -29,9 +31,10 @@ export default async function setup(project: TestProject) {
       await migrate({ adminUrl: adminUrlFor(serverUrl, building), roles: TEST_ROLES, loginPassword: TEST_LOGIN_PASSWORD });
       await sql.unsafe(`alter database "${building}" rename to "${template}"`);
     }
-    // Databases left by runs that crashed before their teardown.
-    const stale = await sql<{ datname: string }[]>`
-      select datname from pg_database where datname like 'laurel_test_%' and datname not like ${`laurel_test_${runId}_%`}`;
+    // Databases left by runs that crashed before their teardown; never those of a run still alive.
+    const stale = (await sql<{ datname: string }[]>`
+      select datname from pg_database where datname like 'laurel_test_%' and datname not like ${`laurel_test_${runId}_%`}`)
+      .filter(({ datname }) => !runIsAlive(datname));
     for (const { datname } of stale) await sql.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
   } finally {
     await sql.end();
@@ -44,4 +47,15 @@ export default async function setup(project: TestProject) {
     for (const { datname } of mine) await cleanup.unsafe(`drop database if exists "${datname}" with (force)`).catch(() => {});
     await cleanup.end();
   };
+}
+
+function runIsAlive(datname: string): boolean {
+  const pid = /^laurel_test_([0-9a-z]+)p[0-9a-f]{6}_/.exec(datname)?.[1];
+  if (!pid) return false;
+  try {
+    process.kill(parseInt(pid, 36), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
