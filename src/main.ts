@@ -4,7 +4,7 @@ import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
 import { createBulkRunner } from "./modules/bulk/runner.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
-import { buildTaskList, crontab } from "./modules/jobs/tasks.js";
+import { buildTaskList, crontab, recurringWork } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 
 let config = loadConfig();
@@ -19,7 +19,7 @@ const running = await startServer(app);
 bulkRunner?.start();
 // Email, partner webhooks and reminders run in this process too unless LAUREL_RUN_WORKER=false.
 const queue = config.runWorker
-  ? await startQueueWorker(app, { taskList: buildTaskList(app), crontab: crontab(app), log: (line) => console.log(`[worker] ${line}`) })
+  ? await startQueueWorker(app, { taskList: buildTaskList(app), crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
   : undefined;
 if (queue && !config.email.resendApiKey) console.log("No RESEND_API_KEY: emails are rendered into the database outbox (query emailMessages) instead of sent");
 console.log(`Laurel is listening on ${running.url}`);

@@ -163,7 +163,9 @@ describe("the claim link", () => {
       hit(app, path, { method: "POST", body: `token=${t}`, headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect((await post(`/issuers/${b.tenantId}/credentials/${other.credentialId}/claim`, token)).status).toBe(404);
     expect((await post(`${c.pagePath}/claim`, claimToken(settings(), { tenantId: b.tenantId, credentialId: other.credentialId }))).status).toBe(404);
-    expect((await post(`${c.pagePath}/claim`, token.slice(0, -1) + "A")).status).toBe(404);
+    // One character changed in the middle (the last one may only carry base64 padding bits).
+    const tampered = token.slice(0, 20) + (token[20] === "A" ? "B" : "A") + token.slice(21);
+    expect((await post(`${c.pagePath}/claim`, tampered)).status).toBe(404);
     expect((await hit(app, `${c.pagePath}/claim?token=${token.slice(0, -2)}`)).status).toBe(404);
     const claimed = await post(`${c.pagePath}/claim`, token);
     expect(claimed.status).toBe(303);

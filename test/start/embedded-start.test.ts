@@ -77,7 +77,7 @@ describe("npm start without DATABASE_URL", () => {
       inbox = (await client.request(EmailMessagesDocument, { first: 10 })).tenant!.emailMessages!.edges.map((e) => e.node).filter((m) => m.subject !== undefined);
     }
     const email = inbox.find((m) => m.status === "sent");
-    expect(email).toMatchObject({ provider: "log", subject: expect.stringContaining("First Badge") });
+    expect(email, `no sent email in the demo outbox: ${JSON.stringify(inbox)}\n${first.output().slice(-2000)}`).toMatchObject({ provider: "log", subject: expect.stringContaining("First Badge") });
     expect(email!.html).toContain("/t/c/");
     expect(await stop(first.child)).toBe(0);
 

@@ -247,9 +247,12 @@ async function sendAll(mailer: Mailer, emails: OutgoingEmail[]): Promise<Map<str
     }
     return results;
   }
-  for (let i = 0; i < emails.length; i += MAX_BATCH) {
-    const batch = emails.slice(i, i + MAX_BATCH);
-    const key = `laurel-batch-${createHash("sha256").update(batch.map((e) => e.ref).sort().join(",")).digest("base64url")}`;
+  // A fixed order too: a replayed request is answered with the first response, whose ids are in the
+  // first request's order.
+  const ordered = [...emails].sort((x, y) => (x.ref < y.ref ? -1 : x.ref > y.ref ? 1 : 0));
+  for (let i = 0; i < ordered.length; i += MAX_BATCH) {
+    const batch = ordered.slice(i, i + MAX_BATCH);
+    const key = `laurel-batch-${createHash("sha256").update(batch.map((e) => e.ref).join(",")).digest("base64url")}`;
     try {
       const answers = await mailer.sendBatch(batch, key);
       batch.forEach((email, n) => results.set(email.ref, answers[n]!));

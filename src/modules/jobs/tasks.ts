@@ -26,3 +26,22 @@ export function crontab(app: WorkerApp): string {
   const minutes = app.config.queue.reminderSweepMinutes;
   return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`].join("\n");
 }
+
+/** The same recurring work on timers, for the embedded demo (see startEmbeddedWorker). */
+export function recurringWork(app: WorkerApp) {
+  const sql = app.database.pool;
+  return [
+    {
+      everyMs: app.config.queue.reminderSweepMinutes * 60_000,
+      run: () => sweepReminders(app, async (fn) => {
+        const client = await sql.connect();
+        try {
+          return await fn(client);
+        } finally {
+          client.release();
+        }
+      }),
+    },
+    { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
+  ];
+}

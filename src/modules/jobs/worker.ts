@@ -6,7 +6,7 @@
 // worker_heartbeats and any process releases the jobs of one whose beat has stopped.
 import { ownerPool } from "../../db/migrate.js";
 import { EventEmitter } from "node:events";
-import { Logger, run, type Runner, type Task, type TaskList, type WorkerEvents } from "graphile-worker";
+import { Logger, run, runOnce, type Runner, type Task, type TaskList, type WorkerEvents } from "graphile-worker";
 import type { Config } from "../../config.js";
 import type { Database } from "../../db/database.js";
 import { withTenantTransaction, type Db } from "../../db/tenant-transaction.js";
@@ -54,7 +54,7 @@ export function tenantTask<P>(app: WorkerApp, handler: TenantTask<P>): Task {
 }
 
 export interface QueueWorker {
-  runner: Runner;
+  runner: Runner | null;
   workerId: string;
   stop(): Promise<void>;
 }
@@ -62,14 +62,16 @@ export interface QueueWorker {
 export interface StartOptions {
   taskList: TaskList;
   crontab?: string;
+  /** The embedded demo runs recurring work on timers instead of graphile-worker's cron. */
+  recurring?: { everyMs: number; run: () => Promise<unknown> }[];
   log?: (line: string) => void;
 }
 
 export async function startQueueWorker(app: WorkerApp, options: StartOptions): Promise<QueueWorker> {
+  if (app.database.embedded) return startEmbeddedWorker(app, options);
   const { config, database } = app;
   const queue = config.queue;
-  // PGlite serves one session at a time well; a real server gets a pool per concurrency.
-  const pool = await ownerPool(database.adminUrl, config.roles.owner, database.embedded ? 2 : Math.max(4, queue.concurrency + 2));
+  const pool = await ownerPool(database.adminUrl, config.roles.owner, Math.max(4, queue.concurrency + 2));
   const log = options.log ?? (() => {});
   const logger = new Logger((scope) => (level, message) => {
     if (level === "error" || level === "warning") console.error(`[worker ${scope.label ?? ""}] ${message}`);
@@ -81,7 +83,7 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
     pgPool: pool,
     taskList: options.taskList,
     crontab: options.crontab ?? "",
-    concurrency: database.embedded ? 1 : queue.concurrency,
+    concurrency: queue.concurrency,
     pollInterval: queue.pollIntervalMs,
     noHandleSignals: true,
     logger,
@@ -113,7 +115,7 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
     if (workerId) beat().catch((error: Error) => console.error("worker heartbeat failed", error.message));
   }, queue.heartbeatMs);
   timer.unref();
-  log(`queue worker ${workerId} running (concurrency ${database.embedded ? 1 : queue.concurrency})`);
+  log(`queue worker ${workerId} running (concurrency ${queue.concurrency})`);
   return {
     runner,
     workerId,
@@ -122,6 +124,47 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
       await runner.stop().catch(() => {});
       await pool.query(`delete from worker_heartbeats where worker_id = $1`, [workerId]).catch(() => {});
       await pool.end().catch(() => {});
+    },
+  };
+}
+
+/**
+ * The embedded demo (PGlite behind one socket) cannot take graphile-worker's usual shape: a LISTEN
+ * connection and a pool beside the app's own corrupted the shared session under load (interleaved
+ * protocol messages). Here the queue borrows the app's single connection between transactions and
+ * polls (runOnce, no LISTEN); recurring work runs on timers. One process owns the embedded database,
+ * so any lock left by a previous run is its own and is released at start.
+ */
+async function startEmbeddedWorker(app: WorkerApp, options: StartOptions): Promise<QueueWorker> {
+  const { config, database } = app;
+  const logger = new Logger(() => (level, message) => {
+    if (level === "error" || level === "warning") console.error(`[worker] ${message}`);
+  });
+  await database.pool.query(
+    "select graphile_worker.force_unlock_workers(array(select distinct locked_by from graphile_worker._private_jobs where locked_by is not null))",
+  );
+  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    if (stopped) return;
+    current = runOnce({ pgPool: database.pool, taskList: options.taskList, concurrency: 1, noHandleSignals: true, logger })
+      .catch((error: Error) => console.error("[worker] run failed:", error.message));
+    await current;
+    if (!stopped) timer = setTimeout(() => void tick(), config.queue.pollIntervalMs);
+  };
+  let timer = setTimeout(() => void tick(), 0);
+  const repeating = (options.recurring ?? []).map(({ everyMs, run: work }) =>
+    setInterval(() => void work().catch((error: Error) => console.error("[worker] recurring job failed:", error.message)), everyMs),
+  );
+  options.log?.(`queue worker (embedded: polling every ${config.queue.pollIntervalMs} ms) running`);
+  return {
+    runner: null,
+    workerId: "embedded",
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      for (const r of repeating) clearInterval(r);
+      await current;
     },
   };
 }
