@@ -13,7 +13,7 @@ create function queue_job_for(p_tenant_id uuid, p_task text, p_payload jsonb, p_
     if p_tenant_id is null then
       raise exception 'a job needs a tenant' using errcode = '42501';
     end if;
-    if p_task not in ('send_emails', 'deliver_webhook') then
+    if p_task not in ('send_emails', 'deliver_webhook', 'run_bulk_job') then
       raise exception 'unknown task %', p_task using errcode = '22023';
     end if;
     if jsonb_typeof(coalesce(p_payload, '{}'::jsonb)) <> 'object' then
@@ -93,6 +93,9 @@ comment on function retry_tenant_job(bigint) is
   'Gives one of the current tenant''s failed jobs a fresh set of attempts; another tenant''s job id matches nothing.';
 revoke execute on function retry_tenant_job(bigint) from public;
 grant execute on function retry_tenant_job(bigint) to :"member";
+
+-- Bulk jobs are queued with the job itself now (run_bulk_job); the login role's lease scan is gone.
+drop function claim_bulk_job(interval);
 
 -- Worker processes: graphile-worker releases a crashed worker's jobs only after four hours. Each of our
 -- worker processes beats here; a process whose beat has stopped has its jobs unlocked by the others.

@@ -12,8 +12,6 @@ import type { Loaders } from "./loaders.js";
 export interface App {
   config: Config;
   database: Database;
-  /** Present where this process runs bulk jobs: poked after a job is created. */
-  bulkRunner?: { kick(): void };
 }
 
 export interface Context {

@@ -2,9 +2,8 @@
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
-import { createBulkRunner } from "./modules/bulk/runner.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
-import { buildTaskList, crontab, recurringWork } from "./modules/jobs/tasks.js";
+import { createTasks, crontab, recurringWork } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 
 let config = loadConfig();
@@ -13,13 +12,12 @@ if (!config.databaseUrl && config.keks.size === 0) {
   config = { ...config, keks: await demoKeks(config) };
 }
 const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
-const bulkRunner = config.runWorker ? createBulkRunner({ config, database }) : undefined;
-const app = { config, database, bulkRunner };
+const app = { config, database };
 const running = await startServer(app);
-bulkRunner?.start();
-// Email, partner webhooks and reminders run in this process too unless LAUREL_RUN_WORKER=false.
-const queue = config.runWorker
-  ? await startQueueWorker(app, { taskList: buildTaskList(app), crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
+// Email, partner webhooks, reminders and bulk issuance run in this process too unless LAUREL_RUN_WORKER=false.
+const tasks = config.runWorker ? createTasks(app) : undefined;
+const queue = tasks
+  ? await startQueueWorker(app, { ...tasks, crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
   : undefined;
 if (queue && !config.email.resendApiKey) console.log("No RESEND_API_KEY: emails are rendered into the database outbox (query emailMessages) instead of sent");
 console.log(`Laurel is listening on ${running.url}`);
@@ -41,7 +39,6 @@ async function shutdown(signal: string) {
   console.log(`${signal}: shutting down`);
   await running.close();
   await queue?.stop();
-  await bulkRunner?.stop();
   await database.close();
   process.exit(0);
 }

@@ -1,4 +1,4 @@
-// Bulk issuance throughput: N rows through the real runner (signed, committed, email queued, audited),
+// Bulk issuance throughput: N rows through the real worker (signed, committed, email queued, audited),
 // reported as credentials/s and the process's peak RSS. Run: npm run bench -- bulk [rows...]
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
@@ -39,9 +39,9 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
     for (const size of sizes) {
       const rows = Array.from({ length: size }, (_, i) => ({ email: `p${size}-${i}@bench.test`, name: `Person ${i}`, fieldValues: { course: "Chemistry 101" } }));
       const job = await withTenantTransaction(database, claims, (db) => createBulkJob(db, caller, template.id, rows, "ROWS"), { timeout: 600_000 });
-      // The runner works in its own process (as `npm run worker` would), so its RSS is its own.
-      const worker = fork(new URL("./worker-process.ts", import.meta.url).pathname, [], {
-        execArgv: ["--import", "tsx"],
+      // The worker runs in its own process (as `npm run worker` would), so its RSS is its own.
+      const worker = fork(new URL("./queue-worker-process.ts", import.meta.url).pathname, [], {
+        execArgv: ["--import", "tsx", ...(process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [])],
         env: { ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: keks, LAUREL_DB_LOGIN_PASSWORD: config.loginPassword },
       });
       await new Promise<void>((resolve) => worker.on("message", (m: { ready?: boolean }) => m.ready && resolve()));

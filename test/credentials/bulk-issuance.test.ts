@@ -1,5 +1,5 @@
 // Bulk issuance: rows and CSV in, every row validated, valid rows issued in the background, per-row
-// problems reported, progress observable, and a runner killed mid-way resumes with no duplicates.
+// problems reported, progress observable, and a worker killed mid-way resumes with no duplicates.
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -65,7 +65,7 @@ const finished = (client: LaurelClient, id: string) =>
   });
 
 beforeAll(async () => {
-  app = await startTestApp({}, { runner: { chunkSize: 40 } });
+  app = await startTestApp({ bulkChunkSize: 40 }, { worker: {} });
   [a, b] = await Promise.all([signUpTenant(app, "Bulk Academy"), signUpTenant(app, "Other Bulk")]);
   templateId = await activeTemplate(a.owner);
 });
@@ -174,7 +174,7 @@ describe("progress", () => {
 
 describe("resuming", () => {
   it("a chunk that fails before commit leaves nothing, and the job still ends with each row issued once", async () => {
-    const flaky = await startTestApp({}, { runner: { chunkSize: 10, hooks: { beforeCommit: (() => { let n = 0; return () => { if (++n === 2) throw new Error("simulated crash"); }; })() } } });
+    const flaky = await startTestApp({ bulkChunkSize: 10 }, { worker: { bulk: { hooks: { beforeCommit: (() => { let n = 0; return () => { if (++n === 2) throw new Error("simulated crash"); }; })() } } } });
     try {
       const owner = await signUpTenant(flaky, "Flaky Org");
       const tpl = await activeTemplate(owner.owner);
@@ -192,7 +192,7 @@ describe("resuming", () => {
   });
 
   it("a worker process killed mid-job is replaced, and no row is issued twice", async () => {
-    const quiet = await startTestApp({}, { runner: false });
+    const quiet = await startTestApp({}, { worker: false });
     try {
       const owner = await signUpTenant(quiet, "Killed Worker Org");
       const tpl = await activeTemplate(owner.owner);
@@ -206,7 +206,10 @@ describe("resuming", () => {
         LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD,
         LAUREL_KEKS: TEST_KEKS,
         BULK_CHUNK_SIZE: "25",
-        BULK_LEASE_SECONDS: "2",
+        // The second worker releases the killed one's job once its heartbeat is this old.
+        WORKER_HEARTBEAT_MS: "250",
+        WORKER_STALE_AFTER_MS: "1500",
+        WORKER_POLL_INTERVAL_MS: "100",
       };
       const startWorker = () => spawn(process.execPath, ["--import", "tsx", "src/worker.ts"], { cwd: new URL("../../", import.meta.url).pathname, env, stdio: "ignore" });
       const first = startWorker();

@@ -4,7 +4,8 @@ import { openDatabase, type Database } from "../../src/db/database.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { createLaurelClient, type LaurelClient } from "../../src/sdk/index.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
-import { createBulkRunner, type RunnerOptions } from "../../src/modules/bulk/runner.js";
+import { startQueueWorker } from "../../src/modules/jobs/worker.js";
+import { createTasks, type TaskOptions } from "../../src/modules/jobs/tasks.js";
 import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "./env.js";
 
 export interface TestApp {
@@ -22,7 +23,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(overrides: Partial<Config> = {}, options: { runner?: RunnerOptions | false } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Run the queue worker in-process (bulk jobs, email, webhooks) with these task options. */
+  worker?: TaskOptions | false;
+}
+
+export async function startTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = {
     ...loadConfig({ DATABASE_URL: db.adminUrl, LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD, NODE_ENV: "test", LAUREL_KEKS: TEST_KEKS }),
@@ -31,9 +37,9 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: { r
   };
   const queries: string[] = [];
   const database = await openDatabase(config, { onQuery: (q) => queries.push(q) });
-  const bulkRunner = options.runner ? createBulkRunner({ config, database }, { pollMs: 100, log: () => {}, ...options.runner }) : undefined;
-  const server = await startServer({ config, database, bulkRunner }, 0, "127.0.0.1");
-  bulkRunner?.start();
+  const server = await startServer({ config, database }, 0, "127.0.0.1");
+  const app = { config: { ...config, queue: { ...config.queue, pollIntervalMs: 100 } }, database };
+  const worker = options.worker ? await startQueueWorker(app, createTasks(app, { ...options.worker, bulk: { log: () => {}, ...options.worker.bulk } })) : undefined;
   const graphqlUrl = `${server.url}/graphql`;
   return {
     config,
@@ -60,7 +66,7 @@ export async function startTestApp(overrides: Partial<Config> = {}, options: { r
     },
     async close() {
       await server.close();
-      await bulkRunner?.stop();
+      await worker?.stop();
       await database.close();
       await db.drop();
     },

@@ -2,11 +2,12 @@
 // database, and small waiting helpers for work that happens in the background.
 import { loadConfig, type Config } from "../../src/config.js";
 import { startQueueWorker, type QueueWorker } from "../../src/modules/jobs/worker.js";
-import { buildTaskList } from "../../src/modules/jobs/tasks.js";
+import { createTasks } from "../../src/modules/jobs/tasks.js";
 import type { TestApp } from "./app.js";
 
 export async function startTestWorker(app: TestApp): Promise<QueueWorker> {
-  return startQueueWorker({ config: app.config, database: app.database }, { taskList: buildTaskList({ config: app.config, database: app.database }) });
+  const workerApp = { config: app.config, database: app.database };
+  return startQueueWorker(workerApp, createTasks(workerApp, { bulk: { log: () => {} } }));
 }
 
 /** Config for tests that deliver: the fake Resend server, quick polling, local webhook receivers allowed. */

@@ -119,9 +119,7 @@ builder.mutationField("createBulkIssuance", (t) =>
       } else {
         rows = input.rows!.map((r) => ({ ...r, fieldValues: (r.fieldValues ?? null) as Record<string, unknown> | null }));
       }
-      const job = await createBulkJob(ctx.db, caller, input.templateId.id, rows, input.csv ? "CSV" : "ROWS");
-      ctx.afterCommit.push(() => ctx.app.bulkRunner?.kick());
-      return job;
+      return createBulkJob(ctx.db, caller, input.templateId.id, rows, input.csv ? "CSV" : "ROWS");
     },
   }),
 );

@@ -15,7 +15,7 @@ import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
-import { emitPartnerEvents, enqueueEmailDelivery } from "../jobs/enqueue.js";
+import { emitPartnerEvents, enqueueEmailDelivery, enqueueJob } from "../jobs/enqueue.js";
 import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
@@ -46,6 +46,8 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
   for (let start = 0; start < checked.length; start += 5000) {
     await insertRows(caller.tenantId, job.id, checked.slice(start, start + 5000));
   }
+  // The work is queued in this transaction: a committed job always runs, a rolled-back one never.
+  if (job.status === "PENDING") await enqueueJob(db, "run_bulk_job", { bulkJobId: job.id }, { jobKey: `bulk:${job.id}`, maxAttempts: 5 });
   await recordAudit(db, caller, {
     action: "bulk_issuance.created",
     targetType: "BulkJob",

@@ -5,12 +5,25 @@ import { createMailer, type Mailer } from "../delivery/mailer.js";
 import { sendEmailsTask } from "../delivery/send-emails.js";
 import { sweepReminders } from "../delivery/reminders.js";
 import { deliverWebhook } from "../webhooks/deliver.js";
-import { tenantTask, type WorkerApp } from "./worker.js";
+import { createBulkTask, type BulkTaskOptions } from "../bulk/task.js";
+import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
-export function buildTaskList(app: WorkerApp, mailer: Mailer = createMailer(app.config.email)): TaskList {
+export interface TaskOptions {
+  mailer?: Mailer;
+  bulk?: BulkTaskOptions;
+}
+
+/** The task list, and what to close when the worker stops (the bulk signer's threads). */
+export function createTasks(app: WorkerApp, options: TaskOptions = {}): { taskList: TaskList; close: () => Promise<void> } {
+  const bulk = createBulkTask(app, options.bulk);
+  return { taskList: buildTaskList(app, options.mailer ?? createMailer(app.config.email), bulk.run), close: bulk.close };
+}
+
+function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ bulkJobId: string }>): TaskList {
   return {
     send_emails: tenantTask(app, sendEmailsTask(mailer)),
     deliver_webhook: tenantTask(app, deliverWebhook),
+    run_bulk_job: tenantTask(app, runBulkJob),
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, (fn) => helpers.withPgClient(fn));
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);

@@ -61,6 +61,8 @@ export interface QueueWorker {
 
 export interface StartOptions {
   taskList: TaskList;
+  /** Called after the worker has stopped taking jobs (closes what the tasks hold). */
+  close?: () => Promise<void>;
   crontab?: string;
   /** The embedded demo runs recurring work on timers instead of graphile-worker's cron. */
   recurring?: { everyMs: number; run: () => Promise<unknown> }[];
@@ -122,6 +124,7 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
     async stop() {
       clearInterval(timer);
       await runner.stop().catch(() => {});
+      await options.close?.();
       await pool.query(`delete from worker_heartbeats where worker_id = $1`, [workerId]).catch(() => {});
       await pool.end().catch(() => {});
     },
@@ -165,6 +168,7 @@ async function startEmbeddedWorker(app: WorkerApp, options: StartOptions): Promi
       clearTimeout(timer);
       for (const r of repeating) clearInterval(r);
       await current;
+      await options.close?.();
     },
   };
 }
