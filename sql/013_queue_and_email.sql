@@ -149,6 +149,18 @@ create policy sender_domains_tenant_isolation on sender_domains
 comment on policy sender_domains_tenant_isolation on sender_domains is 'Rows of the current tenant only; none without a tenant.';
 grant select, insert, update (status, provider_domain_id, dns_records, verified_at), delete on sender_domains to :"member";
 
+create function sender_domain_claimed_elsewhere(p_domain text)
+  returns boolean
+  language sql stable security definer set search_path = pg_catalog, pg_temp
+  as $$
+    select exists (select 1 from public.sender_domains d
+                    where d.domain = lower(p_domain) and d.status = 'verified' and d.tenant_id <> public.current_tenant_id())
+  $$;
+comment on function sender_domain_claimed_elsewhere(text) is
+  'Whether another tenant already sends from this domain (yes or no only): one organisation''s domain is not another''s From.';
+revoke execute on function sender_domain_claimed_elsewhere(text) from public;
+grant execute on function sender_domain_claimed_elsewhere(text) to :"member";
+
 -- Subject and bodies with merge fields, per credential template (or the tenant's default when
 -- template_id is null), per kind of message and per locale.
 create table email_templates (
@@ -213,13 +225,13 @@ grant select (credential_id, recipient_id, provider, provider_message_id, from_a
 -- The payload may hold a secret (an invitation's token) and stays unreadable to runtime roles: the
 -- worker gets it only by claiming the message for sending, and it is forgotten once sent.
 create function claim_email_messages(p_ids uuid[])
-  returns table (id uuid, kind text, to_email text, locale text, payload jsonb, credential_id uuid, recipient_id uuid)
+  returns table (id uuid, kind text, to_email text, locale text, payload jsonb, credential_id uuid, recipient_id uuid, created_at timestamptz)
   language sql volatile security definer set search_path = pg_catalog, pg_temp
   as $$
     update public.email_outbox o set status = 'sending', attempts = o.attempts + 1
      where o.tenant_id = public.current_tenant_id() and o.id = any(p_ids) and o.status in ('queued', 'sending')
     returning o.id, o.kind, o.to_email, o.locale, o.payload,
-              coalesce(o.credential_id, (o.payload ->> 'credentialId')::uuid), o.recipient_id
+              coalesce(o.credential_id, (o.payload ->> 'credentialId')::uuid), o.recipient_id, o.created_at
   $$;
 comment on function claim_email_messages(uuid[]) is
   'Marks the current tenant''s queued messages as sending and hands the worker their payloads; nothing of another tenant matches.';
@@ -231,7 +243,7 @@ create function forget_sent_secrets(p_ids uuid[])
   language sql volatile security definer set search_path = pg_catalog, pg_temp
   as $$
     update public.email_outbox o set payload = o.payload - 'token' - 'acceptUrl'
-     where o.tenant_id = public.current_tenant_id() and o.id = any(p_ids) and o.status <> 'queued' and o.status <> 'sending'
+     where o.tenant_id = public.current_tenant_id() and o.id = any(p_ids) and o.status not in ('queued', 'sending', 'failed')
        and o.payload ?| array['token', 'acceptUrl']
   $$;
 comment on function forget_sent_secrets(uuid[]) is

@@ -144,7 +144,8 @@ create function apply_email_event(p_event_id text, p_provider_message_id text, p
   declare
     m public.email_outbox%rowtype;
     next_status public.email_status;
-    rank_of constant jsonb := '{"queued":0,"sending":1,"failed":2,"sent":3,"delivered":4,"bounced":5,"complained":6}';
+    -- The provider's "failed" (refused after accepting) outranks "sent"; delivery outranks both.
+    rank_of constant jsonb := '{"queued":0,"sending":1,"sent":2,"failed":3,"delivered":4,"bounced":5,"complained":6}';
   begin
     -- Unknown message (not ours, or its send is not recorded yet): nothing is recorded, so the
     -- provider's retry can still apply it.
@@ -166,6 +167,7 @@ create function apply_email_event(p_event_id text, p_provider_message_id text, p
       when 'email.bounced' then 'bounced'
       when 'email.complained' then 'complained'
       when 'email.failed' then 'failed'
+      when 'email.suppressed' then 'failed'
       else null end;
     if p_event_type = 'email.opened' then
       update public.email_outbox o set opened_at = coalesce(o.opened_at, p_occurred_at) where o.tenant_id = m.tenant_id and o.id = m.id;

@@ -126,14 +126,23 @@ create function record_engagement_events(p_events jsonb)
          and ((o.opened_at is null and f.opened_at is not null) or (o.clicked_at is null and f.clicked_at is not null))
       returning 1
     ),
-    -- Partners hear about people's actions on credentials whose recipients allow it.
+    -- Partners hear about people's actions on credentials whose recipients allow it: once per
+    -- credential and kind of event an hour, so a busy page (or someone reloading it) cannot flood
+    -- the tenant's partners or the shared queue.
     emitted as (
-      select public.emit_partner_event_for(i.tenant_id,
-               case i.type when 'page_viewed' then 'credential.viewed' when 'verified' then 'credential.verified' else 'credential.shared' end,
-               jsonb_strip_nulls(jsonb_build_object('credentialId', i.credential_id, 'channel', i.channel, 'network', i.network,
-                                                    'occurredAt', i.occurred_at)))
-        from incoming i
-       where i.personal and not i.machine and i.type in ('page_viewed', 'shared', 'linkedin_added', 'verified')
+      select public.emit_partner_event_for(f.tenant_id, f.event_type,
+               jsonb_strip_nulls(jsonb_build_object('credentialId', f.credential_id, 'channel', f.channel, 'network', f.network,
+                                                    'occurredAt', f.occurred_at)))
+        from (select distinct on (i.tenant_id, i.credential_id, i.type) i.tenant_id, i.credential_id, i.channel, i.network, i.occurred_at,
+                     case i.type when 'page_viewed' then 'credential.viewed' when 'verified' then 'credential.verified'
+                                 else 'credential.shared' end as event_type, i.type
+                from incoming i
+               where i.personal and not i.machine and i.type in ('page_viewed', 'shared', 'linkedin_added', 'verified')
+               order by i.tenant_id, i.credential_id, i.type, i.occurred_at) f
+       where not exists (
+         select 1 from public.engagement_events e
+          where e.tenant_id = f.tenant_id and e.credential_id = f.credential_id and e.type = f.type and not e.machine
+            and e.occurred_at > f.occurred_at - interval '1 hour' and e.occurred_at <= f.occurred_at)
     )
     select (select count(*) from inserted)::integer
            + 0 * ((select count(*) from engaged) + (select count(*) from opened) + (select count(*) from emitted))::integer

@@ -85,6 +85,15 @@ export async function startServer(app: App, port = app.config.port, host = app.c
             res.writeHead(404, { "content-type": "application/json" });
             res.end(JSON.stringify({ error: "Not found" }));
           }
+        })
+        // Whatever a route failed to handle (an aborted upload, a lost database connection) ends
+        // this request, never the process.
+        .catch((error: Error) => {
+          if ((error as NodeJS.ErrnoException).code !== "ECONNRESET") console.error("request failed:", error.message);
+          if (!res.headersSent && !res.destroyed) {
+            res.writeHead(500, { "content-type": "application/json" });
+            res.end(JSON.stringify({ error: "Something went wrong on our side" }));
+          } else res.destroy();
         });
       return;
     }

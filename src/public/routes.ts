@@ -27,6 +27,7 @@ import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf } from "../modules/credentials/certificate-pdf.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
+import { tenantOfDid } from "../modules/issuers/identity.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
 import { createEngagementRoutes, requestFacts, withFacts } from "../modules/engagement/routes.js";
 import type { EngagementInput, EngagementRecorder } from "../modules/engagement/ingest.js";
@@ -200,15 +201,19 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       } else {
         const report = await verifyCredential(ctx, await readCredential(req, app.config.maxBodyBytes));
         // Counted only for a genuine credential of ours: a forged or foreign document verifies nothing.
-        const ours = report.proof.ok ? ourCredential(app.config.publicUrl, report.credentialId) : null;
-        if (ours) track(req, { tenantId: ours[0], credentialId: ours[1], type: "verified", channel: "verifier" });
+        // The proof must be by that tenant's own key: a self-signed document naming our URL is not ours.
+        const ours = report.proof.ok && report.issuer.ok ? ourCredential(app.config.publicUrl, report.credentialId) : null;
+        if (ours && report.issuer.id && tenantOfDid(app.config.publicUrl, report.issuer.id) === ours[0]) {
+          track(req, { tenantId: ours[0], credentialId: ours[1], type: "verified", channel: "verifier" });
+        }
         body = report;
       }
       if (body === null) send(res, 404, { error: "Not found" });
       else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
     } catch (error) {
       const status = (error as { status?: number }).status;
-      if (status) send(res, status, { error: (error as Error).message });
+      if ((error as NodeJS.ErrnoException).code === "ECONNRESET" || res.destroyed) res.destroy(); // the client hung up
+      else if (status) send(res, status, { error: (error as Error).message });
       else {
         console.error("public route failed", error);
         send(res, 500, { error: "Something went wrong on our side" });

@@ -318,6 +318,15 @@ describe("delivery status from Resend's webhooks", () => {
     expect((await messages(a.owner, { undelivered: true })).some((m) => m.id === row.id)).toBe(false);
   });
 
+  it("applies Resend's failed and suppressed events to a message it had accepted", async () => {
+    await issue(a.owner, templateA, "suppressed@example.test");
+    const email = await waitFor(async () => sentTo("suppressed@example.test")[0], "the email");
+    await waitFor(async () => (await messages(a.owner)).find((m) => m.providerMessageId === email.id && m.status === "sent"), "sent");
+    const hook = signedWebhook({ type: "email.suppressed", created_at: new Date().toISOString(), data: { email_id: email.id } });
+    expect((await postWebhook(hook.payload, hook.headers)).json).toMatchObject({ applied: true, status: "failed" });
+    expect((await messages(a.owner, { undelivered: true })).some((m) => m.providerMessageId === email.id)).toBe(true);
+  });
+
   it("answers 404 for a message it does not know, so Resend tries again later", async () => {
     const hook = signedWebhook({ type: "email.delivered", created_at: new Date().toISOString(), data: { email_id: "not-ours" } });
     expect((await postWebhook(hook.payload, hook.headers)).status).toBe(404);
@@ -349,5 +358,30 @@ describe("tenant isolation", () => {
     );
     const [job] = await app.db.admin`select payload::jsonb as payload from graphile_worker._private_jobs where payload::jsonb ->> 'probe' = 'forged'`;
     expect((job!.payload as { tenantId: string }).tenantId).toBe(b.tenantId);
+  });
+});
+
+describe("the demo outbox (no RESEND_API_KEY)", () => {
+  it("keeps rendered credential emails readable, but never an invitation's body with its accept link", async () => {
+    const demo = await startTestApp(deliveryConfig());
+    const demoWorker = await startTestWorker(demo);
+    try {
+      const tenant = await signUpTenant(demo, "Demo Outbox School");
+      const templateId = await activeTemplate(tenant.owner, "Outbox Badge");
+      await issue(tenant.owner, templateId, "outbox@example.test");
+      await tenant.owner.request(InviteMemberDocument, { input: { email: "invitee@example.test", role: "viewer" } });
+      const rows = await waitFor(async () => {
+        const all = await messages(tenant.owner);
+        return all.length === 2 && all.every((m) => m.status === "sent") ? all : null;
+      }, "both messages in the demo outbox");
+      const credentialEmail = rows.find((m) => m.kind === "credential_issued")!;
+      expect(credentialEmail).toMatchObject({ provider: "log", subject: expect.stringContaining("Outbox Badge") });
+      expect(credentialEmail.html).toContain("/t/c/");
+      const invitation = rows.find((m) => m.kind === "invitation")!;
+      expect(invitation).toMatchObject({ provider: "log", html: null, text: null });
+    } finally {
+      await demoWorker.stop();
+      await demo.close();
+    }
   });
 });

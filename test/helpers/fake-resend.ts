@@ -36,7 +36,7 @@ export interface FakeResend {
 }
 
 export async function startFakeResend(): Promise<FakeResend> {
-  const byKey = new Map<string, { status: number; body: string }>();
+  const byKey = new Map<string, { status: number; body: string; request: string }>();
   const attempts = new Map<string, number>();
   const fake: FakeResend = {
     url: "",
@@ -61,8 +61,11 @@ export async function startFakeResend(): Promise<FakeResend> {
     };
     if (fake.latencyMs) await new Promise((r) => setTimeout(r, fake.latencyMs));
     if (req.headers.authorization !== "Bearer re_test_key") return answer(401, { name: "invalid_api_key", message: "API key is invalid", statusCode: 401 });
+    const request = JSON.stringify(body);
     const replay = () => {
       const first = byKey.get(key!)!;
+      // As Resend: the same key with a different body is refused, not replayed.
+      if (first.request !== request) return answer(409, { name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload", statusCode: 409 });
       fake.calls.push({ method: "POST", path, idempotencyKey: key, status: first.status });
       res.writeHead(first.status, { "content-type": "application/json" });
       res.end(first.body);
@@ -91,7 +94,7 @@ export async function startFakeResend(): Promise<FakeResend> {
       if (failure) return answer(failure, { name: failure === 422 ? "validation_error" : "internal_server_error", message: `injected ${failure}`, statusCode: failure });
       fake.sent.push(email);
       const payload = JSON.stringify({ id: email.id });
-      if (key) byKey.set(key, { status: 200, body: payload });
+      if (key) byKey.set(key, { status: 200, body: payload, request });
       return answer(200, { id: email.id });
     }
     if (req.method === "POST" && path === "/emails/batch") {
@@ -112,7 +115,7 @@ export async function startFakeResend(): Promise<FakeResend> {
         }
       });
       const payload = JSON.stringify(permissive ? { data, errors } : { data });
-      if (key) byKey.set(key, { status: 200, body: payload });
+      if (key) byKey.set(key, { status: 200, body: payload, request });
       if (fake.responseDelayMs) await new Promise((r) => setTimeout(r, fake.responseDelayMs));
       fake.calls.push({ method: "POST", path, idempotencyKey: key, status: 200 });
       res.writeHead(200, { "content-type": "application/json" });

@@ -174,6 +174,29 @@ describe("outbound requests to internal addresses", () => {
     expect(allowed.status).toBe(200);
   });
 
+  it("give up on an endpoint that answers too slowly, and read no more than a kilobyte of an answer", async () => {
+    const slow = http.createServer((req, res) => {
+      if (req.url === "/trickle") {
+        res.writeHead(200);
+        const timer = setInterval(() => res.write("."), 100);
+        res.on("close", () => clearInterval(timer));
+      } else res.writeHead(200).end("x".repeat(1_000_000));
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    try {
+      const started = Date.now();
+      await expect(postJson(`${base}/trickle`, { headers: {}, body: "{}", timeoutMs: 600, allowPrivate: true })).rejects.toThrow(/within 600 ms/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const big = await postJson(`${base}/big`, { headers: {}, body: "{}", timeoutMs: 5_000, allowPrivate: true });
+      expect(big).toMatchObject({ status: 200 });
+      expect(big.body).toHaveLength(1000);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   it("are refused at registration when the deployment does not allow them", async () => {
     const strict = await startTestApp();
     try {
@@ -185,6 +208,22 @@ describe("outbound requests to internal addresses", () => {
     } finally {
       await strict.close();
     }
+  });
+});
+
+describe("events from public pages", () => {
+  it("tell partners once an hour per credential, however often the page is reloaded", async () => {
+    await createEndpoint(a.owner, "/viewed", ["credential.viewed"]);
+    const credential = await issue("viewed@example.test");
+    const page = credential.publicUrl.replace(app.config.publicUrl, app.server.url);
+    const browser = { accept: "text/html", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36" };
+    expect((await fetch(page, { headers: browser })).status).toBe(200);
+    await waitFor(async () => received.some((r) => r.path === "/viewed"), "the first view's webhook");
+    for (let i = 0; i < 5; i++) expect((await fetch(page, { headers: browser })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(received.filter((r) => r.path === "/viewed")).toHaveLength(1);
+    const [views] = await app.db.admin`select count(*)::int as n from engagement_events where tenant_id = ${a.tenantId} and type = 'page_viewed'`;
+    expect(views!.n).toBe(6); // every view is still counted
   });
 });
 

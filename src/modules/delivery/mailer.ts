@@ -45,8 +45,13 @@ export const MAX_BATCH = 100;
 
 function classify(error: { statusCode: number | null; name: string; message: string }): MailerError {
   const status = error.statusCode ?? 0;
-  // 429 and 5xx pass; a 409 means the first request with this key is still in flight.
-  const retryable = status === 0 || status === 429 || status === 409 || status >= 500;
+  if (error.name === "invalid_idempotent_request") {
+    // The key was used before with a different body: the first request went through, this one never will.
+    return new MailerError(`Resend 409: this message was already sent with different content under its key (${error.message})`, false);
+  }
+  // Outages, rate limits, a first request still in flight (409 concurrent_idempotent_requests) and a
+  // refused API key (a deployment problem, fixed by an operator) are worth retrying with backoff.
+  const retryable = status === 0 || status === 429 || status === 409 || status === 401 || status === 403 || status >= 500;
   return new MailerError(`Resend ${status || "error"} ${error.name}: ${error.message}`, retryable);
 }
 

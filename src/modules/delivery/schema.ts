@@ -261,7 +261,8 @@ const RecipientPrivacyInput = builder.inputType("RecipientPrivacyInput", {
 builder.mutationField("updateRecipientPrivacy", (t) =>
   t.prismaField({
     type: "Recipient",
-    authScopes: { permission: "personal:read" },
+    description: "Records a recipient's choices (tracking consent, restriction, objection to reminders) on their behalf.",
+    authScopes: { permission: "tenant:manage" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientPrivacyInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => updateRecipientPrivacy(ctx.db, callerOf(ctx), id.id, input),

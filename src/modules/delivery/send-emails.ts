@@ -30,6 +30,7 @@ interface ClaimedRow extends Record<string, unknown> {
   recipient_name: string | null;
   tracking_consent: boolean | null;
   restricted_at: Date | null;
+  created_at: Date;
 }
 
 interface TenantRow extends Record<string, unknown> {
@@ -65,7 +66,7 @@ export function sendEmailsTask(mailer: Mailer) {
     const { rows, tenant, overrides } = await job.inTenant(async () => {
       const claimed = await boundQuery<ClaimedRow>(
         `with claimed as (select * from claim_email_messages($2::uuid[]))
-         select c.id, c.kind, c.to_email, c.locale, c.payload, c.credential_id, cr.template_id, cr.issued_at, cr.valid_until,
+         select c.id, c.kind, c.to_email, c.locale, c.payload, c.credential_id, c.created_at, cr.template_id, cr.issued_at, cr.valid_until,
                 tv.name as credential_name, r.name as recipient_name, r.tracking_consent, r.restricted_at
            from claimed c
            left join credentials cr on cr.tenant_id = $1 and cr.id = c.credential_id
@@ -102,13 +103,14 @@ export function sendEmailsTask(mailer: Mailer) {
     });
     const ready = composed.filter((c): c is Composed & { email: OutgoingEmail } => c.email !== undefined);
     const results = await sendAll(mailer, ready.map((c) => c.email));
-    const kept = mailer.provider === "log";
+    // The demo outbox keeps rendered bodies, except an invitation's: its accept link is a secret.
+    const kept = (c: Composed) => mailer.provider === "log" && c.row.kind !== "invitation";
     const outcomes: Outcome[] = composed.map((c) => {
       if (c.email === undefined) return { id: c.row.id, status: "failed", providerMessageId: null, from: null, subject: null, html: null, text: null, error: c.error };
       const { email } = c;
       const result = results.get(email.ref)!;
       if ("id" in result) {
-        return { id: c.row.id, status: "sent", providerMessageId: result.id, from: email.from, subject: email.subject, html: kept ? email.html : null, text: kept ? email.text : null, error: null };
+        return { id: c.row.id, status: "sent", providerMessageId: result.id, from: email.from, subject: email.subject, html: kept(c) ? email.html : null, text: kept(c) ? email.text : null, error: null };
       }
       return {
         id: c.row.id,
@@ -176,7 +178,10 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
   if (row.credential_id) {
     const credentialUrl = urls.credential(app.config.publicUrl, tenantId, row.credential_id);
     const track = shouldTrack({ trackingConsent: row.tracking_consent ?? true, restrictedAt: row.restricted_at });
-    const tracking = emailTracking(settings, { tenantId, credentialId: row.credential_id, messageId: row.id });
+    // Tokens are stamped with the message's creation, not the moment of rendering: a retried send
+    // renders byte for byte the same email, as the provider's idempotency check requires.
+    const stamp = row.created_at.getTime();
+    const tracking = emailTracking(settings, { tenantId, credentialId: row.credential_id, messageId: row.id }, stamp);
     const linkedin = linkedInUrl({
       name: String(view.credential!.name),
       organization: issuerName,
@@ -187,7 +192,7 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
     });
     view.links = {
       ...view.links,
-      claim: claimUrl(settings, { tenantId, credentialId: row.credential_id, messageId: row.id }),
+      claim: claimUrl(settings, { tenantId, credentialId: row.credential_id, messageId: row.id }, stamp),
       view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
       linkedin: track ? tracking.link(linkedin, "linkedin") : linkedin,
     };

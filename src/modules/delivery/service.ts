@@ -52,6 +52,8 @@ export async function addSenderDomain(db: Db, caller: Caller, config: Config, ra
   const domain = rawDomain.trim().toLowerCase();
   if (!DOMAIN.test(domain)) throw ValidationError.field(["domain"], "A domain name such as mail.example.edu");
   if (await db.senderDomain.findFirst({ where: { tenantId: caller.tenantId, domain } })) throw ValidationError.field(["domain"], "This domain is already added");
+  const [elsewhere] = await db.$queryRaw<{ taken: boolean }[]>`select sender_domain_claimed_elsewhere(${domain}) as taken`;
+  if (elsewhere?.taken) throw ValidationError.field(["domain"], "Another organisation already sends from this domain");
   const resend = resendClient(config);
   let providerDomainId: string | null = null;
   let dnsRecords: object[] = [];

@@ -51,9 +51,13 @@ function notValid(res: ServerResponse, status: number): true {
 
 async function readForm(req: IncomingMessage, limit = 4096): Promise<URLSearchParams | Record<string, unknown> | null> {
   let text = "";
-  for await (const chunk of req) {
-    text += String(chunk);
-    if (text.length > limit) return null;
+  try {
+    for await (const chunk of req) {
+      text += String(chunk);
+      if (text.length > limit) return null;
+    }
+  } catch {
+    return null; // the client went away mid-body
   }
   if (String(req.headers["content-type"] ?? "").startsWith("application/json")) {
     try {

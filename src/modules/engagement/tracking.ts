@@ -121,25 +121,25 @@ export function isRedirectable(target: string): boolean {
  * Tracked URLs for one email. The renderer leaves the pixel out when shouldTrack() says no; click
  * URLs still redirect for everyone, and the database counts them without naming anyone.
  */
-export function emailTracking(settings: TrackingSettings, ref: TrackingRef) {
+export function emailTracking(settings: TrackingSettings, ref: TrackingRef, issuedAt = Date.now()) {
   const base = settings.publicUrl.replace(/\/$/, "");
   return {
-    pixelUrl: `${base}/t/o/${signToken(settings, "open", ref)}.gif`,
+    pixelUrl: `${base}/t/o/${signToken(settings, "open", ref, "", issuedAt)}.gif`,
     link(target: string, purpose: LinkPurpose = "other"): string {
       if (!isRedirectable(target)) throw new Error("A tracked link must be an absolute http(s) URL");
-      return `${base}/t/c/${signToken(settings, `click:${purpose}`, ref, target)}?u=${encodeURIComponent(target)}`;
+      return `${base}/t/c/${signToken(settings, `click:${purpose}`, ref, target, issuedAt)}?u=${encodeURIComponent(target)}`;
     },
   };
 }
 
 /** The credential's claim link for the email: a page whose button POSTs the token (scanners only GET). */
-export function claimUrl(settings: TrackingSettings, ref: TrackingRef): string {
+export function claimUrl(settings: TrackingSettings, ref: TrackingRef, issuedAt = Date.now()): string {
   const base = settings.publicUrl.replace(/\/$/, "");
-  return `${base}/issuers/${ref.tenantId}/credentials/${ref.credentialId}/claim?token=${claimToken(settings, ref)}`;
+  return `${base}/issuers/${ref.tenantId}/credentials/${ref.credentialId}/claim?token=${claimToken(settings, ref, issuedAt)}`;
 }
 
-export function claimToken(settings: Pick<TrackingSettings, "keks">, ref: TrackingRef): string {
-  return signToken(settings, "claim", ref);
+export function claimToken(settings: Pick<TrackingSettings, "keks">, ref: TrackingRef, issuedAt = Date.now()): string {
+  return signToken(settings, "claim", ref, "", issuedAt);
 }
 
 /** Whether an email to this recipient may carry the open pixel at all. */

@@ -75,9 +75,8 @@ export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPaylo
         where: { tenantId_id: { tenantId, id: delivery.id } },
         data: { status: "succeeded", attempts: attempt, lastStatusCode: statusCode, lastError: null, deliveredAt: new Date(), nextAttemptAt: null },
       });
-      if (endpoint.consecutiveFailures) {
-        await db.webhookEndpoint.update({ where: { tenantId_id: { tenantId, id: endpoint.id } }, data: { consecutiveFailures: 0 } });
-      }
+      // Decided in the database, not on the count read before the request: a failure counted meanwhile is reset too.
+      await db.webhookEndpoint.updateMany({ where: { tenantId, id: endpoint.id, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
       return;
     }
     const delaySeconds = schedule[attempt - 1];

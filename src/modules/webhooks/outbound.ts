@@ -12,7 +12,10 @@ for (const [address, prefix] of [
   ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
   ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 4], ["240.0.0.0", 4],
 ] as const) blocked.addSubnet(address, prefix, "ipv4");
-for (const [address, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8], ["::ffff:0:0", 96], ["64:ff9b::", 96]] as const) {
+for (const [address, prefix] of [
+  ["::", 96], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["fec0::", 10], ["ff00::", 8], ["::ffff:0:0", 96], ["64:ff9b::", 96],
+  ["64:ff9b:1::", 48], ["2001::", 32], ["2001:db8::", 32], ["2002::", 16],
+] as const) {
   blocked.addSubnet(address, prefix, "ipv6");
 }
 
@@ -64,26 +67,34 @@ export function postJson(target: string, options: PostOptions): Promise<PostResu
   };
   const started = performance.now();
   return new Promise((resolve, reject) => {
+    // One deadline for the whole exchange (DNS, connect, a slow trickle of an answer): a partner's
+    // endpoint cannot hold a worker slot longer than this.
+    const signal = AbortSignal.timeout(options.timeoutMs);
     const request = client.request(
       url,
       {
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": "Laurel-Webhooks/1", ...options.headers, "content-length": Buffer.byteLength(options.body) },
         lookup,
-        timeout: options.timeoutMs,
+        signal,
       },
       (response) => {
         let body = "";
+        const done = () => resolve({ status: response.statusCode ?? 0, body, durationMs: Math.round(performance.now() - started) });
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => {
-          if (body.length < 1000) body += chunk.slice(0, 1000 - body.length);
+          body += chunk.slice(0, 1000 - body.length);
+          // The status is what counts; a kilobyte of the answer is kept for the log, the rest is not read.
+          if (body.length >= 1000) {
+            response.destroy();
+            done();
+          }
         });
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body, durationMs: Math.round(performance.now() - started) }));
-        response.on("error", reject);
+        response.on("end", done);
+        response.on("error", (error) => (body.length >= 1000 ? done() : reject(error)));
       },
     );
-    request.on("timeout", () => request.destroy(new Error(`No answer within ${options.timeoutMs} ms`)));
-    request.on("error", reject);
+    request.on("error", (error) => reject(signal.aborted ? new Error(`No complete answer within ${options.timeoutMs} ms`) : error));
     request.end(options.body);
   });
 }
