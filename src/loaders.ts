@@ -2,6 +2,7 @@
 // without a foreign key, such as an audit entry's actor). Created with the operation's transaction.
 import DataLoader from "dataloader";
 import type { Db } from "./db/tenant-transaction.js";
+import { engagementByCredential, type EngagementCount } from "./modules/engagement/service.js";
 
 export interface ActorSummary {
   id: string;
@@ -25,6 +26,13 @@ export function createLoaders(getDb: () => Db, getTenantId: () => string | null)
       });
       const byId = new Map(rows.map((r) => [r.id, { id: r.id, kind: "api_key" as const, name: r.name }]));
       return ids.map((id) => byId.get(id) ?? null);
+    }),
+    /** Engagement counts of many credentials in one grouped query (a page of credentials is one round trip). */
+    credentialEngagement: new DataLoader<string, EngagementCount[]>(async (ids) => {
+      const tenantId = getTenantId();
+      if (!tenantId) return ids.map(() => []);
+      const byCredential = await engagementByCredential(getDb(), tenantId, [...ids]);
+      return ids.map((id) => byCredential.get(id) ?? engagementByCredential.empty());
     }),
   };
 }

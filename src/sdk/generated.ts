@@ -565,6 +565,29 @@ export type SetTemplateRemindersMutation = { setTemplateReminders:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
+export type CredentialEngagementQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CredentialEngagementQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential', id: string, engagedAt: string | null, claimedAt: string | null, remindersSent: number, engagement: Array<{ type: EngagementType, people: number, machines: number }> }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient' }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint' }
+   | null };
+
 export type EngagementSummaryQueryVariables = Exact<{
   from: string;
   to: string;
@@ -1562,6 +1585,24 @@ export const SetTemplateRemindersDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SetTemplateRemindersMutation, SetTemplateRemindersMutationVariables>;
+export const CredentialEngagementDocument = new TypedDocumentString(`
+    query CredentialEngagement($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on Credential {
+      id
+      engagedAt
+      claimedAt
+      remindersSent
+      engagement {
+        type
+        people
+        machines
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CredentialEngagementQuery, CredentialEngagementQueryVariables>;
 export const EngagementSummaryDocument = new TypedDocumentString(`
     query EngagementSummary($from: DateTime!, $to: DateTime!, $templateId: ID) {
   engagementSummary(from: $from, to: $to, templateId: $templateId) {

@@ -10,12 +10,13 @@ import {
   ActivateTemplateDocument,
   CreateTemplateDocument,
   CreateWebhookEndpointDocument,
+  CredentialEngagementDocument,
   EngagementSummaryDocument,
   IssueCredentialDocument,
 } from "../../src/sdk/generated.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
-import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
 
@@ -103,9 +104,17 @@ describe("from issuance to engagement", () => {
     const [message] = await app.db.admin`select opened_at, clicked_at from email_outbox where to_email = 'lin@example.test'`;
     expect(message!.opened_at).toBeTruthy();
     expect(message!.clicked_at).toBeTruthy();
-    const [credential] = await app.db.admin`select engaged_at, claimed_at from credentials where tenant_id = ${tenant.tenantId}`;
-    expect(credential!.engaged_at).toBeTruthy();
-    expect(credential!.claimed_at).toBeTruthy();
+    const { node } = await tenant.owner.request(CredentialEngagementDocument, { id: issueCredential.__typename === "Credential" ? issueCredential.id : "" });
+    if (node?.__typename !== "Credential") throw new Error("credential");
+    expect(node.engagedAt).toBeTruthy();
+    expect(node.claimedAt).toBeTruthy();
+    const perType = Object.fromEntries(node.engagement.map((e) => [e.type.toLowerCase(), e.people + e.machines]));
+    expect(perType).toMatchObject({ email_opened: 1, link_clicked: 1, page_viewed: 1, linkedin_added: 1, claimed: 1, verified: 0 });
+    // An analyst sees the counts across credentials, not what one person did.
+    const analyst = await createKey(app, tenant.owner, ["analytics"]);
+    await expect(analyst.client.request(CredentialEngagementDocument, { id: node.id })).rejects.toThrow(/FORBIDDEN|not allowed/i);
+    const { engagementSummary } = await analyst.client.request(EngagementSummaryDocument, { from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 86_400_000).toISOString() });
+    expect(engagementSummary.find((c) => c.type.toLowerCase() === "claimed")!.people).toBe(1);
 
     // The partner's view: every event signed with its secret.
     const events = await waitFor(async () => {

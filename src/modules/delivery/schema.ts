@@ -10,6 +10,7 @@ import { CredentialRef } from "../credentials/schema.js";
 import { RecipientRef } from "../recipients/schema.js";
 import { TemplateRef } from "../templates/schema.js";
 import { EMAIL_KINDS, MERGE_FIELDS } from "./content.js";
+import { EngagementCountRef } from "../engagement/schema.js";
 import {
   addSenderDomain, deleteEmailTemplate, emailSettings, resendCredentialEmail, retryJob, setEmailTemplate, tenantJobs,
   updateEmailSettings, updateRecipientPrivacy, verifySenderDomain, type BackgroundJob,
@@ -281,9 +282,16 @@ builder.prismaObjectFields(TemplateRef, (t) => ({
   expiryReminderDays: t.exposeInt("expiryReminderDays", { nullable: true, description: "Remind this many days before validUntil; null: never" }),
 }));
 
+// What one person did with their credential is personal data: analysts see counts across credentials only.
 builder.prismaObjectFields(CredentialRef, (t) => ({
-  engagedAt: t.expose("engagedAt", { type: "DateTime", nullable: true, description: "When a person (not a scanner) first opened or viewed it" }),
-  claimedAt: t.expose("claimedAt", { type: "DateTime", nullable: true }),
+  engagement: t.field({
+    type: [EngagementCountRef],
+    description: "What happened to this credential so far, per event type (people and machines apart)",
+    authScopes: { permission: "personal:read" },
+    resolve: (c, _a, ctx) => ctx.loaders.credentialEngagement.load(c.id),
+  }),
+  engagedAt: t.expose("engagedAt", { type: "DateTime", nullable: true, authScopes: { permission: "personal:read" }, description: "When a person (not a scanner) first opened or viewed it" }),
+  claimedAt: t.expose("claimedAt", { type: "DateTime", nullable: true, authScopes: { permission: "personal:read" } }),
   remindersSent: t.exposeInt("remindersSent"),
 }));
 

@@ -8,7 +8,7 @@ const EngagementTypeEnum = builder.enumType("EngagementType", {
   values: Object.fromEntries(ENGAGEMENT_TYPES.map((t) => [t.toUpperCase(), { value: t }])),
 });
 
-const EngagementCountRef = builder.objectRef<EngagementCount>("EngagementCount").implement({
+export const EngagementCountRef = builder.objectRef<EngagementCount>("EngagementCount").implement({
   description: "Events of one type in the range: by people, and by machines (mail proxies, link scanners, bots).",
   fields: (t) => ({
     type: t.field({ type: EngagementTypeEnum, resolve: (c) => c.type }),

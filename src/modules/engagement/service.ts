@@ -29,3 +29,22 @@ export async function engagementSummary(
   // Every type, zeros included, so a chart has a stable shape.
   return ENGAGEMENT_TYPES.map((type) => ({ type, people: byType.get(type)?.people ?? 0, machines: byType.get(type)?.machines ?? 0 }));
 }
+
+/** Counts per credential (all time), every type present, for Credential.engagement. */
+export async function engagementByCredential(db: Db, tenantId: string, credentialIds: string[]): Promise<Map<string, EngagementCount[]>> {
+  const rows = await db.$queryRaw<{ credential_id: string; type: EngagementType; people: number; machines: number }[]>`
+    select credential_id::text, type::text as type,
+           (count(*) filter (where not machine))::int as people, (count(*) filter (where machine))::int as machines
+      from engagement_events
+     where tenant_id = ${tenantId}::uuid and credential_id = any(${credentialIds}::uuid[])
+     group by 1, 2`;
+  const result = new Map<string, EngagementCount[]>();
+  for (const row of rows) {
+    const counts = result.get(row.credential_id) ?? engagementByCredential.empty();
+    const slot = counts.find((c) => c.type === row.type);
+    if (slot) Object.assign(slot, { people: row.people, machines: row.machines });
+    result.set(row.credential_id, counts);
+  }
+  return result;
+}
+engagementByCredential.empty = (): EngagementCount[] => ENGAGEMENT_TYPES.map((type) => ({ type, people: 0, machines: 0 }));
