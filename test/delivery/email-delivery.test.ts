@@ -385,3 +385,26 @@ describe("the demo outbox (no RESEND_API_KEY)", () => {
     }
   });
 });
+
+describe("a deployment with a wrong Resend API key", () => {
+  it("keeps the messages queued and shows the failing job to the tenant, instead of losing mail", async () => {
+    const base = deliveryConfig({ resendUrl: fake.url });
+    const broken = await startTestApp({ ...base, email: { ...base.email!, resendApiKey: "re_wrong_key" } });
+    const brokenWorker = await startTestWorker(broken);
+    try {
+      const tenant = await signUpTenant(broken, "Misconfigured College");
+      const templateId = await activeTemplate(tenant.owner, "Waiting Badge");
+      await issue(tenant.owner, templateId, "waiting@example.test");
+      const job = await waitFor(async () => (await tenant.owner.request(FailingJobsDocument, { failedOnly: false })).tenant!.failingJobs[0], "the failing job");
+      expect(job).toMatchObject({ task: "send_emails", failed: false });
+      expect(job.lastError).toMatch(/401/);
+      const [message] = await messages(tenant.owner);
+      expect(message).toMatchObject({ status: "queued", toEmail: "waiting@example.test" });
+      expect(message!.lastError).toMatch(/401/);
+      expect(sentTo("waiting@example.test")).toHaveLength(0);
+    } finally {
+      await brokenWorker.stop();
+      await broken.close();
+    }
+  });
+});
