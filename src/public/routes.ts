@@ -29,6 +29,7 @@ import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { tenantOfDid } from "../modules/issuers/identity.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
+import { readBody } from "../lib/read-body.js";
 import { createEngagementRoutes, requestFacts, withFacts } from "../modules/engagement/routes.js";
 import type { EngagementInput, EngagementRecorder } from "../modules/engagement/ingest.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
@@ -77,17 +78,6 @@ async function readCredential(req: IncomingMessage, limit: number): Promise<unkn
   } catch {
     throw Object.assign(new Error("The credential baked into the image is not JSON"), { status: 422 });
   }
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 });
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

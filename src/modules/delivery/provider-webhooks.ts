@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Resend } from "resend";
 import type { App } from "../../context.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
+import { readBody } from "../../lib/read-body.js";
 
 const MAX_BODY = 256 * 1024;
 
@@ -28,7 +29,7 @@ export function createProviderWebhookRoute(app: App) {
     if (!secret) return reply(503, { error: "Resend webhooks are not configured (RESEND_WEBHOOK_SECRET)" }), true;
     let payload: string;
     try {
-      payload = await readBody(req);
+      payload = (await readBody(req, MAX_BODY)).toString("utf8");
     } catch (error) {
       return reply(413, { error: (error as Error).message }), true;
     }
@@ -60,13 +61,3 @@ export function createProviderWebhookRoute(app: App) {
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error(`Body exceeds ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
