@@ -94,8 +94,10 @@ comment on function retry_tenant_job(bigint) is
 revoke execute on function retry_tenant_job(bigint) from public;
 grant execute on function retry_tenant_job(bigint) to :"member";
 
--- Bulk jobs are queued with the job itself now (run_bulk_job); the login role's lease scan is gone.
+-- Bulk jobs are queued with the job itself now (run_bulk_job): graphile-worker's lock replaces the
+-- runner's lease, so the lease scan and its column go.
 drop function claim_bulk_job(interval);
+alter table bulk_jobs drop column locked_until;
 
 -- Worker processes: graphile-worker releases a crashed worker's jobs only after four hours. Each of our
 -- worker processes beats here; a process whose beat has stopped has its jobs unlocked by the others.

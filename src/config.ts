@@ -31,7 +31,6 @@ export interface Config {
   runWorker: boolean;
   /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
   bulkChunkSize: number;
-  bulkLeaseSeconds: number;
   bulkConcurrency: number;
   graphiql: boolean;
   /** Key-encryption keys by version; the highest version seals new secrets. */
@@ -114,7 +113,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
     bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 500),
-    bulkLeaseSeconds: int(env, "BULK_LEASE_SECONDS", 120),
     bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
     keks: parseKeks(env.LAUREL_KEKS),

@@ -79,7 +79,6 @@ export async function processChunk(
   settings: IssuerSettings,
   size = 250,
   hooks: ChunkHooks = {},
-  leaseSeconds = 120,
 ): Promise<{ done: boolean; issued: number; failed: number }> {
   // Several chunk transactions may run at once on one job: each takes rows no other holds.
   const job = await findBulkJob(db, tenantId, jobId);
@@ -93,7 +92,7 @@ export async function processChunk(
     const [pending] = await db.$queryRaw<{ n: number }[]>`
       select count(*)::int as n from bulk_job_rows where tenant_id = ${tenantId}::uuid and job_id = ${jobId}::uuid and status = 'PENDING'`;
     if (pending!.n > 0) return { done: false, issued: 0, failed: 0 };
-    await db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "COMPLETED", finishedAt: new Date(), lockedUntil: null } });
+    await db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "COMPLETED", finishedAt: new Date() } });
     return { done: true, issued: 0, failed: 0 };
   }
   const template = await db.template.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: job.templateId } } });
@@ -239,8 +238,7 @@ export async function processChunk(
   const issued = marks.filter((m) => m.status === "ISSUED").length;
   const failed = marks.length - issued;
   await db.$executeRaw`
-    update bulk_jobs set issued_count = issued_count + ${issued}, failed_count = failed_count + ${failed},
-                         locked_until = now() + make_interval(secs => ${leaseSeconds})
+    update bulk_jobs set issued_count = issued_count + ${issued}, failed_count = failed_count + ${failed}
      where tenant_id = ${tenantId}::uuid and id = ${jobId}::uuid`;
   await hooks.beforeCommit?.(issued);
   return { done: false, issued, failed };

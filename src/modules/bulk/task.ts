@@ -32,7 +32,7 @@ export function createBulkTask(app: WorkerApp, options: BulkTaskOptions = {}) {
     let failures = 0;
     while (!failed.value) {
       try {
-        const result = await job.inTenant((db) => processChunk(db, tenantId, jobId, settings, chunkSize, options.hooks, app.config.bulkLeaseSeconds));
+        const result = await job.inTenant((db) => processChunk(db, tenantId, jobId, settings, chunkSize, options.hooks));
         failures = 0;
         if (result.done) return;
         // Nothing to take, but another loop still holds rows: wait for it to commit.
@@ -43,7 +43,7 @@ export function createBulkTask(app: WorkerApp, options: BulkTaskOptions = {}) {
         if (failures >= 3) {
           failed.value = true;
           await job.inTenant((db) =>
-            db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "FAILED", finishedAt: new Date(), lockedUntil: null } }),
+            db.bulkJob.update({ where: { tenantId_id: { tenantId, id: jobId } }, data: { status: "FAILED", finishedAt: new Date() } }),
           );
           return;
         }
