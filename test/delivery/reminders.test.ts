@@ -3,7 +3,6 @@
 // partners. Restricted recipients and those who objected get nothing; engaged credentials stop.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, SetTemplateRemindersDocument } from "../../src/sdk/generated.js";
-import type { PoolClient } from "pg";
 import { sweepReminders, sweepTenant } from "../../src/modules/delivery/reminders.js";
 import { ownerPool } from "../../src/db/migrate.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
@@ -103,16 +102,8 @@ describe("expiry", () => {
     // The cron task's way in: graphile-worker's own connection (the owner) finds the tenants with work due.
     const owner = await ownerPool(app.db.adminUrl, app.config.roles.owner, 1);
     try {
-      const withOwner = async <T,>(fn: (client: PoolClient) => Promise<T>) => {
-        const client = await owner.connect();
-        try {
-          return await fn(client);
-        } finally {
-          client.release();
-        }
-      };
-      expect(await sweepReminders({ config: app.config, database: app.database }, withOwner)).toMatchObject({ expired: 1 });
-      expect(await sweepReminders({ config: app.config, database: app.database }, withOwner)).toMatchObject({ expired: 0 });
+      expect(await sweepReminders({ config: app.config, database: app.database }, owner)).toMatchObject({ expired: 1 });
+      expect(await sweepReminders({ config: app.config, database: app.database }, owner)).toMatchObject({ expired: 0 });
     } finally {
       await owner.end();
     }

@@ -6,7 +6,6 @@
 //   - one reminder expiry_reminder_days before validUntil;
 //   - credential.expired for partners once validUntil has passed.
 // Recipients who are restricted or objected get no reminders. Idempotency keys make a repeated sweep harmless.
-import type { PoolClient } from "pg";
 import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { enqueueEmailDelivery, emitPartnerEvents } from "../jobs/enqueue.js";
@@ -23,9 +22,14 @@ const DUE_TENANTS = `
       or (c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null and c.status = 'ACTIVE'
           and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now())`;
 
-/** The cron task: `withOwner` is graphile-worker's own connection (the owner role). */
-export async function sweepReminders(app: WorkerApp, withOwner: <T>(fn: (client: PoolClient) => Promise<T>) => Promise<T>) {
-  const tenants = await withOwner((client) => client.query<{ tenant_id: string }>(DUE_TENANTS));
+/** Anything that runs a query as the owner role: graphile-worker's job helpers, or an owner pool. */
+export interface OwnerQuery {
+  query(text: string): Promise<{ rows: unknown[] }>;
+}
+
+/** The cron task: finds the tenants with something due through `owner`, then works each as the tenant. */
+export async function sweepReminders(app: WorkerApp, owner: OwnerQuery) {
+  const tenants = (await owner.query(DUE_TENANTS)) as { rows: { tenant_id: string }[] };
   const totals = { reminders: 0, expiring: 0, expired: 0 };
   for (const { tenant_id: tenantId } of tenants.rows) {
     const done = await sweepTenant(app, tenantId);

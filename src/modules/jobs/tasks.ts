@@ -25,7 +25,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     deliver_webhook: tenantTask(app, deliverWebhook),
     run_bulk_job: tenantTask(app, runBulkJob),
     reminders_sweep: async (_payload, helpers) => {
-      const totals = await sweepReminders(app, (fn) => helpers.withPgClient(fn));
+      const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);
     },
     engagement_partitions: async (_payload, helpers) => {
@@ -46,14 +46,7 @@ export function recurringWork(app: WorkerApp) {
   return [
     {
       everyMs: app.config.queue.reminderSweepMinutes * 60_000,
-      run: () => sweepReminders(app, async (fn) => {
-        const client = await sql.connect();
-        try {
-          return await fn(client);
-        } finally {
-          client.release();
-        }
-      }),
+      run: () => sweepReminders(app, sql),
     },
     { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
   ];
