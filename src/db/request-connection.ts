@@ -11,6 +11,49 @@ interface Binding {
   client: pg.PoolClient;
   /** Queries of one unit of work run one after another on its connection. */
   tail: Promise<unknown>;
+  /** Savepoints opened for Prisma's own transactions inside this unit of work. */
+  savepoints: number;
+}
+
+function runOn(bound: Binding, args: unknown[]): Promise<unknown> {
+  const run = bound.tail.then(() => (bound.client.query as (...a: unknown[]) => Promise<unknown>)(...args));
+  bound.tail = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * What Prisma gets when it opens a transaction of its own inside a unit of work: it batches lookups
+ * of one model with different selections (one row reached through two fields of a query, a mutation's
+ * result selecting a relation) into a "transaction". That runs as a savepoint on the unit of work's
+ * connection, so it sees and keeps the work's claims, writes and locks.
+ */
+class SavepointClient {
+  constructor(
+    private readonly bound: Binding,
+    private readonly name: string,
+  ) {}
+
+  query(config: { text: string } | string, ...rest: unknown[]): Promise<unknown> {
+    const text = (typeof config === "string" ? config : config.text).trim().toUpperCase();
+    if (text === "BEGIN") return runOn(this.bound, [`savepoint ${this.name}`]);
+    if (text === "COMMIT") return runOn(this.bound, [`release savepoint ${this.name}`]);
+    if (text === "ROLLBACK") {
+      void runOn(this.bound, [`rollback to savepoint ${this.name}`]);
+      return runOn(this.bound, [`release savepoint ${this.name}`]);
+    }
+    if (text.startsWith("SET TRANSACTION")) return Promise.reject(new Error("A nested transaction cannot change its isolation level"));
+    return runOn(this.bound, [config, ...rest]);
+  }
+
+  on(): this {
+    return this;
+  }
+
+  removeListener(): this {
+    return this;
+  }
+
+  release(): void {}
 }
 
 const binding = new AsyncLocalStorage<Binding>();
@@ -32,13 +75,15 @@ export class BoundConnectionPool extends pg.Pool {
   override query(...args: unknown[]): never {
     const bound = binding.getStore();
     if (!bound) throw new OutsideTransactionError();
-    const run = bound.tail.then(() => (bound.client.query as (...a: unknown[]) => Promise<unknown>)(...args));
-    bound.tail = run.catch(() => undefined);
-    return run as never;
+    return runOn(bound, args) as never;
   }
 
+  // Prisma's own transactions inside a unit of work become savepoints on its connection.
   override connect(): never {
-    throw new Error("Nested Prisma transactions are not supported: the unit of work already runs in one");
+    const bound = binding.getStore();
+    if (!bound) throw new OutsideTransactionError();
+    bound.savepoints += 1;
+    return Promise.resolve(new SavepointClient(bound, `prisma_${bound.savepoints}`)) as never;
   }
 
   override end(): Promise<void> {
@@ -49,7 +94,7 @@ export class BoundConnectionPool extends pg.Pool {
 export function runBound<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
   // Await inside the bound scope: Prisma's promises are lazy and would otherwise start their query
   // when the caller awaits them, outside the binding.
-  return binding.run({ client, tail: Promise.resolve() }, async () => await work());
+  return binding.run({ client, tail: Promise.resolve(), savepoints: 0 }, async () => await work());
 }
 
 /**

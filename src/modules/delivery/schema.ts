@@ -222,7 +222,7 @@ builder.mutationField("deleteEmailTemplate", (t) =>
     authScopes: { permission: "issue" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: EmailTemplateRef }) },
-    resolve: (_q, _r, { id }, ctx) => deleteEmailTemplate(ctx.db, callerOf(ctx), id.id),
+    resolve: (query, _r, { id }, ctx) => deleteEmailTemplate(ctx.db, callerOf(ctx), id.id, query),
   }),
 );
 

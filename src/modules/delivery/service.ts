@@ -119,8 +119,9 @@ export async function setEmailTemplate(db: Db, caller: Caller, input: EmailTempl
   return row;
 }
 
-export async function deleteEmailTemplate(db: Db, caller: Caller, id: string) {
-  const row = isUuid(id) ? await db.emailTemplate.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+/** Deletes a content override; `query` (what the result selects) is read before the row goes. */
+export async function deleteEmailTemplate(db: Db, caller: Caller, id: string, query: object = {}) {
+  const row = isUuid(id) ? await db.emailTemplate.findUnique({ ...query, where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!row) throw new NotFoundError("EmailTemplate");
   await db.emailTemplate.delete({ where: { tenantId_id: { tenantId: caller.tenantId, id } } });
   return row;

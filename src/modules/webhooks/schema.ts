@@ -129,7 +129,7 @@ builder.mutationField("deleteWebhookEndpoint", (t) =>
     authScopes: { permission: "tenant:manage" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: WebhookEndpointRef }) },
-    resolve: (_q, _r, { id }, ctx) => deleteWebhookEndpoint(ctx.db, callerOf(ctx), id.id),
+    resolve: (query, _r, { id }, ctx) => deleteWebhookEndpoint(ctx.db, callerOf(ctx), id.id, query),
   }),
 );
 

@@ -98,8 +98,13 @@ export async function rotateWebhookSecret(db: Db, caller: Caller, config: Config
   return { endpoint, secret };
 }
 
-export async function deleteWebhookEndpoint(db: Db, caller: Caller, id: string) {
-  const endpoint = await findEndpoint(db, caller, id);
+/**
+ * Deletes an endpoint (its deliveries go with it). `query` is what the caller's result selects
+ * (Pothos' prisma query): it is read before the row goes, since nothing can be loaded after.
+ */
+export async function deleteWebhookEndpoint(db: Db, caller: Caller, id: string, query: object = {}) {
+  await findEndpoint(db, caller, id);
+  const endpoint = await db.webhookEndpoint.findUniqueOrThrow({ ...query, where: { tenantId_id: { tenantId: caller.tenantId, id } } });
   await db.webhookEndpoint.delete({ where: { tenantId_id: { tenantId: caller.tenantId, id } } });
   await recordAudit(db, caller, { action: "webhook.deleted", targetType: "WebhookEndpoint", targetId: id, details: { url: endpoint.url } });
   return endpoint;
