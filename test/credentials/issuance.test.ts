@@ -1,5 +1,6 @@
 // Issuing Open Badges 3.0 credentials through the SDK, and checking them as a stranger would: through
 // the public endpoints and the verify endpoint, with no access to our database.
+import { recipientNameOf } from "../../src/modules/credentials/document.js";
 import { readFile } from "node:fs/promises";
 import { Ajv2019 } from "ajv/dist/2019.js";
 import addFormatsModule from "ajv-formats";
@@ -130,6 +131,8 @@ describe("issueCredential", () => {
     expect(vc.credentialSubject.achievement).toMatchObject({ name: "Data Stewardship", achievementType: "Badge", tag: ["data", "governance"] });
     expect(vc.credentialSubject.identifier[0]).toMatchObject({ identityType: "emailAddress", hashed: true });
     expect(vc.credentialSubject.identifier[0].identityHash).toMatch(/^sha256\$[0-9a-f]{64}$/);
+    expect(vc.credentialSubject.identifier[1]).toEqual({ type: "IdentityObject", identityType: "name", hashed: false, identityHash: "Ada Lovelace" });
+    expect(recipientNameOf(vc)).toBe("Ada Lovelace");
     expect(JSON.stringify(vc).toLowerCase()).not.toContain("ada.lovelace@example.test");
     expect(vc.credentialStatus).toMatchObject({ type: "BitstringStatusListEntry", statusPurpose: "revocation" });
     expect(vc.proof[0]).toMatchObject({ type: "DataIntegrityProof", cryptosuite: "eddsa-rdfc-2022", proofPurpose: "assertionMethod" });

@@ -1,5 +1,7 @@
-// Builds the unsigned OB 3.0 OpenBadgeCredential (W3C VC 2.0). The recipient appears only as a salted
-// sha256 of their email; merge fields fill the credential's own name and description.
+// Builds the unsigned OB 3.0 OpenBadgeCredential (W3C VC 2.0). The recipient's email appears only as a
+// salted sha256; their name, when known, as a plain-text IdentityObject of type "name" so that pages and
+// certificates can name them from the signed document alone. Merge fields fill the credential's own
+// name and description.
 import { createHash, randomBytes } from "node:crypto";
 import { OB_V3, VC_V2 } from "./vc/document-loader.js";
 import { issuerProfile, type ProfileRow } from "../issuers/identity.js";
@@ -74,6 +76,17 @@ export function identityHash(email: string, salt: string): string {
   return "sha256$" + createHash("sha256").update(email.trim().toLowerCase() + salt).digest("hex");
 }
 
+/**
+ * The recipient's name as the signed credential states it: the plain-text IdentityObject of
+ * identityType "name" in credentialSubject.identifier (OB 3.0 §B.1.10 IdentityObject), or null.
+ */
+export function recipientNameOf(document: Record<string, unknown>): string | null {
+  const subject = (document.credentialSubject ?? {}) as { identifier?: unknown };
+  const identifiers = Array.isArray(subject.identifier) ? (subject.identifier as Record<string, unknown>[]) : [];
+  const named = identifiers.find((i) => i && i.identityType === "name" && i.hashed === false && typeof i.identityHash === "string");
+  return named ? (named.identityHash as string) : null;
+}
+
 /** Replaces {{field}} with the credential's value for it (and {{recipientName}}). */
 export function merge(text: string, values: Record<string, string>): string {
   return text.replace(/\{\{\s*([a-zA-Z][a-zA-Z0-9_]*)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
@@ -113,7 +126,10 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
     description: merge(a.description, values),
     credentialSubject: {
       type: ["AchievementSubject"],
-      identifier: [{ type: "IdentityObject", identityHash: identityHash(s.recipientEmail, salt), identityType: "emailAddress", hashed: true, salt }],
+      identifier: [
+        { type: "IdentityObject", identityHash: identityHash(s.recipientEmail, salt), identityType: "emailAddress", hashed: true, salt },
+        ...(s.recipientName ? [{ type: "IdentityObject", identityHash: s.recipientName, identityType: "name", hashed: false }] : []),
+      ],
       achievement: {
         ...achievementJson(urls.achievement(s.publicUrl, s.tenantId, a.templateId, a.version), a),
         creator: issuerProfile(s.did, s.profile),
