@@ -20,7 +20,7 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
   const issuer = (vc.issuer ?? {}) as { name?: string; url?: string };
   const name = String(vc.name ?? achievement.name ?? "Credential");
   const status = statusLabel(credential);
-  const day = (value: unknown) => (value ? formatDay(new Date(String(value)), options.timeZone ?? "UTC") : null);
+  const day = (value: unknown) => (value ? (formatDay(new Date(String(value)), options.timeZone ?? "UTC") ?? String(value)) : null);
   const doc = new PDFDocument({
     size: "A4",
     layout: "landscape",
