@@ -36,7 +36,10 @@ export interface PrismaOverPool {
 
 export function createPrisma(url: string, poolSize: number, onQuery?: (sql: string) => void): PrismaOverPool {
   // A unit of work that cannot get a connection within 10 s fails instead of waiting forever.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000 });
+  // Prisma's pg adapter passes timestamptz as wall-clock text and reads it back by relabelling the
+  // session's local time as UTC: on a server whose TimeZone is not UTC every instant would be stored
+  // shifted (seen: 5 h 30 under Asia/Kolkata). Its sessions are pinned to UTC.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000, options: "-c TimeZone=UTC" });
   // An idle connection the server closed (restart, failover) is dropped from the pool, not a crash.
   pool.on("error", (error) => console.error("database connection lost:", error.message));
   const adapter = new PrismaPg(new BoundConnectionPool(pool));

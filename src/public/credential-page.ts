@@ -3,6 +3,7 @@
 // credential itself is shown: no recipient email, nothing from other tenants.
 import type { PublicCredential } from "../modules/credentials/public.js";
 import { escapeHtml, jsonForScript, page, VERIFY_SCRIPT, type Page } from "./html.js";
+import { calendarDay, formatDay, representable } from "../lib/calendar.js";
 
 interface Achievement {
   name?: string;
@@ -11,30 +12,50 @@ interface Achievement {
   criteria?: { narrative?: string; id?: string };
 }
 
-export function statusLabel(c: PublicCredential, now = new Date()): { text: string; tone: "valid" | "bad" | "warn" } {
+/**
+ * The credential's state today, as the page and the certificate PDF say it: revoked, suspended, not
+ * yet valid (validFrom in the future), expired (validUntil passed), else valid.
+ */
+export function statusLabel(c: Pick<PublicCredential, "status" | "validFrom" | "validUntil">, now = new Date()): { text: string; tone: "valid" | "bad" | "warn" } {
   if (c.status === "REVOKED") return { text: "Revoked", tone: "bad" };
   if (c.status === "SUSPENDED") return { text: "Suspended", tone: "warn" };
+  if (c.validFrom && c.validFrom > now) return { text: "Not yet valid", tone: "warn" };
   if (c.validUntil && c.validUntil <= now) return { text: "Expired", tone: "warn" };
   return { text: "Valid", tone: "valid" };
 }
 
-export function linkedInUrl(args: { name: string; organization: string; issued: Date; expires: Date | null; certUrl: string; certId: string }): string {
+/**
+ * LinkedIn's add-to-profile URL. Issue and expiry months are calendar months in the issuer's
+ * `timeZone` (IANA), as the credential's page shows them: 2026-01-01T09:30+10:00 in Australia/Sydney
+ * is January 2026, not December 2025.
+ */
+export function linkedInUrl(args: { name: string; organization: string; issued: Date | null; expires: Date | null; certUrl: string; certId: string; timeZone: string }): string {
   const url = new URL("https://www.linkedin.com/profile/add");
   url.searchParams.set("startTask", "CERTIFICATION_NAME");
   url.searchParams.set("name", args.name);
   url.searchParams.set("organizationName", args.organization);
-  url.searchParams.set("issueYear", String(args.issued.getUTCFullYear()));
-  url.searchParams.set("issueMonth", String(args.issued.getUTCMonth() + 1));
-  if (args.expires) {
-    url.searchParams.set("expirationYear", String(args.expires.getUTCFullYear()));
-    url.searchParams.set("expirationMonth", String(args.expires.getUTCMonth() + 1));
+  const issued = calendarDay(args.issued, args.timeZone);
+  if (issued) {
+    url.searchParams.set("issueYear", String(issued.year));
+    url.searchParams.set("issueMonth", String(issued.month));
+  }
+  const expires = calendarDay(args.expires, args.timeZone);
+  if (expires) {
+    url.searchParams.set("expirationYear", String(expires.year));
+    url.searchParams.set("expirationMonth", String(expires.month));
   }
   url.searchParams.set("certUrl", args.certUrl);
   url.searchParams.set("certId", args.certId);
   return url.toString();
 }
 
-const day = (d: Date) => d.toISOString().slice(0, 10);
+/** A day as the page writes it: "1 January 2026" in the issuer's zone, machine-readable in <time>. */
+function day(d: Date | null, timeZone: string): string {
+  const text = formatDay(d, timeZone);
+  return text ? `<time datetime="${calendarDay(d, timeZone)!.iso}">${escapeHtml(text)}</time>` : "an unknown date";
+}
+
+const documentDate = (value: unknown) => (typeof value === "string" ? representable(new Date(value)) : null);
 
 /** What the page and its share links say, read from the signed credential only. */
 function describe(credential: PublicCredential) {
@@ -42,7 +63,7 @@ function describe(credential: PublicCredential) {
   const achievement = (vc.credentialSubject?.achievement ?? {}) as Achievement;
   const issuer = (vc.issuer ?? {}) as { name?: string; url?: string };
   const name = String(vc.name ?? achievement.name ?? "Credential");
-  return { vc, achievement, issuer, name, issued: new Date(vc.validFrom), expires: vc.validUntil ? new Date(vc.validUntil) : null, certUrl: String(vc.id) };
+  return { vc, achievement, issuer, name, issued: documentDate(vc.validFrom), expires: documentDate(vc.validUntil), certUrl: String(vc.id) };
 }
 
 export const SHARE_NETWORKS = ["linkedin-add", "linkedin", "x", "facebook", "email", "copy"] as const;
@@ -57,7 +78,7 @@ export function shareTargets(credential: PublicCredential, credentialId: string)
   const share = encodeURIComponent(certUrl);
   const line = `I earned "${name}" from ${issuer.name ?? "my issuer"}`;
   return {
-    "linkedin-add": linkedInUrl({ name, organization: issuer.name ?? "", issued, expires, certUrl, certId: credentialId }),
+    "linkedin-add": linkedInUrl({ name, organization: issuer.name ?? "", issued, expires, certUrl, certId: credentialId, timeZone: credential.timeZone }),
     linkedin: `https://www.linkedin.com/sharing/share-offsite/?url=${share}`,
     x: `https://twitter.com/intent/tweet?url=${share}&text=${encodeURIComponent(line)}`,
     facebook: `https://www.facebook.com/sharer/sharer.php?u=${share}`,
@@ -79,7 +100,7 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
   <p><span class="status ${status.tone}" data-testid="status">${status.text}</span></p>
   <p>${escapeHtml(vc.description ?? achievement.description ?? "")}</p>
   ${achievement.criteria?.narrative ? `<p class="muted"><strong>Criteria:</strong> ${escapeHtml(achievement.criteria.narrative)}</p>` : ""}
-  <p class="muted">Issued ${day(issued)}${expires ? ` · Expires ${day(expires)}` : " · Does not expire"}</p>
+  <p class="muted" data-testid="dates">${status.text === "Not yet valid" ? "Valid from" : "Issued"} ${day(issued, credential.timeZone)}${expires ? ` · Expires ${day(expires, credential.timeZone)}` : " · Does not expire"}</p>
   <div class="actions">
     <button class="primary" id="verify" type="button">Verify</button>
     <a id="share-linkedin" href="${via("linkedin-add")}" target="_blank" rel="noopener">Add to LinkedIn</a>

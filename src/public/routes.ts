@@ -149,7 +149,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         if (credential) track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "json", channel: /[?&]format=json/.test(req.url ?? "") ? "web" : "api" });
       }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
-      else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!);
+      else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!, app.config.email.defaultFrom);
       else if (name === "ob2-assertion") {
         const credential = await loadCredential(ctx, a!, b!);
         body = credential && ob2Assertion(credential);
@@ -161,7 +161,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         const credential = await loadCredential(ctx, a!, b!);
         if (!credential) send(res, 404, { error: "Not found" });
         else {
-          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`);
+          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone });
           res.writeHead(200, {
             "content-type": "application/pdf",
             "content-disposition": `inline; filename="certificate-${b}.pdf"`,

@@ -89,7 +89,7 @@ export type CredentialStatus =
 
 export type CustomFieldInput = {
   label?: string | null | undefined;
-  /** Used as {{name}} in texts and as a CSV column */
+  /** Used as {{name}} in credentialDescription and as a CSV column */
   name: string;
   required: boolean;
   type: CustomFieldType;
@@ -177,14 +177,14 @@ export type IssueCredentialInput = {
   fieldValues?: unknown;
   /** Issuing twice with the same key returns the first credential */
   idempotencyKey?: string | null | undefined;
-  /** Defaults to now */
+  /** The credential's validFrom: defaults to now; 1900 to one year ahead (later: shown as not yet valid) */
   issuedAt?: string | null | undefined;
   /** Found by email, or created */
   recipient?: RecipientInput | null | undefined;
   /** An existing recipient; or give `recipient` */
   recipientId?: string | number | null | undefined;
   templateId: string | number;
-  /** Overrides the template's validity */
+  /** Overrides the template's validity; before 2200 */
   validUntil?: string | null | undefined;
 };
 
@@ -240,6 +240,7 @@ export type ReminderSettingsInput = {
 
 export type RevokeCredentialInput = {
   notifyRecipient?: boolean | null | undefined;
+  /** Public: published as the hosted OB 2.0 Assertion's revocationReason, and told to the recipient when notified */
   reason: string;
 };
 
@@ -254,11 +255,16 @@ export type SignUpInput = {
 
 export type TemplateContentInput = {
   alignments?: Array<AlignmentInput> | null | undefined;
+  /** Each credential's own description, rendered per recipient: merge fields {{recipientName}} and the custom fields, e.g. "Awarded to {{recipientName}}{{#course}} for {{course}}{{/course}}." (an empty optional field renders as empty) */
+  credentialDescription?: string | null | undefined;
+  /** Shared by every credential: no merge fields */
   criteriaNarrative?: string | null | undefined;
   criteriaUrl?: string | null | undefined;
   customFields?: Array<CustomFieldInput> | null | undefined;
+  /** The achievement's description, the same in every credential: no merge fields */
   description: string;
   imageUrl?: string | null | undefined;
+  /** The achievement's name, the same in every credential: no merge fields */
   name: string;
   tags?: Array<string> | null | undefined;
   validity?: ValidityInput | null | undefined;
@@ -282,7 +288,9 @@ export type UpdateIssuerProfileInput = {
 };
 
 export type UpdateTenantInput = {
-  name: string;
+  name?: string | null | undefined;
+  /** An IANA time zone the server knows, e.g. "Australia/Sydney"; "UTC" by default */
+  timeZone?: string | null | undefined;
 };
 
 export type ValidityInput = {
@@ -617,7 +625,7 @@ export type RotateSigningKeyMutationVariables = Exact<{ [key: string]: never; }>
 
 export type RotateSigningKeyMutation = { rotateSigningKey: { keyNumber: number, publicKeyMultibase: string, verificationMethod: string } };
 
-export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
+export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
 
 export type CreateTemplateMutationVariables = Exact<{
   kind: TemplateKind;
@@ -626,7 +634,7 @@ export type CreateTemplateMutationVariables = Exact<{
 
 
 export type CreateTemplateMutation = { createTemplate:
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -638,7 +646,7 @@ export type UpdateTemplateMutationVariables = Exact<{
 
 export type UpdateTemplateMutation = { updateTemplate:
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string }
    };
@@ -672,7 +680,7 @@ export type TemplatesQueryVariables = Exact<{
 }>;
 
 
-export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
+export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
 
 export type CreateRecipientMutationVariables = Exact<{
   input: RecipientInput;
@@ -707,7 +715,7 @@ export type RecipientsQueryVariables = Exact<{
 
 export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string, name: string | null, externalId: string | null, locale: string } }> } | null } };
 
-export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } };
+export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } };
 
 export type IssueCredentialMutationVariables = Exact<{
   input: IssueCredentialInput;
@@ -715,7 +723,7 @@ export type IssueCredentialMutationVariables = Exact<{
 
 
 export type IssueCredentialMutation = { issueCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -728,7 +736,7 @@ export type RevokeCredentialMutationVariables = Exact<{
 
 
 export type RevokeCredentialMutation = { revokeCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ValidationError', message: string }
@@ -763,7 +771,7 @@ export type CredentialsQueryVariables = Exact<{
 }>;
 
 
-export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } } }> } | null } };
+export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } } }> } | null } };
 
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -839,7 +847,7 @@ export type RemoveMemberMutation = { removeMember:
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantQuery = { tenant: { id: string, uuid: string, name: string, slug: string, createdAt: string } };
+export type TenantQuery = { tenant: { id: string, uuid: string, name: string, slug: string, timeZone: string, createdAt: string } };
 
 export type UpdateTenantMutationVariables = Exact<{
   input: UpdateTenantInput;
@@ -847,8 +855,8 @@ export type UpdateTenantMutationVariables = Exact<{
 
 
 export type UpdateTenantMutation = { updateTenant:
-    | { __typename: 'Tenant', id: string, name: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'Tenant', id: string, name: string, timeZone: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type NodeQueryVariables = Exact<{
@@ -987,6 +995,7 @@ export const TemplatePartsFragmentDoc = new TypedDocumentString(`
     version
     name
     description
+    credentialDescription
     criteriaNarrative
     criteriaUrl
     imageUrl
@@ -1690,6 +1699,7 @@ export const CreateTemplateDocument = new TypedDocumentString(`
     version
     name
     description
+    credentialDescription
     criteriaNarrative
     criteriaUrl
     imageUrl
@@ -1734,6 +1744,7 @@ export const UpdateTemplateDocument = new TypedDocumentString(`
     version
     name
     description
+    credentialDescription
     criteriaNarrative
     criteriaUrl
     imageUrl
@@ -1807,6 +1818,7 @@ export const TemplatesDocument = new TypedDocumentString(`
     version
     name
     description
+    credentialDescription
     criteriaNarrative
     criteriaUrl
     imageUrl
@@ -2150,6 +2162,7 @@ export const TenantDocument = new TypedDocumentString(`
     uuid
     name
     slug
+    timeZone
     createdAt
   }
 }
@@ -2161,6 +2174,14 @@ export const UpdateTenantDocument = new TypedDocumentString(`
     ... on Tenant {
       id
       name
+      timeZone
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message

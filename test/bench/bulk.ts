@@ -29,7 +29,8 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
     const template = await withTenantTransaction(database, claims, async (db) => {
       const t = await createTemplate(db, caller, "CERTIFICATE", {
         name: "Bench Certificate",
-        description: "{{recipientName}} completed {{course}}.",
+        description: "Completed a course.",
+        credentialDescription: "{{recipientName}} completed {{course}}.",
         criteriaNarrative: "Completed the course.",
         customFields: [{ name: "course", type: "TEXT", required: true }],
       });

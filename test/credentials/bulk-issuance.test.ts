@@ -26,7 +26,8 @@ async function activeTemplate(client: LaurelClient) {
     kind: "CERTIFICATE",
     content: {
       name: "Course Certificate",
-      description: "{{recipientName}} completed {{course}}.",
+      description: "Completed a course.",
+      credentialDescription: "{{recipientName}} completed {{course}}.",
       criteriaNarrative: "Attend and pass.",
       customFields: [
         { name: "course", type: "TEXT", required: true },

@@ -37,7 +37,8 @@ let validateSchema: (c: unknown) => boolean;
 
 const content = {
   name: "Data Stewardship",
-  description: "Awarded to {{recipientName}} for completing {{course}}.",
+  description: "Looks after data well.",
+  credentialDescription: "Awarded to {{recipientName}} for completing {{course}}.",
   criteriaNarrative: "Pass the final assessment.",
   tags: ["data", "governance"],
   alignments: [{ targetName: "ESCO: data management", targetUrl: "https://esco.example/skill/123" }],
@@ -100,7 +101,7 @@ describe("templates", () => {
     expect(await issue(a.owner)).toMatchObject({ __typename: "TemplateNotIssuableError" });
     const act = await a.owner.request(ActivateTemplateDocument, { id: templateId });
     expect(act.activateTemplate).toMatchObject({ status: "ACTIVE" });
-    const extra = await a.owner.request(CreateTemplateDocument, { kind: "CERTIFICATE", content: { ...content, customFields: [] } });
+    const extra = await a.owner.request(CreateTemplateDocument, { kind: "CERTIFICATE", content: { ...content, credentialDescription: null, customFields: [] } });
     if (extra.createTemplate.__typename !== "Template") throw new Error("create failed");
     await a.owner.request(ActivateTemplateDocument, { id: extra.createTemplate.id });
     await a.owner.request(ArchiveTemplateDocument, { id: extra.createTemplate.id });

@@ -17,7 +17,7 @@ beforeAll(async () => {
   a = await signUpTenant(app, "Pages University");
   const created = await a.owner.request(CreateTemplateDocument, {
     kind: "BADGE",
-    content: { name: "Safe <Script> Handling", description: "Awarded to {{recipientName}}.", criteriaNarrative: "Write safe HTML." },
+    content: { name: "Safe <Script> Handling", description: "Handles <script> safely.", credentialDescription: "Awarded to {{recipientName}}.", criteriaNarrative: "Write safe HTML." },
   });
   if (created.createTemplate.__typename !== "Template") throw new Error("template");
   templateId = created.createTemplate.id;

@@ -25,7 +25,7 @@ export async function tenantWithTemplate(app: TestApp, name = "Engagement Colleg
   const tenant = await signUpTenant(app, name);
   const created = await tenant.owner.request(CreateTemplateDocument, {
     kind: "BADGE",
-    content: { name: "Event Tracking", description: "Awarded to {{recipientName}}.", criteriaNarrative: "Read the logs." },
+    content: { name: "Event Tracking", description: "Tracks events.", credentialDescription: "Awarded to {{recipientName}}.", criteriaNarrative: "Read the logs." },
   });
   if (created.createTemplate.__typename !== "Template") throw new Error("template");
   const templateNodeId = created.createTemplate.id;

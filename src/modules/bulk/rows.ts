@@ -4,6 +4,7 @@ import { ValidationError, type FieldProblem } from "../../errors.js";
 import { checkRecipient } from "../recipients/service.js";
 import { checkFieldValues } from "../credentials/service.js";
 import type { CustomField } from "../templates/service.js";
+import { DEFAULT_TIME_ZONE, issueDateProblem, parseDateInput } from "../../lib/calendar.js";
 
 export const MAX_ROWS = 100_000;
 
@@ -13,7 +14,9 @@ export interface BulkRow {
   externalId?: string | null;
   locale?: string | null;
   fieldValues?: Record<string, unknown> | null;
+  /** ISO 8601: a date (the start of that day in the tenant's zone) or a date-time with offset or Z. */
   issuedAt?: string | null;
+  /** ISO 8601: a date (valid through the end of that day in the tenant's zone) or a date-time with offset or Z. */
   validUntil?: string | null;
   idempotencyKey?: string | null;
 }
@@ -74,8 +77,38 @@ function toProblems(row: number, error: unknown, fallbackColumn: string): RowPro
   throw error;
 }
 
+/**
+ * A row's issued_at and valid_until as instants, read in the tenant's IANA `timeZone` (parseDateInput:
+ * a date alone is the start of that day for issued_at, 23:59:59.999 of it for valid_until), with a
+ * problem per column that cannot be read, is out of range, or ends before it starts.
+ */
+export function rowDates(rowNumber: number, row: BulkRow, timeZone: string, now = new Date()) {
+  const problems: RowProblem[] = [];
+  const read = (value: string | null | undefined, column: string, edge: "start" | "end") => {
+    if (!value) return null;
+    const parsed = parseDateInput(value, timeZone, edge);
+    if (parsed.ok) return parsed.date;
+    problems.push({ row: rowNumber, column, message: parsed.message });
+    return null;
+  };
+  const issuedAt = read(row.issuedAt, "issued_at", "start");
+  const validUntil = read(row.validUntil, "valid_until", "end");
+  const ahead = issuedAt && issueDateProblem(issuedAt, now);
+  if (ahead) problems.push({ row: rowNumber, column: "issued_at", message: ahead });
+  if (validUntil && validUntil <= (issuedAt ?? now)) {
+    problems.push({ row: rowNumber, column: "valid_until", message: issuedAt ? "Must be after issued_at" : "Must be in the future (or give an earlier issued_at)" });
+  }
+  return { issuedAt, validUntil, problems };
+}
+
+/** The row with its dates written as exact instants (RFC 3339, UTC), so issuing it later needs no zone. */
+export function withExactDates(row: BulkRow, timeZone: string): BulkRow {
+  const { issuedAt, validUntil } = rowDates(0, row, timeZone);
+  return { ...row, ...(issuedAt ? { issuedAt: issuedAt.toISOString() } : {}), ...(validUntil ? { validUntil: validUntil.toISOString() } : {}) };
+}
+
 /** Checks one row against the template's fields; returns its problems (empty when it can be issued). */
-export function checkRow(rowNumber: number, row: BulkRow, fields: CustomField[]): RowProblem[] {
+export function checkRow(rowNumber: number, row: BulkRow, fields: CustomField[], timeZone = DEFAULT_TIME_ZONE): RowProblem[] {
   const problems: RowProblem[] = [];
   try {
     checkRecipient({ email: row.email ?? "", name: row.name, externalId: row.externalId, locale: row.locale }, []);
@@ -87,13 +120,7 @@ export function checkRow(rowNumber: number, row: BulkRow, fields: CustomField[])
   } catch (error) {
     problems.push(...toProblems(rowNumber, error, "fieldValues"));
   }
-  for (const [key, column] of [["issuedAt", "issued_at"], ["validUntil", "valid_until"]] as const) {
-    const value = row[key];
-    if (value && Number.isNaN(Date.parse(value))) problems.push({ row: rowNumber, column, message: "Not a date (use ISO 8601, e.g. 2026-11-29)" });
-  }
-  if (row.issuedAt && row.validUntil && Date.parse(row.validUntil) <= Date.parse(row.issuedAt)) {
-    problems.push({ row: rowNumber, column: "valid_until", message: "Must be after issued_at" });
-  }
+  problems.push(...rowDates(rowNumber, row, timeZone).problems);
   if ((row.idempotencyKey?.length ?? 0) > 200) problems.push({ row: rowNumber, column: "idempotency_key", message: "At most 200 characters" });
   return problems;
 }

@@ -5,7 +5,9 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
-import { findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { addCalendarDays } from "../../lib/calendar.js";
 import { checkRecipient } from "../recipients/service.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
@@ -14,7 +16,7 @@ import { checkFieldValues } from "../credentials/service.js";
 import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
-import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
+import { checkRow, MAX_ROWS, withExactDates, type BulkRow, type RowProblem } from "./rows.js";
 import { emitPartnerEvents, enqueueEmailDelivery, enqueueJob } from "../jobs/enqueue.js";
 import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
@@ -28,8 +30,11 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
   const version = await db.templateVersion.findUniqueOrThrow({
     where: { tenantId_templateId_version: { tenantId: caller.tenantId, templateId, version: template.currentVersion } },
   });
+  checkSharedTexts(version);
   const fields = version.customFields as unknown as CustomField[];
-  const checked = rows.map((row, i) => ({ rowNumber: i + 1, row, problems: checkRow(i + 1, row, fields) }));
+  // Date-only cells are read in the tenant's zone now, and stored as exact instants.
+  const timeZone = await tenantTimeZone(db, caller.tenantId);
+  const checked = rows.map((row, i) => ({ rowNumber: i + 1, row: withExactDates(row, timeZone), problems: checkRow(i + 1, row, fields, timeZone) }));
   const failed = checked.filter((c) => c.problems.length).length;
   const job = await db.bulkJob.create({
     data: {
@@ -150,6 +155,7 @@ export async function processChunk(
   const profile = await getProfile(db, tenantId);
   const did = issuerDid(settings.publicUrl, tenantId);
   const now = new Date();
+  const timeZone = version.validity === "DAYS_AFTER_ISSUE" ? await tenantTimeZone(db, tenantId) : "UTC";
 
   const drafts = toIssue.map((t, i) => {
     const recipient = recipients.get(t.row.email.trim().toLowerCase())!;
@@ -157,7 +163,7 @@ export async function processChunk(
     const validUntil = t.row.validUntil
       ? new Date(t.row.validUntil)
       : version.validity === "DAYS_AFTER_ISSUE"
-        ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000)
+        ? addCalendarDays(validFrom, version.validityDays!, timeZone)
         : version.validity === "FIXED_DATE"
           ? version.validUntil
           : null;

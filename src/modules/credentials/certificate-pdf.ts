@@ -5,14 +5,22 @@
 import PDFDocument from "pdfkit";
 import type { PublicCredential } from "./public.js";
 import { statusLabel } from "../../public/credential-page.js";
+import { formatDay } from "../../lib/calendar.js";
 
-export function certificatePdf(credential: PublicCredential, verifyUrl: string): Promise<Buffer> {
+export interface CertificateOptions {
+  /** IANA zone the dates are printed in: the issuing tenant's. Default UTC. */
+  timeZone?: string;
+  recipientName?: string | null;
+  locale?: string;
+}
+
+export function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
   const vc = credential.document as Record<string, any>;
   const achievement = (vc.credentialSubject?.achievement ?? {}) as { name?: string; description?: string; criteria?: { narrative?: string } };
   const issuer = (vc.issuer ?? {}) as { name?: string; url?: string };
   const name = String(vc.name ?? achievement.name ?? "Credential");
   const status = statusLabel(credential);
-  const day = (value: unknown) => (value ? new Date(String(value)).toISOString().slice(0, 10) : null);
+  const day = (value: unknown) => (value ? (formatDay(new Date(String(value)), options.timeZone ?? "UTC") ?? String(value)) : null);
   const doc = new PDFDocument({
     size: "A4",
     layout: "landscape",

@@ -1,10 +1,13 @@
 // Builds the unsigned OB 3.0 OpenBadgeCredential (W3C VC 2.0). The recipient's email appears only as a
 // salted sha256; their name, when known, as a plain-text IdentityObject of type "name" so that pages and
-// certificates can name them from the signed document alone. Merge fields fill the credential's own
-// name and description.
+// certificates can name them from the signed document alone. The achievement is the same in every
+// credential of a template version; only the credential's own description is rendered per recipient
+// (the template's credentialDescription, merge fields filled).
 import { createHash, randomBytes } from "node:crypto";
 import { OB_V3, VC_V2 } from "./vc/document-loader.js";
 import { issuerProfile, type ProfileRow } from "../issuers/identity.js";
+import { RECIPIENT_NAME, renderMergeText } from "../templates/merge-fields.js";
+import { documentTime } from "../../lib/calendar.js";
 
 /** What a template version says about its achievement: what credentials and public pages show. */
 export interface AchievementContent {
@@ -21,6 +24,8 @@ export interface AchievementContent {
 export interface AchievementSource extends AchievementContent {
   templateId: string;
   version: number;
+  /** Per-recipient text (merge fields) for the credential's own description; absent: none. */
+  credentialDescription?: string | null;
 }
 
 export interface EvidenceInput {
@@ -87,11 +92,6 @@ export function recipientNameOf(document: Record<string, unknown>): string | nul
   return named ? (named.identityHash as string) : null;
 }
 
-/** Replaces {{field}} with the credential's value for it (and {{recipientName}}). */
-export function merge(text: string, values: Record<string, string>): string {
-  return text.replace(/\{\{\s*([a-zA-Z][a-zA-Z0-9_]*)\s*\}\}/g, (whole, name: string) => values[name] ?? whole);
-}
-
 /** The OB 3.0 Achievement object, as embedded in credentials and published at its own URL. */
 export function achievementJson(id: string, a: AchievementContent) {
   const alignments = (a.alignments as AlignmentData[] | null) ?? [];
@@ -108,22 +108,20 @@ export function achievementJson(id: string, a: AchievementContent) {
   };
 }
 
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
-
 export function buildCredential(s: CredentialSource): Record<string, unknown> {
   const a = s.achievement;
   const salt = randomBytes(16).toString("hex");
-  const values = { recipientName: s.recipientName ?? "", ...s.fieldValues };
+  const description = a.credentialDescription ? renderMergeText(a.credentialDescription, { ...s.fieldValues, [RECIPIENT_NAME]: s.recipientName ?? "" }) : "";
   const statusUrl = urls.statusList(s.publicUrl, s.tenantId, s.revocation.listId);
   return {
     "@context": [VC_V2, OB_V3],
     id: urls.credential(s.publicUrl, s.tenantId, s.credentialId),
     type: ["VerifiableCredential", "OpenBadgeCredential"],
     issuer: issuerProfile(s.did, s.profile),
-    validFrom: iso(s.validFrom),
-    ...(s.validUntil ? { validUntil: iso(s.validUntil) } : {}),
-    name: merge(a.name, values),
-    description: merge(a.description, values),
+    validFrom: documentTime(s.validFrom),
+    ...(s.validUntil ? { validUntil: documentTime(s.validUntil) } : {}),
+    name: a.name,
+    ...(description ? { description } : {}),
     credentialSubject: {
       type: ["AchievementSubject"],
       identifier: [

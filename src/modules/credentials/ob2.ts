@@ -28,7 +28,17 @@ export async function loadAchievement(p: PublicContext, tenantId: string, templa
     : null;
 }
 
-export async function ob2Issuer(p: PublicContext, tenantId: string) {
+/** The address part of a From header ("Laurel <credentials@laurel.example>" → "credentials@laurel.example"). */
+export function addressOf(from: string): string {
+  return (/<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? from).trim();
+}
+
+/**
+ * The OB 2.0 Issuer (OB 2.0 §Profile), which 1EdTech's validator requires to have an email: the issuer
+ * profile's email, else the platform's sender address (`platformFrom`, LAUREL_EMAIL_FROM). Nothing
+ * else of the tenant's is published for it: a reply-to may be a person's mailbox.
+ */
+export async function ob2Issuer(p: PublicContext, tenantId: string, platformFrom: string) {
   const issuer = await loadIssuer(p, tenantId);
   if (!issuer) return null;
   const { profile } = issuer;
@@ -38,7 +48,7 @@ export async function ob2Issuer(p: PublicContext, tenantId: string) {
     id: ob2Urls.issuer(p.settings.publicUrl, tenantId),
     name: profile.name,
     url: profile.url ?? `${p.settings.publicUrl}/issuers/${tenantId}`,
-    ...(profile.email ? { email: profile.email } : {}),
+    email: profile.email ?? addressOf(platformFrom),
     ...(profile.description ? { description: profile.description } : {}),
     ...(profile.imageUrl ? { image: profile.imageUrl } : {}),
   };
@@ -67,6 +77,7 @@ export function ob2BadgeClass(p: PublicContext, tenantId: string, templateId: st
   };
 }
 
+/** The hosted OB 2.0 Assertion of a credential; a revoked one carries the reason given at revocation. */
 export function ob2Assertion(credential: PublicCredential) {
   const vc = credential.document as Record<string, any>;
   const identity = vc.credentialSubject?.identifier?.[0] ?? {};
@@ -81,6 +92,6 @@ export function ob2Assertion(credential: PublicCredential) {
     issuedOn: vc.validFrom,
     ...(vc.validUntil ? { expires: vc.validUntil } : {}),
     ...(vc.evidence ? { evidence: vc.evidence.map((e: Record<string, unknown>) => ({ ...(e.id ? { id: e.id } : {}), ...(e.narrative ? { narrative: e.narrative } : {}), ...(e.name ? { name: e.name } : {}), ...(e.description ? { description: e.description } : {}) })) } : {}),
-    ...(credential.status === "REVOKED" ? { revoked: true, revocationReason: "Revoked by the issuer" } : {}),
+    ...(credential.status === "REVOKED" ? { revoked: true, ...(credential.revocationReason ? { revocationReason: credential.revocationReason } : {}) } : {}),
   };
 }

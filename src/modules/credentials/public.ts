@@ -51,16 +51,40 @@ export async function issuerDidDocument(p: PublicContext, tenantId: string) {
 export interface PublicCredential {
   document: Record<string, unknown>;
   status: "ACTIVE" | "SUSPENDED" | "REVOKED";
+  validFrom: Date | null;
   validUntil: Date | null;
   revokedAt: Date | null;
   suspendedAt: Date | null;
+  /** The reason given at revocation (published in the OB 2.0 Assertion); null unless revoked. */
+  revocationReason: string | null;
+  /** The issuing tenant's IANA time zone: calendar dates are shown in it. */
+  timeZone: string;
 }
 
 export async function loadCredential(p: PublicContext, tenantId: string, credentialId: string): Promise<PublicCredential | null> {
   const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
-    { document: Record<string, unknown>; status: PublicCredential["status"]; valid_until: Date | null; revoked_at: Date | null; suspended_at: Date | null }[]
+    {
+      document: Record<string, unknown>;
+      status: PublicCredential["status"];
+      valid_from: Date | null;
+      valid_until: Date | null;
+      revoked_at: Date | null;
+      suspended_at: Date | null;
+      revocation_reason: string | null;
+      time_zone: string;
+    }[]
   >`select * from public_credential(${tenantId}::uuid, ${credentialId}::uuid)`);
-  return row ? { document: row.document, status: row.status, validUntil: row.valid_until, revokedAt: row.revoked_at, suspendedAt: row.suspended_at } : null;
+  if (!row) return null;
+  return {
+    document: row.document,
+    status: row.status,
+    validFrom: row.valid_from,
+    validUntil: row.valid_until,
+    revokedAt: row.revoked_at,
+    suspendedAt: row.suspended_at,
+    revocationReason: row.revocation_reason,
+    timeZone: row.time_zone,
+  };
 }
 
 export async function loadStatusBits(p: PublicContext, tenantId: string, listId: string) {

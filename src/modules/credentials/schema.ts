@@ -10,6 +10,11 @@ import { RecipientInput } from "../recipients/schema.js";
 import { TemplateNotIssuableError } from "../templates/service.js";
 import { issuerSettings } from "../issuers/schema.js";
 import { urls } from "./document.js";
+import { representable } from "../../lib/calendar.js";
+
+// Stored instants are read through representable(): a row written before dates were checked (year
+// 20260, say) reads as null instead of failing the whole list.
+const UNREADABLE = "; null only for a date stored before dates were checked that no RFC 3339 date-time can write";
 import { CredentialStateError, issueCredential, revokeCredential, setSuspended } from "./service.js";
 
 const CredentialStatusEnum = builder.enumType(CredentialStatus, { name: "CredentialStatus" });
@@ -23,9 +28,15 @@ export const CredentialRef = builder.prismaNode("Credential", {
   fields: (t) => ({
     status: t.expose("status", { type: CredentialStatusEnum }),
     expired: t.boolean({ select: { validUntil: true }, resolve: (c) => Boolean(c.validUntil && c.validUntil <= new Date()) }),
-    issuedAt: t.expose("issuedAt", { type: "DateTime" }),
-    validFrom: t.expose("validFrom", { type: "DateTime" }),
-    validUntil: t.expose("validUntil", { type: "DateTime", nullable: true }),
+    issuedAt: t.field({
+      type: "DateTime",
+      nullable: true,
+      description: `The issue date the credential states (its validFrom), exactly as sent in IssueCredentialInput.issuedAt${UNREADABLE}`,
+      select: { validFrom: true },
+      resolve: (c) => representable(c.validFrom),
+    }),
+    validFrom: t.field({ type: "DateTime", nullable: true, description: `From when the credential is valid${UNREADABLE}`, select: { validFrom: true }, resolve: (c) => representable(c.validFrom) }),
+    validUntil: t.field({ type: "DateTime", nullable: true, select: { validUntil: true }, resolve: (c) => representable(c.validUntil) }),
     revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
     revocationReason: t.exposeString("revocationReason", { nullable: true }),
     suspendedAt: t.expose("suspendedAt", { type: "DateTime", nullable: true }),
@@ -60,8 +71,8 @@ const IssueCredentialInput = builder.inputType("IssueCredentialInput", {
     recipientId: t.globalID({ description: "An existing recipient; or give `recipient`" }),
     recipient: t.field({ type: RecipientInput, description: "Found by email, or created" }),
     fieldValues: t.field({ type: "JSON", description: "Values for the template's custom fields, by name" }),
-    issuedAt: t.field({ type: "DateTime", description: "Defaults to now" }),
-    validUntil: t.field({ type: "DateTime", description: "Overrides the template's validity" }),
+    issuedAt: t.field({ type: "DateTime", description: "The credential's validFrom: defaults to now; 1900 to one year ahead (later: shown as not yet valid)" }),
+    validUntil: t.field({ type: "DateTime", description: "Overrides the template's validity; before 2200" }),
     evidence: t.field({ type: [EvidenceInput] }),
     idempotencyKey: t.string({ description: "Issuing twice with the same key returns the first credential" }),
   }),
@@ -93,7 +104,10 @@ builder.mutationField("issueCredential", (t) =>
 );
 
 const RevokeCredentialInput = builder.inputType("RevokeCredentialInput", {
-  fields: (t) => ({ reason: t.string({ required: true }), notifyRecipient: t.boolean({ defaultValue: false }) }),
+  fields: (t) => ({
+    reason: t.string({ required: true, description: "Public: published as the hosted OB 2.0 Assertion's revocationReason, and told to the recipient when notified" }),
+    notifyRecipient: t.boolean({ defaultValue: false }),
+  }),
 });
 
 builder.mutationField("revokeCredential", (t) =>

@@ -6,7 +6,9 @@ import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
 import { isUuid, type Caller } from "../common/caller.js";
-import { findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { addCalendarDays, issueDateProblem, parseCalendarDate, rangeProblem } from "../../lib/calendar.js";
 import { findRecipient, upsertRecipient, type RecipientInput } from "../recipients/service.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
@@ -49,8 +51,11 @@ export function checkFieldValues(fields: CustomField[], values: Record<string, u
     }
     if (text.length > 1000) problems.push({ path: [...base, f.name], message: "At most 1,000 characters" });
     else if (f.type === "NUMBER" && !Number.isFinite(Number(text))) problems.push({ path: [...base, f.name], message: "Must be a number" });
-    else if (f.type === "DATE" && Number.isNaN(Date.parse(text))) problems.push({ path: [...base, f.name], message: "Must be a date (YYYY-MM-DD)" });
     else if (f.type === "URL" && !/^https?:\/\/\S+$/.test(text)) problems.push({ path: [...base, f.name], message: "Must be an http(s) URL" });
+    else if (f.type === "DATE") {
+      const day = parseCalendarDate(text);
+      if (!day.ok) problems.push({ path: [...base, f.name], message: day.message });
+    }
     out[f.name] = text;
   }
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
@@ -76,15 +81,19 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   const version = await db.templateVersion.findUniqueOrThrow({
     where: { tenantId_templateId_version: { tenantId: caller.tenantId, templateId: template.id, version: template.currentVersion } },
   });
+  checkSharedTexts(version);
   if (!input.recipientId === !input.recipient) throw ValidationError.field(["input", "recipient"], "Give either recipientId or recipient");
   const fieldValues = checkFieldValues(version.customFields as unknown as CustomField[], input.fieldValues ?? {}, ["input", "fieldValues"]);
   const recipient = input.recipientId ? await findRecipient(db, caller, input.recipientId) : await upsertRecipient(db, caller, input.recipient!);
 
   const validFrom = input.issuedAt ?? new Date();
+  const issueProblem = issueDateProblem(validFrom);
+  if (issueProblem) throw ValidationError.field(["input", "issuedAt"], issueProblem);
   const validUntil =
     input.validUntil ??
-    (version.validity === "DAYS_AFTER_ISSUE" ? new Date(validFrom.getTime() + version.validityDays! * 86_400_000) : null) ??
+    (version.validity === "DAYS_AFTER_ISSUE" ? addCalendarDays(validFrom, version.validityDays!, await tenantTimeZone(db, caller.tenantId)) : null) ??
     (version.validity === "FIXED_DATE" ? version.validUntil : null);
+  if (input.validUntil && rangeProblem(input.validUntil)) throw ValidationError.field(["input", "validUntil"], rangeProblem(input.validUntil)!);
   if (validUntil && validUntil <= validFrom) throw ValidationError.field(["input", "validUntil"], "Must be after the issue date");
   for (const [i, e] of (input.evidence ?? []).entries()) {
     if (e.id && !/^https?:\/\/\S+$/.test(e.id)) throw ValidationError.field(["input", "evidence", String(i), "id"], "Must be an http(s) URL");

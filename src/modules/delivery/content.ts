@@ -2,6 +2,7 @@
 // template (email_templates). Merge fields are Mustache tags: HTML bodies escape every value, text
 // bodies do not. A template is checked when saved: unknown fields and broken tags are refused.
 import Mustache from "mustache";
+import { formatDay } from "../../lib/calendar.js";
 
 export const EMAIL_KINDS = [
   "credential_issued",
@@ -145,6 +146,16 @@ export function builtInContent(kind: EmailKind, locale: string | null | undefine
     if (defaults) return { locale: l, content: defaults[kind] };
   }
   return { locale: "en", content: en[kind] };
+}
+
+/**
+ * A date as an email writes it ({{credential.validUntil}}): the calendar day in the tenant's IANA
+ * `timeZone`, spelt in the recipient's `locale` ("30 June 2026", "30 juin 2026"; a bare "en" writes the
+ * day first, like the credential's page). Empty for no date or an unreadable one.
+ */
+export function emailDay(date: Date | null | undefined, timeZone: string, locale: string | null | undefined): string {
+  const tag = !locale || locale.toLowerCase() === "en" ? "en-GB" : locale;
+  return formatDay(date, timeZone, tag) ?? "";
 }
 
 export type MergeValues = Record<string, Record<string, string | number | null | undefined>>;

@@ -5,7 +5,7 @@
 // key, and the provider answers with the first send instead of sending twice.
 import { boundQuery } from "../../db/request-connection.js";
 import type { TenantJob, WorkerApp } from "../jobs/worker.js";
-import { builtInContent, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
+import { builtInContent, emailDay, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
 import { createHash } from "node:crypto";
 import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEmail } from "./mailer.js";
 import { claimUrl, emailTracking, shouldTrack } from "../engagement/tracking.js";
@@ -40,6 +40,7 @@ interface TenantRow extends Record<string, unknown> {
   from_address: string | null;
   reply_to: string | null;
   from_verified: boolean;
+  time_zone: string;
 }
 
 interface Override extends Record<string, unknown>, Content {
@@ -66,7 +67,7 @@ export function sendEmailsTask(mailer: Mailer) {
     const { rows, tenant, overrides } = await job.inTenant(async () => {
       const claimed = await boundQuery<ClaimedRow>(
         `with claimed as (select * from claim_email_messages($2::uuid[]))
-         select c.id, c.kind, c.to_email, c.locale, c.payload, c.credential_id, c.created_at, cr.template_id, cr.issued_at, cr.valid_until,
+         select c.id, c.kind, c.to_email, c.locale, c.payload, c.credential_id, c.created_at, cr.template_id, cr.valid_from as issued_at, cr.valid_until,
                 tv.name as credential_name, r.name as recipient_name, r.tracking_consent, r.restricted_at
            from claimed c
            left join credentials cr on cr.tenant_id = $1 and cr.id = c.credential_id
@@ -76,7 +77,7 @@ export function sendEmailsTask(mailer: Mailer) {
       );
       if (!claimed.rows.length) return { rows: [], tenant: null, overrides: [] };
       const tenantRow = await boundQuery<TenantRow>(
-        `select t.name as tenant_name, p.name as issuer_name, s.from_name, s.from_address, s.reply_to,
+        `select t.name as tenant_name, t.time_zone, p.name as issuer_name, s.from_name, s.from_address, s.reply_to,
                 exists (select 1 from sender_domains d where d.tenant_id = t.id and d.status = 'verified'
                          and d.domain = split_part(s.from_address, '@', 2)) as from_verified
            from tenants t left join issuer_profiles p on p.tenant_id = t.id left join email_settings s on s.tenant_id = t.id
@@ -167,7 +168,7 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
     tenant: { name: row.payload.tenantName ?? tenant.tenant_name },
     credential: {
       name: row.credential_name ?? row.payload.name ?? "",
-      validUntil: row.valid_until ? row.valid_until.toISOString().slice(0, 10) : "",
+      validUntil: emailDay(row.valid_until, tenant.time_zone, row.locale),
       reason: row.payload.reason ?? "",
     },
     invitation: { role: row.payload.role ?? "" },
@@ -185,8 +186,9 @@ function compose(app: WorkerApp, tenantId: string, tenant: TenantRow, overrides:
     const linkedin = linkedInUrl({
       name: String(view.credential!.name),
       organization: issuerName,
-      issued: row.issued_at ?? new Date(),
+      issued: row.issued_at,
       expires: row.valid_until,
+      timeZone: tenant.time_zone,
       certUrl: credentialUrl,
       certId: row.credential_id,
     });

@@ -2,6 +2,7 @@
 import { builder } from "../../builder.js";
 import { TemplateKind, TemplateStatus, ValidityKind } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
+import { representable } from "../../lib/calendar.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { errorType } from "../common/schema.js";
@@ -39,6 +40,10 @@ export const TemplateVersionRef = builder.prismaObject("TemplateVersion", {
     version: t.exposeInt("version"),
     name: t.exposeString("name"),
     description: t.exposeString("description"),
+    credentialDescription: t.exposeString("credentialDescription", {
+      nullable: true,
+      description: "Per-recipient text with merge fields, rendered into each credential's own description",
+    }),
     criteriaNarrative: t.exposeString("criteriaNarrative", { nullable: true }),
     criteriaUrl: t.exposeString("criteriaUrl", { nullable: true }),
     imageUrl: t.exposeString("imageUrl", { nullable: true }),
@@ -46,7 +51,7 @@ export const TemplateVersionRef = builder.prismaObject("TemplateVersion", {
     alignments: t.field({ type: [AlignmentRef], select: { alignments: true }, resolve: (v) => v.alignments as never }),
     validity: t.expose("validity", { type: ValidityKindEnum }),
     validityDays: t.exposeInt("validityDays", { nullable: true }),
-    validUntil: t.expose("validUntil", { type: "DateTime", nullable: true }),
+    validUntil: t.field({ type: "DateTime", nullable: true, select: { validUntil: true }, resolve: (v) => representable(v.validUntil) }),
     customFields: t.field({ type: [CustomFieldRef], select: { customFields: true }, resolve: (v) => v.customFields as unknown as CustomField[] }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
   }),
@@ -91,7 +96,7 @@ builder.prismaObjectField(TenantRef, "templates", (t) =>
 
 const CustomFieldInput = builder.inputType("CustomFieldInput", {
   fields: (t) => ({
-    name: t.string({ required: true, description: "Used as {{name}} in texts and as a CSV column" }),
+    name: t.string({ required: true, description: "Used as {{name}} in credentialDescription and as a CSV column" }),
     label: t.string(),
     type: t.field({ type: CustomFieldTypeEnum, required: true }),
     required: t.boolean({ required: true }),
@@ -115,9 +120,13 @@ const ValidityInput = builder.inputType("ValidityInput", {
 });
 const TemplateContentInput = builder.inputType("TemplateContentInput", {
   fields: (t) => ({
-    name: t.string({ required: true }),
-    description: t.string({ required: true }),
-    criteriaNarrative: t.string(),
+    name: t.string({ required: true, description: "The achievement's name, the same in every credential: no merge fields" }),
+    description: t.string({ required: true, description: "The achievement's description, the same in every credential: no merge fields" }),
+    credentialDescription: t.string({
+      description:
+        "Each credential's own description, rendered per recipient: merge fields {{recipientName}} and the custom fields, e.g. \"Awarded to {{recipientName}}{{#course}} for {{course}}{{/course}}.\" (an empty optional field renders as empty)",
+    }),
+    criteriaNarrative: t.string({ description: "Shared by every credential: no merge fields" }),
     criteriaUrl: t.string(),
     imageUrl: t.string(),
     tags: t.stringList(),

@@ -5,6 +5,8 @@ import type { TemplateKind, ValidityKind } from "../../generated/prisma/enums.js
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
+import { rangeProblem } from "../../lib/calendar.js";
+import { hasMergeTags, mergeTextProblems, RECIPIENT_NAME } from "./merge-fields.js";
 
 export const CUSTOM_FIELD_TYPES = ["TEXT", "NUMBER", "DATE", "URL"] as const;
 export type CustomFieldType = (typeof CUSTOM_FIELD_TYPES)[number];
@@ -25,6 +27,8 @@ export interface Alignment {
 export interface TemplateContent {
   name: string;
   description: string;
+  /** Per-recipient text with merge fields: becomes each credential's own description. */
+  credentialDescription?: string | null;
   criteriaNarrative?: string | null;
   criteriaUrl?: string | null;
   imageUrl?: string | null;
@@ -42,6 +46,23 @@ export class TemplateNotIssuableError extends ExpectedError {
 }
 
 const URL_PATTERN = /^https?:\/\/\S+$/;
+const SHARED_TEXT =
+  "The achievement's texts are the same in every credential (and published at the Achievement URL), so they take no merge fields: put per-recipient text such as {{recipientName}} in credentialDescription";
+
+/** The achievement texts of a version (saved before merge fields were refused there) that still hold some. */
+export function sharedTextsWithMergeFields(v: { name: string; description: string; criteriaNarrative?: string | null; tags?: string[] | null; alignments?: unknown }): string[] {
+  const alignments = (Array.isArray(v.alignments) ? v.alignments : []) as Alignment[];
+  const texts: [string, string | null | undefined][] = [
+    ["name", v.name],
+    ["description", v.description],
+    ["criteriaNarrative", v.criteriaNarrative],
+    ...(v.tags ?? []).map((t, i): [string, string] => [`tags.${i}`, t]),
+    ...alignments.flatMap((a, i): [string, string | null | undefined][] =>
+      (["targetName", "targetDescription", "targetFramework", "targetCode"] as const).map((f) => [`alignments.${i}.${f}`, a[f]]),
+    ),
+  ];
+  return texts.filter(([, text]) => hasMergeTags(text)).map(([field]) => field);
+}
 const FIELD_NAME = /^[a-zA-Z][a-zA-Z0-9_]{0,49}$/;
 
 export function checkContent(input: TemplateContent, base: string[] = ["input"]) {
@@ -70,13 +91,20 @@ export function checkContent(input: TemplateContent, base: string[] = ["input"])
   if (fields.length > 20) bad("customFields", "At most 20 custom fields");
   fields.forEach((f, i) => {
     if (!FIELD_NAME.test(f.name)) bad(`customFields.${i}.name`, "Use letters, digits and _ (start with a letter, up to 50)");
+    if (f.name === RECIPIENT_NAME) bad(`customFields.${i}.name`, `"${RECIPIENT_NAME}" is the recipient's name, always available: choose another name`);
     if (names.has(f.name)) bad(`customFields.${i}.name`, `Duplicate field "${f.name}"`);
     names.add(f.name);
   });
+  for (const field of sharedTextsWithMergeFields({ ...input, tags, alignments })) bad(field, SHARED_TEXT);
+  const credentialDescription = input.credentialDescription?.trim() || null;
+  if ((credentialDescription?.length ?? 0) > 5000) bad("credentialDescription", "At most 5,000 characters");
+  for (const message of credentialDescription ? mergeTextProblems(credentialDescription, [...names]) : []) bad("credentialDescription", message);
+  if (validity.kind === "FIXED_DATE" && validity.until && rangeProblem(validity.until)) bad("validity", rangeProblem(validity.until)!);
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
   return {
     name,
     description,
+    credentialDescription,
     criteriaNarrative: input.criteriaNarrative?.trim() || null,
     criteriaUrl: input.criteriaUrl ?? null,
     imageUrl: input.imageUrl ?? null,
@@ -87,6 +115,20 @@ export function checkContent(input: TemplateContent, base: string[] = ["input"])
     validUntil: validity.kind === "FIXED_DATE" ? validity.until! : null,
     customFields: fields.map((f) => ({ name: f.name, label: f.label ?? null, type: f.type, required: f.required })) as unknown as object,
   };
+}
+
+/**
+ * Refuses to issue from a version whose shared texts hold merge fields (saved before they were refused
+ * there): they would be published unrendered in every credential. ValidationError on input.templateId.
+ */
+export function checkSharedTexts(version: Parameters<typeof sharedTextsWithMergeFields>[0]): void {
+  const fields = sharedTextsWithMergeFields(version);
+  if (fields.length) {
+    throw ValidationError.field(
+      ["input", "templateId"],
+      `This template's ${fields.join(", ")} hold merge fields, which every credential would show unrendered: update the template, moving per-recipient text to credentialDescription`,
+    );
+  }
 }
 
 export async function createTemplate(db: Db, caller: Caller, kind: TemplateKind, content: TemplateContent) {

@@ -13,6 +13,9 @@ export const TenantRef = builder.prismaNode("Tenant", {
     uuid: t.exposeString("id", { description: "The tenant's UUID, as used in tokens and URLs" }),
     name: t.exposeString("name"),
     slug: t.exposeString("slug"),
+    timeZone: t.exposeString("timeZone", {
+      description: "IANA time zone (default UTC) in which calendar dates are shown (pages, certificates, emails, LinkedIn) and date-only inputs are read",
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     members: t.relatedConnection("memberships", {
       cursor: "tenantId_id",
@@ -35,7 +38,10 @@ builder.queryField("tenant", (t) =>
 );
 
 const UpdateTenantInput = builder.inputType("UpdateTenantInput", {
-  fields: (t) => ({ name: t.string({ required: true }) }),
+  fields: (t) => ({
+    name: t.string(),
+    timeZone: t.string({ description: 'An IANA time zone the server knows, e.g. "Australia/Sydney"; "UTC" by default' }),
+  }),
 });
 
 builder.mutationField("updateTenant", (t) =>

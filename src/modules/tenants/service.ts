@@ -1,19 +1,38 @@
-// Changes to the tenant record itself.
+// Changes to the tenant record itself: its name and its time zone.
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import type { Caller } from "../common/caller.js";
+import { DEFAULT_TIME_ZONE, isTimeZone } from "../../lib/calendar.js";
 
-export async function updateTenant(db: Db, caller: Caller, input: { name: string }, query: object = {}) {
-  const name = input.name.trim();
-  if (name.length < 1 || name.length > 200) throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
-  const before = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
-  const tenant = await db.tenant.update({ ...query, where: { id: caller.tenantId }, data: { name } });
-  await recordAudit(db, caller, {
-    action: "tenant.updated",
-    targetType: "Tenant",
-    targetId: caller.tenantId,
-    details: { name: { from: before.name, to: name } },
-  });
+export interface TenantChanges {
+  name?: string | null;
+  /** An IANA time zone the runtime knows, e.g. "Australia/Sydney"; calendar dates are taken in it. */
+  timeZone?: string | null;
+}
+
+/** The tenant's IANA time zone ("UTC" until set). */
+export async function tenantTimeZone(db: Db, tenantId: string): Promise<string> {
+  const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { timeZone: true } });
+  return tenant?.timeZone ?? DEFAULT_TIME_ZONE;
+}
+
+export async function updateTenant(db: Db, caller: Caller, input: TenantChanges, query: object = {}) {
+  const data: { name?: string; timeZone?: string } = {};
+  if (input.name != null) {
+    data.name = input.name.trim();
+    if (data.name.length < 1 || data.name.length > 200) throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
+  }
+  if (input.timeZone != null) {
+    data.timeZone = input.timeZone.trim();
+    if (!isTimeZone(data.timeZone)) {
+      throw ValidationError.field(["input", "timeZone"], `Unknown time zone "${data.timeZone}": use an IANA name such as Europe/Paris, America/New_York or UTC`);
+    }
+  }
+  if (!Object.keys(data).length) throw ValidationError.field(["input"], "Give a name or a timeZone to change");
+  const before = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true, timeZone: true } });
+  const tenant = await db.tenant.update({ ...query, where: { id: caller.tenantId }, data });
+  const details = Object.fromEntries(Object.entries(data).map(([key, to]) => [key, { from: before[key as keyof typeof before], to }]));
+  await recordAudit(db, caller, { action: "tenant.updated", targetType: "Tenant", targetId: caller.tenantId, details });
   return tenant;
 }
