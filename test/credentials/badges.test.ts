@@ -185,6 +185,18 @@ describe("images and baked badges", () => {
     expect(report.json.error).toMatch(/declares entities/);
   });
 
+  it("bake the default badge when an SVG stored before uploads were parsed is not XML", async () => {
+    const broken = Buffer.from(`<svg xmlns="${SVG_NS}"><g></svg>`);
+    const [row] = await app.db.admin<{ id: string }[]>`
+      insert into images (tenant_id, content_type, bytes, sha256) values (${a.tenantId}, 'image/svg+xml', ${broken}, ${"0".repeat(64)}) returning id`;
+    const credential = await issueWithImage(`${app.config.publicUrl}/images/${a.tenantId}/${row!.id}`);
+    const response = await fetch(local(`${credential.publicUrl}/badge.svg`));
+    expect(response.status).toBe(200);
+    const svg = await response.text();
+    expect(rootChildren(svg)[0]).toBe(`${OB_NS} credential`);
+    expect(JSON.parse(unbakeSvg(svg)!).id).toBe(credential.publicUrl);
+  });
+
   it("serve an image only under its own tenant", async () => {
     const image = await upload(a.token, defaultBadgePng("private"), "p.png", "image/png");
     const other = image.url.replace(a.tenantId, b.tenantId);
