@@ -25,6 +25,7 @@ import {
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf } from "../modules/credentials/certificate-pdf.js";
+import { recipientNameOf } from "../modules/credentials/document.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { tenantOfDid } from "../modules/issuers/identity.js";
@@ -161,7 +162,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         const credential = await loadCredential(ctx, a!, b!);
         if (!credential) send(res, 404, { error: "Not found" });
         else {
-          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone });
+          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document) });
           res.writeHead(200, {
             "content-type": "application/pdf",
             "content-disposition": `inline; filename="certificate-${b}.pdf"`,

@@ -1,7 +1,9 @@
 // Baked badges: the signed credential embedded in its image, so the image alone can be verified.
-// PNG: an iTXt chunk with keyword "openbadgecredential" before IEND (OB 3.0 §baking). SVG: an
-// <openbadges:credential> element holding the JSON in CDATA, in the OB 3.0 namespace.
+// PNG: an iTXt chunk with keyword "openbadgecredential" before IEND (OB 3.0 §5.3.1). SVG: an
+// <openbadges:credential> element holding the JSON in CDATA, in the OB 3.0 namespace (§5.3.2), written
+// and read through a real XML parser so that comments, CDATA and DOCTYPEs cannot fool it.
 import { crc32, deflateSync } from "node:zlib";
+import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
 import { escapeHtml } from "../../public/html.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -61,21 +63,105 @@ export function unbakePng(png: Buffer): string | null {
   return null;
 }
 
-export function bakeSvg(svg: string, credentialJson: string): string {
-  const open = /<svg\b[^>]*>/i.exec(svg);
-  if (!open) throw new Error("not an SVG");
-  let tag = open[0];
-  if (!/xmlns:openbadges=/.test(tag)) tag = tag.replace(/<svg\b/i, `<svg xmlns:openbadges="${OB_NS}"`);
-  const cdata = credentialJson.replace(/]]>/g, "]]]]><![CDATA[>");
-  const element = `<openbadges:credential><![CDATA[${cdata}]]></openbadges:credential>`;
-  const withoutOld = svg.replace(/<openbadges:credential>[\s\S]*?<\/openbadges:credential>/g, "");
-  const at = withoutOld.indexOf(open[0]);
-  return withoutOld.slice(0, at) + tag + element + withoutOld.slice(at + open[0].length);
+/** Why an SVG cannot be baked or read: not well-formed, not an SVG, or carrying a DOCTYPE we refuse. */
+export class SvgError extends Error {
+  override name = "SvgError";
 }
 
+const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
+const SVG_NS = "http://www.w3.org/2000/svg";
+const OB_PREFIX = "openbadges";
+const TEXT_NODE = 3;
+const CDATA_SECTION_NODE = 4;
+
+/**
+ * Parses an SVG as XML (namespace-aware; xmldom expands no entities and fetches nothing). Refuses what
+ * is not well-formed, a root that is not <svg>, an encoding other than UTF-8, and any DOCTYPE that
+ * declares or references entities or names a DTD other than the W3C's SVG ones (XXE, entity bombs).
+ * @throws SvgError with a message fit to show the uploader.
+ */
+export function parseSvg(svg: string): XmlDocument {
+  const text = svg.replace(/^\uFEFF/, "");
+  const errors: string[] = [];
+  let doc: XmlDocument;
+  try {
+    doc = new DOMParser({
+      onError: (level, message) => {
+        if (level === "warning") return;
+        errors.push(message.split("\n")[0]!);
+        if (level === "fatalError") throw new SvgError(message);
+      },
+    }).parseFromString(text, "application/xml");
+  } catch {
+    throw new SvgError(`The SVG is not well-formed XML: ${errors[0] ?? "unreadable"}`);
+  }
+  const doctype = doc.doctype;
+  if (doctype) {
+    const internal = doctype.internalSubset ?? "";
+    if (/<!ENTITY/i.test(internal) || /%[^\s%;]+;/.test(internal)) {
+      throw new SvgError("The SVG's DOCTYPE declares entities, which we refuse (they can read files or expand without bound): export it without a DOCTYPE");
+    }
+    const systemId = (doctype.systemId ?? "").replace(/^["']|["']$/g, "");
+    if (systemId && !/^https?:\/\/www\.w3\.org\/Graphics\/SVG\//.test(systemId)) {
+      throw new SvgError("The SVG's DOCTYPE names an external DTD other than the W3C's SVG DTD: export it without a DOCTYPE");
+    }
+  }
+  if (errors.length) throw new SvgError(`The SVG is not well-formed XML: ${errors[0]}`);
+  const declaration = doc.firstChild?.nodeType === 7 && doc.firstChild.nodeName === "xml" ? (doc.firstChild as unknown as { data: string }).data : "";
+  const encoding = /encoding\s*=\s*["']([^"']+)["']/.exec(declaration)?.[1];
+  if (encoding && !/^(utf-?8|us-ascii)$/i.test(encoding)) throw new SvgError(`The SVG declares the encoding ${encoding}: save it as UTF-8`);
+  const root = doc.documentElement;
+  if (!root || root.localName !== "svg" || (root.namespaceURI !== SVG_NS && root.namespaceURI !== null)) {
+    throw new SvgError("The file is XML but its root element is not <svg>");
+  }
+  return doc;
+}
+
+/** OB 3.0's credential elements anywhere in the document, in document order (§5.3.2 Baked Badge, SVG). */
+function credentialElements(doc: XmlDocument): XmlElement[] {
+  const byNamespace = Array.from(doc.getElementsByTagNameNS(OB_NS, "credential"));
+  // Some bakers bind the prefix to a misspelt namespace: the spec names the tag, so read those too.
+  return byNamespace.length ? byNamespace : Array.from(doc.getElementsByTagName(`${OB_PREFIX}:credential`));
+}
+
+/**
+ * Bakes an OB 3.0 credential (embedded proof, so JSON) into an SVG, per OB 3.0 §5.3.2 (Baked Badge,
+ * SVG): an <openbadges:credential> element in the https://purl.imsglobal.org/ob/v3p0 namespace,
+ * first child of the root <svg>, the JSON in CDATA (split where it contains "]]>"). Any credential
+ * element already there is replaced, never duplicated. Returns the serialised SVG (UTF-8 text).
+ * @throws SvgError when the SVG is refused by parseSvg.
+ */
+export function bakeSvg(svg: string, credentialJson: string): string {
+  const doc = parseSvg(svg);
+  for (const old of credentialElements(doc)) old.parentNode?.removeChild(old);
+  const root = doc.documentElement!;
+  const element = doc.createElementNS(OB_NS, `${OB_PREFIX}:credential`);
+  const bound = root.lookupNamespaceURI(OB_PREFIX);
+  if (bound === null) root.setAttributeNS(XMLNS_NS, `xmlns:${OB_PREFIX}`, OB_NS);
+  else if (bound !== OB_NS) element.setAttributeNS(XMLNS_NS, `xmlns:${OB_PREFIX}`, OB_NS); // the root uses the prefix for something else
+  // A CDATA section cannot hold "]]>": end one section after "]]" and start the next with ">".
+  for (const piece of credentialJson.split("]]>").map((p, i, all) => (i > 0 ? ">" : "") + p + (i < all.length - 1 ? "]]" : ""))) {
+    element.appendChild(doc.createCDATASection(piece));
+  }
+  root.insertBefore(element, root.firstChild);
+  return new XMLSerializer().serializeToString(doc);
+}
+
+/**
+ * The credential baked into an SVG (OB 3.0 §5.3.2, Extracting): the first <openbadges:credential>'s
+ * `verify` attribute (VC-JWT) or its text and CDATA content, trimmed; null when there is none.
+ * @throws SvgError when the SVG is refused by parseSvg.
+ */
 export function unbakeSvg(svg: string): string | null {
-  const m = /<openbadges:credential[^>]*>\s*<!\[CDATA\[([\s\S]*?)\]\]>\s*<\/openbadges:credential>/.exec(svg);
-  return m ? m[1]!.replace(/]]]]><!\[CDATA\[>/g, "]]>") : null;
+  const [element] = credentialElements(parseSvg(svg));
+  if (!element) return null;
+  const verify = element.getAttribute("verify");
+  if (verify) return verify;
+  let text = "";
+  for (let node = element.firstChild; node; node = node.nextSibling) {
+    if (node.nodeType === TEXT_NODE || node.nodeType === CDATA_SECTION_NODE) text += (node as unknown as { data: string }).data;
+  }
+  return text.trim() || null;
 }
 
 /** A plain 256×256 PNG in the issuer's colour, for templates without an image of their own. */

@@ -8,7 +8,7 @@ import { didDocument, issuerDid, publishedProfile, type ProfileRow, type PublicK
 import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
 import { urls } from "./document.js";
 import { encodeList } from "./status-lists.js";
-import { bakePng, bakeSvg, defaultBadgePng, defaultBadgeSvg } from "./baking.js";
+import { bakePng, bakeSvg, defaultBadgePng, defaultBadgeSvg, SvgError } from "./baking.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
 
@@ -140,6 +140,14 @@ export async function bakedBadge(p: PublicContext, tenantId: string, credentialI
     const base = image?.contentType === "image/png" ? image.bytes : defaultBadgePng(String(vc.issuer?.name ?? tenantId));
     return { contentType: "image/png", body: bakePng(base, json) };
   }
-  const base = image?.contentType === "image/svg+xml" ? image.bytes.toString("utf8") : defaultBadgeSvg(String(vc.name ?? "Badge"), String(vc.issuer?.name ?? ""));
-  return { contentType: "image/svg+xml", body: Buffer.from(bakeSvg(base, json), "utf8") };
+  const fallback = () => defaultBadgeSvg(String(vc.name ?? "Badge"), String(vc.issuer?.name ?? ""));
+  const base = image?.contentType === "image/svg+xml" ? image.bytes.toString("utf8") : fallback();
+  let baked: string;
+  try {
+    baked = bakeSvg(base, json);
+  } catch (error) {
+    if (!(error instanceof SvgError)) throw error;
+    baked = bakeSvg(fallback(), json); // an SVG stored before uploads were parsed, which XML cannot read
+  }
+  return { contentType: "image/svg+xml", body: Buffer.from(baked, "utf8") };
 }
