@@ -487,6 +487,7 @@ export type VerifySenderDomainMutationVariables = Exact<{
 export type VerifySenderDomainMutation = { verifySenderDomain:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SenderDomain', id: string, domain: string, status: string, verifiedAt: string | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type EmailTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
@@ -1438,6 +1439,13 @@ export const VerifySenderDomainDocument = new TypedDocumentString(`
       domain
       status
       verifiedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
