@@ -708,7 +708,7 @@ export type RecipientsQueryVariables = Exact<{
 
 export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string, name: string | null, externalId: string | null, locale: string } }> } | null } };
 
-export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } };
+export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } };
 
 export type IssueCredentialMutationVariables = Exact<{
   input: IssueCredentialInput;
@@ -716,7 +716,7 @@ export type IssueCredentialMutationVariables = Exact<{
 
 
 export type IssueCredentialMutation = { issueCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -729,7 +729,7 @@ export type RevokeCredentialMutationVariables = Exact<{
 
 
 export type RevokeCredentialMutation = { revokeCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ValidationError', message: string }
@@ -764,7 +764,7 @@ export type CredentialsQueryVariables = Exact<{
 }>;
 
 
-export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } } }> } | null } };
+export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } } }> } | null } };
 
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -1017,11 +1017,8 @@ export const CredentialPartsFragmentDoc = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -1896,6 +1893,9 @@ export const IssueCredentialDocument = new TypedDocumentString(`
     __typename
     ... on Credential {
       ...CredentialParts
+      revocationReason
+      idempotencyKey
+      verifiableCredential
       recipient {
         id
         email
@@ -1921,11 +1921,8 @@ export const IssueCredentialDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -1937,6 +1934,9 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
     __typename
     ... on Credential {
       ...CredentialParts
+      revocationReason
+      idempotencyKey
+      verifiableCredential
     }
     ... on Error {
       message
@@ -1951,11 +1951,8 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -2016,11 +2013,8 @@ export const CredentialsDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
