@@ -18,6 +18,19 @@ function fail(res: ServerResponse, status: number, message: string) {
   res.end(JSON.stringify({ error: message }));
 }
 
+/**
+ * CSV that a spreadsheet opens as text (OWASP "CSV Injection"): a cell beginning with =, +, -, @, a tab
+ * or a carriage return (or their full-width forms) gets a leading apostrophe (csv-stringify's
+ * escape_formulas), and so does a cell that already began with one, so the value is always recovered
+ * by removing one leading apostrophe where there is one.
+ */
+export function resultCsv(lines: string[][]): string {
+  return stringify(lines, {
+    escape_formulas: true,
+    cast: { string: (value) => (value.startsWith("'") ? `'${value}` : value) },
+  });
+}
+
 export function createDownloadRoutes(app: App) {
   return async function handleDownloads(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const match = PATH.exec((req.url ?? "").split("?")[0]!);
@@ -48,7 +61,7 @@ export function createDownloadRoutes(app: App) {
         const url = r.credentialId ? urls.credential(app.config.publicUrl, tenantId, r.credentialId) : "";
         lines.push([String(r.rowNumber), ...(personal ? [input.email ?? ""] : []), r.status, r.credentialId ?? "", url, problems]);
       }
-      return stringify(lines);
+      return resultCsv(lines);
     });
     if (csv === null) return fail(res, 404, "Not found"), true;
     res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="bulk-${jobId}.csv"`, "cache-control": "no-store" });
