@@ -6,6 +6,8 @@ export interface DbRoles {
   login: string;
   member: string;
   anonymous: string;
+  /** NOLOGIN: owns the SECURITY DEFINER functions that must look across tenants (sql/README.md). */
+  gatekeeper: string;
 }
 
 export interface Config {
@@ -100,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       login: role(env, "LAUREL_DB_LOGIN", "laurel_app"),
       member: role(env, "LAUREL_DB_MEMBER", "laurel_member"),
       anonymous: role(env, "LAUREL_DB_ANONYMOUS", "laurel_anonymous"),
+      gatekeeper: role(env, "LAUREL_DB_GATEKEEPER", "laurel_gatekeeper"),
     },
     dataDir: env.LAUREL_DATA_DIR ?? ".data/pglite",
     host,

@@ -6,7 +6,7 @@ import { parseKeks } from "./config.js";
 import path from "node:path";
 import type { App } from "./context.js";
 import { withTenantTransaction } from "./db/tenant-transaction.js";
-import { signUp } from "./modules/auth/service.js";
+import { EmailTakenError, signUp } from "./modules/auth/service.js";
 import { createApiKey } from "./modules/api-keys/service.js";
 import { ROLE_PERMISSIONS } from "./modules/auth/permissions.js";
 
@@ -27,15 +27,17 @@ export function demoKeyFile(config: App["config"]): string {
 }
 
 export async function seedDemo(app: App) {
-  const { sql } = app.database;
-    const [exists] = await sql`select 1 from login_lookup('demo@laurel.local')`;
-  if (exists) return null;
   const password = randomBytes(9).toString("base64url");
   const email = "demo@laurel.local";
   const roles = app.config.roles;
   const grant = await withTenantTransaction(app.database, { dbRole: roles.anonymous, tenantId: null, userId: null }, (db) =>
     signUp(db, { email, password, name: "Demo Owner", organizationName: "Demo University", organizationSlug: "demo" }, { ttlHours: 1, userAgent: "seed" }),
-  );
+  ).catch((error: unknown) => {
+    // Seeded on an earlier start (the database tells no one whether an account exists otherwise).
+    if (error instanceof EmailTakenError) return null;
+    throw error;
+  });
+  if (!grant) return null;
   const { secret } = await withTenantTransaction(app.database, { dbRole: roles.member, tenantId: grant.tenantId, userId: grant.userId }, (db) =>
     createApiKey(
       db,

@@ -86,6 +86,9 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
       }
       // The queue's schema first: sql/013 onwards wraps its functions.
       await installQueue(options.adminUrl, options.roles.owner);
+      // PGlite has one session underneath every connection: the queue pool's SET ROLE would stay on it,
+      // and the server would run as the owner (which may not execute the gatekeeper's functions).
+      await reserved.unsafe("reset role");
       const applied: string[] = [];
       for (const m of migrations) {
         if (done.has(m.id)) continue;
@@ -128,6 +131,7 @@ async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPa
   await create(roles.owner, "nologin");
   await create(roles.member, "nologin");
   await create(roles.anonymous, "nologin");
+  await create(roles.gatekeeper, "nologin");
   if (!existing.has(roles.login)) {
     await sql.unsafe(`create role "${roles.login}" login noinherit password ${quoteLiteral(loginPassword)}`);
   } else {
@@ -142,6 +146,9 @@ async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPa
     end $$;
     grant "${roles.member}", "${roles.anonymous}" to "${roles.login}";
     grant usage, create on schema public to "${roles.owner}";
+    grant usage, create on schema public to "${roles.gatekeeper}";`);
+  await bootstrapGatekeeper(sql, roles);
+  await sql.unsafe(`
     do $$ begin execute format('grant create on database %I to %I', current_database(), '${roles.owner}'); end $$;
     grant usage on schema public to "${roles.login}", "${roles.member}", "${roles.anonymous}";`);
 }
@@ -202,6 +209,21 @@ async function withCatalogRetry(work: () => Promise<void>): Promise<void> {
       if (!retriable || attempt >= 8) throw error;
       await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 50));
     }
+  }
+}
+
+/**
+ * The owner hands functions that must look across tenants to the gatekeeper (ALTER FUNCTION ... OWNER
+ * needs membership), but must not inherit the gatekeeper's cross-tenant policies: otherwise its own
+ * definer functions would see every tenant again. PostgreSQL 16 grants membership without
+ * inheritance; 15 only has the role-wide NOINHERIT, which the owner (a member of nothing else) can take.
+ */
+async function bootstrapGatekeeper(sql: postgres.ReservedSql, roles: DbRoles): Promise<void> {
+  const [row] = await sql<{ version: number }[]>`select current_setting('server_version_num')::int as version`;
+  if (row!.version >= 160000) {
+    await sql.unsafe(`grant "${roles.gatekeeper}" to "${roles.owner}" with inherit false, set true`);
+  } else {
+    await sql.unsafe(`alter role "${roles.owner}" noinherit; grant "${roles.gatekeeper}" to "${roles.owner}"`);
   }
 }
 

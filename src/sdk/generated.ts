@@ -495,6 +495,7 @@ export type VerifySenderDomainMutationVariables = Exact<{
 export type VerifySenderDomainMutation = { verifySenderDomain:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SenderDomain', id: string, domain: string, status: string, verifiedAt: string | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type EmailTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
@@ -715,7 +716,7 @@ export type RecipientsQueryVariables = Exact<{
 
 export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string, name: string | null, externalId: string | null, locale: string } }> } | null } };
 
-export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } };
+export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } };
 
 export type IssueCredentialMutationVariables = Exact<{
   input: IssueCredentialInput;
@@ -723,7 +724,7 @@ export type IssueCredentialMutationVariables = Exact<{
 
 
 export type IssueCredentialMutation = { issueCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -736,7 +737,7 @@ export type RevokeCredentialMutationVariables = Exact<{
 
 
 export type RevokeCredentialMutation = { revokeCredential:
-    | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ValidationError', message: string }
@@ -771,7 +772,7 @@ export type CredentialsQueryVariables = Exact<{
 }>;
 
 
-export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } } }> } | null } };
+export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } } }> } | null } };
 
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -1025,11 +1026,8 @@ export const CredentialPartsFragmentDoc = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -1447,6 +1445,13 @@ export const VerifySenderDomainDocument = new TypedDocumentString(`
       domain
       status
       verifiedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1900,6 +1905,9 @@ export const IssueCredentialDocument = new TypedDocumentString(`
     __typename
     ... on Credential {
       ...CredentialParts
+      revocationReason
+      idempotencyKey
+      verifiableCredential
       recipient {
         id
         email
@@ -1925,11 +1933,8 @@ export const IssueCredentialDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -1941,6 +1946,9 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
     __typename
     ... on Credential {
       ...CredentialParts
+      revocationReason
+      idempotencyKey
+      verifiableCredential
     }
     ... on Error {
       message
@@ -1955,11 +1963,8 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name
@@ -2020,11 +2025,8 @@ export const CredentialsDocument = new TypedDocumentString(`
   validFrom
   validUntil
   revokedAt
-  revocationReason
   suspendedAt
-  idempotencyKey
   publicUrl
-  verifiableCredential
   templateVersion {
     version
     name

@@ -96,15 +96,33 @@ async function nonCompositeTenantForeignKeys(sql: postgres.Sql): Promise<string[
   return rows.filter((r) => r.cols[0] !== "tenant_id" || r.refcols[0] !== "tenant_id").map((r) => r.name);
 }
 
-/** Runtime roles that are superuser, BYPASSRLS, own a table or can become the owner. */
+/** Runtime roles that are superuser, BYPASSRLS, own a table or can become the owner or the gatekeeper. */
 async function dangerousRuntimeRoles(sql: postgres.Sql): Promise<string[]> {
   const rows = await sql<{ rolname: string }[]>`
     select r.rolname from pg_roles r
      where r.rolname = any(${RUNTIME_ROLES})
        and (r.rolsuper or r.rolbypassrls or pg_has_role(r.oid, ${TEST_ROLES.owner}, 'member')
+            or pg_has_role(r.oid, ${TEST_ROLES.gatekeeper}, 'member')
             or exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
                         where n.nspname = 'public' and c.relowner = r.oid))`;
   return rows.map((r) => r.rolname);
+}
+
+/**
+ * Policies through which the owner role, and so every definer function it owns, would see rows beyond
+ * the transaction's tenant or user: any policy that applies to it (to PUBLIC or to the owner) without
+ * comparing to current_tenant_id() or current_app_user_id(). Only the queue's own heartbeat table,
+ * which holds no tenant's data, may be the owner's alone.
+ */
+async function ownerPoliciesAcrossTenants(sql: postgres.Sql): Promise<string[]> {
+  const rows = await sql<{ policy: string; using: string | null; check: string | null }[]>`
+    select c.relname || '.' || p.polname as policy, pg_get_expr(p.polqual, p.polrelid) as using,
+           pg_get_expr(p.polwithcheck, p.polrelid) as check
+      from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname in ('public', 'laurel_private') and c.relname <> 'worker_heartbeats'
+       and (0 = any(p.polroles) or (select oid from pg_roles where rolname = ${TEST_ROLES.owner}) = any(p.polroles))`;
+  const scoped = /current_tenant_id\(\)|current_app_user_id\(\)/;
+  return rows.filter((r) => !scoped.test(r.using ?? "") || (r.check !== null && !scoped.test(r.check))).map((r) => r.policy);
 }
 
 describe("the migrated catalog", () => {
@@ -138,9 +156,15 @@ describe("the migrated catalog", () => {
     expect(await nonCompositeTenantForeignKeys(db.admin)).toEqual([]);
   });
 
+  it("gives the owner role, and so its definer functions, no policy that reaches beyond the transaction's tenant or user", async () => {
+    expect(await ownerPoliciesAcrossTenants(db.admin)).toEqual([]);
+  });
+
   it("gives no runtime role superuser, BYPASSRLS, table ownership or the owner's rights", async () => {
     const [count] = await db.admin<{ n: number }[]>`select count(*)::int as n from pg_roles where rolname = any(${RUNTIME_ROLES})`;
     expect(count!.n).toBe(3);
+    const [gatekeeper] = await db.admin`select rolcanlogin from pg_roles where rolname = ${TEST_ROLES.gatekeeper}`;
+    expect(gatekeeper!.rolcanlogin).toBe(false);
     expect(await dangerousRuntimeRoles(db.admin)).toEqual([]);
   });
 
@@ -152,13 +176,13 @@ describe("the migrated catalog", () => {
     expect(login!.rolinherit).toBe(false);
   });
 
-  it("pins search_path on every SECURITY DEFINER function, and comments policies and definer functions", async () => {
+  it("pins search_path to pg_catalog, pg_temp on every SECURITY DEFINER function, and comments policies and definer functions", async () => {
     const fns = await db.admin<{ name: string; config: string[] | null; comment: string | null }[]>`
-      select p.proname as name, p.proconfig as config, obj_description(p.oid, 'pg_proc') as comment
+      select p.oid::regprocedure::text as name, p.proconfig as config, obj_description(p.oid, 'pg_proc') as comment
         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-       where n.nspname = 'public' and p.prosecdef`;
-    expect(fns.length).toBeGreaterThan(3);
-    expect(fns.filter((f) => !f.config?.some((c) => c.startsWith("search_path=")) || !f.comment).map((f) => f.name)).toEqual([]);
+       where n.nspname not in ('pg_catalog', 'information_schema', 'graphile_worker') and p.prosecdef`;
+    expect(fns.length).toBeGreaterThan(20);
+    expect(fns.filter((f) => !f.config?.includes("search_path=pg_catalog, pg_temp") || !f.comment).map((f) => f.name)).toEqual([]);
     const policies = await db.admin`select polname from pg_policy p where obj_description(p.oid, 'pg_policy') is null`;
     expect(policies.map((r) => r.polname)).toEqual([]);
   });
@@ -183,8 +207,15 @@ describe("the guards themselves", () => {
       expect(await uniqueWithoutTenant(tx as unknown as postgres.Sql)).toEqual(expect.arrayContaining(["careless_pkey", "careless_code_key"]));
       expect(await indexesNotLeadingWithTenant(tx as unknown as postgres.Sql)).toContain("careless_code");
       expect(await nonCompositeTenantForeignKeys(tx as unknown as postgres.Sql)).toContain("careless_child_parent_id_fkey");
+      await tx.unsafe(`create policy careless_owner_sees_all on careless_child to ${TEST_ROLES.owner} using (true)`);
+      expect((await ownerPoliciesAcrossTenants(tx as unknown as postgres.Sql)).sort()).toEqual([
+        "careless_child.careless_child_tenant_isolation", // using (true) applies to everyone, the owner too
+        "careless_child.careless_owner_sees_all",
+      ]);
       await tx.unsafe(`alter role ${TEST_ROLES.anonymous} bypassrls`);
       expect(await dangerousRuntimeRoles(tx as unknown as postgres.Sql)).toContain(TEST_ROLES.anonymous);
+      await tx.unsafe(`grant ${TEST_ROLES.gatekeeper} to ${TEST_ROLES.member}`);
+      expect(await dangerousRuntimeRoles(tx as unknown as postgres.Sql)).toContain(TEST_ROLES.member);
       throw new Error("rollback");
     }).catch((e: Error) => {
       if (e.message !== "rollback") throw e;

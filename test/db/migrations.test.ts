@@ -12,7 +12,7 @@ import { adminUrlFor, testServerUrl } from "../helpers/env.js";
 const server = testServerUrl();
 const root = postgres(adminUrlFor(server, "postgres"), { max: 1, onnotice: () => {} });
 const suffix = randomBytes(3).toString("hex");
-const roles = { owner: `lt_owner_${suffix}`, login: `lt_login_${suffix}`, member: `lt_member_${suffix}`, anonymous: `lt_anon_${suffix}` };
+const roles = { owner: `lt_owner_${suffix}`, login: `lt_login_${suffix}`, member: `lt_member_${suffix}`, anonymous: `lt_anon_${suffix}`, gatekeeper: `lt_gate_${suffix}` };
 const created: string[] = [];
 
 async function freshDatabase(): Promise<string> {

@@ -6,6 +6,7 @@ export const TEST_ROLES: DbRoles = {
   login: "laurel_app",
   member: "laurel_member",
   anonymous: "laurel_anonymous",
+  gatekeeper: "laurel_gatekeeper",
 };
 export const TEST_LOGIN_PASSWORD = "laurel_app_dev_password";
 

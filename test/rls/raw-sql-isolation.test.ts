@@ -129,6 +129,15 @@ describe("without a tenant", () => {
     }
   });
 
+  it("the login role cannot become the owner or the gatekeeper, nor reach the gatekeeper's secrets", async () => {
+    for (const role of [TEST_ROLES.owner, TEST_ROLES.gatekeeper]) {
+      await expect(login.begin((tx) => tx.unsafe(`set local role "${role}"`)), role).rejects.toThrow(/permission denied/);
+    }
+    for (const claims of [{ dbRole: TEST_ROLES.anonymous, tenantId: null, userId: null }, member(a)]) {
+      await expect(as(claims, (tx) => tx`select key from laurel_private.login_decoy_key`)).rejects.toThrow(/permission denied/);
+    }
+  });
+
   it("the login role itself may not read any table", async () => {
     await expect(login`select * from api_keys`).rejects.toThrow(/permission denied/);
     await expect(login`select * from users`).rejects.toThrow(/permission denied/);

@@ -26,7 +26,8 @@ export const ApiKeyRef = builder.prismaNode("ApiKey", {
       description: "Updated at most once a minute",
     }),
     revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
-    createdBy: t.relation("createdBy", { nullable: true }),
+    // Reachable by any key through viewer.apiKey: who made it is a member's identity.
+    createdBy: t.relation("createdBy", { nullable: true, authScopes: { permission: "members:read" } }),
   }),
 });
 

@@ -1,10 +1,10 @@
 // API keys for partner integrations: the secret is shown once, stored as a hash, revocable, scoped.
 import type { Db } from "../../db/tenant-transaction.js";
 import type { ApiKeyScope } from "../../generated/prisma/enums.js";
-import { NotFoundError, ValidationError, forbidden } from "../../errors.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
-import { SCOPE_PERMISSIONS } from "../auth/permissions.js";
+import { assertMayGrant, permissionsForScopes } from "../auth/permissions.js";
 import { issueToken } from "../auth/tokens.js";
 
 export interface CreateApiKeyInput {
@@ -22,8 +22,7 @@ export async function createApiKey(db: Db, caller: Caller, input: CreateApiKeyIn
     throw ValidationError.field(["input", "expiresAt"], "The expiry must be in the future");
   }
   // A caller cannot mint a key that may do more than the caller itself.
-  const excess = scopes.filter((s) => SCOPE_PERMISSIONS[s].some((p) => !caller.permissions.has(p)));
-  if (excess.length) throw forbidden(`You cannot grant scopes beyond your own: ${excess.join(", ")}`);
+  assertMayGrant(caller.permissions, permissionsForScopes(scopes), `the scopes ${scopes.join(", ")}`);
   const issued = issueToken("apiKey", caller.tenantId);
   const apiKey = await db.apiKey.create({
     data: {

@@ -43,7 +43,8 @@ builder.prismaNode("AuditLog", {
     targetType: t.exposeString("targetType", { nullable: true }),
     targetId: t.exposeString("targetId", { nullable: true }),
     requestId: t.exposeString("requestId", { nullable: true }),
-    details: t.expose("details", { type: "JSON" }),
+    // Details may name people (an invitee's email, a revocation's reason, a recipient's choices).
+    details: t.expose("details", { type: "JSON", nullable: true, authScopes: { permission: "personal:read" } }),
   }),
 });
 

@@ -1,6 +1,7 @@
 // What each member role and API key scope may do. Fields ask for a permission, never a role, so the
 // mapping lives here alone. Analysts get aggregates only: no permission that reveals people.
 import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
+import { forbidden } from "../../errors.js";
 
 export const PERMISSIONS = [
   "tenant:read",
@@ -37,4 +38,19 @@ export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
 
 export function permissionsForScopes(scopes: readonly ApiKeyScope[]): Set<Permission> {
   return new Set(scopes.flatMap((s) => SCOPE_PERMISSIONS[s]));
+}
+
+/** What `wanted` holds that `held` does not. */
+export function missingPermissions(held: ReadonlySet<Permission>, wanted: Iterable<Permission>): Permission[] {
+  return [...new Set(wanted)].filter((p) => !held.has(p));
+}
+
+/**
+ * Nobody hands out a permission they do not hold themselves: a role given to a person (invitation,
+ * role change) or a scope given to a key must be a subset of the caller's own permissions. Throws
+ * FORBIDDEN naming what is missing and what was being granted (`what`, e.g. "the admin role").
+ */
+export function assertMayGrant(held: ReadonlySet<Permission>, wanted: Iterable<Permission>, what: string): void {
+  const missing = missingPermissions(held, wanted);
+  if (missing.length) throw forbidden(`You cannot grant ${what}: it includes ${missing.join(", ")}, which you do not hold`);
 }

@@ -3,7 +3,7 @@
 import type { Db } from "../../db/tenant-transaction.js";
 import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
-import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./passwords.js";
+import { deriveHash, hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import { issueToken } from "./tokens.js";
 import { createRateLimiter } from "../../lib/rate-limit.js";
 
@@ -81,10 +81,13 @@ export async function signUp(db: Db, input: SignUpInput, session: SessionOptions
   const orgName = checkName(input.organizationName, ["input", "organizationName"], "Organization name");
   const slug = input.organizationSlug ? checkSlug(input.organizationSlug, ["input", "organizationSlug"]) : slugify(orgName);
   const passwordHash = await hashPassword(input.password);
+  const next = newSession(session);
   let created: { user_id: string; tenant_id: string };
   try {
     [created] = (await db.$queryRaw<{ user_id: string; tenant_id: string }[]>`
-      select user_id::text, tenant_id::text from sign_up(${input.email.toLowerCase()}, ${name}, ${passwordHash}, ${orgName}, ${slug})`) as [
+      select user_id::text, tenant_id::text
+        from sign_up(${input.email.toLowerCase()}, ${name}, ${passwordHash}, ${orgName}, ${slug},
+                     ${next.id}::uuid, ${next.secretHash}, ${next.expiresAt}, ${session.userAgent})`) as [
       { user_id: string; tenant_id: string },
     ];
   } catch (error) {
@@ -93,7 +96,7 @@ export async function signUp(db: Db, input: SignUpInput, session: SessionOptions
     if (pg?.code === "23505" && pg.constraint === "tenants_slug_key") throw new SlugTakenError(slug);
     throw error;
   }
-  return openSession(db, created.user_id, created.tenant_id, session);
+  return next.grant(created.user_id, created.tenant_id);
 }
 
 export interface SessionOptions {
@@ -101,18 +104,20 @@ export interface SessionOptions {
   userAgent: string | null;
 }
 
-export async function openSession(db: Db, userId: string, tenantId: string | null, options: SessionOptions): Promise<SessionGrant> {
+/**
+ * A session token made before the database call that opens it: the SQL functions that check a proof
+ * (log_in, sign_up, accept_invitation) store its id and hash in that same call (sql/016), so nothing
+ * opens a session without one.
+ */
+export function newSession(options: SessionOptions) {
   const issued = issueToken("session", null);
   const expiresAt = new Date(Date.now() + options.ttlHours * 3_600_000);
-  try {
-    const [row] = await db.$queryRaw<{ tenant_id: string | null }[]>`
-      select tenant_id::text
-        from create_session(${issued.id}::uuid, ${userId}::uuid, ${tenantId}::uuid, ${issued.secretHash}, ${expiresAt}, ${options.userAgent})`;
-    return { token: issued.token, expiresAt, userId, tenantId: row?.tenant_id ?? null };
-  } catch (error) {
-    if (pgError(error)?.code === "LRMBX") throw new NotFoundError("Tenant");
-    throw error;
-  }
+  return {
+    id: issued.id,
+    secretHash: issued.secretHash,
+    expiresAt,
+    grant: (userId: string, tenantId: string | null): SessionGrant => ({ token: issued.token, expiresAt, userId, tenantId }),
+  };
 }
 
 export interface LogInInput {
@@ -138,12 +143,39 @@ export function allowLogInAttempt(email: string, client: string | null): boolean
   return accountOk && clientOk;
 }
 
+/**
+ * Checks the password inside the database: login_parameters() gives the salt and argon2 parameters of
+ * the email's hash (a stable decoy for an unknown email, so both cost the same and answer alike), the
+ * raw hash is derived here, and log_in() compares it and opens the session in one call.
+ */
 export async function logIn(db: Db, input: LogInInput, session: SessionOptions): Promise<SessionGrant> {
-  const [row] = await db.$queryRaw<{ user_id: string; password_hash: string }[]>`
-    select user_id::text, password_hash from login_lookup(${input.email})`;
-  const ok = await verifyPassword(row?.password_hash ?? null, input.password);
-  if (!row || !ok) throw new InvalidCredentialsError();
-  return openSession(db, row.user_id, input.tenantId ?? null, session);
+  const email = input.email.trim().toLowerCase();
+  const [p] = await db.$queryRaw<
+    { algorithm: string; version: number; memory_cost: number; time_cost: number; parallelism: number; salt: Uint8Array; output_length: number }[]
+  >`select algorithm, version, memory_cost, time_cost, parallelism, salt, output_length from login_parameters(${email})`;
+  const derived = p
+    ? await deriveHash(input.password, {
+        algorithm: p.algorithm,
+        version: p.version,
+        memoryCost: p.memory_cost,
+        timeCost: p.time_cost,
+        parallelism: p.parallelism,
+        salt: p.salt,
+        outputLength: p.output_length,
+      })
+    : null;
+  if (!derived) throw new InvalidCredentialsError();
+  const next = newSession(session);
+  try {
+    const [row] = await db.$queryRaw<{ user_id: string; tenant_id: string | null }[]>`
+      select user_id::text, tenant_id::text
+        from log_in(${email}, ${derived}, ${input.tenantId ?? null}::uuid, ${next.id}::uuid, ${next.secretHash}, ${next.expiresAt}, ${session.userAgent})`;
+    if (!row) throw new InvalidCredentialsError();
+    return next.grant(row.user_id, row.tenant_id);
+  } catch (error) {
+    if (pgError(error)?.code === "LRMBX") throw new NotFoundError("Tenant");
+    throw error;
+  }
 }
 
 export async function logOut(db: Db, sessionId: string): Promise<void> {

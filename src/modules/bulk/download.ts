@@ -1,11 +1,12 @@
 // GET /bulk-jobs/:id/result.csv: a bulk job's outcome, one line per row, for the tenant that ran it.
-// Authenticated like GraphQL (Bearer token) and read in that tenant's transaction.
+// Authenticated like GraphQL (Bearer token) and read in that tenant's transaction. The recipients'
+// emails are personal data: only callers with personal:read get that column.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { stringify } from "csv-stringify/sync";
 import type { App } from "../../context.js";
 import { claimsFor } from "../../context.js";
 import { authenticate } from "../auth/authenticate.js";
-import { permissionsForScopes, ROLE_PERMISSIONS } from "../auth/permissions.js";
+import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "../auth/permissions.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { urls } from "../credentials/document.js";
 import type { BulkRow, RowProblem } from "./rows.js";
@@ -15,6 +16,19 @@ const PATH = /^\/bulk-jobs\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 function fail(res: ServerResponse, status: number, message: string) {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify({ error: message }));
+}
+
+/**
+ * CSV that a spreadsheet opens as text (OWASP "CSV Injection"): a cell beginning with =, +, -, @, a tab
+ * or a carriage return (or their full-width forms) gets a leading apostrophe (csv-stringify's
+ * escape_formulas), and so does a cell that already began with one, so the value is always recovered
+ * by removing one leading apostrophe where there is one.
+ */
+export function resultCsv(lines: string[][]): string {
+  return stringify(lines, {
+    escape_formulas: true,
+    cast: { string: (value) => (value.startsWith("'") ? `'${value}` : value) },
+  });
 }
 
 export function createDownloadRoutes(app: App) {
@@ -29,22 +43,25 @@ export function createDownloadRoutes(app: App) {
       return fail(res, 401, (error as Error).message), true;
     }
     if (viewer.kind === "anonymous" || !viewer.tenantId) return fail(res, 401, "Authentication required"), true;
-    const permissions = viewer.kind === "apiKey" ? permissionsForScopes(viewer.scopes) : viewer.role ? ROLE_PERMISSIONS[viewer.role] : new Set();
+    const permissions: ReadonlySet<Permission> =
+      viewer.kind === "apiKey" ? permissionsForScopes(viewer.scopes) : viewer.role ? ROLE_PERMISSIONS[viewer.role] : new Set();
     if (!permissions.has("issue") && !permissions.has("export")) return fail(res, 403, "Needs the issue or export permission"), true;
+    const personal = permissions.has("personal:read");
     const tenantId = viewer.tenantId;
     const jobId = match[1]!;
     const csv = await withTenantTransaction(app.database, claimsFor({ app, viewer, tenantId }), async (db) => {
       const job = await db.bulkJob.findUnique({ where: { tenantId_id: { tenantId, id: jobId } }, select: { id: true } });
       if (!job) return null;
       const rows = await db.bulkJobRow.findMany({ where: { tenantId, jobId }, orderBy: { rowNumber: "asc" } });
-      const lines: string[][] = [["row", "email", "status", "credential_id", "credential_url", "problems"]];
+      const header = ["row", ...(personal ? ["email"] : []), "status", "credential_id", "credential_url", "problems"];
+      const lines: string[][] = [header];
       for (const r of rows) {
         const input = r.input as unknown as BulkRow;
         const problems = (r.errors as unknown as RowProblem[]).map((p) => `${p.column}: ${p.message}`).join("; ");
         const url = r.credentialId ? urls.credential(app.config.publicUrl, tenantId, r.credentialId) : "";
-        lines.push([String(r.rowNumber), input.email ?? "", r.status, r.credentialId ?? "", url, problems]);
+        lines.push([String(r.rowNumber), ...(personal ? [input.email ?? ""] : []), r.status, r.credentialId ?? "", url, problems]);
       }
-      return stringify(lines);
+      return resultCsv(lines);
     });
     if (csv === null) return fail(res, 404, "Not found"), true;
     res.writeHead(200, { "content-type": "text/csv; charset=utf-8", "content-disposition": `attachment; filename="bulk-${jobId}.csv"`, "cache-control": "no-store" });

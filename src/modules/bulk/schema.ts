@@ -58,7 +58,9 @@ export const BulkJobRef = builder.prismaNode("BulkJob", {
       query: () => ({ where: { status: "FAILED" }, orderBy: { rowNumber: "asc" } }),
     }),
     resultCsvUrl: t.string({
-      description: "GET with the same Authorization header: one line per row, with its credential or its problems",
+      description:
+        "GET with the same Authorization header: one line per row, with its credential or its problems (the email column needs personal:read). " +
+        "A cell that would begin with = + - @ tab, carriage return or ' starts with an added ': remove it to get the value.",
       select: { id: true },
       resolve: (j, _a, ctx) => `${ctx.app.config.publicUrl}/bulk-jobs/${j.id}/result.csv`,
     }),

@@ -38,14 +38,23 @@ export const CredentialRef = builder.prismaNode("Credential", {
     validFrom: t.field({ type: "DateTime", nullable: true, description: `From when the credential is valid${UNREADABLE}`, select: { validFrom: true }, resolve: (c) => representable(c.validFrom) }),
     validUntil: t.field({ type: "DateTime", nullable: true, select: { validUntil: true }, resolve: (c) => representable(c.validUntil) }),
     revokedAt: t.expose("revokedAt", { type: "DateTime", nullable: true }),
-    revocationReason: t.exposeString("revocationReason", { nullable: true }),
+    // Free text written about one person's credential: it may say anything about them.
+    revocationReason: t.exposeString("revocationReason", { nullable: true, authScopes: { permission: "personal:read" } }),
     suspendedAt: t.expose("suspendedAt", { type: "DateTime", nullable: true }),
     templateVersion: t.relation("templateVersionRow"),
     recipient: t.relation("recipient", { nullable: true }),
     fieldValues: t.expose("fieldValues", { type: "JSON", authScopes: { permission: "personal:read" }, nullable: true }),
-    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true }),
+    // Chosen by the caller per recipient (often from their email or student number).
+    idempotencyKey: t.exposeString("idempotencyKey", { nullable: true, authScopes: { permission: "personal:read" } }),
     publicUrl: t.string({ select: { tenantId: true, id: true }, resolve: (c, _a, ctx) => urls.credential(ctx.app.config.publicUrl, c.tenantId, c.id) }),
-    verifiableCredential: t.expose("document", { type: "JSON", description: "The signed OB 3.0 credential, as published." }),
+    // The signed document names the recipient (an IdentityObject of type name) and carries merged
+    // field values: personal data, like the fields it was built from.
+    verifiableCredential: t.expose("document", {
+      type: "JSON",
+      nullable: true,
+      authScopes: { permission: "personal:read" },
+      description: "The signed OB 3.0 credential, as published. It names the recipient: needs personal:read.",
+    }),
   }),
 });
 

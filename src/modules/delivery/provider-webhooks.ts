@@ -1,6 +1,7 @@
 // POST /webhooks/resend: Resend's delivery events. The signature (Svix / Standard Webhooks: id,
 // timestamp, HMAC) is checked with the SDK before anything is read; tampered or stale requests are
-// refused and change nothing. apply_email_event() (sql/014) applies each event id once.
+// refused and change nothing. apply_email_event() (sql/016) applies each event id once, forward only,
+// to the Resend message named by Resend's id.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Resend } from "resend";
 import type { App } from "../../context.js";
@@ -52,10 +53,10 @@ export function createProviderWebhookRoute(app: App) {
     if (!event.type || !messageId) return reply(200, { ignored: true }), true;
     const detail = event.data?.bounce?.message ?? event.data?.failed?.reason ?? null;
     const occurredAt = new Date(event.created_at ?? event.data?.created_at ?? Date.now());
-    const [row] = await withTenantSql(app.database.sql, anonymous, (tx) => tx<{ applied: boolean; tenant_id: string | null; status: string | null }[]>`
-      select applied, tenant_id, status from apply_email_event(${eventId}, ${messageId}, ${event.type!}, ${Number.isNaN(occurredAt.getTime()) ? new Date() : occurredAt}, ${detail})`);
+    const [row] = await withTenantSql(app.database.sql, anonymous, (tx) => tx<{ known: boolean; applied: boolean; status: string | null }[]>`
+      select known, applied, status from apply_email_event(${eventId}, ${messageId}, ${event.type!}, ${Number.isNaN(occurredAt.getTime()) ? new Date() : occurredAt}, ${detail})`);
     // An unknown message may be one whose send is not recorded yet: answer 404 so Resend tries again later.
-    if (!row?.tenant_id) return reply(404, { error: "Unknown message" }), true;
+    if (!row?.known) return reply(404, { error: "Unknown message" }), true;
     reply(200, { applied: row.applied, status: row.status });
     return true;
   };

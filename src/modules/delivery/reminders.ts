@@ -13,14 +13,8 @@ import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
 
-const DUE_TENANTS = `
-  select distinct c.tenant_id from credentials c
-    join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
-   where (c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
-          and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days))
-      or (c.valid_until is not null and c.expired_notified_at is null and c.valid_until <= now())
-      or (c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null and c.status = 'ACTIVE'
-          and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now())`;
+// Which tenants have something due is a cross-tenant question: only this definer function (sql/016) may ask it.
+const DUE_TENANTS = "select tenant_id from tenants_due_for_reminders() as tenant_id";
 
 /** Anything that runs a query as the owner role: graphile-worker's job helpers, or an owner pool. */
 export interface OwnerQuery {

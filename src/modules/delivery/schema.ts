@@ -188,7 +188,7 @@ builder.mutationField("verifySenderDomain", (t) =>
   t.prismaField({
     type: "SenderDomain",
     authScopes: { permission: "tenant:manage" },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ValidationError] },
     args: { id: t.arg.globalID({ required: true, for: SenderDomainRef }) },
     resolve: (_q, _r, { id }, ctx) => verifySenderDomain(ctx.db, callerOf(ctx), ctx.app.config, id.id),
   }),

@@ -2,6 +2,7 @@
 // content per template and language, re-sending a credential's email, and the tenant's failed jobs.
 import { Resend } from "resend";
 import type { Db } from "../../db/tenant-transaction.js";
+import { pgError } from "../../db/errors.js";
 import type { Config } from "../../config.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { isUuid, type Caller } from "../common/caller.js";
@@ -83,10 +84,18 @@ export async function verifySenderDomain(db: Db, caller: Caller, config: Config,
     const answer = current.data?.status ?? "pending";
     status = answer === "verified" ? "verified" : answer === "failed" ? "failed" : "pending";
   }
-  return db.senderDomain.update({
-    where: { tenantId_id: { tenantId: caller.tenantId, id } },
-    data: { status, verifiedAt: status === "verified" ? new Date() : null },
-  });
+  const taken = () => ValidationError.field(["id"], "Another organisation already sends from this domain");
+  if (status === "verified") {
+    const [elsewhere] = await db.$queryRaw<{ taken: boolean }[]>`select sender_domain_claimed_elsewhere(${row.domain}) as taken`;
+    if (elsewhere?.taken) throw taken();
+  }
+  // Two tenants verifying at once: the unique index of sql/016 lets one win.
+  return db.senderDomain
+    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { status, verifiedAt: status === "verified" ? new Date() : null } })
+    .catch((error: unknown) => {
+      if (pgError(error)?.constraint === "sender_domains_verified_once" || (error as { code?: string }).code === "P2002") throw taken();
+      throw error;
+    });
 }
 
 export interface EmailTemplateInput extends Content {

@@ -54,6 +54,9 @@ export interface RecorderOptions {
   log?: (message: string) => void;
 }
 
+/** record_engagement_events() refuses larger batches (sql/016). */
+export const MAX_BATCH = 1000;
+
 // The wire shape record_engagement_events() reads with jsonb_to_recordset (snake_case keys).
 type Row = Record<string, string | boolean | null>;
 
@@ -74,7 +77,7 @@ function toRow(e: EngagementInput): Row {
 }
 
 export function createEngagementRecorder(app: { database: Database; config: Pick<Config, "roles"> }, options: RecorderOptions = {}): EngagementRecorder {
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = Math.min(options.batchSize ?? 500, MAX_BATCH);
   const intervalMs = options.intervalMs ?? 50;
   const maxBuffered = options.maxBuffered ?? 50_000;
   const maxInFlight = options.maxInFlight ?? 2;

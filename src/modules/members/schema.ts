@@ -17,7 +17,7 @@ import {
   removeMember,
   revokeInvitation,
 } from "./service.js";
-import { openSession, switchTenant } from "../auth/service.js";
+import { switchTenant } from "../auth/service.js";
 
 export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" });
 
@@ -151,16 +151,10 @@ builder.mutationField("acceptInvitation", (t) =>
     errors: { types: [ValidationError, InvitationError, AlreadyMemberError] },
     args: { input: t.arg({ type: AcceptInvitationInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const accepted = await acceptInvitation(ctx.db, input);
-      if (ctx.viewer.kind === "user") {
-        await switchTenant(ctx.db, ctx.viewer.sessionId, accepted.tenantId);
-        return { tenantId: accepted.tenantId, role: accepted.role, token: null, expiresAt: null };
-      }
-      const session = await openSession(ctx.db, accepted.userId, accepted.tenantId, {
-        ttlHours: ctx.app.config.sessionTtlHours,
-        userAgent: ctx.userAgent,
-      });
-      return { tenantId: accepted.tenantId, role: accepted.role, token: session.token, expiresAt: session.expiresAt };
+      const accepted = await acceptInvitation(ctx.db, input, { ttlHours: ctx.app.config.sessionTtlHours, userAgent: ctx.userAgent });
+      if (ctx.viewer.kind === "user") await switchTenant(ctx.db, ctx.viewer.sessionId, accepted.tenantId);
+      const session = accepted.session;
+      return { tenantId: accepted.tenantId, role: accepted.role, token: session?.token ?? null, expiresAt: session?.expiresAt ?? null };
     },
   }),
 );

@@ -9,8 +9,9 @@ import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { issueToken, parseToken } from "../auth/tokens.js";
-import { checkPassword } from "../auth/service.js";
+import { checkPassword, newSession, type SessionGrant, type SessionOptions } from "../auth/service.js";
 import { hashPassword } from "../auth/passwords.js";
+import { assertMayGrant, ROLE_PERMISSIONS } from "../auth/permissions.js";
 
 export class LastOwnerError extends ExpectedError {
   override name = "LastOwnerError";
@@ -41,13 +42,25 @@ function requireOwnerRights(caller: Caller, ...roles: (MemberRole | undefined)[]
   }
 }
 
+/** A caller hands out a role only if it holds every permission of that role itself (issue 8 C). */
+function requireMayGrantRole(caller: Caller, role: MemberRole) {
+  requireOwnerRights(caller, role);
+  assertMayGrant(caller.permissions, ROLE_PERMISSIONS[role], `the ${role} role`);
+}
+
+/** The database's own owner rule (sql/016) holds even where the check above was passed. */
+function refuseOwnerChange(error: unknown): never {
+  if (pgError(error)?.code === "LROWN") throw forbidden("Only an owner can grant, change or remove the owner role");
+  throw error;
+}
+
 export interface InviteInput {
   email: string;
   role: MemberRole;
 }
 
 export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number }) {
-  requireOwnerRights(caller, input.role);
+  requireMayGrantRole(caller, input.role);
   const email = input.email.toLowerCase();
   const existing = await db.membership.findFirst({
     where: { tenantId: caller.tenantId, user: { email } },
@@ -60,17 +73,19 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
     data: { revokedAt: new Date() },
   });
   const issued = issueToken("invitation", caller.tenantId);
-  const invitation = await db.invitation.create({
-    data: {
-      tenantId: caller.tenantId,
-      id: issued.id,
-      email,
-      role: input.role,
-      secretHash: issued.secretHash,
-      invitedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
-      expiresAt: new Date(Date.now() + opts.ttlHours * 3_600_000),
-    },
-  });
+  const invitation = await db.invitation
+    .create({
+      data: {
+        tenantId: caller.tenantId,
+        id: issued.id,
+        email,
+        role: input.role,
+        secretHash: issued.secretHash,
+        invitedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
+        expiresAt: new Date(Date.now() + opts.ttlHours * 3_600_000),
+      },
+    })
+    .catch(refuseOwnerChange);
   const tenant = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
   await enqueueEmail(db, caller.tenantId, {
     kind: "invitation",
@@ -111,8 +126,20 @@ export interface AcceptInput {
   password?: string | null;
 }
 
-/** Accepts as the signed-in user (tenant unset) or creates the invited account (anonymous caller). */
-export async function acceptInvitation(db: Db, input: AcceptInput) {
+export interface Accepted {
+  userId: string;
+  tenantId: string;
+  membershipId: string;
+  role: MemberRole;
+  /** A session for the account the invitation created; null when a signed-in user accepted. */
+  session: SessionGrant | null;
+}
+
+/**
+ * Accepts as the signed-in user (tenant unset) or creates the invited account (anonymous caller), which
+ * then gets its first session from the same database call: the invitation's secret is its proof.
+ */
+export async function acceptInvitation(db: Db, input: AcceptInput, session: SessionOptions): Promise<Accepted> {
   const parsed = parseToken(input.token);
   if (!parsed || parsed.kind !== "invitation") {
     throw new InvitationError("INVALID", "This invitation link is invalid, used, revoked or expired");
@@ -122,11 +149,19 @@ export async function acceptInvitation(db: Db, input: AcceptInput) {
     throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
   }
   const passwordHash = input.password != null ? await hashPassword(input.password) : null;
+  const next = newSession(session);
   try {
-    const [row] = await db.$queryRaw<{ user_id: string; tenant_id: string; membership_id: string; role: MemberRole }[]>`
-      select user_id::text, tenant_id::text, membership_id::text, role::text
-        from accept_invitation(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${parsed.secretHash}, ${input.name?.trim() ?? null}, ${passwordHash})`;
-    return { userId: row!.user_id, tenantId: row!.tenant_id, membershipId: row!.membership_id, role: row!.role };
+    const [row] = await db.$queryRaw<{ user_id: string; tenant_id: string; membership_id: string; role: MemberRole; session_opened: boolean }[]>`
+      select user_id::text, tenant_id::text, membership_id::text, role::text, session_opened
+        from accept_invitation(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${parsed.secretHash}, ${input.name?.trim() ?? null}, ${passwordHash},
+                               ${next.id}::uuid, ${next.secretHash}, ${next.expiresAt}, ${session.userAgent})`;
+    return {
+      userId: row!.user_id,
+      tenantId: row!.tenant_id,
+      membershipId: row!.membership_id,
+      role: row!.role,
+      session: row!.session_opened ? next.grant(row!.user_id, row!.tenant_id) : null,
+    };
   } catch (error) {
     switch (pgError(error)?.code) {
       case "LRINV":
@@ -159,13 +194,14 @@ async function findMembership(db: Db, caller: Caller, id: string) {
 export async function changeMemberRole(db: Db, caller: Caller, id: string, role: MemberRole) {
   const owners = await lockOwners(db, caller.tenantId);
   const membership = await findMembership(db, caller, id);
-  requireOwnerRights(caller, membership.role, role);
+  // Changing a role both takes one set of permissions away and hands another out: the caller must hold both.
+  requireMayGrantRole(caller, membership.role);
+  requireMayGrantRole(caller, role);
   if (membership.role === role) return membership;
   if (membership.role === "owner" && owners <= 1) throw new LastOwnerError();
-  const updated = await db.membership.update({
-    where: { tenantId_id: { tenantId: caller.tenantId, id } },
-    data: { role },
-  });
+  const updated = await db.membership
+    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { role } })
+    .catch(refuseOwnerChange);
   await recordAudit(db, caller, {
     action: "member.role_changed",
     targetType: "Membership",

@@ -52,7 +52,8 @@ export const WebhookDeliveryRef = builder.prismaNode("WebhookDelivery", {
   fields: (t) => ({
     eventType: t.exposeString("eventType"),
     messageId: t.exposeString("messageId", { description: "The webhook-id header: the same on every retry" }),
-    payload: t.expose("payload", { type: "JSON" }),
+    // Event data names credentials and recipients and carries a revocation's reason.
+    payload: t.expose("payload", { type: "JSON", nullable: true, authScopes: { permission: "personal:read" } }),
     status: t.exposeString("status", { description: "pending, succeeded or failed" }),
     attempts: t.exposeInt("attempts"),
     nextAttemptAt: t.expose("nextAttemptAt", { type: "DateTime", nullable: true }),
