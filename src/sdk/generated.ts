@@ -72,6 +72,8 @@ export type CreateApiKeyInput = {
 export type CreateBulkIssuanceInput = {
   /** A CSV with a header: email, name, external_id, locale, issued_at, valid_until, idempotency_key and the template's custom fields */
   csv?: File | null | null | undefined;
+  /** The CSV's encoding when it is not UTF-8 and has no byte-order mark: a WHATWG label such as "windows-1252" (Excel's "CSV (Comma delimited)"), "iso-8859-15", "shift_jis". Without it, bytes that are not UTF-8 are refused, naming the first bad row. */
+  encoding?: string | null | undefined;
   /** The rows; or upload `csv` */
   rows?: Array<BulkRowInput> | null | undefined;
   templateId: string | number;
@@ -100,6 +102,12 @@ export type CustomFieldType =
   | 'NUMBER'
   | 'TEXT'
   | 'URL';
+
+/** Whether one person may hold more than one credential of a template that is not revoked (same person: same normalised email). */
+export type DuplicatePolicy =
+  | 'ALLOW'
+  | 'REFUSE'
+  | 'REPLACE';
 
 export type EmailKind =
   | 'credential_expiring'
@@ -338,6 +346,7 @@ export type RevokeApiKeyMutationVariables = Exact<{
 export type RevokeApiKeyMutation = { revokeApiKey:
     | { __typename: 'ApiKey', id: string, revokedAt: string | null }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type AuditLogQueryVariables = Exact<{
@@ -371,6 +380,7 @@ export type LogInMutation = { logIn:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SessionPayload', token: string, expiresAt: string, userId: string, tenantId: string | null }
     | { __typename: 'TooManyAttemptsError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type LogOutMutationVariables = Exact<{ [key: string]: never; }>;
@@ -386,6 +396,7 @@ export type SwitchTenantMutationVariables = Exact<{
 export type SwitchTenantMutation = { switchTenant:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SwitchTenantPayload', tenantId: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type CreateTenantMutationVariables = Exact<{
@@ -396,7 +407,7 @@ export type CreateTenantMutationVariables = Exact<{
 export type CreateTenantMutation = { createTenant:
     | { __typename: 'CreateTenantPayload', tenantId: string }
     | { __typename: 'SlugTakenError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
@@ -422,7 +433,7 @@ export type BulkJobQueryVariables = Exact<{
 
 
 export type BulkJobQuery = { node:
-    | { id: string, status: BulkJobStatus, source: string, totalRows: number, issuedCount: number, failedCount: number, processedCount: number, createdAt: string, startedAt: string | null, finishedAt: string | null, resultCsvUrl: string, failures: { edges: Array<{ node: { rowNumber: number, problems: Array<{ row: number, column: string, message: string }> } }> } }
+    | { id: string, status: BulkJobStatus, source: string, totalRows: number, issuedCount: number, failedCount: number, processedCount: number, createdAt: string, startedAt: string | null, finishedAt: string | null, resultCsvUrl: string, failures: { edges: Array<{ node: { rowNumber: number, problems: Array<{ row: number, column: string, message: string, existingCredentialId: string | null }> } }> } }
     | Record<PropertyKey, never>
    | null };
 
@@ -487,6 +498,7 @@ export type VerifySenderDomainMutationVariables = Exact<{
 export type VerifySenderDomainMutation = { verifySenderDomain:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SenderDomain', id: string, domain: string, status: string, verifiedAt: string | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type EmailTemplatesQueryVariables = Exact<{ [key: string]: never; }>;
@@ -512,6 +524,7 @@ export type DeleteEmailTemplateMutationVariables = Exact<{
 export type DeleteEmailTemplateMutation = { deleteEmailTemplate:
     | { __typename: 'EmailTemplate', id: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ResendCredentialEmailMutationVariables = Exact<{
@@ -522,7 +535,7 @@ export type ResendCredentialEmailMutationVariables = Exact<{
 export type ResendCredentialEmailMutation = { resendCredentialEmail:
     | { __typename: 'EmailMessage', id: string, status: EmailStatus, kind: string, toEmail: string }
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type FailingJobsQueryVariables = Exact<{
@@ -540,6 +553,7 @@ export type RetryJobMutationVariables = Exact<{
 export type RetryJobMutation = { retryJob:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RetryJobPayload', jobId: string, retried: boolean }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UpdateRecipientPrivacyMutationVariables = Exact<{
@@ -551,6 +565,7 @@ export type UpdateRecipientPrivacyMutationVariables = Exact<{
 export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type SetTemplateRemindersMutationVariables = Exact<{
@@ -617,7 +632,7 @@ export type RotateSigningKeyMutationVariables = Exact<{ [key: string]: never; }>
 
 export type RotateSigningKeyMutation = { rotateSigningKey: { keyNumber: number, publicKeyMultibase: string, verificationMethod: string } };
 
-export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
+export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
 
 export type CreateTemplateMutationVariables = Exact<{
   kind: TemplateKind;
@@ -626,7 +641,7 @@ export type CreateTemplateMutationVariables = Exact<{
 
 
 export type CreateTemplateMutation = { createTemplate:
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -638,9 +653,9 @@ export type UpdateTemplateMutationVariables = Exact<{
 
 export type UpdateTemplateMutation = { updateTemplate:
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'TemplateNotIssuableError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ActivateTemplateMutationVariables = Exact<{
@@ -652,6 +667,19 @@ export type ActivateTemplateMutation = { activateTemplate:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Template', id: string, status: TemplateStatus }
     | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type SetTemplateDuplicatePolicyMutationVariables = Exact<{
+  id: string | number;
+  policy: DuplicatePolicy;
+}>;
+
+
+export type SetTemplateDuplicatePolicyMutation = { setTemplateDuplicatePolicy:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, duplicatePolicy: DuplicatePolicy }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ArchiveTemplateMutationVariables = Exact<{
@@ -663,6 +691,7 @@ export type ArchiveTemplateMutation = { archiveTemplate:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Template', id: string, status: TemplateStatus }
     | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type TemplatesQueryVariables = Exact<{
@@ -672,7 +701,7 @@ export type TemplatesQueryVariables = Exact<{
 }>;
 
 
-export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
+export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
 
 export type CreateRecipientMutationVariables = Exact<{
   input: RecipientInput;
@@ -682,7 +711,7 @@ export type CreateRecipientMutationVariables = Exact<{
 export type CreateRecipientMutation = { createRecipient:
     | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UpdateRecipientMutationVariables = Exact<{
@@ -695,7 +724,7 @@ export type UpdateRecipientMutation = { updateRecipient:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RecipientsQueryVariables = Exact<{
@@ -716,7 +745,9 @@ export type IssueCredentialMutationVariables = Exact<{
 
 export type IssueCredentialMutation = { issueCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string } }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'RecipientExistsError', path: Array<string>, message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -731,7 +762,7 @@ export type RevokeCredentialMutation = { revokeCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, expired: boolean, issuedAt: string, validFrom: string, validUntil: string | null, revokedAt: string | null, revocationReason: string | null, suspendedAt: string | null, idempotencyKey: string | null, publicUrl: string, verifiableCredential: unknown, templateVersion: { version: number, name: string } }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type SuspendCredentialMutationVariables = Exact<{
@@ -743,6 +774,7 @@ export type SuspendCredentialMutation = { suspendCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UnsuspendCredentialMutationVariables = Exact<{
@@ -754,6 +786,7 @@ export type UnsuspendCredentialMutation = { unsuspendCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type CredentialsQueryVariables = Exact<{
@@ -789,7 +822,7 @@ export type InviteMemberMutationVariables = Exact<{
 export type InviteMemberMutation = { inviteMember:
     | { __typename: 'AlreadyMemberError', message: string }
     | { __typename: 'Invitation', id: string, email: string, role: MemberRole, status: InvitationStatus, expiresAt: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RevokeInvitationMutationVariables = Exact<{
@@ -800,6 +833,7 @@ export type RevokeInvitationMutationVariables = Exact<{
 export type RevokeInvitationMutation = { revokeInvitation:
     | { __typename: 'Invitation', id: string, status: InvitationStatus }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type AcceptInvitationMutationVariables = Exact<{
@@ -811,7 +845,7 @@ export type AcceptInvitationMutation = { acceptInvitation:
     | { __typename: 'AcceptInvitationPayload', tenantId: string, role: MemberRole, token: string | null, expiresAt: string | null }
     | { __typename: 'AlreadyMemberError', message: string }
     | { __typename: 'InvitationError', message: string, reason: InvitationProblem }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ChangeMemberRoleMutationVariables = Exact<{
@@ -823,6 +857,7 @@ export type ChangeMemberRoleMutation = { changeMemberRole:
     | { __typename: 'LastOwnerError', message: string }
     | { __typename: 'Membership', id: string, role: MemberRole }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RemoveMemberMutationVariables = Exact<{
@@ -834,6 +869,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'LastOwnerError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RemoveMemberPayload', removedMembershipId: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
@@ -848,7 +884,7 @@ export type UpdateTenantMutationVariables = Exact<{
 
 export type UpdateTenantMutation = { updateTenant:
     | { __typename: 'Tenant', id: string, name: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type NodeQueryVariables = Exact<{
@@ -936,6 +972,7 @@ export type RotateWebhookSecretMutationVariables = Exact<{
 
 export type RotateWebhookSecretMutation = { rotateWebhookSecret:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookSecretPayload', secret: string, endpoint: { id: string } }
    };
 
@@ -946,6 +983,7 @@ export type DeleteWebhookEndpointMutationVariables = Exact<{
 
 export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookEndpoint', id: string }
    };
 
@@ -956,6 +994,7 @@ export type TestWebhookEndpointMutationVariables = Exact<{
 
 export type TestWebhookEndpointMutation = { testWebhookEndpoint:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookDelivery', id: string, eventType: string, status: string, messageId: string }
    };
 
@@ -983,6 +1022,7 @@ export const TemplatePartsFragmentDoc = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1090,6 +1130,13 @@ export const RevokeApiKeyDocument = new TypedDocumentString(`
       id
       revokedAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1160,6 +1207,13 @@ export const LogInDocument = new TypedDocumentString(`
       userId
       tenantId
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1178,6 +1232,13 @@ export const SwitchTenantDocument = new TypedDocumentString(`
     ... on SwitchTenantPayload {
       tenantId
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1190,6 +1251,13 @@ export const CreateTenantDocument = new TypedDocumentString(`
     __typename
     ... on CreateTenantPayload {
       tenantId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1272,6 +1340,7 @@ export const BulkJobDocument = new TypedDocumentString(`
               row
               column
               message
+              existingCredentialId
             }
           }
         }
@@ -1439,6 +1508,13 @@ export const VerifySenderDomainDocument = new TypedDocumentString(`
       status
       verifiedAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1493,6 +1569,13 @@ export const DeleteEmailTemplateDocument = new TypedDocumentString(`
     ... on EmailTemplate {
       id
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1508,6 +1591,13 @@ export const ResendCredentialEmailDocument = new TypedDocumentString(`
       status
       kind
       toEmail
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1540,6 +1630,13 @@ export const RetryJobDocument = new TypedDocumentString(`
       jobId
       retried
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1555,6 +1652,13 @@ export const UpdateRecipientPrivacyDocument = new TypedDocumentString(`
       trackingConsent
       restrictedAt
       objectedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1686,6 +1790,7 @@ export const CreateTemplateDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1720,6 +1825,13 @@ export const UpdateTemplateDocument = new TypedDocumentString(`
         name
       }
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1730,6 +1842,7 @@ export const UpdateTemplateDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1761,12 +1874,40 @@ export const ActivateTemplateDocument = new TypedDocumentString(`
       id
       status
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
   }
 }
     `) as unknown as TypedDocumentString<ActivateTemplateMutation, ActivateTemplateMutationVariables>;
+export const SetTemplateDuplicatePolicyDocument = new TypedDocumentString(`
+    mutation SetTemplateDuplicatePolicy($id: ID!, $policy: DuplicatePolicy!) {
+  setTemplateDuplicatePolicy(id: $id, policy: $policy) {
+    __typename
+    ... on Template {
+      id
+      duplicatePolicy
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetTemplateDuplicatePolicyMutation, SetTemplateDuplicatePolicyMutationVariables>;
 export const ArchiveTemplateDocument = new TypedDocumentString(`
     mutation ArchiveTemplate($id: ID!) {
   archiveTemplate(id: $id) {
@@ -1774,6 +1915,13 @@ export const ArchiveTemplateDocument = new TypedDocumentString(`
     ... on Template {
       id
       status
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1803,6 +1951,7 @@ export const TemplatesDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1837,6 +1986,13 @@ export const CreateRecipientDocument = new TypedDocumentString(`
       externalId
       locale
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1853,6 +2009,13 @@ export const UpdateRecipientDocument = new TypedDocumentString(`
       name
       externalId
       locale
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1900,6 +2063,16 @@ export const IssueCredentialDocument = new TypedDocumentString(`
         message
       }
     }
+    ... on DuplicateCredentialError {
+      existingCredential {
+        id
+        status
+        issuedAt
+      }
+    }
+    ... on RecipientExistsError {
+      path
+    }
     ... on Error {
       message
     }
@@ -1929,6 +2102,13 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
     __typename
     ... on Credential {
       ...CredentialParts
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1962,6 +2142,13 @@ export const SuspendCredentialDocument = new TypedDocumentString(`
       status
       suspendedAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1976,6 +2163,13 @@ export const UnsuspendCredentialDocument = new TypedDocumentString(`
       id
       status
       suspendedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2076,6 +2270,13 @@ export const InviteMemberDocument = new TypedDocumentString(`
       status
       expiresAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2089,6 +2290,13 @@ export const RevokeInvitationDocument = new TypedDocumentString(`
     ... on Invitation {
       id
       status
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2110,6 +2318,13 @@ export const AcceptInvitationDocument = new TypedDocumentString(`
       message
       reason
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2124,6 +2339,13 @@ export const ChangeMemberRoleDocument = new TypedDocumentString(`
       id
       role
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2136,6 +2358,13 @@ export const RemoveMemberDocument = new TypedDocumentString(`
     __typename
     ... on RemoveMemberPayload {
       removedMembershipId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2161,6 +2390,13 @@ export const UpdateTenantDocument = new TypedDocumentString(`
     ... on Tenant {
       id
       name
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2314,6 +2550,13 @@ export const RotateWebhookSecretDocument = new TypedDocumentString(`
         id
       }
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2326,6 +2569,13 @@ export const DeleteWebhookEndpointDocument = new TypedDocumentString(`
     __typename
     ... on WebhookEndpoint {
       id
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2342,6 +2592,13 @@ export const TestWebhookEndpointDocument = new TypedDocumentString(`
       eventType
       status
       messageId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
