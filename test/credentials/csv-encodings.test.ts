@@ -32,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => app.close());
 
 async function upload(bytes: Uint8Array, encoding?: string) {
-  const csv = new File([bytes], "people.csv", { type: "text/csv" });
+  const csv = new File([bytes as BlobPart], "people.csv", { type: "text/csv" });
   const { createBulkIssuance } = await t.owner.upload(CreateBulkIssuanceDocument, { input: { templateId, csv: null, ...(encoding ? { encoding } : {}) } }, { "input.csv": csv });
   return createBulkIssuance;
 }
