@@ -135,7 +135,8 @@ export function routes(schema: GraphQLSchema, ids: Record<string, string>, maxDe
   add({ type: query, variables: {}, wrap: (s) => s, description: "Query" }, 0, []);
   for (const [type, id] of Object.entries(ids)) {
     const object = schema.getType(type) as GraphQLObjectType;
-    add({ type: object, variables: { nodeId: { type: "ID!", value: id } }, wrap: (s) => `node(id: $nodeId) { ... on ${type} { ${s} } }`, description: `node(${type})` }, 1, ["Query"]);
+    const variable = `node${type}`;
+    add({ type: object, variables: { [variable]: { type: "ID!", value: id } }, wrap: (s) => `node(id: $${variable}) { ... on ${type} { ${s} } }`, description: `node(${type})` }, 1, ["Query"]);
   }
   while (queue.length) {
     const { route, depth, seen } = queue.shift()!;
@@ -154,18 +155,34 @@ export function routes(schema: GraphQLSchema, ids: Record<string, string>, maxDe
   return found;
 }
 
-/** A selection of a field's result: its leaves and type name, or for abstract types each Error's message. */
-export function leavesOf(type: GraphQLOutputType, withRelations = false): string {
+/**
+ * What to select of an object type: "leaves" is its type name and every field without arguments that
+ * returns a scalar or enum; "relations" is its type name, one leaf, and every field that leads to other
+ * objects (connections with a page of two and their nodes), so the related rows are loaded too.
+ */
+export function selectionIn(type: GraphQLObjectType, kind: "leaves" | "relations"): string {
+  const parts = ["__typename"];
+  let leaf = false;
+  for (const field of Object.values(type.getFields())) {
+    if (field.args.some((a) => isNonNullType(a.type) && a.defaultValue === undefined)) continue;
+    const inner = getNamedType(field.type);
+    if (isLeafType(inner)) {
+      if (kind === "leaves" || !leaf) parts.push(field.name);
+      leaf = true;
+    } else if (kind === "relations") {
+      const page = field.args.some((a) => a.name === "first") ? "(first: 2)" : "";
+      const edges = isObjectType(inner) && inner.getFields().edges ? " edges { node { __typename } }" : "";
+      parts.push(`${field.name}${page} { __typename${edges} }`);
+    }
+  }
+  return parts.join(" ");
+}
+
+/** A selection of a field's result: nothing for a scalar, each Error's message for a result union. */
+export function leavesOf(type: GraphQLOutputType, kind: "leaves" | "relations" = "leaves"): string {
   const named = getNamedType(type);
   if (isLeafType(named)) return "";
   if (isUnionType(named)) return named.getTypes().some((t) => t.getInterfaces().some((i) => i.name === "Error")) ? "{ __typename ... on Error { message } }" : "{ __typename }";
   if (isInterfaceType(named)) return named.name === "Error" ? "{ __typename message }" : "{ __typename id }";
-  const parts = ["__typename"];
-  for (const field of Object.values((named as GraphQLObjectType).getFields())) {
-    if (field.args.some((a) => isNonNullType(a.type))) continue;
-    const inner = getNamedType(field.type);
-    if (isLeafType(inner)) parts.push(field.name);
-    else if (withRelations) parts.push(`${field.name}${field.args.some((a) => a.name === "first") ? "(first: 2)" : ""} { __typename }`);
-  }
-  return `{ ${parts.join(" ")} }`;
+  return `{ ${selectionIn(named as GraphQLObjectType, kind)} }`;
 }
