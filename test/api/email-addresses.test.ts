@@ -6,6 +6,7 @@ import { stringify } from "csv-stringify/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
+  AddSenderDomainDocument,
   BulkJobDocument,
   CreateBulkIssuanceDocument,
   CreateRecipientDocument,
@@ -110,7 +111,9 @@ describe("email addresses", () => {
     }
   });
 
-  it("follow the same rule for accounts and invitations", async () => {
+  it("follow the same rule for accounts, invitations and sender domains", async () => {
+    const { addSenderDomain } = await t.owner.request(AddSenderDomainDocument, { domain: " Mail.B\u00fccher.Example " });
+    expect(addSenderDomain).toMatchObject({ __typename: "SenderDomain", domain: "mail.xn--bcher-kva.example" });
     const { signUp } = await app.client().request(SignUpDocument, {
       input: { email: " Owner@B\u00fccher-Owners.Example ", password: "correct horse battery", name: "Owner", organizationName: "Bücher Owners" },
     });
