@@ -191,6 +191,12 @@ describe("a bulk job with rows that are not text", () => {
     expect(failures.map((f) => [f.rowNumber, f.problems.map((p) => p.column)])).toEqual([[2, ["name"]], [3, ["course"]]]);
     expect(failures[0]!.problems[0]!.message).toMatch(/U\+0000 \(NUL\)/);
     expect(failures[1]!.problems[0]!.message).toMatch(/unpaired surrogate/);
+    const csv = await fetch(`${app.server.url}/bulk-jobs/${Buffer.from(created.createBulkIssuance.id, "base64").toString().split(":")[1]}/result.csv`, {
+      headers: { authorization: `Bearer ${t.token}` },
+    });
+    const lines = (await csv.text()).trim().split("\n");
+    expect(lines[2]).toMatch(/^2,two@bulk\.test,FAILED,,,"name: Contains U\+0000 \(NUL\) at character 4/);
+    expect(lines[3]).toMatch(/^3,three@bulk\.test,FAILED,,,"course: Contains an unpaired surrogate/);
     const names = await app.db.admin`select email, name from recipients where tenant_id = ${t.tenantId} and email like '%@bulk.test' order by email`;
     expect(names.map((r) => [r.email, r.name])).toEqual([["four@bulk.test", "Zo\u00eb"], ["one@bulk.test", "One"]]);
   });
