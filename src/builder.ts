@@ -7,14 +7,16 @@ import RelayPlugin from "@pothos/plugin-relay";
 import ComplexityPlugin, { ComplexityErrorKind } from "@pothos/plugin-complexity";
 import SimpleObjectsPlugin from "@pothos/plugin-simple-objects";
 import { GraphQLError } from "graphql";
-import { DateTimeResolver, EmailAddressResolver, JSONResolver, URLResolver, UUIDResolver } from "graphql-scalars";
+import { DateTimeResolver, JSONResolver, URLResolver, UUIDResolver } from "graphql-scalars";
 import type PrismaTypes from "./generated/pothos-types.js";
 import type { PrismaClient } from "./generated/prisma/client.js";
 import { getDatamodel } from "./generated/pothos-types.js";
 import type { Context } from "./context.js";
 import type { Permission } from "./modules/auth/permissions.js";
-import { forbidden, unauthenticated } from "./errors.js";
+import { forbidden, unauthenticated, ValidationError } from "./errors.js";
 import RollbackOnErrorPlugin from "./graphql/rollback-plugin.js";
+import TextInputPlugin from "./graphql/text-inputs.js";
+import { EmailAddressScalar } from "./graphql/email-address-scalar.js";
 
 export const LIMITS = { maxPageSize: 100, defaultPageSize: 20, maxDepth: 12, maxComplexity: 5000, maxBreadth: 200 };
 
@@ -35,7 +37,8 @@ export const builder = new SchemaBuilder<{
   DefaultNodeNullability: false;
 }>({
   defaultFieldNullability: false,
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, SimpleObjectsPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, RollbackOnErrorPlugin],
+  // TextInputPlugin sits inside ErrorsPlugin, so the ValidationError it throws becomes a typed result.
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, TextInputPlugin, SimpleObjectsPlugin, PrismaPlugin, RelayPlugin, ComplexityPlugin, RollbackOnErrorPlugin],
   scopeAuth: {
     authScopes: (ctx) => ({
       signedIn: ctx.viewer.kind !== "anonymous",
@@ -45,7 +48,8 @@ export const builder = new SchemaBuilder<{
     }),
     unauthorizedError: (_parent, ctx) => (ctx.viewer.kind === "anonymous" ? unauthenticated() : forbidden()),
   },
-  errors: { directResult: true },
+  // Any argument may hold text that is not text (graphql/text-inputs.ts): every field with typed errors can say so.
+  errors: { directResult: true, defaultTypes: [ValidationError] },
   prisma: {
     // The operation's transaction client; Pothos only calls model delegates on it.
     client: (ctx) => ctx.db as unknown as PrismaClient,
@@ -61,6 +65,9 @@ export const builder = new SchemaBuilder<{
     cursorType: "String",
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
+    // Every node belongs to a tenant: an anonymous caller has no table to look in.
+    nodeQueryOptions: { authScopes: { signedIn: true } },
+    nodesQueryOptions: { authScopes: { signedIn: true } },
   },
   complexity: {
     defaultComplexity: 1,
@@ -79,7 +86,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType("DateTime", DateTimeResolver);
-builder.addScalarType("EmailAddress", EmailAddressResolver);
+builder.addScalarType("EmailAddress", EmailAddressScalar);
 builder.addScalarType("UUID", UUIDResolver);
 builder.addScalarType("URL", URLResolver);
 builder.addScalarType("JSON", JSONResolver);

@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { authenticate, type Viewer } from "./modules/auth/authenticate.js";
 import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "./modules/auth/permissions.js";
 import type { Loaders } from "./loaders.js";
+import { ValidationError } from "./errors.js";
 
 export interface App {
   config: Config;
@@ -30,6 +31,8 @@ export interface Context {
   rollbackOnly: boolean;
   /** Run after the operation's transaction commits (never if it rolls back). */
   afterCommit: (() => void)[];
+  /** Set when the operation is a way in (see `actsAsNobody`): its transaction ran as the anonymous role. */
+  actsAsNobody?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -57,9 +60,28 @@ export async function buildContext(app: App, initial: YogaInitialContext): Promi
   };
 }
 
+/**
+ * Ways in (signUp, logIn, and acceptInvitation by anyone but a signed-in person) create accounts and
+ * sessions through definer functions granted to the anonymous role: a bearer token sent along with
+ * them is not what they act as. True when every root field of the mutation is one.
+ */
+export function actsAsNobody(viewer: Context["viewer"], rootFields: string[]): boolean {
+  const waysIn = viewer.kind === "user" ? ["signUp", "logIn"] : ["signUp", "logIn", "acceptInvitation"];
+  const fields = rootFields.filter((f) => f !== "__typename");
+  return fields.length > 0 && fields.every((f) => waysIn.includes(f));
+}
+
+/** A way in beside other fields would run as the caller's role, which cannot create accounts or sessions. */
+export function requireWayInAlone(ctx: Pick<Context, "viewer" | "actsAsNobody">, field: string): void {
+  if (ctx.viewer.kind !== "anonymous" && !ctx.actsAsNobody) {
+    throw ValidationError.field([field], `Send ${field} as the only field of its mutation (a bearer token sent with it is ignored)`);
+  }
+}
+
 /** The claims the transaction sets: a member role when the caller acts for a tenant or is a user. */
-export function claimsFor(ctx: Pick<Context, "app" | "viewer" | "tenantId">) {
+export function claimsFor(ctx: Pick<Context, "app" | "viewer" | "tenantId" | "actsAsNobody">) {
   const roles = ctx.app.config.roles;
+  if (ctx.actsAsNobody) return { dbRole: roles.anonymous, tenantId: null, userId: null };
   const userId = ctx.viewer.kind === "user" ? ctx.viewer.userId : null;
   const dbRole = ctx.viewer.kind === "anonymous" ? roles.anonymous : roles.member;
   return { dbRole, tenantId: ctx.tenantId, userId };

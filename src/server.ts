@@ -8,6 +8,7 @@ import { schema } from "./schema.js";
 import { buildContext, type App, type Context } from "./context.js";
 import { useTenantTransaction } from "./graphql/transaction-plugin.js";
 import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
+import { useTextInputs } from "./graphql/text-inputs.js";
 import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/errors.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
@@ -40,6 +41,7 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
       }),
       useErrorCodes(),
       usePageSizeLimit(LIMITS.maxPageSize),
+      useTextInputs(),
       useTenantTransaction(),
       {
         onResponse({ response, serverContext }) {

@@ -25,7 +25,9 @@ export function useErrorCodes(): Plugin {
 
 /** Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line. */
 export function quietAboutCallerErrors() {
-  const callerError = (arg: unknown) => isGraphQLError(arg) && arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma");
+  const callerError = (arg: unknown) =>
+    isGraphQLError(arg) &&
+    (arg.originalError instanceof PothosValidationError || (arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma")));
   return {
     debug: () => {},
     info: () => {},

@@ -1,9 +1,9 @@
 // One GraphQL operation, one tenant transaction. The transaction's first statement sets role and
 // claims (db/tenant-transaction.ts); a mutation with any error is rolled back whole.
-import { getOperationAST, type ExecutionResult } from "graphql";
+import { getOperationAST, Kind, type ExecutionResult } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Context } from "../context.js";
-import { claimsFor } from "../context.js";
+import { actsAsNobody, claimsFor } from "../context.js";
 import { withTenantTransaction } from "../db/tenant-transaction.js";
 import { createLoaders } from "../loaders.js";
 
@@ -14,7 +14,10 @@ export function useTenantTransaction(): Plugin<Context> {
     onExecute({ setExecuteFn, executeFn }) {
       setExecuteFn(async (args) => {
         const ctx = args.contextValue as Context;
-        const operation = getOperationAST(args.document, args.operationName)?.operation;
+        const ast = getOperationAST(args.document, args.operationName);
+        const operation = ast?.operation;
+        const rootFields = ast?.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : "")) ?? [];
+        ctx.actsAsNobody = operation === "mutation" && ctx.viewer.kind !== "anonymous" && actsAsNobody(ctx.viewer, rootFields);
         let result: ExecutionResult | undefined;
         try {
           await withTenantTransaction(ctx.app.database, claimsFor(ctx), async (db) => {

@@ -72,6 +72,8 @@ export type CreateApiKeyInput = {
 export type CreateBulkIssuanceInput = {
   /** A CSV with a header: email, name, external_id, locale, issued_at, valid_until, idempotency_key and the template's custom fields */
   csv?: File | null | null | undefined;
+  /** The CSV's encoding when it is not UTF-8 and has no byte-order mark: a WHATWG label such as "windows-1252" (Excel's "CSV (Comma delimited)"), "iso-8859-15", "shift_jis". Without it, bytes that are not UTF-8 are refused, naming the first bad row. */
+  encoding?: string | null | undefined;
   /** The rows; or upload `csv` */
   rows?: Array<BulkRowInput> | null | undefined;
   templateId: string | number;
@@ -100,6 +102,12 @@ export type CustomFieldType =
   | 'NUMBER'
   | 'TEXT'
   | 'URL';
+
+/** Whether one person may hold more than one credential of a template that is not revoked (same person: same normalised email). */
+export type DuplicatePolicy =
+  | 'ALLOW'
+  | 'REFUSE'
+  | 'REPLACE';
 
 export type EmailKind =
   | 'credential_expiring'
@@ -346,6 +354,7 @@ export type RevokeApiKeyMutationVariables = Exact<{
 export type RevokeApiKeyMutation = { revokeApiKey:
     | { __typename: 'ApiKey', id: string, revokedAt: string | null }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type AuditLogQueryVariables = Exact<{
@@ -379,6 +388,7 @@ export type LogInMutation = { logIn:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SessionPayload', token: string, expiresAt: string, userId: string, tenantId: string | null }
     | { __typename: 'TooManyAttemptsError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type LogOutMutationVariables = Exact<{ [key: string]: never; }>;
@@ -394,6 +404,7 @@ export type SwitchTenantMutationVariables = Exact<{
 export type SwitchTenantMutation = { switchTenant:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SwitchTenantPayload', tenantId: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type CreateTenantMutationVariables = Exact<{
@@ -404,7 +415,7 @@ export type CreateTenantMutationVariables = Exact<{
 export type CreateTenantMutation = { createTenant:
     | { __typename: 'CreateTenantPayload', tenantId: string }
     | { __typename: 'SlugTakenError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ViewerQueryVariables = Exact<{ [key: string]: never; }>;
@@ -430,7 +441,7 @@ export type BulkJobQueryVariables = Exact<{
 
 
 export type BulkJobQuery = { node:
-    | { id: string, status: BulkJobStatus, source: string, totalRows: number, issuedCount: number, failedCount: number, processedCount: number, createdAt: string, startedAt: string | null, finishedAt: string | null, resultCsvUrl: string, failures: { edges: Array<{ node: { rowNumber: number, problems: Array<{ row: number, column: string, message: string }> } }> } }
+    | { id: string, status: BulkJobStatus, source: string, totalRows: number, issuedCount: number, failedCount: number, processedCount: number, createdAt: string, startedAt: string | null, finishedAt: string | null, resultCsvUrl: string, failures: { edges: Array<{ node: { rowNumber: number, problems: Array<{ row: number, column: string, message: string, existingCredentialId: string | null }> } }> } }
     | Record<PropertyKey, never>
    | null };
 
@@ -521,6 +532,7 @@ export type DeleteEmailTemplateMutationVariables = Exact<{
 export type DeleteEmailTemplateMutation = { deleteEmailTemplate:
     | { __typename: 'EmailTemplate', id: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ResendCredentialEmailMutationVariables = Exact<{
@@ -531,7 +543,7 @@ export type ResendCredentialEmailMutationVariables = Exact<{
 export type ResendCredentialEmailMutation = { resendCredentialEmail:
     | { __typename: 'EmailMessage', id: string, status: EmailStatus, kind: string, toEmail: string }
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type FailingJobsQueryVariables = Exact<{
@@ -549,6 +561,7 @@ export type RetryJobMutationVariables = Exact<{
 export type RetryJobMutation = { retryJob:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RetryJobPayload', jobId: string, retried: boolean }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UpdateRecipientPrivacyMutationVariables = Exact<{
@@ -560,6 +573,7 @@ export type UpdateRecipientPrivacyMutationVariables = Exact<{
 export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type SetTemplateRemindersMutationVariables = Exact<{
@@ -626,7 +640,7 @@ export type RotateSigningKeyMutationVariables = Exact<{ [key: string]: never; }>
 
 export type RotateSigningKeyMutation = { rotateSigningKey: { keyNumber: number, publicKeyMultibase: string, verificationMethod: string } };
 
-export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
+export type TemplatePartsFragment = { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } };
 
 export type CreateTemplateMutationVariables = Exact<{
   kind: TemplateKind;
@@ -635,7 +649,7 @@ export type CreateTemplateMutationVariables = Exact<{
 
 
 export type CreateTemplateMutation = { createTemplate:
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -647,9 +661,9 @@ export type UpdateTemplateMutationVariables = Exact<{
 
 export type UpdateTemplateMutation = { updateTemplate:
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
+    | { __typename: 'Template', id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, versions: Array<{ version: number, name: string }>, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } }
     | { __typename: 'TemplateNotIssuableError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ActivateTemplateMutationVariables = Exact<{
@@ -661,6 +675,19 @@ export type ActivateTemplateMutation = { activateTemplate:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Template', id: string, status: TemplateStatus }
     | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type SetTemplateDuplicatePolicyMutationVariables = Exact<{
+  id: string | number;
+  policy: DuplicatePolicy;
+}>;
+
+
+export type SetTemplateDuplicatePolicyMutation = { setTemplateDuplicatePolicy:
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'Template', id: string, duplicatePolicy: DuplicatePolicy }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ArchiveTemplateMutationVariables = Exact<{
@@ -672,6 +699,7 @@ export type ArchiveTemplateMutation = { archiveTemplate:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Template', id: string, status: TemplateStatus }
     | { __typename: 'TemplateNotIssuableError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type TemplatesQueryVariables = Exact<{
@@ -681,7 +709,7 @@ export type TemplatesQueryVariables = Exact<{
 }>;
 
 
-export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
+export type TemplatesQuery = { tenant: { templates: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: TemplateKind, status: TemplateStatus, currentVersion: number, duplicatePolicy: DuplicatePolicy, current: { version: number, name: string, description: string, credentialDescription: string | null, criteriaNarrative: string | null, criteriaUrl: string | null, imageUrl: string | null, tags: Array<string>, validity: ValidityKind, validityDays: number | null, validUntil: string | null, alignments: Array<{ targetName: string, targetUrl: string }>, customFields: Array<{ name: string, label: string | null, type: CustomFieldType, required: boolean }> } } }> } | null } };
 
 export type CreateRecipientMutationVariables = Exact<{
   input: RecipientInput;
@@ -691,7 +719,7 @@ export type CreateRecipientMutationVariables = Exact<{
 export type CreateRecipientMutation = { createRecipient:
     | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UpdateRecipientMutationVariables = Exact<{
@@ -704,7 +732,7 @@ export type UpdateRecipientMutation = { updateRecipient:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RecipientsQueryVariables = Exact<{
@@ -725,7 +753,9 @@ export type IssueCredentialMutationVariables = Exact<{
 
 export type IssueCredentialMutation = { issueCredential:
     | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string | null } }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'RecipientExistsError', path: Array<string>, message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -740,7 +770,7 @@ export type RevokeCredentialMutation = { revokeCredential:
     | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type SuspendCredentialMutationVariables = Exact<{
@@ -752,6 +782,7 @@ export type SuspendCredentialMutation = { suspendCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type UnsuspendCredentialMutationVariables = Exact<{
@@ -763,6 +794,7 @@ export type UnsuspendCredentialMutation = { unsuspendCredential:
     | { __typename: 'Credential', id: string, status: CredentialStatus, suspendedAt: string | null }
     | { __typename: 'CredentialStateError', message: string }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type CredentialsQueryVariables = Exact<{
@@ -798,7 +830,7 @@ export type InviteMemberMutationVariables = Exact<{
 export type InviteMemberMutation = { inviteMember:
     | { __typename: 'AlreadyMemberError', message: string }
     | { __typename: 'Invitation', id: string, email: string, role: MemberRole, status: InvitationStatus, expiresAt: string }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RevokeInvitationMutationVariables = Exact<{
@@ -809,6 +841,7 @@ export type RevokeInvitationMutationVariables = Exact<{
 export type RevokeInvitationMutation = { revokeInvitation:
     | { __typename: 'Invitation', id: string, status: InvitationStatus }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type AcceptInvitationMutationVariables = Exact<{
@@ -820,7 +853,7 @@ export type AcceptInvitationMutation = { acceptInvitation:
     | { __typename: 'AcceptInvitationPayload', tenantId: string, role: MemberRole, token: string | null, expiresAt: string | null }
     | { __typename: 'AlreadyMemberError', message: string }
     | { __typename: 'InvitationError', message: string, reason: InvitationProblem }
-    | { __typename: 'ValidationError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type ChangeMemberRoleMutationVariables = Exact<{
@@ -832,6 +865,7 @@ export type ChangeMemberRoleMutation = { changeMemberRole:
     | { __typename: 'LastOwnerError', message: string }
     | { __typename: 'Membership', id: string, role: MemberRole }
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type RemoveMemberMutationVariables = Exact<{
@@ -843,6 +877,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'LastOwnerError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RemoveMemberPayload', removedMembershipId: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
@@ -945,6 +980,7 @@ export type RotateWebhookSecretMutationVariables = Exact<{
 
 export type RotateWebhookSecretMutation = { rotateWebhookSecret:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookSecretPayload', secret: string, endpoint: { id: string } }
    };
 
@@ -955,6 +991,7 @@ export type DeleteWebhookEndpointMutationVariables = Exact<{
 
 export type DeleteWebhookEndpointMutation = { deleteWebhookEndpoint:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookEndpoint', id: string }
    };
 
@@ -965,6 +1002,7 @@ export type TestWebhookEndpointMutationVariables = Exact<{
 
 export type TestWebhookEndpointMutation = { testWebhookEndpoint:
     | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
     | { __typename: 'WebhookDelivery', id: string, eventType: string, status: string, messageId: string }
    };
 
@@ -992,6 +1030,7 @@ export const TemplatePartsFragmentDoc = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1097,6 +1136,13 @@ export const RevokeApiKeyDocument = new TypedDocumentString(`
       id
       revokedAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1167,6 +1213,13 @@ export const LogInDocument = new TypedDocumentString(`
       userId
       tenantId
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1185,6 +1238,13 @@ export const SwitchTenantDocument = new TypedDocumentString(`
     ... on SwitchTenantPayload {
       tenantId
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1197,6 +1257,13 @@ export const CreateTenantDocument = new TypedDocumentString(`
     __typename
     ... on CreateTenantPayload {
       tenantId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1279,6 +1346,7 @@ export const BulkJobDocument = new TypedDocumentString(`
               row
               column
               message
+              existingCredentialId
             }
           }
         }
@@ -1507,6 +1575,13 @@ export const DeleteEmailTemplateDocument = new TypedDocumentString(`
     ... on EmailTemplate {
       id
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1522,6 +1597,13 @@ export const ResendCredentialEmailDocument = new TypedDocumentString(`
       status
       kind
       toEmail
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1554,6 +1636,13 @@ export const RetryJobDocument = new TypedDocumentString(`
       jobId
       retried
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1569,6 +1658,13 @@ export const UpdateRecipientPrivacyDocument = new TypedDocumentString(`
       trackingConsent
       restrictedAt
       objectedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1700,6 +1796,7 @@ export const CreateTemplateDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1735,6 +1832,13 @@ export const UpdateTemplateDocument = new TypedDocumentString(`
         name
       }
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1745,6 +1849,7 @@ export const UpdateTemplateDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1777,12 +1882,40 @@ export const ActivateTemplateDocument = new TypedDocumentString(`
       id
       status
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
   }
 }
     `) as unknown as TypedDocumentString<ActivateTemplateMutation, ActivateTemplateMutationVariables>;
+export const SetTemplateDuplicatePolicyDocument = new TypedDocumentString(`
+    mutation SetTemplateDuplicatePolicy($id: ID!, $policy: DuplicatePolicy!) {
+  setTemplateDuplicatePolicy(id: $id, policy: $policy) {
+    __typename
+    ... on Template {
+      id
+      duplicatePolicy
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetTemplateDuplicatePolicyMutation, SetTemplateDuplicatePolicyMutationVariables>;
 export const ArchiveTemplateDocument = new TypedDocumentString(`
     mutation ArchiveTemplate($id: ID!) {
   archiveTemplate(id: $id) {
@@ -1790,6 +1923,13 @@ export const ArchiveTemplateDocument = new TypedDocumentString(`
     ... on Template {
       id
       status
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1819,6 +1959,7 @@ export const TemplatesDocument = new TypedDocumentString(`
   kind
   status
   currentVersion
+  duplicatePolicy
   current {
     version
     name
@@ -1854,6 +1995,13 @@ export const CreateRecipientDocument = new TypedDocumentString(`
       externalId
       locale
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1870,6 +2018,13 @@ export const UpdateRecipientDocument = new TypedDocumentString(`
       name
       externalId
       locale
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -1920,6 +2075,16 @@ export const IssueCredentialDocument = new TypedDocumentString(`
         message
       }
     }
+    ... on DuplicateCredentialError {
+      existingCredential {
+        id
+        status
+        issuedAt
+      }
+    }
+    ... on RecipientExistsError {
+      path
+    }
     ... on Error {
       message
     }
@@ -1950,6 +2115,13 @@ export const RevokeCredentialDocument = new TypedDocumentString(`
       idempotencyKey
       verifiableCredential
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1979,6 +2151,13 @@ export const SuspendCredentialDocument = new TypedDocumentString(`
       status
       suspendedAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -1993,6 +2172,13 @@ export const UnsuspendCredentialDocument = new TypedDocumentString(`
       id
       status
       suspendedAt
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2090,6 +2276,13 @@ export const InviteMemberDocument = new TypedDocumentString(`
       status
       expiresAt
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2103,6 +2296,13 @@ export const RevokeInvitationDocument = new TypedDocumentString(`
     ... on Invitation {
       id
       status
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2124,6 +2324,13 @@ export const AcceptInvitationDocument = new TypedDocumentString(`
       message
       reason
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2138,6 +2345,13 @@ export const ChangeMemberRoleDocument = new TypedDocumentString(`
       id
       role
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2150,6 +2364,13 @@ export const RemoveMemberDocument = new TypedDocumentString(`
     __typename
     ... on RemoveMemberPayload {
       removedMembershipId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2337,6 +2558,13 @@ export const RotateWebhookSecretDocument = new TypedDocumentString(`
         id
       }
     }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
     ... on Error {
       message
     }
@@ -2349,6 +2577,13 @@ export const DeleteWebhookEndpointDocument = new TypedDocumentString(`
     __typename
     ... on WebhookEndpoint {
       id
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message
@@ -2365,6 +2600,13 @@ export const TestWebhookEndpointDocument = new TypedDocumentString(`
       eventType
       status
       messageId
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
     }
     ... on Error {
       message

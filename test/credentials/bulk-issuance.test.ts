@@ -89,7 +89,9 @@ describe("a bulk job from rows", () => {
     expect(done).toMatchObject({ status: "COMPLETED", issuedCount: 97, failedCount: 3, processedCount: 100 });
     const failures = done.failures!.edges.map((e) => e.node);
     expect(failures.map((f) => f.rowNumber)).toEqual([5, 18, 64]);
-    expect(failures[0]!.problems).toEqual([{ row: 5, column: "email", message: "Not a valid email address" }]);
+    expect(failures[0]!.problems).toEqual([
+      { row: 5, column: "email", message: "Not a valid email address: it needs a name, an @ and a domain, like ada@example.org", existingCredentialId: null },
+    ]);
     expect(failures[1]!.problems[0]).toMatchObject({ column: "course" });
     expect(failures[2]!.problems.map((p) => p.column).sort()).toEqual(["hours", "issued_at"]);
 

@@ -104,7 +104,7 @@ describe("bulk rows and CSV cells", () => {
     const failures = done.failures!.edges.map((e) => e.node);
     refused.forEach(([what, , column, message], i) => {
       const failure = failures.find((f) => f.rowNumber === i + 2);
-      expect(failure?.problems, what).toEqual([{ row: i + 2, column, message: expect.stringMatching(message) }]);
+      expect(failure?.problems, what).toEqual([{ existingCredentialId: null, row: i + 2, column, message: expect.stringMatching(message) }]);
     });
     const issued = await app.db.admin<{ email: string; valid_from: Date }[]>`
       select r.email, c.valid_from from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id

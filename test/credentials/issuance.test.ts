@@ -16,6 +16,7 @@ import {
   RecipientsDocument,
   RevokeCredentialDocument,
   RotateSigningKeyDocument,
+  SetTemplateDuplicatePolicyDocument,
   SuspendCredentialDocument,
   UnsuspendCredentialDocument,
   UpdateIssuerProfileDocument,
@@ -93,6 +94,8 @@ beforeAll(async () => {
   const created = await a.owner.request(CreateTemplateDocument, { kind: "BADGE", content });
   if (created.createTemplate.__typename !== "Template") throw new Error(JSON.stringify(created));
   templateId = created.createTemplate.id;
+  // These tests issue to the same people again and again: a repeatable badge (duplicates.test.ts covers REFUSE).
+  await a.owner.request(SetTemplateDuplicatePolicyDocument, { id: templateId, policy: "ALLOW" });
 });
 afterAll(async () => app.close());
 

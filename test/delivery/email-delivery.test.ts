@@ -99,10 +99,10 @@ describe("credential email", () => {
     expect(email.from).toContain("Alpha Academy");
     expect(email.idempotencyKey).toMatch(/^laurel-/);
     const message = await waitFor(async () => {
-      const rows = await messages(a.owner, { credentialId: rawId(credential.id) });
+      const rows = await messages(a.owner, { credentialId: credential.id });
       return rows.find((m) => m.toEmail === "grace@example.test" && m.status === "sent");
     }, "the message marked sent");
-    expect(message.credentialId).toBe(rawId(credential.id));
+    expect(message.credentialId).toBe(credential.id);
     expect(message!.providerMessageId).toBe(email.id);
     expect(message!.provider).toBe("resend");
     expect(message!.html).toBeNull(); // bodies are kept only in the demo outbox
@@ -342,7 +342,7 @@ describe("tenant isolation", () => {
     const { node } = await b.owner.request(NodeDocument, { id: mine[0]!.id });
     expect(node).toBeNull();
     const credentialId = mine.find((m) => m.credentialId)!.credentialId!;
-    const { resendCredentialEmail } = await b.owner.request(ResendCredentialEmailDocument, { credentialId: globalId("Credential", credentialId) });
+    const { resendCredentialEmail } = await b.owner.request(ResendCredentialEmailDocument, { credentialId });
     expect(resendCredentialEmail.__typename).toBe("NotFoundError");
     // Even in SQL as the member role with B's tenant set, A's rows do not exist.
     const rows = await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: b.tenantId, userId: null }, (db) =>

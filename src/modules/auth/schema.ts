@@ -20,7 +20,7 @@ import {
   switchTenant,
   type SessionGrant,
 } from "./service.js";
-import type { Context } from "../../context.js";
+import { requireWayInAlone, type Context } from "../../context.js";
 
 errorType(InvalidCredentialsError, "InvalidCredentialsError", "The email or password is wrong.");
 errorType(EmailTakenError, "EmailTakenError", "An account already uses this email.");
@@ -114,7 +114,10 @@ builder.mutationField("signUp", (t) =>
     description: "Creates an account, its organization (tenant) with you as owner, and a session.",
     errors: { types: [ValidationError, EmailTakenError, SlugTakenError] },
     args: { input: t.arg({ type: SignUpInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => asPayload(await signUp(ctx.db, input, sessionOptions(ctx))),
+    resolve: async (_root, { input }, ctx) => {
+      requireWayInAlone(ctx, "signUp");
+      return asPayload(await signUp(ctx.db, input, sessionOptions(ctx)));
+    },
   }),
 );
 
@@ -132,6 +135,7 @@ builder.mutationField("logIn", (t) =>
     errors: { types: [InvalidCredentialsError, NotFoundError, TooManyAttemptsError] },
     args: { input: t.arg({ type: LogInInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      requireWayInAlone(ctx, "logIn");
       if (!allowLogInAttempt(input.email, ctx.clientAddress)) throw new TooManyAttemptsError();
       return asPayload(await logIn(ctx.db, input, sessionOptions(ctx)));
     },

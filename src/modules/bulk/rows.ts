@@ -5,6 +5,8 @@ import { checkRecipient } from "../recipients/service.js";
 import { checkFieldValues } from "../credentials/service.js";
 import type { CustomField } from "../templates/service.js";
 import { DEFAULT_TIME_ZONE, issueDateProblem, parseDateInput } from "../../lib/calendar.js";
+import { decodeCsv } from "../../lib/csv-decode.js";
+import { nfc, nfcTree, storableText, storableTree, textProblem, textProblemsIn } from "../../lib/text.js";
 
 export const MAX_ROWS = 100_000;
 
@@ -25,6 +27,8 @@ export interface RowProblem {
   row: number;
   column: string;
   message: string;
+  /** The credential the row's person already holds, when that is the problem (duplicate policy REFUSE). */
+  credentialId?: string;
 }
 
 const STANDARD_COLUMNS: Record<string, keyof BulkRow> = {
@@ -36,6 +40,16 @@ const STANDARD_COLUMNS: Record<string, keyof BulkRow> = {
   valid_until: "validUntil",
   idempotency_key: "idempotencyKey",
 };
+
+/**
+ * A CSV upload's bytes as text (lib/csv-decode.ts: UTF-8 with or without BOM, UTF-16 with BOM, or the
+ * encoding the uploader states). Throws ValidationError on ["input", "csv"] naming the first bad row.
+ */
+export function csvText(bytes: Uint8Array, encoding?: string | null): string {
+  const decoded = decodeCsv(bytes, encoding);
+  if (!decoded.ok) throw ValidationError.field(["input", encoding && /^Unknown encoding/.test(decoded.message) ? "encoding" : "csv"], decoded.message);
+  return decoded.text;
+}
 
 /** Parses a CSV whose header names the standard columns and the template's custom fields. */
 export function rowsFromCsv(text: string, fields: CustomField[]): BulkRow[] {
@@ -65,6 +79,28 @@ export function rowsFromCsv(text: string, fields: CustomField[]): BulkRow[] {
     });
     return row;
   });
+}
+
+const TEXT_COLUMNS = Object.entries(STANDARD_COLUMNS).map(([column, key]) => [key, column] as const);
+
+/**
+ * A row's text by lib/text.ts: values that are text come back in NFC; each value that is not is a
+ * problem of the row, and is kept only in a form the database can store (for the report).
+ */
+export function cleanRowText(rowNumber: number, row: BulkRow): { row: BulkRow; problems: RowProblem[] } {
+  const problems: RowProblem[] = [];
+  const clean: Record<string, unknown> = { ...row };
+  for (const [key, column] of TEXT_COLUMNS) {
+    const value = row[key];
+    if (typeof value !== "string") continue;
+    const problem = textProblem(value);
+    if (problem) problems.push({ row: rowNumber, column, message: problem });
+    clean[key] = problem ? storableText(value) : nfc(value);
+  }
+  const values = row.fieldValues && typeof row.fieldValues === "object" ? row.fieldValues : {};
+  for (const p of textProblemsIn(values)) problems.push({ row: rowNumber, column: p.path[0] ?? "fieldValues", message: p.message });
+  clean.fieldValues = storableTree(nfcTree(row.fieldValues ?? null));
+  return { row: clean as unknown as BulkRow, problems };
 }
 
 const COLUMN_OF: Record<string, string> = { email: "email", name: "name", externalId: "external_id", locale: "locale", attributes: "attributes" };

@@ -10,7 +10,8 @@ import { TemplateNotIssuableError, findTemplate } from "../templates/service.js"
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { claimsFor } from "../../context.js";
 import { createBulkJob, findBulkJob } from "./service.js";
-import { rowsFromCsv, type BulkRow, type RowProblem } from "./rows.js";
+import { csvText, rowsFromCsv, type BulkRow, type RowProblem } from "./rows.js";
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { CustomField } from "../templates/service.js";
 import { badInput } from "../../errors.js";
 
@@ -24,7 +25,16 @@ builder.scalarType("File", {
 });
 
 const RowProblemRef = builder.objectRef<RowProblem>("BulkRowProblem").implement({
-  fields: (t) => ({ row: t.exposeInt("row"), column: t.exposeString("column"), message: t.exposeString("message") }),
+  fields: (t) => ({
+    row: t.exposeInt("row"),
+    column: t.exposeString("column"),
+    message: t.exposeString("message"),
+    existingCredentialId: t.id({
+      nullable: true,
+      description: "The credential this row's person already holds (global id), when that is why the row was not issued",
+      resolve: (p) => (p.credentialId ? encodeGlobalID("Credential", p.credentialId) : null),
+    }),
+  }),
 });
 
 builder.prismaObject("BulkJobRow", {
@@ -96,6 +106,10 @@ const CreateBulkIssuanceInput = builder.inputType("CreateBulkIssuanceInput", {
     templateId: t.globalID({ required: true }),
     rows: t.field({ type: [BulkRowInput], description: "The rows; or upload `csv`" }),
     csv: t.field({ type: "File", description: "A CSV with a header: email, name, external_id, locale, issued_at, valid_until, idempotency_key and the template's custom fields" }),
+    encoding: t.string({
+      description:
+        'The CSV\'s encoding when it is not UTF-8 and has no byte-order mark: a WHATWG label such as "windows-1252" (Excel\'s "CSV (Comma delimited)"), "iso-8859-15", "shift_jis". Without it, bytes that are not UTF-8 are refused, naming the first bad row.',
+    }),
   }),
 });
 
@@ -105,6 +119,8 @@ builder.mutationField("createBulkIssuance", (t) =>
     description: "Validates every row now (invalid rows are reported, not issued) and issues the rest in the background.",
     authScopes: { permission: "issue" },
     errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError] },
+    // A row with text that is not text fails alone, reported with its row (bulk/rows.ts cleanRowText).
+    extensions: { textCheckedPerRow: ["input", "rows"] },
     args: { input: t.arg({ type: CreateBulkIssuanceInput, required: true }) },
     resolve: async (_q, _r, { input }, ctx) => {
       if (input.templateId.typename !== "Template") throw new NotFoundError("Template");
@@ -117,7 +133,7 @@ builder.mutationField("createBulkIssuance", (t) =>
         const version = await ctx.db.templateVersion.findUniqueOrThrow({
           where: { tenantId_templateId_version: { tenantId: caller.tenantId, templateId: template.id, version: template.currentVersion } },
         });
-        rows = rowsFromCsv(await file.text(), version.customFields as unknown as CustomField[]);
+        rows = rowsFromCsv(csvText(new Uint8Array(await file.arrayBuffer()), input.encoding), version.customFields as unknown as CustomField[]);
       } else {
         rows = input.rows!.map((r) => ({ ...r, fieldValues: (r.fieldValues ?? null) as Record<string, unknown> | null }));
       }

@@ -12,11 +12,15 @@ import { checkRecipient } from "../recipients/service.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls } from "../credentials/document.js";
-import { checkFieldValues } from "../credentials/service.js";
+import { checkFieldValues, replaceAwards } from "../credentials/service.js";
+import { normaliseEmail } from "../../lib/email-address.js";
 import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
-import { checkRow, MAX_ROWS, withExactDates, type BulkRow, type RowProblem } from "./rows.js";
+import { checkRow, cleanRowText, MAX_ROWS, withExactDates, type BulkRow, type RowProblem } from "./rows.js";
+import { addPeopleProblems } from "./people.js";
+import { storableTree } from "../../lib/text.js";
+import { alreadyAwarded, awardsOf, uniqueAward, type Award } from "../credentials/duplicates.js";
 import { emitPartnerEvents, enqueueEmailDelivery, enqueueJob } from "../jobs/enqueue.js";
 import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
@@ -34,7 +38,15 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
   const fields = version.customFields as unknown as CustomField[];
   // Date-only cells are read in the tenant's zone now, and stored as exact instants.
   const timeZone = await tenantTimeZone(db, caller.tenantId);
-  const checked = rows.map((row, i) => ({ rowNumber: i + 1, row: withExactDates(row, timeZone), problems: checkRow(i + 1, row, fields, timeZone) }));
+  const checked = rows.map((input, i) => {
+    const { row, problems } = cleanRowText(i + 1, input);
+    const columns = new Set(problems.map((p) => p.column));
+    // A value that is not text is reported once, as such, not again by the column's own check.
+    const own = checkRow(i + 1, row, fields, timeZone).filter((p) => !columns.has(p.column));
+    return { rowNumber: i + 1, row: withExactDates(row, timeZone), problems: [...problems, ...own] };
+  });
+  await addPeopleProblems(caller.tenantId, templateId, template.duplicatePolicy, checked);
+  for (const c of checked) c.problems = storableTree(c.problems);
   const failed = checked.filter((c) => c.problems.length).length;
   const job = await db.bulkJob.create({
     data: {
@@ -135,7 +147,8 @@ export async function processChunk(
   }
 
   // Recipients: one read, one insert of the missing, one read back.
-  const recipientData = new Map(toIssue.map((t) => [t.row.email.trim().toLowerCase(), checkRecipient({ ...t.row }, [])]));
+  const emailOf = (row: BulkRow) => (normaliseEmail(row.email) as { email: string }).email;
+  const recipientData = new Map(toIssue.map((t) => [emailOf(t.row), checkRecipient({ ...t.row }, [])]));
   const emails = [...recipientData.keys()];
   const known = await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: { id: true, email: true, name: true, locale: true } });
   const missing = emails.filter((e) => !known.some((k) => k.email === e));
@@ -147,6 +160,23 @@ export async function processChunk(
       (r) => [r.email, r],
     ),
   );
+  // A recipient that was not created: another one holds the row's external id.
+  const policy = template.duplicatePolicy;
+  const awards = policy === "ALLOW" ? new Map<string, Award[]>() : await awardsOf(tenantId, template.id, [...recipients.values()].map((r) => r.id));
+  const replacing = new Map<number, Award[]>();
+  for (let n = toIssue.length - 1; n >= 0; n--) {
+    const t = toIssue[n]!;
+    const recipient = recipients.get(emailOf(t.row));
+    const held = recipient ? (awards.get(recipient.id) ?? []) : [];
+    let problem: RowProblem | null = null;
+    if (!recipient) problem = { row: t.rowNumber, column: "external_id", message: "Another recipient already has this external id" };
+    else if (held.length && policy === "REFUSE") problem = { row: t.rowNumber, column: "email", message: alreadyAwarded(held[0]!), credentialId: held[0]!.id };
+    else if (held.length) replacing.set(t.rowNumber, held);
+    if (problem) {
+      outcomes.set(t.rowNumber, { problems: [problem] });
+      toIssue.splice(n, 1);
+    }
+  }
 
   const allocate = allocatorFor(db, settings.allocateStatus);
   const revocation = toIssue.length ? await allocate(tenantId, "revocation", toIssue.length) : [];
@@ -158,7 +188,7 @@ export async function processChunk(
   const timeZone = version.validity === "DAYS_AFTER_ISSUE" ? await tenantTimeZone(db, tenantId) : "UTC";
 
   const drafts = toIssue.map((t, i) => {
-    const recipient = recipients.get(t.row.email.trim().toLowerCase())!;
+    const recipient = recipients.get(emailOf(t.row))!;
     const validFrom = t.row.issuedAt ? new Date(t.row.issuedAt) : now;
     const validUntil = t.row.validUntil
       ? new Date(t.row.validUntil)
@@ -190,8 +220,7 @@ export async function processChunk(
       ? await settings.signPool.signMany(drafts.map((d) => d.unsigned), key!)
       : await Promise.all(drafts.map((d) => signCredential(d.unsigned, key!, contextsOnly)))
     : [];
-  const credentials = drafts.map((d, n) => {
-    outcomes.set(d.t.rowNumber, { credentialId: d.id });
+  const all = drafts.map((d, n) => {
     return {
       id: d.id,
       recipientId: d.recipient.id,
@@ -205,9 +234,20 @@ export async function processChunk(
       document: documents[n]!,
       idempotencyKey: d.t.row.idempotencyKey || null,
       recipient: d.recipient,
+      rowNumber: d.t.rowNumber,
     };
   });
-  await insertCredentials(tenantId, template.id, version.version, credentials);
+  for (const c of all) await replaceAwards(db, caller, replacing.get(c.rowNumber) ?? [], c.id, settings);
+  const inserted = await insertCredentials(tenantId, template.id, version.version, all, uniqueAward(policy));
+  const credentials = all.filter((c) => inserted.has(c.id));
+  for (const c of credentials) outcomes.set(c.rowNumber, { credentialId: c.id });
+  const skipped = all.filter((c) => !inserted.has(c.id));
+  // Skipped: an issuance that committed after this chunk looked (credentials_unique_award).
+  const latest = skipped.length ? await awardsOf(tenantId, template.id, skipped.map((c) => c.recipientId)) : new Map<string, Award[]>();
+  for (const c of skipped) {
+    const award = latest.get(c.recipientId)?.[0];
+    outcomes.set(c.rowNumber, { problems: [{ row: c.rowNumber, column: "email", message: award ? alreadyAwarded(award) : "Already awarded to this person", ...(award ? { credentialId: award.id } : {}) }] });
+  }
   const messageIds = await insertOutbox(
     tenantId,
     credentials.map((c) => ({

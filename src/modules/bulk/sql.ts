@@ -18,17 +18,24 @@ export interface CredentialRow {
   idempotencyKey: string | null;
 }
 
-export async function insertCredentials(tenantId: string, templateId: string, version: number, rows: CredentialRow[]) {
-  if (!rows.length) return;
-  await boundQuery(
+/**
+ * Inserts a chunk's credentials; `uniqueAward` per the template's duplicate policy. A credential
+ * that would be a second award (credentials_unique_award: another issuance committed first) is
+ * skipped. Returns the ids inserted.
+ */
+export async function insertCredentials(tenantId: string, templateId: string, version: number, rows: CredentialRow[], uniqueAward: boolean): Promise<Set<string>> {
+  if (!rows.length) return new Set();
+  const result = await boundQuery<{ id: string }>(
     `insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status_list_id, status_index,
-                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key)
+                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key, unique_award)
      select $1::uuid, u.id, $2::uuid, $3::int, u.recipient_id, u.status_list_id, u.status_index,
-            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key
+            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key, $15::boolean
        from unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::timestamptz[], $11::timestamptz[],
                    $12::text[], $13::text[], $14::text[])
          as u(id, recipient_id, status_list_id, status_index, suspension_list_id, suspension_index, valid_from, valid_until,
-              field_values, document, idempotency_key)`,
+              field_values, document, idempotency_key)
+     on conflict (tenant_id, template_id, recipient_id) where unique_award and status <> 'REVOKED' do nothing
+     returning id`,
     [
       tenantId,
       templateId,
@@ -44,8 +51,30 @@ export async function insertCredentials(tenantId: string, templateId: string, ve
       rows.map((r) => JSON.stringify(r.fieldValues)),
       rows.map((r) => JSON.stringify(r.document)),
       rows.map((r) => r.idempotencyKey),
+      uniqueAward,
     ],
   );
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/** Which of these idempotency keys the tenant's credentials already use. */
+export async function existingIdempotencyKeys(tenantId: string, keys: string[]): Promise<Set<string>> {
+  if (!keys.length) return new Set();
+  const { rows } = await boundQuery<{ key: string }>(
+    `select idempotency_key as key from credentials where tenant_id = $1::uuid and idempotency_key = any($2::text[])`,
+    [tenantId, keys],
+  );
+  return new Set(rows.map((r) => r.key));
+}
+
+/** The email of the tenant's recipient holding each of these external ids. */
+export async function recipientsByExternalId(tenantId: string, externalIds: string[]): Promise<Map<string, string>> {
+  if (!externalIds.length) return new Map();
+  const { rows } = await boundQuery<{ external_id: string; email: string }>(
+    `select external_id, email from recipients where tenant_id = $1::uuid and external_id = any($2::text[])`,
+    [tenantId, externalIds],
+  );
+  return new Map(rows.map((r) => [r.external_id, r.email]));
 }
 
 export interface OutboxRow {

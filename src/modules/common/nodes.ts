@@ -3,7 +3,8 @@
 import type { Context } from "../../context.js";
 import { isUuid } from "./caller.js";
 
-const NIL = "00000000-0000-0000-0000-000000000000";
+export const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+const NIL = NIL_UUID;
 
 export function tenantKey(id: string, ctx: Pick<Context, "tenantId">) {
   if (!ctx.tenantId || !isUuid(id)) return { tenantId_id: { tenantId: NIL, id: NIL } };

@@ -4,7 +4,9 @@ import { CredentialStatus } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
-import { errorType } from "../common/schema.js";
+import { ErrorInterface, errorType } from "../common/schema.js";
+import { DuplicateCredentialError } from "./duplicates.js";
+import { RecipientExistsError } from "../recipients/service.js";
 import { TenantRef } from "../tenants/schema.js";
 import { RecipientInput } from "../recipients/schema.js";
 import { TemplateNotIssuableError } from "../templates/service.js";
@@ -70,6 +72,13 @@ builder.prismaObjectField(TenantRef, "credentials", (t) =>
   }),
 );
 
+builder.objectType(DuplicateCredentialError, {
+  name: "DuplicateCredentialError",
+  description: "The person already holds a credential of this template that is not revoked, and its duplicate policy is REFUSE.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ existingCredential: t.field({ type: CredentialRef, nullable: false, resolve: (e) => e.existingCredential }) }),
+});
+
 const EvidenceInput = builder.inputType("EvidenceInput", {
   fields: (t) => ({ id: t.string({ description: "URL of the evidence" }), name: t.string(), description: t.string(), narrative: t.string() }),
 });
@@ -91,7 +100,7 @@ builder.mutationField("issueCredential", (t) =>
   t.prismaField({
     type: CredentialRef,
     authScopes: { permission: "issue" },
-    errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError] },
+    errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError, RecipientExistsError, DuplicateCredentialError] },
     args: { input: t.arg({ type: IssueCredentialInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => {
       if (input.templateId.typename !== "Template") throw new NotFoundError("Template");

@@ -16,6 +16,8 @@ import { buildCredential, urls, type EvidenceInput } from "./document.js";
 import { allocatorFor, bumpListVersion } from "./status-lists.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader } from "./vc/document-loader.js";
+import { nfc, storableText, textProblem } from "../../lib/text.js";
+import { awardRow, awardsOf, DuplicateCredentialError, uniqueAward, type Award } from "./duplicates.js";
 
 const contextsOnly = createDocumentLoader();
 
@@ -37,14 +39,27 @@ export interface IssueInput {
   idempotencyKey?: string | null;
 }
 
+/**
+ * Checks values for a template's custom fields (by name) and returns them as signed: strings in NFC,
+ * trimmed, empty ones left out. Throws ValidationError naming each field under `base`.
+ */
 export function checkFieldValues(fields: CustomField[], values: Record<string, unknown>, base: string[]): Record<string, string> {
   const problems: FieldProblem[] = [];
   const out: Record<string, string> = {};
   const known = new Set(fields.map((f) => f.name));
-  for (const name of Object.keys(values)) if (!known.has(name)) problems.push({ path: [...base, name], message: `Unknown field "${name}"` });
+  for (const name of Object.keys(values)) if (!known.has(name)) problems.push({ path: [...base, storableText(name)], message: `Unknown field "${storableText(name)}"` });
   for (const f of fields) {
     const raw = values[f.name];
-    const text = raw === undefined || raw === null ? "" : String(raw).trim();
+    if (raw !== null && typeof raw === "object") {
+      problems.push({ path: [...base, f.name], message: "Must be a text, a number or a date, not a list or an object" });
+      continue;
+    }
+    const notText = typeof raw === "string" ? textProblem(raw) : null;
+    if (notText) {
+      problems.push({ path: [...base, f.name], message: notText });
+      continue;
+    }
+    const text = raw === undefined || raw === null ? "" : nfc(String(raw)).trim();
     if (!text) {
       if (f.required) problems.push({ path: [...base, f.name], message: `"${f.label ?? f.name}" is required` });
       continue;
@@ -85,6 +100,9 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   if (!input.recipientId === !input.recipient) throw ValidationError.field(["input", "recipient"], "Give either recipientId or recipient");
   const fieldValues = checkFieldValues(version.customFields as unknown as CustomField[], input.fieldValues ?? {}, ["input", "fieldValues"]);
   const recipient = input.recipientId ? await findRecipient(db, caller, input.recipientId) : await upsertRecipient(db, caller, input.recipient!);
+  const policy = template.duplicatePolicy;
+  const held = policy === "ALLOW" ? [] : ((await awardsOf(caller.tenantId, template.id, [recipient.id])).get(recipient.id) ?? []);
+  if (held.length && policy === "REFUSE") throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, held[0]!.id));
 
   const validFrom = input.issuedAt ?? new Date();
   const issueProblem = issueDateProblem(validFrom);
@@ -121,7 +139,10 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
     revocation: revocation!,
   });
   const document = await signCredential(unsigned, signingKey, contextsOnly);
-  const credential = await db.credential.create({
+  await replaceAwards(db, caller, held, credentialId, settings);
+  // On conflict nothing is written: another issuance for this person committed first (credentials_unique_award).
+  const { count } = await db.credential.createMany({
+    skipDuplicates: true,
     data: {
       tenantId: caller.tenantId,
       id: credentialId,
@@ -138,8 +159,15 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
       evidence: (input.evidence ?? []) as object,
       document: document as object,
       idempotencyKey: key,
+      uniqueAward: uniqueAward(policy),
     },
   });
+  if (count === 0) {
+    const [first] = (await awardsOf(caller.tenantId, template.id, [recipient.id])).get(recipient.id) ?? [];
+    if (!first) throw new Error("credential insert skipped without a conflicting award");
+    throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, first.id));
+  }
+  const credential = await db.credential.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credentialId } } });
   await recordAudit(db, caller, {
     action: "credential.issued",
     targetType: "Credential",
@@ -157,6 +185,20 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   });
   await emitPartnerEvents(db, "credential.issued", [{ credentialId, recipientId: recipient.id, templateId: template.id }]);
   return credential;
+}
+
+/**
+ * REPLACE: revokes the credentials a new award supersedes, each with a reason naming its successor.
+ * One already revoked meanwhile (a concurrent replacement) is left as it is.
+ */
+export async function replaceAwards(db: Db, caller: Caller, awards: Award[], successorId: string, settings: IssuerSettings) {
+  for (const award of awards) {
+    try {
+      await revokeCredential(db, caller, award.id, { reason: `Replaced by credential ${successorId}` }, settings);
+    } catch (error) {
+      if (!(error instanceof CredentialStateError)) throw error;
+    }
+  }
 }
 
 async function findCredential(db: Db, caller: Caller, id: string) {

@@ -3,8 +3,9 @@
 import { builder } from "../../builder.js";
 import { EmailStatus } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
-import { callerOf } from "../common/caller.js";
-import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { callerOf, isUuid } from "../common/caller.js";
+import { connectionComplexity, NIL_UUID, tenantKey } from "../common/nodes.js";
 import { TenantRef } from "../tenants/schema.js";
 import { CredentialRef } from "../credentials/schema.js";
 import { RecipientRef } from "../recipients/schema.js";
@@ -40,7 +41,7 @@ export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
     subject: t.exposeString("subject", { nullable: true }),
     html: t.exposeString("html", { nullable: true, description: "Kept for the demo outbox only" }),
     text: t.exposeString("textBody", { nullable: true, description: "Kept for the demo outbox only" }),
-    credentialId: t.exposeID("credentialId", { nullable: true }),
+    credentialId: t.id({ nullable: true, select: { credentialId: true }, description: "The credential's global id", resolve: (m) => (m.credentialId ? encodeGlobalID("Credential", m.credentialId) : null) }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     sentAt: t.expose("sentAt", { type: "DateTime", nullable: true }),
     deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
@@ -61,12 +62,13 @@ builder.prismaObjectField(TenantRef, "emailMessages", (t) =>
     args: {
       status: t.arg({ type: [EmailStatusEnum] }),
       undelivered: t.arg.boolean({ description: "Only messages not (yet) delivered: queued, sending, failed, bounced, complained" }),
-      credentialId: t.arg.id(),
+      credentialId: t.arg.globalID({ description: "Only this credential's messages (its global id)" }),
     },
     query: ({ status, undelivered, credentialId }) => ({
       where: {
         ...(status?.length ? { status: { in: status } } : undelivered ? { status: { in: [...UNDELIVERED] } } : {}),
-        ...(credentialId ? { credentialId: String(credentialId) } : {}),
+        // Not a credential's id: nothing matches, as for another tenant's credential.
+        ...(credentialId ? { credentialId: credentialId.typename === "Credential" && isUuid(credentialId.id) ? credentialId.id : NIL_UUID } : {}),
       },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
     }),

@@ -10,6 +10,7 @@ import { recordAudit } from "../audit/service.js";
 import { enqueueEmailDelivery } from "../jobs/enqueue.js";
 import { checkTemplate, EMAIL_KINDS, type Content } from "./content.js";
 import { urls } from "../credentials/document.js";
+import { normaliseDomain } from "../../lib/email-address.js";
 
 const LOCALE = /^[a-z]{2,3}(-[a-z0-9]{2,8})*$/;
 const DOMAIN = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -50,7 +51,8 @@ export async function updateEmailSettings(db: Db, caller: Caller, input: EmailSe
 
 /** Registers a sending domain with Resend (which answers with the DNS records to publish). */
 export async function addSenderDomain(db: Db, caller: Caller, config: Config, rawDomain: string) {
-  const domain = rawDomain.trim().toLowerCase();
+  // The A-label form, as sender addresses are normalised (lib/email-address.ts): "bücher.example" is one domain.
+  const domain = normaliseDomain(rawDomain.trim()) ?? rawDomain.trim().toLowerCase();
   if (!DOMAIN.test(domain)) throw ValidationError.field(["domain"], "A domain name such as mail.example.edu");
   if (await db.senderDomain.findFirst({ where: { tenantId: caller.tenantId, domain } })) throw ValidationError.field(["domain"], "This domain is already added");
   const [elsewhere] = await db.$queryRaw<{ taken: boolean }[]>`select sender_domain_claimed_elsewhere(${domain}) as taken`;

@@ -18,6 +18,7 @@ import {
   revokeInvitation,
 } from "./service.js";
 import { switchTenant } from "../auth/service.js";
+import { requireWayInAlone } from "../../context.js";
 
 export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" });
 
@@ -151,6 +152,7 @@ builder.mutationField("acceptInvitation", (t) =>
     errors: { types: [ValidationError, InvitationError, AlreadyMemberError] },
     args: { input: t.arg({ type: AcceptInvitationInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      if (ctx.viewer.kind !== "user") requireWayInAlone(ctx, "acceptInvitation");
       const accepted = await acceptInvitation(ctx.db, input, { ttlHours: ctx.app.config.sessionTtlHours, userAgent: ctx.userAgent });
       if (ctx.viewer.kind === "user") await switchTenant(ctx.db, ctx.viewer.sessionId, accepted.tenantId);
       const session = accepted.session;

@@ -3,11 +3,16 @@ import { builder } from "../../builder.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
-import { errorType } from "../common/schema.js";
+import { ErrorInterface } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
 import { RecipientExistsError, createRecipient, updateRecipient } from "./service.js";
 
-errorType(RecipientExistsError, "RecipientExistsError", "Another recipient of this tenant has this email or external id.");
+builder.objectType(RecipientExistsError, {
+  name: "RecipientExistsError",
+  description: "Another recipient of this tenant has this email or external id.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ path: t.exposeStringList("path", { description: "Input path of the clashing value, e.g. ['input', 'recipient', 'externalId']" }) }),
+});
 
 export const RecipientRef = builder.prismaNode("Recipient", {
   id: { resolve: (r) => r.id },

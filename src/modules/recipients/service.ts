@@ -5,6 +5,8 @@ import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
+import { normaliseEmail } from "../../lib/email-address.js";
+import { nfc, nfcTree, textProblem, textProblemsIn } from "../../lib/text.js";
 
 export interface RecipientInput {
   email: string;
@@ -16,25 +18,43 @@ export interface RecipientInput {
 
 export class RecipientExistsError extends ExpectedError {
   override name = "RecipientExistsError";
-  constructor(what: string) {
-    super(`A recipient with this ${what} already exists`);
+  constructor(
+    what: "email" | "external id",
+    /** The input path of the clashing value. */
+    readonly path: string[] = ["input", what === "email" ? "email" : "externalId"],
+  ) {
+    super(`Another recipient already has this ${what}`);
   }
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const LOCALE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
+/**
+ * Checks a recipient's details and returns them as stored: email normalised by lib/email-address.ts,
+ * text in NFC (lib/text.ts), name on one line. Throws ValidationError with one problem per field, under
+ * `base` (["input"] for GraphQL; a bulk row's problems are reported by column).
+ */
 export function checkRecipient(input: RecipientInput, base: string[] = ["input"]) {
   const problems: FieldProblem[] = [];
-  const email = input.email.trim().toLowerCase();
-  if (!EMAIL.test(email) || email.length > 320) problems.push({ path: [...base, "email"], message: "Not a valid email address" });
-  if ((input.name?.length ?? 0) > 200) problems.push({ path: [...base, "name"], message: "At most 200 characters" });
-  if ((input.externalId?.length ?? 0) > 200) problems.push({ path: [...base, "externalId"], message: "At most 200 characters" });
-  const locale = input.locale ?? "en";
+  const text = (field: keyof RecipientInput, value: string | null | undefined): string | null => {
+    if (value === null || value === undefined) return null;
+    const problem = textProblem(value);
+    if (problem) problems.push({ path: [...base, field], message: problem });
+    return problem ? null : nfc(value).trim() || null;
+  };
+  const checked = normaliseEmail(input.email ?? "");
+  if (!checked.ok) problems.push({ path: [...base, "email"], message: `Not a valid email address: ${checked.reason}` });
+  const name = text("name", input.name);
+  const externalId = text("externalId", input.externalId);
+  if ((name?.length ?? 0) > 200) problems.push({ path: [...base, "name"], message: "At most 200 characters" });
+  if (name && /[\r\n\t]/.test(name)) problems.push({ path: [...base, "name"], message: "A name is one line: no line breaks or tabs" });
+  if ((externalId?.length ?? 0) > 200) problems.push({ path: [...base, "externalId"], message: "At most 200 characters" });
+  const locale = text("locale", input.locale) ?? "en";
   if (!LOCALE.test(locale)) problems.push({ path: [...base, "locale"], message: "Use a language tag such as en or pt-BR" });
+  problems.push(...textProblemsIn(input.attributes ?? {}, [...base, "attributes"]));
   if (input.attributes && JSON.stringify(input.attributes).length > 10_000) problems.push({ path: [...base, "attributes"], message: "At most 10 KB" });
-  if (problems.length) throw new ValidationError(problems[0]!.message, problems);
-  return { email, name: input.name?.trim() || null, externalId: input.externalId?.trim() || null, locale, attributes: (input.attributes ?? {}) as object };
+  if (problems.length || !checked.ok) throw new ValidationError(problems[0]!.message, problems);
+  return { email: checked.email, name, externalId, locale, attributes: nfcTree(input.attributes ?? {}) as object };
 }
 
 function mapUnique(error: unknown): never {
@@ -56,7 +76,10 @@ export async function upsertRecipient(db: Db, caller: Caller, input: RecipientIn
   const existing = await db.recipient.findUnique({ where: { tenantId_email: { tenantId: caller.tenantId, email: data.email } } });
   if (existing) return existing;
   await db.recipient.createMany({ data: [{ tenantId: caller.tenantId, ...data }], skipDuplicates: true });
-  return db.recipient.findUniqueOrThrow({ where: { tenantId_email: { tenantId: caller.tenantId, email: data.email } } });
+  const created = await db.recipient.findUnique({ where: { tenantId_email: { tenantId: caller.tenantId, email: data.email } } });
+  // Not created and not there by email: another recipient holds its external id.
+  if (!created) throw new RecipientExistsError("external id", [...base, "externalId"]);
+  return created;
 }
 
 export async function findRecipient(db: Db, caller: Caller, id: string) {

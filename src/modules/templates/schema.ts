@@ -1,12 +1,13 @@
 // Templates (OB 3.0 Achievements) and their immutable versions.
 import { builder } from "../../builder.js";
-import { TemplateKind, TemplateStatus, ValidityKind } from "../../generated/prisma/enums.js";
+import { DuplicatePolicy, TemplateKind, TemplateStatus, ValidityKind } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { representable } from "../../lib/calendar.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { errorType } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
+import { setDuplicatePolicy } from "./duplicate-policy.js";
 import { CUSTOM_FIELD_TYPES, TemplateNotIssuableError, createTemplate, setTemplateStatus, updateTemplate, type CustomField } from "./service.js";
 
 export const TemplateKindEnum = builder.enumType(TemplateKind, { name: "TemplateKind" });
@@ -168,3 +169,26 @@ for (const [name, status] of [["activateTemplate", "ACTIVE"], ["archiveTemplate"
     }),
   );
 }
+
+const DuplicatePolicyEnum = builder.enumType(DuplicatePolicy, {
+  name: "DuplicatePolicy",
+  description: "Whether one person may hold more than one credential of a template that is not revoked (same person: same normalised email).",
+});
+
+builder.prismaObjectField(TemplateRef, "duplicatePolicy", (t) =>
+  t.expose("duplicatePolicy", {
+    type: DuplicatePolicyEnum,
+    description: "REFUSE (default): a second award is refused, naming the credential held. ALLOW: repeatable. REPLACE: the earlier credential is revoked (reason: replaced) and a new one issued.",
+  }),
+);
+
+builder.mutationField("setTemplateDuplicatePolicy", (t) =>
+  t.prismaField({
+    type: TemplateRef,
+    description: "Sets what issuing this template to someone who already holds it does, for single and bulk issuance from now on.",
+    authScopes: { permission: "issue" },
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.globalID({ required: true, for: TemplateRef }), policy: t.arg({ type: DuplicatePolicyEnum, required: true }) },
+    resolve: (query, _r, { id, policy }, ctx) => setDuplicatePolicy(ctx.db, callerOf(ctx), id.id, policy, query),
+  }),
+);

@@ -1,11 +1,13 @@
 // Partner webhooks in the API: endpoints (secret shown once), their deliveries and every attempt.
 import { builder } from "../../builder.js";
-import { NotFoundError, ValidationError } from "../../errors.js";
+import { badInput, NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { TenantRef } from "../tenants/schema.js";
 import { PARTNER_EVENT_TYPES } from "../jobs/enqueue.js";
 import { createWebhookEndpoint, deleteWebhookEndpoint, rotateWebhookSecret, testWebhookEndpoint, updateWebhookEndpoint } from "./service.js";
+
+const DELIVERY_STATUSES = ["pending", "succeeded", "failed"];
 
 const WebhookEndpointRef = builder.prismaNode("WebhookEndpoint", {
   id: { resolve: (e) => e.id },
@@ -24,11 +26,11 @@ const WebhookEndpointRef = builder.prismaNode("WebhookEndpoint", {
     deliveries: t.relatedConnection("deliveries", {
       cursor: "tenantId_id",
       complexity: connectionComplexity,
-      args: { status: t.arg.string() },
-      query: ({ status }) => ({
-        where: status ? { status: status as "pending" | "succeeded" | "failed" } : {},
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      }),
+      args: { status: t.arg.string({ description: "pending, succeeded or failed" }) },
+      query: ({ status }) => {
+        if (status && !DELIVERY_STATUSES.includes(status)) throw badInput(`status must be one of ${DELIVERY_STATUSES.join(", ")}`);
+        return { where: status ? { status: status as "pending" | "succeeded" | "failed" } : {}, orderBy: [{ createdAt: "desc" as const }, { id: "desc" as const }] };
+      },
     }),
   }),
 });
