@@ -15,7 +15,9 @@ import { allocatorFor } from "../credentials/status-lists.js";
 import { signCredential } from "../credentials/vc/proofs.js";
 import { createDocumentLoader } from "../credentials/vc/document-loader.js";
 import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
-import { emitPartnerEvents, enqueueEmailDelivery, enqueueJob } from "../jobs/enqueue.js";
+import { emitPartnerEvents, enqueueJob } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import type { MailSettings } from "../delivery/compose.js";
 import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
@@ -76,7 +78,7 @@ export async function processChunk(
   db: Db,
   tenantId: string,
   jobId: string,
-  settings: IssuerSettings,
+  settings: IssuerSettings & MailSettings,
   size = 250,
   hooks: ChunkHooks = {},
 ): Promise<{ done: boolean; issued: number; failed: number }> {
@@ -202,19 +204,17 @@ export async function processChunk(
     };
   });
   await insertCredentials(tenantId, template.id, version.version, credentials);
-  const messageIds = await insertOutbox(
-    tenantId,
-    credentials.map((c) => ({
-      kind: "credential_issued",
-      toEmail: c.recipient.email,
-      locale: c.recipient.locale,
-      idempotencyKey: `credential_issued:${c.id}`,
-      credentialId: c.id,
-      recipientId: c.recipientId,
-      payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
-    })),
-  );
-  await enqueueEmailDelivery(db, messageIds);
+  const outbox = credentials.map((c) => ({
+    kind: "credential_issued",
+    toEmail: c.recipient.email,
+    locale: c.recipient.locale,
+    idempotencyKey: `credential_issued:${c.id}`,
+    credentialId: c.id,
+    recipientId: c.recipientId,
+    payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
+  }));
+  const messageIds = await insertOutbox(tenantId, outbox);
+  await queueEmails(db, settings, tenantId, outbox.map((o, n) => ({ ...o, id: messageIds[n]! })));
   await emitPartnerEvents(db, "credential.issued", credentials.map((c) => ({ credentialId: c.id, recipientId: c.recipientId, templateId: template.id, bulkJobId: jobId })));
   await insertAudit(
     tenantId,

@@ -58,15 +58,15 @@ export interface OutboxRow {
   recipientId: string;
 }
 
-/** The chunk's emails in one statement; returns their ids for the send jobs. */
+/** The chunk's emails in one statement; returns their ids, in the order of `rows`. */
 export async function insertOutbox(tenantId: string, rows: OutboxRow[]): Promise<string[]> {
   if (!rows.length) return [];
-  const result = await boundQuery<{ id: string }>(
+  const result = await boundQuery<{ id: string; idempotency_key: string }>(
     `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
      select $1::uuid, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id
        from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[])
             as u(kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     returning id`,
+     returning id, idempotency_key`,
     [
       tenantId,
       rows.map((r) => r.kind),
@@ -78,7 +78,8 @@ export async function insertOutbox(tenantId: string, rows: OutboxRow[]): Promise
       rows.map((r) => r.recipientId),
     ],
   );
-  return result.rows.map((r) => r.id);
+  const byKey = new Map(result.rows.map((r) => [r.idempotency_key, r.id]));
+  return rows.map((r) => byKey.get(r.idempotencyKey)!);
 }
 
 export interface AuditRow {

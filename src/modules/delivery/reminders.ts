@@ -8,7 +8,9 @@
 // Recipients who are restricted or objected get no reminders. Idempotency keys make a repeated sweep harmless.
 import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
-import { enqueueEmailDelivery, emitPartnerEvents } from "../jobs/enqueue.js";
+import { emitPartnerEvents } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import { mailSettings, type QueuedEmail } from "./compose.js";
 import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
@@ -43,7 +45,7 @@ export async function sweepReminders(app: WorkerApp, owner: OwnerQuery) {
 export async function sweepTenant(app: WorkerApp, tenantId: string) {
   const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
   return withTenantTransaction(app.database, claims, async (db) => {
-    const reminders = await boundQuery<{ id: string }>(
+    const reminders = await boundQuery<DueRow>(
       `with due as (
          select c.id, c.recipient_id, c.reminders_sent + 1 as n, r.email, r.locale
            from credentials c
@@ -54,19 +56,13 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
             and r.restricted_at is null and r.objected_at is null
           order by c.issued_at limit ${BATCH}
           for update of c skip locked
-       ), marked as (
-         update credentials c set reminders_sent = d.n, last_reminded_at = now()
-           from due d where c.tenant_id = $1 and c.id = d.id
        )
-       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-       select $1, 'credential_reminder', d.email, d.locale, 'credential_reminder:' || d.id || ':' || d.n,
-              jsonb_build_object('credentialId', d.id, 'reminderNumber', d.n), d.id, d.recipient_id
-         from due d
-       on conflict (tenant_id, idempotency_key) do nothing
-       returning id`,
+       update credentials c set reminders_sent = d.n, last_reminded_at = now()
+         from due d where c.tenant_id = $1 and c.id = d.id
+       returning d.id, d.recipient_id, d.n, d.email, d.locale`,
       [tenantId],
     );
-    const expiring = await boundQuery<{ id: string }>(
+    const expiring = await boundQuery<DueRow>(
       `with due as (
          select c.id, c.recipient_id, r.email, r.locale
            from credentials c
@@ -77,15 +73,9 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
             and r.restricted_at is null and r.objected_at is null
           limit ${BATCH}
           for update of c skip locked
-       ), marked as (
-         update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
        )
-       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-       select $1, 'credential_expiring', d.email, d.locale, 'credential_expiring:' || d.id,
-              jsonb_build_object('credentialId', d.id), d.id, d.recipient_id
-         from due d
-       on conflict (tenant_id, idempotency_key) do nothing
-       returning id`,
+       update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
+       returning d.id, d.recipient_id, null::int as n, d.email, d.locale`,
       [tenantId],
     );
     const expired = await boundQuery<{ id: string; valid_until: Date }>(
@@ -96,8 +86,49 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
         returning c.id, c.valid_until`,
       [tenantId],
     );
-    await enqueueEmailDelivery(db, [...reminders.rows, ...expiring.rows].map((r) => r.id));
+    const emails = [
+      ...reminders.rows.map((d) => outboxRow(d, "credential_reminder", `credential_reminder:${d.id}:${d.n}`, { credentialId: d.id, reminderNumber: d.n })),
+      ...expiring.rows.map((d) => outboxRow(d, "credential_expiring", `credential_expiring:${d.id}`, { credentialId: d.id })),
+    ];
+    const queued = emails.length ? await insertOutbox(tenantId, emails) : [];
+    await queueEmails(db, mailSettings(app.config), tenantId, queued);
     await emitPartnerEvents(db, "credential.expired", expired.rows.map((r) => ({ credentialId: r.id, validUntil: r.valid_until.toISOString() })));
     return { reminders: reminders.rows.length, expiring: expiring.rows.length, expired: expired.rows.length };
   });
+}
+
+interface DueRow extends Record<string, unknown> {
+  id: string;
+  recipient_id: string;
+  n: number | null;
+  email: string;
+  locale: string;
+}
+
+const outboxRow = (d: DueRow, kind: string, idempotencyKey: string, payload: Record<string, unknown>) => ({
+  kind, toEmail: d.email, locale: d.locale, idempotencyKey, payload, credentialId: d.id, recipientId: d.recipient_id,
+});
+
+/** The messages in one statement; a key already used (a repeated sweep) inserts nothing and is left out. */
+async function insertOutbox(tenantId: string, emails: ReturnType<typeof outboxRow>[]): Promise<QueuedEmail[]> {
+  const inserted = await boundQuery<{ id: string; idempotency_key: string }>(
+    `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
+     select $1, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id
+       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[])
+            as u(kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
+     on conflict (tenant_id, idempotency_key) do nothing
+     returning id, idempotency_key`,
+    [
+      tenantId,
+      emails.map((e) => e.kind),
+      emails.map((e) => e.toEmail),
+      emails.map((e) => e.locale),
+      emails.map((e) => e.idempotencyKey),
+      emails.map((e) => JSON.stringify(e.payload)),
+      emails.map((e) => e.credentialId),
+      emails.map((e) => e.recipientId),
+    ],
+  );
+  const byKey = new Map(emails.map((e) => [e.idempotencyKey, e]));
+  return inserted.rows.map((r) => ({ ...byKey.get(r.idempotency_key)!, id: r.id }));
 }

@@ -6,7 +6,8 @@ import type { Config } from "../../config.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { recordAudit } from "../audit/service.js";
-import { enqueueEmailDelivery } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import { mailSettings } from "./compose.js";
 import { checkTemplate, EMAIL_KINDS, type Content } from "./content.js";
 import { urls } from "../credentials/document.js";
 
@@ -133,19 +134,19 @@ export async function resendCredentialEmail(db: Db, caller: Caller, config: Conf
   if (!credential) throw new NotFoundError("Credential");
   if (credential.status === "REVOKED") throw ValidationError.field(["credentialId"], "This credential is revoked: there is nothing to resend");
   const previous = await db.emailOutbox.count({ where: { tenantId: caller.tenantId, credentialId, kind: "credential_issued" } });
-  const message = await db.emailOutbox.create({
-    data: {
-      tenantId: caller.tenantId,
-      kind: "credential_issued",
-      toEmail: credential.recipient.email,
-      locale: credential.recipient.locale,
-      idempotencyKey: `credential_issued:${credentialId}:resend:${previous}`,
-      credentialId,
-      recipientId: credential.recipientId,
-      payload: { credentialId, credentialUrl: urls.credential(config.publicUrl, caller.tenantId, credentialId) },
-    },
-  });
-  await enqueueEmailDelivery(db, [message.id]);
+  const data = {
+    kind: "credential_issued",
+    toEmail: credential.recipient.email,
+    locale: credential.recipient.locale,
+    idempotencyKey: `credential_issued:${credentialId}:resend:${previous}`,
+    credentialId,
+    recipientId: credential.recipientId,
+    payload: { credentialId, credentialUrl: urls.credential(config.publicUrl, caller.tenantId, credentialId) },
+  };
+  const created = await db.emailOutbox.create({ data: { tenantId: caller.tenantId, ...data }, select: { id: true } });
+  // Today's content, fixed now: a fresh copy is a new message, not a replay of the first.
+  await queueEmails(db, mailSettings(config), caller.tenantId, [{ ...data, id: created.id }]);
+  const message = await db.emailOutbox.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: created.id } } });
   await recordAudit(db, caller, { action: "email.resent", targetType: "Credential", targetId: credentialId, details: { messageId: message.id } });
   return message;
 }

@@ -7,6 +7,7 @@ import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, forbidden } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
+import type { MailSettings } from "../delivery/compose.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { issueToken, parseToken } from "../auth/tokens.js";
 import { checkPassword } from "../auth/service.js";
@@ -46,7 +47,7 @@ export interface InviteInput {
   role: MemberRole;
 }
 
-export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number }) {
+export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number; mail: MailSettings }) {
   requireOwnerRights(caller, input.role);
   const email = input.email.toLowerCase();
   const existing = await db.membership.findFirst({
@@ -83,7 +84,7 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
       token: issued.token,
       expiresAt: invitation.expiresAt.toISOString(),
     },
-  });
+  }, opts.mail);
   await recordAudit(db, caller, {
     action: "member.invited",
     targetType: "Invitation",
