@@ -19,7 +19,8 @@ alter type email_status add value 'stored' after 'sending';
 alter table email_outbox add column content jsonb;
 comment on column email_outbox.content is
   'The message exactly as sent on every attempt, fixed at enqueue; unreadable to runtime roles (an invitation''s holds its accept link).';
-grant insert (content), update (content) on email_outbox to :"member";
+-- Written with the row (subject and sender too, so the outbox shows them while a message waits).
+grant insert (content, subject, from_address), update (content) on email_outbox to :"member";
 alter table email_outbox add column request_key text check (length(request_key) <= 256);
 grant select (request_key), update (request_key) on email_outbox to :"member";
 

@@ -48,18 +48,12 @@ async function setSubject(subject: string) {
   expect(setEmailTemplate.__typename).toBe("EmailTemplate");
 }
 
-/** Messages written straight to the outbox and queued in one send job, as a bulk chunk queues them. */
+/** Messages queued in one send job, as a bulk chunk queues them (content fixed now, where it can be rendered). */
 async function queueRaw(emails: { to: string; kind: string }[]) {
   const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
-  return withTenantTransaction(app.database, claims, async (db) => {
-    const queued = [];
-    for (const { to, kind } of emails) {
-      const row = await db.emailOutbox.create({ data: { tenantId: a.tenantId, kind, toEmail: to, payload: { name: "Raw" }, idempotencyKey: `raw:${to}` }, select: { id: true } });
-      queued.push({ id: row.id, kind, toEmail: to, locale: "en", payload: { name: "Raw" } });
-    }
-    await queueEmails(db, mailSettings(app.config), a.tenantId, queued);
-    return queued.map((q) => q.id);
-  });
+  return withTenantTransaction(app.database, claims, (db) =>
+    queueEmails(db, mailSettings(app.config), a.tenantId, emails.map(({ to, kind }) => ({ kind, toEmail: to, locale: "en", payload: { name: "Raw" }, idempotencyKey: `raw:${to}` }))),
+  );
 }
 
 beforeAll(async () => {

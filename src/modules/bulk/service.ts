@@ -18,7 +18,7 @@ import { checkRow, MAX_ROWS, type BulkRow, type RowProblem } from "./rows.js";
 import { emitPartnerEvents, enqueueJob } from "../jobs/enqueue.js";
 import { queueEmails } from "../outbox/service.js";
 import type { MailSettings } from "../delivery/compose.js";
-import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
+import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
 
@@ -213,8 +213,7 @@ export async function processChunk(
     recipientId: c.recipientId,
     payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
   }));
-  const messageIds = await insertOutbox(tenantId, outbox);
-  await queueEmails(db, settings, tenantId, outbox.map((o, n) => ({ ...o, id: messageIds[n]! })));
+  await queueEmails(db, settings, tenantId, outbox);
   await emitPartnerEvents(db, "credential.issued", credentials.map((c) => ({ credentialId: c.id, recipientId: c.recipientId, templateId: template.id, bulkJobId: jobId })));
   await insertAudit(
     tenantId,

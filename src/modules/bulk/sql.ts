@@ -48,40 +48,6 @@ export async function insertCredentials(tenantId: string, templateId: string, ve
   );
 }
 
-export interface OutboxRow {
-  kind: string;
-  toEmail: string;
-  locale: string;
-  idempotencyKey: string;
-  payload: object;
-  credentialId: string;
-  recipientId: string;
-}
-
-/** The chunk's emails in one statement; returns their ids, in the order of `rows`. */
-export async function insertOutbox(tenantId: string, rows: OutboxRow[]): Promise<string[]> {
-  if (!rows.length) return [];
-  const result = await boundQuery<{ id: string; idempotency_key: string }>(
-    `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     select $1::uuid, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[])
-            as u(kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     returning id, idempotency_key`,
-    [
-      tenantId,
-      rows.map((r) => r.kind),
-      rows.map((r) => r.toEmail),
-      rows.map((r) => r.locale),
-      rows.map((r) => r.idempotencyKey),
-      rows.map((r) => JSON.stringify(r.payload)),
-      rows.map((r) => r.credentialId),
-      rows.map((r) => r.recipientId),
-    ],
-  );
-  const byKey = new Map(result.rows.map((r) => [r.idempotency_key, r.id]));
-  return rows.map((r) => byKey.get(r.idempotencyKey)!);
-}
-
 export interface AuditRow {
   action: string;
   targetType: string;

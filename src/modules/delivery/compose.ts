@@ -27,15 +27,20 @@ export const mailSettings = (config: Pick<Config, "publicUrl" | "keks" | "email"
   emailStoredOnly: !config.email.resendApiKey,
 });
 
-/** A message just written to the outbox (what the caller inserted, and its id). */
-export interface QueuedEmail {
-  id: string;
+/** A message to queue: what its cause knows about it. */
+export interface NewEmail {
   kind: string;
   toEmail: string;
   locale: string;
   payload: Record<string, unknown>;
+  idempotencyKey: string;
   credentialId?: string | null;
   recipientId?: string | null;
+}
+
+/** A message in the outbox (its id names it in tracking tokens and to the provider). */
+export interface QueuedEmail extends Omit<NewEmail, "idempotencyKey"> {
+  id: string;
 }
 
 /** The message exactly as every attempt sends it (the recipient and our message id come from the row). */
@@ -76,11 +81,66 @@ interface Override extends Record<string, unknown>, Content {
 }
 
 /**
- * Renders the tenant's messages and stores each one's content, in the current tenant transaction.
- * Returns each message's content, or the Error that stopped it (a bug or a deployment fault, never the
- * recipient's: such a message keeps no content and the worker tries again, as a failing job).
+ * Writes messages to the outbox with their content fixed, in the current tenant transaction, one
+ * statement for all. Returns the new ids in the order of `emails`; with `skipExisting`, a message whose
+ * idempotency key is already used is left out (null). A message that cannot be rendered now (a fault of
+ * ours: a bug, a missing KEK) is written without content, and the worker renders it before its first
+ * attempt or reports its job failing; it never fails the change that queued it.
+ */
+export async function insertWithContent(settings: MailSettings, tenantId: string, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
+  if (!emails.length) return [];
+  // The ids first: each message's tracking tokens name it.
+  const [{ ids }] = (await boundQuery<{ ids: string[] }>(`select array(select uuid_v7() from generate_series(1, $1::int)) as ids`, [emails.length])).rows as [{ ids: string[] }];
+  const queued = emails.map((e, n): QueuedEmail => ({ ...e, id: ids[n]! }));
+  const fixed = await composeAll(settings, tenantId, queued);
+  const content = queued.map((q) => fixed.get(q.id)!).map((c) => (c instanceof Error ? null : c));
+  const inserted = await boundQuery<{ id: string }>(
+    `insert into email_outbox (tenant_id, id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+     select $1::uuid, u.id, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id,
+            u.content::jsonb, u.subject, u.from_address
+       from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::text[])
+            as u(id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+     ${options.skipExisting ? "on conflict (tenant_id, idempotency_key) do nothing" : ""}
+     returning id`,
+    [
+      tenantId,
+      ids,
+      emails.map((e) => e.kind),
+      emails.map((e) => e.toEmail),
+      emails.map((e) => e.locale),
+      emails.map((e) => e.idempotencyKey),
+      emails.map((e) => JSON.stringify(e.payload)),
+      emails.map((e) => e.credentialId ?? null),
+      emails.map((e) => e.recipientId ?? null),
+      content.map((c) => (c ? JSON.stringify(c) : null)),
+      content.map((c) => c?.subject ?? null),
+      content.map((c) => c?.from ?? null),
+    ],
+  );
+  const written = new Set(inserted.rows.map((r) => r.id));
+  return ids.map((id) => (written.has(id) ? id : null));
+}
+
+/**
+ * Fixes the content of messages already in the outbox without one (queued before content was fixed at
+ * enqueue, or when rendering failed then). Returns each one's content, or the Error that stopped it.
  */
 export async function fixContent(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+  const fixed = await composeAll(settings, tenantId, emails);
+  const done = [...fixed].filter((f): f is [string, FixedContent] => !(f[1] instanceof Error));
+  if (done.length) {
+    await boundQuery(
+      `update email_outbox o set content = u.content::jsonb, subject = u.subject, from_address = u.from_address
+         from unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) as u(id, content, subject, from_address)
+        where o.tenant_id = $1 and o.id = u.id`,
+      [tenantId, done.map(([id]) => id), done.map(([, c]) => JSON.stringify(c)), done.map(([, c]) => c.subject), done.map(([, c]) => c.from)],
+    );
+  }
+  return fixed;
+}
+
+/** Each message's content, rendered from what the database says now, or the Error that stopped it. */
+async function composeAll(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
   const fixed = new Map<string, FixedContent | Error>();
   if (!emails.length) return fixed;
   const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
@@ -119,15 +179,6 @@ export async function fixContent(settings: MailSettings, tenantId: string, email
     } catch (error) {
       fixed.set(email.id, new Error(`Cannot render this message: ${(error as Error).message}`));
     }
-  }
-  const done = [...fixed].filter((f): f is [string, FixedContent] => !(f[1] instanceof Error));
-  if (done.length) {
-    await boundQuery(
-      `update email_outbox o set content = u.content::jsonb, subject = u.subject, from_address = u.from_address
-         from unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) as u(id, content, subject, from_address)
-        where o.tenant_id = $1 and o.id = u.id`,
-      [tenantId, done.map(([id]) => id), done.map(([, c]) => JSON.stringify(c)), done.map(([, c]) => c.subject), done.map(([, c]) => c.from)],
-    );
   }
   return fixed;
 }

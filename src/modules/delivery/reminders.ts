@@ -10,7 +10,7 @@ import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
 import { queueEmails } from "../outbox/service.js";
-import { mailSettings, type QueuedEmail } from "./compose.js";
+import { mailSettings } from "./compose.js";
 import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
@@ -90,8 +90,8 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
       ...reminders.rows.map((d) => outboxRow(d, "credential_reminder", `credential_reminder:${d.id}:${d.n}`, { credentialId: d.id, reminderNumber: d.n })),
       ...expiring.rows.map((d) => outboxRow(d, "credential_expiring", `credential_expiring:${d.id}`, { credentialId: d.id })),
     ];
-    const queued = emails.length ? await insertOutbox(tenantId, emails) : [];
-    await queueEmails(db, mailSettings(app.config), tenantId, queued);
+    // A repeated sweep finds the same keys used: those messages exist already and are left out.
+    await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
     await emitPartnerEvents(db, "credential.expired", expired.rows.map((r) => ({ credentialId: r.id, validUntil: r.valid_until.toISOString() })));
     return { reminders: reminders.rows.length, expiring: expiring.rows.length, expired: expired.rows.length };
   });
@@ -108,27 +108,3 @@ interface DueRow extends Record<string, unknown> {
 const outboxRow = (d: DueRow, kind: string, idempotencyKey: string, payload: Record<string, unknown>) => ({
   kind, toEmail: d.email, locale: d.locale, idempotencyKey, payload, credentialId: d.id, recipientId: d.recipient_id,
 });
-
-/** The messages in one statement; a key already used (a repeated sweep) inserts nothing and is left out. */
-async function insertOutbox(tenantId: string, emails: ReturnType<typeof outboxRow>[]): Promise<QueuedEmail[]> {
-  const inserted = await boundQuery<{ id: string; idempotency_key: string }>(
-    `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     select $1, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[])
-            as u(kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     on conflict (tenant_id, idempotency_key) do nothing
-     returning id, idempotency_key`,
-    [
-      tenantId,
-      emails.map((e) => e.kind),
-      emails.map((e) => e.toEmail),
-      emails.map((e) => e.locale),
-      emails.map((e) => e.idempotencyKey),
-      emails.map((e) => JSON.stringify(e.payload)),
-      emails.map((e) => e.credentialId),
-      emails.map((e) => e.recipientId),
-    ],
-  );
-  const byKey = new Map(emails.map((e) => [e.idempotencyKey, e]));
-  return inserted.rows.map((r) => ({ ...byKey.get(r.idempotency_key)!, id: r.id }));
-}

@@ -143,10 +143,9 @@ export async function resendCredentialEmail(db: Db, caller: Caller, config: Conf
     recipientId: credential.recipientId,
     payload: { credentialId, credentialUrl: urls.credential(config.publicUrl, caller.tenantId, credentialId) },
   };
-  const created = await db.emailOutbox.create({ data: { tenantId: caller.tenantId, ...data }, select: { id: true } });
   // Today's content, fixed now: a fresh copy is a new message, not a replay of the first.
-  await queueEmails(db, mailSettings(config), caller.tenantId, [{ ...data, id: created.id }]);
-  const message = await db.emailOutbox.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: created.id } } });
+  const [id] = await queueEmails(db, mailSettings(config), caller.tenantId, [data]);
+  const message = await db.emailOutbox.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: id! } } });
   await recordAudit(db, caller, { action: "email.resent", targetType: "Credential", targetId: credentialId, details: { messageId: message.id } });
   return message;
 }
