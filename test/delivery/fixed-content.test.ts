@@ -92,6 +92,14 @@ describe("an email's content", () => {
     expect(email.html).toContain("<p>Queued wording</p>");
   });
 
+  it("is written with the message but never readable by the app's role (an invitation's holds its accept link)", async () => {
+    const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
+    await expect(withTenantTransaction(app.database, claims, (db) => db.$queryRaw`select content from email_outbox`)).rejects.toThrow(/permission denied/);
+    const [row] = await withTenantTransaction(app.database, claims, (db) =>
+      db.$queryRaw<{ subject: string | null }[]>`select subject from email_outbox where to_email = 'queued@example.test'`);
+    expect(row!.subject).toBe("Queued wording");
+  });
+
   it("goes out once, as first written, when the template is edited between a lost answer and the retry", async () => {
     await setSubject("Original wording");
     fake.loseAnswer = async (emails) => {

@@ -5,7 +5,9 @@
 //     the credential (credentials.engaged_at, kept by the engagement pipeline);
 //   - one reminder expiry_reminder_days before validUntil;
 //   - credential.expired for partners once validUntil has passed.
-// Recipients who are restricted or objected get no reminders. Idempotency keys make a repeated sweep harmless.
+// Recipients who are restricted or objected get no reminders, nor do those never told about the credential
+// (its email only stored in the demo outbox: "you have not opened it yet" would claim it reached them).
+// Idempotency keys make a repeated sweep harmless.
 import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
@@ -15,11 +17,18 @@ import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
 
+// The credential's email went somewhere other than the demo outbox (or is still on its way).
+const TOLD = `not exists (select 1 from email_outbox o where o.tenant_id = c.tenant_id and o.credential_id = c.id
+                                and o.kind = 'credential_issued' and o.status = 'stored')
+              or exists (select 1 from email_outbox o where o.tenant_id = c.tenant_id and o.credential_id = c.id
+                            and o.kind = 'credential_issued' and o.status in ('sent', 'delivered'))`;
+
 const DUE_TENANTS = `
   select distinct c.tenant_id from credentials c
     join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
    where (c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
-          and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days))
+          and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
+          and (${TOLD}))
       or (c.valid_until is not null and c.expired_notified_at is null and c.valid_until <= now())
       or (c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null and c.status = 'ACTIVE'
           and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now())`;
@@ -53,7 +62,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
             and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
-            and r.restricted_at is null and r.objected_at is null
+            and r.restricted_at is null and r.objected_at is null and (${TOLD})
           order by c.issued_at limit ${BATCH}
           for update of c skip locked
        )
