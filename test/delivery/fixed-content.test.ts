@@ -9,12 +9,14 @@ import {
   EmailMessagesDocument,
   FailingJobsDocument,
   IssueCredentialDocument,
+  RetryJobDocument,
   SetEmailTemplateDocument,
 } from "../../src/sdk/generated.js";
 import type { LaurelClient } from "../../src/sdk/index.js";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { queueEmails } from "../../src/modules/outbox/service.js";
-import { mailSettings } from "../../src/modules/delivery/compose.js";
+import { insertWithContent, mailSettings } from "../../src/modules/delivery/compose.js";
+import { enqueueJob } from "../../src/modules/jobs/enqueue.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
@@ -170,6 +172,24 @@ describe("failures of ours", () => {
     const message = await messageTo("sender-refused@example.test");
     expect(message).toMatchObject({ status: "queued" });
     expect(message!.lastError).toMatch(/invalid_from_address/);
+  });
+
+  it("leave a message queued, not failed, when its job gives up on a refusal of ours; retrying the job sends it", async () => {
+    fake.failWith = (email) => (email.to.includes("unverified@example.test") ? { status: 403, name: "validation_error" } : null);
+    const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
+    const [id] = await withTenantTransaction(app.database, claims, async (db) => {
+      const ids = await insertWithContent(mailSettings(app.config), a.tenantId, [{ kind: "credential_issued", toEmail: "unverified@example.test", locale: "en", payload: { name: "Raw" }, idempotencyKey: "raw:unverified" }]);
+      await enqueueJob(db, "send_emails", { messageIds: ids }, { maxAttempts: 1 });
+      return ids;
+    });
+    const job = await waitFor(async () => (await a.owner.request(FailingJobsDocument, { failedOnly: true })).tenant!.failingJobs.find(
+      (j) => (j.payload as { messageIds: string[] }).messageIds.includes(id!)), "the job given up");
+    expect(job.lastError).toMatch(/403 validation_error/);
+    expect(await messageTo("unverified@example.test")).toMatchObject({ status: "queued" });
+    fake.failWith = null; // the operator verifies the domain
+    const { retryJob } = await a.owner.request(RetryJobDocument, { id: job.id });
+    expect(retryJob).toMatchObject({ retried: true });
+    await waitFor(async () => (await messageTo("unverified@example.test"))?.status === "sent", "sent after the retry");
   });
 
   it("never send a message twice when its job's next try adds one that could only be rendered later", async () => {

@@ -25,6 +25,8 @@ export class MailerError extends Error {
      * not say: it may have gone out), "sent" (the provider took an earlier request under this key).
      */
     readonly fate: "not_sent" | "unknown" | "sent" = "not_sent",
+    /** A refusal of our own making (key, region, sender, a malformed request): never the message's failure. */
+    readonly ours = false,
   ) {
     super(message);
     this.name = "MailerError";
@@ -63,8 +65,8 @@ function classify(error: { statusCode: number | null; name: string; message: str
   // No answer, an outage, or the first request still in flight (409 concurrent_idempotent_requests):
   // it may have gone out, and the same request is worth making again.
   const unknown = status === 0 || status >= 500 || error.name === "concurrent_idempotent_requests";
-  const retryable = unknown || status === 401 || status === 403 || status === 429 || OURS.has(error.name);
-  return new MailerError(`Resend ${status || "error"} ${error.name}: ${error.message}`, retryable, unknown ? "unknown" : "not_sent");
+  const ours = status === 401 || status === 403 || OURS.has(error.name);
+  return new MailerError(`Resend ${status || "error"} ${error.name}: ${error.message}`, unknown || ours || status === 429, unknown ? "unknown" : "not_sent", ours);
 }
 
 export function createMailer(config: EmailConfig): Mailer {

@@ -169,7 +169,8 @@ function outcomeOf(id: string, result: BatchResult, finalAttempt: boolean): Outc
   if (error.fate === "sent") return { ...none, id, status: "sent", detail: message };
   // No answer: it may have gone out. Neither sent nor failed; the same request is made again.
   if (error.fate === "unknown") return { ...none, id, status: "sending", error: message };
-  return { ...none, id, status: error.retryable && !finalAttempt ? "queued" : "failed", error: message };
+  // Our own refusal stays queued even when the job gives up: its failing job shows until someone fixes it.
+  return { ...none, id, status: error.ours || (error.retryable && !finalAttempt) ? "queued" : "failed", error: message };
 }
 
 /** One answer per message of the request, in its order. */
