@@ -24,7 +24,7 @@ export const OMIT_SECRETS = {
   apiKey: { secretHash: true },
   session: { secretHash: true },
   invitation: { secretHash: true },
-  emailOutbox: { payload: true },
+  emailOutbox: { payload: true, content: true },
   webhookEndpoint: { secretSealed: true },
 } as const;
 

@@ -125,14 +125,24 @@ export type EmailSettingsInput = {
   replyTo?: string | null | undefined;
 };
 
+/** Where a message is: queued → sending → sent → delivered / bounced / complained, or failed; stored in the demo outbox */
 export type EmailStatus =
+  /** The recipient's mail server refused it */
   | 'bounced'
+  /** The recipient marked it as spam */
   | 'complained'
+  /** The recipient's mail server took it (the provider's webhook) */
   | 'delivered'
+  /** Refused by the provider, or every retry ran out */
   | 'failed'
+  /** Waiting for its send job (also after a refusal worth retrying) */
   | 'queued'
+  /** Handed to the provider; while its answer is unknown, the same request is made again */
   | 'sending'
-  | 'sent';
+  /** Accepted by the provider */
+  | 'sent'
+  /** Kept in the demo outbox (no RESEND_API_KEY): it never left the machine and reached nobody */
+  | 'stored';
 
 export type EmailTemplateInput = {
   html: string;

@@ -1,5 +1,6 @@
 // Expected failures are answered, never masked: each example found in issue 8 gets its typed result
 // or its code, and nothing else in the job or the request is lost for it.
+import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcceptInvitationDocument,
@@ -41,7 +42,7 @@ afterAll(async () => app.close());
 
 const runChunks = (jobId: string) =>
   withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: null }, (db) =>
-    processChunk(db, t.tenantId, jobId, { publicUrl: app.config.publicUrl, keks: app.config.keks }, 100),
+    processChunk(db, t.tenantId, jobId, mailSettings(app.config), 100),
   );
 
 describe("an external id that another recipient has", () => {

@@ -15,6 +15,7 @@ import { createTemplate, setTemplateStatus } from "../../src/modules/templates/s
 import { issueCredential } from "../../src/modules/credentials/service.js";
 import { emailTracking } from "../../src/modules/engagement/tracking.js";
 import { describeLoad, runLoad, type LoadResult } from "./load.js";
+import { mailSettings } from "../../src/modules/delivery/compose.js";
 
 export interface IngestFigures {
   load: LoadResult;
@@ -39,7 +40,7 @@ export async function benchIngest(serverUrl: string, { seconds = 10, concurrency
     const tenantId = seed!.tenant_id as string;
     const caller = { tenantId, actor: { kind: "user" as const, id: seed!.user_id as string }, permissions: ROLE_PERMISSIONS.owner, requestId: "bench" };
     const claims = { dbRole: config.roles.member, tenantId, userId: caller.actor.id };
-    const settings = { publicUrl: config.publicUrl, keks: config.keks };
+    const settings = mailSettings(config);
     const ids = await withTenantTransaction(database, claims, async (db) => {
       const t = await createTemplate(db, caller, "BADGE", { name: "Ingest Badge", description: "For benchmarks.", criteriaNarrative: "Be counted." });
       await setTemplateStatus(db, caller, t.id, "ACTIVE");

@@ -1,6 +1,7 @@
 // Awarding twice: a template's duplicate policy (REFUSE by default, ALLOW, REPLACE) applies to single
 // and bulk issuance, within one file and against credentials already issued; same person = same
 // normalised email, in any letter case. A refused row names the credential its person holds.
+import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { stringify } from "csv-stringify/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -137,7 +138,7 @@ describe("REFUSE, the default", () => {
         if (createBulkIssuance.__typename !== "BulkJob") throw new Error(JSON.stringify(createBulkIssuance));
         jobIds.push(rawId(createBulkIssuance.id));
       }
-      const settings = { publicUrl: quiet.config.publicUrl, keks: quiet.config.keks };
+      const settings = mailSettings(quiet.config);
       let secondAtCommit = false;
       const secondWaitsOnALock = async () =>
         (await quiet.db.admin`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`).length > 0;

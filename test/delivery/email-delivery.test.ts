@@ -7,6 +7,7 @@ import {
   ActivateTemplateDocument,
   AddSenderDomainDocument,
   CreateTemplateDocument,
+  CreateWebhookEndpointDocument,
   EmailMessagesDocument,
   FailingJobsDocument,
   InviteMemberDocument,
@@ -22,6 +23,7 @@ import {
 import type { LaurelClient } from "../../src/sdk/index.js";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { enqueueEmail } from "../../src/modules/outbox/service.js";
+import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { enqueueJob } from "../../src/modules/jobs/enqueue.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
@@ -174,7 +176,7 @@ describe("the transactional outbox", () => {
     const claims = { dbRole: app.config.roles.member, tenantId: quiet.tenantId, userId: null };
     await expect(
       withTenantTransaction(app.database, claims, async (db) => {
-        await enqueueEmail(db, quiet.tenantId, { kind: "credential_issued", toEmail: "ghost@example.test", payload: {}, idempotencyKey: "ghost" });
+        await enqueueEmail(db, quiet.tenantId, { kind: "credential_issued", toEmail: "ghost@example.test", payload: {}, idempotencyKey: "ghost" }, mailSettings(app.config));
         expect(await db.$queryRaw`select 1 from graphile_worker._private_jobs`.catch(() => "closed")).toBe("closed"); // the queue's tables stay shut
         throw new Error("the issuance failed after queueing its email");
       }),
@@ -183,7 +185,7 @@ describe("the transactional outbox", () => {
     expect(await app.db.admin`select 1 from email_outbox where to_email = 'ghost@example.test'`).toHaveLength(0);
     // The same work committed: the message and its job exist together.
     await withTenantTransaction(app.database, claims, (db) =>
-      enqueueEmail(db, quiet.tenantId, { kind: "credential_issued", toEmail: "ghost@example.test", payload: {}, idempotencyKey: "ghost" }),
+      enqueueEmail(db, quiet.tenantId, { kind: "credential_issued", toEmail: "ghost@example.test", payload: {}, idempotencyKey: "ghost" }, mailSettings(app.config)),
     );
     await waitFor(async () => sentTo("ghost@example.test")[0], "the committed email");
     expect(sentTo("ghost@example.test")).toHaveLength(1);
@@ -362,23 +364,34 @@ describe("tenant isolation", () => {
 });
 
 describe("the demo outbox (no RESEND_API_KEY)", () => {
-  it("keeps rendered credential emails readable, but never an invitation's body with its accept link", async () => {
+  it("stores messages, never calls them sent, leaves them untracked and never keeps an invitation's body", async () => {
     const demo = await startTestApp(deliveryConfig());
     const demoWorker = await startTestWorker(demo);
     try {
       const tenant = await signUpTenant(demo, "Demo Outbox School");
+      const { createWebhookEndpoint } = await tenant.owner.request(CreateWebhookEndpointDocument, { input: { url: "http://127.0.0.1:9/hooks", eventTypes: ["credential.delivered", "credential.bounced"] } });
+      expect(createWebhookEndpoint.__typename).toBe("WebhookSecretPayload");
       const templateId = await activeTemplate(tenant.owner, "Outbox Badge");
-      await issue(tenant.owner, templateId, "outbox@example.test");
+      const credential = await issue(tenant.owner, templateId, "outbox@example.test");
       await tenant.owner.request(InviteMemberDocument, { input: { email: "invitee@example.test", role: "viewer" } });
       const rows = await waitFor(async () => {
         const all = await messages(tenant.owner);
-        return all.length === 2 && all.every((m) => m.status === "sent") ? all : null;
+        return all.length === 2 && all.every((m) => m.status === "stored") ? all : null;
       }, "both messages in the demo outbox");
       const credentialEmail = rows.find((m) => m.kind === "credential_issued")!;
-      expect(credentialEmail).toMatchObject({ provider: "log", subject: expect.stringContaining("Outbox Badge") });
-      expect(credentialEmail.html).toContain("/t/c/");
+      expect(credentialEmail).toMatchObject({ provider: "log", providerMessageId: null, sentAt: null, deliveredAt: null, subject: expect.stringContaining("Outbox Badge") });
+      // Nobody but the operator can open a stored message: no pixel, no tracked link to count as the recipient's.
+      expect(credentialEmail.html).toContain(`/issuers/${tenant.tenantId}/credentials/${rawId(credential.id)}`);
+      expect(credentialEmail.html).not.toContain("/t/o/");
+      expect(credentialEmail.html).not.toContain("/t/c/");
       const invitation = rows.find((m) => m.kind === "invitation")!;
-      expect(invitation).toMatchObject({ provider: "log", html: null, text: null });
+      expect(invitation).toMatchObject({ provider: "log", html: null, text: null, sentAt: null });
+      expect((await messages(tenant.owner, { undelivered: true })).map((m) => m.kind).sort()).toEqual(["credential_issued", "invitation"]);
+      const kept = await demo.db.admin`select content, payload from email_outbox where tenant_id = ${tenant.tenantId}`;
+      expect(kept.map((r) => r.content)).toEqual([null, null]);
+      expect(kept.some((r) => "token" in (r.payload as object))).toBe(false);
+      const partnerEvents = await demo.db.admin`select event_type from webhook_deliveries where tenant_id = ${tenant.tenantId}`;
+      expect(partnerEvents).toEqual([]);
     } finally {
       await demoWorker.stop();
       await demo.close();

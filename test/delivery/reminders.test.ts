@@ -87,6 +87,22 @@ describe("reminders for unopened credentials", () => {
   });
 });
 
+describe("a credential whose email was only stored (the demo outbox)", () => {
+  it("gets no reminder that it was not opened: nobody was told about it, until a copy is sent", async () => {
+    const id = await issue("stored-only@example.test");
+    // What the worker does without RESEND_API_KEY: the message is stored, never sent.
+    await app.db.admin`update email_outbox set status = 'stored', provider = 'log' where credential_id = ${id} and kind = 'credential_issued'`;
+    await age(id, 30);
+    await sweep();
+    expect(await reminders(id)).toHaveLength(0);
+    // A copy that did leave (resendCredentialEmail through Resend) makes the reminder due again.
+    await app.db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key, credential_id, status)
+                       values (${a.tenantId}, 'credential_issued', 'stored-only@example.test', ${`credential_issued:${id}:resend:1`}, ${id}, 'sent')`;
+    await sweep();
+    expect(await reminders(id)).toHaveLength(1);
+  });
+});
+
 describe("expiry", () => {
   it("reminds once before validUntil and tells partners once it has passed", async () => {
     const soon = new Date(Date.now() + 10 * 86_400_000).toISOString();

@@ -1,6 +1,7 @@
 // A local stand-in for Resend's HTTP API, for the real resend SDK (RESEND_BASE_URL points here). It
 // records every call and keeps Resend's idempotency promise: a repeated Idempotency-Key returns the
-// first response and sends nothing more. Failures and latency can be injected.
+// first response and sends nothing more, and the same key with a different body is refused (409). Failures,
+// latency and lost answers (accepted, then the connection drops) can be injected.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -26,8 +27,15 @@ export interface FakeResend {
   calls: { method: string; path: string; idempotencyKey: string | null; status: number }[];
   /** Emails actually "sent": one per idempotency key. */
   sent: SentEmail[];
-  /** Decide the answer to a send before it happens: return a status to fail it. */
-  failWith: ((email: SentEmail, attempt: number) => number | null) | null;
+  /** Decide the answer to a send before it happens: return a status (or a status and Resend's error name) to fail it. */
+  failWith: ((email: SentEmail, attempt: number) => number | { status: number; name: string } | null) | null;
+  /**
+   * Called once a request's emails are accepted (sent, and remembered under its key), before the answer:
+   * resolve true and the connection is dropped unanswered, as when an answer is lost on the way back.
+   */
+  loseAnswer: ((emails: SentEmail[]) => boolean | Promise<boolean>) | null;
+  /** Answer every replay of a key with 409 invalid_idempotent_request, as if its body had changed. */
+  conflictOnReplay: boolean;
   latencyMs: number;
   /** Delay after an email is accepted, before the answer: a crash then leaves a sent but unrecorded email. */
   responseDelayMs: number;
@@ -43,6 +51,8 @@ export async function startFakeResend(): Promise<FakeResend> {
     calls: [],
     sent: [],
     failWith: null,
+    loseAnswer: null,
+    conflictOnReplay: false,
     latencyMs: 0,
     responseDelayMs: 0,
     domains: new Map(),
@@ -65,7 +75,7 @@ export async function startFakeResend(): Promise<FakeResend> {
     const replay = () => {
       const first = byKey.get(key!)!;
       // As Resend: the same key with a different body is refused, not replayed.
-      if (first.request !== request) return answer(409, { name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload", statusCode: 409 });
+      if (first.request !== request || fake.conflictOnReplay) return answer(409, { name: "invalid_idempotent_request", message: "Same idempotency key used with a different request payload", statusCode: 409 });
       fake.calls.push({ method: "POST", path, idempotencyKey: key, status: first.status });
       res.writeHead(first.status, { "content-type": "application/json" });
       res.end(first.body);
@@ -87,28 +97,44 @@ export async function startFakeResend(): Promise<FakeResend> {
       attempts.set(email.ref ?? key ?? email.id, n);
       return n;
     };
+    const failure = (email: SentEmail) => {
+      const f = fake.failWith?.(email, attemptOf(email)) ?? null;
+      if (f === null) return null;
+      const status = typeof f === "number" ? f : f.status;
+      return { status, name: typeof f === "number" ? (f === 422 ? "validation_error" : "internal_server_error") : f.name };
+    };
+    // Answers a request whose emails were accepted, unless the answer is to be lost.
+    const accepted = async (emails: SentEmail[], payload: string) => {
+      if (await fake.loseAnswer?.(emails)) {
+        fake.calls.push({ method: "POST", path, idempotencyKey: key, status: 0 });
+        return req.socket.destroy();
+      }
+      fake.calls.push({ method: "POST", path, idempotencyKey: key, status: 200 });
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(payload);
+    };
     if (req.method === "POST" && path === "/emails") {
       if (key && byKey.has(key)) return replay();
       const email = toEmail(body);
-      const failure = fake.failWith?.(email, attemptOf(email)) ?? null;
-      if (failure) return answer(failure, { name: failure === 422 ? "validation_error" : "internal_server_error", message: `injected ${failure}`, statusCode: failure });
+      const refused = failure(email);
+      if (refused) return answer(refused.status, { name: refused.name, message: `injected ${refused.status}`, statusCode: refused.status });
       fake.sent.push(email);
       const payload = JSON.stringify({ id: email.id });
       if (key) byKey.set(key, { status: 200, body: payload, request });
-      return answer(200, { id: email.id });
+      return accepted([email], payload);
     }
     if (req.method === "POST" && path === "/emails/batch") {
       if (key && byKey.has(key)) return replay();
       const permissive = req.headers["x-batch-validation"] === "permissive";
       const emails = (body as Record<string, unknown>[]).map(toEmail);
-      const failures = emails.map((email) => fake.failWith?.(email, attemptOf(email)) ?? null);
-      const outage = failures.find((f) => f && f >= 500);
-      if (outage) return answer(outage, { name: "internal_server_error", message: `injected ${outage}`, statusCode: outage });
+      const failures = emails.map(failure);
+      const outage = failures.find((f) => f && f.status >= 500);
+      if (outage) return answer(outage.status, { name: outage.name, message: `injected ${outage.status}`, statusCode: outage.status });
       if (!permissive && failures.some(Boolean)) return answer(422, { name: "validation_error", message: "injected 422", statusCode: 422 });
       const data: { id: string }[] = [];
       const errors: { index: number; message: string }[] = [];
       emails.forEach((email, index) => {
-        if (failures[index]) errors.push({ index, message: `injected ${failures[index]}` });
+        if (failures[index]) errors.push({ index, message: `injected ${failures[index]!.status}` });
         else {
           fake.sent.push(email);
           data.push({ id: email.id });
@@ -117,9 +143,7 @@ export async function startFakeResend(): Promise<FakeResend> {
       const payload = JSON.stringify(permissive ? { data, errors } : { data });
       if (key) byKey.set(key, { status: 200, body: payload, request });
       if (fake.responseDelayMs) await new Promise((r) => setTimeout(r, fake.responseDelayMs));
-      fake.calls.push({ method: "POST", path, idempotencyKey: key, status: 200 });
-      res.writeHead(200, { "content-type": "application/json" });
-      return res.end(payload);
+      return accepted(emails.filter((_, index) => !failures[index]), payload);
     }
     if (req.method === "POST" && path === "/domains") {
       const domain = { id: randomUUID(), name: body.name, status: "not_started" };

@@ -1,6 +1,6 @@
 // argon2id through @node-rs/argon2 (prebuilt, no compiler). Parameters are the library's defaults
 // (OWASP's second recommended set); a stored hash is a PHC string carrying its own parameters, so they
-// can rise later. The database never hands a stored hash out (sql/016): to check a password, the
+// can rise later. The database never hands a stored hash out (sql/017): to check a password, the
 // server asks for the salt and parameters of the email's hash, derives the raw hash here, and the
 // database compares it in the same call that opens the session.
 import { hash, hashRaw } from "@node-rs/argon2";

@@ -106,7 +106,7 @@ export interface SessionOptions {
 
 /**
  * A session token made before the database call that opens it: the SQL functions that check a proof
- * (log_in, sign_up, accept_invitation) store its id and hash in that same call (sql/016), so nothing
+ * (log_in, sign_up, accept_invitation) store its id and hash in that same call (sql/017), so nothing
  * opens a session without one.
  */
 export function newSession(options: SessionOptions) {

@@ -21,8 +21,10 @@ import { checkRow, cleanRowText, MAX_ROWS, withExactDates, type BulkRow, type Ro
 import { addPeopleProblems } from "./people.js";
 import { storableTree } from "../../lib/text.js";
 import { alreadyAwarded, awardsOf, uniqueAward, type Award } from "../credentials/duplicates.js";
-import { emitPartnerEvents, enqueueEmailDelivery, enqueueJob } from "../jobs/enqueue.js";
-import { insertAudit, insertCredentials, insertOutbox, insertRows, markRows } from "./sql.js";
+import { emitPartnerEvents, enqueueJob } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import type { MailSettings } from "../delivery/compose.js";
+import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
 
 const contextsOnly = createDocumentLoader();
 
@@ -93,7 +95,7 @@ export async function processChunk(
   db: Db,
   tenantId: string,
   jobId: string,
-  settings: IssuerSettings,
+  settings: IssuerSettings & MailSettings,
   size = 250,
   hooks: ChunkHooks = {},
 ): Promise<{ done: boolean; issued: number; failed: number }> {
@@ -248,19 +250,16 @@ export async function processChunk(
     const award = latest.get(c.recipientId)?.[0];
     outcomes.set(c.rowNumber, { problems: [{ row: c.rowNumber, column: "email", message: award ? alreadyAwarded(award) : "Already awarded to this person", ...(award ? { credentialId: award.id } : {}) }] });
   }
-  const messageIds = await insertOutbox(
-    tenantId,
-    credentials.map((c) => ({
-      kind: "credential_issued",
-      toEmail: c.recipient.email,
-      locale: c.recipient.locale,
-      idempotencyKey: `credential_issued:${c.id}`,
-      credentialId: c.id,
-      recipientId: c.recipientId,
-      payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
-    })),
-  );
-  await enqueueEmailDelivery(db, messageIds);
+  const outbox = credentials.map((c) => ({
+    kind: "credential_issued",
+    toEmail: c.recipient.email,
+    locale: c.recipient.locale,
+    idempotencyKey: `credential_issued:${c.id}`,
+    credentialId: c.id,
+    recipientId: c.recipientId,
+    payload: { credentialId: c.id, credentialUrl: urls.credential(settings.publicUrl, tenantId, c.id), name: version.name },
+  }));
+  await queueEmails(db, settings, tenantId, outbox);
   await emitPartnerEvents(db, "credential.issued", credentials.map((c) => ({ credentialId: c.id, recipientId: c.recipientId, templateId: template.id, bulkJobId: jobId })));
   await insertAudit(
     tenantId,

@@ -77,39 +77,6 @@ export async function recipientsByExternalId(tenantId: string, externalIds: stri
   return new Map(rows.map((r) => [r.external_id, r.email]));
 }
 
-export interface OutboxRow {
-  kind: string;
-  toEmail: string;
-  locale: string;
-  idempotencyKey: string;
-  payload: object;
-  credentialId: string;
-  recipientId: string;
-}
-
-/** The chunk's emails in one statement; returns their ids for the send jobs. */
-export async function insertOutbox(tenantId: string, rows: OutboxRow[]): Promise<string[]> {
-  if (!rows.length) return [];
-  const result = await boundQuery<{ id: string }>(
-    `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     select $1::uuid, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id
-       from unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[])
-            as u(kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-     returning id`,
-    [
-      tenantId,
-      rows.map((r) => r.kind),
-      rows.map((r) => r.toEmail),
-      rows.map((r) => r.locale),
-      rows.map((r) => r.idempotencyKey),
-      rows.map((r) => JSON.stringify(r.payload)),
-      rows.map((r) => r.credentialId),
-      rows.map((r) => r.recipientId),
-    ],
-  );
-  return result.rows.map((r) => r.id);
-}
-
 export interface AuditRow {
   action: string;
   targetType: string;

@@ -5,6 +5,7 @@
 import { processChunk, type ChunkHooks } from "./service.js";
 import { statusAllocatorFor } from "../credentials/status-lists.js";
 import { createSignPool } from "../credentials/vc/sign-pool.js";
+import { mailSettings } from "../delivery/compose.js";
 import type { TenantJob, WorkerApp } from "../jobs/worker.js";
 
 export interface BulkTaskOptions {
@@ -20,8 +21,7 @@ export function createBulkTask(app: WorkerApp, options: BulkTaskOptions = {}) {
   const concurrency = Math.max(1, options.concurrency ?? app.config.bulkConcurrency);
   const log = options.log ?? ((line) => console.log(`[bulk] ${line}`));
   const settings = {
-    publicUrl: app.config.publicUrl,
-    keks: app.config.keks,
+    ...mailSettings(app.config),
     allocateStatus: statusAllocatorFor(app),
     signPool: createSignPool(),
   };

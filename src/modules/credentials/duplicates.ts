@@ -1,4 +1,4 @@
-// Awarding twice. A template's duplicate policy (sql/016) says whether one person (one recipient:
+// Awarding twice. A template's duplicate policy (sql/018) says whether one person (one recipient:
 // one normalised email per tenant) may hold more than one of its credentials that is not revoked:
 // REFUSE (the default) names the credential already held, REPLACE revokes it for the new one, ALLOW
 // issues again (repeatable badges). Single issuance and bulk rows share these helpers.

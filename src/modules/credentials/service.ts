@@ -4,6 +4,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
+import type { MailSettings } from "../delivery/compose.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
@@ -77,7 +78,7 @@ export function checkFieldValues(fields: CustomField[], values: Record<string, u
   return out;
 }
 
-export async function issueCredential(db: Db, caller: Caller, input: IssueInput, settings: IssuerSettings) {
+export async function issueCredential(db: Db, caller: Caller, input: IssueInput, settings: IssuerSettings & MailSettings) {
   const key = input.idempotencyKey?.trim() || null;
   if (key && key.length > 200) throw ValidationError.field(["input", "idempotencyKey"], "At most 200 characters");
   if (key) {
@@ -182,7 +183,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
     credentialId,
     recipientId: recipient.id,
     payload: { credentialId, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, credentialId), name: version.name },
-  });
+  }, settings);
   await emitPartnerEvents(db, "credential.issued", [{ credentialId, recipientId: recipient.id, templateId: template.id }]);
   return credential;
 }
@@ -191,7 +192,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
  * REPLACE: revokes the credentials a new award supersedes, each with a reason naming its successor.
  * One already revoked meanwhile (a concurrent replacement) is left as it is.
  */
-export async function replaceAwards(db: Db, caller: Caller, awards: Award[], successorId: string, settings: IssuerSettings) {
+export async function replaceAwards(db: Db, caller: Caller, awards: Award[], successorId: string, settings: IssuerSettings & MailSettings) {
   for (const award of awards) {
     try {
       await revokeCredential(db, caller, award.id, { reason: `Replaced by credential ${successorId}` }, settings);
@@ -208,7 +209,7 @@ async function findCredential(db: Db, caller: Caller, id: string) {
   return credential;
 }
 
-export async function revokeCredential(db: Db, caller: Caller, id: string, input: { reason: string; notifyRecipient?: boolean | null }, settings: IssuerSettings) {
+export async function revokeCredential(db: Db, caller: Caller, id: string, input: { reason: string; notifyRecipient?: boolean | null }, settings: IssuerSettings & MailSettings) {
   const credential = await findCredential(db, caller, id);
   if (credential.status === "REVOKED") throw new CredentialStateError("This credential is already revoked");
   const reason = input.reason.trim();
@@ -231,12 +232,12 @@ export async function revokeCredential(db: Db, caller: Caller, id: string, input
       credentialId: id,
       recipientId: recipient.id,
       payload: { credentialId: id, reason, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) },
-    });
+    }, settings);
   }
   return updated;
 }
 
-export async function setSuspended(db: Db, caller: Caller, id: string, suspended: boolean, settings?: IssuerSettings) {
+export async function setSuspended(db: Db, caller: Caller, id: string, suspended: boolean, settings: MailSettings) {
   const credential = await findCredential(db, caller, id);
   if (credential.status === "REVOKED") throw new CredentialStateError("A revoked credential cannot be suspended or reinstated");
   if ((credential.status === "SUSPENDED") === suspended) {
@@ -259,7 +260,7 @@ export async function setSuspended(db: Db, caller: Caller, id: string, suspended
     recipientId: recipient.id,
     // One notice per change: the list version is unique to this flip of the suspension bit.
     idempotencyKey: `${kind}:${id}:${(updated.suspendedAt ?? new Date()).getTime()}`,
-    payload: { credentialId: id, ...(settings ? { credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) } : {}) },
-  });
+    payload: { credentialId: id, credentialUrl: urls.credential(settings.publicUrl, caller.tenantId, id) },
+  }, settings);
   return updated;
 }

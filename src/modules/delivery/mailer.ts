@@ -1,6 +1,5 @@
-// Where rendered messages go: Resend through its SDK, or (no RESEND_API_KEY: the embedded demo) nowhere
-// but the database, where the rendered message is kept and can be read through the API.
-import { randomUUID } from "node:crypto";
+// Where messages go: Resend through its SDK, or (no RESEND_API_KEY: the embedded demo) nowhere: the
+// send task then stores them in the database (status "stored"), where they can be read through the API.
 import { Resend } from "resend";
 import type { EmailConfig } from "../../config.js";
 
@@ -19,8 +18,15 @@ export interface OutgoingEmail {
 export class MailerError extends Error {
   constructor(
     message: string,
-    /** Worth trying again later (network, rate limit, provider outage) rather than a refusal. */
+    /** Worth trying again later (network, rate limit, provider outage, our own configuration) rather than a refusal. */
     readonly retryable: boolean,
+    /**
+     * What became of the email: "not_sent" (an answer said so), "unknown" (no answer, or one that does
+     * not say: it may have gone out), "sent" (the provider took an earlier request under this key).
+     */
+    readonly fate: "not_sent" | "unknown" | "sent" = "not_sent",
+    /** A refusal of our own making (key, region, sender, a malformed request): never the message's failure. */
+    readonly ours = false,
   ) {
     super(message);
     this.name = "MailerError";
@@ -43,16 +49,24 @@ export interface Mailer {
 
 export const MAX_BATCH = 100;
 
+// Refusals of the request itself rather than of the recipient: a deployment's key, region or sender, or a
+// request we built wrong. Ours to fix, so retried (and visible as a failing job), never the message's failure.
+const OURS = new Set([
+  "missing_api_key", "invalid_api_key", "restricted_api_key", "invalid_access", "invalid_region", "invalid_from_address",
+  "missing_required_field", "invalid_parameter", "invalid_idempotency_key", "method_not_allowed", "not_found",
+]);
+
 function classify(error: { statusCode: number | null; name: string; message: string }): MailerError {
   const status = error.statusCode ?? 0;
   if (error.name === "invalid_idempotent_request") {
-    // The key was used before with a different body: the first request went through, this one never will.
-    return new MailerError(`Resend 409: this message was already sent with different content under its key (${error.message})`, false);
+    // Resend keeps a key once an email went out under it: that request was taken, this one never will be.
+    return new MailerError(`Resend 409: an earlier request under this key was accepted (${error.message}); its message id is unknown`, false, "sent");
   }
-  // Outages, rate limits, a first request still in flight (409 concurrent_idempotent_requests) and a
-  // refused API key (a deployment problem, fixed by an operator) are worth retrying with backoff.
-  const retryable = status === 0 || status === 429 || status === 409 || status === 401 || status === 403 || status >= 500;
-  return new MailerError(`Resend ${status || "error"} ${error.name}: ${error.message}`, retryable);
+  // No answer, an outage, or the first request still in flight (409 concurrent_idempotent_requests):
+  // it may have gone out, and the same request is worth making again.
+  const unknown = status === 0 || status >= 500 || error.name === "concurrent_idempotent_requests";
+  const ours = status === 401 || status === 403 || OURS.has(error.name);
+  return new MailerError(`Resend ${status || "error"} ${error.name}: ${error.message}`, unknown || ours || status === 429, unknown ? "unknown" : "not_sent", ours);
 }
 
 export function createMailer(config: EmailConfig): Mailer {
@@ -75,7 +89,7 @@ export function createMailer(config: EmailConfig): Mailer {
       try {
         result = await resend.emails.send(toApi(email), { idempotencyKey });
       } catch (error) {
-        throw new MailerError(`Resend unreachable: ${(error as Error).message}`, true);
+        throw new MailerError(`Resend unreachable: ${(error as Error).message}`, true, "unknown");
       }
       if (result.error) throw classify(result.error);
       return { id: result.data.id };
@@ -86,7 +100,7 @@ export function createMailer(config: EmailConfig): Mailer {
         // Permissive: one bad address fails alone instead of holding back the other 99.
         result = await resend.batch.send(emails.map(toApi), { idempotencyKey, batchValidation: "permissive" });
       } catch (error) {
-        throw new MailerError(`Resend unreachable: ${(error as Error).message}`, true);
+        throw new MailerError(`Resend unreachable: ${(error as Error).message}`, true, "unknown");
       }
       if (result.error) throw classify(result.error);
       const failed = new Map((result.data.errors ?? []).map((e) => [e.index, e.message]));
@@ -95,18 +109,19 @@ export function createMailer(config: EmailConfig): Mailer {
         const refused = failed.get(index);
         if (refused !== undefined) return { error: new MailerError(`Resend refused: ${refused}`, false) };
         const next = ids.shift();
-        return next ? { id: next.id } : { error: new MailerError("Resend returned fewer ids than emails", true) };
+        return next ? { id: next.id } : { error: new MailerError("Resend returned fewer ids than emails", true, "unknown") };
       });
     },
   };
 }
 
+// Never called for sending: the send task stores a "log" provider's messages instead (see send-emails.ts).
 const logMailer: Mailer = {
   provider: "log",
   async send() {
-    return { id: `log_${randomUUID()}` };
+    throw new MailerError("The demo outbox sends nothing", false);
   },
-  async sendBatch(emails) {
-    return emails.map(() => ({ id: `log_${randomUUID()}` }));
+  async sendBatch() {
+    throw new MailerError("The demo outbox sends nothing", false);
   },
 };

@@ -1,6 +1,6 @@
 // POST /webhooks/resend: Resend's delivery events. The signature (Svix / Standard Webhooks: id,
 // timestamp, HMAC) is checked with the SDK before anything is read; tampered or stale requests are
-// refused and change nothing. apply_email_event() (sql/016) applies each event id once, forward only,
+// refused and change nothing. apply_email_event() (sql/017) applies each event id once, forward only,
 // to the Resend message named by Resend's id.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Resend } from "resend";

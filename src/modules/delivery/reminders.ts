@@ -5,16 +5,27 @@
 //     the credential (credentials.engaged_at, kept by the engagement pipeline);
 //   - one reminder expiry_reminder_days before validUntil;
 //   - credential.expired for partners once validUntil has passed.
-// Recipients who are restricted or objected get no reminders. Idempotency keys make a repeated sweep harmless.
+// Recipients who are restricted or objected get no reminders, nor do those never told about the credential
+// (its email only stored in the demo outbox: "you have not opened it yet" would claim it reached them).
+// Idempotency keys make a repeated sweep harmless.
 import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
-import { enqueueEmailDelivery, emitPartnerEvents } from "../jobs/enqueue.js";
+import { emitPartnerEvents } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import { mailSettings } from "./compose.js";
 import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
 
-// Which tenants have something due is a cross-tenant question: only this definer function (sql/016) may ask it.
+// Which tenants have something due is a cross-tenant question: only this definer function (sql/017) may ask it.
 const DUE_TENANTS = "select tenant_id from tenants_due_for_reminders() as tenant_id";
+
+// The credential's email went somewhere other than the demo outbox (or is still on its way).
+const TOLD = `not exists (select 1 from email_outbox o where o.tenant_id = c.tenant_id and o.credential_id = c.id
+                                and o.kind = 'credential_issued' and o.status = 'stored')
+              or exists (select 1 from email_outbox o where o.tenant_id = c.tenant_id and o.credential_id = c.id
+                            and o.kind = 'credential_issued' and o.status in ('sent', 'delivered'))`;
+// (The due tenants are a superset: each tenant's own sweep below also asks whether the recipient was told.)
 
 /** Anything that runs a query as the owner role: graphile-worker's job helpers, or an owner pool. */
 export interface OwnerQuery {
@@ -37,7 +48,7 @@ export async function sweepReminders(app: WorkerApp, owner: OwnerQuery) {
 export async function sweepTenant(app: WorkerApp, tenantId: string) {
   const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
   return withTenantTransaction(app.database, claims, async (db) => {
-    const reminders = await boundQuery<{ id: string }>(
+    const reminders = await boundQuery<DueRow>(
       `with due as (
          select c.id, c.recipient_id, c.reminders_sent + 1 as n, r.email, r.locale
            from credentials c
@@ -45,22 +56,16 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
             and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
-            and r.restricted_at is null and r.objected_at is null
+            and r.restricted_at is null and r.objected_at is null and (${TOLD})
           order by c.issued_at limit ${BATCH}
           for update of c skip locked
-       ), marked as (
-         update credentials c set reminders_sent = d.n, last_reminded_at = now()
-           from due d where c.tenant_id = $1 and c.id = d.id
        )
-       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-       select $1, 'credential_reminder', d.email, d.locale, 'credential_reminder:' || d.id || ':' || d.n,
-              jsonb_build_object('credentialId', d.id, 'reminderNumber', d.n), d.id, d.recipient_id
-         from due d
-       on conflict (tenant_id, idempotency_key) do nothing
-       returning id`,
+       update credentials c set reminders_sent = d.n, last_reminded_at = now()
+         from due d where c.tenant_id = $1 and c.id = d.id
+       returning d.id, d.recipient_id, d.n, d.email, d.locale`,
       [tenantId],
     );
-    const expiring = await boundQuery<{ id: string }>(
+    const expiring = await boundQuery<DueRow>(
       `with due as (
          select c.id, c.recipient_id, r.email, r.locale
            from credentials c
@@ -71,15 +76,9 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
             and r.restricted_at is null and r.objected_at is null
           limit ${BATCH}
           for update of c skip locked
-       ), marked as (
-         update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
        )
-       insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id)
-       select $1, 'credential_expiring', d.email, d.locale, 'credential_expiring:' || d.id,
-              jsonb_build_object('credentialId', d.id), d.id, d.recipient_id
-         from due d
-       on conflict (tenant_id, idempotency_key) do nothing
-       returning id`,
+       update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
+       returning d.id, d.recipient_id, null::int as n, d.email, d.locale`,
       [tenantId],
     );
     const expired = await boundQuery<{ id: string; valid_until: Date }>(
@@ -90,8 +89,25 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
         returning c.id, c.valid_until`,
       [tenantId],
     );
-    await enqueueEmailDelivery(db, [...reminders.rows, ...expiring.rows].map((r) => r.id));
+    const emails = [
+      ...reminders.rows.map((d) => outboxRow(d, "credential_reminder", `credential_reminder:${d.id}:${d.n}`, { credentialId: d.id, reminderNumber: d.n })),
+      ...expiring.rows.map((d) => outboxRow(d, "credential_expiring", `credential_expiring:${d.id}`, { credentialId: d.id })),
+    ];
+    // A repeated sweep finds the same keys used: those messages exist already and are left out.
+    await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
     await emitPartnerEvents(db, "credential.expired", expired.rows.map((r) => ({ credentialId: r.id, validUntil: r.valid_until.toISOString() })));
     return { reminders: reminders.rows.length, expiring: expiring.rows.length, expired: expired.rows.length };
   });
 }
+
+interface DueRow extends Record<string, unknown> {
+  id: string;
+  recipient_id: string;
+  n: number | null;
+  email: string;
+  locale: string;
+}
+
+const outboxRow = (d: DueRow, kind: string, idempotencyKey: string, payload: Record<string, unknown>) => ({
+  kind, toEmail: d.email, locale: d.locale, idempotencyKey, payload, credentialId: d.id, recipientId: d.recipient_id,
+});

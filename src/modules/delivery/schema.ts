@@ -17,9 +17,22 @@ import {
   updateEmailSettings, updateRecipientPrivacy, verifySenderDomain, type BackgroundJob,
 } from "./service.js";
 
-const EmailStatusEnum = builder.enumType(EmailStatus, { name: "EmailStatus" });
+const EmailStatusEnum = builder.enumType("EmailStatus", {
+  description: "Where a message is: queued → sending → sent → delivered / bounced / complained, or failed; stored in the demo outbox",
+  values: {
+    queued: { value: EmailStatus.queued, description: "Waiting for its send job (also after a refusal worth retrying)" },
+    sending: { value: EmailStatus.sending, description: "Handed to the provider; while its answer is unknown, the same request is made again" },
+    stored: { value: EmailStatus.stored, description: "Kept in the demo outbox (no RESEND_API_KEY): it never left the machine and reached nobody" },
+    sent: { value: EmailStatus.sent, description: "Accepted by the provider" },
+    delivered: { value: EmailStatus.delivered, description: "The recipient's mail server took it (the provider's webhook)" },
+    bounced: { value: EmailStatus.bounced, description: "The recipient's mail server refused it" },
+    complained: { value: EmailStatus.complained, description: "The recipient marked it as spam" },
+    failed: { value: EmailStatus.failed, description: "Refused by the provider, or every retry ran out" },
+  } as const,
+});
 const EmailKindEnum = builder.enumType("EmailKind", { values: EMAIL_KINDS });
-const UNDELIVERED = ["queued", "sending", "failed", "bounced", "complained"] as const;
+// Never delivered, or not yet: everything but sent (on its way) and delivered.
+const UNDELIVERED = ["queued", "sending", "stored", "failed", "bounced", "complained"] as const;
 
 export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
   name: "EmailMessage",
@@ -39,11 +52,11 @@ export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
     providerMessageId: t.exposeString("providerMessageId", { nullable: true }),
     from: t.exposeString("fromAddress", { nullable: true }),
     subject: t.exposeString("subject", { nullable: true }),
-    html: t.exposeString("html", { nullable: true, description: "Kept for the demo outbox only" }),
-    text: t.exposeString("textBody", { nullable: true, description: "Kept for the demo outbox only" }),
+    html: t.exposeString("html", { nullable: true, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
+    text: t.exposeString("textBody", { nullable: true, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
     credentialId: t.id({ nullable: true, select: { credentialId: true }, description: "The credential's global id", resolve: (m) => (m.credentialId ? encodeGlobalID("Credential", m.credentialId) : null) }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
-    sentAt: t.expose("sentAt", { type: "DateTime", nullable: true }),
+    sentAt: t.expose("sentAt", { type: "DateTime", nullable: true, description: "When the provider accepted it; null for a stored message, which was never sent" }),
     deliveredAt: t.expose("deliveredAt", { type: "DateTime", nullable: true }),
     bouncedAt: t.expose("bouncedAt", { type: "DateTime", nullable: true }),
     complainedAt: t.expose("complainedAt", { type: "DateTime", nullable: true }),
@@ -61,7 +74,7 @@ builder.prismaObjectField(TenantRef, "emailMessages", (t) =>
     complexity: connectionComplexity,
     args: {
       status: t.arg({ type: [EmailStatusEnum] }),
-      undelivered: t.arg.boolean({ description: "Only messages not (yet) delivered: queued, sending, failed, bounced, complained" }),
+      undelivered: t.arg.boolean({ description: "Only messages not (yet) delivered: queued, sending, stored, failed, bounced, complained" }),
       credentialId: t.arg.globalID({ description: "Only this credential's messages (its global id)" }),
     },
     query: ({ status, undelivered, credentialId }) => ({
@@ -294,7 +307,7 @@ builder.prismaObjectFields(CredentialRef, (t) => ({
   }),
   engagedAt: t.expose("engagedAt", { type: "DateTime", nullable: true, authScopes: { permission: "personal:read" }, description: "When a person (not a scanner) first opened or viewed it" }),
   claimedAt: t.expose("claimedAt", { type: "DateTime", nullable: true, authScopes: { permission: "personal:read" } }),
-  remindersSent: t.exposeInt("remindersSent"),
+  remindersSent: t.exposeInt("remindersSent", { description: "Reminders queued so far; each one's delivery status is in emailMessages" }),
 }));
 
 const ReminderSettingsInput = builder.inputType("ReminderSettingsInput", {

@@ -7,7 +7,8 @@ import type { Config } from "../../config.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { recordAudit } from "../audit/service.js";
-import { enqueueEmailDelivery } from "../jobs/enqueue.js";
+import { queueEmails } from "../outbox/service.js";
+import { mailSettings } from "./compose.js";
 import { checkTemplate, EMAIL_KINDS, type Content } from "./content.js";
 import { urls } from "../credentials/document.js";
 import { normaliseDomain } from "../../lib/email-address.js";
@@ -91,7 +92,7 @@ export async function verifySenderDomain(db: Db, caller: Caller, config: Config,
     const [elsewhere] = await db.$queryRaw<{ taken: boolean }[]>`select sender_domain_claimed_elsewhere(${row.domain}) as taken`;
     if (elsewhere?.taken) throw taken();
   }
-  // Two tenants verifying at once: the unique index of sql/016 lets one win.
+  // Two tenants verifying at once: the unique index of sql/017 lets one win.
   return db.senderDomain
     .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { status, verifiedAt: status === "verified" ? new Date() : null } })
     .catch((error: unknown) => {
@@ -144,19 +145,18 @@ export async function resendCredentialEmail(db: Db, caller: Caller, config: Conf
   if (!credential) throw new NotFoundError("Credential");
   if (credential.status === "REVOKED") throw ValidationError.field(["credentialId"], "This credential is revoked: there is nothing to resend");
   const previous = await db.emailOutbox.count({ where: { tenantId: caller.tenantId, credentialId, kind: "credential_issued" } });
-  const message = await db.emailOutbox.create({
-    data: {
-      tenantId: caller.tenantId,
-      kind: "credential_issued",
-      toEmail: credential.recipient.email,
-      locale: credential.recipient.locale,
-      idempotencyKey: `credential_issued:${credentialId}:resend:${previous}`,
-      credentialId,
-      recipientId: credential.recipientId,
-      payload: { credentialId, credentialUrl: urls.credential(config.publicUrl, caller.tenantId, credentialId) },
-    },
-  });
-  await enqueueEmailDelivery(db, [message.id]);
+  const data = {
+    kind: "credential_issued",
+    toEmail: credential.recipient.email,
+    locale: credential.recipient.locale,
+    idempotencyKey: `credential_issued:${credentialId}:resend:${previous}`,
+    credentialId,
+    recipientId: credential.recipientId,
+    payload: { credentialId, credentialUrl: urls.credential(config.publicUrl, caller.tenantId, credentialId) },
+  };
+  // Today's content, fixed now: a fresh copy is a new message, not a replay of the first.
+  const [id] = await queueEmails(db, mailSettings(config), caller.tenantId, [data]);
+  const message = await db.emailOutbox.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: id! } } });
   await recordAudit(db, caller, { action: "email.resent", targetType: "Credential", targetId: credentialId, details: { messageId: message.id } });
   return message;
 }

@@ -54,7 +54,7 @@ export interface RecorderOptions {
   log?: (message: string) => void;
 }
 
-/** record_engagement_events() refuses larger batches (sql/016). */
+/** record_engagement_events() refuses larger batches (sql/017). */
 export const MAX_BATCH = 1000;
 
 // The wire shape record_engagement_events() reads with jsonb_to_recordset (snake_case keys).

@@ -7,10 +7,10 @@ import { issuerDid, verificationMethodId } from "./identity.js";
 import { getProfile, rotateSigningKey, updateProfile, type IssuerSettings } from "./service.js";
 import type { Context } from "../../context.js";
 import { statusAllocatorFor } from "../credentials/status-lists.js";
+import { mailSettings, type MailSettings } from "../delivery/compose.js";
 
-export const issuerSettings = (ctx: Context): IssuerSettings => ({
-  publicUrl: ctx.app.config.publicUrl,
-  keks: ctx.app.config.keks,
+export const issuerSettings = (ctx: Context): IssuerSettings & MailSettings => ({
+  ...mailSettings(ctx.app.config),
   allocateStatus: statusAllocatorFor(ctx.app),
 });
 

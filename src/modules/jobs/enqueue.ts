@@ -16,6 +16,13 @@ export async function enqueueJob(db: Db, task: TaskName, payload: Record<string,
                                           ${options.jobKey ?? null}, ${options.maxAttempts ?? null}::integer)`;
 }
 
+/**
+ * Attempts of a deliver_webhook job. The partner's failures never fail the job (the task logs them and
+ * schedules the delivery's next try itself), so these attempts count only failures of ours: with the
+ * queue's exponential backoff (capped at about six hours) 25 of them keep trying for about four days.
+ */
+export const WEBHOOK_JOB_ATTEMPTS = 25;
+
 /** Emails are sent in batches: one job per this many messages. */
 export const EMAILS_PER_JOB = 100;
 

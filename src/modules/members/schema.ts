@@ -19,6 +19,7 @@ import {
 } from "./service.js";
 import { switchTenant } from "../auth/service.js";
 import { requireWayInAlone } from "../../context.js";
+import { mailSettings } from "../delivery/compose.js";
 
 export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" });
 
@@ -114,7 +115,7 @@ builder.mutationField("inviteMember", (t) =>
     errors: { types: [ValidationError, AlreadyMemberError] },
     args: { input: t.arg({ type: InviteMemberInput, required: true }) },
     resolve: (_query, _root, { input }, ctx) =>
-      inviteMember(ctx.db, callerOf(ctx), input, { publicUrl: ctx.app.config.publicUrl, ttlHours: ctx.app.config.invitationTtlHours }),
+      inviteMember(ctx.db, callerOf(ctx), input, { publicUrl: ctx.app.config.publicUrl, ttlHours: ctx.app.config.invitationTtlHours, mail: mailSettings(ctx.app.config) }),
   }),
 );
 

@@ -7,6 +7,7 @@ import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, forbidden } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
+import type { MailSettings } from "../delivery/compose.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { issueToken, parseToken } from "../auth/tokens.js";
 import { checkPassword, newSession, type SessionGrant, type SessionOptions } from "../auth/service.js";
@@ -48,7 +49,7 @@ function requireMayGrantRole(caller: Caller, role: MemberRole) {
   assertMayGrant(caller.permissions, ROLE_PERMISSIONS[role], `the ${role} role`);
 }
 
-/** The database's own owner rule (sql/016) holds even where the check above was passed. */
+/** The database's own owner rule (sql/017) holds even where the check above was passed. */
 function refuseOwnerChange(error: unknown): never {
   if (pgError(error)?.code === "LROWN") throw forbidden("Only an owner can grant, change or remove the owner role");
   throw error;
@@ -59,7 +60,7 @@ export interface InviteInput {
   role: MemberRole;
 }
 
-export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number }) {
+export async function inviteMember(db: Db, caller: Caller, input: InviteInput, opts: { publicUrl: string; ttlHours: number; mail: MailSettings }) {
   requireMayGrantRole(caller, input.role);
   const email = input.email.toLowerCase();
   const existing = await db.membership.findFirst({
@@ -98,7 +99,7 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
       token: issued.token,
       expiresAt: invitation.expiresAt.toISOString(),
     },
-  });
+  }, opts.mail);
   await recordAudit(db, caller, {
     action: "member.invited",
     targetType: "Invitation",

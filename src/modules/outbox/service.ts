@@ -1,33 +1,28 @@
-// Emails to send, queued in the transaction of the change that causes them, together with the job that
-// sends them: a rolled-back change sends nothing, a committed one always has its job. The idempotency
-// key keeps a message single per cause.
+// Emails to send, queued in the transaction of the change that causes them, with their content fixed
+// and the job that sends them: a rolled-back change sends nothing, a committed one always has its job,
+// and every attempt of that job sends the same message. The idempotency key keeps a message single per
+// cause.
 import type { Db } from "../../db/tenant-transaction.js";
 import { enqueueEmailDelivery } from "../jobs/enqueue.js";
+import { insertWithContent, type MailSettings, type NewEmail } from "../delivery/compose.js";
 
-export interface OutboxEmail {
-  kind: string;
-  toEmail: string;
+export interface OutboxEmail extends Omit<NewEmail, "locale"> {
   locale?: string;
-  payload: Record<string, unknown>;
-  idempotencyKey: string;
-  credentialId?: string;
-  recipientId?: string;
 }
 
-export async function enqueueEmail(db: Db, tenantId: string, email: OutboxEmail): Promise<string> {
-  const row = await db.emailOutbox.create({
-    data: {
-      tenantId,
-      kind: email.kind,
-      toEmail: email.toEmail,
-      locale: email.locale ?? "en",
-      payload: email.payload as object,
-      idempotencyKey: email.idempotencyKey,
-      credentialId: email.credentialId ?? null,
-      recipientId: email.recipientId ?? null,
-    },
-    select: { id: true },
-  });
-  await enqueueEmailDelivery(db, [row.id]);
-  return row.id;
+/** One message and its send job; returns its id. */
+export async function enqueueEmail(db: Db, tenantId: string, email: OutboxEmail, settings: MailSettings): Promise<string> {
+  const [id] = await queueEmails(db, settings, tenantId, [{ ...email, locale: email.locale ?? "en" }]);
+  return id!;
+}
+
+/**
+ * Messages and their send jobs, one statement for the messages (bulk issuance queues a chunk's at
+ * once). Returns the new ids in order; with `skipExisting`, a message whose idempotency key was already
+ * used is left out (null) instead of failing the transaction.
+ */
+export async function queueEmails(db: Db, settings: MailSettings, tenantId: string, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
+  const ids = await insertWithContent(settings, tenantId, emails, options);
+  await enqueueEmailDelivery(db, ids.filter((id): id is string => id !== null));
+  return ids;
 }

@@ -1,5 +1,5 @@
 // A template's duplicate policy: whether one person may hold more than one of its credentials
-// (credentials/duplicates.ts applies it; sql/016 enforces it).
+// (credentials/duplicates.ts applies it; sql/018 enforces it).
 import type { Db } from "../../db/tenant-transaction.js";
 import type { DuplicatePolicy } from "../../generated/prisma/enums.js";
 import { recordAudit } from "../audit/service.js";

@@ -1,12 +1,23 @@
 // The deliver_webhook task: one attempt at one delivery. Signed per Standard Webhooks (webhook-id stays
-// the same across retries so receivers can deduplicate). A failure is logged and the next attempt is
+// the same across retries so receivers can deduplicate). What the endpoint does (its status, its
+// silence, a refused connection, a failed handshake) is logged as an attempt and the next one is
 // scheduled by the retry schedule (about a day in all); a delivery that runs out counts against its
-// endpoint, and an endpoint that keeps failing is disabled.
+// endpoint, and an endpoint that keeps failing is disabled. What goes wrong on our side (a secret we
+// cannot open, the database, a bug) is never the partner's: no attempt is logged, nothing is counted,
+// and the job itself fails, visible to the tenant in failingJobs and retried with the queue's backoff.
 import { Webhook } from "standardwebhooks";
 import type { TenantJob, WorkerApp } from "../jobs/worker.js";
-import { enqueueJob } from "../jobs/enqueue.js";
+import { enqueueJob, WEBHOOK_JOB_ATTEMPTS } from "../jobs/enqueue.js";
 import { openSecret } from "./service.js";
-import { postJson } from "./outbound.js";
+import { DestinationError, postJson } from "./outbound.js";
+
+/** A failure of ours while delivering: the job's error, as the tenant reads it in failingJobs. */
+export class OurSideError extends Error {
+  override name = "OurSideError";
+  constructor(what: string, cause: unknown) {
+    super(`${what}: ${(cause as Error).message}. This is on Laurel's side: the endpoint is not charged, and the delivery is retried until it is fixed.`, { cause });
+  }
+}
 
 export interface DeliverPayload {
   deliveryId: string;
@@ -39,13 +50,18 @@ export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPaylo
 
   const body = JSON.stringify(delivery.payload);
   const timestamp = new Date();
+  let signature: string;
+  try {
+    signature = new Webhook(openSecret(config, endpoint)).sign(delivery.messageId, timestamp, body);
+  } catch (e) {
+    throw new OurSideError("Laurel could not sign this delivery", e);
+  }
   let statusCode: number | null = null;
   let error: string | null = null;
   let excerpt: string | null = null;
   let durationMs = 0;
   const started = performance.now();
   try {
-    const signature = new Webhook(openSecret(config, endpoint)).sign(delivery.messageId, timestamp, body);
     const result = await postJson(endpoint.url, {
       body,
       headers: {
@@ -61,7 +77,8 @@ export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPaylo
     durationMs = result.durationMs;
     if (statusCode < 200 || statusCode >= 300) error = `HTTP ${statusCode}`;
   } catch (e) {
-    error = (e as Error).message.slice(0, 1000);
+    if (!(e instanceof DestinationError)) throw new OurSideError("Laurel could not make this delivery", e);
+    error = e.message.slice(0, 1000);
     durationMs = Math.round(performance.now() - started);
   }
 
@@ -86,7 +103,7 @@ export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPaylo
         where: { tenantId_id: { tenantId, id: delivery.id } },
         data: { attempts: attempt, lastStatusCode: statusCode, lastError: error, nextAttemptAt },
       });
-      await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { runAt: nextAttemptAt, jobKey: `webhook:${delivery.id}`, maxAttempts: 5 });
+      await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { runAt: nextAttemptAt, jobKey: `webhook:${delivery.id}`, maxAttempts: WEBHOOK_JOB_ATTEMPTS });
       return;
     }
     // Out of retries (a test event gets one try): the delivery failed for good.

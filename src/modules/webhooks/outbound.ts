@@ -25,8 +25,38 @@ export function isPrivateAddress(address: string): boolean {
   return blocked.check(address, family === 4 ? "ipv4" : "ipv6");
 }
 
-export class BlockedDestinationError extends Error {
+/**
+ * What the destination did: an HTTP exchange that could not complete because of the far end (refused
+ * or reset connection, silence past the deadline, a TLS handshake or an answer that is not HTTP, a
+ * name that does not exist, an address we may not reach). These count against a partner's endpoint;
+ * any other error (our resolver, our network, our resources, a bug) is ours and does not.
+ */
+export class DestinationError extends Error {
+  override name = "DestinationError";
+}
+
+export class BlockedDestinationError extends DestinationError {
   override name = "BlockedDestinationError";
+}
+
+// Error codes that can only come from the far end or its own DNS name. EAI_AGAIN (our resolver),
+// ENETUNREACH (our routes), EMFILE and the like (our process) are deliberately absent.
+const DESTINATION_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "EHOSTDOWN", "ENOTFOUND", "ENODATA", "EPROTO",
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_REVOKED", "CERT_UNTRUSTED", "CERT_REJECTED",
+  "HOSTNAME_MISMATCH",
+]);
+
+/** The destination's failure as a DestinationError; anything else is returned as it is (ours). */
+function destinationFailure(error: Error & { code?: string }): Error {
+  if (error instanceof DestinationError) return error;
+  const code = error.code ?? "";
+  const tls = code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_");
+  // llhttp's parse errors: what came back was not an HTTP answer.
+  const garbled = code.startsWith("HPE_");
+  if (DESTINATION_CODES.has(code) || tls || garbled) return new DestinationError(`${code}: ${error.message}`, { cause: error });
+  return error;
 }
 
 export interface PostResult {
@@ -42,7 +72,11 @@ export interface PostOptions {
   allowPrivate: boolean;
 }
 
-/** POSTs and reads at most 1 KB of the answer. Throws on network errors, timeouts and blocked destinations. */
+/**
+ * POSTs and reads at most 1 KB of the answer. Rejects with a DestinationError for what the far end did
+ * (timeouts, refused connections, TLS and protocol failures, blocked destinations), with the error as it
+ * is for anything else (ours).
+ */
 export function postJson(target: string, options: PostOptions): Promise<PostResult> {
   const url = new URL(target);
   const client = url.protocol === "https:" ? https : url.protocol === "http:" ? http : null;
@@ -91,10 +125,11 @@ export function postJson(target: string, options: PostOptions): Promise<PostResu
           }
         });
         response.on("end", done);
-        response.on("error", (error) => (body.length >= 1000 ? done() : reject(error)));
+        response.on("error", (error) => (body.length >= 1000 ? done() : reject(signal.aborted ? timedOut() : destinationFailure(error))));
       },
     );
-    request.on("error", (error) => reject(signal.aborted ? new Error(`No complete answer within ${options.timeoutMs} ms`) : error));
+    const timedOut = () => new DestinationError(`No complete answer within ${options.timeoutMs} ms`);
+    request.on("error", (error) => reject(signal.aborted ? timedOut() : destinationFailure(error)));
     request.end(options.body);
   });
 }

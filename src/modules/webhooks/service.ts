@@ -7,7 +7,7 @@ import { NotFoundError, ValidationError } from "../../errors.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { recordAudit } from "../audit/service.js";
 import { open, seal } from "../issuers/sealing.js";
-import { enqueueJob, PARTNER_EVENT_TYPES } from "../jobs/enqueue.js";
+import { enqueueJob, PARTNER_EVENT_TYPES, WEBHOOK_JOB_ATTEMPTS } from "../jobs/enqueue.js";
 import { checkEndpointUrl } from "./outbound.js";
 
 export const secretAad = (tenantId: string, endpointId: string) => `webhook_endpoints:${tenantId}:${endpointId}`;
@@ -121,6 +121,6 @@ export async function testWebhookEndpoint(db: Db, caller: Caller, id: string) {
       payload: { type: "webhook.test", timestamp: new Date().toISOString(), data: { endpointId: endpoint.id, message: "Test event from Laurel" } },
     },
   });
-  await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { maxAttempts: 5 });
+  await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { maxAttempts: WEBHOOK_JOB_ATTEMPTS });
   return delivery;
 }

@@ -1,0 +1,261 @@
+// An email's content is fixed when it is queued: rendered once, in the transaction that queues it, and
+// kept in email_outbox.content; every attempt then sends those bytes. Resend's idempotency check
+// compares the whole request, so a retry that rendered again after an edit (an email template, the
+// sender settings, a recipient's name, a KEK rotation, a deploy) would be refused as "same key,
+// different payload" although the first request went out.
+import { boundQuery } from "../../db/request-connection.js";
+import type { Config } from "../../config.js";
+import { builtInContent, emailDay, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
+import { claimUrl, emailTracking, shouldTrack } from "../engagement/tracking.js";
+import { linkedInUrl } from "../../public/credential-page.js";
+import { urls } from "../credentials/document.js";
+
+/** What fixing an email's content needs from the deployment. */
+export interface MailSettings {
+  publicUrl: string;
+  keks: ReadonlyMap<number, Buffer>;
+  /** LAUREL_EMAIL_FROM: the platform's sender, for tenants without a verified domain. */
+  emailFrom: string;
+  /** No RESEND_API_KEY: messages are stored in the demo outbox and never sent. */
+  emailStoredOnly: boolean;
+}
+
+export const mailSettings = (config: Pick<Config, "publicUrl" | "keks" | "email">): MailSettings => ({
+  publicUrl: config.publicUrl,
+  keks: config.keks,
+  emailFrom: config.email.defaultFrom,
+  emailStoredOnly: !config.email.resendApiKey,
+});
+
+/** A message to queue: what its cause knows about it. */
+export interface NewEmail {
+  kind: string;
+  toEmail: string;
+  locale: string;
+  payload: Record<string, unknown>;
+  idempotencyKey: string;
+  credentialId?: string | null;
+  recipientId?: string | null;
+}
+
+/** A message in the outbox (its id names it in tracking tokens and to the provider). */
+export interface QueuedEmail extends Omit<NewEmail, "idempotencyKey"> {
+  id: string;
+}
+
+/** The message exactly as every attempt sends it (the recipient and our message id come from the row). */
+export interface FixedContent {
+  from: string;
+  replyTo: string | null;
+  subject: string;
+  html: string;
+  text: string;
+  tags: { name: string; value: string }[];
+}
+
+interface FactsRow extends Record<string, unknown> {
+  id: string;
+  credential_id: string | null;
+  template_id: string | null;
+  issued_at: Date | null;
+  valid_until: Date | null;
+  credential_name: string | null;
+  recipient_name: string | null;
+  tracking_consent: boolean | null;
+  restricted_at: Date | null;
+}
+
+interface TenantRow extends Record<string, unknown> {
+  tenant_name: string;
+  issuer_name: string | null;
+  from_name: string | null;
+  from_address: string | null;
+  reply_to: string | null;
+  from_verified: boolean;
+  time_zone: string;
+}
+
+interface Override extends Record<string, unknown>, Content {
+  template_id: string | null;
+  kind: string;
+  locale: string;
+}
+
+/**
+ * Writes messages to the outbox with their content fixed, in the current tenant transaction, one
+ * statement for all. Returns the new ids in the order of `emails`; with `skipExisting`, a message whose
+ * idempotency key is already used is left out (null). A message that cannot be rendered now (a fault of
+ * ours: a bug, a missing KEK) is written without content, and the worker renders it before its first
+ * attempt or reports its job failing; it never fails the change that queued it.
+ */
+export async function insertWithContent(settings: MailSettings, tenantId: string, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
+  if (!emails.length) return [];
+  // The ids first: each message's tracking tokens name it.
+  const [{ ids }] = (await boundQuery<{ ids: string[] }>(`select array(select uuid_v7() from generate_series(1, $1::int)) as ids`, [emails.length])).rows as [{ ids: string[] }];
+  const queued = emails.map((e, n): QueuedEmail => ({ ...e, id: ids[n]! }));
+  const fixed = await composeAll(settings, tenantId, queued);
+  const content = queued.map((q) => fixed.get(q.id)!).map((c) => (c instanceof Error ? null : c));
+  const inserted = await boundQuery<{ id: string }>(
+    `insert into email_outbox (tenant_id, id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+     select $1::uuid, u.id, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id,
+            u.content::jsonb, u.subject, u.from_address
+       from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::text[])
+            as u(id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+     ${options.skipExisting ? "on conflict (tenant_id, idempotency_key) do nothing" : ""}
+     returning id`,
+    [
+      tenantId,
+      ids,
+      emails.map((e) => e.kind),
+      emails.map((e) => e.toEmail),
+      emails.map((e) => e.locale),
+      emails.map((e) => e.idempotencyKey),
+      emails.map((e) => JSON.stringify(e.payload)),
+      emails.map((e) => e.credentialId ?? null),
+      emails.map((e) => e.recipientId ?? null),
+      content.map((c) => (c ? JSON.stringify(c) : null)),
+      content.map((c) => c?.subject ?? null),
+      content.map((c) => c?.from ?? null),
+    ],
+  );
+  const written = new Set(inserted.rows.map((r) => r.id));
+  return ids.map((id) => (written.has(id) ? id : null));
+}
+
+/**
+ * Fixes the content of messages already in the outbox without one (queued before content was fixed at
+ * enqueue, or when rendering failed then). Returns each one's content, or the Error that stopped it.
+ */
+export async function fixContent(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+  const fixed = await composeAll(settings, tenantId, emails);
+  const done = [...fixed].filter((f): f is [string, FixedContent] => !(f[1] instanceof Error));
+  if (done.length) {
+    await boundQuery(
+      `update email_outbox o set content = u.content::jsonb, subject = u.subject, from_address = u.from_address
+         from unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) as u(id, content, subject, from_address)
+        where o.tenant_id = $1 and o.id = u.id`,
+      [tenantId, done.map(([id]) => id), done.map(([, c]) => JSON.stringify(c)), done.map(([, c]) => c.subject), done.map(([, c]) => c.from)],
+    );
+  }
+  return fixed;
+}
+
+/** Each message's content, rendered from what the database says now, or the Error that stopped it. */
+async function composeAll(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+  const fixed = new Map<string, FixedContent | Error>();
+  if (!emails.length) return fixed;
+  const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
+  const facts = await boundQuery<FactsRow>(
+    `select u.id, cr.id as credential_id, cr.template_id, cr.valid_from as issued_at, cr.valid_until, tv.name as credential_name,
+            r.name as recipient_name, r.tracking_consent, r.restricted_at
+       from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as u(id, credential_id, recipient_id)
+       left join credentials cr on cr.tenant_id = $1 and cr.id = u.credential_id
+       left join template_versions tv on tv.tenant_id = $1 and tv.template_id = cr.template_id and tv.version = cr.template_version
+       left join recipients r on r.tenant_id = $1 and r.id = coalesce(u.recipient_id, cr.recipient_id)`,
+    [tenantId, emails.map((e) => e.id), emails.map(credentialOf), emails.map((e) => e.recipientId ?? null)],
+  );
+  const tenant = (
+    await boundQuery<TenantRow>(
+      `select t.name as tenant_name, t.time_zone, p.name as issuer_name, s.from_name, s.from_address, s.reply_to,
+              exists (select 1 from sender_domains d where d.tenant_id = t.id and d.status = 'verified'
+                       and d.domain = split_part(s.from_address, '@', 2)) as from_verified
+         from tenants t left join issuer_profiles p on p.tenant_id = t.id left join email_settings s on s.tenant_id = t.id
+        where t.id = $1`,
+      [tenantId],
+    )
+  ).rows[0]!;
+  const templateIds = [...new Set(facts.rows.map((r) => r.template_id).filter((t): t is string => Boolean(t)))];
+  const overrides = (
+    await boundQuery<Override>(
+      `select template_id, kind, locale, subject, html, text from email_templates
+        where tenant_id = $1 and (template_id is null or template_id = any($2::uuid[]))`,
+      [tenantId, templateIds],
+    )
+  ).rows;
+  const byId = new Map(facts.rows.map((r) => [r.id, r]));
+  const now = Date.now();
+  for (const email of emails) {
+    try {
+      fixed.set(email.id, compose(settings, tenantId, tenant, overrides, email, byId.get(email.id)!, now));
+    } catch (error) {
+      fixed.set(email.id, new Error(`Cannot render this message: ${(error as Error).message}`));
+    }
+  }
+  return fixed;
+}
+
+function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, overrides: Override[], email: QueuedEmail, facts: FactsRow, now: number): FixedContent {
+  const payload = email.payload as Record<string, string | number | undefined>;
+  const issuerName = tenant.issuer_name ?? tenant.tenant_name;
+  const view: MergeValues = {
+    recipient: { name: facts.recipient_name ?? payload.recipientName ?? "", email: email.toEmail },
+    issuer: { name: issuerName },
+    tenant: { name: payload.tenantName ?? tenant.tenant_name },
+    credential: {
+      name: facts.credential_name ?? payload.name ?? "",
+      validUntil: emailDay(facts.valid_until, tenant.time_zone, email.locale),
+      reason: payload.reason ?? "",
+    },
+    invitation: { role: payload.role ?? "" },
+    reminder: { number: payload.reminderNumber ?? "" },
+    links: { accept: payload.acceptUrl ?? "" },
+  };
+  let pixel = "";
+  const credentialId = facts.credential_id;
+  if (credentialId) {
+    const credentialUrl = urls.credential(settings.publicUrl, tenantId, credentialId);
+    // A stored message (the demo outbox) reaches nobody: an open or a click of it is no recipient's.
+    const track = !settings.emailStoredOnly && shouldTrack({ trackingConsent: facts.tracking_consent ?? true, restrictedAt: facts.restricted_at });
+    const ref = { tenantId, credentialId, messageId: email.id };
+    const tracking = emailTracking(settings, ref, now);
+    const linkedin = linkedInUrl({
+      name: String(view.credential!.name),
+      organization: issuerName,
+      issued: facts.issued_at ?? new Date(now),
+      expires: facts.valid_until,
+      timeZone: tenant.time_zone,
+      certUrl: credentialUrl,
+      certId: credentialId,
+    });
+    view.links = {
+      ...view.links,
+      claim: claimUrl(settings, ref, now),
+      view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
+      linkedin: track ? tracking.link(linkedin, "linkedin") : linkedin,
+    };
+    if (track) pixel = `<img src="${tracking.pixelUrl}" width="1" height="1" alt="" style="display:block;border:0">`;
+  }
+  const kind = email.kind as EmailKind;
+  const content = pickContent(overrides, kind, facts.template_id, email.locale);
+  if (!content) throw new Error(`no content for messages of kind ${email.kind}`);
+  const rendered = render(content, view);
+  const html = pixel ? rendered.html.replace(/<\/body>/i, `${pixel}</body>`) : rendered.html;
+  return {
+    from: fromHeader(settings.emailFrom, tenant),
+    replyTo: tenant.reply_to,
+    subject: rendered.subject,
+    html: html.includes(pixel) ? html : html + pixel,
+    text: rendered.text,
+    tags: [{ name: "kind", value: email.kind }],
+  };
+}
+
+/** The tenant's own content for this template, then its default, in the best language; else ours. */
+function pickContent(overrides: Override[], kind: EmailKind, templateId: string | null, locale: string): Content | undefined {
+  const chain = localeChain(locale);
+  for (const scope of [templateId, null]) {
+    for (const l of chain) {
+      const hit = overrides.find((o) => o.kind === kind && o.template_id === scope && o.locale === l);
+      if (hit) return hit;
+    }
+  }
+  return builtInContent(kind, locale).content;
+}
+
+/** The tenant's address when its domain is verified; otherwise ours, under the tenant's name. */
+function fromHeader(platformFrom: string, tenant: TenantRow): string {
+  const name = (tenant.from_name ?? tenant.issuer_name ?? tenant.tenant_name).replace(/["\\\r\n<>]/g, "");
+  if (tenant.from_address && tenant.from_verified) return `"${name}" <${tenant.from_address}>`;
+  const address = /<([^>]+)>/.exec(platformFrom)?.[1] ?? platformFrom;
+  return `"${name}" <${address}>`;
+}
