@@ -44,6 +44,8 @@ export const builder = new SchemaBuilder<{
       permission: (p: Permission) => ctx.permissions.has(p),
     }),
     unauthorizedError: (_parent, ctx) => (ctx.viewer.kind === "anonymous" ? unauthenticated() : forbidden()),
+    // A subscription's scopes are checked when it starts, before its subscribe function reads anything.
+    authorizeOnSubscribe: true,
   },
   errors: { directResult: true },
   prisma: {
