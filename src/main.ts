@@ -7,9 +7,10 @@ import { startServer } from "./server.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
 import { createTasks, crontab, recurringWork } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
-import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure } from "./startup.js";
+import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
 
 async function main() {
+  surviveDatabaseOutages();
   let config = loadConfig();
   const warnings = checkConfiguration(config);
   if (!config.databaseUrl && config.keks.size === 0) {

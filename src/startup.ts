@@ -4,6 +4,7 @@
 import { isIP } from "node:net";
 import postgres from "postgres";
 import { StartupError, type Config } from "./config.js";
+import { isDatabaseUnavailable } from "./db/availability.js";
 
 const GENERATE_KEK = `node -e 'console.log("1:" + require("crypto").randomBytes(32).toString("base64"))'`;
 
@@ -168,4 +169,24 @@ export function onShutdownSignals(stop: (signal: string) => Promise<void>): void
       );
     });
   }
+}
+
+/**
+ * A promise nobody awaited that failed is a lost piece of work, not a corrupt process: Node's default
+ * (exit) would turn a database restart into an outage, since libraries record a job's end without
+ * awaiting it (graphile-worker) or race their own clean-up when connections drop (a listener client
+ * released twice). A lost connection is logged in one line (its work is retried once the database is
+ * back); anything else is logged in full, as the bug it is, and the process carries on.
+ */
+export function surviveDatabaseOutages(): void {
+  let loggedAt = 0;
+  process.on("unhandledRejection", (reason) => {
+    if (!isDatabaseUnavailable(reason)) {
+      console.error("unhandled rejection (carrying on):", reason);
+      return;
+    }
+    if (Date.now() - loggedAt < 5_000) return;
+    loggedAt = Date.now();
+    console.error(`database unavailable (${(reason as Error)?.message ?? reason}); carrying on, the work is retried once it is back`);
+  });
 }

@@ -6,9 +6,10 @@ import { loadConfig, StartupError } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
 import { createTasks, crontab } from "./modules/jobs/tasks.js";
-import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure } from "./startup.js";
+import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
 
 async function main() {
+  surviveDatabaseOutages();
   const config = loadConfig();
   if (!config.databaseUrl) throw new StartupError("npm run worker needs DATABASE_URL (the embedded demo runs its worker inside npm start)");
   for (const warning of checkConfiguration(config)) console.warn(`warning: ${warning}`);

@@ -108,6 +108,9 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
           noHandleSignals: true,
           logger,
           events,
+          // Batched, a job's end that cannot be recorded (the database went away) goes to an error
+          // handler that shuts the runner down (replaced below), instead of an unawaited rejection.
+          preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
         });
         worker.runner = runner;
         const id = worker.workerId;
@@ -129,8 +132,10 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
     console.error(`[worker] queue runner ${id} gave up (${reason}); starting a new one`);
     liveness.abandon(id);
     worker.runner = null;
-    setTimeout(() => void launch(), 1_000).unref();
+    // Not unref'd: in `npm run worker` nothing else keeps the process alive between two runners.
+    relaunch = setTimeout(() => void launch(), 1_000);
   };
+  let relaunch: NodeJS.Timeout | undefined;
   await launch();
   const timer = setInterval(() => void beat(), queue.heartbeatMs);
   timer.unref();
@@ -138,6 +143,7 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
   worker.stop = async () => {
     stopping = true;
     clearInterval(timer);
+    clearTimeout(relaunch);
     await worker.runner?.stop().catch(() => {});
     await options.close?.();
     await liveness.stop();
