@@ -64,15 +64,16 @@ describe("a worker killed with SIGKILL", () => {
       // One job per message, so the killed worker is caught holding some.
       for (const row of rows.rows) await enqueueEmailDelivery(db, [row.id]);
     });
-    fake.responseDelayMs = 60_000; // the first worker is stuck in Resend's answer when it is killed
+    fake.latencyMs = 60_000; // the first worker waits on Resend, holding its jobs, when it is killed
     const first = startWorker();
     const locked = await waitFor(async () => {
       const rows = await app.db.admin<{ locked_by: string }[]>`select distinct locked_by from graphile_worker._private_jobs where locked_by is not null`;
-      return rows.length && fake.calls.some((c) => c.path.startsWith("/emails")) ? rows : null;
+      const [sending] = await app.db.admin<{ n: number }[]>`select count(*)::int as n from email_outbox where status = 'sending'`;
+      return rows.length && sending!.n > 0 ? rows : null;
     }, `the first worker to hold a job (${first.output()})`, 60_000);
     first.child.kill("SIGKILL");
     await new Promise((resolve) => first.child.once("exit", resolve));
-    fake.responseDelayMs = 0;
+    fake.latencyMs = 0;
 
     const second = startWorker();
     await waitFor(async () => {
