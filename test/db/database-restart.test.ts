@@ -136,7 +136,7 @@ describe("a database restart under issuance load", () => {
         const [row] = await db<{ waiting: number }[]>`select count(*)::int as waiting from email_outbox where status <> 'sent'`;
         return row!.waiting === 0;
       }, "every email to be sent after the restarts (a job that failed during the outages waits out its backoff)", 180_000).catch(async (error: Error) => {
-        const jobs = await db`select id, task_identifier, attempts, run_at, locked_by, locked_at, now() as now, last_error from graphile_worker._private_jobs`;
+        const jobs = await db`select id, task_identifier, attempts, run_at, locked_by, locked_at, now() as now, last_error from graphile_worker.jobs`;
         throw new Error(`${error.message}: jobs ${JSON.stringify(jobs)}\nworker:\n${worker.output().slice(-3000)}`);
       });
       const [emails] = await db<{ n: number }[]>`select count(*)::int as n from email_outbox where status = 'sent'`;

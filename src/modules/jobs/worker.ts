@@ -119,6 +119,16 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
           () => replace(id, "stopped"),
           (error: Error) => replace(id, error.message.split("\n")[0]!),
         );
+        // A runner shutting itself down while the database is away may never finish doing so (it
+        // cannot release its jobs): give it a few seconds, then kill it and take over regardless.
+        events.on("pool:gracefulShutdown", ({ message }) => {
+          if (stopping) return;
+          setTimeout(() => {
+            if (replaced.has(id)) return;
+            void runner.kill(message).catch(() => {});
+            replace(id, message);
+          }, 5_000);
+        });
         return;
       } catch (error) {
         const delay = Math.min(15_000, 500 * 2 ** attempt);
@@ -127,8 +137,10 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
       }
     }
   };
+  const replaced = new Set<string>();
   const replace = (id: string, reason: string) => {
-    if (stopping) return;
+    if (stopping || replaced.has(id)) return;
+    replaced.add(id);
     console.error(`[worker] queue runner ${id} gave up (${reason}); starting a new one`);
     liveness.abandon(id);
     worker.runner = null;
