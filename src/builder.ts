@@ -47,6 +47,8 @@ export const builder = new SchemaBuilder<{
       permission: (p: Permission) => ctx.permissions.has(p),
     }),
     unauthorizedError: (_parent, ctx) => (ctx.viewer.kind === "anonymous" ? unauthenticated() : forbidden()),
+    // A subscription's scopes are checked when it starts, before its subscribe function reads anything.
+    authorizeOnSubscribe: true,
   },
   // Any argument may hold text that is not text (graphql/text-inputs.ts): every field with typed errors can say so.
   errors: { directResult: true, defaultTypes: [ValidationError] },

@@ -1,5 +1,7 @@
 // Everything Laurel reads from the environment, read once and validated, so a typo fails at start-up
 // rather than on the first request.
+import { existsSync } from "node:fs";
+import path from "node:path";
 
 export interface DbRoles {
   owner: string;
@@ -15,8 +17,13 @@ export interface Config {
   databaseUrl: string | undefined;
   /** The server's runtime connection (the login role). Derived from databaseUrl when unset. */
   appDatabaseUrl: string | undefined;
-  loginPassword: string;
+  /**
+   * The login role's password (LAUREL_DB_LOGIN_PASSWORD). Used to create that role, and to connect as
+   * it; an existing role's password is changed only by `npm run db:migrate -- --set-login-password`.
+   */
+  loginPassword: string | undefined;
   roles: DbRoles;
+  /** The embedded demo's folder (LAUREL_DATA_DIR): its database and its key files; see embeddedLayout. */
   dataDir: string;
   host: string;
   port: number;
@@ -29,12 +36,16 @@ export interface Config {
   maxAuthenticatedBodyBytes: number;
   /** Multipart requests (CSV uploads) may be this large. */
   maxUploadBytes: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish before their connections close. */
+  shutdownTimeoutMs: number;
   /** Whether `npm start` also runs background work (bulk jobs) in the server process. */
   runWorker: boolean;
   /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
   bulkChunkSize: number;
   bulkConcurrency: number;
   graphiql: boolean;
+  /** NODE_ENV=production: start-up refuses what a demo only warns about (a PUBLIC_URL on http or an IP). */
+  production: boolean;
   /** Key-encryption keys by version; the highest version seals new secrets. */
   keks: ReadonlyMap<number, Buffer>;
   email: EmailConfig;
@@ -78,7 +89,7 @@ const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function role(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
   const value = env[key] ?? fallback;
-  if (!identifier.test(value)) throw new Error(`${key} must be a lower-case SQL identifier, got "${value}"`);
+  if (!identifier.test(value)) throw new StartupError(`${key} must be a lower-case SQL identifier, got "${value}"`);
   return value;
 }
 
@@ -86,7 +97,7 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 1): nu
   const raw = env[key];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${key} must be an integer of at least ${min}, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min) throw new StartupError(`${key} must be an integer of at least ${min}, got "${raw}"`);
   return value;
 }
 
@@ -96,7 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     appDatabaseUrl: env.DATABASE_APP_URL || undefined,
-    loginPassword: env.LAUREL_DB_LOGIN_PASSWORD ?? "laurel_app_dev_password",
+    loginPassword: env.LAUREL_DB_LOGIN_PASSWORD || undefined,
     roles: {
       owner: role(env, "LAUREL_DB_OWNER", "laurel_owner"),
       login: role(env, "LAUREL_DB_LOGIN", "laurel_app"),
@@ -104,7 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       anonymous: role(env, "LAUREL_DB_ANONYMOUS", "laurel_anonymous"),
       gatekeeper: role(env, "LAUREL_DB_GATEKEEPER", "laurel_gatekeeper"),
     },
-    dataDir: env.LAUREL_DATA_DIR ?? ".data/pglite",
+    dataDir: env.LAUREL_DATA_DIR || ".data",
     host,
     port,
     publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
@@ -114,10 +125,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
     maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
+    shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
     bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 500),
     bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
+    production: env.NODE_ENV === "production",
     keks: parseKeks(env.LAUREL_KEKS),
     email: {
       resendApiKey: env.RESEND_API_KEY || undefined,
@@ -144,7 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function parseSchedule(raw: string): number[] {
   const delays = raw.split(",").map((s) => Number(s.trim()));
   if (!delays.length || delays.some((d) => !Number.isFinite(d) || d < 0)) {
-    throw new Error(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got "${raw}"`);
+    throw new StartupError(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got "${raw}"`);
   }
   return delays;
 }
@@ -159,18 +172,41 @@ export function parseKeks(raw: string | undefined): Map<number, Buffer> {
   for (const part of (raw ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
     const match = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(part);
     const key = match ? Buffer.from(match[2]!, "base64") : Buffer.alloc(0);
-    if (!match || key.length !== 32) throw new Error("LAUREL_KEKS entries must look like <version>:<base64 of 32 bytes>");
+    if (!match || key.length !== 32) throw new StartupError("LAUREL_KEKS entries must look like <version>:<base64 of 32 bytes>");
     keks.set(Number(match[1]), key);
   }
   return keks;
 }
 
-/** The runtime URL: the admin URL with the login role's name and password in place of the admin's. */
+/**
+ * The runtime URL: the admin URL with the login role's name and password in place of the admin's.
+ * Without LAUREL_DB_LOGIN_PASSWORD it carries no password (trust, peer or a .pgpass file decide).
+ */
 export function appUrlFor(config: Config): string {
   if (config.appDatabaseUrl) return config.appDatabaseUrl;
   if (!config.databaseUrl) throw new Error("DATABASE_URL or DATABASE_APP_URL is required");
   const url = new URL(config.databaseUrl);
   url.username = config.roles.login;
-  url.password = config.loginPassword;
+  url.password = config.loginPassword ?? "";
   return url.toString();
+}
+
+/**
+ * Where the embedded demo keeps things, all inside LAUREL_DATA_DIR: the PGlite database in `pglite/`,
+ * the key-encryption key and the demo API key beside it. A folder that is itself a PostgreSQL data
+ * directory (PG_VERSION), which LAUREL_DATA_DIR used to name, stays the database, and its key files
+ * move inside it (demo.ts).
+ */
+export function embeddedLayout(dataDir: string): { root: string; database: string; legacy: boolean } {
+  const root = path.resolve(dataDir);
+  const legacy = existsSync(path.join(root, "PG_VERSION"));
+  return { root, database: legacy ? root : path.join(root, "pglite"), legacy };
+}
+
+/**
+ * Something the operator must fix before Laurel can work (a missing secret, an unreachable database):
+ * the entry points print its message as one line, without a stack, and exit 1.
+ */
+export class StartupError extends Error {
+  override name = "StartupError";
 }

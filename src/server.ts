@@ -1,6 +1,7 @@
 // createYoga and the HTTP routes; nothing else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import compression from "compression";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { EnvelopArmorPlugin } from "@escape.tech/graphql-armor";
@@ -10,13 +11,16 @@ import { useTenantTransaction } from "./graphql/transaction-plugin.js";
 import { usePageSizeLimit } from "./graphql/page-size-plugin.js";
 import { useTextInputs } from "./graphql/text-inputs.js";
 import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/errors.js";
+import { useNestingLimit } from "./graphql/nesting-limit-plugin.js";
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "./db/availability.js";
+import { readBody } from "./lib/read-body.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
 import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
 import { createEngagementRecorder } from "./modules/engagement/ingest.js";
 
-export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20 };
+export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxNesting: 64 };
 
 export function createGraphQL(app: App): YogaServerInstance<Record<string, never>, Context> {
   return createYoga<Record<string, never>, Context>({
@@ -28,6 +32,7 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
     logging: quietAboutCallerErrors(),
     context: (initial) => buildContext(app, initial) as Promise<Context>,
     plugins: [
+      useNestingLimit(ARMOR.maxNesting),
       EnvelopArmorPlugin({
         maxAliases: { n: ARMOR.maxAliases },
         maxTokens: { n: ARMOR.maxTokens },
@@ -57,13 +62,21 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
 export interface RunningServer {
   server: Server;
   url: string;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `deadlineMs`, then closes
+   * whatever is left, and writes the engagement events already answered for.
+   */
+  close(deadlineMs?: number): Promise<void>;
 }
 
-function reject(res: ServerResponse, status: number, code: string, message: string) {
-  res.writeHead(status, { "content-type": "application/json" });
+function reject(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
+
+// Event streams and incremental delivery must reach the client as written, not when a compressor flushes.
+const STREAMED = /^(text\/event-stream|multipart\/mixed)/;
+const compress = compression({ filter: (req, res) => !STREAMED.test(String(res.getHeader("content-type") ?? "")) && compression.filter(req, res) });
 
 export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
   const yoga = createGraphQL(app);
@@ -72,7 +85,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   const handleDownloads = createDownloadRoutes(app);
   const handleProviderWebhook = createProviderWebhookRoute(app);
   const limit = app.config.maxBodyBytes;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const route = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? "/";
     if (url === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
@@ -90,27 +103,45 @@ export async function startServer(app: App, port = app.config.port, host = app.c
         })
         // Whatever a route failed to handle (an aborted upload, a lost database connection) ends
         // this request, never the process.
-        .catch((error: Error) => {
-          if ((error as NodeJS.ErrnoException).code !== "ECONNRESET") console.error("request failed:", error.message);
-          if (!res.headersSent && !res.destroyed) {
-            res.writeHead(500, { "content-type": "application/json" });
-            res.end(JSON.stringify({ error: "Something went wrong on our side" }));
-          } else res.destroy();
-        });
+        .catch((error: Error) => failed(res, error));
       return;
     }
     if (req.method === "POST") {
-      const length = Number(req.headers["content-length"] ?? NaN);
       // Anonymous callers get the small limit; signed-in ones may send bulk rows, uploads the most.
       const max = String(req.headers["content-type"]).startsWith("multipart/form-data")
         ? app.config.maxUploadBytes
         : req.headers.authorization
           ? app.config.maxAuthenticatedBodyBytes
           : limit;
-      if (Number.isNaN(length)) return reject(res, 411, "LENGTH_REQUIRED", "Send a Content-Length header");
-      if (length > max) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
+      if (req.headers["content-length"] === undefined) {
+        // A chunked body declares no size: count its bytes as they arrive (413 past the limit), then
+        // hand yoga the bytes read (whatwg-node takes a body already read from `req.body`).
+        void readBody(req, max).then(
+          (body) => {
+            (req as IncomingMessage & { body?: Buffer }).body = body;
+            return yoga.handle(req, res);
+          },
+          (error: Error & { status?: number }) => {
+            if (error.status !== 413) return void res.destroy();
+            reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`, { connection: "close" });
+          },
+        );
+        return;
+      }
+      if (Number(req.headers["content-length"]) > max) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
     }
     void yoga.handle(req, res);
+  };
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once("close", () => {
+      inFlight.delete(res);
+      if (closing) server.closeIdleConnections();
+    });
+    if (closing) res.setHeader("connection", "close");
+    compress(req as never, res as never, () => route(req, res));
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -119,10 +150,36 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   return {
     server,
     url: `http://${host}:${address.port}`,
-    close: () =>
+    close: (deadlineMs = 10_000) =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        closing = true;
+        // Keep-alive connections close after the response they carry; idle ones close now.
+        for (const res of inFlight) if (!res.headersSent) res.setHeader("connection", "close");
+        const cutOff = setTimeout(() => server.closeAllConnections(), deadlineMs);
+        server.close(() => {
+          clearTimeout(cutOff);
+          resolve();
+        });
+        server.closeIdleConnections();
       }).then(() => engagement.stop()), // events already answered for are written before the pool closes
   };
+}
+
+let outageLoggedAt = 0;
+
+/** The answer for a request a route could not finish: 503 while the database is away, else a 500. */
+function failed(res: ServerResponse, error: Error) {
+  const unavailable = isDatabaseUnavailable(error);
+  if (unavailable && Date.now() - outageLoggedAt > RETRY_AFTER_SECONDS * 1000) {
+    outageLoggedAt = Date.now();
+    console.error(`database unavailable, answering 503 meanwhile: ${error.message}`);
+  } else if (!unavailable && (error as NodeJS.ErrnoException).code !== "ECONNRESET") console.error("request failed:", error.message);
+  if (res.headersSent || res.destroyed) return void res.destroy();
+  if (unavailable) {
+    res.writeHead(503, { "content-type": "application/json", "retry-after": String(RETRY_AFTER_SECONDS) });
+    res.end(JSON.stringify({ error: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} s` }));
+  } else {
+    res.writeHead(500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: "Something went wrong on our side" }));
+  }
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { TEST_ROLE_ENV } from "./helpers/env.js";
 
 export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
@@ -10,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // loadConfig(process.env) and child processes see the test roles, never a deployment's laurel_* roles.
+    env: { ...TEST_ROLE_ENV },
     globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 90_000,

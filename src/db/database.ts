@@ -5,8 +5,10 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { BoundConnectionPool } from "./request-connection.js";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { appUrlFor, type Config } from "../config.js";
+import { appUrlFor, embeddedLayout, type Config } from "../config.js";
 import { migrate } from "./migrate.js";
+import { checkLogin, waitForDatabase } from "../startup.js";
+import { watchConnections } from "./availability.js";
 
 export type Sql = postgres.Sql;
 
@@ -40,8 +42,7 @@ export function createPrisma(url: string, poolSize: number, onQuery?: (sql: stri
   // session's local time as UTC: on a server whose TimeZone is not UTC every instant would be stored
   // shifted (seen: 5 h 30 under Asia/Kolkata). Its sessions are pinned to UTC.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000, options: "-c TimeZone=UTC" });
-  // An idle connection the server closed (restart, failover) is dropped from the pool, not a crash.
-  pool.on("error", (error) => console.error("database connection lost:", error.message));
+  watchConnections(pool);
   const adapter = new PrismaPg(new BoundConnectionPool(pool));
   if (!onQuery) return { prisma: new PrismaClient({ adapter, omit: OMIT_SECRETS }), pool };
   const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });
@@ -57,6 +58,8 @@ export interface OpenOptions {
   log?: (line: string) => void;
   /** Sees every SQL statement Prisma sends (tests count them to catch N+1). */
   onQuery?: (sql: string) => void;
+  /** `npm run db:migrate -- --set-login-password`: give the existing login role LAUREL_DB_LOGIN_PASSWORD. */
+  setLoginPassword?: boolean;
 }
 
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
@@ -65,18 +68,25 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   let stopEmbedded: (() => Promise<void>) | undefined;
   let poolSize = config.poolSize;
   if (!adminUrl) {
-    const embedded = await startEmbedded(config.dataDir);
+    const folder = embeddedLayout(config.dataDir).database;
+    const embedded = await startEmbedded(folder);
     adminUrl = embedded.url;
     stopEmbedded = embedded.stop;
     // One PGlite session underneath: more connections only queue (pglite-socket keeps each
     // transaction on its connection), and more than one per client proved unstable.
     poolSize = 1;
-    log(`embedded PostgreSQL (PGlite) in ${config.dataDir}`);
+    log(`embedded PostgreSQL (PGlite) in ${folder}`);
+  } else {
+    await waitForDatabase(adminUrl, log);
   }
-  await migrate({ adminUrl, roles: config.roles, loginPassword: config.loginPassword, log });
+  await migrate({ adminUrl, roles: config.roles, loginPassword: config.loginPassword, setLoginPassword: options.setLoginPassword, embedded: Boolean(stopEmbedded), log });
   const appUrl = stopEmbedded ? adminUrl : appUrlFor({ ...config, databaseUrl: adminUrl });
   const { prisma, pool } = createPrisma(appUrl, poolSize, options.onQuery);
   const sql = createSql(appUrl, poolSize);
+  if (!stopEmbedded) await checkLogin(sql, appUrl, config.roles.login).catch(async (error) => {
+    await Promise.all([pool.end(), sql.end({ timeout: 1 })]);
+    throw error;
+  });
   return {
     prisma,
     pool,

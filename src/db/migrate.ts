@@ -11,7 +11,8 @@ import path from "node:path";
 import postgres from "postgres";
 import pg from "pg";
 import { Logger, runMigrations } from "graphile-worker";
-import type { DbRoles } from "../config.js";
+import { watchConnections } from "./availability.js";
+import { StartupError, type DbRoles } from "../config.js";
 
 export const SQL_DIR = fileURLToPath(new URL("../../sql/", import.meta.url));
 const LOCK_KEY = 7_420_113_001; // arbitrary, constant: "laurel migrations"
@@ -50,7 +51,12 @@ export function substituteRoles(text: string, roles: DbRoles): string {
 export interface MigrateOptions {
   adminUrl: string;
   roles: DbRoles;
-  loginPassword: string;
+  /** Sets the login role's password when the role is created; never changes an existing role's. */
+  loginPassword?: string;
+  /** The operator asked for it (`npm run db:migrate -- --set-login-password`): set an existing role's password too. */
+  setLoginPassword?: boolean;
+  /** PGlite: every session is a superuser underneath, so the login role needs no password. */
+  embedded?: boolean;
   dir?: string;
   log?: (line: string) => void;
 }
@@ -63,7 +69,7 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
     const reserved = await sql.reserve();
     try {
       await reserved`select pg_advisory_lock(${LOCK_KEY})`;
-      await withCatalogRetry(() => bootstrapRoles(reserved, options.roles, options.loginPassword));
+      await withCatalogRetry(() => bootstrapRoles(reserved, options, log));
       await reserved.unsafe(`
         create table if not exists public.laurel_migrations (
           id integer primary key,
@@ -79,9 +85,9 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
       );
       for (const [id, row] of done) {
         const file = migrations.find((m) => m.id === id);
-        if (!file) throw new Error(`migration ${row.name} was applied but sql/ no longer has it`);
+        if (!file) throw new StartupError(`migration ${row.name} was applied but sql/ no longer has it`);
         if (file.checksum !== row.checksum) {
-          throw new Error(`sql/${file.name} changed after it was applied (checksum ${row.checksum.slice(0, 12)}…); add a new migration instead`);
+          throw new StartupError(`sql/${file.name} changed after it was applied (checksum ${row.checksum.slice(0, 12)}…); add a new migration instead`);
         }
       }
       // The queue's schema first: sql/013 onwards wraps its functions.
@@ -102,7 +108,7 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
           await reserved.unsafe("commit");
         } catch (error) {
           await reserved.unsafe("rollback");
-          throw new Error(`sql/${m.name} failed: ${(error as Error).message}`, { cause: error });
+          throw new StartupError(`sql/${m.name} failed: ${(error as Error).message}`, { cause: error });
         }
         applied.push(m.name);
         log(`applied ${m.name}`);
@@ -120,8 +126,14 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
 /**
  * Creates missing roles and the schema rights only the schema's owner can grant. The owner role owns
  * every object; the login role holds no table rights (NOINHERIT) and may only become member/anonymous.
+ *
+ * Roles are cluster-wide, so the login role's password may be another install's secret: it is set when
+ * the role is created (from LAUREL_DB_LOGIN_PASSWORD, which must then be given on a real PostgreSQL:
+ * a password everyone can read in this repository would be no secret) and changed afterwards only when
+ * the operator asks with setLoginPassword.
  */
-async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPassword: string): Promise<void> {
+async function bootstrapRoles(sql: postgres.ReservedSql, options: MigrateOptions, log: (line: string) => void): Promise<void> {
+  const { roles, loginPassword } = options;
   const existing = new Set(
     (await sql<{ rolname: string }[]>`select rolname from pg_roles where rolname in ${sql(Object.values(roles))}`).map((r) => r.rolname),
   );
@@ -132,10 +144,20 @@ async function bootstrapRoles(sql: postgres.ReservedSql, roles: DbRoles, loginPa
   await create(roles.member, "nologin");
   await create(roles.anonymous, "nologin");
   await create(roles.gatekeeper, "nologin");
+  if ((options.setLoginPassword || !existing.has(roles.login)) && !loginPassword && !options.embedded) {
+    throw new StartupError(
+      existing.has(roles.login)
+        ? `--set-login-password needs LAUREL_DB_LOGIN_PASSWORD (the new password of "${roles.login}")`
+        : `LAUREL_DB_LOGIN_PASSWORD is not set: Laurel will not create the login role "${roles.login}" without a password of yours`,
+    );
+  }
+  const password = loginPassword ? ` password ${quoteLiteral(loginPassword)}` : "";
   if (!existing.has(roles.login)) {
-    await sql.unsafe(`create role "${roles.login}" login noinherit password ${quoteLiteral(loginPassword)}`);
+    await sql.unsafe(`create role "${roles.login}" login noinherit${password}`);
+    log(`created the login role ${roles.login}`);
   } else {
-    await sql.unsafe(`alter role "${roles.login}" login noinherit password ${quoteLiteral(loginPassword)}`);
+    await sql.unsafe(`alter role "${roles.login}" login noinherit${options.setLoginPassword ? password : ""}`);
+    if (options.setLoginPassword) log(`set the password of the login role ${roles.login}`);
   }
   // Whoever runs migrations must be able to act as the owner (a superuser already can).
   await sql.unsafe(`
@@ -173,23 +195,16 @@ async function installQueue(adminUrl: string, owner: string): Promise<void> {
  */
 export async function ownerPool(url: string, owner: string, max: number): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner", options: `-c role=${owner}` });
-  watchErrors(pool);
+  watchConnections(pool, "owner pool");
   const { rows } = await pool.query<{ role: string }>("select current_user as role");
   if (rows[0]?.role !== owner) {
     await pool.end();
     const fallback = new pg.Pool({ connectionString: url, max, application_name: "laurel-owner" });
-    watchErrors(fallback);
+    watchConnections(fallback, "owner pool");
     fallback.on("connect", (client) => void client.query(`set role "${owner}"`));
     return fallback;
   }
   return pool;
-}
-
-/** A connection lost while idle or checked out is logged and replaced, never an uncaught crash. */
-function watchErrors(pool: pg.Pool) {
-  const report = (error: Error) => console.error("owner pool connection failed:", error.message);
-  pool.on("error", report);
-  pool.on("connect", (client) => client.on("error", report));
 }
 
 const quietLogger = new Logger(() => () => {});

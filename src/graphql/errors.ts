@@ -2,6 +2,8 @@
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { PothosValidationError } from "@pothos/core";
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "../db/availability.js";
+import { NotFoundError } from "../errors.js";
 
 /** graphql-armor's limits and graphql-js's validation errors carry no code; callers branch on codes. */
 const ARMOR_LIMIT = /limit of \d+ exceeded/i;
@@ -23,16 +25,27 @@ export function useErrorCodes(): Plugin {
   };
 }
 
-/** Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line. */
+/**
+ * Yoga logs every GraphQLError; only the ones we masked (bugs) deserve an error line, and a database
+ * outage one line every few seconds rather than a stack per request.
+ */
 export function quietAboutCallerErrors() {
   const callerError = (arg: unknown) =>
     isGraphQLError(arg) &&
     (arg.originalError instanceof PothosValidationError || (arg.extensions?.code !== "INTERNAL_SERVER_ERROR" && !arg.originalError?.stack?.includes("Prisma")));
+  let outageLoggedAt = 0;
   return {
     debug: () => {},
     info: () => {},
     warn: (...args: unknown[]) => console.warn(...args),
     error: (...args: unknown[]) => {
+      if (args.some((a) => isDatabaseUnavailable(a))) {
+        if (Date.now() - outageLoggedAt < RETRY_AFTER_SECONDS * 1000) return;
+        outageLoggedAt = Date.now();
+        const cause = args.find((a) => a instanceof Error) as Error | undefined;
+        console.error(`database unavailable, answering 503 meanwhile: ${cause?.message ?? "connection lost"}`);
+        return;
+      }
       if (args.every((a) => callerError(a) || typeof a === "string")) return;
       console.error(...args);
     },
@@ -44,10 +57,27 @@ export function isGraphQLError(error: unknown): error is GraphQLError {
   return error instanceof Error && (error instanceof GraphQLError || ("extensions" in error && "path" in error && "locations" in error));
 }
 
-/** Unexpected errors are masked; GraphQL errors raised underneath (scalars, auth, limits) keep their code. */
+/** A database that is restarting or unreachable: 503 with Retry-After, never a masked 500. */
+export function serviceUnavailable(at?: GraphQLError): GraphQLError {
+  return new GraphQLError(`The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} s (mutations with the same idempotency key)`, {
+    nodes: at?.nodes,
+    path: at?.path,
+    extensions: { code: "SERVICE_UNAVAILABLE", http: { status: 503, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } } },
+  });
+}
+
+/**
+ * Unexpected errors are masked; GraphQL errors raised underneath (scalars, auth, limits) keep their
+ * code; a lost database connection is SERVICE_UNAVAILABLE and a NotFoundError thrown where no result
+ * type can carry it (a subscription) is NOT_FOUND.
+ */
 export function maskError(error: unknown, message: string): Error {
+  if (isDatabaseUnavailable(error)) return serviceUnavailable(isGraphQLError(error) ? error : undefined);
   if (!isGraphQLError(error)) return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
   const original = error.originalError;
+  if (original instanceof NotFoundError) {
+    return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: "NOT_FOUND" } });
+  }
   if (original instanceof PothosValidationError) {
     return new GraphQLError(original.message, { ...error, extensions: { code: "BAD_USER_INPUT" } });
   }

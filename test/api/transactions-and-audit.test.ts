@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogDocument, MembersDocument, UpdateTenantDocument, ApiKeysDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { TEST_ROLES } from "../helpers/env.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -115,7 +116,7 @@ describe("the audit log", () => {
     for (const statement of ["delete from audit_log", "update audit_log set action = 'x.y'"]) {
       await expect(
         app.db.admin.begin(async (tx) => {
-          await tx`select set_config('role', 'laurel_member', true), set_config('app.tenant_id', ${t.tenantId}, true)`;
+          await tx`select set_config('role', ${TEST_ROLES.member}, true), set_config('app.tenant_id', ${t.tenantId}, true)`;
           await tx.unsafe(statement);
         }),
       ).rejects.toThrow(/permission denied/);

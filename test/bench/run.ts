@@ -20,6 +20,7 @@ import { describeLoad, runLoad } from "./load.js";
 import { benchBulk } from "./bulk.js";
 import { benchDelivery } from "./delivery.js";
 import { benchIngest } from "./ingest.js";
+import { TEST_ENV } from "../helpers/env.js";
 import { createTemplate, setTemplateStatus } from "../../src/modules/templates/service.js";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -30,7 +31,9 @@ const adminUrl = Object.assign(new URL(server), { pathname: `/${dbName}` }).toSt
 
 const root = postgres(server, { max: 1, onnotice: () => {} });
 await root.unsafe(`create database "${dbName}"`);
-const config = loadConfig({ DATABASE_URL: adminUrl });
+// The test roles, never a deployment's laurel_* roles on the same cluster (children inherit them too).
+Object.assign(process.env, TEST_ENV);
+const config = loadConfig({ ...process.env, DATABASE_URL: adminUrl });
 const roles = config.roles;
 try {
   await migrate({ adminUrl, roles, loginPassword: config.loginPassword });

@@ -14,7 +14,7 @@ import {
 import type { LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
-import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "../helpers/env.js";
+import { TEST_ENV } from "../helpers/env.js";
 
 let app: TestApp;
 let a: TestTenant;
@@ -206,8 +206,7 @@ describe("resuming", () => {
       const env = {
         ...process.env,
         DATABASE_URL: quiet.db.adminUrl,
-        LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD,
-        LAUREL_KEKS: TEST_KEKS,
+        ...TEST_ENV,
         BULK_CHUNK_SIZE: "25",
         // The second worker releases the killed one's job once its heartbeat is this old.
         WORKER_HEARTBEAT_MS: "250",

@@ -45,6 +45,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "sign_up(text,text,text,text,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
   "start_session(uuid,uuid,uuid,bytea,timestamp with time zone,text)": [G, []],
   "switch_session_tenant(uuid,uuid)": [G, ["member"]],
+  "sealed_kek_versions()": [G, ["owner"]],
   "tenants_due_for_reminders()": [G, ["owner"]],
   // Within the transaction's tenant.
   "allocate_status_slots(uuid,status_purpose,integer)": [O, ["member"]],

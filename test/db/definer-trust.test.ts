@@ -100,6 +100,7 @@ describe("sessions", () => {
       `select emit_partner_events_for('${a.tenantId}', 'credential.delivered', '[{}]')`,
       `select queue_job_for('${a.tenantId}', 'send_emails', '{}')`,
       `select * from tenants_due_for_reminders()`,
+      `select * from sealed_kek_versions()`,
       `select * from argon2_phc('x')`,
     ];
     for (const claims of [anonymous, memberOf(b)]) {

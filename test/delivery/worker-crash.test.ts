@@ -11,7 +11,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant } from "../helpers/factories.js";
 import { startFakeResend, FAKE_RESEND_KEY, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, waitFor } from "../helpers/worker.js";
-import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "../helpers/env.js";
+import { TEST_ENV } from "../helpers/env.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const MESSAGES = 1000;
@@ -23,8 +23,7 @@ function startWorker(): { child: ChildProcess; output: () => string } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: app.db.adminUrl,
-    LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD,
-    LAUREL_KEKS: TEST_KEKS,
+    ...TEST_ENV,
     RESEND_API_KEY: FAKE_RESEND_KEY,
     RESEND_BASE_URL: fake.url,
     WORKER_CONCURRENCY: "4",

@@ -6,7 +6,7 @@ import { createLaurelClient, type LaurelClient } from "../../src/sdk/index.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 import { startQueueWorker } from "../../src/modules/jobs/worker.js";
 import { createTasks, type TaskOptions } from "../../src/modules/jobs/tasks.js";
-import { TEST_KEKS, TEST_LOGIN_PASSWORD } from "./env.js";
+import { TEST_ENV } from "./env.js";
 
 export interface TestApp {
   config: Config;
@@ -31,7 +31,7 @@ export interface TestAppOptions {
 export async function startTestApp(overrides: Partial<Config> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = {
-    ...loadConfig({ DATABASE_URL: db.adminUrl, LAUREL_DB_LOGIN_PASSWORD: TEST_LOGIN_PASSWORD, NODE_ENV: "test", LAUREL_KEKS: TEST_KEKS }),
+    ...loadConfig({ ...TEST_ENV, DATABASE_URL: db.adminUrl, NODE_ENV: "test" }),
     port: 0,
     ...overrides,
   };

@@ -16,7 +16,8 @@ declare module "vitest" {
 export default async function setup(project: TestProject) {
   const serverUrl = testServerUrl();
   const migrations = await readMigrations();
-  const digest = createHash("sha256").update(migrations.map((m) => m.checksum).join(",")).digest("hex").slice(0, 16);
+  // Named by the migrations and the role names they were applied with (both are baked into it).
+  const digest = createHash("sha256").update([...migrations.map((m) => m.checksum), ...Object.values(TEST_ROLES)].join(",")).digest("hex").slice(0, 16);
   const template = `laurel_tpl_${digest}`;
   // The run id starts with this process's pid, so a run can tell a crashed run's databases (whose
   // process is gone) from those of a run still going on this machine.

@@ -1,7 +1,7 @@
 // The README's first command, as a new user runs it: `npm start` with no DATABASE_URL starts Laurel on
 // an embedded PGlite, migrates it, seeds a demo tenant once, prints a working API key, survives a restart.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ let dataRoot: string;
 async function start(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LAUREL_DATA_DIR: dataDir };
   delete env.DATABASE_URL;
+  delete env.LAUREL_KEKS;
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   let output = "";
@@ -51,13 +52,16 @@ afterAll(async () => {
 describe("npm start without DATABASE_URL", () => {
   it("runs on embedded PostgreSQL with a demo tenant and key, and keeps its data across restarts", async () => {
     dataRoot = await mkdtemp(path.join(tmpdir(), "laurel-embedded-"));
-    const dataDir = path.join(dataRoot, "pglite");
+    const dataDir = path.join(dataRoot, "data");
     const first = await start(dataDir);
-    expect(first.output()).toContain("embedded PostgreSQL (PGlite)");
+    expect(first.output()).toContain(`embedded PostgreSQL (PGlite) in ${path.join(dataDir, "pglite")}`);
     expect(first.output()).toMatch(/GraphiQL: http:\/\/127\.0\.0\.1:\d+\/graphql/);
     const printed = /Demo API key[^\n]*\n\s+(lrk_\S+)/.exec(first.output())![1]!;
-    const saved = (await readFile(path.join(dataRoot, "demo-api-key.txt"), "utf8")).trim();
+    // Everything the demo keeps is inside LAUREL_DATA_DIR, nothing beside it.
+    const saved = (await readFile(path.join(dataDir, "demo-api-key.txt"), "utf8")).trim();
     expect(saved).toBe(printed);
+    expect((await readdir(dataDir)).sort()).toEqual(["demo-api-key.txt", "demo-kek.txt", "pglite"]);
+    expect(await readdir(dataRoot)).toEqual(["data"]);
     const client = createLaurelClient({ url: `${first.url}/graphql`, token: printed });
     const { viewer } = await client.request(ViewerDocument);
     expect(viewer).toMatchObject({ kind: "API_KEY", tenant: { name: "Demo University", slug: "demo" } });
@@ -79,6 +83,8 @@ describe("npm start without DATABASE_URL", () => {
     const email = inbox.find((m) => m.status === "stored");
     expect(email, `no stored email in the demo outbox: ${JSON.stringify(inbox)}\n${first.output().slice(-2000)}`).toMatchObject({ provider: "log", subject: expect.stringContaining("First Badge") });
     expect(email!.html).toContain("/credentials/");
+    // The queue shares the demo's pool, which has its error handlers: no warning buries the demo's key.
+    expect(first.output()).not.toMatch(/error handlers|wpeh/);
     expect(await stop(first.child)).toBe(0);
 
     const second = await start(dataDir);
@@ -87,5 +93,17 @@ describe("npm start without DATABASE_URL", () => {
     const again = createLaurelClient({ url: `${second.url}/graphql`, token: printed });
     expect((await again.request(TenantDocument)).tenant.name).toBe("Demo University");
     expect(await stop(second.child)).toBe(0);
-  }, 120_000);
+
+    // LAUREL_DATA_DIR used to name the database folder itself, with the key files in its parent: such a
+    // folder keeps its database and gets its keys copied inside, so its signing key still opens.
+    const legacy = path.join(dataDir, "pglite");
+    const third = await start(legacy);
+    expect(third.output()).toContain(`embedded PostgreSQL (PGlite) in ${legacy}`);
+    expect(third.output()).toContain("Demo tenant already exists");
+    expect((await readFile(path.join(legacy, "demo-kek.txt"), "utf8")).trim()).toBe((await readFile(path.join(dataDir, "demo-kek.txt"), "utf8")).trim());
+    const legacyClient = createLaurelClient({ url: `${third.url}/graphql`, token: printed });
+    const reissued = await legacyClient.request(IssueCredentialDocument, { input: { templateId: template.createTemplate.id, recipient: { email: "grace@example.com" } } });
+    expect(reissued.issueCredential.__typename).toBe("Credential");
+    expect(await stop(third.child)).toBe(0);
+  }, 180_000);
 });

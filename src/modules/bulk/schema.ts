@@ -13,7 +13,6 @@ import { createBulkJob, findBulkJob } from "./service.js";
 import { csvText, rowsFromCsv, type BulkRow, type RowProblem } from "./rows.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { CustomField } from "../templates/service.js";
-import { badInput } from "../../errors.js";
 
 const BulkJobStatusEnum = builder.enumType(BulkJobStatus, { name: "BulkJobStatus" });
 
@@ -160,7 +159,8 @@ builder.subscriptionField("bulkJobProgress", (t) =>
     authScopes: { permission: "issue" },
     args: { id: t.arg.globalID({ required: true }) },
     subscribe: async function* (_root, { id }, ctx) {
-      if (id.typename !== "BulkJob" || !ctx.tenantId) throw badInput("Unknown bulk job");
+      // Callers are authorized before this runs (authorizeOnSubscribe); a wrong id is NOT_FOUND like any other.
+      if (id.typename !== "BulkJob" || !ctx.tenantId) throw new NotFoundError("BulkJob");
       let last = "";
       for (;;) {
         const job = await withTenantTransaction(ctx.app.database, claimsFor(ctx), (db) => findBulkJob(db, ctx.tenantId!, id.id));

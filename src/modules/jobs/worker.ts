@@ -2,9 +2,11 @@
 // same tenant-transaction helper as a request, acting as the tenant's system actor.
 //
 // graphile-worker's own connection acts as the owner role (its tables are closed to the app role).
-// It releases a crashed process's jobs only after four hours, so each process beats in
-// worker_heartbeats and any process releases the jobs of one whose beat has stopped.
+// It releases a crashed process's jobs only after four hours, so each process proves it is alive
+// (liveness.ts) and any process releases the jobs of one that is not. A database restart or outage
+// never stops the worker: a runner that gives up is replaced (startQueueWorker).
 import { ownerPool } from "../../db/migrate.js";
+import { createLiveness } from "./liveness.js";
 import { EventEmitter } from "node:events";
 import { Logger, run, runOnce, type Runner, type Task, type TaskList, type WorkerEvents } from "graphile-worker";
 import type { Config } from "../../config.js";
@@ -76,59 +78,90 @@ export async function startQueueWorker(app: WorkerApp, options: StartOptions): P
   const pool = await ownerPool(database.adminUrl, config.roles.owner, Math.max(4, queue.concurrency + 2));
   const log = options.log ?? (() => {});
   const logger = new Logger((scope) => (level, message) => {
-    if (level === "error" || level === "warning") console.error(`[worker ${scope.label ?? ""}] ${message}`);
+    if (level === "error" || level === "warning") console.error(`[worker ${scope.label ?? ""}] ${message.split("\n")[0]}`);
   });
-  let workerId = "";
-  const events = new EventEmitter() as WorkerEvents;
-  events.on("pool:create", ({ workerPool }) => (workerId = workerPool.id));
-  const runner = await run({
-    pgPool: pool,
-    taskList: options.taskList,
-    crontab: options.crontab ?? "",
-    concurrency: queue.concurrency,
-    pollInterval: queue.pollIntervalMs,
-    noHandleSignals: true,
-    logger,
-    events,
-  });
-  const beat = async () => {
-    const stale = `${queue.staleAfterMs} milliseconds`;
-    await pool.query(
-      `insert into worker_heartbeats (worker_id) values ($1)
-         on conflict (worker_id) do update set beat_at = now()`,
-      [workerId],
-    );
-    // Release the jobs of processes that stopped beating (SIGKILL, lost host) and forget them.
-    const { rows } = await pool.query<{ released: string[] }>(
-      `with dead as (
-         select distinct j.locked_by from graphile_worker._private_jobs j
-          where j.locked_by is not null and j.locked_at < now() - $1::interval
-            and not exists (select 1 from worker_heartbeats h where h.worker_id = j.locked_by and h.beat_at > now() - $1::interval)
-       ), released as (select graphile_worker.force_unlock_workers(array(select locked_by from dead)))
-       select array(select locked_by from dead) as released from released`,
-      [stale],
-    );
-    await pool.query(`delete from worker_heartbeats where beat_at < now() - $1::interval`, [stale]);
-    const released = rows[0]?.released ?? [];
-    if (released.length) log(`released the jobs of stopped workers: ${released.join(", ")}`);
+  const liveness = createLiveness({ adminUrl: database.adminUrl, heartbeatMs: queue.heartbeatMs, staleAfterMs: queue.staleAfterMs, pool, log });
+  const worker: QueueWorker = { runner: null, workerId: "", stop: async () => {} };
+  let stopping = false;
+  let beatFailedAt = 0;
+  const beat = () =>
+    liveness.beat().catch((error: Error) => {
+      // One line per outage, not one per beat.
+      if (Date.now() - beatFailedAt > 60_000) console.error(`[worker] heartbeat failed (will keep trying): ${error.message}`);
+      beatFailedAt = Date.now();
+    });
+
+  // graphile-worker gives up on a pool whose job could not be recorded as done or failed (the database
+  // went away meanwhile): its promise settles and nothing takes jobs any more. A new runner takes over,
+  // retrying while the database is unreachable, and the old one's jobs are released at the next beat.
+  const launch = async (): Promise<void> => {
+    for (let attempt = 0; !stopping; attempt++) {
+      const events = new EventEmitter() as WorkerEvents;
+      events.on("pool:create", ({ workerPool }) => liveness.adopt((worker.workerId = workerPool.id)));
+      try {
+        const runner = await run({
+          pgPool: pool,
+          taskList: options.taskList,
+          crontab: options.crontab ?? "",
+          concurrency: queue.concurrency,
+          pollInterval: queue.pollIntervalMs,
+          noHandleSignals: true,
+          logger,
+          events,
+          // Batched, a job's end that cannot be recorded (the database went away) goes to an error
+          // handler that shuts the runner down (replaced below), instead of an unawaited rejection.
+          preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+        });
+        worker.runner = runner;
+        const id = worker.workerId;
+        await beat();
+        void runner.promise.then(
+          () => replace(id, "stopped"),
+          (error: Error) => replace(id, error.message.split("\n")[0]!),
+        );
+        // A runner shutting itself down while the database is away may never finish doing so (it
+        // cannot release its jobs): give it a few seconds, then kill it and take over regardless.
+        events.on("pool:gracefulShutdown", ({ message }) => {
+          if (stopping) return;
+          setTimeout(() => {
+            if (replaced.has(id)) return;
+            void runner.kill(message).catch(() => {});
+            replace(id, message);
+          }, 5_000);
+        });
+        return;
+      } catch (error) {
+        const delay = Math.min(15_000, 500 * 2 ** attempt);
+        console.error(`[worker] cannot start the queue runner (${(error as Error).message}); trying again in ${delay / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   };
-  if (workerId) await beat().catch((error: Error) => console.error("worker heartbeat failed", error.message));
-  const timer = setInterval(() => {
-    if (workerId) beat().catch((error: Error) => console.error("worker heartbeat failed", error.message));
-  }, queue.heartbeatMs);
+  const replaced = new Set<string>();
+  const replace = (id: string, reason: string) => {
+    if (stopping || replaced.has(id)) return;
+    replaced.add(id);
+    console.error(`[worker] queue runner ${id} gave up (${reason}); starting a new one`);
+    liveness.abandon(id);
+    worker.runner = null;
+    // Not unref'd: in `npm run worker` nothing else keeps the process alive between two runners.
+    relaunch = setTimeout(() => void launch(), 1_000);
+  };
+  let relaunch: NodeJS.Timeout | undefined;
+  await launch();
+  const timer = setInterval(() => void beat(), queue.heartbeatMs);
   timer.unref();
-  log(`queue worker ${workerId} running (concurrency ${queue.concurrency})`);
-  return {
-    runner,
-    workerId,
-    async stop() {
-      clearInterval(timer);
-      await runner.stop().catch(() => {});
-      await options.close?.();
-      await pool.query(`delete from worker_heartbeats where worker_id = $1`, [workerId]).catch(() => {});
-      await pool.end().catch(() => {});
-    },
+  log(`queue worker ${worker.workerId} running (concurrency ${queue.concurrency})`);
+  worker.stop = async () => {
+    stopping = true;
+    clearInterval(timer);
+    clearTimeout(relaunch);
+    await worker.runner?.stop().catch(() => {});
+    await options.close?.();
+    await liveness.stop();
+    await pool.end().catch(() => {});
   };
+  return worker;
 }
 
 /**
