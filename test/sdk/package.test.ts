@@ -1,7 +1,7 @@
 // The SDK as a partner gets it: `npm run sdk:pack` makes a tarball; installed into a project of its own,
 // it type-checks and talks to a running Laurel with nothing of this repository around it.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -25,6 +25,8 @@ beforeAll(async () => {
   // The package's one (type-only) dependency, as npm would install it beside it.
   await mkdir(path.join(project, "node_modules/@graphql-typed-document-node"), { recursive: true });
   await symlink(path.resolve("node_modules/@graphql-typed-document-node/core"), path.join(project, "node_modules/@graphql-typed-document-node/core"));
+  await mkdir(path.join(project, "node_modules/@types"), { recursive: true });
+  await symlink(path.resolve("node_modules/@types/node"), path.join(project, "node_modules/@types/node"));
   await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "partner", type: "module", private: true }));
 }, 120_000);
 afterAll(async () => {
@@ -47,6 +49,18 @@ export async function count(): Promise<number | undefined> {
     await run(process.execPath, [tsc, ...flags, "good.ts"], { cwd: project });
     const bad = await run(process.execPath, [tsc, ...flags, "bad.ts"], { cwd: project }).then(() => null, (e: { stdout: string }) => e.stdout);
     expect(bad).toMatch(/bad\.ts.*not assignable to type 'number'/s);
+  }, 120_000);
+
+  it("type-checks every TypeScript example of the README as pasted", async () => {
+    const readme = await readFile("README.md", "utf8");
+    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    const files = examples.map((_, i) => `readme-${i}.ts`);
+    await Promise.all(examples.map((code, i) => writeFile(path.join(project, files[i]!), `${code}\nexport {};\n`)));
+    const tsc = path.resolve("node_modules/typescript/bin/tsc");
+    const flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--lib", "es2022,dom", "--types", "node"];
+    const result = await run(process.execPath, [tsc, ...flags, ...files], { cwd: project }).then(() => "", (e: { stdout: string }) => e.stdout);
+    expect(result).toBe("");
   }, 120_000);
 
   it("runs as plain JavaScript against a live server", async () => {
