@@ -20,10 +20,19 @@ export class LaurelRequestError extends Error {
     super(errors.map((e) => `${e.extensions?.code ?? "ERROR"}: ${e.message}`).join("; ") || `HTTP ${status}`);
     this.name = "LaurelRequestError";
   }
-  /** The first error's code: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ... */
+  /** The first error's code: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ..., or NETWORK_ERROR when no answer came. */
   get code(): string | undefined {
     return this.errors[0]?.extensions?.code;
   }
+}
+
+/** A request that got no HTTP answer at all (refused, reset, DNS, TLS, aborted): status 0, code NETWORK_ERROR. */
+function networkError(error: unknown): LaurelRequestError {
+  const cause = error as { message?: string; cause?: { code?: string; message?: string } };
+  const detail = cause.cause?.code ?? cause.cause?.message ?? cause.message ?? String(error);
+  const failure = new LaurelRequestError(0, [{ message: `No answer from Laurel: ${detail}`, extensions: { code: "NETWORK_ERROR" } }]);
+  (failure as { cause?: unknown }).cause = error;
+  return failure;
 }
 
 export interface LaurelClientOptions {
@@ -49,8 +58,12 @@ export function createLaurelClient(options: LaurelClientOptions) {
         ...options.headers,
       },
       body: JSON.stringify({ query: document.toString(), variables }),
+    }).catch((error: unknown) => {
+      throw networkError(error);
     });
-    const text = await response.text();
+    const text = await response.text().catch((error: unknown) => {
+      throw networkError(error);
+    });
     let body: { data?: R; errors?: GraphQLErrorShape[] };
     try {
       body = JSON.parse(text);
@@ -79,6 +92,8 @@ export function createLaurelClient(options: LaurelClientOptions) {
         ...options.headers,
       },
       body: form,
+    }).catch((error: unknown) => {
+      throw networkError(error);
     });
     const body = (await response.json().catch(() => ({ errors: [{ message: response.statusText }] }))) as { data?: R; errors?: GraphQLErrorShape[] };
     if (body.errors?.length) throw new LaurelRequestError(response.status, body.errors);

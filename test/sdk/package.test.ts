@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,4 +78,21 @@ console.log(JSON.stringify({ total: tenant.members.totalCount }));\n`,
       try { await createLaurelClient({ url: "${app.graphqlUrl}" }).request(MembersDocument, { first: 1 }); } catch (e) { console.log(e.name, e.code); } })`], { cwd: project });
     expect(denied.stdout.trim()).toBe("LaurelRequestError UNAUTHENTICATED");
   }, 60_000);
+});
+
+describe("the SDK when nothing answers", () => {
+  it("throws LaurelRequestError with code NETWORK_ERROR, as transport failures are documented to", async () => {
+    const { createLaurelClient, LaurelRequestError, MembersDocument } = await import("../../src/sdk/index.js");
+    const closed = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const failure = await createLaurelClient({ url: `http://127.0.0.1:${closed}/graphql`, token: "lrk_x" })
+      .request(MembersDocument, { first: 1 })
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(LaurelRequestError);
+    expect(failure).toMatchObject({ status: 0, code: "NETWORK_ERROR", message: expect.stringContaining("ECONNREFUSED") });
+  });
 });
