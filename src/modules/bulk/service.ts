@@ -240,7 +240,7 @@ export async function processChunk(
     };
   });
   for (const c of all) await replaceAwards(db, caller, replacing.get(c.rowNumber) ?? [], c.id, settings);
-  const inserted = await insertCredentials(tenantId, template.id, version.version, all, uniqueAward(policy));
+  const inserted = await insertCredentials(tenantId, template.id, version.version, all, uniqueAward(policy), jobId);
   const credentials = all.filter((c) => inserted.has(c.id));
   for (const c of credentials) outcomes.set(c.rowNumber, { credentialId: c.id });
   const skipped = all.filter((c) => !inserted.has(c.id));

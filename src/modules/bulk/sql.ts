@@ -23,13 +23,22 @@ export interface CredentialRow {
  * that would be a second award (credentials_unique_award: another issuance committed first) is
  * skipped. Returns the ids inserted.
  */
-export async function insertCredentials(tenantId: string, templateId: string, version: number, rows: CredentialRow[], uniqueAward: boolean): Promise<Set<string>> {
+export async function insertCredentials(
+  tenantId: string,
+  templateId: string,
+  version: number,
+  rows: CredentialRow[],
+  uniqueAward: boolean,
+  bulkJobId: string,
+): Promise<Set<string>> {
   if (!rows.length) return new Set();
   const result = await boundQuery<{ id: string }>(
     `insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status_list_id, status_index,
-                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key, unique_award)
+                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key, unique_award,
+                              bulk_job_id)
      select $1::uuid, u.id, $2::uuid, $3::int, u.recipient_id, u.status_list_id, u.status_index,
-            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key, $15::boolean
+            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key, $15::boolean,
+            $16::uuid
        from unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::timestamptz[], $11::timestamptz[],
                    $12::text[], $13::text[], $14::text[])
          as u(id, recipient_id, status_list_id, status_index, suspension_list_id, suspension_index, valid_from, valid_until,
@@ -52,6 +61,7 @@ export async function insertCredentials(tenantId: string, templateId: string, ve
       rows.map((r) => JSON.stringify(r.document)),
       rows.map((r) => r.idempotencyKey),
       uniqueAward,
+      bulkJobId,
     ],
   );
   return new Set(result.rows.map((r) => r.id));
