@@ -31,13 +31,25 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     engagement_partitions: async (_payload, helpers) => {
       await helpers.withPgClient((client) => client.query("select ensure_engagement_partitions(3)"));
     },
+    analytics_compact: async (_payload, helpers) => {
+      await helpers.withPgClient((client) => compactAnalytics(client));
+    },
   };
+}
+
+/**
+ * Folds every tenant's analytics delta rows into compacted rows (sql/021): readers sum both, so no
+ * total changes; it keeps the rollups one row per key. A tenant another worker is compacting is
+ * skipped until the next run. Acts as the owner (the queue's connection), which may execute it.
+ */
+function compactAnalytics(client: { query: (sql: string) => Promise<unknown> }) {
+  return client.query("select compact_engagement_analytics()");
 }
 
 /** Recurring work; graphile-worker records each run, so a restart neither skips nor repeats one. */
 export function crontab(app: WorkerApp): string {
   const minutes = app.config.queue.reminderSweepMinutes;
-  return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`].join("\n");
+  return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`].join("\n");
 }
 
 /** The same recurring work on timers, for the embedded demo (see startEmbeddedWorker). */
@@ -49,5 +61,6 @@ export function recurringWork(app: WorkerApp) {
       run: () => sweepReminders(app, sql),
     },
     { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
+    { everyMs: 60_000, run: () => compactAnalytics(sql) },
   ];
 }
