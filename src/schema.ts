@@ -16,6 +16,7 @@ import "./modules/images/schema.js";
 import "./modules/engagement/schema.js";
 import "./modules/delivery/schema.js";
 import "./modules/webhooks/schema.js";
+import "./modules/analytics/schema.js";
 
 export const schema = builder.toSchema();
 

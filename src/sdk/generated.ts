@@ -25,6 +25,35 @@ export type AlignmentInput = {
   targetUrl: string;
 };
 
+export type AnalyticsFilterInput = {
+  /** The tenant's BulkJob id (global id) */
+  bulkJobId?: string | number | null | undefined;
+  /** Count machines' events (mail proxies, link scanners, bots) too */
+  includeMachine?: boolean | null | undefined;
+  /** Recipients' locale, as stored */
+  locale?: string | null | undefined;
+  /** Templates whose current version has this tag */
+  tag?: string | null | undefined;
+  /** The tenant's Template ids (global ids) */
+  templateIds?: Array<string | number> | null | undefined;
+};
+
+export type AnalyticsInterval =
+  | 'DAY'
+  | 'HOUR'
+  | 'MONTH'
+  | 'WEEK';
+
+export type AnalyticsMeasure =
+  | 'CREDENTIALS'
+  | 'EVENTS';
+
+/** [from, to): both on a 15-minute UTC boundary, to after from, at most 1,096 days */
+export type AnalyticsRangeInput = {
+  from: string;
+  to: string;
+};
+
 export type ApiKeyScope =
   | 'admin'
   | 'analytics'
@@ -39,6 +68,20 @@ export type AuditLogFilter = {
   since?: string | null | undefined;
   targetId?: string | null | undefined;
   until?: string | null | undefined;
+};
+
+export type BreakdownDimension =
+  | 'BULK_JOB'
+  | 'CHANNEL'
+  | 'DEVICE_CLASS'
+  | 'FORMAT'
+  | 'LOCALE'
+  | 'NETWORK'
+  | 'TEMPLATE';
+
+export type BreakdownOrderInput = {
+  measure: AnalyticsMeasure;
+  type: EngagementType;
 };
 
 export type BulkJobStatus =
@@ -102,6 +145,11 @@ export type CustomFieldType =
   | 'NUMBER'
   | 'TEXT'
   | 'URL';
+
+export type DeliveryGroupBy =
+  | 'NONE'
+  | 'SENDER_DOMAIN'
+  | 'TEMPLATE';
 
 /** Whether one person may hold more than one credential of a template that is not revoked (same person: same normalised email). */
 export type DuplicatePolicy =
@@ -171,6 +219,21 @@ export type EvidenceInput = {
   name?: string | null | undefined;
   narrative?: string | null | undefined;
 };
+
+export type FunnelGroupBy =
+  | 'BULK_JOB'
+  | 'LOCALE'
+  | 'STATUS'
+  | 'TEMPLATE';
+
+export type FunnelStageName =
+  | 'CLAIMED'
+  | 'DELIVERED'
+  | 'ENGAGED'
+  | 'ISSUED'
+  | 'OPENED'
+  | 'VERIFIED'
+  | 'VIEWED';
 
 export type InvitationProblem =
   | 'ACCOUNT_DETAILS_REQUIRED'
@@ -297,6 +360,13 @@ export type TemplateStatus =
   | 'ARCHIVED'
   | 'DRAFT';
 
+/** VIEWS page_viewed, SHARES shared (not LinkedIn adds), LINKEDIN_ADDS linkedin_added, VERIFICATIONS verified */
+export type TopTemplatesMeasure =
+  | 'LINKEDIN_ADDS'
+  | 'SHARES'
+  | 'VERIFICATIONS'
+  | 'VIEWS';
+
 export type UpdateIssuerProfileInput = {
   description?: string | null | undefined;
   email?: string | null | undefined;
@@ -306,6 +376,8 @@ export type UpdateIssuerProfileInput = {
 };
 
 export type UpdateTenantInput = {
+  /** 1 to 1,000: analytics hide cells counting fewer distinct credentials (1: off) */
+  minimumGroupSize?: number | null | undefined;
   name?: string | null | undefined;
   /** An IANA time zone the server knows, e.g. "Australia/Sydney"; "UTC" by default */
   timeZone?: string | null | undefined;
@@ -336,6 +408,115 @@ export type WebhookEndpointInput = {
   /** https:// on the public internet */
   url?: string | null | undefined;
 };
+
+export type AnalyticsValidationErrorFragment = { message: string, fieldErrors: Array<{ path: Array<string>, message: string }> };
+
+export type FunnelStageFieldsFragment = { stage: FunnelStageName, credentials: number | null, reachedDirectly: number | null, rateFromPrevious: number | null, rateFromIssued: number | null, suppressed: boolean };
+
+export type EngagementTypeCountFieldsFragment = { type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean };
+
+export type TimeBucketFieldsFragment = { start: string, end: string, partial: boolean, counts: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }> };
+
+export type LatencyStatsFieldsFragment = { credentials: number | null, medianSeconds: number | null, p90Seconds: number | null, suppressed: boolean };
+
+export type DeliveryRowFieldsFragment = { key: string, label: string | null, messages: number | null, delivered: number | null, bounced: number | null, complained: number | null, failed: number | null, pending: number | null, stored: number | null, sent: number | null, deliveredRate: number | null, bouncedRate: number | null, complainedRate: number | null, failedRate: number | null, suppressed: boolean };
+
+export type EngagementFunnelQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  filter?: AnalyticsFilterInput | null | undefined;
+  statuses?: Array<CredentialStatus> | CredentialStatus | null | undefined;
+  groupBy?: FunnelGroupBy | null | undefined;
+}>;
+
+
+export type EngagementFunnelQuery = { engagementFunnel:
+    | { __typename: 'EngagementFunnel', stages: Array<{ stage: FunnelStageName, credentials: number | null, reachedDirectly: number | null, rateFromPrevious: number | null, rateFromIssued: number | null, suppressed: boolean }>, groups: Array<{ key: string, label: string | null, stages: Array<{ stage: FunnelStageName, credentials: number | null, reachedDirectly: number | null, rateFromPrevious: number | null, rateFromIssued: number | null, suppressed: boolean }> }> }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type EngagementTimeSeriesQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  interval: AnalyticsInterval;
+  timeZone?: string | null | undefined;
+  types?: Array<EngagementType> | EngagementType | null | undefined;
+  filter?: AnalyticsFilterInput | null | undefined;
+  compareWithPreviousPeriod?: boolean | null | undefined;
+}>;
+
+
+export type EngagementTimeSeriesQuery = { engagementTimeSeries:
+    | { __typename: 'EngagementTimeSeries', interval: AnalyticsInterval, timeZone: string, buckets: Array<{ start: string, end: string, partial: boolean, counts: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }> }>, totals: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }>, previous: { from: string, to: string, buckets: Array<{ start: string, end: string, partial: boolean, counts: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }> }>, totals: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }> } | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type EngagementBreakdownQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  by: BreakdownDimension;
+  types?: Array<EngagementType> | EngagementType | null | undefined;
+  filter?: AnalyticsFilterInput | null | undefined;
+  orderBy?: BreakdownOrderInput | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type EngagementBreakdownQuery = { engagementBreakdown:
+    | { __typename: 'EngagementBreakdown', by: BreakdownDimension, rows: Array<{ key: string, label: string | null, suppressed: boolean, counts: Array<{ type: EngagementType, events: number | null, credentials: number | null, suppressed: boolean }> }> }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type TopTemplatesQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  by: TopTemplatesMeasure;
+  measure: AnalyticsMeasure;
+  first?: number | null | undefined;
+  filter?: AnalyticsFilterInput | null | undefined;
+}>;
+
+
+export type TopTemplatesQuery = { topTemplates:
+    | { __typename: 'TopTemplates', by: TopTemplatesMeasure, measure: AnalyticsMeasure, rankings: Array<{ label: string | null, events: number | null, credentials: number | null, suppressed: boolean, template: { id: string } | null }> }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type EngagementLatencyQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  filter?: AnalyticsFilterInput | null | undefined;
+}>;
+
+
+export type EngagementLatencyQuery = { engagementLatency:
+    | { __typename: 'EngagementLatency', overall: { label: string | null, template: { id: string } | null, toFirstView: { credentials: number | null, medianSeconds: number | null, p90Seconds: number | null, suppressed: boolean }, toFirstShare: { credentials: number | null, medianSeconds: number | null, p90Seconds: number | null, suppressed: boolean } }, templates: Array<{ label: string | null, template: { id: string } | null, toFirstView: { credentials: number | null, medianSeconds: number | null, p90Seconds: number | null, suppressed: boolean }, toFirstShare: { credentials: number | null, medianSeconds: number | null, p90Seconds: number | null, suppressed: boolean } }> }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type DeliveryHealthQueryVariables = Exact<{
+  range: AnalyticsRangeInput;
+  groupBy?: DeliveryGroupBy | null | undefined;
+  interval?: AnalyticsInterval | null | undefined;
+  timeZone?: string | null | undefined;
+  filter?: AnalyticsFilterInput | null | undefined;
+}>;
+
+
+export type DeliveryHealthQuery = { deliveryHealth:
+    | { __typename: 'DeliveryHealth', groupBy: DeliveryGroupBy, rows: Array<{ key: string, label: string | null, messages: number | null, delivered: number | null, bounced: number | null, complained: number | null, failed: number | null, pending: number | null, stored: number | null, sent: number | null, deliveredRate: number | null, bouncedRate: number | null, complainedRate: number | null, failedRate: number | null, suppressed: boolean }>, buckets: Array<{ start: string, end: string, partial: boolean, rows: Array<{ key: string, label: string | null, messages: number | null, delivered: number | null, bounced: number | null, complained: number | null, failed: number | null, pending: number | null, stored: number | null, sent: number | null, deliveredRate: number | null, bouncedRate: number | null, complainedRate: number | null, failedRate: number | null, suppressed: boolean }> }> | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type AnalyticsSettingsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type AnalyticsSettingsQuery = { tenant: { id: string, timeZone: string, minimumGroupSize: number } };
+
+export type SetMinimumGroupSizeMutationVariables = Exact<{
+  minimumGroupSize: number;
+}>;
+
+
+export type SetMinimumGroupSizeMutation = { updateTenant:
+    | { __typename: 'Tenant', id: string, minimumGroupSize: number }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
 
 export type ApiKeysQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -1034,6 +1215,75 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
+export const AnalyticsValidationErrorFragmentDoc = new TypedDocumentString(`
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+    `, {"fragmentName":"AnalyticsValidationError"}) as unknown as TypedDocumentString<AnalyticsValidationErrorFragment, unknown>;
+export const FunnelStageFieldsFragmentDoc = new TypedDocumentString(`
+    fragment FunnelStageFields on FunnelStage {
+  stage
+  credentials
+  reachedDirectly
+  rateFromPrevious
+  rateFromIssued
+  suppressed
+}
+    `, {"fragmentName":"FunnelStageFields"}) as unknown as TypedDocumentString<FunnelStageFieldsFragment, unknown>;
+export const EngagementTypeCountFieldsFragmentDoc = new TypedDocumentString(`
+    fragment EngagementTypeCountFields on EngagementTypeCount {
+  type
+  events
+  credentials
+  suppressed
+}
+    `, {"fragmentName":"EngagementTypeCountFields"}) as unknown as TypedDocumentString<EngagementTypeCountFieldsFragment, unknown>;
+export const TimeBucketFieldsFragmentDoc = new TypedDocumentString(`
+    fragment TimeBucketFields on TimeBucket {
+  start
+  end
+  partial
+  counts {
+    ...EngagementTypeCountFields
+  }
+}
+    fragment EngagementTypeCountFields on EngagementTypeCount {
+  type
+  events
+  credentials
+  suppressed
+}`, {"fragmentName":"TimeBucketFields"}) as unknown as TypedDocumentString<TimeBucketFieldsFragment, unknown>;
+export const LatencyStatsFieldsFragmentDoc = new TypedDocumentString(`
+    fragment LatencyStatsFields on LatencyStats {
+  credentials
+  medianSeconds
+  p90Seconds
+  suppressed
+}
+    `, {"fragmentName":"LatencyStatsFields"}) as unknown as TypedDocumentString<LatencyStatsFieldsFragment, unknown>;
+export const DeliveryRowFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DeliveryRowFields on DeliveryRow {
+  key
+  label
+  messages
+  delivered
+  bounced
+  complained
+  failed
+  pending
+  stored
+  sent
+  deliveredRate
+  bouncedRate
+  complainedRate
+  failedRate
+  suppressed
+}
+    `, {"fragmentName":"DeliveryRowFields"}) as unknown as TypedDocumentString<DeliveryRowFieldsFragment, unknown>;
 export const TemplatePartsFragmentDoc = new TypedDocumentString(`
     fragment TemplateParts on Template {
   id
@@ -1083,6 +1333,298 @@ export const CredentialPartsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CredentialParts"}) as unknown as TypedDocumentString<CredentialPartsFragment, unknown>;
+export const EngagementFunnelDocument = new TypedDocumentString(`
+    query EngagementFunnel($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput, $statuses: [CredentialStatus!], $groupBy: FunnelGroupBy) {
+  engagementFunnel(
+    range: $range
+    filter: $filter
+    statuses: $statuses
+    groupBy: $groupBy
+  ) {
+    __typename
+    ... on EngagementFunnel {
+      stages {
+        ...FunnelStageFields
+      }
+      groups {
+        key
+        label
+        stages {
+          ...FunnelStageFields
+        }
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+fragment FunnelStageFields on FunnelStage {
+  stage
+  credentials
+  reachedDirectly
+  rateFromPrevious
+  rateFromIssued
+  suppressed
+}`) as unknown as TypedDocumentString<EngagementFunnelQuery, EngagementFunnelQueryVariables>;
+export const EngagementTimeSeriesDocument = new TypedDocumentString(`
+    query EngagementTimeSeries($range: AnalyticsRangeInput!, $interval: AnalyticsInterval!, $timeZone: String, $types: [EngagementType!], $filter: AnalyticsFilterInput, $compareWithPreviousPeriod: Boolean) {
+  engagementTimeSeries(
+    range: $range
+    interval: $interval
+    timeZone: $timeZone
+    types: $types
+    filter: $filter
+    compareWithPreviousPeriod: $compareWithPreviousPeriod
+  ) {
+    __typename
+    ... on EngagementTimeSeries {
+      interval
+      timeZone
+      buckets {
+        ...TimeBucketFields
+      }
+      totals {
+        ...EngagementTypeCountFields
+      }
+      previous {
+        from
+        to
+        buckets {
+          ...TimeBucketFields
+        }
+        totals {
+          ...EngagementTypeCountFields
+        }
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+fragment EngagementTypeCountFields on EngagementTypeCount {
+  type
+  events
+  credentials
+  suppressed
+}
+fragment TimeBucketFields on TimeBucket {
+  start
+  end
+  partial
+  counts {
+    ...EngagementTypeCountFields
+  }
+}`) as unknown as TypedDocumentString<EngagementTimeSeriesQuery, EngagementTimeSeriesQueryVariables>;
+export const EngagementBreakdownDocument = new TypedDocumentString(`
+    query EngagementBreakdown($range: AnalyticsRangeInput!, $by: BreakdownDimension!, $types: [EngagementType!], $filter: AnalyticsFilterInput, $orderBy: BreakdownOrderInput, $first: Int) {
+  engagementBreakdown(
+    range: $range
+    by: $by
+    types: $types
+    filter: $filter
+    orderBy: $orderBy
+    first: $first
+  ) {
+    __typename
+    ... on EngagementBreakdown {
+      by
+      rows {
+        key
+        label
+        suppressed
+        counts {
+          ...EngagementTypeCountFields
+        }
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+fragment EngagementTypeCountFields on EngagementTypeCount {
+  type
+  events
+  credentials
+  suppressed
+}`) as unknown as TypedDocumentString<EngagementBreakdownQuery, EngagementBreakdownQueryVariables>;
+export const TopTemplatesDocument = new TypedDocumentString(`
+    query TopTemplates($range: AnalyticsRangeInput!, $by: TopTemplatesMeasure!, $measure: AnalyticsMeasure!, $first: Int, $filter: AnalyticsFilterInput) {
+  topTemplates(
+    range: $range
+    by: $by
+    measure: $measure
+    first: $first
+    filter: $filter
+  ) {
+    __typename
+    ... on TopTemplates {
+      by
+      measure
+      rankings {
+        template {
+          id
+        }
+        label
+        events
+        credentials
+        suppressed
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}`) as unknown as TypedDocumentString<TopTemplatesQuery, TopTemplatesQueryVariables>;
+export const EngagementLatencyDocument = new TypedDocumentString(`
+    query EngagementLatency($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput) {
+  engagementLatency(range: $range, filter: $filter) {
+    __typename
+    ... on EngagementLatency {
+      overall {
+        template {
+          id
+        }
+        label
+        toFirstView {
+          ...LatencyStatsFields
+        }
+        toFirstShare {
+          ...LatencyStatsFields
+        }
+      }
+      templates {
+        template {
+          id
+        }
+        label
+        toFirstView {
+          ...LatencyStatsFields
+        }
+        toFirstShare {
+          ...LatencyStatsFields
+        }
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+fragment LatencyStatsFields on LatencyStats {
+  credentials
+  medianSeconds
+  p90Seconds
+  suppressed
+}`) as unknown as TypedDocumentString<EngagementLatencyQuery, EngagementLatencyQueryVariables>;
+export const DeliveryHealthDocument = new TypedDocumentString(`
+    query DeliveryHealth($range: AnalyticsRangeInput!, $groupBy: DeliveryGroupBy, $interval: AnalyticsInterval, $timeZone: String, $filter: AnalyticsFilterInput) {
+  deliveryHealth(
+    range: $range
+    groupBy: $groupBy
+    interval: $interval
+    timeZone: $timeZone
+    filter: $filter
+  ) {
+    __typename
+    ... on DeliveryHealth {
+      groupBy
+      rows {
+        ...DeliveryRowFields
+      }
+      buckets {
+        start
+        end
+        partial
+        rows {
+          ...DeliveryRowFields
+        }
+      }
+    }
+    ...AnalyticsValidationError
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}
+fragment DeliveryRowFields on DeliveryRow {
+  key
+  label
+  messages
+  delivered
+  bounced
+  complained
+  failed
+  pending
+  stored
+  sent
+  deliveredRate
+  bouncedRate
+  complainedRate
+  failedRate
+  suppressed
+}`) as unknown as TypedDocumentString<DeliveryHealthQuery, DeliveryHealthQueryVariables>;
+export const AnalyticsSettingsDocument = new TypedDocumentString(`
+    query AnalyticsSettings {
+  tenant {
+    id
+    timeZone
+    minimumGroupSize
+  }
+}
+    `) as unknown as TypedDocumentString<AnalyticsSettingsQuery, AnalyticsSettingsQueryVariables>;
+export const SetMinimumGroupSizeDocument = new TypedDocumentString(`
+    mutation SetMinimumGroupSize($minimumGroupSize: Int!) {
+  updateTenant(input: {minimumGroupSize: $minimumGroupSize}) {
+    __typename
+    ... on Tenant {
+      id
+      minimumGroupSize
+    }
+    ...AnalyticsValidationError
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment AnalyticsValidationError on ValidationError {
+  message
+  fieldErrors {
+    path
+    message
+  }
+}`) as unknown as TypedDocumentString<SetMinimumGroupSizeMutation, SetMinimumGroupSizeMutationVariables>;
 export const ApiKeysDocument = new TypedDocumentString(`
     query ApiKeys($first: Int, $after: String, $includeRevoked: Boolean) {
   tenant {

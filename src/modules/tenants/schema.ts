@@ -16,6 +16,12 @@ export const TenantRef = builder.prismaNode("Tenant", {
     timeZone: t.exposeString("timeZone", {
       description: "IANA time zone (default UTC) in which calendar dates are shown (pages, certificates, emails, LinkedIn) and date-only inputs are read",
     }),
+    minimumGroupSize: t.exposeInt("minimumGroupSize", {
+      description:
+        "Analytics cells counting fewer distinct credentials than this are returned with their numbers null and suppressed: true (1, the default: off). " +
+        "Readable with the analytics or tenant:manage permission.",
+      authScopes: (_tenant, _args, ctx) => ctx.permissions.has("analytics") || ctx.permissions.has("tenant:manage"),
+    }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     members: t.relatedConnection("memberships", {
       cursor: "tenantId_id",
@@ -41,6 +47,7 @@ const UpdateTenantInput = builder.inputType("UpdateTenantInput", {
   fields: (t) => ({
     name: t.string(),
     timeZone: t.string({ description: 'An IANA time zone the server knows, e.g. "Australia/Sydney"; "UTC" by default' }),
+    minimumGroupSize: t.int({ description: "1 to 1,000: analytics hide cells counting fewer distinct credentials (1: off)" }),
   }),
 });
 

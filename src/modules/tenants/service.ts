@@ -1,4 +1,4 @@
-// Changes to the tenant record itself: its name and its time zone.
+// Changes to the tenant record itself: its name, its time zone and its analytics minimum group size.
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -9,6 +9,8 @@ export interface TenantChanges {
   name?: string | null;
   /** An IANA time zone the runtime knows, e.g. "Australia/Sydney"; calendar dates are taken in it. */
   timeZone?: string | null;
+  /** 1..1000: analytics cells counting fewer distinct credentials are suppressed (1: off). */
+  minimumGroupSize?: number | null;
 }
 
 /** The tenant's IANA time zone ("UTC" until set). */
@@ -18,7 +20,7 @@ export async function tenantTimeZone(db: Db, tenantId: string): Promise<string> 
 }
 
 export async function updateTenant(db: Db, caller: Caller, input: TenantChanges, query: object = {}) {
-  const data: { name?: string; timeZone?: string } = {};
+  const data: { name?: string; timeZone?: string; minimumGroupSize?: number } = {};
   if (input.name != null) {
     data.name = input.name.trim();
     if (data.name.length < 1 || data.name.length > 200) throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
@@ -29,8 +31,17 @@ export async function updateTenant(db: Db, caller: Caller, input: TenantChanges,
       throw ValidationError.field(["input", "timeZone"], `Unknown time zone "${data.timeZone}": use an IANA name such as Europe/Paris, America/New_York or UTC`);
     }
   }
-  if (!Object.keys(data).length) throw ValidationError.field(["input"], "Give a name or a timeZone to change");
-  const before = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true, timeZone: true } });
+  if (input.minimumGroupSize != null) {
+    if (!Number.isInteger(input.minimumGroupSize) || input.minimumGroupSize < 1 || input.minimumGroupSize > 1000) {
+      throw ValidationError.field(["input", "minimumGroupSize"], "minimumGroupSize must be between 1 (off) and 1000");
+    }
+    data.minimumGroupSize = input.minimumGroupSize;
+  }
+  if (!Object.keys(data).length) throw ValidationError.field(["input"], "Give a name, a timeZone or a minimumGroupSize to change");
+  const before = await db.tenant.findUniqueOrThrow({
+    where: { id: caller.tenantId },
+    select: { name: true, timeZone: true, minimumGroupSize: true },
+  });
   const tenant = await db.tenant.update({ ...query, where: { id: caller.tenantId }, data });
   const details = Object.fromEntries(Object.entries(data).map(([key, to]) => [key, { from: before[key as keyof typeof before], to }]));
   await recordAudit(db, caller, { action: "tenant.updated", targetType: "Tenant", targetId: caller.tenantId, details });
