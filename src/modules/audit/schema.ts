@@ -18,6 +18,8 @@ const ActorRef = builder.objectRef<ActorSummary>("Actor").implement({
   }),
 });
 
+const PERSONAL_TARGETS = new Set(["Credential", "Recipient"]);
+
 builder.prismaNode("AuditLog", {
   name: "AuditLogEntry",
   id: { resolve: (e) => e.id },
@@ -41,7 +43,14 @@ builder.prismaNode("AuditLog", {
       },
     }),
     targetType: t.exposeString("targetType", { nullable: true }),
-    targetId: t.exposeString("targetId", { nullable: true }),
+    // A credential's id opens a public page naming its holder; a recipient's id is a person's: both personal.
+    targetId: t.string({
+      nullable: true,
+      description: "The target's id; null for a Credential or Recipient target unless the caller holds personal:read",
+      select: { targetId: true, targetType: true },
+      resolve: (e, _a, ctx) =>
+        e.targetType && PERSONAL_TARGETS.has(e.targetType) && !ctx.permissions.has("personal:read") ? null : e.targetId,
+    }),
     requestId: t.exposeString("requestId", { nullable: true }),
     // Details may name people (an invitee's email, a revocation's reason, a recipient's choices).
     details: t.expose("details", { type: "JSON", nullable: true, authScopes: { permission: "personal:read" } }),

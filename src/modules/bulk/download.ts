@@ -1,6 +1,7 @@
 // GET /bulk-jobs/:id/result.csv: a bulk job's outcome, one line per row, for the tenant that ran it.
 // Authenticated like GraphQL (Bearer token) and read in that tenant's transaction. The recipients'
-// emails are personal data: only callers with personal:read get that column.
+// emails are personal data, and so are the credentials' ids and URLs (their public page names the
+// holder): only callers with personal:read get those columns.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { stringify } from "csv-stringify/sync";
 import type { App } from "../../context.js";
@@ -10,6 +11,7 @@ import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "../auth
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { urls } from "../credentials/document.js";
 import type { BulkRow, RowProblem } from "./rows.js";
+import { problemFor } from "../credentials/duplicates.js";
 
 const PATH = /^\/bulk-jobs\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/result\.csv$/;
 
@@ -53,13 +55,17 @@ export function createDownloadRoutes(app: App) {
       const job = await db.bulkJob.findUnique({ where: { tenantId_id: { tenantId, id: jobId } }, select: { id: true } });
       if (!job) return null;
       const rows = await db.bulkJobRow.findMany({ where: { tenantId, jobId }, orderBy: { rowNumber: "asc" } });
-      const header = ["row", ...(personal ? ["email"] : []), "status", "credential_id", "credential_url", "problems"];
+      const header = personal ? ["row", "email", "status", "credential_id", "credential_url", "problems"] : ["row", "status", "problems"];
       const lines: string[][] = [header];
       for (const r of rows) {
         const input = r.input as unknown as BulkRow;
-        const problems = (r.errors as unknown as RowProblem[]).map((p) => `${p.column}: ${p.message}`).join("; ");
+        const problems = (r.errors as unknown as RowProblem[]).map((p) => problemFor(p, personal)).map((p) => `${p.column}: ${p.message}`).join("; ");
+        if (!personal) {
+          lines.push([String(r.rowNumber), r.status, problems]);
+          continue;
+        }
         const url = r.credentialId ? urls.credential(app.config.publicUrl, tenantId, r.credentialId) : "";
-        lines.push([String(r.rowNumber), ...(personal ? [input.email ?? ""] : []), r.status, r.credentialId ?? "", url, problems]);
+        lines.push([String(r.rowNumber), input.email ?? "", r.status, r.credentialId ?? "", url, problems]);
       }
       return resultCsv(lines);
     });

@@ -13,6 +13,7 @@ import { createBulkJob, findBulkJob } from "./service.js";
 import { csvText, rowsFromCsv, type BulkRow, type RowProblem } from "./rows.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { CustomField } from "../templates/service.js";
+import { problemFor } from "../credentials/duplicates.js";
 
 const BulkJobStatusEnum = builder.enumType(BulkJobStatus, { name: "BulkJobStatus" });
 
@@ -30,7 +31,7 @@ const RowProblemRef = builder.objectRef<RowProblem>("BulkRowProblem").implement(
     message: t.exposeString("message"),
     existingCredentialId: t.id({
       nullable: true,
-      description: "The credential this row's person already holds (global id), when that is why the row was not issued",
+      description: "The credential this row's person already holds (global id), when that is why the row was not issued; null without personal:read",
       resolve: (p) => (p.credentialId ? encodeGlobalID("Credential", p.credentialId) : null),
     }),
   }),
@@ -40,7 +41,12 @@ builder.prismaObject("BulkJobRow", {
   name: "BulkRowFailure",
   fields: (t) => ({
     rowNumber: t.exposeInt("rowNumber"),
-    problems: t.field({ type: [RowProblemRef], select: { errors: true }, resolve: (r) => r.errors as unknown as RowProblem[] }),
+    // Stored with the credential a duplicate row names; read without it unless the caller holds personal:read.
+    problems: t.field({
+      type: [RowProblemRef],
+      select: { errors: true },
+      resolve: (r, _a, ctx) => (r.errors as unknown as RowProblem[]).map((p) => problemFor(p, ctx.permissions.has("personal:read"))),
+    }),
   }),
 });
 
@@ -68,7 +74,7 @@ export const BulkJobRef = builder.prismaNode("BulkJob", {
     }),
     resultCsvUrl: t.string({
       description:
-        "GET with the same Authorization header: one line per row, with its credential or its problems (the email column needs personal:read). " +
+        "GET with the same Authorization header: one line per row, with its credential or its problems (the email, credential_id and credential_url columns need personal:read). " +
         "A cell that would begin with = + - @ tab, carriage return or ' starts with an added ': remove it to get the value.",
       select: { id: true },
       resolve: (j, _a, ctx) => `${ctx.app.config.publicUrl}/bulk-jobs/${j.id}/result.csv`,

@@ -19,10 +19,28 @@ export function alreadyAwarded(award: Pick<Award, "id" | "issuedAt">): string {
   return `Already awarded to this person: credential ${award.id}, issued ${award.issuedAt.toISOString().slice(0, 10)}. Revoke it first, or set the template's duplicate policy to REPLACE or ALLOW`;
 }
 
+/**
+ * The same words without the credential, for callers without personal:read: a credential's id leads to
+ * its public page, which names the holder (README, "Using the API").
+ */
+export const ALREADY_AWARDED_UNNAMED =
+  "Already awarded to this person. Revoke the credential first, or set the template's duplicate policy to REPLACE or ALLOW";
+
+/** A row problem as `permissions` may read it: without the credential's id unless they hold personal:read. */
+export function problemFor<P extends { message: string; credentialId?: string }>(problem: P, personal: boolean): P {
+  if (personal || !problem.credentialId) return problem;
+  const { credentialId: _hidden, ...rest } = problem;
+  return { ...rest, message: ALREADY_AWARDED_UNNAMED } as P;
+}
+
 export class DuplicateCredentialError extends ExpectedError {
   override name = "DuplicateCredentialError";
-  constructor(readonly existingCredential: Credential) {
-    super(alreadyAwarded(existingCredential));
+  /** `named`: the caller holds personal:read, so the message may name the credential. */
+  constructor(
+    readonly existingCredential: Credential,
+    named: boolean,
+  ) {
+    super(named ? alreadyAwarded(existingCredential) : ALREADY_AWARDED_UNNAMED);
   }
 }
 

@@ -60,11 +60,12 @@ export const CredentialRef = builder.prismaNode("Credential", {
   }),
 });
 
+// A credential's id and URL open a public page naming its holder: listing them is reading people.
 builder.prismaObjectField(TenantRef, "credentials", (t) =>
   t.relatedConnection("credentials", {
     cursor: "tenantId_id",
     nullable: true,
-    authScopes: { permission: "tenant:read" },
+    authScopes: { permission: "personal:read" },
     totalCount: true,
     complexity: connectionComplexity,
     args: { status: t.arg({ type: CredentialStatusEnum }) },
@@ -76,7 +77,14 @@ builder.objectType(DuplicateCredentialError, {
   name: "DuplicateCredentialError",
   description: "The person already holds a credential of this template that is not revoked, and its duplicate policy is REFUSE.",
   interfaces: [ErrorInterface],
-  fields: (t) => ({ existingCredential: t.field({ type: CredentialRef, nullable: false, resolve: (e) => e.existingCredential }) }),
+  fields: (t) => ({
+    existingCredential: t.field({
+      type: CredentialRef,
+      nullable: true,
+      description: "The credential already held; null for a caller without personal:read (its id leads to a page naming the holder).",
+      resolve: (e, _a, ctx) => (ctx.permissions.has("personal:read") ? e.existingCredential : null),
+    }),
+  }),
 });
 
 const EvidenceInput = builder.inputType("EvidenceInput", {

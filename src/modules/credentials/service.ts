@@ -103,7 +103,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   const recipient = input.recipientId ? await findRecipient(db, caller, input.recipientId) : await upsertRecipient(db, caller, input.recipient!);
   const policy = template.duplicatePolicy;
   const held = policy === "ALLOW" ? [] : ((await awardsOf(caller.tenantId, template.id, [recipient.id])).get(recipient.id) ?? []);
-  if (held.length && policy === "REFUSE") throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, held[0]!.id));
+  if (held.length && policy === "REFUSE") throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, held[0]!.id), caller.permissions.has("personal:read"));
 
   const validFrom = input.issuedAt ?? new Date();
   const issueProblem = issueDateProblem(validFrom);
@@ -166,7 +166,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   if (count === 0) {
     const [first] = (await awardsOf(caller.tenantId, template.id, [recipient.id])).get(recipient.id) ?? [];
     if (!first) throw new Error("credential insert skipped without a conflicting award");
-    throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, first.id));
+    throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, first.id), caller.permissions.has("personal:read"));
   }
   const credential = await db.credential.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credentialId } } });
   await recordAudit(db, caller, {

@@ -41,7 +41,8 @@ const WebhookAttemptRef = builder.prismaObject("WebhookAttempt", {
     statusCode: t.exposeInt("statusCode", { nullable: true }),
     error: t.exposeString("error", { nullable: true }),
     durationMs: t.exposeInt("durationMs"),
-    responseExcerpt: t.exposeString("responseExcerpt", { nullable: true }),
+    // What the partner answered may echo the event it was sent, which needs personal:read.
+    responseExcerpt: t.exposeString("responseExcerpt", { nullable: true, authScopes: { permission: "personal:read" } }),
     attemptedAt: t.expose("attemptedAt", { type: "DateTime" }),
   }),
 });
@@ -98,7 +99,8 @@ const WebhookSecretPayload = builder.simpleObject("WebhookSecretPayload", {
 builder.mutationField("createWebhookEndpoint", (t) =>
   t.field({
     type: WebhookSecretPayload,
-    authScopes: { permission: "tenant:manage" },
+    // Every partner event names credentials and recipients, delivered to the URL given here.
+    authScopes: { $all: { permission: "tenant:manage", $all: { permission: "personal:read" } } },
     errors: { types: [ValidationError] },
     args: { input: t.arg({ type: WebhookEndpointInput, required: true }) },
     resolve: (_r, { input }, ctx) =>
@@ -109,7 +111,8 @@ builder.mutationField("createWebhookEndpoint", (t) =>
 builder.mutationField("updateWebhookEndpoint", (t) =>
   t.prismaField({
     type: "WebhookEndpoint",
-    authScopes: { permission: "tenant:manage" },
+    // Every partner event names credentials and recipients, delivered to the URL given here.
+    authScopes: { $all: { permission: "tenant:manage", $all: { permission: "personal:read" } } },
     errors: { types: [ValidationError, NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: WebhookEndpointRef }), input: t.arg({ type: WebhookEndpointInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => updateWebhookEndpoint(ctx.db, callerOf(ctx), ctx.app.config, id.id, input),
