@@ -129,7 +129,7 @@ export interface Cred {
 }
 
 export interface WorldTenant extends TestTenant {
-  templates: { id: string; nodeId: string; name: string }[];
+  templates: { id: string; nodeId: string; name: string; tags: string[] }[];
   bulkJobs: { id: string; nodeId: string }[];
   credentials: Cred[];
 }
@@ -145,7 +145,7 @@ export interface World {
 export const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString().split(":")[1]!;
 export const globalId = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString("base64");
 
-async function activeTemplate(client: LaurelClient, name: string, tags: string[]): Promise<{ id: string; nodeId: string; name: string }> {
+async function activeTemplate(client: LaurelClient, name: string, tags: string[]): Promise<{ id: string; nodeId: string; name: string; tags: string[] }> {
   const created = await client.request(CreateTemplateDocument, {
     kind: "BADGE",
     content: { name, description: `${name}: analytics.`, credentialDescription: "Awarded to {{recipientName}}.", criteriaNarrative: "Do it.", tags },
@@ -153,7 +153,7 @@ async function activeTemplate(client: LaurelClient, name: string, tags: string[]
   if (created.createTemplate.__typename !== "Template") throw new Error(`template: ${JSON.stringify(created.createTemplate)}`);
   const activated = await client.request(ActivateTemplateDocument, { id: created.createTemplate.id });
   if (activated.activateTemplate.__typename !== "Template") throw new Error(`activate: ${JSON.stringify(activated.activateTemplate)}`);
-  return { id: rawId(created.createTemplate.id), nodeId: created.createTemplate.id, name };
+  return { id: rawId(created.createTemplate.id), nodeId: created.createTemplate.id, name, tags };
 }
 
 async function issueOne(app: TestApp, tenant: WorldTenant, template: { nodeId: string; id: string }, issuedAt: Date | null, locale: string, email = uniqueEmail("rcpt")): Promise<Cred> {
@@ -690,4 +690,143 @@ export function totalOf(m: Measures, index = 0, dimension?: string): number {
   let sum = 0;
   for (const [key, v] of m) if (!dimension || key.startsWith(`${dimension}|`)) sum += v[index]!;
   return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts per raw row, for computing any operation's expected answer (any range, filter, grouping) in
+// the test: one row per event, credential and credential email, straight from the raw tables.
+
+export interface EventFact {
+  id: string;
+  at: number;
+  type: string;
+  machine: boolean;
+  /** Dimension values, as the contract defines them ('' and the zero uuid for none). */
+  dims: Record<"t" | "j" | "c" | "n" | "d" | "f" | "l", string>;
+  /** 1 on the credential's first people's event of this type (occurred_at, then id). */
+  fh: number;
+  /** 1 on the credential's first event of this type, machines too. */
+  fa: number;
+}
+
+export async function eventFacts(sql: Sql, tenant: string): Promise<EventFact[]> {
+  const rows = await sql.unsafe(
+    `with ev as (
+       select e.id, e.occurred_at, e.type::text as type, e.credential_id, e.machine,
+              coalesce(e.template_id, '${ZERO}')::text as t, coalesce(c.bulk_job_id, '${ZERO}')::text as j,
+              coalesce(rc.locale, '') as l, e.channel as c, coalesce(e.network, '') as n, coalesce(e.format, '') as f, e.ua_class as d
+         from engagement_events e
+         left join credentials c on c.tenant_id = e.tenant_id and c.id = e.credential_id
+         left join recipients rc on rc.tenant_id = c.tenant_id and rc.id = c.recipient_id
+        where e.tenant_id = $1
+     )
+     select ev.*,
+            (credential_id is not null and row_number() over (partition by credential_id, type order by occurred_at, id) = 1)::int as fa,
+            (credential_id is not null and not machine
+               and row_number() over (partition by credential_id, type, machine order by occurred_at, id) = 1)::int as fh
+       from ev order by occurred_at, id`,
+    [tenant] as never[],
+  );
+  return rows.map((r) => ({
+    id: r.id as string,
+    at: (r.occurred_at as Date).getTime(),
+    type: r.type as string,
+    machine: r.machine as boolean,
+    dims: { t: r.t, j: r.j, c: r.c, n: r.n, d: r.d, f: r.f, l: r.l } as EventFact["dims"],
+    fh: Number(r.fh),
+    fa: Number(r.fa),
+  }));
+}
+
+export interface CredFact {
+  id: string;
+  issuedAt: number;
+  tpl: string;
+  job: string;
+  loc: string;
+  status: string;
+  hm: number;
+  am: number;
+  /** Latency histogram bins of people's first view / first share (null: none). */
+  viewBin: number | null;
+  shareBin: number | null;
+}
+
+export async function credentialFacts(sql: Sql, tenant: string): Promise<CredFact[]> {
+  const rows = await sql.unsafe(
+    `with masks as (
+       select e.credential_id, coalesce(bit_or(${STAGE_CASE}) filter (where not e.machine), 0) as h, bit_or(${STAGE_CASE}) as a,
+              min(e.occurred_at) filter (where not e.machine and e.type = 'page_viewed') as v,
+              min(e.occurred_at) filter (where not e.machine and e.type in ('shared', 'linkedin_added')) as s
+         from engagement_events e where e.tenant_id = $1 and e.credential_id is not null group by 1
+     ),
+     delivered as (
+       select distinct o.credential_id from email_outbox o where o.tenant_id = $1 and o.credential_id is not null and o.delivered_at is not null
+     )
+     select c.id, c.issued_at, c.template_id::text as tpl, coalesce(c.bulk_job_id, '${ZERO}')::text as job, rc.locale as loc, c.status::text as status,
+            (coalesce(m.h, 0) | (d.credential_id is not null)::int) as hm, (coalesce(m.a, 0) | (d.credential_id is not null)::int) as am,
+            case when m.v is not null then floor(10 * ln(1 + greatest(extract(epoch from m.v - c.issued_at)::float8, 0)))::int end as view_bin,
+            case when m.s is not null then floor(10 * ln(1 + greatest(extract(epoch from m.s - c.issued_at)::float8, 0)))::int end as share_bin
+       from credentials c
+       join recipients rc on rc.tenant_id = c.tenant_id and rc.id = c.recipient_id
+       left join masks m on m.credential_id = c.id
+       left join delivered d on d.credential_id = c.id
+      where c.tenant_id = $1`,
+    [tenant] as never[],
+  );
+  return rows.map((r) => ({
+    id: r.id as string,
+    issuedAt: (r.issued_at as Date).getTime(),
+    tpl: r.tpl as string,
+    job: r.job as string,
+    loc: r.loc as string,
+    status: r.status as string,
+    hm: Number(r.hm),
+    am: Number(r.am),
+    viewBin: r.view_bin === null ? null : Number(r.view_bin),
+    shareBin: r.share_bin === null ? null : Number(r.share_bin),
+  }));
+}
+
+export interface MessageFact {
+  createdAt: number;
+  tpl: string;
+  domain: string;
+  outcome: string;
+}
+
+export async function messageFacts(sql: Sql, tenant: string): Promise<MessageFact[]> {
+  const rows = await sql.unsafe(
+    `select o.created_at, coalesce(c.template_id, '${ZERO}')::text as tpl,
+            coalesce(lower(substring(o.from_address from '@([^@>\\s]+)>?\\s*$')), '') as domain,
+            case when o.status in ('queued', 'sending') then 'pending' else o.status::text end as outcome
+       from email_outbox o
+       left join credentials c on c.tenant_id = o.tenant_id and c.id = o.credential_id
+      where o.tenant_id = $1 and o.credential_id is not null`,
+    [tenant] as never[],
+  );
+  return rows.map((r) => ({ createdAt: (r.created_at as Date).getTime(), tpl: r.tpl as string, domain: r.domain as string, outcome: r.outcome as string }));
+}
+
+/** date_trunc(unit, t, zone) of each instant, in order (milliseconds). */
+export async function truncated(sql: Sql, instants: number[], unit: string, zone: string): Promise<number[]> {
+  if (instants.length === 0) return [];
+  const rows = await sql<{ b: Date }[]>`
+    select date_trunc(${unit}, x.t, ${zone}) as b
+      from unnest(${instants.map((t) => new Date(t).toISOString())}::timestamptz[]) with ordinality x(t, i) order by x.i`;
+  return rows.map((r) => r.b.getTime());
+}
+
+/** The zone's calendar buckets of `unit` over [from, to), clipped to it: each start is where date_trunc changes. */
+export async function calendarBuckets(sql: Sql, r: Range, unit: string, zone: string): Promise<{ lo: number; hi: number; partial: boolean }[]> {
+  const step = unit === "hour" ? "15 minutes" : unit === "day" ? "1 hour" : "6 hours";
+  const rows = await sql<{ lo: Date; hi: Date; partial: boolean }[]>`
+    with starts as (
+      select distinct greatest(date_trunc(${unit}, g, ${zone}), ${r.from}::timestamptz) as lo
+        from (select generate_series(${r.from}::timestamptz, ${r.to}::timestamptz - interval '15 minutes', ${step}::interval)
+              union select ${r.to}::timestamptz - interval '15 minutes') s(g)
+    ),
+    b as (select lo, coalesce(lead(lo) over (order by lo), ${r.to}::timestamptz) as hi from starts)
+    select lo, hi, (date_trunc(${unit}, lo, ${zone}) <> lo or date_trunc(${unit}, hi, ${zone}) <> hi) as partial from b order by lo`;
+  return rows.map((x) => ({ lo: x.lo.getTime(), hi: x.hi.getTime(), partial: x.partial }));
 }
