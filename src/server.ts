@@ -19,6 +19,7 @@ import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
 import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
 import { createEngagementRecorder } from "./modules/engagement/ingest.js";
+import { createAnalyticsExportRoutes } from "./modules/analytics/routes.js";
 
 export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxNesting: 64 };
 
@@ -83,6 +84,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   const engagement = createEngagementRecorder(app);
   const handlePublic = createPublicRoutes(app, engagement);
   const handleDownloads = createDownloadRoutes(app);
+  const handleAnalyticsExports = createAnalyticsExportRoutes(app, yoga);
   const handleProviderWebhook = createProviderWebhookRoute(app);
   const limit = app.config.maxBodyBytes;
   const route = (req: IncomingMessage, res: ServerResponse) => {
@@ -93,6 +95,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
     }
     if (!url.startsWith("/graphql")) {
       void handleDownloads(req, res)
+        .then((handled) => handled || handleAnalyticsExports(req, res))
         .then((handled) => handled || handleProviderWebhook(req, res))
         .then((handled) => handled || handlePublic(req, res))
         .then((handled) => {
