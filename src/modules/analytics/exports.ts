@@ -26,7 +26,7 @@ const deliveryRow = (r: Json): Cell[] => [r.key, r.label, ...outcomes.map((k) =>
 const templateOf = (r: Json): Cell[] => [r.template?.id, r.label ?? r.template?.name];
 
 /**
- * The six result exports, by URL name. Columns (README "Analytics: exports"):
+ * The six result exports, by URL name. Columns (README, "Analytics: what each number means"):
  * - funnel: scope (total | group), group_key, group_label, stage, credentials, reached_directly,
  *   rate_from_previous, rate_from_issued, suppressed; one row per stage, overall then per group.
  * - time-series: period (current | previous), kind (bucket | total), start, end, partial, type, events,
