@@ -12,7 +12,7 @@ import { isUuid, type Caller } from "../common/caller.js";
 import { issueToken, parseToken } from "../auth/tokens.js";
 import { checkPassword, newSession, type SessionGrant, type SessionOptions } from "../auth/service.js";
 import { hashPassword } from "../auth/passwords.js";
-import { assertMayGrant, ROLE_PERMISSIONS } from "../auth/permissions.js";
+import { assertMayGrant, missingPermissions, permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "../auth/permissions.js";
 
 export class LastOwnerError extends ExpectedError {
   override name = "LastOwnerError";
@@ -192,6 +192,36 @@ async function findMembership(db: Db, caller: Caller, id: string) {
   return membership;
 }
 
+/**
+ * What a member handed out does not outlive their right to hand it out. `held`: what the member holds
+ * now (null: no longer a member). Revokes, in the caller's transaction, every API key the member
+ * created and every pending invitation they sent that holds more than `held` (all of them when null),
+ * writing one audit entry each. Keys made by other keys are not the member's and stay.
+ * Returns the numbers revoked: { apiKeys, invitations }.
+ */
+async function retireGrantsOf(db: Db, caller: Caller, userId: string, held: ReadonlySet<Permission> | null) {
+  const exceeds = (wanted: Iterable<Permission>) => held === null || missingPermissions(held, wanted).length > 0;
+  const keys = await db.apiKey.findMany({ where: { tenantId: caller.tenantId, createdByUserId: userId, revokedAt: null }, select: { id: true, name: true, scopes: true } });
+  const invitations = await db.invitation.findMany({
+    where: { tenantId: caller.tenantId, invitedByUserId: userId, acceptedAt: null, revokedAt: null },
+    select: { id: true, role: true },
+  });
+  const keysToRevoke = keys.filter((k) => exceeds(permissionsForScopes(k.scopes)));
+  const invitationsToRevoke = invitations.filter((i) => exceeds(ROLE_PERMISSIONS[i.role]));
+  const now = new Date();
+  const reason = held === null ? "its creator left the tenant" : "its creator no longer holds its permissions";
+  for (const k of keysToRevoke) {
+    await db.apiKey.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: k.id } }, data: { revokedAt: now } });
+    await recordAudit(db, caller, { action: "api_key.revoked", targetType: "ApiKey", targetId: k.id, details: { name: k.name, reason } });
+  }
+  for (const i of invitationsToRevoke) {
+    await db.invitation.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: i.id } }, data: { revokedAt: now } });
+    const why = held === null ? "its sender left the tenant" : "its sender no longer holds its role's permissions";
+    await recordAudit(db, caller, { action: "member.invitation_revoked", targetType: "Invitation", targetId: i.id, details: { reason: why } });
+  }
+  return { apiKeys: keysToRevoke.length, invitations: invitationsToRevoke.length };
+}
+
 export async function changeMemberRole(db: Db, caller: Caller, id: string, role: MemberRole) {
   const owners = await lockOwners(db, caller.tenantId);
   const membership = await findMembership(db, caller, id);
@@ -209,6 +239,7 @@ export async function changeMemberRole(db: Db, caller: Caller, id: string, role:
     targetId: id,
     details: { userId: membership.userId, from: membership.role, to: role },
   });
+  await retireGrantsOf(db, caller, membership.userId, ROLE_PERMISSIONS[role]);
   return updated;
 }
 
@@ -230,5 +261,7 @@ export async function removeMember(db: Db, caller: Caller, id: string) {
     targetId: id,
     details: { userId: membership.userId, role: membership.role },
   });
+  // Their sessions stop reaching the tenant by themselves (authenticate_session joins the membership).
+  await retireGrantsOf(db, caller, membership.userId, null);
   return membership;
 }
