@@ -7,21 +7,69 @@ import { dirname, join } from "node:path";
 import * as fontkit from "fontkit";
 
 export type Weight = "regular" | "bold";
-export type Family = "sans" | "arabic" | "hebrew" | "chinese" | "japanese" | "korean" | "emoji";
 
-// Noto Sans covers Latin, Greek, Cyrillic and Devanagari (with their OpenType shaping tables).
-const FILES: Record<Family, { pkg: string; regular: string; bold: string }> = {
-  sans: { pkg: "@expo-google-fonts/noto-sans", regular: "400Regular/NotoSans_400Regular.ttf", bold: "700Bold/NotoSans_700Bold.ttf" },
-  arabic: { pkg: "@expo-google-fonts/noto-sans-arabic", regular: "400Regular/NotoSansArabic_400Regular.ttf", bold: "700Bold/NotoSansArabic_700Bold.ttf" },
-  hebrew: { pkg: "@expo-google-fonts/noto-sans-hebrew", regular: "400Regular/NotoSansHebrew_400Regular.ttf", bold: "700Bold/NotoSansHebrew_700Bold.ttf" },
-  chinese: { pkg: "@expo-google-fonts/noto-sans-sc", regular: "400Regular/NotoSansSC_400Regular.ttf", bold: "700Bold/NotoSansSC_700Bold.ttf" },
-  japanese: { pkg: "@expo-google-fonts/noto-sans-jp", regular: "400Regular/NotoSansJP_400Regular.ttf", bold: "700Bold/NotoSansJP_700Bold.ttf" },
-  korean: { pkg: "@expo-google-fonts/noto-sans-kr", regular: "400Regular/NotoSansKR_400Regular.ttf", bold: "700Bold/NotoSansKR_700Bold.ttf" },
-  emoji: { pkg: "@expo-google-fonts/noto-emoji", regular: "400Regular/NotoEmoji_400Regular.ttf", bold: "700Bold/NotoEmoji_700Bold.ttf" },
+// Each family: the npm package and the file name's stem (Expo publishes <Stem>_400Regular.ttf and
+// <Stem>_700Bold.ttf). Noto Sans itself covers Latin, Greek, Cyrillic and Devanagari; every other
+// script we print has its own Noto face, with the OpenType tables fontkit shapes it by.
+const FILES = {
+  sans: ["noto-sans", "NotoSans"],
+  arabic: ["noto-sans-arabic", "NotoSansArabic"],
+  hebrew: ["noto-sans-hebrew", "NotoSansHebrew"],
+  armenian: ["noto-sans-armenian", "NotoSansArmenian"],
+  georgian: ["noto-sans-georgian", "NotoSansGeorgian"],
+  ethiopic: ["noto-sans-ethiopic", "NotoSansEthiopic"],
+  bengali: ["noto-sans-bengali", "NotoSansBengali"],
+  gurmukhi: ["noto-sans-gurmukhi", "NotoSansGurmukhi"],
+  gujarati: ["noto-sans-gujarati", "NotoSansGujarati"],
+  tamil: ["noto-sans-tamil", "NotoSansTamil"],
+  telugu: ["noto-sans-telugu", "NotoSansTelugu"],
+  kannada: ["noto-sans-kannada", "NotoSansKannada"],
+  malayalam: ["noto-sans-malayalam", "NotoSansMalayalam"],
+  sinhala: ["noto-sans-sinhala", "NotoSansSinhala"],
+  thai: ["noto-sans-thai", "NotoSansThai"],
+  lao: ["noto-sans-lao", "NotoSansLao"],
+  khmer: ["noto-sans-khmer", "NotoSansKhmer"],
+  myanmar: ["noto-sans-myanmar", "NotoSansMyanmar"],
+  emoji: ["noto-emoji", "NotoEmoji"],
+  chinese: ["noto-sans-sc", "NotoSansSC"],
+  "chinese-traditional": ["noto-sans-tc", "NotoSansTC"],
+  japanese: ["noto-sans-jp", "NotoSansJP"],
+  korean: ["noto-sans-kr", "NotoSansKR"],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type Family = keyof typeof FILES;
+
+/**
+ * Where to look when the preferred family lacks a character, in order: the small faces first, the
+ * CJK ones (10 MB each to read) last, so that looking costs little for anything but ideographs.
+ */
+export const FALLBACK_ORDER = Object.keys(FILES) as readonly Family[];
+
+/** The Unicode scripts (unicode-properties' names) that have a face of their own. */
+const SCRIPT_FAMILY: Record<string, Family> = {
+  Arabic: "arabic",
+  Syriac: "arabic",
+  Thaana: "arabic",
+  Hebrew: "hebrew",
+  Armenian: "armenian",
+  Georgian: "georgian",
+  Ethiopic: "ethiopic",
+  Bengali: "bengali",
+  Gurmukhi: "gurmukhi",
+  Gujarati: "gujarati",
+  Tamil: "tamil",
+  Telugu: "telugu",
+  Kannada: "kannada",
+  Malayalam: "malayalam",
+  Sinhala: "sinhala",
+  Thai: "thai",
+  Lao: "lao",
+  Khmer: "khmer",
+  Myanmar: "myanmar",
+  Hiragana: "japanese",
+  Katakana: "japanese",
+  Hangul: "korean",
 };
-
-/** Where to look when the preferred family lacks a character, in order. */
-export const FALLBACK_ORDER: readonly Family[] = ["sans", "arabic", "hebrew", "chinese", "japanese", "korean", "emoji"];
 
 export interface Face {
   /** Unique per family and weight: the key a PDF document registers the face under. */
@@ -42,8 +90,9 @@ export function face(family: Family, weight: Weight): Face {
   const key = `noto-${family}-${weight}`;
   let found = faces.get(key);
   if (!found) {
-    const file = FILES[family];
-    const path = join(dirname(require.resolve(`${file.pkg}/package.json`)), file[weight]);
+    const [pkg, stem] = FILES[family];
+    const file = weight === "bold" ? `700Bold/${stem}_700Bold.ttf` : `400Regular/${stem}_400Regular.ttf`;
+    const path = join(dirname(require.resolve(`@expo-google-fonts/${pkg}/package.json`)), file);
     const font = truthfulGlyphs(fontkit.create(readFileSync(path)) as fontkit.Font);
     found = { key, family, weight, font, ascent: font.ascent / font.unitsPerEm, descent: -font.descent / font.unitsPerEm };
     faces.set(key, found);
@@ -69,39 +118,50 @@ function truthfulGlyphs(font: fontkit.Font): fontkit.Font {
 
 /** The family a script is set in, or null for characters that take their neighbours' (Common, Inherited). */
 export function familyForScript(script: string, han: Family): Family | null {
-  switch (script) {
-    case "Arabic":
-    case "Syriac":
-    case "Thaana":
-      return "arabic";
-    case "Hebrew":
-      return "hebrew";
-    case "Hiragana":
-    case "Katakana":
-      return "japanese";
-    case "Hangul":
-      return "korean";
-    case "Han":
-    case "Bopomofo":
-      return han;
-    case "Common":
-    case "Inherited":
-    case "Unknown":
-      return null;
-    default:
-      return "sans";
-  }
+  if (script === "Han" || script === "Bopomofo") return han;
+  if (script === "Common" || script === "Inherited" || script === "Unknown") return null;
+  return SCRIPT_FAMILY[script] ?? "sans";
 }
 
 /**
  * Which CJK face ideographs take: Han characters are shared by Chinese, Japanese and Korean, but their
  * glyphs differ by region. Kana in the text means Japanese, Hangul means Korean; otherwise the locale
- * (BCP 47) decides, and Chinese when it does not say.
+ * (BCP 47) decides: ja, ko, zh-Hant (and zh-TW, zh-HK, zh-MO) for Traditional Chinese, zh otherwise
+ * Simplified. With no locale that says, a text whose ideographs are written in traditional forms
+ * (see `traditionalHan`) takes the Traditional Chinese face, any other the Simplified one.
  */
 export function hanFamily(text: string, locale?: string): Family {
   if (/[\p{Script=Hiragana}\p{Script=Katakana}]/u.test(text)) return "japanese";
   if (/\p{Script=Hangul}/u.test(text)) return "korean";
   if (locale && /^ja\b/i.test(locale)) return "japanese";
   if (locale && /^ko\b/i.test(locale)) return "korean";
-  return "chinese";
+  if (locale && /^zh-(?:Hant|TW|HK|MO)\b/i.test(locale)) return "chinese-traditional";
+  if (locale && /^zh\b/i.test(locale)) return "chinese";
+  return /\p{Script=Han}/u.test(text) && traditionalHan(text) ? "chinese-traditional" : "chinese";
+}
+
+let charsets: { simplified: Set<string>; traditional: Set<string> } | null = null;
+
+/** Every character a double-byte legacy charset encodes, read through the WHATWG decoder (no data file). */
+function charset(encoding: string, leads: [number, number], trails: [number, number][]): Set<string> {
+  const bytes: number[] = [];
+  for (let lead = leads[0]; lead <= leads[1]; lead++) for (const [from, to] of trails) for (let t = from; t <= to; t++) bytes.push(lead, t);
+  return new Set(new TextDecoder(encoding).decode(Uint8Array.from(bytes)));
+}
+
+/**
+ * Whether `text` writes its ideographs the traditional way: it has one that Big5 (Taiwan and Hong
+ * Kong's charset, with HKSCS) encodes and GB 2312 (mainland China's, the simplified forms) does not,
+ * e.g. 鄭 or 麗, and none the other way round, e.g. 郑 or 丽. Names in characters both share (王小明)
+ * are not traditional.
+ */
+export function traditionalHan(text: string): boolean {
+  charsets ??= {
+    simplified: charset("gbk", [0xb0, 0xf7], [[0xa1, 0xfe]]), // GB 2312 level 1 and 2 hanzi
+    traditional: charset("big5", [0x81, 0xfe], [[0x40, 0x7e], [0xa1, 0xfe]]),
+  };
+  const han = [...text].filter((c) => /\p{Script=Han}/u.test(c));
+  const traditionalOnly = han.some((c) => charsets!.traditional.has(c) && !charsets!.simplified.has(c));
+  const simplifiedOnly = han.some((c) => charsets!.simplified.has(c) && !charsets!.traditional.has(c));
+  return traditionalOnly && !simplifiedOnly;
 }

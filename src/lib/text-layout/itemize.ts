@@ -26,12 +26,20 @@ export interface Paragraph {
   /** 0 when the paragraph reads left to right, 1 when right to left. */
   baseLevel: number;
   runs: Run[];
+  /**
+   * Characters that no face we embed has a glyph for, each once, in order of first use: drawn, they
+   * would come out as empty boxes (.notdef). Default-ignorable characters (ZWJ, variation selectors)
+   * and controls are never drawn, so never listed.
+   */
+  unprintable: string[];
 }
 
 // Emoji presentation: pictographs that default to it, or any cluster asking for it (VS16, skin tone,
 // keycap, flags). Text-style symbols such as © stay with the text face.
 const EMOJI = /\p{Emoji_Presentation}|\uFE0F|\p{Emoji_Modifier}|\u20E3|\p{Regional_Indicator}/u;
 const IGNORABLE = /[\p{Default_Ignorable_Code_Point}\p{M}]/u;
+// Characters no face needs a glyph for: invisible formatting and line or paragraph ends.
+const UNDRAWN = /[\p{Default_Ignorable_Code_Point}\p{Cc}\p{Zl}\p{Zp}]/u;
 
 interface Cluster {
   start: number;
@@ -56,7 +64,12 @@ export function itemize(text: string, options: { direction?: Direction; locale?:
     clusters.push({ start: index, end: index + segment.length, script, family });
   }
   resolveNeutrals(clusters);
-  for (const c of clusters) c.family = covering(text.slice(c.start, c.end), c.family!, options.weight);
+  const unprintable = new Set<string>();
+  for (const c of clusters) {
+    const cover = covering(text.slice(c.start, c.end), c.family!, options.weight);
+    c.family = cover.family;
+    for (const m of cover.missing) unprintable.add(m);
+  }
 
   const runs: Run[] = [];
   for (const c of clusters) {
@@ -65,7 +78,7 @@ export function itemize(text: string, options: { direction?: Direction; locale?:
     if (last && last.level === level && last.family === c.family && last.script === c.script) last.end = c.end;
     else runs.push({ start: c.start, end: c.end, level, script: c.script, family: c.family! });
   }
-  return { text, bidi: levels, baseLevel: levels.paragraphs[0]?.level ?? 0, runs };
+  return { text, bidi: levels, baseLevel: levels.paragraphs[0]?.level ?? 0, runs, unprintable: [...unprintable] };
 }
 
 // Spaces, digits and punctuation take the script and face of the text before them (or after, at the
@@ -86,8 +99,18 @@ function resolveNeutrals(clusters: Cluster[]) {
   }
 }
 
-function covering(cluster: string, preferred: Family, weight: Weight): Family {
-  const codePoint = ([...cluster].find((c) => !IGNORABLE.test(c)) ?? cluster).codePointAt(0)!;
-  if (face(preferred, weight).font.hasGlyphForCodePoint(codePoint)) return preferred;
-  return FALLBACK_ORDER.find((f) => face(f, weight).font.hasGlyphForCodePoint(codePoint)) ?? preferred;
+/**
+ * The face a grapheme cluster is drawn in: the preferred one if it has a glyph for every character of
+ * the cluster (base and marks alike: a face with "a" but not U+0304 would draw a box for the macron),
+ * else the first fallback that has them all, else the one that has the base, with what it lacks.
+ */
+function covering(cluster: string, preferred: Family, weight: Weight): { family: Family; missing: string[] } {
+  const needed = [...cluster].filter((c) => !UNDRAWN.test(c));
+  const lacks = (family: Family) => needed.filter((c) => !face(family, weight).font.hasGlyphForCodePoint(c.codePointAt(0)!));
+  if (lacks(preferred).length === 0) return { family: preferred, missing: [] };
+  const complete = FALLBACK_ORDER.find((f) => lacks(f).length === 0);
+  if (complete) return { family: complete, missing: [] };
+  const base = ([...cluster].find((c) => !IGNORABLE.test(c)) ?? cluster).codePointAt(0)!;
+  const family = FALLBACK_ORDER.find((f) => face(f, weight).font.hasGlyphForCodePoint(base)) ?? preferred;
+  return { family, missing: lacks(family) };
 }

@@ -45,6 +45,12 @@ export interface TextBlock {
   lineHeight: number;
   /** The text was cut to maxLines and ended with "…". */
   truncated: boolean;
+  /**
+   * Characters of the text that no embedded face has a glyph for, each once: drawn, they are empty
+   * boxes. Callers that must not print boxes (a signed certificate) refuse the text when this is not
+   * empty; see UnprintableTextError.
+   */
+  unprintable: string[];
 }
 
 export interface LayoutOptions {
@@ -179,7 +185,11 @@ class Shaper {
     const lines = ranges.map(([start, end]) => this.line(start, start + this.paragraph.text.slice(start, end).replace(TRAILING, "").length));
     const width = Math.max(0, ...lines.map((l) => l.width)) * size;
     const height = lines.reduce((h, l) => h + (l.ascent + l.descent) * size * lineHeight, 0);
-    return { size, lines, rtl: this.paragraph.baseLevel % 2 === 1, width, height, lineHeight, truncated };
+    // Coverage is checked per character when itemizing; a .notdef the shaper still produced (a font
+    // whose cmap has the character but whose substitutions lose it) is caught here.
+    const unprintable = new Set(this.paragraph.unprintable);
+    for (const line of lines) for (const run of line.runs) for (const g of run.glyphs) if (g.id === 0) for (const c of g.codePoints) if (!/\s/u.test(String.fromCodePoint(c))) unprintable.add(String.fromCodePoint(c));
+    return { size, lines, rtl: this.paragraph.baseLevel % 2 === 1, width, height, lineHeight, truncated, unprintable: [...unprintable] };
   }
 
   private line(start: number, end: number): Line {

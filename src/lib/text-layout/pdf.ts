@@ -1,7 +1,7 @@
 // Draws a laid-out TextBlock into a pdfkit document. Each face is embedded as a TrueType subset (only
 // the glyphs used) with a ToUnicode map, so the text can be searched, copied and extracted. Where a
 // left-to-right run's glyphs would not read back as its text (the Devanagari vowel sign i is drawn
-// before its consonant; one glyph serves two characters), the run is marked with its logical text
+// before its consonant; one glyph serves two characters; a mark is shifted back over its base), the run is marked with its logical text
 // (PDF 32000-1 §14.9.4 ActualText).
 // Right-to-left runs are not: readers reorder those themselves (poppler reversed an ActualText again).
 import type { Font } from "fontkit";
@@ -77,7 +77,9 @@ export function drawText(doc: Doc, block: TextBlock, box: Box): number {
     let x = align === "left" ? box.x : align === "right" ? box.x + box.width - width : box.x + (box.width - width) / 2;
     const baseline = top + line.ascent * block.size;
     for (const run of line.runs) {
-      const readable = extractsAsWritten(doc, run);
+      // A mark moved back over its base (Lao vowels above, stacked diacritics) is read by poppler as
+      // a character after a gap, i.e. after a space: mark such runs with their text too.
+      const readable = extractsAsWritten(doc, run) && run.positions.every((p) => p.xOffset === 0);
       const marked = run.direction === "ltr" && (!readable || box.actualText);
       if (marked) doc.markContent("Span", { actual: line.text.slice(run.start - line.start, run.end - line.start) } as Record<string, unknown>);
       doc.font(pdfFont(run.face) as unknown as string, run.face.key).fontSize(block.size);
