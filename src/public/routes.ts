@@ -5,6 +5,7 @@
 //   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
 //   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
 //   GET  /issuers/:tenant/credentials/:id/certificate.pdf a printable certificate, the credential attached
+//                                             (422 UNPRINTABLE_TEXT when a text has characters no font we embed draws)
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
@@ -24,7 +25,7 @@ import {
   type PublicContext,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
-import { certificatePdf } from "../modules/credentials/certificate-pdf.js";
+import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
@@ -162,7 +163,15 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         const credential = await loadCredential(ctx, a!, b!);
         if (!credential) send(res, 404, { error: "Not found" });
         else {
-          const pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document) });
+          let pdf: Buffer;
+          try {
+            pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document) });
+          } catch (error) {
+            if (!(error instanceof UnprintableTextError)) throw error;
+            // Never boxes in a signed certificate: say which characters, so the issuer can act.
+            send(res, 422, { error: error.message, code: error.code, fields: error.fields });
+            return true;
+          }
           res.writeHead(200, {
             "content-type": "application/pdf",
             "content-disposition": `inline; filename="certificate-${b}.pdf"`,

@@ -9,6 +9,37 @@ import { statusLabel } from "../../public/credential-page.js";
 import { layoutText, type LayoutOptions, type TextBlock } from "../../lib/text-layout/layout.js";
 import { drawText } from "../../lib/text-layout/pdf.js";
 import { formatDay } from "../../lib/calendar.js";
+import { ExpectedError } from "../../errors.js";
+
+/** A text of the certificate and the characters of it that no embedded face can draw. */
+export interface UnprintableField {
+  /** "recipientName", "issuerName", "title", "description", "criteria", "dates" or "footer". */
+  field: string;
+  /** Each character once, in order of first use, with its code point as "U+0378". */
+  characters: { character: string; codePoint: string }[];
+}
+
+/**
+ * The certificate would print characters as empty boxes (.notdef): a code point no embedded Noto face
+ * covers (unassigned, private use, or a script Laurel ships no face for). A signed certificate is not
+ * produced with boxes in it; the public route answers 422 with code UNPRINTABLE_TEXT and these fields.
+ * The credential itself, its page and its JSON are unaffected: they carry the text, and browsers have
+ * fonts of their own.
+ */
+export class UnprintableTextError extends ExpectedError {
+  override name = "UnprintableTextError";
+  readonly code = "UNPRINTABLE_TEXT";
+  readonly status = 422;
+  constructor(readonly fields: UnprintableField[]) {
+    super(
+      `The certificate cannot be printed: no embedded font has ${fields
+        .map((f) => `${f.characters.map((c) => c.codePoint).join(", ")} (in ${f.field})`)
+        .join("; ")}`,
+    );
+  }
+}
+
+const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
 export interface CertificateOptions {
   /** IANA time zone the dates are given in (default UTC). */
@@ -30,6 +61,8 @@ const MARGIN = 72;
  * past a few lines), dates in `timeZone`, status, a verification pointer to `verifyUrl`, and the
  * signed credential attached as credential.json (PDF 32000-1 §7.11.4 embedded file).
  * @throws RangeError when `timeZone` or `locale` is not one Intl knows.
+ * @throws UnprintableTextError when a text to print has characters no embedded face can draw (they
+ *   would be boxes); nothing is rendered then.
  */
 export function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
   const vc = credential.document as Record<string, any>;
@@ -56,29 +89,39 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
     doc.on("error", reject);
   });
   const width = doc.page.width - 2 * MARGIN;
-  const set = (text: string, o: Omit<LayoutOptions, "maxWidth">) => layoutText(text, { maxWidth: width, locale, ...o });
+  const unprintable: UnprintableField[] = [];
+  const set = (field: string, text: string, o: Omit<LayoutOptions, "maxWidth">) => {
+    const block = layoutText(text, { maxWidth: width, locale, ...o });
+    if (block.unprintable.length) unprintable.push({ field, characters: block.unprintable.map((character) => ({ character, codePoint: codePoint(character) })) });
+    return block;
+  };
 
   doc.rect(28, 28, doc.page.width - 56, doc.page.height - 56).lineWidth(2).stroke(ACCENT);
   const expires = day(vc.validUntil);
   const description = String(vc.description ?? achievement.description ?? "").trim();
   const blocks: [TextBlock, string][] = [
-    [set(issuer.name ?? "", { size: 14, minSize: 10, maxLines: 2, overflow: "ellipsis" }), MUTED],
-    [set(title, { size: 28, minSize: 16, maxLines: 2, weight: "bold", overflow: "ellipsis" }), INK],
+    [set("issuerName", issuer.name ?? "", { size: 14, minSize: 10, maxLines: 2, overflow: "ellipsis" }), MUTED],
+    [set("title", title, { size: 28, minSize: 16, maxLines: 2, weight: "bold", overflow: "ellipsis" }), INK],
     ...(recipient ? ([
-      [set("Awarded to", { size: 13 }), MUTED],
-      [set(recipient, { size: 40, minSize: 14, maxLines: 3, weight: "bold" }), ACCENT],
+      [set("label", "Awarded to", { size: 13 }), MUTED],
+      [set("recipientName", recipient, { size: 40, minSize: 14, maxLines: 3, weight: "bold" }), ACCENT],
     ] as [TextBlock, string][]) : []),
-    ...(description ? ([[set(description, { size: 13, minSize: 10, maxLines: 3, overflow: "ellipsis" }), INK]] as [TextBlock, string][]) : []),
+    ...(description ? ([[set("description", description, { size: 13, minSize: 10, maxLines: 3, overflow: "ellipsis" }), INK]] as [TextBlock, string][]) : []),
     ...(achievement.criteria?.narrative
-      ? ([[set(`Criteria: ${achievement.criteria.narrative}`, { size: 11, minSize: 9, maxLines: 2, overflow: "ellipsis" }), MUTED]] as [TextBlock, string][])
+      ? ([[set("criteria", `Criteria: ${achievement.criteria.narrative}`, { size: 11, minSize: 9, maxLines: 2, overflow: "ellipsis" }), MUTED]] as [TextBlock, string][])
       : []),
-    [set(`Issued ${day(vc.validFrom) ?? "—"}${expires ? ` · Expires ${expires}` : ""} · Status: ${status.text}`, { size: 12, minSize: 9, maxLines: 2 }), INK],
+    [set("dates", `Issued ${day(vc.validFrom) ?? "—"}${expires ? ` · Expires ${expires}` : ""} · Status: ${status.text}`, { size: 12, minSize: 9, maxLines: 2 }), INK],
   ];
-  const footer = set(`Verify this credential at ${verifyUrl}, or present ${String(vc.id)}\nThe signed Open Badges 3.0 credential is attached to this PDF (credential.json).`, {
+  const footer = set("footer", `Verify this credential at ${verifyUrl}, or present ${String(vc.id)}\nThe signed Open Badges 3.0 credential is attached to this PDF (credential.json).`, {
     size: 10,
     minSize: 7,
     maxLines: 3,
   });
+
+  if (unprintable.length) {
+    doc.end(); // nothing drawn yet: the document is dropped
+    return Promise.reject(new UnprintableTextError(unprintable));
+  }
 
   // Stack the blocks in the space above the footer, centred, with gaps that give way before text does.
   const top = 56;
