@@ -4,6 +4,7 @@
 import type { PublicCredential } from "../modules/credentials/public.js";
 import { escapeHtml, jsonForScript, page, VERIFY_SCRIPT, type Page } from "./html.js";
 import { calendarDay, formatDay, representable } from "../lib/calendar.js";
+import { recipientNameOf } from "../modules/credentials/document.js";
 
 interface Achievement {
   name?: string;
@@ -49,6 +50,20 @@ export function linkedInUrl(args: { name: string; organization: string; issued: 
   return url.toString();
 }
 
+/**
+ * Text that may be written in any direction, set inside a sentence of ours: isolated (HTML <bdi>, UAX #9
+ * FSI…PDI) so that a right-to-left name, or one ending in digits or brackets, cannot reorder the words
+ * around it ("Awarded to محمد (2)." stays in that order).
+ */
+export function isolated(text: string): string {
+  return `<bdi>${escapeHtml(text)}</bdi>`;
+}
+
+/** `text` escaped, with every occurrence of `name` in it isolated (a description that names the holder). */
+function withIsolated(text: string, name: string | null): string {
+  return name ? text.split(name).map(escapeHtml).join(isolated(name)) : escapeHtml(text);
+}
+
 /** A day as the page writes it: "1 January 2026" in the issuer's zone, machine-readable in <time>. */
 function day(d: Date | null, timeZone: string): string {
   const text = formatDay(d, timeZone);
@@ -91,14 +106,17 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
   const { vc, achievement, issuer, name, issued, expires, certUrl } = describe(credential);
   const status = statusLabel(credential);
   const image = achievement.image?.id;
+  // The holder's name as the signed credential states it (also in the credential JSON on this page).
+  const holder = recipientNameOf(vc);
   // Share links go through our own endpoint (relative to this page), which counts them and redirects.
   const via = (network: ShareNetwork) => `${escapeHtml(credentialId)}/share/${network}`;
   return page(`${name} · ${issuer.name ?? "Credential"}`, (nonce) => `
   ${image ? `<img class="badge" src="${escapeHtml(image)}" alt="${escapeHtml(achievement.name ?? name)}">` : ""}
-  <p class="issuer" data-testid="issuer">Issued by <strong>${escapeHtml(issuer.name)}</strong>${issuer.url ? ` · <a href="${escapeHtml(issuer.url)}" rel="noopener">${escapeHtml(issuer.url)}</a>` : ""}</p>
-  <h1 data-testid="name">${escapeHtml(name)}</h1>
+  <p class="issuer" data-testid="issuer">Issued by <strong>${isolated(issuer.name ?? "")}</strong>${issuer.url ? ` · <a href="${escapeHtml(issuer.url)}" rel="noopener">${escapeHtml(issuer.url)}</a>` : ""}</p>
+  <h1 data-testid="name" dir="auto">${escapeHtml(name)}</h1>
+  ${holder ? `<p class="holder">Awarded to <strong data-testid="holder">${isolated(holder)}</strong></p>` : ""}
   <p><span class="status ${status.tone}" data-testid="status">${status.text}</span></p>
-  <p>${escapeHtml(vc.description ?? achievement.description ?? "")}</p>
+  <p dir="auto" data-testid="description">${withIsolated(String(vc.description ?? achievement.description ?? ""), holder)}</p>
   ${achievement.criteria?.narrative ? `<p class="muted"><strong>Criteria:</strong> ${escapeHtml(achievement.criteria.narrative)}</p>` : ""}
   <p class="muted" data-testid="dates">${status.text === "Not yet valid" ? "Valid from" : "Issued"} ${day(issued, credential.timeZone)}${expires ? ` · Expires ${day(expires, credential.timeZone)}` : " · Does not expire"}</p>
   <div class="actions">
