@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcceptInvitationDocument,
   ChangeMemberRoleDocument,
+  CreateApiKeyDocument,
   InviteMemberDocument,
   MembersDocument,
   RemoveMemberDocument,
@@ -136,5 +137,25 @@ describe("owners", () => {
     const owner = members.tenant.members!.edges.find((e) => e.node.role === "owner")!.node.id;
     expect((await t.owner.request(RemoveMemberDocument, { membershipId: owner })).removeMember.__typename).toBe("LastOwnerError");
     expect((await t.owner.request(ChangeMemberRoleDocument, { input: { membershipId: owner, role: "admin" } })).changeMemberRole.__typename).toBe("LastOwnerError");
+  });
+});
+
+describe("a key that creates a key", () => {
+  it("cannot make one that outlives itself: a typed ValidationError on expiresAt", async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
+    const made = await app.post(
+      { query: `mutation { createApiKey(input: { name: "expiring", scopes: [admin], expiresAt: ${JSON.stringify(tomorrow)} }) { __typename ... on CreateApiKeyPayload { secret } } }` },
+      { authorization: `Bearer ${t.token}` },
+    );
+    const expiring = app.client(made.json.data.createApiKey.secret);
+    const forever = await expiring.request(CreateApiKeyDocument, { input: { name: "forever", scopes: ["admin"] } });
+    expect(forever.createApiKey).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "expiresAt"] }] });
+    const later = await expiring.request(CreateApiKeyDocument, { input: { name: "later", scopes: ["admin"], expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() } });
+    expect(later.createApiKey.__typename).toBe("ValidationError");
+    const within = await expiring.request(CreateApiKeyDocument, { input: { name: "within", scopes: ["admin"], expiresAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    expect(within.createApiKey.__typename).toBe("CreateApiKeyPayload");
+    // A key without an expiry may make keys with any expiry, or none.
+    const open = await createKey(app, t.owner, ["admin"]);
+    expect((await open.client.request(CreateApiKeyDocument, { input: { name: "open", scopes: ["admin"] } })).createApiKey.__typename).toBe("CreateApiKeyPayload");
   });
 });

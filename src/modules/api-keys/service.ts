@@ -23,6 +23,13 @@ export async function createApiKey(db: Db, caller: Caller, input: CreateApiKeyIn
   }
   // A caller cannot mint a key that may do more than the caller itself.
   assertMayGrant(caller.permissions, permissionsForScopes(scopes), `the scopes ${scopes.join(", ")}`);
+  // Nor one that outlives it: a key made by an expiring key expires no later than its maker.
+  if (caller.actor.kind === "api_key" && caller.actor.id) {
+    const maker = await db.apiKey.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: caller.actor.id } }, select: { expiresAt: true } });
+    if (maker?.expiresAt && (!input.expiresAt || input.expiresAt > maker.expiresAt)) {
+      throw ValidationError.field(["input", "expiresAt"], `A key cannot outlive the key that creates it: give an expiry no later than ${maker.expiresAt.toISOString()}`);
+    }
+  }
   const issued = issueToken("apiKey", caller.tenantId);
   const apiKey = await db.apiKey.create({
     data: {
