@@ -15,8 +15,9 @@
 // (mail proxies, link scanners, bots), events after their credential's issue (most within days), each
 // credential's email with a delivered/bounced/complained/failed/sent outcome on two sender domains.
 //
-//   npx tsx test/bench/analytics-seed.ts [--reseed] [--database NAME] [--credentials N] [--events N]
-// Reuses the database when it holds the expected counts (--reseed drops and rebuilds it).
+//   npx tsx test/bench/analytics-seed.ts [--reseed] [--database NAME] [--credentials N] [--events N] [--rebuild-tenants N]
+// Reuses the database when it holds the expected counts (--reseed drops and rebuilds it); a run stopped
+// during the rebuilds resumes there. --rebuild-tenants 1 leaves the second tenant with raw rows only.
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -25,7 +26,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { TEST_ENV, TEST_LOGIN_PASSWORD, TEST_ROLES, adminUrlFor } from "../helpers/env.js";
 
 /** Bumped whenever the generator changes, so an older seed is rebuilt rather than reused. */
-export const SEED_VERSION = 1;
+export const SEED_VERSION = 2;
 
 export interface SeedOptions {
   serverUrl: string;
@@ -35,6 +36,8 @@ export interface SeedOptions {
   credentials?: number;
   /** Per tenant. */
   events?: number;
+  /** How many tenants (first ones first) get their aggregates from the rebuild command; default all. */
+  rebuildTenants?: number;
   log?: (line: string) => void;
 }
 
@@ -99,6 +102,7 @@ export async function seedAnalytics(options: SeedOptions): Promise<SeedResult> {
   const database = options.database ?? "laurel_bench_analytics";
   const credentials = options.credentials ?? 1_000_000;
   const events = options.events ?? 10_000_000;
+  const rebuildTenants = Math.min(TENANTS.length, options.rebuildTenants ?? TENANTS.length);
   const adminUrl = adminUrlFor(options.serverUrl, database);
   const root = postgres(adminUrlFor(options.serverUrl, "postgres"), { max: 1, onnotice: () => {} });
   try {
@@ -109,7 +113,9 @@ export async function seedAnalytics(options: SeedOptions): Promise<SeedResult> {
         // New migrations since the seed was made (a no-op when there are none).
         await migrate({ adminUrl, roles: TEST_ROLES, loginPassword: TEST_LOGIN_PASSWORD });
         log(`seed: reusing ${database} (${credentials.toLocaleString()} credentials, ${events.toLocaleString()} events per tenant); --reseed to rebuild it`);
-        return { adminUrl, reused: true, ...reusable };
+        // A run stopped during the rebuilds resumes with the tenants not yet rebuilt.
+        const info = await rebuildMissing(adminUrl, database, reusable.tenants, reusable.info, rebuildTenants, log);
+        return { adminUrl, reused: true, tenants: reusable.tenants, info };
       }
       log(`seed: ${database} exists without the expected rows; rebuilding it`);
     }
@@ -187,25 +193,48 @@ export async function seedAnalytics(options: SeedOptions): Promise<SeedResult> {
       ]);
     });
     const seedSeconds = (performance.now() - started) / 1000;
-
-    const rebuild: RebuildFigures[] = [];
-    for (const [i, tenant] of tenants.entries()) {
-      const figures = await rebuildTenant(adminUrl, database, tenant.id);
-      rebuild.push(figures);
-      log(`seed: tenant ${i + 1}: analytics:rebuild: rebuild ${figures.seconds.toFixed(1)}s + compaction ${figures.compactSeconds.toFixed(1)}s ` +
-          `(command ${figures.commandSeconds.toFixed(1)}s), backend peak RSS ${figures.peakRssMb.toFixed(0)} MiB (private ${figures.peakAnonMb.toFixed(0)} MiB), ` +
-          `temp files ${figures.tempMb.toFixed(0)} MiB\n      ${figures.output}`);
-    }
-    await step("vacuum analyze of the rollups", () =>
-      sql.unsafe(`vacuum (analyze) analytics_event_rollups, analytics_cohort_rollups, analytics_latency_rollups, analytics_delivery_rollups, analytics_credentials, analytics_first_touches`));
-    const info: SeedInfo = { version: SEED_VERSION, credentials, events, seededAt: now.toISOString(), seedSeconds, rebuild };
-    // The seed's own record, where the next run finds it: the database's comment.
-    await sql.unsafe(`comment on database "${database}" is '${JSON.stringify({ ...info, tenants }).replaceAll("'", "''")}'`);
-    log(`seed: done in ${((performance.now() - started) / 1000).toFixed(0)}s (raw rows ${seedSeconds.toFixed(0)}s)`);
+    const raw: SeedInfo = { version: SEED_VERSION, credentials, events, seededAt: now.toISOString(), seedSeconds, rebuild: [] };
+    await recordSeed(adminUrl, database, tenants, raw);
+    log(`seed: raw rows in ${seedSeconds.toFixed(0)}s`);
+    const info = await rebuildMissing(adminUrl, database, tenants, raw, rebuildTenants, log);
+    log(`seed: done in ${((performance.now() - started) / 1000).toFixed(0)}s`);
     return { adminUrl, tenants, reused: false, info };
   } finally {
     await sql.end();
   }
+}
+
+/** The seed's own record, where the next run finds it: the database's comment. */
+async function recordSeed(adminUrl: string, database: string, tenants: SeededTenant[], info: SeedInfo): Promise<void> {
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`comment on database "${database}" is '${JSON.stringify({ ...info, tenants }).replaceAll("'", "''")}'`);
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Runs the rebuild command for the first `count` tenants not rebuilt yet, recording each as it ends. */
+async function rebuildMissing(adminUrl: string, database: string, tenants: SeededTenant[], info: SeedInfo, count: number,
+                              log: (line: string) => void): Promise<SeedInfo> {
+  let current = info;
+  for (const [i, tenant] of tenants.slice(0, count).entries()) {
+    if (current.rebuild.some((r) => r.tenantId === tenant.id)) continue;
+    log(`seed: tenant ${i + 1}: npm run analytics:rebuild -- --tenant ${tenant.id} (the command, run from source) ...`);
+    const figures = await rebuildTenant(adminUrl, database, tenant.id);
+    log(`seed: tenant ${i + 1}: analytics:rebuild: rebuild ${figures.seconds.toFixed(1)}s + compaction ${figures.compactSeconds.toFixed(1)}s ` +
+        `(command ${figures.commandSeconds.toFixed(1)}s), backend peak RSS ${figures.peakRssMb.toFixed(0)} MiB (private ${figures.peakAnonMb.toFixed(0)} MiB), ` +
+        `temp files ${figures.tempMb.toFixed(0)} MiB\n      ${figures.output}`);
+    const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    try {
+      await sql.unsafe(`vacuum (analyze) analytics_event_rollups, analytics_cohort_rollups, analytics_latency_rollups, analytics_delivery_rollups, analytics_credentials, analytics_first_touches`);
+    } finally {
+      await sql.end();
+    }
+    current = { ...current, rebuild: [...current.rebuild, figures] };
+    await recordSeed(adminUrl, database, tenants, current);
+  }
+  return current;
 }
 
 /** The seed's record if the database holds what it says (same generator, expected row counts). */
@@ -525,5 +554,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     database: argValue("--database"),
     credentials: argValue("--credentials") ? Number(argValue("--credentials")) : undefined,
     events: argValue("--events") ? Number(argValue("--events")) : undefined,
+    rebuildTenants: argValue("--rebuild-tenants") ? Number(argValue("--rebuild-tenants")) : undefined,
   });
 }
