@@ -324,4 +324,14 @@ describe("the event stream", () => {
     expect(lines.map((l) => l.occurred_at)).toEqual(lines.map((l) => l.occurred_at).sort());
     expect(lines.every((l) => l.template_id === other.templateNodeId)).toBe(true);
   });
+
+  it("is withheld while the tenant suppresses small groups, and offered again at 1", async () => {
+    await app.db.admin`update tenants set minimum_group_size = 5 where id = ${other.tenantId}`;
+    const key = (await createKey(app, other.owner, ["analytics"])).secret;
+    const res = await download("events.csv", key, range);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ code: "SUPPRESSION_IN_FORCE" });
+    await app.db.admin`update tenants set minimum_group_size = 1 where id = ${other.tenantId}`;
+    expect((await download("events.csv", key, range)).status).toBe(200);
+  });
 });

@@ -132,6 +132,12 @@ export function createAnalyticsExportRoutes(app: App, yoga: YogaServerInstance<R
     return true;
   }
 
+  class StreamWithheld extends Error {
+    constructor(readonly size: number) {
+      super("stream withheld");
+    }
+  }
+
   async function exportEvents(res: ServerResponse, ctx: RequestContext, ext: string, url: URL): Promise<true> {
     if (ext === "json") return fail(res, { status: 404, code: "NOT_FOUND", message: "The event stream comes as events.csv or events.jsonl" });
     const problems: FieldProblem[] = [];
@@ -164,16 +170,27 @@ export function createAnalyticsExportRoutes(app: App, yoga: YogaServerInstance<R
     };
     const line = (r: EventRecord) => EVENT_COLUMNS.map((c) => r[c]);
     try {
-      await withTenantSql(app.database.sql, claimsFor(ctx), (tx) =>
-        streamEvents(tx, ctx.tenantId!, { from: from!, to: to! }, async (records) => {
+      await withTenantSql(app.database.sql, claimsFor(ctx), async (tx) => {
+        // Single events with their exact times are the small groups minimumGroupSize exists to hide:
+        // while a tenant suppresses small cells, its raw stream is not offered at all.
+        const [tenant] = await tx<{ minimum_group_size: number }[]>`select minimum_group_size from tenants where id = ${ctx.tenantId!}`;
+        if ((tenant?.minimum_group_size ?? 1) > 1) throw new StreamWithheld(tenant!.minimum_group_size);
+        return streamEvents(tx, ctx.tenantId!, { from: from!, to: to! }, async (records) => {
           if (res.destroyed) throw new ClientGone();
           if (!res.headersSent) start();
           const chunk = csv ? toCsv(null, records.map(line)) : records.map((r) => JSON.stringify(r)).join("\n") + "\n";
           if (!res.write(chunk)) await drained(res);
-        }),
-      );
+        });
+      });
     } catch (error) {
       if (error instanceof ClientGone) return true; // rolled back; nobody is listening
+      if (error instanceof StreamWithheld) {
+        return fail(res, {
+          status: 403,
+          code: "SUPPRESSION_IN_FORCE",
+          message: `The event stream is withheld while the tenant's minimumGroupSize is ${error.size}: use the aggregate exports, or set it to 1`,
+        });
+      }
       throw error;
     } finally {
       streams--;
