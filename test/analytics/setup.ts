@@ -496,7 +496,7 @@ export async function truthCohort(sql: Sql, tenant: string, r: Range): Promise<M
          from engagement_events e where e.tenant_id = $1 and e.credential_id is not null group by 1
      ),
      delivered as (
-       select distinct o.credential_id from email_outbox o where o.tenant_id = $1 and o.credential_id is not null and o.delivered_at is not null
+       select distinct o.credential_id from email_outbox o where o.tenant_id = $1 and o.credential_id is not null and (o.delivered_at is not null or o.complained_at is not null)
      )
      select c.template_id::text as tpl, coalesce(c.bulk_job_id, '${ZERO}')::text as job, rc.locale, c.status::text as status,
             (coalesce(m.h, 0) | (d.credential_id is not null)::int) as hm, (coalesce(m.a, 0) | (d.credential_id is not null)::int) as am,
@@ -761,7 +761,7 @@ export async function credentialFacts(sql: Sql, tenant: string): Promise<CredFac
          from engagement_events e where e.tenant_id = $1 and e.credential_id is not null group by 1
      ),
      delivered as (
-       select distinct o.credential_id from email_outbox o where o.tenant_id = $1 and o.credential_id is not null and o.delivered_at is not null
+       select distinct o.credential_id from email_outbox o where o.tenant_id = $1 and o.credential_id is not null and (o.delivered_at is not null or o.complained_at is not null)
      )
      select c.id, c.issued_at, c.template_id::text as tpl, coalesce(c.bulk_job_id, '${ZERO}')::text as job, rc.locale as loc, c.status::text as status,
             (coalesce(m.h, 0) | (d.credential_id is not null)::int) as hm, (coalesce(m.a, 0) | (d.credential_id is not null)::int) as am,
