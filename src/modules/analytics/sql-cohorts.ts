@@ -4,7 +4,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { AnalyticsFilter, RangeInput } from "./inputs.js";
 import {
-  at, checkedColumns, coveredRows, funnelStageArrays, labelsColumn, templateCondition, templatesColumn,
+  at, checkedColumns, coveredRows, run, funnelStageArrays, labelsColumn, templateCondition, templatesColumn,
   type Checked, type Labels, type TemplateJson,
 } from "./sql.js";
 
@@ -43,11 +43,10 @@ export async function funnelQuery(
     q.statuses ? sql`and r.status = any(${q.statuses}::credential_status[])` : Prisma.empty,
   ];
   const labelKind = q.groupBy === "TEMPLATE" ? "template" : q.groupBy === "BULK_JOB" ? "bulkJob" : null;
-  const [row] = await db.$queryRaw<FunnelSqlRow[]>(sql`
+  return run<FunnelSqlRow>(db, sql`
     with cells as (
       select ${group} as g, ${mask} as mask, sum(r.credentials)::int8 as n
-        from ${coveredRows(tenantId, "analytics_cohort_rollups", at(q.range.from), at(q.range.to))}
-       where true ${Prisma.join(where, " ")}
+        from ${coveredRows(tenantId, "analytics_cohort_rollups", at(q.range.from), at(q.range.to), Prisma.join(where, " "))}
        group by 1, 2),
     agg as (
       select ${groupKey} as g, ${funnelStageArrays()}
@@ -55,7 +54,6 @@ export async function funnelQuery(
     select ${checkedColumns(tenantId, f)},
       (select coalesce(json_agg(json_build_array(g, reached, direct)), '[]') from agg) as groups,
       ${labelsColumn(tenantId, labelKind, sql`select g from cells`)}`);
-  return row!;
 }
 
 export interface LatencySqlRow extends Checked {
@@ -69,11 +67,10 @@ export interface LatencySqlRow extends Checked {
  * median and p90 (rank ceil(p * n) in float8, exactly as percentile_disc computes it).
  */
 export async function latencyQuery(db: Db, tenantId: string, q: { range: RangeInput; filter: AnalyticsFilter }): Promise<LatencySqlRow> {
-  const [row] = await db.$queryRaw<LatencySqlRow[]>(sql`
+  return run<LatencySqlRow>(db, sql`
     with h as (
       select grouping(r.template_id) = 1 as overall, r.template_id, r.stage, r.bin, sum(r.credentials)::int8 as n
-        from ${coveredRows(tenantId, "analytics_latency_rollups", at(q.range.from), at(q.range.to))}
-       where true ${templateCondition(tenantId, q.filter)}
+        from ${coveredRows(tenantId, "analytics_latency_rollups", at(q.range.from), at(q.range.to), templateCondition(tenantId, q.filter))}
        group by grouping sets ((r.stage, r.bin), (r.template_id, r.stage, r.bin))),
     cum as (
       select overall, template_id, stage, bin,
@@ -89,7 +86,6 @@ export async function latencyQuery(db: Db, tenantId: string, q: { range: RangeIn
       (select coalesce(json_agg(json_build_array(case when overall then null else template_id end, stage, total, median_bin, p90_bin)), '[]')
          from stats) as stats,
       ${templatesColumn(tenantId, sql`select template_id::text from stats where not overall`)}`);
-  return row!;
 }
 
 export type DeliveryGroupBy = "NONE" | "TEMPLATE" | "SENDER_DOMAIN";
@@ -124,8 +120,7 @@ export async function deliveryQuery(
       b as (select x.idx, x.lo, x.hi from analytics_buckets(${at(q.range.from)}, ${at(q.range.to)}, ${q.unit}, ${zone}) x),
       bcells as (
         select b.idx, ${group} as g, r.outcome, sum(r.messages)::int8 as n
-          from b cross join lateral ${coveredRows(tenantId, "analytics_delivery_rollups", sql`b.lo`, sql`b.hi`)}
-         where true ${templates}
+          from b cross join lateral ${coveredRows(tenantId, "analytics_delivery_rollups", sql`b.lo`, sql`b.hi`, templates)}
          group by 1, 2, 3)`
     : Prisma.empty;
   const seriesColumns = q.unit
@@ -134,16 +129,14 @@ export async function deliveryQuery(
           (select coalesce(json_agg(json_build_array(idx, g, outcome, n)), '[]') from bcells) as "bucketCells"`
     : sql`null::json as buckets, null::json as "bucketCells"`;
   const keys = q.unit ? sql`select g from cells union select g from bcells` : sql`select g from cells`;
-  const [row] = await db.$queryRaw<DeliverySqlRow[]>(sql`
+  return run<DeliverySqlRow>(db, sql`
     with z as (select coalesce(${q.zone}::text, (select t.time_zone from tenants t where t.id = ${tenantId}::uuid)) as zone),
     cells as (
       select ${group} as g, r.outcome, sum(r.messages)::int8 as n
-        from ${coveredRows(tenantId, "analytics_delivery_rollups", at(q.range.from), at(q.range.to))}
-       where true ${templates}
+        from ${coveredRows(tenantId, "analytics_delivery_rollups", at(q.range.from), at(q.range.to), templates)}
        group by 1, 2) ${series}
     select ${checkedColumns(tenantId, q.filter)}, (select zone from z) as zone,
       (select coalesce(json_agg(json_build_array(g, outcome, n)), '[]') from cells) as cells,
       ${seriesColumns},
       ${labelsColumn(tenantId, q.groupBy === "TEMPLATE" ? "template" : null, keys)}`);
-  return row!;
 }

@@ -5,7 +5,7 @@
 import type { Db } from "../../db/tenant-transaction.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { AnalyticsFilter, RangeInput } from "./inputs.js";
-import { BREAKDOWN_DIMENSIONS, FUNNEL_STAGES, type BreakdownDimension } from "./stages.js";
+import { ANALYTICS_EVENT_TYPES, BREAKDOWN_DIMENSIONS, FUNNEL_STAGES, type BreakdownDimension } from "./stages.js";
 
 const sql = Prisma.sql;
 type Sql = Prisma.Sql;
@@ -23,7 +23,16 @@ export type Labels = Record<string, string>;
 /** A templates row as Prisma returns it (for the Template node), plus its current name. */
 export type TemplateJson = Record<string, unknown>;
 
-export const uuid = (v: string) => sql`${v}::uuid`;
+/**
+ * Runs one analytics statement and returns its single row. JIT is turned off for the transaction
+ * first: the planner guesses 1,000 rows for each set-returning function, so these plans look costly
+ * enough to be compiled, which took seconds here for statements that run in milliseconds.
+ */
+export async function run<T>(db: Db, query: Sql): Promise<T> {
+  await db.$queryRaw`select set_config('jit', 'off', true)`;
+  const [row] = await db.$queryRaw<T[]>(query);
+  return row!;
+}
 
 export function checkedColumns(tenantId: string, filter: AnalyticsFilter): Sql {
   return sql`
@@ -48,10 +57,29 @@ export function templateCondition(tenantId: string, filter: AnalyticsFilter, col
   return parts.length ? Prisma.join(parts, " ") : Prisma.empty;
 }
 
-/** analytics_cover() pieces of [from, to) joined to a rollup table as `r`. */
-export function coveredRows(tenantId: string, table: string, from: Sql, to: Sql, extraOn: Sql = Prisma.empty): Sql {
+const ROLLUP_COLUMNS: Record<string, string> = {
+  analytics_event_rollups: "r.value, r.type, r.template_id, r.machine, r.events, r.first_human, r.first_any",
+  analytics_cohort_rollups: "r.template_id, r.bulk_job_id, r.locale, r.status, r.human_mask, r.any_mask, r.credentials",
+  analytics_latency_rollups: "r.template_id, r.stage, r.bin, r.credentials",
+  analytics_delivery_rollups: "r.template_id, r.sender_domain, r.outcome, r.messages",
+};
+
+/**
+ * A rollup table's rows of one grain in [lo, hi) that meet `conditions`, as `r`, for a lateral join.
+ * `offset 0` keeps the planner from flattening the subquery: it guesses 1,000 rows for a set-returning
+ * function (analytics_cover, analytics_buckets) and would hash-join the tenant's whole table; kept
+ * apart, each piece is one index range scan (the *_read indexes cover every column read).
+ */
+export function rollupRows(tenantId: string, table: string, piece: { grain: Sql; lo: Sql; hi: Sql }, conditions: Sql = Prisma.empty): Sql {
+  return sql`lateral (select ${Prisma.raw(ROLLUP_COLUMNS[table]!)} from ${Prisma.raw(table)} r
+     where r.tenant_id = ${tenantId}::uuid ${conditions} and r.grain = ${piece.grain} and r.bucket >= ${piece.lo} and r.bucket < ${piece.hi}
+    offset 0) r`;
+}
+
+/** analytics_cover() pieces of [from, to) (as `c`), each joined to its rows of a rollup table (as `r`). */
+export function coveredRows(tenantId: string, table: string, from: Sql, to: Sql, conditions: Sql = Prisma.empty): Sql {
   return sql`analytics_cover(${tenantId}::uuid, ${from}, ${to}) c
-    join ${Prisma.raw(table)} r on r.tenant_id = ${tenantId}::uuid ${extraOn} and r.grain = c.grain and r.bucket >= c.lo and r.bucket < c.hi`;
+    cross join ${rollupRows(tenantId, table, { grain: sql`c.grain`, lo: sql`c.lo`, hi: sql`c.hi` }, conditions)}`;
 }
 
 export const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
@@ -87,6 +115,11 @@ const machineColumns = (filter: AnalyticsFilter) =>
     : sql`coalesce(sum(r.events) filter (where not r.machine), 0)::int8 as events, coalesce(sum(r.first_human), 0)::int8 as credentials`;
 
 /** Which event-rollup dimension answers a filter: bulk job ('j') or locale ('l') when given, else template ('t'). */
+/** Rows of the given event types (no condition when every type is asked for). */
+export function typeCondition(types: readonly string[]): Sql {
+  return types.length >= ANALYTICS_EVENT_TYPES.length ? Prisma.empty : sql`and r.type = any(${types}::engagement_type[])`;
+}
+
 export function eventDimension(filter: AnalyticsFilter): { dimension: string; value: Sql } {
   if (filter.bulkJobId) return { dimension: "j", value: sql`and r.value = ${filter.bulkJobId}` };
   if (filter.locale !== null) return { dimension: "l", value: sql`and r.value = ${filter.locale}` };
@@ -113,25 +146,23 @@ export async function timeSeriesQuery(
     ? sql`union all select 1, x.idx, x.lo, x.hi from analytics_buckets(${at(q.previous.from)}, ${at(q.previous.to)}, ${q.unit}, ${zone}) x`
     : Prisma.empty;
   // An hour (of any zone) is never a whole day or month: its cover is its 15-minute slots.
+  const conditions = sql`and r.dimension = ${dimension} ${typeCondition(q.types)} ${value} ${templateCondition(tenantId, q.filter)}`;
   const pieces =
     q.unit === "hour"
-      ? sql`join analytics_event_rollups r on r.tenant_id = ${tenantId}::uuid and r.dimension = ${dimension} and r.grain = 's'
-              and r.bucket >= b.lo and r.bucket < b.hi`
-      : sql`cross join lateral ${coveredRows(tenantId, "analytics_event_rollups", sql`b.lo`, sql`b.hi`, sql`and r.dimension = ${dimension}`)}`;
-  const [row] = await db.$queryRaw<SeriesRow[]>(sql`
+      ? sql`cross join ${rollupRows(tenantId, "analytics_event_rollups", { grain: sql`'s'`, lo: sql`b.lo`, hi: sql`b.hi` }, conditions)}`
+      : sql`cross join lateral ${coveredRows(tenantId, "analytics_event_rollups", sql`b.lo`, sql`b.hi`, conditions)}`;
+  return run<SeriesRow>(db, sql`
     with z as (select coalesce(${q.zone}::text, (select t.time_zone from tenants t where t.id = ${tenantId}::uuid)) as zone),
     b as (select 0 as p, x.idx, x.lo, x.hi from analytics_buckets(${at(q.range.from)}, ${at(q.range.to)}, ${q.unit}, ${zone}) x ${previous}),
     cells as (
       select b.p, b.idx, r.type::text as type, ${machineColumns(q.filter)}
         from b ${pieces}
-       where r.type = any(${q.types}::engagement_type[]) ${value} ${templateCondition(tenantId, q.filter)}
        group by 1, 2, 3)
     select ${checkedColumns(tenantId, q.filter)}, (select zone from z) as zone,
       (select json_agg(json_build_array(b.p, b.idx, b.lo, b.hi,
                  date_trunc(${q.unit}, b.lo, z.zone) <> b.lo or date_trunc(${q.unit}, b.hi, z.zone) <> b.hi) order by b.p, b.idx)
          from b, z) as buckets,
       (select coalesce(json_agg(json_build_array(p, idx, type, events, credentials)), '[]') from cells) as cells`);
-  return row!;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,16 +181,15 @@ export async function breakdownQuery(
   const dimension = BREAKDOWN_DIMENSIONS[q.by];
   const value = eventDimension(q.filter).value; // bulkJobId / locale only reach here with their own dimension
   const labelKind = q.by === "TEMPLATE" ? "template" : q.by === "BULK_JOB" ? "bulkJob" : null;
-  const [row] = await db.$queryRaw<BreakdownSqlRow[]>(sql`
+  return run<BreakdownSqlRow>(db, sql`
     with cells as (
       select r.value as key, r.type::text as type, ${machineColumns(q.filter)}
-        from ${coveredRows(tenantId, "analytics_event_rollups", at(q.range.from), at(q.range.to), sql`and r.dimension = ${dimension}`)}
-       where r.type = any(${q.types}::engagement_type[]) ${value} ${templateCondition(tenantId, q.filter)}
+        from ${coveredRows(tenantId, "analytics_event_rollups", at(q.range.from), at(q.range.to),
+                           sql`and r.dimension = ${dimension} ${typeCondition(q.types)} ${value} ${templateCondition(tenantId, q.filter)}`)}
        group by 1, 2)
     select ${checkedColumns(tenantId, q.filter)},
       (select coalesce(json_agg(json_build_array(key, type, events, credentials)), '[]') from cells) as cells,
       ${labelsColumn(tenantId, labelKind, sql`select key from cells`)}`);
-  return row!;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -176,16 +206,15 @@ export async function topTemplatesQuery(
   q: { range: RangeInput; type: string; filter: AnalyticsFilter },
 ): Promise<TopTemplatesSqlRow> {
   const { dimension, value } = eventDimension(q.filter);
-  const [row] = await db.$queryRaw<TopTemplatesSqlRow[]>(sql`
+  return run<TopTemplatesSqlRow>(db, sql`
     with cells as (
       select r.template_id::text as key, ${machineColumns(q.filter)}
-        from ${coveredRows(tenantId, "analytics_event_rollups", at(q.range.from), at(q.range.to), sql`and r.dimension = ${dimension}`)}
-       where r.type = ${q.type}::engagement_type ${value} ${templateCondition(tenantId, q.filter)}
+        from ${coveredRows(tenantId, "analytics_event_rollups", at(q.range.from), at(q.range.to),
+                           sql`and r.dimension = ${dimension} and r.type = ${q.type}::engagement_type ${value} ${templateCondition(tenantId, q.filter)}`)}
        group by 1)
     select ${checkedColumns(tenantId, q.filter)},
       (select coalesce(json_agg(json_build_array(key, events, credentials)), '[]') from cells) as cells,
       ${templatesColumn(tenantId, sql`select key from cells`)}`);
-  return row!;
 }
 
 /** Funnel stage sums of `cells(g, mask, n)` as two JSON arrays in FUNNEL_STAGES order: reached (mask >= bit), reached directly. */

@@ -37,7 +37,7 @@ export async function updateTenant(db: Db, caller: Caller, input: TenantChanges,
     }
     data.minimumGroupSize = input.minimumGroupSize;
   }
-  if (!Object.keys(data).length) throw ValidationError.field(["input"], "Give a name, a timeZone or a minimumGroupSize to change");
+  if (!Object.keys(data).length) throw ValidationError.field(["input"], "Give a name or a timeZone (or a minimumGroupSize) to change");
   const before = await db.tenant.findUniqueOrThrow({
     where: { id: caller.tenantId },
     select: { name: true, timeZone: true, minimumGroupSize: true },
