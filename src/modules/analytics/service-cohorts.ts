@@ -176,7 +176,8 @@ function deliveryRows(cells: [string, string, unknown][], groupBy: DeliveryGroup
 /**
  * Credential emails queued in the range by current outcome (DELIVERY_DEFINITION in stages.ts), as one
  * row (NONE, key "all") or per template / sender domain ("" until sent); with `interval`, the same per
- * calendar bucket in `timeZone` (the tenant's by default). Filter: templateIds and tag only.
+ * calendar bucket in `timeZone` (the tenant's by default; checked, but unused without an interval).
+ * Filter: templateIds and tag only.
  */
 export async function deliveryHealth(
   db: Db,
@@ -187,7 +188,6 @@ export async function deliveryHealth(
     bulkJobId: false, locale: false, includeMachine: false, why: "delivery health is kept per template and sender domain",
   });
   if (input.interval) checkHourBuckets(input.range, input.interval, problems);
-  else if (input.timeZone != null) problems.add(["timeZone"], "timeZone only applies with an interval");
   const zone = await checkTimeZone(db, input.timeZone, problems);
   problems.throwIfAny();
   const groupBy = input.groupBy ?? "NONE";
