@@ -944,7 +944,7 @@ export type IssueCredentialMutationVariables = Exact<{
 
 export type IssueCredentialMutation = { issueCredential:
     | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
-    | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string | null } }
+    | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string | null } | null }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RecipientExistsError', path: Array<string>, message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
