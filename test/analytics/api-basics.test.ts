@@ -283,6 +283,8 @@ describe("minimumGroupSize and who may ask", () => {
         ["CLAIMED", null, true], ["VERIFIED", null, true],
       ]);
       expect(f.stages[5]).toMatchObject({ reachedDirectly: null, rateFromPrevious: null, rateFromIssued: null });
+      // Shown stages hide a reachedDirectly below 2 on its own: DELIVERED (0) and OPENED (1).
+      expect(f.stages.map((s) => s.reachedDirectly)).toEqual([3, null, null, 2, 2, null, null]);
       const { engagementTimeSeries: s } = await t.owner.request(EngagementTimeSeriesDocument, { range: whole(), interval: "DAY", types: ["PAGE_VIEWED", "SHARED"] });
       if (s.__typename !== "EngagementTimeSeries") throw new Error("series");
       expect(s.totals).toEqual([

@@ -53,7 +53,10 @@ const FunnelStageRef = builder.objectRef<FunnelStage>("FunnelStage").implement({
   fields: (t) => ({
     stage: t.field({ type: FunnelStageNameEnum, resolve: (s) => s.stage }),
     credentials: t.exposeInt("credentials", { nullable: true }),
-    reachedDirectly: t.exposeInt("reachedDirectly", { nullable: true }),
+    reachedDirectly: t.exposeInt("reachedDirectly", {
+      nullable: true,
+      description: "Credentials whose own events (or delivery) set this stage; null when below minimumGroupSize, even in a stage that is shown",
+    }),
     rateFromPrevious: t.exposeFloat("rateFromPrevious", { nullable: true }),
     rateFromIssued: t.exposeFloat("rateFromIssued", { nullable: true }),
     suppressed: t.exposeBoolean("suppressed", { description: SUPPRESSION_DEFINITION }),

@@ -28,10 +28,13 @@ function stagesOf(reached: unknown[], direct: unknown[], k: number): FunnelStage
     if (isSuppressed(credentials, k)) {
       return { stage: s.name, credentials: null, reachedDirectly: null, rateFromPrevious: null, rateFromIssued: null, suppressed: true };
     }
+    // reachedDirectly counts distinct credentials too: below k it is hidden on its own (null), though
+    // the stage's credentials, which can prove k, stay shown.
+    const reachedDirectly = toCount(direct[i]);
     return {
       stage: s.name,
       credentials,
-      reachedDirectly: toCount(direct[i]),
+      reachedDirectly: isSuppressed(reachedDirectly, k) ? null : reachedDirectly,
       rateFromPrevious: i === 0 ? null : rate(credentials, counts[i - 1]!),
       rateFromIssued: rate(credentials, counts[0]!),
       suppressed: false,

@@ -103,7 +103,7 @@ export const DELIVERY_DEFINITION =
 export const SUPPRESSION_DEFINITION =
   "With the tenant's minimumGroupSize k > 1, a cell whose distinct-credential count is below k has its numbers null and " +
   "suppressed true (k = 1, the default, turns this off). The count is the cell's credentials for events and funnel stages, " +
-  "messages for delivery, credentials measured for latency.";
+  "messages for delivery, credentials measured for latency. A funnel stage's reachedDirectly below k is null on its own.";
 
 /** Whether a cell counting `count` distinct credentials (or messages) is hidden under minimumGroupSize `k`. */
 export function isSuppressed(count: number, k: number): boolean {
