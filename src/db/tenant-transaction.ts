@@ -30,10 +30,14 @@ export async function withTenantTransaction<T>(
   const client = await database.pool.connect();
   let broken: Error | undefined;
   try {
-    // One round trip opens the transaction and sets role, claims and a time limit together.
+    // One round trip opens the transaction and sets role, claims and a time limit together. JIT is off:
+    // request statements run in milliseconds, and compiling them (which PostgreSQL does once a plan's
+    // estimated cost passes jit_above_cost, easily reached by analytics plans over set-returning
+    // functions) took seconds.
     await client.query(
       `begin; select set_config('role', ${lit(claims.dbRole)}, true), set_config('app.tenant_id', ${lit(claims.tenantId ?? "")}, true), ` +
-        `set_config('app.user_id', ${lit(claims.userId ?? "")}, true), set_config('statement_timeout', ${lit(String(options.timeout ?? 15_000))}, true)`,
+        `set_config('app.user_id', ${lit(claims.userId ?? "")}, true), set_config('statement_timeout', ${lit(String(options.timeout ?? 15_000))}, true), ` +
+        `set_config('jit', 'off', true)`,
     );
     const result = await runBound(client, () => work(database.prisma));
     await client.query("commit");
@@ -53,7 +57,7 @@ function lit(value: string): string {
 /** The same gate for hand-written SQL (postgres.js): bulk work, jobs, benchmarks. */
 export async function withTenantSql<T>(sql: Sql, claims: Claims, work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
   const result = await sql.begin(async (tx) => {
-    await tx`select set_config('role', ${claims.dbRole}, true), set_config('app.tenant_id', ${claims.tenantId ?? ""}, true), set_config('app.user_id', ${claims.userId ?? ""}, true)`;
+    await tx`select set_config('role', ${claims.dbRole}, true), set_config('app.tenant_id', ${claims.tenantId ?? ""}, true), set_config('app.user_id', ${claims.userId ?? ""}, true), set_config('jit', 'off', true)`;
     return work(tx);
   });
   return result as T;

@@ -5,6 +5,7 @@
 import {
   getNamedType,
   isEnumType,
+  isInputObjectType,
   isListType,
   isNonNullType,
   type GraphQLArgument,
@@ -32,6 +33,11 @@ function literal(type: GraphQLInputType, field: GraphQLField<unknown, unknown>, 
   if (isNonNullType(type)) return literal(type.ofType, field, arg);
   if (isListType(type)) return `[${literal(type.ofType, field, arg)}]`;
   if (isEnumType(type)) return type.getValues()[0]!.name;
+  // An input object (analytics' range): its required fields, each by the same rules under its own name.
+  if (isInputObjectType(type)) {
+    const fields = Object.values(type.getFields()).filter((f) => isNonNullType(f.type));
+    return `{ ${fields.map((f) => `${f.name}: ${literal(f.type, field, f as unknown as GraphQLArgument)}`).join(", ")} }`;
+  }
   switch (getNamedType(type).name) {
     case "ID":
       return JSON.stringify(a.ids[expectedNodeType(schema, field, arg.name) ?? "Template"]);

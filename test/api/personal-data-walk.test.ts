@@ -46,7 +46,18 @@ const recipientValues = [...Object.values(RECIPIENT), ...Object.values(BULK)];
 const memberValues = () => [...Object.values(MEMBERS), t.email, "Olive Owner"];
 
 const DAY = 86_400_000;
-const REQUIRED = { from: JSON.stringify(new Date(Date.now() - 30 * DAY).toISOString()), to: JSON.stringify(new Date(Date.now() + DAY).toISOString()) };
+const QUARTER_HOUR = 15 * 60_000;
+const aligned = (ms: number) => JSON.stringify(new Date(Math.floor(ms / QUARTER_HOUR) * QUARTER_HOUR).toISOString());
+const REQUIRED = {
+  from: JSON.stringify(new Date(Date.now() - 30 * DAY).toISOString()),
+  to: JSON.stringify(new Date(Date.now() + DAY).toISOString()),
+  // The analytics queries: aggregates over the same month.
+  range: `{ from: ${aligned(Date.now() - 30 * DAY)}, to: ${aligned(Date.now() + DAY)} }`,
+  interval: "DAY",
+  measure: "EVENTS",
+  "engagementBreakdown.by": "TEMPLATE",
+  "topTemplates.by": "VIEWS",
+};
 
 async function joined(role: "viewer" | "analyst", email: string, name: string): Promise<string> {
   await t.owner.request(InviteMemberDocument, { input: { email, role } });

@@ -29,7 +29,9 @@ export async function introspect(app: TestApp, token: string): Promise<GraphQLSc
 function argumentsOf(field: GraphQLField<unknown, unknown>, required: Record<string, string>): string | null {
   const parts: string[] = [];
   for (const arg of field.args) {
-    if (arg.name in required) parts.push(`${arg.name}: ${required[arg.name]}`);
+    // "field.arg" gives one field's argument (two fields may name different things `by`), else "arg".
+    const key = `${field.name}.${arg.name}` in required ? `${field.name}.${arg.name}` : arg.name;
+    if (key in required) parts.push(`${arg.name}: ${required[key]}`);
     else if (arg.name === "first") parts.push("first: 3");
     else if (isNonNullType(arg.type) && arg.defaultValue === undefined) return null;
   }

@@ -24,12 +24,10 @@ export type Labels = Record<string, string>;
 export type TemplateJson = Record<string, unknown>;
 
 /**
- * Runs one analytics statement and returns its single row. JIT is turned off for the transaction
- * first: the planner guesses 1,000 rows for each set-returning function, so these plans look costly
- * enough to be compiled, which took seconds here for statements that run in milliseconds.
+ * Runs one analytics statement and returns its single row. (JIT, which compiled these plans for
+ * seconds, is off in every tenant transaction: src/db/tenant-transaction.ts.)
  */
 export async function run<T>(db: Db, query: Sql): Promise<T> {
-  await db.$queryRaw`select set_config('jit', 'off', true)`;
   const [row] = await db.$queryRaw<T[]>(query);
   return row!;
 }
