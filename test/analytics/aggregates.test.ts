@@ -111,7 +111,7 @@ describe("rollups equal the raw rows", () => {
         }
         // Every dimension partitions all events.
         const total = totalOf(truth, 0, "t");
-        for (const d of ["j", "c", "n", "d", "f", "l"]) if (totalOf(truth, 0, d) !== total) out.push(`dimension ${d} does not sum to ${total}`);
+        for (const d of ["*", "j", "c", "n", "d", "f", "l"]) if (totalOf(truth, 0, d) !== total) out.push(`dimension ${d} does not sum to ${total}`);
       }
       return out;
     });

@@ -458,9 +458,11 @@ export async function truthEvents(sql: Sql, tenant: string, r: Range): Promise<M
                  and row_number() over (partition by credential_id, type, machine order by occurred_at, id) = 1)::int as fh
          from ev
      )
-     select d.dimension, d.value, x.type, x.tpl, x.machine, count(*) as events, sum(x.fh) as fh, sum(x.fa) as fa
+     select d.dimension, d.value, x.type, d.tpl, x.machine, count(*) as events, sum(x.fh) as fh, sum(x.fa) as fa
        from ranked x
-       cross join lateral (values ('t', x.tpl), ('j', x.job), ('c', x.channel), ('n', x.net), ('d', x.ua_class), ('f', x.fmt), ('l', x.loc)) d(dimension, value)
+       -- '*' holds every event under the zero template; every other dimension keeps the event's template
+       cross join lateral (values ('*', '', '${ZERO}'), ('t', x.tpl, x.tpl), ('j', x.job, x.tpl), ('c', x.channel, x.tpl), ('n', x.net, x.tpl),
+                                  ('d', x.ua_class, x.tpl), ('f', x.fmt, x.tpl), ('l', x.loc, x.tpl)) d(dimension, value, tpl)
       where x.occurred_at >= $2 and x.occurred_at < $3
       group by 1, 2, 3, 4, 5`,
     [tenant, r.from, r.to] as never[],

@@ -118,6 +118,25 @@ export function typeCondition(types: readonly string[]): Sql {
   return types.length >= ANALYTICS_EVENT_TYPES.length ? Prisma.empty : sql`and r.type = any(${types}::engagement_type[])`;
 }
 
+/**
+ * The rows a time series reads: a bulk job's ('j') or a locale's ('l') when filtered so, the named
+ * templates' ('t', by value, which the by_value index leads with) when filtered to templates or a tag,
+ * else the whole tenant's ('*': one row per bucket, type and machine flag).
+ */
+export function seriesDimension(tenantId: string, filter: AnalyticsFilter): { dimension: string; value: Sql } {
+  if (filter.bulkJobId || filter.locale !== null) return eventDimension(filter);
+  if (!filter.templateIds && filter.tag === null) return { dimension: "*", value: Prisma.empty };
+  const parts: Sql[] = [];
+  if (filter.templateIds) parts.push(sql`and r.value = any(${filter.templateIds.map(String)}::text[])`);
+  if (filter.tag !== null) {
+    parts.push(sql`and r.value in (
+      select v.template_id::text from templates t
+        join template_versions v on v.tenant_id = t.tenant_id and v.template_id = t.id and v.version = t.current_version
+       where t.tenant_id = ${tenantId}::uuid and ${filter.tag} = any(v.tags))`);
+  }
+  return { dimension: "t", value: Prisma.join(parts, " ") };
+}
+
 export function eventDimension(filter: AnalyticsFilter): { dimension: string; value: Sql } {
   if (filter.bulkJobId) return { dimension: "j", value: sql`and r.value = ${filter.bulkJobId}` };
   if (filter.locale !== null) return { dimension: "l", value: sql`and r.value = ${filter.locale}` };
@@ -138,7 +157,7 @@ export async function timeSeriesQuery(
   tenantId: string,
   q: { range: RangeInput; previous: RangeInput | null; unit: string; zone: string | null; types: string[]; filter: AnalyticsFilter },
 ): Promise<SeriesRow> {
-  const { dimension, value } = eventDimension(q.filter);
+  const { dimension, value } = seriesDimension(tenantId, q.filter);
   const zone = sql`(select zone from z)`;
   const previous = q.previous
     ? sql`union all select 1, x.idx, x.lo, x.hi from analytics_buckets(${at(q.previous.from)}, ${at(q.previous.to)}, ${q.unit}, ${zone}) x`
