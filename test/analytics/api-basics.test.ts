@@ -239,6 +239,12 @@ describe("validation", () => {
     expect(problems(reversed.engagementFunnel)).toEqual(["range.to"]);
     const long = await t.owner.request(EngagementLatencyDocument, { range: range(-1097 * 24 * HOUR, 0) });
     expect(problems(long.engagementLatency)).toEqual(["range.to"]);
+    // Year 0 reached PostgreSQL as "date out of range" (INTERNAL_SERVER_ERROR) in every operation.
+    const ancient = { from: "0000-01-01T00:00:00Z", to: "0000-01-02T00:00:00Z" };
+    const series = await t.owner.request(EngagementTimeSeriesDocument, { range: ancient, interval: "DAY" });
+    expect(problems(series.engagementTimeSeries)).toEqual(["range.from", "range.to"]);
+    const health = await t.owner.request(DeliveryHealthDocument, { range: { from: ancient.from, to: "2026-01-01T00:00:00Z" } });
+    expect(problems(health.deliveryHealth)).toContain("range.from");
   });
 
   it("refuses unknown zones, too many hours and filter combinations the contract forbids", async () => {

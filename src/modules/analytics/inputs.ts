@@ -52,8 +52,8 @@ export class Problems {
 }
 
 /**
- * [from, to): both on a 15-minute UTC boundary (epoch seconds % 900 == 0), to after from, at most
- * 1,096 days. Problems go to path ["range", "from" | "to"].
+ * [from, to): both on a 15-minute UTC boundary (epoch seconds % 900 == 0), both within 1970-2200, to
+ * after from, at most 1,096 days. Problems go to path ["range", "from" | "to"].
  */
 export function checkRange(range: RangeInput, problems: Problems): RangeInput {
   const { alignmentMs, maxRangeDays } = ANALYTICS_LIMITS;
@@ -61,6 +61,11 @@ export function checkRange(range: RangeInput, problems: Problems): RangeInput {
     if (range[end].getTime() % alignmentMs !== 0) {
       problems.add(["range", end], `${end} must be on a 15-minute boundary (UTC), e.g. 2026-03-01T00:00:00Z or 10:15, 10:30, 10:45`);
     }
+  }
+  const { earliest, latest } = ANALYTICS_LIMITS;
+  for (const end of ["from", "to"] as const) {
+    const ms = range[end].getTime();
+    if (ms < earliest || ms > latest) problems.add(["range", end], `${end} must be between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z`);
   }
   if (range.to.getTime() <= range.from.getTime()) problems.add(["range", "to"], "to must be after from");
   else if (range.to.getTime() - range.from.getTime() > maxRangeDays * 86_400_000) {

@@ -149,7 +149,12 @@ export function createAnalyticsExportRoutes(app: App, yoga: YogaServerInstance<R
     };
     const from = instant("from");
     const to = instant("to");
-    if (from && to) {
+    for (const [name, date] of [["from", from], ["to", to]] as const) {
+      if (date && (date.getTime() < ANALYTICS_LIMITS.earliest || date.getTime() > ANALYTICS_LIMITS.latest)) {
+        problems.push({ path: [name], message: `${name} must be between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z` });
+      }
+    }
+    if (from && to && !problems.length) {
       if (to <= from) problems.push({ path: ["to"], message: "to must be after from" });
       else if (to.getTime() - from.getTime() > ANALYTICS_LIMITS.maxRangeDays * 86_400_000) {
         problems.push({ path: ["to"], message: `The range may span at most ${ANALYTICS_LIMITS.maxRangeDays} days (3 years)` });

@@ -244,7 +244,7 @@ builder.queryFields((t) => ({
       types: t.arg({ type: [EngagementTypeEnum] }),
       filter: t.arg({ type: FilterInput, description: "bulkJobId only when by is BULK_JOB, locale only when by is LOCALE" }),
       orderBy: t.arg({ type: OrderInput }),
-      first: t.arg.int({ description: "1 to 1,000 rows" }),
+      first: t.arg.int({ description: "1 to 100 rows (the page-size limit of every `first`)" }),
     },
     resolve: (_r, args, ctx) => engagementBreakdown(ctx.db, ctx.tenantId!, args),
   }),

@@ -113,7 +113,7 @@ export interface BreakdownRow {
 /**
  * The range's events and first-touch credentials per value of one dimension (keys: Template / BulkJob
  * global ids, "" for none; else the value, "" for none or unknown). Ordered by `orderBy` (largest first,
- * hidden values last, then key) or by key; `first` rows (1..1000). bulkJobId / locale only with
+ * hidden values last, then key) or by key; `first` rows (1..100). bulkJobId / locale only with
  * `by` BULK_JOB / LOCALE.
  */
 export async function engagementBreakdown(
@@ -172,7 +172,7 @@ export async function topTemplates(
   input: { range: RangeInput; by: TopTemplatesMeasure; measure: AnalyticsMeasure; first?: number | null; filter?: FilterInput | null },
 ): Promise<{ by: TopTemplatesMeasure; measure: AnalyticsMeasure; rankings: TemplateRanking[] }> {
   const { problems, filter } = begin(input.range, input.filter, { ...ONE_DIMENSION, why: "give bulkJobId or locale, not both" });
-  checkFirst(input.first, 100, problems);
+  checkFirst(input.first, ANALYTICS_LIMITS.maxFirst, problems);
   problems.throwIfAny();
   const row = await topTemplatesQuery(db, tenantId, { range: input.range, type: TOP_TEMPLATE_MEASURES[input.by], filter });
   const k = finish(row, filter, problems);

@@ -87,7 +87,7 @@ export const LATENCY_DEFINITION =
   "linkedin_added). Median and p90 are nearest-rank percentiles (percentile_disc) read from a histogram: the value reported is the " +
   "UPPER bound of the bin holding the exact percentile, so it is never below the exact value and at most 10.6% (+0.106 s) above.";
 
-/** Upper bound, in seconds, of latency histogram bin `bin`. */
+/** Upper bound, in seconds, of latency histogram bin `bin` (exact, not rounded: it is a bound). */
 export function latencyBinUpperSeconds(bin: number): number {
   return Math.exp((bin + 1) / 10) - 1;
 }
@@ -121,5 +121,9 @@ export const ANALYTICS_LIMITS = {
   maxRangeDays: 1096,
   maxHourBuckets: 1000,
   maxIds: 100,
-  maxFirst: 1000,
+  /** As every `first` in the API (the page-size limit). */
+  maxFirst: 100,
+  /** Ranges stay within these years: the rollups hold nothing earlier, and PostgreSQL's dates end. */
+  earliest: Date.UTC(1970, 0, 1),
+  latest: Date.UTC(2200, 0, 1),
 } as const;
