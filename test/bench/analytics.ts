@@ -64,7 +64,8 @@ console.log(`\nSeed: 2 tenants x ${seed.info.credentials.toLocaleString()} crede
   `(${seed.reused ? "reused" : "made now"}; raw rows in ${seed.info.seedSeconds.toFixed(0)} s)`);
 for (const r of seed.info.rebuild) {
   console.log(`rebuild_engagement_analytics (tenant ${r.tenantId.slice(0, 8)}): ${r.seconds.toFixed(1)} s, compaction after it ${r.compactSeconds.toFixed(1)} s; ` +
-    `backend peak RSS ${r.peakRssMb.toFixed(0)} MiB (private ${r.peakAnonMb.toFixed(0)} MiB), temp files ${r.tempMb.toFixed(0)} MiB`);
+    `backend peak RSS ${r.peakRssMb.toFixed(0)} MiB (private ${r.peakAnonMb.toFixed(0)} MiB), temp files ${r.tempMb.toFixed(0)} MiB` +
+    (r.workaround ? `; needed ${r.workaround}` : ""));
 }
 
 // --- 2. compaction, as the worker's cron runs it (the owner), then what the rollups hold
