@@ -30,10 +30,10 @@ const KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeou
 const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|the database system is (starting up|shutting down|in recovery mode)/i;
 
 /**
- * True when `error`, or anything it wraps (cause, originalError, Prisma's driverAdapterError), is a lost
- * or refused database connection. Looks at most 8 levels deep.
+ * True when `error`, or anything it wraps (cause, originalError, Prisma's driverAdapterError), satisfies
+ * `test`. Looks at most 8 levels deep.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
+function somewhereIn(error: unknown, test: (e: Record<string, unknown>, code: string) => boolean): boolean {
   const seen = new Set<unknown>();
   const queue: unknown[] = [error];
   while (queue.length && seen.size < 8) {
@@ -41,13 +41,27 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (!e || typeof e !== "object" || seen.has(e)) continue;
     seen.add(e);
     const code = typeof e.code === "string" ? e.code : typeof e.originalCode === "string" ? e.originalCode : "";
-    if (SQLSTATE.test(code) || CODES.has(code)) return true;
-    if (typeof e.kind === "string" && KINDS.has(e.kind)) return true;
-    if (typeof e.message === "string" && MESSAGES.test(e.message)) return true;
+    if (test(e, code)) return true;
     const meta = e.meta as { driverAdapterError?: unknown } | undefined;
     queue.push(e.cause, e.originalError, meta?.driverAdapterError, ...(Array.isArray(e.errors) ? e.errors : []));
   }
   return false;
+}
+
+/** True when `error`, or anything it wraps, is a lost or refused database connection. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return somewhereIn(error, (e, code) =>
+    SQLSTATE.test(code) || CODES.has(code) || (typeof e.kind === "string" && KINDS.has(e.kind)) ||
+    (typeof e.message === "string" && MESSAGES.test(e.message)));
+}
+
+/**
+ * True when `error`, or anything it wraps, is PostgreSQL's statement_timeout (SQLSTATE 57014 with
+ * "statement timeout" in its message; a plain 57014 is a cancellation, which is not the caller's doing).
+ */
+export function isStatementTimeout(error: unknown): boolean {
+  return somewhereIn(error, (e, code) =>
+    (code === "57014" || code === "" || e.kind === "postgres") && typeof e.message === "string" && /canceling statement due to statement timeout/i.test(e.message));
 }
 
 /**

@@ -2,7 +2,7 @@
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { PothosValidationError } from "@pothos/core";
-import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "../db/availability.js";
+import { isDatabaseUnavailable, isStatementTimeout, RETRY_AFTER_SECONDS } from "../db/availability.js";
 import { NotFoundError } from "../errors.js";
 
 /** graphql-armor's limits and graphql-js's validation errors carry no code; callers branch on codes. */
@@ -67,12 +67,25 @@ export function serviceUnavailable(at?: GraphQLError): GraphQLError {
 }
 
 /**
+ * A valid request whose statement ran past the transaction's statement_timeout (15 s): QUERY_TIMEOUT,
+ * 503, never a masked 500. Retrying the same request is unlikely to help; a smaller one will.
+ */
+export function queryTimeout(at?: GraphQLError): GraphQLError {
+  return new GraphQLError("The request took longer than the server's time limit and was stopped; ask for a shorter range, a coarser interval or a filter", {
+    nodes: at?.nodes,
+    path: at?.path,
+    extensions: { code: "QUERY_TIMEOUT", http: { status: 503 } },
+  });
+}
+
+/**
  * Unexpected errors are masked; GraphQL errors raised underneath (scalars, auth, limits) keep their
  * code; a lost database connection is SERVICE_UNAVAILABLE and a NotFoundError thrown where no result
  * type can carry it (a subscription) is NOT_FOUND.
  */
 export function maskError(error: unknown, message: string): Error {
   if (isDatabaseUnavailable(error)) return serviceUnavailable(isGraphQLError(error) ? error : undefined);
+  if (isStatementTimeout(error)) return queryTimeout(isGraphQLError(error) ? error : undefined);
   if (!isGraphQLError(error)) return new GraphQLError(message, { extensions: { code: "INTERNAL_SERVER_ERROR" } });
   const original = error.originalError;
   if (original instanceof NotFoundError) {

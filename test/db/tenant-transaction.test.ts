@@ -6,6 +6,8 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { OutsideTransactionError } from "../../src/db/request-connection.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_ROLES } from "../helpers/env.js";
+import { isDatabaseUnavailable, isStatementTimeout } from "../../src/db/availability.js";
+import { maskError } from "../../src/graphql/errors.js";
 
 let db: TestDatabase;
 let database: PrismaOverPool;
@@ -27,6 +29,22 @@ afterAll(async () => {
 const member = () => ({ dbRole: TEST_ROLES.member, tenantId, userId });
 
 describe("withTenantTransaction", () => {
+  it("stops a statement at its timeout, and the error says so: QUERY_TIMEOUT, not a masked 500", async () => {
+    const error = await withTenantTransaction(database, member(), (tx) => tx.$queryRaw`select pg_sleep(2)::text as slept`, { timeout: 100 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).not.toBeNull();
+    expect(isStatementTimeout(error)).toBe(true);
+    expect(isDatabaseUnavailable(error)).toBe(false);
+    const masked = maskError(error, "Unexpected error.") as { extensions?: Record<string, unknown> };
+    expect(masked.extensions?.code).toBe("QUERY_TIMEOUT");
+    // Any other failure stays masked.
+    const other = await withTenantTransaction(database, member(), (tx) => tx.$queryRaw`select 1/0`).then(() => null, (e: unknown) => e);
+    expect(isStatementTimeout(other)).toBe(false);
+    expect((maskError(other, "Unexpected error.") as { extensions?: Record<string, unknown> }).extensions?.code).toBe("INTERNAL_SERVER_ERROR");
+  });
+
   it("refuses Prisma queries made outside it", async () => {
     await expect(database.prisma.tenant.findMany()).rejects.toThrow(OutsideTransactionError);
   });

@@ -16,7 +16,7 @@ import { ANALYTICS_LIMITS } from "./stages.js";
 import { EVENT_COLUMNS, operationFor, RESULT_EXPORTS, streamEvents, toCsv, type EventRecord } from "./exports.js";
 
 const PATH = /^\/analytics\/exports\/([a-z-]{1,40})\.(csv|jsonl?)$/;
-const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, SERVICE_UNAVAILABLE: 503, INTERNAL_SERVER_ERROR: 500 };
+const STATUS: Record<string, number> = { UNAUTHENTICATED: 401, FORBIDDEN: 403, SERVICE_UNAVAILABLE: 503, QUERY_TIMEOUT: 503, INTERNAL_SERVER_ERROR: 500 };
 
 interface Failure {
   status: number;
