@@ -222,25 +222,13 @@ async function rebuildMissing(adminUrl: string, database: string, tenants: Seede
   let current = info;
   for (const [i, tenant] of tenants.slice(0, count).entries()) {
     if (current.rebuild.some((r) => r.tenantId === tenant.id)) continue;
-    // Found by this benchmark: rebuilding a tenant whose rows the planner statistics of
-    // analytics_credentials / analytics_first_touches do not hold (here: after the first tenant's
-    // rebuild and analyze) plans their joins as nested loops over "1 row" each, and the command ran for
-    // an hour without finishing. After the first tenant, the command runs with enable_nestloop off
-    // for this database (reset after), and says so.
-    const workaround = i > 0 ? "enable_nestloop = off (database setting, for the command)" : null;
-    log(`seed: tenant ${i + 1}: npm run analytics:rebuild -- --tenant ${tenant.id} (the command, run from source${workaround ? `; ${workaround}` : ""}) ...`);
-    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-    let figures: RebuildFigures;
-    try {
-      if (workaround) await admin.unsafe(`alter database "${database}" set enable_nestloop = off`);
-      figures = { ...(await rebuildTenant(adminUrl, database, tenant.id)), workaround };
-    } finally {
-      if (workaround) await admin.unsafe(`alter database "${database}" reset enable_nestloop`);
-      await admin.end();
-    }
+    // (A second tenant's rebuild once planned its joins as nested loops over stale statistics and ran for
+    // an hour; rebuild_engagement_analytics() now runs with enable_nestloop off itself: sql/025.)
+    log(`seed: tenant ${i + 1}: npm run analytics:rebuild -- --tenant ${tenant.id} (the command, run from source) ...`);
+    const figures: RebuildFigures = { ...(await rebuildTenant(adminUrl, database, tenant.id)), workaround: null };
     log(`seed: tenant ${i + 1}: analytics:rebuild: rebuild ${figures.seconds.toFixed(1)}s + compaction ${figures.compactSeconds.toFixed(1)}s ` +
         `(command ${figures.commandSeconds.toFixed(1)}s), backend peak RSS ${figures.peakRssMb.toFixed(0)} MiB (private ${figures.peakAnonMb.toFixed(0)} MiB), ` +
-        `temp files ${figures.tempMb.toFixed(0)} MiB${workaround ? `, with ${workaround}` : ""}\n      ${figures.output}`);
+        `temp files ${figures.tempMb.toFixed(0)} MiB\n      ${figures.output}`);
     const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
     try {
       await sql.unsafe(`vacuum (analyze) analytics_event_rollups, analytics_cohort_rollups, analytics_latency_rollups, analytics_delivery_rollups, analytics_credentials, analytics_first_touches`);

@@ -67,7 +67,11 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   // Within the transaction's tenant.
   "allocate_status_slots(uuid,status_purpose,integer)": [O, ["member"]],
   "analytics_buckets(timestamp with time zone,timestamp with time zone,text,text)": [O, ["PUBLIC"]],
-  "analytics_cover(uuid,timestamp with time zone,timestamp with time zone)": [O, ["PUBLIC"]],
+  "analytics_cover(uuid,timestamp with time zone,timestamp with time zone,text)": [O, ["PUBLIC"]],
+  "analytics_cover_grains(timestamp with time zone,timestamp with time zone,text,text[])": [O, ["PUBLIC"]],
+  "analytics_grain_ceil(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
+  "analytics_grain_floor(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
+  "analytics_hour(timestamp with time zone)": [O, ["PUBLIC"]],
   "analytics_latency_bin(double precision)": [O, ["PUBLIC"]],
   "analytics_outcome(email_status)": [O, ["PUBLIC"]],
   "analytics_sender_domain(text)": [O, ["PUBLIC"]],

@@ -4,7 +4,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { AnalyticsFilter, RangeInput } from "./inputs.js";
 import {
-  at, checkedColumns, coveredRows, run, funnelStageArrays, labelsColumn, templateCondition, templatesColumn,
+  at, bucketOfRows, checkedColumns, coveredRows, rollupRows, run, funnelStageArrays, labelsColumn, seriesBuckets, templateCondition, templatesColumn,
   type Checked, type Labels, type TemplateJson,
 } from "./sql.js";
 
@@ -114,13 +114,16 @@ export async function deliveryQuery(
 ): Promise<DeliverySqlRow> {
   const group = Prisma.raw(DELIVERY_GROUP_COLUMNS[q.groupBy]);
   const templates = templateCondition(tenantId, q.filter);
-  const zone = sql`(select zone from z)`;
   const series = q.unit
     ? sql`,
-      b as (select x.idx, x.lo, x.hi from analytics_buckets(${at(q.range.from)}, ${at(q.range.to)}, ${q.unit}, ${zone}) x),
+      raw as (
+        select m.p, r.bucket, ${group} as g, r.outcome, sum(r.messages)::int8 as n
+          from pieces m cross join ${rollupRows(tenantId, "analytics_delivery_rollups", { grain: sql`m.grain`, lo: sql`m.lo`, hi: sql`m.hi` }, templates)}
+         group by 1, 2, 3, 4),
+      ${bucketOfRows(sql`raw`)},
       bcells as (
-        select b.idx, ${group} as g, r.outcome, sum(r.messages)::int8 as n
-          from b cross join lateral ${coveredRows(tenantId, "analytics_delivery_rollups", sql`b.lo`, sql`b.hi`, templates)}
+        select k.idx, raw.g, raw.outcome, sum(raw.n)::int8 as n
+          from raw join keyed k on k.p = raw.p and k.t = raw.bucket
          group by 1, 2, 3)`
     : Prisma.empty;
   const seriesColumns = q.unit
@@ -130,7 +133,7 @@ export async function deliveryQuery(
     : sql`null::json as buckets, null::json as "bucketCells"`;
   const keys = q.unit ? sql`select g from cells union select g from bcells` : sql`select g from cells`;
   return run<DeliverySqlRow>(db, sql`
-    with z as (select coalesce(${q.zone}::text, (select t.time_zone from tenants t where t.id = ${tenantId}::uuid)) as zone),
+    with ${seriesBuckets(tenantId, { range: q.range, previous: null, unit: q.unit ?? "day", zone: q.zone })},
     cells as (
       select ${group} as g, r.outcome, sum(r.messages)::int8 as n
         from ${coveredRows(tenantId, "analytics_delivery_rollups", at(q.range.from), at(q.range.to), templates)}

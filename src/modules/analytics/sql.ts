@@ -56,10 +56,10 @@ export function templateCondition(tenantId: string, filter: AnalyticsFilter, col
 }
 
 const ROLLUP_COLUMNS: Record<string, string> = {
-  analytics_event_rollups: "r.value, r.type, r.template_id, r.machine, r.events, r.first_human, r.first_any",
+  analytics_event_rollups: "r.bucket, r.value, r.type, r.template_id, r.machine, r.events, r.first_human, r.first_any",
   analytics_cohort_rollups: "r.template_id, r.bulk_job_id, r.locale, r.status, r.human_mask, r.any_mask, r.credentials",
   analytics_latency_rollups: "r.template_id, r.stage, r.bin, r.credentials",
-  analytics_delivery_rollups: "r.template_id, r.sender_domain, r.outcome, r.messages",
+  analytics_delivery_rollups: "r.bucket, r.template_id, r.sender_domain, r.outcome, r.messages",
 };
 
 /**
@@ -158,28 +158,73 @@ export async function timeSeriesQuery(
   q: { range: RangeInput; previous: RangeInput | null; unit: string; zone: string | null; types: string[]; filter: AnalyticsFilter },
 ): Promise<SeriesRow> {
   const { dimension, value } = seriesDimension(tenantId, q.filter);
-  const zone = sql`(select zone from z)`;
-  const previous = q.previous
-    ? sql`union all select 1, x.idx, x.lo, x.hi from analytics_buckets(${at(q.previous.from)}, ${at(q.previous.to)}, ${q.unit}, ${zone}) x`
-    : Prisma.empty;
-  // An hour (of any zone) is never a whole day or month: its cover is its 15-minute slots.
   const conditions = sql`and r.dimension = ${dimension} ${typeCondition(q.types)} ${value} ${templateCondition(tenantId, q.filter)}`;
-  const pieces =
-    q.unit === "hour"
-      ? sql`cross join ${rollupRows(tenantId, "analytics_event_rollups", { grain: sql`'s'`, lo: sql`b.lo`, hi: sql`b.hi` }, conditions)}`
-      : sql`cross join lateral ${coveredRows(tenantId, "analytics_event_rollups", sql`b.lo`, sql`b.hi`, conditions)}`;
   return run<SeriesRow>(db, sql`
-    with z as (select coalesce(${q.zone}::text, (select t.time_zone from tenants t where t.id = ${tenantId}::uuid)) as zone),
-    b as (select 0 as p, x.idx, x.lo, x.hi from analytics_buckets(${at(q.range.from)}, ${at(q.range.to)}, ${q.unit}, ${zone}) x ${previous}),
+    with ${seriesBuckets(tenantId, q)},
+    raw as (
+      select m.p, r.bucket, r.type::text as type, ${machineColumns(q.filter)}
+        from pieces m cross join ${rollupRows(tenantId, "analytics_event_rollups", { grain: sql`m.grain`, lo: sql`m.lo`, hi: sql`m.hi` }, conditions)}
+       group by 1, 2, 3),
+    ${bucketOfRows(sql`raw`)},
     cells as (
-      select b.p, b.idx, r.type::text as type, ${machineColumns(q.filter)}
-        from b ${pieces}
+      select raw.p, k.idx, raw.type, sum(raw.events)::int8 as events, sum(raw.credentials)::int8 as credentials
+        from raw join keyed k on k.p = raw.p and k.t = raw.bucket
        group by 1, 2, 3)
     select ${checkedColumns(tenantId, q.filter)}, (select zone from z) as zone,
       (select json_agg(json_build_array(b.p, b.idx, b.lo, b.hi,
                  date_trunc(${q.unit}, b.lo, z.zone) <> b.lo or date_trunc(${q.unit}, b.hi, z.zone) <> b.hi) order by b.p, b.idx)
          from b, z) as buckets,
       (select coalesce(json_agg(json_build_array(p, idx, type, events, credentials)), '[]') from cells) as cells`);
+}
+
+/**
+ * CTEs of a series: z (the zone: the caller's, else the tenant's; same = the tenant's own), periods
+ * (p 0 the range, 1 the previous period), b (calendar buckets of each period: p, idx, lo, hi) and pieces
+ * (p, grain, lo, hi): what to read so that every rollup row read lies within one bucket.
+ *  - In the tenant's own zone, DAY/WEEK/MONTH buckets: the range's cover down from days (months for
+ *    MONTH), whose day and month rows are the zone's own and whose edge hours and slots lie inside the
+ *    first or last bucket. One cover per period, so a year of days is one index range.
+ *  - Otherwise (HOUR buckets, or another zone): each bucket's whole UTC hours, and slots at its edges;
+ *    adjacent pieces of one grain merged, so a whole-hour zone's hours are again one range.
+ */
+export function seriesBuckets(tenantId: string, q: { range: RangeInput; previous: RangeInput | null; unit: string; zone: string | null }): Sql {
+  const previous = q.previous ? sql`union all select 1, ${at(q.previous.from)}, ${at(q.previous.to)}` : Prisma.empty;
+  const coarsest = q.unit === "month" ? "m" : "d";
+  return sql`
+    z as (select x.zone, x.zone = x.own as same from (
+            select coalesce(${q.zone}::text, t.time_zone) as zone, t.time_zone as own from tenants t where t.id = ${tenantId}::uuid) x),
+    periods as (select 0 as p, ${at(q.range.from)} as lo, ${at(q.range.to)} as hi ${previous}),
+    b as (select per.p, x.idx, x.lo, x.hi from periods per cross join lateral analytics_buckets(per.lo, per.hi, ${q.unit}, (select zone from z)) x),
+    pieces as (
+      select per.p, c.grain, c.lo, c.hi
+        from periods per cross join lateral analytics_cover(${tenantId}::uuid, per.lo, per.hi, ${coarsest}) c
+       where ${q.unit} <> 'hour' and (select same from z)
+      union all
+      select w.p, w.grain, min(w.lo), max(w.hi) from (
+        select v.*, sum(v.brk) over (partition by v.p, v.grain order by v.lo) as island from (
+          select e.*, case when lag(e.hi) over (partition by e.p, e.grain order by e.lo) = e.lo then 0 else 1 end as brk
+            from (select b.p, x.grain, x.lo, x.hi
+                    from b
+                    cross join lateral (select analytics_grain_ceil('h', b.lo, 'UTC') as a, analytics_grain_floor('h', b.hi, 'UTC') as f) k
+                    cross join lateral (values ('h'::text, k.a, k.f),
+                                               ('s', b.lo, case when k.a < k.f then k.a else b.hi end),
+                                               ('s', case when k.a < k.f then k.f else b.hi end, b.hi)) x(grain, lo, hi)
+                   where x.lo < x.hi and not (${q.unit} <> 'hour' and (select same from z))) e) v) w
+       group by w.p, w.grain, w.island)`;
+}
+
+/**
+ * keyed (p, t, idx): the bucket of each distinct rollup bucket start \`t\` in \`rows\` (columns p, bucket):
+ * the last bucket of its period starting at or before it (the rows lie within one bucket by seriesBuckets).
+ */
+export function bucketOfRows(rows: Sql): Sql {
+  return sql`keyed as (
+      select y.p, y.t, y.idx from (
+        select x.p, x.t, x.kind, max(x.idx) over (partition by x.p order by x.t, x.kind) as idx from (
+          select b.p, b.lo as t, b.idx, 0 as kind from b
+          union all
+          select distinct rr.p, rr.bucket, null::integer, 1 from ${rows} rr) x) y
+       where y.kind = 1)`;
 }
 
 // ---------------------------------------------------------------------------------------------------
