@@ -3,6 +3,7 @@
 // IANA time zone. Zone rules and calendar validity come from luxon, which reads the runtime's own
 // time-zone database through Intl: we never carry offset tables of our own.
 import { DateTime, IANAZone } from "luxon";
+import type { Db } from "../db/tenant-transaction.js";
 
 export const DEFAULT_TIME_ZONE = "UTC";
 
@@ -29,6 +30,27 @@ export function isTimeZone(name: string): boolean {
     if (knownZones.size < 10_000) knownZones.set(name, known);
   }
   return known;
+}
+
+let serverZones: Promise<Set<string>> | null = null;
+
+/**
+ * The one check for a zone a caller gives (a tenant's zone, an analytics timeZone): an IANA name both
+ * the runtime (luxon/Intl) and PostgreSQL (pg_timezone_names) know. Node's tzdata keeps names that
+ * PostgreSQL's has dropped (US/Pacific-New, Canada/East-Saskatchewan), and a stored zone PostgreSQL
+ * cannot read breaks every statement that computes in it. PostgreSQL's list is read once per process
+ * (it takes ~100 ms); a failed read is not remembered.
+ */
+export async function isServerTimeZone(db: Db, name: string): Promise<boolean> {
+  if (!isTimeZone(name)) return false;
+  serverZones ??= db
+    .$queryRaw<{ name: string }[]>`select name from pg_timezone_names`
+    .then((rows) => new Set(rows.map((r) => r.name)))
+    .catch((error: unknown) => {
+      serverZones = null;
+      throw error;
+    });
+  return (await serverZones).has(name);
 }
 
 /** The zone to compute in: the tenant's when the runtime knows it, else UTC (a read never fails on a zone). */

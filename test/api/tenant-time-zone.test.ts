@@ -1,10 +1,11 @@
 // A tenant's IANA time zone: UTC until set, set by whoever may manage the tenant, checked against the
-// runtime's zone database, audited, and never another tenant's business.
+// runtime's and PostgreSQL's zone databases, audited, and never another tenant's business.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TenantDocument, UpdateTenantDocument } from "../../src/sdk/generated.js";
+import { EngagementTimeSeriesDocument, TenantDocument, UpdateTenantDocument } from "../../src/sdk/generated.js";
 import { LaurelRequestError } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { tenantWithTemplate } from "../engagement/setup.js";
 
 let app: TestApp;
 let a: TestTenant;
@@ -39,6 +40,26 @@ describe("Tenant.timeZone", () => {
     expect((await a.owner.request(TenantDocument, {})).tenant.timeZone).toBe("Europe/Paris");
     const { updateTenant } = await a.owner.request(UpdateTenantDocument, { input: {} });
     expect(updateTenant).toMatchObject({ __typename: "ValidationError", message: expect.stringMatching(/name or a timeZone/) });
+  });
+
+  it("refuses zones Node knows but PostgreSQL does not, changing nothing, so issuing and analytics still work", async () => {
+    const t = await tenantWithTemplate(app, "Zone Gap College");
+    await t.issue(); // analytics rows exist: a zone change recomputes them in PostgreSQL
+    await t.owner.request(UpdateTenantDocument, { input: { timeZone: "America/Vancouver" } });
+    for (const zone of ["US/Pacific-New", "Canada/East-Saskatchewan"]) {
+      const { updateTenant } = await t.owner.request(UpdateTenantDocument, { input: { timeZone: zone } });
+      expect(updateTenant, zone).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "timeZone"], message: expect.stringMatching(/Unknown time zone/) }] });
+    }
+    expect((await t.owner.request(TenantDocument, {})).tenant.timeZone).toBe("America/Vancouver");
+    await t.issue();
+    // The analytics timeZone argument goes through the same check.
+    const day = 86_400_000;
+    const from = new Date(Math.floor(Date.now() / day) * day - day).toISOString();
+    const to = new Date(Math.floor(Date.now() / day) * day + day).toISOString();
+    const series = await t.owner.request(EngagementTimeSeriesDocument, { range: { from, to }, interval: "DAY", timeZone: "US/Pacific-New" });
+    expect(series.engagementTimeSeries).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["timeZone"] }] });
+    const ok = await t.owner.request(EngagementTimeSeriesDocument, { range: { from, to }, interval: "DAY" });
+    expect(ok.engagementTimeSeries.__typename).toBe("EngagementTimeSeries");
   });
 
   it("is set by a key that may manage the tenant, and by no other", async () => {

@@ -3,7 +3,7 @@
 import { decodeGlobalID } from "@pothos/plugin-relay";
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError, type FieldProblem } from "../../errors.js";
-import { isTimeZone } from "../../lib/calendar.js";
+import { isServerTimeZone } from "../../lib/calendar.js";
 import { isUuid } from "../common/caller.js";
 import { ANALYTICS_LIMITS } from "./stages.js";
 
@@ -136,8 +136,6 @@ export function checkFirst(first: number | null | undefined, max: number, proble
   if (first != null && (first < 1 || first > max)) problems.add(["first"], `first must be between 1 and ${max}`);
 }
 
-let pgZones: Promise<Set<string>> | null = null;
-
 /**
  * An IANA zone both the runtime (luxon/Intl) and PostgreSQL (pg_timezone_names) know; anything else
  * (offsets such as "+05:30", which PostgreSQL reads as POSIX with the sign inverted, abbreviations,
@@ -145,16 +143,7 @@ let pgZones: Promise<Set<string>> | null = null;
  */
 export async function checkTimeZone(db: Db, name: string | null | undefined, problems: Problems): Promise<string | null> {
   if (name == null) return null;
-  if (isTimeZone(name)) {
-    pgZones ??= db
-      .$queryRaw<{ name: string }[]>`select name from pg_timezone_names`
-      .then((rows) => new Set(rows.map((r) => r.name)))
-      .catch((error: unknown) => {
-        pgZones = null;
-        throw error;
-      });
-    if ((await pgZones).has(name)) return name;
-  }
+  if (await isServerTimeZone(db, name)) return name;
   problems.add(["timeZone"], `Unknown time zone "${name}": use an IANA name such as Europe/Paris, Asia/Kolkata or UTC`);
   return null;
 }

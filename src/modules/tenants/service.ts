@@ -3,11 +3,11 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import type { Caller } from "../common/caller.js";
-import { DEFAULT_TIME_ZONE, isTimeZone } from "../../lib/calendar.js";
+import { DEFAULT_TIME_ZONE, isServerTimeZone } from "../../lib/calendar.js";
 
 export interface TenantChanges {
   name?: string | null;
-  /** An IANA time zone the runtime knows, e.g. "Australia/Sydney"; calendar dates are taken in it. */
+  /** An IANA time zone both the runtime and PostgreSQL know, e.g. "Australia/Sydney"; calendar dates are taken in it. */
   timeZone?: string | null;
   /** 1..1000: analytics cells counting fewer distinct credentials are suppressed (1: off). */
   minimumGroupSize?: number | null;
@@ -27,7 +27,7 @@ export async function updateTenant(db: Db, caller: Caller, input: TenantChanges,
   }
   if (input.timeZone != null) {
     data.timeZone = input.timeZone.trim();
-    if (!isTimeZone(data.timeZone)) {
+    if (!(await isServerTimeZone(db, data.timeZone))) {
       throw ValidationError.field(["input", "timeZone"], `Unknown time zone "${data.timeZone}": use an IANA name such as Europe/Paris, America/New_York or UTC`);
     }
   }
