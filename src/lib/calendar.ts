@@ -119,6 +119,20 @@ export function rangeProblem(date: Date): string | null {
   return Number.isNaN(date.getTime()) || year < FIRST_YEAR || year > LAST_YEAR ? OUT_OF_RANGE : null;
 }
 
+/**
+ * Instants a query may take as a bound on stored rows (engagementSummary, the audit log; the analytics
+ * ranges use the same): every stored instant is since 1970, and year 0 is no date to PostgreSQL.
+ */
+export const QUERY_EARLIEST = new Date("1970-01-01T00:00:00Z");
+export const QUERY_LATEST = new Date("2200-01-01T00:00:00Z");
+
+/** Why `date`, the argument `name`, cannot bound a query, or null. */
+export function queryBoundProblem(name: string, date: Date): string | null {
+  const ms = date.getTime();
+  const outside = Number.isNaN(ms) || ms < QUERY_EARLIEST.getTime() || ms > QUERY_LATEST.getTime();
+  return outside ? `${name} must be between 1970-01-01T00:00:00Z and 2200-01-01T00:00:00Z` : null;
+}
+
 /** Why an issue date (a credential's validFrom) cannot be used, or null: in range and at most a year ahead. */
 export function issueDateProblem(date: Date, now = new Date()): string | null {
   const range = rangeProblem(date);

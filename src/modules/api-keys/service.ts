@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { assertMayGrant, permissionsForScopes } from "../auth/permissions.js";
 import { issueToken } from "../auth/tokens.js";
+import { rangeProblem } from "../../lib/calendar.js";
 
 export interface CreateApiKeyInput {
   name: string;
@@ -21,6 +22,7 @@ export async function createApiKey(db: Db, caller: Caller, input: CreateApiKeyIn
   if (input.expiresAt && input.expiresAt <= new Date()) {
     throw ValidationError.field(["input", "expiresAt"], "The expiry must be in the future");
   }
+  if (input.expiresAt && rangeProblem(input.expiresAt)) throw ValidationError.field(["input", "expiresAt"], rangeProblem(input.expiresAt)!);
   // A caller cannot mint a key that may do more than the caller itself.
   assertMayGrant(caller.permissions, permissionsForScopes(scopes), `the scopes ${scopes.join(", ")}`);
   // Nor one that outlives it: a key made by an expiring key expires no later than its maker.

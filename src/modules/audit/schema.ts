@@ -2,6 +2,7 @@
 import { builder } from "../../builder.js";
 import { ActorKind } from "../../generated/prisma/enums.js";
 import { badInput } from "../../errors.js";
+import { queryBoundProblem } from "../../lib/calendar.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { isUuid } from "../common/caller.js";
 import { TenantRef } from "../tenants/schema.js";
@@ -62,8 +63,8 @@ const AuditLogFilter = builder.inputType("AuditLogFilter", {
     action: t.string({ description: "Exact action, e.g. api_key.created; or a prefix ending in '.', e.g. member." }),
     actorId: t.field({ type: "UUID" }),
     targetId: t.string(),
-    since: t.field({ type: "DateTime" }),
-    until: t.field({ type: "DateTime" }),
+    since: t.field({ type: "DateTime", description: "From this instant (1970 to 2200)" }),
+    until: t.field({ type: "DateTime", description: "Before this instant (1970 to 2200)" }),
   }),
 });
 
@@ -76,6 +77,8 @@ builder.prismaObjectField(TenantRef, "auditLog", (t) =>
     args: { filter: t.arg({ type: AuditLogFilter }) },
     query: ({ filter }) => {
       if (filter?.actorId && !isUuid(filter.actorId)) throw badInput("filter.actorId must be a UUID");
+      const bound = (filter?.since && queryBoundProblem("filter.since", filter.since)) || (filter?.until && queryBoundProblem("filter.until", filter.until));
+      if (bound) throw badInput(bound);
       const action = filter?.action;
       return {
         where: {

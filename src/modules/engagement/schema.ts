@@ -1,6 +1,7 @@
 // engagementSummary: what recipients and others did with a tenant's credentials, counted.
 import { builder } from "../../builder.js";
 import { badInput } from "../../errors.js";
+import { queryBoundProblem } from "../../lib/calendar.js";
 import { isUuid } from "../common/caller.js";
 import { ENGAGEMENT_TYPES, engagementSummary, type EngagementCount } from "./service.js";
 
@@ -22,7 +23,7 @@ const MAX_RANGE_DAYS = 400;
 builder.queryField("engagementSummary", (t) =>
   t.field({
     type: [EngagementCountRef],
-    description: "Engagement with the tenant's credentials in [from, to), optionally for one template. Counts only.",
+    description: "Engagement with the tenant's credentials in [from, to) (1970 to 2200), optionally for one template. Counts only.",
     authScopes: { $all: { tenant: true, permission: "analytics" } },
     args: {
       from: t.arg({ type: "DateTime", required: true }),
@@ -30,6 +31,8 @@ builder.queryField("engagementSummary", (t) =>
       templateId: t.arg.globalID(),
     },
     resolve: (_root, { from, to, templateId }, ctx) => {
+      const bound = queryBoundProblem("from", from) ?? queryBoundProblem("to", to);
+      if (bound) throw badInput(bound);
       if (to <= from) throw badInput("to must be after from");
       if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * 86_400_000) throw badInput(`The range may span at most ${MAX_RANGE_DAYS} days`);
       if (templateId && (templateId.typename !== "Template" || !isUuid(templateId.id))) throw badInput("templateId must be a Template's id");
