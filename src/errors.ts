@@ -41,6 +41,11 @@ export function forbidden(message = "Not allowed: your role or API key scopes do
   return new GraphQLError(message, { extensions: { code: "FORBIDDEN" } });
 }
 
+/** Exact counts of single events withheld while the tenant's minimumGroupSize is above 1 (as the raw event export's 403). */
+export function suppressionInForce(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: "SUPPRESSION_IN_FORCE" } });
+}
+
 export function badInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
 }

@@ -23,7 +23,10 @@ const MAX_RANGE_DAYS = 400;
 builder.queryField("engagementSummary", (t) =>
   t.field({
     type: [EngagementCountRef],
-    description: "Engagement with the tenant's credentials in [from, to) (1970 to 2200), optionally for one template. Counts only.",
+    description:
+      "Engagement with the tenant's credentials in [from, to) (1970 to 2200), optionally for one template: raw event counts. " +
+      "Refused with SUPPRESSION_IN_FORCE while the tenant's minimumGroupSize is above 1.",
+    deprecationReason: "Use engagementTimeSeries (its totals) or engagementBreakdown, which apply minimumGroupSize",
     authScopes: { $all: { tenant: true, permission: "analytics" } },
     args: {
       from: t.arg({ type: "DateTime", required: true }),

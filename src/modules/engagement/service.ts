@@ -1,6 +1,7 @@
 // Reading engagement back: counts per event type, people apart from machines. Aggregates only, so
 // analysts (who may not see people) can read them; the tenant transaction's RLS is the wall.
 import type { Db } from "../../db/tenant-transaction.js";
+import { suppressionInForce } from "../../errors.js";
 import { Prisma } from "../../generated/prisma/client.js";
 import type { EngagementType } from "./ingest.js";
 
@@ -19,6 +20,16 @@ export async function engagementSummary(
   tenantId: string,
   range: { from: Date; to: Date; templateId?: string | null },
 ): Promise<EngagementCount[]> {
+  // Raw counts over any [from, to) single out one event (narrow the range around it), so while the
+  // tenant hides small cells only the analytics operations, which apply minimumGroupSize, answer.
+  const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { minimumGroupSize: true } });
+  const minimumGroupSize = tenant?.minimumGroupSize ?? 1;
+  if (minimumGroupSize > 1) {
+    throw suppressionInForce(
+      `engagementSummary counts single events, so it is withheld while the tenant's minimumGroupSize is ${minimumGroupSize}: ` +
+        "use engagementTimeSeries (its totals) or engagementBreakdown, which hide small cells, or set minimumGroupSize to 1",
+    );
+  }
   const template = range.templateId ? Prisma.sql`and template_id = ${range.templateId}::uuid` : Prisma.empty;
   const rows = await db.$queryRaw<{ type: EngagementType; people: number; machines: number }[]>`
     select type::text as type, (count(*) filter (where not machine))::int as people, (count(*) filter (where machine))::int as machines
