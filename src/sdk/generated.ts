@@ -65,8 +65,10 @@ export type AuditLogFilter = {
   /** Exact action, e.g. api_key.created; or a prefix ending in '.', e.g. member. */
   action?: string | null | undefined;
   actorId?: string | null | undefined;
+  /** From this instant (1970 to 2200) */
   since?: string | null | undefined;
   targetId?: string | null | undefined;
+  /** Before this instant (1970 to 2200) */
   until?: string | null | undefined;
 };
 
