@@ -3,6 +3,7 @@
 // after compaction, after a rebuild, and after the raw events are gone. Also the calendar pieces the
 // readers rely on: analytics_cover() counts every instant of a range exactly once, and
 // analytics_buckets() are the zone's own hours, days, weeks and months.
+import { DateTime } from "luxon";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpdateTenantDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
@@ -10,6 +11,8 @@ import {
   EVERYTHING,
   binUpper,
   buildWorld,
+  clockHours,
+  clockRuns,
   describeRange,
   diffMeasures,
   exactPercentile,
@@ -301,10 +304,7 @@ async function coverMiscounts(tenant: string, zone: string, r: Range, coarsest: 
       from inst i
       cross join lateral (
         select count(*) as counted from pieces p
-         where (case p.grain when 's' then analytics_slot(i.at) when 'h' then analytics_hour(i.at) when 'd' then date_trunc('day', i.at, ${zone})
-                                 when 'm' then date_trunc('month', i.at, ${zone}) end) >= p.lo
-           and (case p.grain when 's' then analytics_slot(i.at) when 'h' then analytics_hour(i.at) when 'd' then date_trunc('day', i.at, ${zone})
-                                 when 'm' then date_trunc('month', i.at, ${zone}) end) < p.hi
+         where analytics_grain_floor(p.grain, i.at, ${zone}) >= p.lo and analytics_grain_floor(p.grain, i.at, ${zone}) < p.hi
            and position(p.grain in ${"mdhs".slice("mdhs".indexOf(coarsest))}) > 0) c
      where c.counted <> (i.at >= ${r.from} and i.at < ${r.to})::int
      order by i.at limit 4`;
@@ -332,37 +332,67 @@ describe("calendar pieces", () => {
     expectNoProblems(problems);
   });
 
-  it("analytics_buckets() hours are the zone's clock hours, also across Lord Howe's half-hour DST change", async () => {
-    const problems = await bucketProblems(["hour"]);
+  it("analytics_buckets() hours and partial flags agree with luxon's clock: one local hour at one UTC offset per bucket", async () => {
+    const problems: string[] = [];
+    const ranges = [
+      ...calendarRanges(),
+      // Lord Howe: DST ends 2026-04-05 02:00 LHDT (15:00Z), starts 2026-10-04 02:00 LHST (15:30Z); Kathmandu moved to +5:45 on 1986-01-01.
+      { from: new Date("2026-04-04T12:00:00Z"), to: new Date("2026-04-04T18:00:00Z") },
+      { from: new Date("2026-10-03T13:00:00Z"), to: new Date("2026-10-03T18:00:00Z") },
+      { from: new Date("2026-04-04T14:45:00Z"), to: new Date("2026-04-04T15:15:00Z") },
+      { from: new Date("1985-12-31T17:00:00Z"), to: new Date("1985-12-31T21:00:00Z") },
+    ];
+    for (const zone of [...CALENDAR_ZONES, "Asia/Kolkata"]) {
+      for (const r of ranges) {
+        if (r.to.getTime() - r.from.getTime() > 20 * 86400_000) continue;
+        const actual = await app.db.admin<{ lo: Date; hi: Date; partial: boolean }[]>`
+          select lo, hi, partial from analytics_buckets(${r.from}, ${r.to}, 'hour', ${zone}) order by idx`;
+        const a = actual.map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}${b.partial ? " partial" : ""}`);
+        const e = clockHours(r.from, r.to, zone).map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}${b.partial ? " partial" : ""}`);
+        const at = a.findIndex((x, i) => x !== e[i]);
+        if (at >= 0 || a.length !== e.length) {
+          const i = at >= 0 ? at : Math.min(a.length, e.length);
+          problems.push(`${zone} ${describeRange(r)}: bucket ${i} is ${a[i] ?? "missing"}, luxon's hour is ${e[i] ?? "none"}`);
+        }
+      }
+    }
+    expectNoProblems(problems);
+  });
+
+  it("analytics_buckets() marks only a range's first and last day, week or month partial, and only when cut", async () => {
+    const problems: string[] = [];
+    for (const zone of CALENDAR_ZONES) {
+      for (const unit of ["day", "week", "month"] as const) {
+        for (const r of calendarRanges()) {
+          const rows = await app.db.admin<{ lo: Date; hi: Date; partial: boolean }[]>`
+            select lo, hi, partial from analytics_buckets(${r.from}, ${r.to}, ${unit}, ${zone}) order by idx`;
+          rows.forEach((b, i) => {
+            const startsHere = (t: Date) => DateTime.fromJSDate(t, { zone }).startOf(unit).toMillis() === t.getTime();
+            const expected = (i === 0 && !startsHere(b.lo)) || (i === rows.length - 1 && !startsHere(b.hi));
+            if (b.partial !== expected) problems.push(`${zone} ${unit} ${describeRange(r)}: bucket ${i} ${b.lo.toISOString()}..${b.hi.toISOString()} partial ${b.partial}`);
+          });
+        }
+      }
+    }
     expectNoProblems(problems);
   });
 });
 
-// A sample per bucket at least: the shortest local hour is 30 minutes (Lord Howe), day 23 hours, week 7 days.
-const STEP: Record<string, string> = { hour: "15 minutes", day: "1 hour", week: "6 hours", month: "6 hours" };
 
 async function bucketProblems(units: string[]): Promise<string[]> {
   const problems: string[] = [];
-  for (const zone of CALENDAR_ZONES) {
+  for (const zone of [...CALENDAR_ZONES, "Asia/Kolkata"]) {
     for (const unit of units) {
       for (const r of calendarRanges()) {
         if (unit === "hour" && r.to.getTime() - r.from.getTime() > 80 * 86400_000) r.to = new Date(r.from.getTime() + 80 * 86400_000);
-        const [actual, expected] = await Promise.all([
-          app.db.admin<{ lo: Date; hi: Date }[]>`select lo, hi from analytics_buckets(${r.from}, ${r.to}, ${unit}, ${zone}) order by idx`,
-          app.db.admin<{ lo: Date; hi: Date }[]>`
-            with starts as (
-              select distinct greatest(date_trunc(${unit}, g, ${zone}), ${r.from}::timestamptz) as lo
-                from (select generate_series(${r.from}::timestamptz, ${r.to}::timestamptz - interval '15 minutes', ${STEP[unit]!}::interval)
-                      union select ${r.to}::timestamptz - interval '15 minutes') s(g)
-            )
-            select lo, coalesce(lead(lo) over (order by lo), ${r.to}::timestamptz) as hi from starts order by lo`,
-        ]);
-        const a = actual.map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}`);
-        const e = expected.map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}`);
+        const actual = await app.db.admin<{ lo: Date; hi: Date; partial: boolean }[]>`
+          select lo, hi, partial from analytics_buckets(${r.from}, ${r.to}, ${unit}, ${zone}) order by idx`;
+        const a = actual.map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}${b.partial ? " partial" : ""}`);
+        const e = clockRuns(r.from, r.to, zone, unit).map((b) => `${b.lo.toISOString()}..${b.hi.toISOString()}${b.partial ? " partial" : ""}`);
         const at = a.findIndex((x, i) => x !== e[i]);
         if (at >= 0 || a.length !== e.length) {
           const i = at >= 0 ? at : Math.min(a.length, e.length);
-          problems.push(`${zone} ${unit} ${describeRange(r)}: bucket ${i} is ${a[i] ?? "missing"}, the zone's ${unit} is ${e[i] ?? "none"} (${a.length} vs ${e.length} buckets)`);
+          problems.push(`${zone} ${unit} ${describeRange(r)}: bucket ${i} is ${a[i] ?? "missing"}, luxon's ${unit} is ${e[i] ?? "none"} (${a.length} vs ${e.length} buckets)`);
         }
       }
     }

@@ -81,7 +81,9 @@ const apiRange = (r: Range) => ({ from: r.from.toISOString(), to: r.to.toISOStri
 const inRange = (t: number, r: Range) => t >= r.from.getTime() && t < r.to.getTime();
 const templateKey = (u: string) => (u === ZERO ? "" : globalId("Template", u));
 const bulkJobKey = (u: string) => (u === ZERO ? "" : globalId("BulkJob", u));
-const suppressedAt = (count: number, k: number) => k > 1 && count < k;
+// 1..k-1 distinct credentials are hidden; an empty cell is 0; an event cell with events but no credential is hidden.
+const suppressedAt = (count: number, k: number) => k > 1 && count > 0 && count < k;
+const eventCellSuppressed = (events: number, credentials: number, k: number) => suppressedAt(credentials, k) || (k > 1 && credentials === 0 && events > 0);
 /** GraphQL's EngagementType is the stored type in capitals. */
 const up = (t: string) => t.toUpperCase() as EngagementType;
 
@@ -129,7 +131,7 @@ const tally = (): Tally => ({ events: 0, credentials: 0 });
 /** An event cell: its numbers, or hidden when its credentials are below k. */
 function checkCount(p: Problems, actual: Count | undefined, expected: Tally, k: number, where: string) {
   if (!actual) return p.list.push(`${where}: missing`);
-  if (suppressedAt(expected.credentials, k)) p.eq([actual.suppressed, actual.events, actual.credentials], [true, null, null], where);
+  if (eventCellSuppressed(expected.events, expected.credentials, k)) p.eq([actual.suppressed, actual.events, actual.credentials], [true, null, null], where);
   else p.eq([actual.suppressed, actual.events, actual.credentials], [false, expected.events, expected.credentials], where);
 }
 
@@ -354,9 +356,10 @@ async function checkBreakdown(
     .filter(([, t]) => wanted.some((w) => (t.get(w)?.events ?? 0) > 0 || (t.get(w)?.credentials ?? 0) > 0))
     .map(([key, t]) => {
       const proven = Math.max(...wanted.map((w) => t.get(w)?.credentials ?? 0));
-      const suppressed = suppressedAt(proven, k);
+      const events = wanted.reduce((n, w) => n + (t.get(w)?.events ?? 0), 0);
+      const suppressed = eventCellSuppressed(events, proven, k);
       const o = orderBy ? (t.get(orderBy.type) ?? tally()) : null;
-      const sortValue = !o || suppressed || suppressedAt(o.credentials, k) ? -1 : orderBy!.measure === "EVENTS" ? o.events : o.credentials;
+      const sortValue = !o || suppressed || eventCellSuppressed(o.events, o.credentials, k) ? -1 : orderBy!.measure === "EVENTS" ? o.events : o.credentials;
       return { key, t, suppressed, sortValue };
     })
     .sort((x, y) => y.sortValue - x.sortValue || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0))
@@ -396,7 +399,7 @@ async function checkTop(p: Problems, r: Range, by: TopTemplatesMeasure, measure:
   const name = (u: string) => world.a.templates.find((t) => t.id === u)?.name ?? "";
   const expected = [...per.entries()]
     .filter(([, t]) => t.events > 0 || t.credentials > 0)
-    .map(([u, t]) => ({ u, t, suppressed: suppressedAt(t.credentials, k), value: suppressedAt(t.credentials, k) ? -1 : measure === "EVENTS" ? t.events : t.credentials }))
+    .map(([u, t]) => ({ u, t, suppressed: eventCellSuppressed(t.events, t.credentials, k), value: eventCellSuppressed(t.events, t.credentials, k) ? -1 : measure === "EVENTS" ? t.events : t.credentials }))
     .sort((a, b) => b.value - a.value || name(a.u).localeCompare(name(b.u)) || a.u.localeCompare(b.u))
     .slice(0, first ?? 10);
   p.eq(
@@ -647,7 +650,7 @@ describe("minimumGroupSize", () => {
           for (const [label, stages] of [["overall", f.stages] as const, ...f.groups.map((g) => [`group ${g.key}`, g.stages] as const)]) {
             for (const s of stages) {
               seen++;
-              if (s.reachedDirectly !== null && s.reachedDirectly < k) {
+              if (s.reachedDirectly !== null && s.reachedDirectly > 0 && s.reachedDirectly < k) {
                 p.list.push(`${apiRange(r).from}..${apiRange(r).to} ${label} ${s.stage}: credentials ${s.credentials} shown with reachedDirectly ${s.reachedDirectly} < minimumGroupSize ${k}`);
               }
             }

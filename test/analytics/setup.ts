@@ -3,6 +3,7 @@
 // and for each measure a straightforward SQL over the raw rows (the contract's definitions, written
 // independently of sql/021) next to the same measure read from the rollups through analytics_cover().
 import { randomUUID } from "node:crypto";
+import { DateTime } from "luxon";
 import postgres from "postgres";
 import {
   ActivateTemplateDocument,
@@ -820,15 +821,30 @@ export async function truncated(sql: Sql, instants: number[], unit: string, zone
 }
 
 /** The zone's calendar buckets of `unit` over [from, to), clipped to it: each start is where date_trunc changes. */
-export async function calendarBuckets(sql: Sql, r: Range, unit: string, zone: string): Promise<{ lo: number; hi: number; partial: boolean }[]> {
-  const step = unit === "hour" ? "15 minutes" : unit === "day" ? "1 hour" : "6 hours";
-  const rows = await sql<{ lo: Date; hi: Date; partial: boolean }[]>`
-    with starts as (
-      select distinct greatest(date_trunc(${unit}, g, ${zone}), ${r.from}::timestamptz) as lo
-        from (select generate_series(${r.from}::timestamptz, ${r.to}::timestamptz - interval '15 minutes', ${step}::interval)
-              union select ${r.to}::timestamptz - interval '15 minutes') s(g)
-    ),
-    b as (select lo, coalesce(lead(lo) over (order by lo), ${r.to}::timestamptz) as hi from starts)
-    select lo, hi, (date_trunc(${unit}, lo, ${zone}) <> lo or date_trunc(${unit}, hi, ${zone}) <> hi) as partial from b order by lo`;
-  return rows.map((x) => ({ lo: x.lo.getTime(), hi: x.hi.getTime(), partial: x.partial }));
+/** The calendar buckets an analytics series must answer with (clockRuns: luxon, not PostgreSQL). */
+export async function calendarBuckets(_sql: Sql, r: Range, unit: string, zone: string): Promise<{ lo: number; hi: number; partial: boolean }[]> {
+  return clockRuns(r.from, r.to, zone, unit).map((x) => ({ lo: x.lo.getTime(), hi: x.hi.getTime(), partial: x.partial }));
 }
+
+/**
+ * Independent of PostgreSQL: calendar buckets of [from, to) in `zone` as runs of 15-minute slots that
+ * share a key by luxon: for hours the local clock hour and the UTC offset, for days the local date,
+ * for weeks the ISO week, for months the local month. Clipped to the range; partial when cut.
+ */
+export function clockRuns(from: Date, to: Date, zone: string, unit: string): { lo: Date; hi: Date; partial: boolean }[] {
+  const keyOf = (d: DateTime) =>
+    unit === "hour" ? `${d.toFormat("yyyy-MM-dd HH")} ${d.offset}` : unit === "day" ? d.toFormat("yyyy-MM-dd") : unit === "week" ? `${d.weekYear}-${d.weekNumber}` : d.toFormat("yyyy-MM");
+  const pad = unit === "hour" ? 7_200_000 : unit === "day" ? 2 * 86_400_000 : unit === "week" ? 8 * 86_400_000 : 32 * 86_400_000;
+  const runs: { key: string; s: number; e: number }[] = [];
+  for (let t = Math.floor(from.getTime() / 900_000) * 900_000 - pad; t < to.getTime() + pad; t += 900_000) {
+    const key = keyOf(DateTime.fromMillis(t, { zone }));
+    const last = runs[runs.length - 1];
+    if (last && last.key === key) last.e = t + 900_000;
+    else runs.push({ key, s: t, e: t + 900_000 });
+  }
+  return runs
+    .filter((x) => x.s < to.getTime() && x.e > from.getTime())
+    .map((x) => ({ lo: new Date(Math.max(x.s, from.getTime())), hi: new Date(Math.min(x.e, to.getTime())), partial: x.s < from.getTime() || x.e > to.getTime() }));
+}
+
+export const clockHours = (from: Date, to: Date, zone: string) => clockRuns(from, to, zone, "hour");

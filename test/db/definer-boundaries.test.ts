@@ -72,6 +72,8 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "analytics_grain_ceil(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
   "analytics_grain_floor(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
   "analytics_hour(timestamp with time zone)": [O, ["PUBLIC"]],
+  "is_known_time_zone(text)": [O, ["PUBLIC"]],
+  "analytics_zone_start(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
   "analytics_latency_bin(double precision)": [O, ["PUBLIC"]],
   "analytics_outcome(email_status)": [O, ["PUBLIC"]],
   "analytics_sender_domain(text)": [O, ["PUBLIC"]],

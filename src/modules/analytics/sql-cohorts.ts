@@ -127,8 +127,7 @@ export async function deliveryQuery(
          group by 1, 2, 3)`
     : Prisma.empty;
   const seriesColumns = q.unit
-    ? sql`(select json_agg(json_build_array(b.idx, b.lo, b.hi,
-              date_trunc(${q.unit}, b.lo, z.zone) <> b.lo or date_trunc(${q.unit}, b.hi, z.zone) <> b.hi) order by b.idx) from b, z) as buckets,
+    ? sql`(select json_agg(json_build_array(b.idx, b.lo, b.hi, b.partial) order by b.idx) from b) as buckets,
           (select coalesce(json_agg(json_build_array(idx, g, outcome, n)), '[]') from bcells) as "bucketCells"`
     : sql`null::json as buckets, null::json as "bucketCells"`;
   const keys = q.unit ? sql`select g from cells union select g from bcells` : sql`select g from cells`;

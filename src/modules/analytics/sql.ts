@@ -171,9 +171,7 @@ export async function timeSeriesQuery(
         from raw join keyed k on k.p = raw.p and k.t = raw.bucket
        group by 1, 2, 3)
     select ${checkedColumns(tenantId, q.filter)}, (select zone from z) as zone,
-      (select json_agg(json_build_array(b.p, b.idx, b.lo, b.hi,
-                 date_trunc(${q.unit}, b.lo, z.zone) <> b.lo or date_trunc(${q.unit}, b.hi, z.zone) <> b.hi) order by b.p, b.idx)
-         from b, z) as buckets,
+      (select json_agg(json_build_array(b.p, b.idx, b.lo, b.hi, b.partial) order by b.p, b.idx) from b) as buckets,
       (select coalesce(json_agg(json_build_array(p, idx, type, events, credentials)), '[]') from cells) as cells`);
 }
 
@@ -194,7 +192,7 @@ export function seriesBuckets(tenantId: string, q: { range: RangeInput; previous
     z as (select x.zone, x.zone = x.own as same from (
             select coalesce(${q.zone}::text, t.time_zone) as zone, t.time_zone as own from tenants t where t.id = ${tenantId}::uuid) x),
     periods as (select 0 as p, ${at(q.range.from)} as lo, ${at(q.range.to)} as hi ${previous}),
-    b as (select per.p, x.idx, x.lo, x.hi from periods per cross join lateral analytics_buckets(per.lo, per.hi, ${q.unit}, (select zone from z)) x),
+    b as (select per.p, x.idx, x.lo, x.hi, x.partial from periods per cross join lateral analytics_buckets(per.lo, per.hi, ${q.unit}, (select zone from z)) x),
     pieces as (
       select per.p, c.grain, c.lo, c.hi
         from periods per cross join lateral analytics_cover(${tenantId}::uuid, per.lo, per.hi, ${coarsest}) c
