@@ -20,6 +20,7 @@ import { createDownloadRoutes } from "./modules/bulk/download.js";
 import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
 import { createEngagementRecorder } from "./modules/engagement/ingest.js";
 import { createAnalyticsExportRoutes } from "./modules/analytics/routes.js";
+import { ANALYTICS_FIELDS_CHECKING_FIRST } from "./modules/analytics/stages.js";
 
 export const ARMOR = { maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxNesting: 64 };
 
@@ -46,7 +47,7 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
         blockFieldSuggestion: { enabled: !app.config.graphiql },
       }),
       useErrorCodes(),
-      usePageSizeLimit(LIMITS.maxPageSize),
+      usePageSizeLimit(LIMITS.maxPageSize, ANALYTICS_FIELDS_CHECKING_FIRST),
       useTextInputs(),
       useTenantTransaction(),
       {

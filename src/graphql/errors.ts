@@ -10,7 +10,8 @@ const ARMOR_LIMIT = /limit of \d+ exceeded/i;
 function withCode(e: GraphQLError, fallback: string): GraphQLError {
   const limit = ARMOR_LIMIT.test(e.message);
   if (e.extensions?.code && !limit) return e;
-  const code = limit ? "QUERY_TOO_COMPLEX" : fallback;
+  // A variable missing or of the wrong type is the caller's input, not a malformed document.
+  const code = limit ? "QUERY_TOO_COMPLEX" : /^Variable "\$/.test(e.message) ? "BAD_USER_INPUT" : fallback;
   return new GraphQLError(e.message, { nodes: e.nodes, extensions: { ...e.extensions, code, http: { status: 400 } } });
 }
 

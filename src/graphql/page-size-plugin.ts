@@ -4,18 +4,26 @@ import { Kind, visit, type ValueNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { badInput } from "../errors.js";
 
-export function usePageSizeLimit(max: number): Plugin {
+/**
+ * Refuses `first`/`last` arguments above `max` (or below 0) with BAD_USER_INPUT before execution.
+ * Fields named in `checkedByField` validate their own `first` (with a typed ValidationError and their
+ * own bounds, e.g. 1..100 for analytics rankings) and are left to it, so one limit has one message.
+ */
+export function usePageSizeLimit(max: number, checkedByField: ReadonlySet<string> = new Set()): Plugin {
   return {
     onExecute({ args }) {
       const variables = (args.variableValues ?? {}) as Record<string, unknown>;
       const valueOf = (node: ValueNode): unknown =>
         node.kind === Kind.INT ? Number(node.value) : node.kind === Kind.VARIABLE ? variables[node.name.value] : undefined;
       visit(args.document, {
-        Argument(node) {
-          if (node.name.value !== "first" && node.name.value !== "last") return;
-          const value = valueOf(node.value);
-          if (typeof value === "number" && (value > max || value < 0)) {
-            throw badInput(`'${node.name.value}' must be between 0 and ${max}, got ${value}`);
+        Field(field) {
+          if (checkedByField.has(field.name.value)) return;
+          for (const node of field.arguments ?? []) {
+            if (node.name.value !== "first" && node.name.value !== "last") continue;
+            const value = valueOf(node.value);
+            if (typeof value === "number" && (value > max || value < 0)) {
+              throw badInput(`'${node.name.value}' must be between 0 and ${max}, got ${value}`);
+            }
           }
         },
       });

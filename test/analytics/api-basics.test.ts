@@ -247,6 +247,15 @@ describe("validation", () => {
     expect(problems(health.deliveryHealth)).toContain("range.from");
   });
 
+  it("checks first (1 to 100) with one typed error, however far out of bounds", async () => {
+    for (const first of [0, -1, 101, 100_000]) {
+      const b = await t.owner.request(EngagementBreakdownDocument, { range: whole(), by: "TEMPLATE", first });
+      expect(problems(b.engagementBreakdown)).toEqual(["first"]);
+      const top = await t.owner.request(TopTemplatesDocument, { range: whole(), by: "VIEWS", measure: "EVENTS", first });
+      expect(problems(top.topTemplates)).toEqual(["first"]);
+    }
+  });
+
   it("refuses unknown zones, too many hours and filter combinations the contract forbids", async () => {
     for (const timeZone of ["Mars/Olympus_Mons", "+05:30", "EST5EDT6"]) {
       const r = await t.owner.request(EngagementTimeSeriesDocument, { range: whole(), interval: "DAY", timeZone });
@@ -289,8 +298,8 @@ describe("minimumGroupSize and who may ask", () => {
         ["CLAIMED", null, true], ["VERIFIED", null, true],
       ]);
       expect(f.stages[5]).toMatchObject({ reachedDirectly: null, rateFromPrevious: null, rateFromIssued: null });
-      // Shown stages hide a reachedDirectly below 2 on its own: DELIVERED (0) and OPENED (1).
-      expect(f.stages.map((s) => s.reachedDirectly)).toEqual([3, null, null, 2, 2, null, null]);
+      // Shown stages hide a reachedDirectly of 1 (below 2) on its own: OPENED; DELIVERED's 0 names nobody and shows.
+      expect(f.stages.map((s) => s.reachedDirectly)).toEqual([3, 0, null, 2, 2, null, null]);
       const { engagementTimeSeries: s } = await t.owner.request(EngagementTimeSeriesDocument, { range: whole(), interval: "DAY", types: ["PAGE_VIEWED", "SHARED"] });
       if (s.__typename !== "EngagementTimeSeries") throw new Error("series");
       expect(s.totals).toEqual([

@@ -111,8 +111,8 @@ export function checkFilter(filter: FilterInput | null | undefined, rules: Filte
   }
   if (f.locale != null) {
     if (!rules.locale) problems.add(["filter", "locale"], `locale cannot be used here: ${rules.why}`);
-    else if (f.locale.length < 1 || f.locale.length > 35) problems.add(["filter", "locale"], "locale must have 1 to 35 characters");
-    else result.locale = f.locale;
+    else if (f.locale.trim().length < 1 || f.locale.trim().length > 35) problems.add(["filter", "locale"], "locale must have 1 to 35 characters");
+    else result.locale = f.locale.trim();
   }
   if (rules.oneOfBulkJobOrLocale && f.bulkJobId != null && f.locale != null) {
     problems.add(["filter", "locale"], "Give bulkJobId or locale, not both: these counts are kept per bulk job or per locale, not per pair");
@@ -151,6 +151,7 @@ export async function checkTimeZone(db: Db, name: string | null | undefined, pro
 /**
  * HOUR buckets are at most 1,000: checked before the query from the range's length (an hour-aligned
  * count would be at most one more), and exactly from the buckets the query made (`count`).
+ * exactHourBuckets() counts them before the query when the length is near the limit.
  */
 export function checkHourBuckets(range: RangeInput, interval: string, problems: Problems, count?: number): void {
   if (interval !== "HOUR") return;
@@ -158,4 +159,20 @@ export function checkHourBuckets(range: RangeInput, interval: string, problems: 
   if (hours > ANALYTICS_LIMITS.maxHourBuckets) {
     problems.add(["interval"], `HOUR gives at most ${ANALYTICS_LIMITS.maxHourBuckets} buckets (about 41 days): use DAY, or a shorter range`);
   }
+}
+
+/**
+ * The exact number of HOUR buckets of `range` in `zone` (the tenant's when null), counted by
+ * analytics_buckets() itself, when the range's length puts it within a few of the 1,000 limit (a
+ * half-hour zone or a DST change adds one or two); undefined otherwise. So a request over the limit is
+ * refused before the analytics statement runs, not after (QA: 15 aliases of one cost 5.7 s).
+ */
+export async function exactHourBuckets(db: Db, tenantId: string, range: RangeInput, interval: string, zone: string | null): Promise<number | undefined> {
+  if (interval !== "HOUR") return undefined;
+  const hours = (range.to.getTime() - range.from.getTime()) / 3_600_000;
+  if (hours < ANALYTICS_LIMITS.maxHourBuckets - 5 || hours > ANALYTICS_LIMITS.maxHourBuckets) return undefined;
+  const [row] = await db.$queryRaw<{ n: number }[]>`
+    select count(*)::int as n from analytics_buckets(${range.from}, ${range.to}, 'hour',
+      coalesce(${zone}::text, (select t.time_zone from tenants t where t.id = ${tenantId}::uuid)))`;
+  return row!.n;
 }

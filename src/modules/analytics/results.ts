@@ -4,7 +4,7 @@ import { encodeGlobalID } from "@pothos/plugin-relay";
 import type { EngagementType } from "../engagement/ingest.js";
 import { NIL_UUID } from "../common/nodes.js";
 import type { Labels, TemplateJson } from "./sql.js";
-import { isSuppressed } from "./stages.js";
+import { isEventCellSuppressed } from "./stages.js";
 
 const MAX_INT = 2 ** 31 - 1;
 
@@ -26,9 +26,9 @@ export interface TypeCount {
   suppressed: boolean;
 }
 
-/** An event cell: hidden when its credentials (the distinct count it can prove) are below k. */
+/** An event cell: hidden when its credentials (the distinct count it can prove) are below k, unless it is empty. */
 export function typeCount(type: EngagementType, events: number, credentials: number, k: number): TypeCount {
-  return isSuppressed(credentials, k) ? { type, events: null, credentials: null, suppressed: true } : { type, events, credentials, suppressed: false };
+  return isEventCellSuppressed(events, credentials, k) ? { type, events: null, credentials: null, suppressed: true } : { type, events, credentials, suppressed: false };
 }
 
 /** Raw per-type sums, zeros for types without rows, in `types` order. */

@@ -12,6 +12,7 @@ import { withTenantSql } from "../../db/tenant-transaction.js";
 import type { FieldProblem } from "../../errors.js";
 import { isGraphQLError } from "../../graphql/errors.js";
 import { RETRY_AFTER_SECONDS } from "../../db/availability.js";
+import { parseDateInput } from "../../lib/calendar.js";
 import { ANALYTICS_LIMITS } from "./stages.js";
 import { EVENT_COLUMNS, operationFor, RESULT_EXPORTS, streamEvents, toCsv, type EventRecord } from "./exports.js";
 
@@ -142,10 +143,15 @@ export function createAnalyticsExportRoutes(app: App, yoga: YogaServerInstance<R
     if (ext === "json") return fail(res, { status: 404, code: "NOT_FOUND", message: "The event stream comes as events.csv or events.jsonl" });
     const problems: FieldProblem[] = [];
     const instant = (name: "from" | "to") => {
+      // Laurel's one date reader: impossible days (2026-02-30) are refused, not rolled over; a date alone
+      // is that day's midnight UTC (the stream's times are UTC), as the README says.
       const raw = url.searchParams.get(name);
-      const date = raw && /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2}))?$/.test(raw) ? new Date(raw) : null;
-      if (!date || Number.isNaN(date.getTime())) problems.push({ path: [name], message: `${name} must be an ISO 8601 date or date-time, e.g. 2026-03-01T00:00:00Z` });
-      return date;
+      const parsed = raw === null ? null : parseDateInput(raw, "UTC", "start");
+      if (!parsed?.ok) {
+        problems.push({ path: [name], message: `${name} must be an ISO 8601 date or date-time, e.g. 2026-03-01T00:00:00Z${parsed ? ` (${parsed.message})` : ""}` });
+        return null;
+      }
+      return parsed.date;
     };
     const from = instant("from");
     const to = instant("to");

@@ -1,7 +1,7 @@
 // Analytics verbs over credentials by issue time and over credential emails: the funnel, latency to
 // first view / share, and delivery health. Same pattern as service.ts: check, one statement, suppress.
 import type { Db } from "../../db/tenant-transaction.js";
-import { checkHourBuckets, checkTimeZone, type FilterInput, type RangeInput } from "./inputs.js";
+import { checkHourBuckets, checkTimeZone, exactHourBuckets, type FilterInput, type RangeInput } from "./inputs.js";
 import { keyOf, labelOf, rate, templateRefOf, toCount, type TemplateRef } from "./results.js";
 import { deliveryQuery, funnelQuery, latencyQuery, type DeliveryGroupBy, type FunnelGroupBy } from "./sql-cohorts.js";
 import { DELIVERY_OUTCOMES, FUNNEL_STAGES, INTERVAL_UNITS, isSuppressed, latencyBinUpperSeconds, type AnalyticsInterval, type DeliveryOutcome, type FunnelStageName } from "./stages.js";
@@ -192,6 +192,8 @@ export async function deliveryHealth(
   });
   if (input.interval) checkHourBuckets(input.range, input.interval, problems);
   const zone = await checkTimeZone(db, input.timeZone, problems);
+  problems.throwIfAny();
+  if (input.interval) checkHourBuckets(input.range, input.interval, problems, await exactHourBuckets(db, tenantId, input.range, input.interval, zone));
   problems.throwIfAny();
   const groupBy = input.groupBy ?? "NONE";
   const unit = input.interval ? INTERVAL_UNITS[input.interval] : null;

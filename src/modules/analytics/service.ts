@@ -4,13 +4,13 @@
 import type { Db } from "../../db/tenant-transaction.js";
 import type { EngagementType } from "../engagement/ingest.js";
 import {
-  checkFilter, checkFirst, checkHourBuckets, checkIdsFound, checkRange, checkTimeZone, Problems,
+  checkFilter, checkFirst, checkHourBuckets, checkIdsFound, checkRange, checkTimeZone, exactHourBuckets, Problems,
   type AnalyticsFilter, type FilterInput, type FilterRules, type RangeInput,
 } from "./inputs.js";
 import { keyOf, labelOf, templateRefOf, toCount, TypeSums, type TemplateRef, type TypeCount } from "./results.js";
 import { breakdownQuery, timeSeriesQuery, topTemplatesQuery, type Checked } from "./sql.js";
 import {
-  ANALYTICS_EVENT_TYPES, ANALYTICS_LIMITS, INTERVAL_UNITS, isSuppressed, TOP_TEMPLATE_MEASURES,
+  ANALYTICS_EVENT_TYPES, ANALYTICS_LIMITS, INTERVAL_UNITS, isEventCellSuppressed, TOP_TEMPLATE_MEASURES,
   type AnalyticsInterval, type BreakdownDimension, type TopTemplatesMeasure,
 } from "./stages.js";
 
@@ -75,6 +75,8 @@ export async function engagementTimeSeries(
   const types = checkTypes(input.types, problems);
   checkHourBuckets(input.range, input.interval, problems);
   const zone = await checkTimeZone(db, input.timeZone, problems);
+  problems.throwIfAny();
+  checkHourBuckets(input.range, input.interval, problems, await exactHourBuckets(db, tenantId, input.range, input.interval, zone));
   problems.throwIfAny();
   const span = input.range.to.getTime() - input.range.from.getTime();
   const previous = input.compareWithPreviousPeriod ? { from: new Date(input.range.from.getTime() - span), to: input.range.from } : null;
@@ -145,7 +147,8 @@ export async function engagementBreakdown(
     .filter(([, s]) => types.some((t) => s.get(t).events > 0 || s.get(t).credentials > 0))
     .map(([value, s]) => {
       const proven = Math.max(...types.map((t) => s.get(t).credentials));
-      const suppressed = isSuppressed(proven, k);
+      const events = types.reduce((n, t) => n + s.get(t).events, 0);
+      const suppressed = isEventCellSuppressed(events, proven, k);
       const order = input.orderBy ? s.get(input.orderBy.type) : null;
       const orderCell = input.orderBy ? s.counts([input.orderBy.type], k)[0]! : null;
       const sortValue = suppressed || !order || orderCell!.suppressed ? -1 : input.orderBy!.measure === "EVENTS" ? order.events : order.credentials;
@@ -180,7 +183,7 @@ export async function topTemplates(
     .map(([uuid, events, credentials]) => ({ uuid, events: toCount(events), credentials: toCount(credentials) }))
     .filter((c) => c.events > 0 || c.credentials > 0)
     .map((c) => {
-      const suppressed = isSuppressed(c.credentials, k);
+      const suppressed = isEventCellSuppressed(c.events, c.credentials, k);
       const ref = templateRefOf(c.uuid, row.templates);
       const value = suppressed ? -1 : input.measure === "EVENTS" ? c.events : c.credentials;
       return { ...ref, events: suppressed ? null : c.events, credentials: suppressed ? null : c.credentials, suppressed, value, uuid: c.uuid };

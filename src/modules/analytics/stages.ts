@@ -101,13 +101,22 @@ export const DELIVERY_DEFINITION =
   "(a complaint implies delivery); every rate is over all messages of the row, null when there are none.";
 
 export const SUPPRESSION_DEFINITION =
-  "With the tenant's minimumGroupSize k > 1, a cell whose distinct-credential count is below k has its numbers null and " +
-  "suppressed true (k = 1, the default, turns this off). The count is the cell's credentials for events and funnel stages, " +
+  "With the tenant's minimumGroupSize k > 1, a cell whose distinct-credential count is from 1 to k - 1 has its numbers null and " +
+  "suppressed true (k = 1, the default, turns this off); an empty cell stays 0, which singles nobody out, but an event cell " +
+  "with events and no credential it can prove is hidden. The count is the cell's credentials for events and funnel stages, " +
   "messages for delivery, credentials measured for latency. A funnel stage's reachedDirectly below k is null on its own.";
 
-/** Whether a cell counting `count` distinct credentials (or messages) is hidden under minimumGroupSize `k`. */
+/**
+ * Whether a cell counting `count` distinct credentials (or messages) is hidden under minimumGroupSize
+ * `k`: 1..k-1 are; 0 is not (an empty cell names nobody).
+ */
 export function isSuppressed(count: number, k: number): boolean {
-  return k > 1 && count < k;
+  return k > 1 && count > 0 && count < k;
+}
+
+/** An event cell (events, and credentials first reached in it): hidden when its credentials are 1..k-1, or 0 with events. */
+export function isEventCellSuppressed(events: number, credentials: number, k: number): boolean {
+  return isSuppressed(credentials, k) || (k > 1 && credentials === 0 && events > 0);
 }
 
 /** Calendar units of analytics_buckets() per GraphQL interval. */
@@ -127,3 +136,6 @@ export const ANALYTICS_LIMITS = {
   earliest: Date.UTC(1970, 0, 1),
   latest: Date.UTC(2200, 0, 1),
 } as const;
+
+/** Analytics fields whose `first` is checked by their own input validation (ValidationError, 1..100). */
+export const ANALYTICS_FIELDS_CHECKING_FIRST: ReadonlySet<string> = new Set(["engagementBreakdown", "topTemplates"]);
