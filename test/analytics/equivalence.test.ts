@@ -666,6 +666,24 @@ describe("minimumGroupSize", () => {
 });
 
 describe("calendar buckets through the API", () => {
+  it("DAY, WEEK and MONTH in a half-hour tenant zone over short ranges across midnight (no UTC hour straddles a bucket)", async () => {
+    const p = new Problems();
+    await setTenantZone("America/St_Johns");
+    try {
+      const now = floorSlot(Date.now());
+      for (const r of [
+        { from: new Date(now - 30 * 3600_000), to: new Date(now + 3600_000) },
+        { from: new Date(now - 47 * 3600_000), to: new Date(now - 2 * 3600_000) },
+        { from: new Date(now - 9 * 86400_000), to: new Date(now + 3600_000) },
+      ]) {
+        for (const interval of ["DAY", "WEEK", "MONTH"] as const) await checkSeries(p, r, interval, null, null, {}, true, 1);
+      }
+    } finally {
+      await setTenantZone("UTC");
+    }
+    p.done();
+  });
+
   it("HOUR buckets in Australia/Lord_Howe across its half-hour DST change are the zone's clock hours", async () => {
     const p = new Problems();
     // Lord Howe moves from +11 to +10:30 at 02:00 local on 2026-04-05 (15:00Z on the 4th), and back on 2026-10-04.
