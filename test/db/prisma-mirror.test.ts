@@ -56,7 +56,7 @@ function parseSchema(text: string) {
         let type: string;
         if (enums.has(base)) type = (list ? "_" : "") + enums.get(base)!.dbName;
         else if (base === "String") type = (list ? "_" : "") + (line.includes("@db.Uuid") ? "uuid" : "text");
-        else if (base === "DateTime") type = (list ? "_" : "") + "timestamptz";
+        else if (base === "DateTime") type = (list ? "_" : "") + (line.includes("@db.Date") ? "date" : "timestamptz");
         else if (base === "Json") type = line.includes("@db.Json") ? "json" : "jsonb";
         else if (base === "Int" && line.includes("@db.SmallInt")) type = (list ? "_" : "") + "int2";
         else type = (list ? "_" : "") + (({ Bytes: "bytea", Int: "int4", Boolean: "bool", BigInt: "int8" } as Record<string, string>)[base] ?? `?${base}`);

@@ -1,5 +1,6 @@
 // What each member role and API key scope may do. Fields ask for a permission, never a role, so the
 // mapping lives here alone. Analysts get aggregates only: no permission that reveals people.
+// privacy:manage (people's rights requests) is the owner's and admins' alone.
 import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
 import { forbidden } from "../../errors.js";
 
@@ -15,6 +16,7 @@ export const PERMISSIONS = [
   "issue",
   "analytics",
   "export",
+  "privacy:manage",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -34,6 +36,8 @@ export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   analytics: ["tenant:read", "analytics"],
   export: ["tenant:read", "export", "personal:read"],
   admin: ["tenant:read", "tenant:manage", "members:read", "members:manage", "apikeys:manage", "audit:read"],
+  // Handling a person's request means seeing who the person is.
+  privacy: ["tenant:read", "privacy:manage", "personal:read"],
 };
 
 export function permissionsForScopes(scopes: readonly ApiKeyScope[]): Set<Permission> {
