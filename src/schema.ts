@@ -17,6 +17,7 @@ import "./modules/engagement/schema.js";
 import "./modules/delivery/schema.js";
 import "./modules/webhooks/schema.js";
 import "./modules/analytics/schema.js";
+import "./modules/privacy/schema.js";
 
 export const schema = builder.toSchema();
 

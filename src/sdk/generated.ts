@@ -59,6 +59,7 @@ export type ApiKeyScope =
   | 'analytics'
   | 'export'
   | 'issue'
+  | 'privacy'
   | 'read';
 
 export type AuditLogFilter = {
@@ -148,6 +149,35 @@ export type CustomFieldType =
   | 'TEXT'
   | 'URL';
 
+export type DataSubjectRequestFiler =
+  | 'data_subject'
+  | 'staff';
+
+export type DataSubjectRequestFilter = {
+  kind?: DataSubjectRequestKind | null | undefined;
+  /** true: deadline passed and not final; false: the others */
+  overdue?: boolean | null | undefined;
+  state?: DataSubjectRequestState | null | undefined;
+};
+
+/** GDPR right invoked: access (Art. 15), portability (20), rectification (16), erasure (17), restriction (18), objection (21), consent_withdrawal (7(3)) */
+export type DataSubjectRequestKind =
+  | 'access'
+  | 'consent_withdrawal'
+  | 'erasure'
+  | 'objection'
+  | 'portability'
+  | 'rectification'
+  | 'restriction';
+
+/** open -> in_progress -> completed | refused | cancelled (open may close directly); the last three are final */
+export type DataSubjectRequestState =
+  | 'cancelled'
+  | 'completed'
+  | 'in_progress'
+  | 'open'
+  | 'refused';
+
 export type DeliveryGroupBy =
   | 'NONE'
   | 'SENDER_DOMAIN'
@@ -222,6 +252,15 @@ export type EvidenceInput = {
   narrative?: string | null | undefined;
 };
 
+export type FileDataSubjectRequestInput = {
+  /** The person's address, looked up among the tenant's recipients */
+  email?: string | null | undefined;
+  identityVerification: IdentityVerificationInput;
+  kind: DataSubjectRequestKind;
+  /** The person as a recipient; or give email */
+  recipientId?: string | number | null | undefined;
+};
+
 export type FunnelGroupBy =
   | 'BULK_JOB'
   | 'LOCALE'
@@ -236,6 +275,18 @@ export type FunnelStageName =
   | 'OPENED'
   | 'VERIFIED'
   | 'VIEWED';
+
+export type IdentityVerificationInput = {
+  method: IdentityVerificationMethod;
+  /** What was checked (at most 1,000 characters; required for other) */
+  note?: string | null | undefined;
+};
+
+export type IdentityVerificationMethod =
+  | 'document_checked'
+  | 'email_link'
+  | 'known_contact'
+  | 'other';
 
 export type InvitationProblem =
   | 'ACCOUNT_DETAILS_REQUIRED'
@@ -295,6 +346,7 @@ export type Permission =
   | 'MEMBERS_READ'
   | 'OWNERS_MANAGE'
   | 'PERSONAL_READ'
+  | 'PRIVACY_MANAGE'
   | 'TENANT_MANAGE'
   | 'TENANT_READ';
 
@@ -325,6 +377,11 @@ export type RevokeCredentialInput = {
   notifyRecipient?: boolean | null | undefined;
   /** Public: published as the hosted OB 2.0 Assertion's revocationReason, and told to the recipient when notified */
   reason: string;
+};
+
+export type SetTenantHolidaysInput = {
+  /** The whole list: it replaces the one before */
+  days: Array<TenantHolidayInput>;
 };
 
 export type SignUpInput = {
@@ -362,12 +419,25 @@ export type TemplateStatus =
   | 'ARCHIVED'
   | 'DRAFT';
 
+export type TenantHolidayInput = {
+  /** YYYY-MM-DD, a day in the tenant's zone */
+  date: string;
+  name: string;
+};
+
 /** VIEWS page_viewed, SHARES shared (not LinkedIn adds), LINKEDIN_ADDS linkedin_added, VERIFICATIONS verified */
 export type TopTemplatesMeasure =
   | 'LINKEDIN_ADDS'
   | 'SHARES'
   | 'VERIFICATIONS'
   | 'VIEWS';
+
+export type UpdateDataSubjectRequestInput = {
+  id: string | number;
+  /** What was done, or why not (required to refuse; at most 2,000 characters) */
+  outcome?: string | null | undefined;
+  state: DataSubjectRequestState;
+};
 
 export type UpdateIssuerProfileInput = {
   description?: string | null | undefined;
@@ -791,6 +861,7 @@ export type CredentialEngagementQuery = { node:
     | { __typename: 'AuditLogEntry' }
     | { __typename: 'BulkJob' }
     | { __typename: 'Credential', id: string, engagedAt: string | null, claimedAt: string | null, remindersSent: number, engagement: Array<{ type: EngagementType, people: number, machines: number }> }
+    | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
     | { __typename: 'Invitation' }
@@ -1073,6 +1144,54 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
+export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null };
+
+export type FileDataSubjectRequestMutationVariables = Exact<{
+  input: FileDataSubjectRequestInput;
+}>;
+
+
+export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type UpdateDataSubjectRequestMutationVariables = Exact<{
+  input: UpdateDataSubjectRequestInput;
+}>;
+
+
+export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type DataSubjectRequestsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: DataSubjectRequestFilter | null | undefined;
+}>;
+
+
+export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null } }> } | null } };
+
+export type SetTenantHolidaysMutationVariables = Exact<{
+  input: SetTenantHolidaysInput;
+}>;
+
+
+export type SetTenantHolidaysMutation = { setTenantHolidays:
+    | { __typename: 'SetTenantHolidaysPayload', holidays: Array<{ date: string, name: string }> }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type TenantHolidaysQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type TenantHolidaysQuery = { tenant: { timeZone: string, holidays: Array<{ date: string, name: string }> | null } };
+
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -1098,6 +1217,7 @@ export type NodeQuery = { node:
     | { __typename: 'AuditLogEntry', action: string, id: string }
     | { __typename: 'BulkJob', id: string }
     | { __typename: 'Credential', id: string }
+    | { __typename: 'DataSubjectRequest', id: string }
     | { __typename: 'EmailMessage', id: string }
     | { __typename: 'EmailTemplate', id: string }
     | { __typename: 'Invitation', email: string, status: InvitationStatus, id: string }
@@ -1131,6 +1251,7 @@ export type WebhookDeliveriesQuery = { node:
     | { __typename: 'AuditLogEntry' }
     | { __typename: 'BulkJob' }
     | { __typename: 'Credential' }
+    | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
     | { __typename: 'Invitation' }
@@ -1335,6 +1456,30 @@ export const CredentialPartsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CredentialParts"}) as unknown as TypedDocumentString<CredentialPartsFragment, unknown>;
+export const DataSubjectRequestFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+}
+    `, {"fragmentName":"DataSubjectRequestFields"}) as unknown as TypedDocumentString<DataSubjectRequestFieldsFragment, unknown>;
 export const EngagementFunnelDocument = new TypedDocumentString(`
     query EngagementFunnel($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput, $statuses: [CredentialStatus!], $groupBy: FunnelGroupBy) {
   engagementFunnel(
@@ -2932,6 +3077,160 @@ export const RemoveMemberDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<RemoveMemberMutation, RemoveMemberMutationVariables>;
+export const FileDataSubjectRequestDocument = new TypedDocumentString(`
+    mutation FileDataSubjectRequest($input: FileDataSubjectRequestInput!) {
+  fileDataSubjectRequest(input: $input) {
+    __typename
+    ... on DataSubjectRequest {
+      ...DataSubjectRequestFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+}`) as unknown as TypedDocumentString<FileDataSubjectRequestMutation, FileDataSubjectRequestMutationVariables>;
+export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
+    mutation UpdateDataSubjectRequest($input: UpdateDataSubjectRequestInput!) {
+  updateDataSubjectRequest(input: $input) {
+    __typename
+    ... on DataSubjectRequest {
+      ...DataSubjectRequestFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+}`) as unknown as TypedDocumentString<UpdateDataSubjectRequestMutation, UpdateDataSubjectRequestMutationVariables>;
+export const DataSubjectRequestsDocument = new TypedDocumentString(`
+    query DataSubjectRequests($first: Int, $after: String, $filter: DataSubjectRequestFilter) {
+  tenant {
+    dataSubjectRequests(first: $first, after: $after, filter: $filter) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...DataSubjectRequestFields
+        }
+      }
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+}`) as unknown as TypedDocumentString<DataSubjectRequestsQuery, DataSubjectRequestsQueryVariables>;
+export const SetTenantHolidaysDocument = new TypedDocumentString(`
+    mutation SetTenantHolidays($input: SetTenantHolidaysInput!) {
+  setTenantHolidays(input: $input) {
+    __typename
+    ... on SetTenantHolidaysPayload {
+      holidays {
+        date
+        name
+      }
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<SetTenantHolidaysMutation, SetTenantHolidaysMutationVariables>;
+export const TenantHolidaysDocument = new TypedDocumentString(`
+    query TenantHolidays {
+  tenant {
+    timeZone
+    holidays {
+      date
+      name
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<TenantHolidaysQuery, TenantHolidaysQueryVariables>;
 export const TenantDocument = new TypedDocumentString(`
     query Tenant {
   tenant {

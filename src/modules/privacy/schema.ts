@@ -1,0 +1,209 @@
+// People's rights as GraphQL: filing and moving data subject requests, the tenant's list with what is
+// overdue, and the public holidays erasure deadlines skip. Everything here needs privacy:manage.
+import { builder } from "../../builder.js";
+import type { Context } from "../../context.js";
+import {
+  DataSubjectRequestFiler,
+  DataSubjectRequestKind,
+  DataSubjectRequestState,
+  IdentityVerificationMethod,
+} from "../../generated/prisma/enums.js";
+import { NotFoundError, ValidationError } from "../../errors.js";
+import { callerOf } from "../common/caller.js";
+import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { TenantRef } from "../tenants/schema.js";
+import { workingDaysLeft } from "./deadlines.js";
+import {
+  deadlineCalendar,
+  fileDataSubjectRequest,
+  isFinal,
+  isOverdue,
+  overdueWhere,
+  setTenantHolidays,
+  tenantHolidays,
+  updateDataSubjectRequest,
+} from "./service.js";
+
+const KindEnum = builder.enumType(DataSubjectRequestKind, {
+  name: "DataSubjectRequestKind",
+  description: "GDPR right invoked: access (Art. 15), portability (20), rectification (16), erasure (17), restriction (18), objection (21), consent_withdrawal (7(3))",
+});
+const StateEnum = builder.enumType(DataSubjectRequestState, {
+  name: "DataSubjectRequestState",
+  description: "open -> in_progress -> completed | refused | cancelled (open may close directly); the last three are final",
+});
+const FilerEnum = builder.enumType(DataSubjectRequestFiler, { name: "DataSubjectRequestFiler" });
+const MethodEnum = builder.enumType(IdentityVerificationMethod, { name: "IdentityVerificationMethod" });
+
+// The tenant's zone and holidays, read once per request however many nodes ask.
+const calendars = new WeakMap<object, ReturnType<typeof deadlineCalendar>>();
+function calendarFor(ctx: Context) {
+  let calendar = calendars.get(ctx);
+  if (!calendar) calendars.set(ctx, (calendar = deadlineCalendar(ctx.db, ctx.tenantId!)));
+  return calendar;
+}
+
+const IdentityVerificationRef = builder.simpleObject("IdentityVerification", {
+  fields: (t) => ({ method: t.field({ type: MethodEnum }), note: t.string({ nullable: true }) }),
+});
+
+export const DataSubjectRequestRef = builder.prismaNode("DataSubjectRequest", {
+  id: { resolve: (r) => r.id },
+  nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
+  findUnique: (id, ctx) => tenantKey(id, ctx),
+  authScopes: { permission: "privacy:manage" },
+  fields: (t) => ({
+    kind: t.expose("kind", { type: KindEnum }),
+    state: t.expose("state", { type: StateEnum }),
+    recipient: t.relation("recipient", { nullable: true }),
+    filedBy: t.expose("filedBy", { type: FilerEnum, description: "staff on the person's behalf, or the person themselves" }),
+    identityVerification: t.field({
+      type: IdentityVerificationRef,
+      select: { identityMethod: true, identityNote: true },
+      resolve: (r) => ({ method: r.identityMethod, note: r.identityNote }),
+    }),
+    receivedAt: t.expose("receivedAt", { type: "DateTime" }),
+    deadlineAt: t.expose("deadlineAt", {
+      type: "DateTime",
+      description: "Erasure: end of the 7th working day in the tenant's zone; others: end of the same day a month later (GDPR Art. 12(3))",
+    }),
+    completedAt: t.expose("completedAt", { type: "DateTime", nullable: true, description: "When the request reached a final state" }),
+    outcome: t.exposeString("outcome", { nullable: true }),
+    overdue: t.boolean({
+      description: "Deadline passed and not final",
+      select: { state: true, deadlineAt: true },
+      resolve: (r) => isOverdue(r),
+    }),
+    workingDaysLeft: t.int({
+      nullable: true,
+      description: "Erasure only, while pending: working days in the tenant's zone from today to the deadline, both included (0 once passed)",
+      select: { kind: true, state: true, deadlineAt: true },
+      resolve: async (r, _args, ctx) => {
+        if (r.kind !== "erasure" || isFinal(r.state)) return null;
+        const { timeZone, holidays } = await calendarFor(ctx);
+        return workingDaysLeft(r.deadlineAt, new Date(), timeZone, holidays);
+      },
+    }),
+    createdAt: t.expose("createdAt", { type: "DateTime" }),
+    updatedAt: t.expose("updatedAt", { type: "DateTime" }),
+  }),
+});
+
+const DataSubjectRequestFilter = builder.inputType("DataSubjectRequestFilter", {
+  fields: (t) => ({
+    state: t.field({ type: StateEnum }),
+    kind: t.field({ type: KindEnum }),
+    overdue: t.boolean({ description: "true: deadline passed and not final; false: the others" }),
+  }),
+});
+
+builder.prismaObjectField(TenantRef, "dataSubjectRequests", (t) =>
+  t.relatedConnection("dataSubjectRequests", {
+    cursor: "tenantId_id",
+    nullable: true,
+    description: "Requests people made about their data, newest first.",
+    authScopes: { permission: "privacy:manage" },
+    totalCount: true,
+    complexity: connectionComplexity,
+    args: { filter: t.arg({ type: DataSubjectRequestFilter }) },
+    query: ({ filter }) => ({
+      where: {
+        ...(filter?.state ? { state: filter.state } : {}),
+        ...(filter?.kind ? { kind: filter.kind } : {}),
+        ...(filter?.overdue != null ? overdueWhere(filter.overdue) : {}),
+      },
+      orderBy: [{ receivedAt: "desc" as const }, { id: "desc" as const }],
+    }),
+  }),
+);
+
+const HolidayRef = builder.simpleObject("TenantHoliday", {
+  fields: (t) => ({ date: t.string({ description: "Calendar date (YYYY-MM-DD) in the tenant's zone" }), name: t.string() }),
+});
+
+builder.prismaObjectField(TenantRef, "holidays", (t) =>
+  t.field({
+    type: [HolidayRef],
+    nullable: true,
+    description: "Public holidays that erasure deadlines skip, in date order.",
+    authScopes: { permission: "privacy:manage" },
+    resolve: (_tenant, _args, ctx) => tenantHolidays(ctx.db, ctx.tenantId!),
+  }),
+);
+
+const IdentityVerificationInput = builder.inputType("IdentityVerificationInput", {
+  fields: (t) => ({
+    method: t.field({ type: MethodEnum, required: true }),
+    note: t.string({ description: "What was checked (at most 1,000 characters; required for other)" }),
+  }),
+});
+
+const FileDataSubjectRequestInput = builder.inputType("FileDataSubjectRequestInput", {
+  fields: (t) => ({
+    kind: t.field({ type: KindEnum, required: true }),
+    recipientId: t.globalID({ description: "The person as a recipient; or give email" }),
+    email: t.field({ type: "EmailAddress", description: "The person's address, looked up among the tenant's recipients" }),
+    identityVerification: t.field({ type: IdentityVerificationInput, required: true }),
+  }),
+});
+
+builder.mutationField("fileDataSubjectRequest", (t) =>
+  t.prismaField({
+    type: DataSubjectRequestRef,
+    description: "Records a person's request on their behalf, with how their identity was verified and its deadline.",
+    authScopes: { permission: "privacy:manage" },
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { input: t.arg({ type: FileDataSubjectRequestInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => {
+      if (input.recipientId && input.recipientId.typename !== "Recipient") throw new NotFoundError("Recipient");
+      return fileDataSubjectRequest(ctx.db, callerOf(ctx), { ...input, recipientId: input.recipientId?.id ?? null });
+    },
+  }),
+);
+
+const UpdateDataSubjectRequestInput = builder.inputType("UpdateDataSubjectRequestInput", {
+  fields: (t) => ({
+    id: t.globalID({ required: true }),
+    state: t.field({ type: StateEnum, required: true }),
+    outcome: t.string({ description: "What was done, or why not (required to refuse; at most 2,000 characters)" }),
+  }),
+});
+
+builder.mutationField("updateDataSubjectRequest", (t) =>
+  t.prismaField({
+    type: DataSubjectRequestRef,
+    authScopes: { permission: "privacy:manage" },
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { input: t.arg({ type: UpdateDataSubjectRequestInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => {
+      if (input.id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
+      return updateDataSubjectRequest(ctx.db, callerOf(ctx), { ...input, id: input.id.id });
+    },
+  }),
+);
+
+const HolidayInput = builder.inputType("TenantHolidayInput", {
+  fields: (t) => ({
+    date: t.string({ required: true, description: "YYYY-MM-DD, a day in the tenant's zone" }),
+    name: t.string({ required: true }),
+  }),
+});
+
+const SetTenantHolidaysInput = builder.inputType("SetTenantHolidaysInput", {
+  fields: (t) => ({ days: t.field({ type: [HolidayInput], required: true, description: "The whole list: it replaces the one before" }) }),
+});
+
+const SetTenantHolidaysPayload = builder.simpleObject("SetTenantHolidaysPayload", {
+  fields: (t) => ({ holidays: t.field({ type: [HolidayRef] }) }),
+});
+
+builder.mutationField("setTenantHolidays", (t) =>
+  t.field({
+    type: SetTenantHolidaysPayload,
+    description: "Replaces the tenant's public holidays (at most 100). Deadlines already set do not move.",
+    authScopes: { permission: "privacy:manage" },
+    errors: { types: [ValidationError] },
+    args: { input: t.arg({ type: SetTenantHolidaysInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({ holidays: await setTenantHolidays(ctx.db, callerOf(ctx), input.days) }),
+  }),
+);
