@@ -64,7 +64,7 @@ export async function seedDemo(app: App) {
     createApiKey(
       db,
       { tenantId: grant.tenantId!, actor: { kind: "user", id: grant.userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "seed" },
-      { name: "Demo key", scopes: ["read", "issue", "analytics", "export", "admin"] },
+      { name: "Demo key", scopes: ["read", "issue", "analytics", "export", "admin", "privacy"] },
     ),
   );
   const keyFile = demoKeyFile(app.config);

@@ -74,7 +74,7 @@ describe("a key scoped admin", () => {
 
   it("cannot mint a key with a scope beyond its own", async () => {
     const admin = await createKey(app, t.owner, ["admin"]);
-    for (const scope of ["issue", "read", "analytics", "export"] as ApiKeyScope[]) {
+    for (const scope of ["issue", "read", "analytics", "export", "privacy"] as ApiKeyScope[]) {
       await forbidden(admin.client.request(CreateApiKeyDocument, { input: { name: "more", scopes: ["admin", scope] } }));
     }
     expect((await admin.client.request(CreateApiKeyDocument, { input: { name: "same", scopes: ["admin"] } })).createApiKey.__typename).toBe(
@@ -85,7 +85,7 @@ describe("a key scoped admin", () => {
 
 describe("a key holding every scope", () => {
   it("may grant the admin role, whose permissions it holds, but never owner", async () => {
-    const full = await createKey(app, t.owner, ["admin", "read", "issue", "analytics", "export"]);
+    const full = await createKey(app, t.owner, ["admin", "read", "issue", "analytics", "export", "privacy"]);
     const email = uniqueEmail("by-full-key");
     expect((await full.client.request(InviteMemberDocument, { input: { email, role: "admin" } })).inviteMember.__typename).toBe("Invitation");
     const viewer = await member("viewer");
