@@ -42,7 +42,10 @@ let serverZones: Promise<Set<string>> | null = null;
  * (it takes ~100 ms); a failed read is not remembered.
  */
 export async function isServerTimeZone(db: Db, name: string): Promise<boolean> {
-  if (!isTimeZone(name)) return false;
+  // Legacy names without an area (CET, EET, MET, WET, EST5EDT, ...) are kept by tzdata for old systems,
+  // and PostgreSQL and Node read some of them differently (QA: PostgreSQL took CET as +01:00 all year,
+  // luxon with summer time, so analytics days and the credential page's date were an hour apart).
+  if (!isTimeZone(name) || (!name.includes("/") && name !== "UTC")) return false;
   serverZones ??= db
     .$queryRaw<{ name: string }[]>`select name from pg_timezone_names`
     .then((rows) => new Set(rows.map((r) => r.name)))

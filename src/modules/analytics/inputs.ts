@@ -143,7 +143,7 @@ export function checkFirst(first: number | null | undefined, max: number, proble
  */
 export async function checkTimeZone(db: Db, name: string | null | undefined, problems: Problems): Promise<string | null> {
   if (name == null) return null;
-  if (await isServerTimeZone(db, name)) return name;
+  if (await isServerTimeZone(db, name.trim())) return name.trim();
   problems.add(["timeZone"], `Unknown time zone "${name}": use an IANA name such as Europe/Paris, Asia/Kolkata or UTC`);
   return null;
 }
