@@ -86,6 +86,9 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "current_tenant_id()": [O, ["PUBLIC", "anonymous", "member"]],
   "emit_partner_events(text,jsonb)": [O, ["member"]],
   "enqueue_job(text,jsonb,timestamp with time zone,text,integer)": [O, ["member"]],
+  // GDPR Art. 17, within the current tenant only (sql/031).
+  "erase_recipient(uuid)": [O, ["member"]],
+  "erasure_redact(text,text[])": [O, []],
   "ensure_engagement_partitions(integer)": [O, []],
   "forget_sent_secrets(uuid[])": [O, ["member"]],
   "memberships_keep_an_owner()": [O, ["PUBLIC"]],
