@@ -23,6 +23,7 @@ import {
   loadImage,
   statusListCredential,
   type PublicContext,
+  publicCredentialState,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
@@ -61,6 +62,12 @@ function send(res: ServerResponse, status: number, body: unknown, type = "applic
     "x-content-type-options": "nosniff",
   });
   res.end(typeof body === "string" ? body : JSON.stringify(body, null, 2));
+}
+
+/** An erased holder's credential is gone for good (GDPR Art. 17): 410, not 404, so links stop being retried. */
+async function sendMissing(ctx: PublicContext, res: ServerResponse, tenantId: string, credentialId: string) {
+  if ((await publicCredentialState(ctx, tenantId, credentialId)) === "gone") send(res, 410, { error: "Gone: this credential was withdrawn and its holder's data erased" });
+  else send(res, 404, { error: "Not found" });
 }
 
 /** A credential as JSON, or baked into a PNG or SVG badge. */
@@ -161,7 +168,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       }
       else if (name === "certificate") {
         const credential = await loadCredential(ctx, a!, b!);
-        if (!credential) send(res, 404, { error: "Not found" });
+        if (!credential) await sendMissing(ctx, res, a!, b!);
         else {
           let pdf: Buffer;
           try {
@@ -185,7 +192,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       }
       else if (name === "badge" || name === "image") {
         const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
-        if (!file) send(res, 404, { error: "Not found" });
+        if (!file) await (name === "badge" ? sendMissing(ctx, res, a!, b!) : send(res, 404, { error: "Not found" }));
         else {
           res.writeHead(200, {
             "content-type": file.contentType,
@@ -208,7 +215,8 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         }
         body = report;
       }
-      if (body === null) send(res, 404, { error: "Not found" });
+      if (body === null && (name === "credential" || name === "ob2-assertion")) await sendMissing(ctx, res, a!, b!);
+      else if (body === null) send(res, 404, { error: "Not found" });
       else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
     } catch (error) {
       const status = (error as { status?: number }).status;

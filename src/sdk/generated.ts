@@ -1152,6 +1152,7 @@ export type FileDataSubjectRequestMutationVariables = Exact<{
 
 
 export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
+    | { __typename: 'AlreadyErasedError', message: string }
     | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -1163,6 +1164,18 @@ export type UpdateDataSubjectRequestMutationVariables = Exact<{
 
 
 export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type CarryOutDataSubjectRequestMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CarryOutDataSubjectRequestMutation = { carryOutDataSubjectRequest:
+    | { __typename: 'AlreadyErasedError', message: string }
     | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -3095,6 +3108,9 @@ export const FileDataSubjectRequestDocument = new TypedDocumentString(`
       message
       resource
     }
+    ... on AlreadyErasedError {
+      message
+    }
   }
 }
     fragment DataSubjectRequestFields on DataSubjectRequest {
@@ -3161,6 +3177,51 @@ export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
     email
   }
 }`) as unknown as TypedDocumentString<UpdateDataSubjectRequestMutation, UpdateDataSubjectRequestMutationVariables>;
+export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
+    mutation CarryOutDataSubjectRequest($id: ID!) {
+  carryOutDataSubjectRequest(id: $id) {
+    __typename
+    ... on DataSubjectRequest {
+      ...DataSubjectRequestFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+    ... on AlreadyErasedError {
+      message
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+}`) as unknown as TypedDocumentString<CarryOutDataSubjectRequestMutation, CarryOutDataSubjectRequestMutationVariables>;
 export const DataSubjectRequestsDocument = new TypedDocumentString(`
     query DataSubjectRequests($first: Int, $after: String, $filter: DataSubjectRequestFilter) {
   tenant {

@@ -62,9 +62,15 @@ export interface PublicCredential {
 }
 
 export async function loadCredential(p: PublicContext, tenantId: string, credentialId: string): Promise<PublicCredential | null> {
+  const state = await publicCredentialState(p, tenantId, credentialId);
+  return state === "gone" ? null : state;
+}
+
+/** A credential, "gone" when its holder was erased (GDPR Art. 17: its pages answer 410), or null. */
+export async function publicCredentialState(p: PublicContext, tenantId: string, credentialId: string): Promise<PublicCredential | "gone" | null> {
   const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
     {
-      document: Record<string, unknown>;
+      document: Record<string, unknown> | null;
       status: PublicCredential["status"];
       valid_from: Date | null;
       valid_until: Date | null;
@@ -72,9 +78,11 @@ export async function loadCredential(p: PublicContext, tenantId: string, credent
       suspended_at: Date | null;
       revocation_reason: string | null;
       time_zone: string;
+      erased: boolean;
     }[]
   >`select * from public_credential(${tenantId}::uuid, ${credentialId}::uuid)`);
   if (!row) return null;
+  if (row.erased || !row.document) return "gone";
   return {
     document: row.document,
     status: row.status,

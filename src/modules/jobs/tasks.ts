@@ -6,6 +6,7 @@ import { sendEmailsTask } from "../delivery/send-emails.js";
 import { sweepReminders } from "../delivery/reminders.js";
 import { deliverWebhook } from "../webhooks/deliver.js";
 import { createBulkTask, type BulkTaskOptions } from "../bulk/task.js";
+import { erasePersonTask } from "../privacy/erasure.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
 export interface TaskOptions {
@@ -24,6 +25,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     send_emails: tenantTask(app, sendEmailsTask(mailer)),
     deliver_webhook: tenantTask(app, deliverWebhook),
     run_bulk_job: tenantTask(app, runBulkJob),
+    erase_person: tenantTask(app, erasePersonTask),
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);

@@ -11,8 +11,10 @@ import {
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { errorType } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
 import { workingDaysLeft } from "./deadlines.js";
+import { AlreadyErasedError, carryOutDataSubjectRequest } from "./erasure.js";
 import {
   deadlineCalendar,
   fileDataSubjectRequest,
@@ -32,6 +34,8 @@ const StateEnum = builder.enumType(DataSubjectRequestState, {
   name: "DataSubjectRequestState",
   description: "open -> in_progress -> completed | refused | cancelled (open may close directly); the last three are final",
 });
+errorType(AlreadyErasedError, "AlreadyErasedError", "The person has already been erased: nothing of theirs is left to erase.");
+
 const FilerEnum = builder.enumType(DataSubjectRequestFiler, { name: "DataSubjectRequestFiler" });
 const MethodEnum = builder.enumType(IdentityVerificationMethod, { name: "IdentityVerificationMethod" });
 
@@ -152,7 +156,7 @@ builder.mutationField("fileDataSubjectRequest", (t) =>
     type: DataSubjectRequestRef,
     description: "Records a person's request on their behalf, with how their identity was verified and its deadline.",
     authScopes: { permission: "privacy:manage" },
-    errors: { types: [ValidationError, NotFoundError] },
+    errors: { types: [ValidationError, NotFoundError, AlreadyErasedError] },
     args: { input: t.arg({ type: FileDataSubjectRequestInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => {
       if (input.recipientId && input.recipientId.typename !== "Recipient") throw new NotFoundError("Recipient");
@@ -178,6 +182,21 @@ builder.mutationField("updateDataSubjectRequest", (t) =>
     resolve: (_q, _r, { input }, ctx) => {
       if (input.id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
       return updateDataSubjectRequest(ctx.db, callerOf(ctx), { ...input, id: input.id.id });
+    },
+  }),
+);
+
+builder.mutationField("carryOutDataSubjectRequest", (t) =>
+  t.prismaField({
+    type: DataSubjectRequestRef,
+    description:
+      "Carries out a request (erasure only so far): moves it to in_progress and queues the work; the worker revokes the person's credentials, erases their personal data and completes the request.",
+    authScopes: { permission: "privacy:manage" },
+    errors: { types: [ValidationError, NotFoundError, AlreadyErasedError] },
+    args: { id: t.arg.globalID({ required: true }) },
+    resolve: (_q, _r, { id }, ctx) => {
+      if (id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
+      return carryOutDataSubjectRequest(ctx.db, callerOf(ctx), id.id);
     },
   }),
 );

@@ -1,6 +1,6 @@
 // People's rights: requests a person makes about their data (filed by staff for now), their state and
-// deadlines, and the tenant's public holidays those deadlines skip. Carrying requests out (export,
-// erasure, rectification) is later work.
+// deadlines, and the tenant's public holidays those deadlines skip. Erasure is carried out in
+// erasure.ts; export, rectification and the rest are later work.
 import type { Db } from "../../db/tenant-transaction.js";
 import type { DataSubjectRequestKind, DataSubjectRequestState, IdentityVerificationMethod } from "../../generated/prisma/enums.js";
 import type { Prisma } from "../../generated/prisma/client.js";
@@ -12,6 +12,7 @@ import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline, type HolidaySet } from "./deadlines.js";
+import { assertNotErased } from "./erasure.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
 export const MAX_OUTCOME = 2000;
@@ -103,6 +104,7 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
     : { tenantId_email: { tenantId: caller.tenantId, email: email! } };
   const recipient = where ? await db.recipient.findUnique({ where, select: { id: true } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
+  if (input.kind === "erasure") await assertNotErased(db, caller.tenantId, recipient.id);
 
   const { timeZone, holidays } = await deadlineCalendar(db, caller.tenantId);
   const deadlineAt = requestDeadline(input.kind, now, timeZone, holidays);

@@ -1,0 +1,87 @@
+// Erasure (GDPR Art. 17): staff carry out a person's erasure request; the worker revokes their
+// credentials with a reason, then erase_recipient() (sql/031) blanks them in every table within the
+// tenant, and the request is completed. What stays names no one: counts, status bits, an audit entry.
+import type { Db } from "../../db/tenant-transaction.js";
+import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { revokeCredential } from "../credentials/service.js";
+import { mailSettings } from "../delivery/compose.js";
+import { enqueueJob } from "../jobs/enqueue.js";
+import type { TenantTask } from "../jobs/worker.js";
+
+export class AlreadyErasedError extends ExpectedError {
+  override name = "AlreadyErasedError";
+  constructor(message = "This person has already been erased") {
+    super(message);
+  }
+}
+
+/** The reason published with each of their credentials' revocation: nothing about the person. */
+export const ERASURE_REVOCATION_REASON = "Withdrawn: the holder's personal data was erased at their request (GDPR Art. 17)";
+
+/** Refuses an erasure of someone already erased (a second request, or carrying one out twice). */
+export async function assertNotErased(db: Db, tenantId: string, recipientId: string | null): Promise<void> {
+  if (!recipientId) return;
+  const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { erasedAt: true } });
+  if (recipient?.erasedAt) throw new AlreadyErasedError();
+}
+
+/**
+ * Starts carrying out a request: only erasure so far. Moves it to in_progress (if open) and queues the
+ * erasure in the same transaction; the worker completes the request.
+ */
+export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
+  const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+  if (!found) throw new NotFoundError("DataSubjectRequest");
+  if (found.kind !== "erasure") throw ValidationError.field(["id"], `Laurel carries out erasure requests only so far; do what ${found.kind} asks by hand`);
+  if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
+  await assertNotErased(db, caller.tenantId, found.recipientId);
+  if (!found.recipientId) throw ValidationError.field(["id"], "The request names no recipient: nothing of theirs is held");
+  if (found.state === "open") {
+    const { count } = await db.dataSubjectRequest.updateMany({
+      where: { tenantId: caller.tenantId, id: found.id, state: "open" },
+      data: { state: "in_progress" },
+    });
+    if (count !== 1) throw ValidationError.field(["id"], "The request changed meanwhile: read it again");
+  }
+  // One erasure job per request, however often staff press the button.
+  await enqueueJob(db, "erase_person", { requestId: found.id }, { jobKey: `erase_person:${found.id}` });
+  await recordAudit(db, caller, { action: "data_subject_request.carried_out", targetType: "DataSubjectRequest", targetId: found.id, details: { kind: found.kind } });
+  return db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
+}
+
+/** The worker's half: revoke, erase, complete, in one tenant transaction (all or nothing). */
+export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, job) => {
+  const settings = mailSettings(app.config);
+  await job.inTenant(async (db) => {
+    const { tenantId, caller } = job;
+    const request = isUuid(job.payload.requestId)
+      ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.requestId } } })
+      : null;
+    if (!request || request.kind !== "erasure" || request.state !== "in_progress" || !request.recipientId) return; // cancelled meanwhile
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.recipientId } } });
+    const now = new Date();
+    if (recipient.erasedAt) {
+      await complete(db, caller, request.id, "The person had already been erased", now, {});
+      return;
+    }
+    const credentials = await db.credential.findMany({ where: { tenantId, recipientId: recipient.id, status: { not: "REVOKED" } }, select: { id: true } });
+    for (const { id } of credentials) {
+      await revokeCredential(db, caller, id, { reason: ERASURE_REVOCATION_REASON, notifyRecipient: false }, settings);
+    }
+    const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
+    const counts = row!.counts;
+    const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
+    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length });
+  });
+};
+
+async function complete(db: Db, caller: Caller, id: string, outcome: string, now: Date, counts: Record<string, number>) {
+  await db.dataSubjectRequest.updateMany({
+    where: { tenantId: caller.tenantId, id, state: "in_progress" },
+    data: { state: "completed", completedAt: now, outcome },
+  });
+  // That an erasure happened, and how much it touched: never who.
+  await recordAudit(db, caller, { action: "data_subject_request.erased", targetType: "DataSubjectRequest", targetId: id, details: counts });
+}

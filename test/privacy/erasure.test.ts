@@ -1,0 +1,193 @@
+// Erasure (GDPR Art. 17) end to end: a person issued a credential, emailed through the real path and
+// seen engaging is erased through the SDK and the worker; afterwards no column of any table (the
+// queue's included) holds their address, its local part or their name, their pages answer 410, their
+// credential is revoked in the published status list, and the tenant's analytics totals are unchanged.
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ActivateTemplateDocument,
+  CarryOutDataSubjectRequestDocument,
+  CreateTemplateDocument,
+  DataSubjectRequestsDocument,
+  EngagementSummaryDocument,
+  FileDataSubjectRequestDocument,
+  IssueCredentialDocument,
+  type FileDataSubjectRequestInput,
+} from "../../src/sdk/generated.js";
+import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
+import { isSet } from "../../src/modules/credentials/status-lists.js";
+import type { QueueWorker } from "../../src/modules/jobs/worker.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
+import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { TEST_ROLES } from "../helpers/env.js";
+
+const BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+const NAME = "Zoë Ærdal-Quintrell 李小龍";
+const LOCAL = `zoe.quintrell.${randomBytes(3).toString("hex")}`;
+const EMAIL = `${LOCAL}@example.test`;
+
+let fake: FakeResend;
+let app: TestApp;
+let worker: QueueWorker;
+let a: TestTenant;
+let b: TestTenant;
+beforeAll(async () => {
+  fake = await startFakeResend();
+  app = await startTestApp(deliveryConfig({ resendUrl: fake.url }));
+  worker = await startTestWorker(app);
+  a = await signUpTenant(app, "Erasure College");
+  b = await signUpTenant(app, "Another College");
+});
+afterAll(async () => {
+  await worker?.stop();
+  await app?.close();
+  await fake?.close();
+});
+
+const local = (url: string) => url.replace(/^https?:\/\/[^/]+/, app.server.url);
+const get = (url: string, headers: Record<string, string> = {}) => fetch(local(url), { redirect: "manual", headers: { "user-agent": BROWSER, ...headers } });
+const day = () => ({ from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date(Date.now() + 86_400_000).toISOString() });
+
+async function totals(client: LaurelClient) {
+  const { engagementSummary } = await client.request(EngagementSummaryDocument, day());
+  return Object.fromEntries(engagementSummary.map((c) => [c.type.toLowerCase(), c.people + c.machines]));
+}
+
+async function file(client: LaurelClient, input: FileDataSubjectRequestInput) {
+  return (await client.request(FileDataSubjectRequestDocument, { input })).fileDataSubjectRequest;
+}
+
+async function carryOut(client: LaurelClient, id: string) {
+  return (await client.request(CarryOutDataSubjectRequestDocument, { id })).carryOutDataSubjectRequest;
+}
+
+async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error, "expected a request error").toBeInstanceOf(LaurelRequestError);
+  return (error as LaurelRequestError).code;
+}
+
+/** Every text-like column of every table, and which of them holds any needle (case-insensitive). */
+async function findTraces(needles: string[]): Promise<string[]> {
+  const columns = await app.db.admin<{ schema: string; table: string; column: string; type: string }[]>`
+    select c.table_schema as schema, c.table_name as table, c.column_name as column, c.data_type as type
+      from information_schema.columns c
+      join pg_class k on k.relname = c.table_name
+      join pg_namespace n on n.oid = k.relnamespace and n.nspname = c.table_schema
+     where k.relkind in ('r', 'p')
+       and c.table_schema not in ('pg_catalog', 'information_schema', 'pg_toast')
+       and c.data_type in ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')`;
+  expect(columns.some((c) => c.schema === "graphile_worker" && c.column === "payload")).toBe(true);
+  const found: string[] = [];
+  for (const { schema, table, column, type } of columns) {
+    const col = app.db.admin(column);
+    for (const needle of needles) {
+      const [row] = type === "bytea"
+        ? await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)}
+                              where encode(${col}, 'escape') ilike ${"%" + needle + "%"} or position(convert_to(${needle}, 'UTF8') in ${col}) > 0`
+        : await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)} where ${col}::text ilike ${"%" + needle + "%"}`;
+      if (row!.n > 0) found.push(`${schema}.${table}.${column} holds "${needle}" (${row!.n} rows)`);
+    }
+  }
+  return found;
+}
+
+describe("erasing a person", () => {
+  let credential: { id: string; verifiableCredential: any };
+  let page: string;
+  let requestId: string;
+  let secondRequestId: string;
+  let before: Record<string, number>;
+
+  beforeAll(async () => {
+    const { createTemplate } = await a.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "Cartography", description: "Drew maps.", criteriaNarrative: "Maps." } });
+    if (createTemplate.__typename !== "Template") throw new Error("template");
+    await a.owner.request(ActivateTemplateDocument, { id: createTemplate.id });
+    const { issueCredential } = await a.owner.request(IssueCredentialDocument, { input: { templateId: createTemplate.id, recipient: { email: EMAIL, name: NAME } } });
+    if (issueCredential.__typename !== "Credential") throw new Error(JSON.stringify(issueCredential));
+    credential = issueCredential as typeof credential;
+    // The email, through the worker and the fake Resend; the person opens it and views their page.
+    const email = await waitFor(async () => fake.sent.find((m) => m.to.includes(EMAIL)), "the email");
+    const pixel = /<img src="([^"]+\/t\/o\/[^"]+\.gif)"/.exec(email.html)![1]!;
+    expect((await get(pixel)).headers.get("content-type")).toBe("image/gif");
+    page = credential.verifiableCredential.id;
+    expect((await get(page, { accept: "text/html" })).status).toBe(200);
+    before = await waitFor(async () => {
+      const t = await totals(a.owner);
+      return t.email_opened && t.page_viewed ? t : null;
+    }, "the engagement events");
+    const filed = await file(a.owner, {
+      kind: "erasure",
+      email: EMAIL,
+      identityVerification: { method: "known_contact", note: `${NAME} wrote from ${EMAIL}; confirmed by phone` },
+    });
+    if (filed.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(filed));
+    requestId = filed.id;
+    const second = await file(a.owner, { kind: "erasure", recipientId: filed.recipient!.id, identityVerification: { method: "document_checked" } });
+    if (second.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(second));
+    secondRequestId = second.id;
+  }, 30_000);
+
+  it("finds the person in many places before the erasure (so the search below can see them)", async () => {
+    const traces = await findTraces([EMAIL, NAME]);
+    for (const where of ["public.recipients.email", "public.recipients.name", "public.credentials.document", "public.email_outbox.to_email"]) {
+      expect(traces.some((t) => t.startsWith(`${where} `)), where).toBe(true);
+    }
+  });
+
+  it("is refused to roles without privacy:manage and invisible to another tenant", async () => {
+    for (const scopes of [["issue"], ["analytics"], ["read"]] as const) {
+      const key = await createKey(app, a.owner, [...scopes]);
+      expect(await errorCode(carryOut(key.client, requestId))).toBe("FORBIDDEN");
+    }
+    expect(await carryOut(b.owner, requestId)).toMatchObject({ __typename: "NotFoundError" });
+    expect(await file(b.owner, { kind: "erasure", email: EMAIL, identityVerification: { method: "document_checked" } })).toMatchObject({ __typename: "NotFoundError" });
+    // Nor can the other tenant's transaction call the erasure function on this person directly.
+    const recipientId = (await app.db.admin<{ id: string }[]>`select id from recipients where email = ${EMAIL}`)[0]!.id;
+    const error = await app.db.admin.begin(async (tx) => {
+      await tx`select set_config('role', ${TEST_ROLES.member}, true), set_config('app.tenant_id', ${b.tenantId}, true)`;
+      await tx`select erase_recipient(${recipientId}::uuid)`;
+    }).then(() => null, (e: Error) => e);
+    expect(error?.message).toMatch(/no such recipient/);
+    expect((await app.db.admin`select name from recipients where id = ${recipientId}`)[0]!.name).toBe(NAME);
+  });
+
+  it("leaves no trace of the person anywhere, keeps the counts, answers 410 and revokes the credential", async () => {
+    const started = await carryOut(a.owner, requestId);
+    expect(started).toMatchObject({ __typename: "DataSubjectRequest", state: "in_progress" });
+    const done = await waitFor(async () => {
+      const { tenant } = await a.owner.request(DataSubjectRequestsDocument, { first: 10, filter: { state: "completed" } });
+      return tenant.dataSubjectRequests!.edges.find((e) => e.node.id === requestId)?.node;
+    }, "the erasure to complete");
+    expect(done.completedAt).toBeTruthy();
+    expect(done.outcome).toMatch(/^Erased: 1 credential/);
+
+    const traces = await findTraces([EMAIL, LOCAL, NAME, "李小龍", "Quintrell"]);
+    expect(traces).toEqual([]);
+
+    expect((await get(page, { accept: "text/html" })).status).toBe(410);
+    expect((await get(page)).status).toBe(410);
+    expect((await get(`${page}/badge.png`)).status).toBe(410);
+    expect((await get(`${page}/certificate.pdf`)).status).toBe(410);
+
+    const entry = credential.verifiableCredential.credentialStatus;
+    const list = await (await get(entry.statusListCredential)).json();
+    expect(isSet(list.credentialSubject.encodedList, Number(entry.statusListIndex))).toBe(true);
+
+    expect(await totals(a.owner)).toEqual(before);
+    // That it happened stays on record, without anything personal (the search above covered the details).
+    const audit = await app.db.admin`select actor_kind, details from audit_log where tenant_id = ${a.tenantId} and action = 'data_subject_request.erased'`;
+    expect(audit).toEqual([{ actor_kind: "system", details: expect.objectContaining({ credentials: 1, revoked: 1 }) }]);
+  }, 30_000);
+
+  it("refuses a second erasure of the same person as already erased", async () => {
+    expect(await carryOut(a.owner, secondRequestId)).toMatchObject({ __typename: "AlreadyErasedError" });
+    const { tenant } = await a.owner.request(DataSubjectRequestsDocument, { first: 10, filter: { state: "completed" } });
+    const recipientId = tenant.dataSubjectRequests!.edges[0]!.node.recipient!.id;
+    expect(await file(a.owner, { kind: "erasure", recipientId, identityVerification: { method: "document_checked" } })).toMatchObject({
+      __typename: "AlreadyErasedError",
+    });
+  });
+});
