@@ -1144,7 +1144,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
-export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null };
+export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null };
 
 export type FileDataSubjectRequestMutationVariables = Exact<{
   input: FileDataSubjectRequestInput;
@@ -1153,7 +1153,7 @@ export type FileDataSubjectRequestMutationVariables = Exact<{
 
 export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1164,7 +1164,7 @@ export type UpdateDataSubjectRequestMutationVariables = Exact<{
 
 
 export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1176,7 +1176,7 @@ export type CarryOutDataSubjectRequestMutationVariables = Exact<{
 
 export type CarryOutDataSubjectRequestMutation = { carryOutDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1188,7 +1188,31 @@ export type DataSubjectRequestsQueryVariables = Exact<{
 }>;
 
 
-export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null } }> } | null } };
+export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null } }> } | null } };
+
+export type DataSubjectRequestQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type DataSubjectRequestQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential' }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient' }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint' }
+   | null };
 
 export type SetTenantHolidaysMutationVariables = Exact<{
   input: SetTenantHolidaysInput;
@@ -1490,6 +1514,10 @@ export const DataSubjectRequestFieldsFragmentDoc = new TypedDocumentString(`
   recipient {
     id
     email
+  }
+  export {
+    url
+    expiresAt
   }
 }
     `, {"fragmentName":"DataSubjectRequestFields"}) as unknown as TypedDocumentString<DataSubjectRequestFieldsFragment, unknown>;
@@ -3134,6 +3162,10 @@ export const FileDataSubjectRequestDocument = new TypedDocumentString(`
     id
     email
   }
+  export {
+    url
+    expiresAt
+  }
 }`) as unknown as TypedDocumentString<FileDataSubjectRequestMutation, FileDataSubjectRequestMutationVariables>;
 export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
     mutation UpdateDataSubjectRequest($input: UpdateDataSubjectRequestInput!) {
@@ -3175,6 +3207,10 @@ export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
   recipient {
     id
     email
+  }
+  export {
+    url
+    expiresAt
   }
 }`) as unknown as TypedDocumentString<UpdateDataSubjectRequestMutation, UpdateDataSubjectRequestMutationVariables>;
 export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
@@ -3221,6 +3257,10 @@ export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
     id
     email
   }
+  export {
+    url
+    expiresAt
+  }
 }`) as unknown as TypedDocumentString<CarryOutDataSubjectRequestMutation, CarryOutDataSubjectRequestMutationVariables>;
 export const DataSubjectRequestsDocument = new TypedDocumentString(`
     query DataSubjectRequests($first: Int, $after: String, $filter: DataSubjectRequestFilter) {
@@ -3260,7 +3300,46 @@ export const DataSubjectRequestsDocument = new TypedDocumentString(`
     id
     email
   }
+  export {
+    url
+    expiresAt
+  }
 }`) as unknown as TypedDocumentString<DataSubjectRequestsQuery, DataSubjectRequestsQueryVariables>;
+export const DataSubjectRequestDocument = new TypedDocumentString(`
+    query DataSubjectRequest($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on DataSubjectRequest {
+      ...DataSubjectRequestFields
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+  export {
+    url
+    expiresAt
+  }
+}`) as unknown as TypedDocumentString<DataSubjectRequestQuery, DataSubjectRequestQueryVariables>;
 export const SetTenantHolidaysDocument = new TypedDocumentString(`
     mutation SetTenantHolidays($input: SetTenantHolidaysInput!) {
   setTenantHolidays(input: $input) {

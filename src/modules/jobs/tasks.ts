@@ -7,6 +7,7 @@ import { sweepReminders } from "../delivery/reminders.js";
 import { deliverWebhook } from "../webhooks/deliver.js";
 import { createBulkTask, type BulkTaskOptions } from "../bulk/task.js";
 import { erasePersonTask } from "../privacy/erasure.js";
+import { exportPersonTask } from "../privacy/export.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
 export interface TaskOptions {
@@ -26,6 +27,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     deliver_webhook: tenantTask(app, deliverWebhook),
     run_bulk_job: tenantTask(app, runBulkJob),
     erase_person: tenantTask(app, erasePersonTask),
+    export_person: tenantTask(app, exportPersonTask),
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);

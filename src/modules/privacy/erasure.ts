@@ -9,6 +9,7 @@ import { revokeCredential } from "../credentials/service.js";
 import { mailSettings } from "../delivery/compose.js";
 import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask } from "../jobs/worker.js";
+import { deletePersonExports, isExportKind } from "./export.js";
 
 export class AlreadyErasedError extends ExpectedError {
   override name = "AlreadyErasedError";
@@ -28,15 +29,20 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
 }
 
 /**
- * Starts carrying out a request: only erasure so far. Moves it to in_progress (if open) and queues the
- * erasure in the same transaction; the worker completes the request.
+ * Starts carrying out a request: erasure (erase_person) or access / portability (export_person, the
+ * person's ZIP, export.ts). Moves it to in_progress (if open) and queues the work in the same
+ * transaction; the worker completes the request.
  */
 export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
-  if (found.kind !== "erasure") throw ValidationError.field(["id"], `Laurel carries out erasure requests only so far; do what ${found.kind} asks by hand`);
+  const exporting = isExportKind(found.kind);
+  if (found.kind !== "erasure" && !exporting) throw ValidationError.field(["id"], `Laurel carries out erasure, access and portability requests only so far; do what ${found.kind} asks by hand`);
   if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
-  await assertNotErased(db, caller.tenantId, found.recipientId);
+  if (exporting) {
+    const erased = found.recipientId ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.recipientId } }, select: { erasedAt: true } }) : null;
+    if (erased?.erasedAt) throw ValidationError.field(["id"], "The person has been erased: nothing of theirs is left to export");
+  } else await assertNotErased(db, caller.tenantId, found.recipientId);
   if (!found.recipientId) throw ValidationError.field(["id"], "The request names no recipient: nothing of theirs is held");
   if (found.state === "open") {
     const { count } = await db.dataSubjectRequest.updateMany({
@@ -45,8 +51,9 @@ export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: str
     });
     if (count !== 1) throw ValidationError.field(["id"], "The request changed meanwhile: read it again");
   }
-  // One erasure job per request, however often staff press the button.
-  await enqueueJob(db, "erase_person", { requestId: found.id }, { jobKey: `erase_person:${found.id}` });
+  // One job per request, however often staff press the button.
+  const task = exporting ? "export_person" : "erase_person";
+  await enqueueJob(db, task, { requestId: found.id }, { jobKey: `${task}:${found.id}` });
   await recordAudit(db, caller, { action: "data_subject_request.carried_out", targetType: "DataSubjectRequest", targetId: found.id, details: { kind: found.kind } });
   return db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
 }
@@ -70,10 +77,11 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     for (const { id } of credentials) {
       await revokeCredential(db, caller, id, { reason: ERASURE_REVOCATION_REASON, notifyRecipient: false }, settings);
     }
+    const exports = await deletePersonExports(db, tenantId, recipient.id);
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
     const counts = row!.counts;
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
-    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length });
+    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports });
   });
 };
 

@@ -14,6 +14,7 @@ import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { errorType } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
 import { workingDaysLeft } from "./deadlines.js";
+import { signedExportUrl } from "./export-link.js";
 import { AlreadyErasedError, carryOutDataSubjectRequest } from "./erasure.js";
 import {
   deadlineCalendar,
@@ -49,6 +50,14 @@ function calendarFor(ctx: Context) {
 
 const IdentityVerificationRef = builder.simpleObject("IdentityVerification", {
   fields: (t) => ({ method: t.field({ type: MethodEnum }), note: t.string({ nullable: true }) }),
+});
+
+const PersonExportRef = builder.simpleObject("PersonExport", {
+  description: "A person's export: one ZIP (person.json, CSV files, each credential as published, README.txt)",
+  fields: (t) => ({
+    url: t.string({ description: "Signed download link; anyone holding it can fetch the ZIP until expiresAt" }),
+    expiresAt: t.field({ type: "DateTime" }),
+  }),
 });
 
 export const DataSubjectRequestRef = builder.prismaNode("DataSubjectRequest", {
@@ -87,6 +96,14 @@ export const DataSubjectRequestRef = builder.prismaNode("DataSubjectRequest", {
         const { timeZone, holidays } = await calendarFor(ctx);
         return workingDaysLeft(r.deadlineAt, new Date(), timeZone, holidays);
       },
+    }),
+    export: t.field({
+      type: PersonExportRef,
+      nullable: true,
+      description: "Access and portability, once carried out: a signed link to the person's ZIP, until it expires (each fetch is audited)",
+      select: { personExport: { select: { id: true, expiresAt: true } } },
+      resolve: (r, _args, ctx) =>
+        r.personExport ? { url: signedExportUrl(ctx.app.config, ctx.tenantId!, r.personExport.id, r.personExport.expiresAt), expiresAt: r.personExport.expiresAt } : null,
     }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     updatedAt: t.expose("updatedAt", { type: "DateTime" }),
@@ -190,7 +207,7 @@ builder.mutationField("carryOutDataSubjectRequest", (t) =>
   t.prismaField({
     type: DataSubjectRequestRef,
     description:
-      "Carries out a request (erasure only so far): moves it to in_progress and queues the work; the worker revokes the person's credentials, erases their personal data and completes the request.",
+      "Carries out a request (erasure, access or portability): moves it to in_progress and queues the work; the worker completes it. Erasure revokes the person's credentials and erases their personal data; access and portability build their export (DataSubjectRequest.export).",
     authScopes: { permission: "privacy:manage" },
     errors: { types: [ValidationError, NotFoundError, AlreadyErasedError] },
     args: { id: t.arg.globalID({ required: true }) },

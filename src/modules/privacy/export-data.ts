@@ -1,0 +1,205 @@
+// What Laurel holds about one person in one tenant, gathered for their export (GDPR Art. 15 and 20):
+// the document person.json carries (schema/person-export.schema.json) and the same as CSV sections.
+// Every query names the tenant and the recipient; nothing of anyone else is read.
+import type { Db } from "../../db/tenant-transaction.js";
+import { resultCsv } from "../bulk/download.js";
+import { urls } from "../credentials/document.js";
+
+/** Bumped when a field's meaning changes or one is removed; added fields keep the major number. */
+export const EXPORT_FORMAT_VERSION = "1.0";
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export async function collectPersonData(db: Db, tenantId: string, recipientId: string, publicUrl: string, now = new Date()) {
+  const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } } });
+  const [tenant, credentials, emails, events, requests] = await Promise.all([
+    db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { id: true, name: true } }),
+    db.credential.findMany({ where: { tenantId, recipientId }, orderBy: [{ issuedAt: "asc" }, { id: "asc" }] }),
+    db.emailOutbox.findMany({ where: { tenantId, recipientId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
+    db.engagementEvent.findMany({ where: { tenantId, recipientId }, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] }),
+    db.dataSubjectRequest.findMany({ where: { tenantId, recipientId }, orderBy: [{ receivedAt: "asc" }, { id: "asc" }] }),
+  ]);
+  const credentialIds = credentials.map((c) => c.id);
+  const requestIds = requests.map((r) => r.id);
+  // Audit entries about them: their recipient row, their credentials, their requests.
+  const audit = await db.auditLog.findMany({
+    where: {
+      tenantId,
+      OR: [
+        { targetType: "Recipient", targetId: recipientId },
+        { targetType: "Credential", targetId: { in: credentialIds } },
+        { targetType: "DataSubjectRequest", targetId: { in: requestIds } },
+      ],
+    },
+    orderBy: [{ at: "asc" }, { id: "asc" }],
+  });
+  const auditOf = (type: string, id: string) => audit.filter((a) => a.targetType === type && a.targetId === id);
+
+  return {
+    formatVersion: EXPORT_FORMAT_VERSION,
+    generatedAt: now.toISOString(),
+    controller: { tenantId: tenant.id, name: tenant.name },
+    recipient: {
+      id: recipient.id,
+      email: recipient.email,
+      name: recipient.name,
+      externalId: recipient.externalId,
+      locale: recipient.locale,
+      attributes: recipient.attributes as Record<string, unknown>,
+      createdAt: iso(recipient.createdAt)!,
+      updatedAt: iso(recipient.updatedAt)!,
+      erasedAt: iso(recipient.erasedAt),
+    },
+    privacyChoices: {
+      trackingConsent: recipient.trackingConsent,
+      restrictedAt: iso(recipient.restrictedAt),
+      objectedAt: iso(recipient.objectedAt),
+      // When a choice was last changed: the recipient row's audit trail (below) records each change.
+      recordedAt: iso(recipient.updatedAt)!,
+    },
+    credentials: credentials.map((c) => ({
+      id: c.id,
+      url: urls.credential(publicUrl, tenantId, c.id),
+      templateId: c.templateId,
+      templateVersion: c.templateVersion,
+      status: c.status,
+      issuedAt: iso(c.issuedAt)!,
+      validFrom: iso(c.validFrom)!,
+      validUntil: iso(c.validUntil),
+      fieldValues: c.fieldValues as Record<string, unknown>,
+      evidence: c.evidence as unknown,
+      document: c.document as Record<string, unknown> | null,
+      statusHistory: [
+        { at: iso(c.issuedAt)!, status: "ACTIVE", reason: null as string | null },
+        ...auditOf("Credential", c.id)
+          .filter((a) => /^credential\.(revoked|suspended|reinstated|unsuspended|expired)$/.test(a.action))
+          .map((a) => ({ at: iso(a.at)!, status: a.action.replace("credential.", "").toUpperCase(), reason: ((a.details as Record<string, unknown>)?.reason as string | undefined) ?? null })),
+      ],
+      revokedAt: iso(c.revokedAt),
+      revocationReason: c.revocationReason,
+      suspendedAt: iso(c.suspendedAt),
+      claimedAt: iso(c.claimedAt),
+      engagedAt: iso(c.engagedAt),
+    })),
+    emails: emails.map((e) => ({
+      id: e.id,
+      kind: e.kind,
+      credentialId: e.credentialId,
+      to: e.toEmail,
+      from: e.fromAddress,
+      subject: e.subject,
+      textBody: e.textBody,
+      status: e.status,
+      statusDetail: e.statusDetail,
+      createdAt: iso(e.createdAt)!,
+      sentAt: iso(e.sentAt),
+      deliveredAt: iso(e.deliveredAt),
+      bouncedAt: iso(e.bouncedAt),
+      complainedAt: iso(e.complainedAt),
+      openedAt: iso(e.openedAt),
+      clickedAt: iso(e.clickedAt),
+    })),
+    engagementEvents: events.map((e) => ({
+      id: e.id,
+      occurredAt: iso(e.occurredAt)!,
+      type: e.type,
+      credentialId: e.credentialId,
+      messageId: e.messageId,
+      channel: e.channel,
+      network: e.network,
+      format: e.format,
+      clientClass: e.uaClass,
+      machine: e.machine,
+    })),
+    dataSubjectRequests: requests.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      state: r.state,
+      filedBy: r.filedBy,
+      identityMethod: r.identityMethod,
+      receivedAt: iso(r.receivedAt)!,
+      deadlineAt: iso(r.deadlineAt)!,
+      completedAt: iso(r.completedAt),
+      outcome: r.outcome,
+    })),
+    auditEntries: audit.map((a) => ({
+      id: a.id,
+      at: iso(a.at)!,
+      action: a.action,
+      actorKind: a.actorKind,
+      targetType: a.targetType,
+      targetId: a.targetId,
+      details: a.details as unknown,
+    })),
+  };
+}
+
+export type PersonData = Awaited<ReturnType<typeof collectPersonData>>;
+
+const cell = (v: unknown): string => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
+function table<T extends Record<string, unknown>>(rows: T[], columns: (keyof T & string)[]): string {
+  return resultCsv([columns, ...rows.map((r) => columns.map((c) => cell(r[c])))]);
+}
+
+/** One CSV per section; nested values (attributes, documents, details) are JSON in their cell. */
+export function personCsvFiles(data: PersonData): Record<string, string> {
+  return {
+    "csv/recipient.csv": table([{ ...data.recipient, ...data.privacyChoices }], [
+      "id", "email", "name", "externalId", "locale", "attributes", "createdAt", "updatedAt", "erasedAt",
+      "trackingConsent", "restrictedAt", "objectedAt", "recordedAt",
+    ]),
+    "csv/credentials.csv": table(data.credentials, [
+      "id", "url", "templateId", "templateVersion", "status", "issuedAt", "validFrom", "validUntil", "fieldValues",
+      "evidence", "revokedAt", "revocationReason", "suspendedAt", "claimedAt", "engagedAt", "document",
+    ]),
+    "csv/credential-status-history.csv": table(
+      data.credentials.flatMap((c) => c.statusHistory.map((h) => ({ credentialId: c.id, ...h }))),
+      ["credentialId", "at", "status", "reason"],
+    ),
+    "csv/emails.csv": table(data.emails, [
+      "id", "kind", "credentialId", "to", "from", "subject", "status", "statusDetail", "createdAt", "sentAt",
+      "deliveredAt", "bouncedAt", "complainedAt", "openedAt", "clickedAt", "textBody",
+    ]),
+    "csv/engagement-events.csv": table(data.engagementEvents, [
+      "id", "occurredAt", "type", "credentialId", "messageId", "channel", "network", "format", "clientClass", "machine",
+    ]),
+    "csv/data-subject-requests.csv": table(data.dataSubjectRequests, [
+      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome",
+    ]),
+    "csv/audit-entries.csv": table(data.auditEntries, ["id", "at", "action", "actorKind", "targetType", "targetId", "details"]),
+  };
+}
+
+export const EXPORT_README = `Your data held by this organisation in Laurel (GDPR Art. 15 access, Art. 20 portability)
+Format version: ${EXPORT_FORMAT_VERSION}
+
+Files
+  person.json            Everything below in one JSON document (schema: person-export.schema.json in
+                         Laurel's repository, JSON Schema draft 2020-12). Times are ISO 8601 in UTC.
+  csv/*.csv              The same, one file per section, UTF-8 with a header row. Nested values are JSON
+                         text in their cell. A cell that begins with = + - @ or a tab got a leading
+                         apostrophe so that spreadsheets do not run it; remove one leading apostrophe.
+  credentials/<id>.json  Each credential's signed document exactly as published at its URL.
+
+Sections of person.json
+  formatVersion          This format's version; generatedAt: when this export was made.
+  controller             The organisation (tenant) holding the data: its id and name.
+  recipient              Your record: email, name, externalId (the organisation's own reference),
+                         locale, attributes (fields the organisation stored about you), when created,
+                         last changed, and erased (if so).
+  privacyChoices         trackingConsent (whether opens and clicks may be linked to you), restrictedAt
+                         (processing restricted since), objectedAt (objection recorded since).
+  credentials            Each credential issued to you: url, template, status (ACTIVE, REVOKED,
+                         SUSPENDED, EXPIRED), dates, fieldValues (what was merged into it), evidence,
+                         document (the signed Open Badges 3.0 credential, null once erased) and
+                         statusHistory (each change of status, with its reason).
+  emails                 Each email sent to you: kind, subject, text, and its delivery status with the
+                         times it was sent, delivered, bounced, complained about, opened, clicked.
+  engagementEvents       Views, shares, downloads and verifications linked to you: when, what, through
+                         which channel and network, and the class of software (no IP address is kept).
+  dataSubjectRequests    Your requests about your data: kind, state, how identity was checked,
+                         received, deadline, completed, outcome.
+  auditEntries           The organisation's log entries about your record, credentials and requests:
+                         what was done, when, by which kind of actor, with its details.
+`;

@@ -1,0 +1,84 @@
+// GET /privacy/exports/:tenant/:export.zip?v=&expires=&sig=  a person's export, for whoever holds the
+// link (staff pass it to the person, who has no account): the HMAC binds tenant, export and expiry
+// under a key derived from the key-encryption keys, so a link cannot be forged, moved or extended.
+// Each fetch, served or refused for expiry, is in the tenant's audit log.
+import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { App } from "../../context.js";
+import { withTenantTransaction } from "../../db/tenant-transaction.js";
+import { recordAudit } from "../audit/service.js";
+import { ROLE_PERMISSIONS } from "../auth/permissions.js";
+import { currentKekVersion } from "../engagement/tracking.js";
+
+const PATH = /^\/privacy\/exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.zip$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function linkKey(keks: ReadonlyMap<number, Buffer>, version: number): Buffer | null {
+  const kek = keks.get(version);
+  return kek ? Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "laurel person export v1", 32)) : null;
+}
+
+const mac = (key: Buffer, tenantId: string, exportId: string, expires: number) =>
+  createHmac("sha256", key).update(`${tenantId}\n${exportId}\n${expires}`).digest();
+
+export function signedExportUrl(config: App["config"], tenantId: string, exportId: string, expiresAt: Date): string {
+  const version = currentKekVersion(config.keks);
+  const expires = Math.floor(expiresAt.getTime() / 1000);
+  const sig = mac(linkKey(config.keks, version)!, tenantId, exportId, expires).toString("base64url");
+  return `${config.publicUrl}/privacy/exports/${tenantId}/${exportId}.zip?v=${version}&expires=${expires}&sig=${sig}`;
+}
+
+/** Whether the query's signature holds for this tenant and export (expiry is checked by the caller). */
+export function verifyExportLink(config: App["config"], tenantId: string, exportId: string, query: URLSearchParams): { expires: number } | null {
+  const version = Number(query.get("v"));
+  const expires = Number(query.get("expires"));
+  const sig = query.get("sig") ?? "";
+  if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expires) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return null;
+  const key = linkKey(config.keks, version);
+  if (!key) return null;
+  return timingSafeEqual(mac(key, tenantId, exportId, expires), Buffer.from(sig, "base64url")) ? { expires } : null;
+}
+
+function fail(res: ServerResponse, status: number, message: string): true {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify({ error: message }));
+  return true;
+}
+
+export function createPersonExportRoutes(app: App) {
+  return async function handlePersonExports(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? "/", "http://laurel.internal");
+    const match = PATH.exec(url.pathname);
+    if (!match) return false;
+    if (req.method !== "GET") return fail(res, 405, "Use GET");
+    const [, tenantId, exportId] = match as unknown as [string, string, string];
+    if (!UUID.test(tenantId) || !UUID.test(exportId)) return fail(res, 404, "Not found");
+    const signed = verifyExportLink(app.config, tenantId, exportId, url.searchParams);
+    // A forged or altered link learns nothing, not even whether the export exists.
+    if (!signed) return fail(res, 403, "This link is not valid");
+    const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
+    const caller = { tenantId, actor: { kind: "system" as const, id: null }, permissions: ROLE_PERMISSIONS.owner, requestId: null };
+    const now = Date.now();
+    const found = await withTenantTransaction(app.database, claims, async (db) => {
+      const row = await db.personExport.findUnique({ where: { tenantId_id: { tenantId, id: exportId } }, select: { requestId: true, bytes: true, expiresAt: true } });
+      if (!row) return null;
+      const expired = signed.expires * 1000 <= now || row.expiresAt.getTime() <= now;
+      await recordAudit(db, caller, {
+        action: expired ? "person_export.refused_expired" : "person_export.downloaded",
+        targetType: "DataSubjectRequest",
+        targetId: row.requestId,
+        details: { exportId },
+      });
+      return { expired, bytes: row.bytes };
+    });
+    if (!found) return fail(res, 404, "Not found");
+    if (found.expired) return fail(res, 410, "This link has expired: ask the organisation for a new export");
+    res.writeHead(200, {
+      "content-type": "application/zip",
+      "content-disposition": `attachment; filename="personal-data-${exportId}.zip"`,
+      "content-length": String(found.bytes.length),
+      "cache-control": "no-store",
+    });
+    res.end(Buffer.from(found.bytes));
+    return true;
+  };
+}

@@ -1,0 +1,82 @@
+// A person's export (GDPR Art. 15 access, Art. 20 portability): the worker gathers what the tenant
+// holds about them (export-data.ts) into one ZIP kept in person_exports (sql/032) until it expires, and
+// staff hand the person a signed, expiring link to it (export-link.ts). The request is then completed.
+import { createHash } from "node:crypto";
+import yazl from "yazl";
+import type { Db } from "../../db/tenant-transaction.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid } from "../common/caller.js";
+import type { TenantTask } from "../jobs/worker.js";
+import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
+
+/** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
+export const EXPORT_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** The ZIP's files, by path: person.json, csv/*.csv, credentials/<id>.json (as published), README.txt. */
+export function personExportFiles(data: PersonData): Record<string, string> {
+  const files: Record<string, string> = {
+    "README.txt": EXPORT_README,
+    "person.json": JSON.stringify(data, null, 2),
+    ...personCsvFiles(data),
+  };
+  // Serialised as the public endpoint serves it (src/public/routes.ts), so the bytes match.
+  for (const c of data.credentials) if (c.document) files[`credentials/${c.id}.json`] = JSON.stringify(c.document, null, 2);
+  return files;
+}
+
+export function zipFiles(files: Record<string, string>, mtime: Date): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const [path, text] of Object.entries(files)) zip.addBuffer(Buffer.from(text, "utf8"), path, { mtime });
+  zip.end();
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    zip.outputStream.on("data", (c: Buffer) => chunks.push(c));
+    zip.outputStream.on("end", () => resolve(Buffer.concat(chunks)));
+    zip.outputStream.on("error", reject);
+  });
+}
+
+export const isExportKind = (kind: string) => kind === "access" || kind === "portability";
+
+/** The worker's half: gather, zip, store, complete, in one tenant transaction (all or nothing). */
+export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, job) => {
+  await job.inTenant(async (db) => {
+    const { tenantId, caller } = job;
+    const request = isUuid(job.payload.requestId)
+      ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.requestId } }, include: { personExport: { select: { id: true } } } })
+      : null;
+    if (!request || !isExportKind(request.kind) || request.state !== "in_progress" || !request.recipientId || request.personExport) return;
+    const now = new Date();
+    const data = await collectPersonData(db, tenantId, request.recipientId, app.config.publicUrl, now);
+    const bytes = await zipFiles(personExportFiles(data), now);
+    const stored = await db.personExport.create({
+      data: {
+        tenantId,
+        requestId: request.id,
+        recipientId: request.recipientId,
+        bytes: new Uint8Array(bytes),
+        sha256: createHash("sha256").update(bytes).digest("hex"),
+        formatVersion: EXPORT_FORMAT_VERSION,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + EXPORT_TTL_MS),
+      },
+      select: { id: true, expiresAt: true },
+    });
+    const counts = { credentials: data.credentials.length, emails: data.emails.length, engagementEvents: data.engagementEvents.length, bytes: bytes.length };
+    await db.dataSubjectRequest.updateMany({
+      where: { tenantId, id: request.id, state: "in_progress" },
+      data: {
+        state: "completed",
+        completedAt: now,
+        outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link expires at ${stored.expiresAt.toISOString()}`,
+      },
+    });
+    await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: counts });
+  });
+};
+
+/** Erasure removes the person's exports too: they are copies of what is being erased. */
+export async function deletePersonExports(db: Db, tenantId: string, recipientId: string): Promise<number> {
+  const { count } = await db.personExport.deleteMany({ where: { tenantId, recipientId } });
+  return count;
+}
