@@ -47,6 +47,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "switch_session_tenant(uuid,uuid)": [G, ["member"]],
   "sealed_kek_versions()": [G, ["owner"]],
   "tenants_due_for_reminders()": [G, ["owner"]],
+  "tenants_with_requests_to_warn(timestamp with time zone)": [G, ["owner"]],
   // Engagement analytics (sql/021): trigger functions (not callable directly) that count rows already
   // written in whichever tenant they are, their helpers, and the owner's compaction and rebuild.
   "analytics_on_credentials_inserted()": [G, ["owner"]],

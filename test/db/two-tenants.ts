@@ -43,6 +43,8 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
   await admin`insert into template_versions (tenant_id, template_id, version, name, description, criteria_narrative)
               values (${tenantId}, ${template!.id}, 1, 'Badge', 'A badge', 'Do it')`;
   const [recipient] = await admin`insert into recipients (tenant_id, email, name) values (${tenantId}, ${`holder@${label}.test`}, 'Holder') returning id`;
+  await admin`insert into data_subject_requests (tenant_id, kind, recipient_id, filed_by, identity_method, deadline_at)
+              values (${tenantId}, 'access', ${recipient!.id}, 'data_subject', 'email_link', now() + interval '1 month')`;
   const [revocation] = await admin`insert into status_lists (tenant_id, purpose, next_index) values (${tenantId}, 'revocation', 1) returning id`;
   const [suspension] = await admin`insert into status_lists (tenant_id, purpose, next_index) values (${tenantId}, 'suspension', 1) returning id`;
   const [credential] = await admin`
