@@ -49,5 +49,8 @@ export const PARTNER_EVENT_TYPES = [
   "credential.viewed",
   "credential.shared",
   "credential.verified",
+  // People's rights (src/modules/privacy/partner-events.ts): ids, kinds, states and dates only, never the person.
+  "data_subject_request.completed",
+  "data_subject_request.due_soon",
 ] as const;
 export type PartnerEventType = (typeof PARTNER_EVENT_TYPES)[number] | "webhook.test";

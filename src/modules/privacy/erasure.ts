@@ -10,6 +10,7 @@ import { mailSettings } from "../delivery/compose.js";
 import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask } from "../jobs/worker.js";
 import { deletePersonExports, isExportKind } from "./export.js";
+import { emitRequestClosed } from "./partner-events.js";
 
 export class AlreadyErasedError extends ExpectedError {
   override name = "AlreadyErasedError";
@@ -86,10 +87,11 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
 };
 
 async function complete(db: Db, caller: Caller, id: string, outcome: string, now: Date, counts: Record<string, number>) {
-  await db.dataSubjectRequest.updateMany({
+  const { count } = await db.dataSubjectRequest.updateMany({
     where: { tenantId: caller.tenantId, id, state: "in_progress" },
     data: { state: "completed", completedAt: now, outcome },
   });
+  if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }));
   // That an erasure happened, and how much it touched: never who.
   await recordAudit(db, caller, { action: "data_subject_request.erased", targetType: "DataSubjectRequest", targetId: id, details: counts });
 }

@@ -7,6 +7,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid } from "../common/caller.js";
 import type { TenantTask } from "../jobs/worker.js";
+import { emitRequestClosed } from "./partner-events.js";
 import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
 
 /** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
@@ -63,7 +64,7 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
       select: { id: true, expiresAt: true },
     });
     const counts = { credentials: data.credentials.length, emails: data.emails.length, engagementEvents: data.engagementEvents.length, bytes: bytes.length };
-    await db.dataSubjectRequest.updateMany({
+    const { count } = await db.dataSubjectRequest.updateMany({
       where: { tenantId, id: request.id, state: "in_progress" },
       data: {
         state: "completed",
@@ -71,6 +72,7 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
         outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link expires at ${stored.expiresAt.toISOString()}`,
       },
     });
+    if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.id } } }));
     await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: counts });
   });
 };

@@ -13,6 +13,7 @@ import { isUuid, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline, type HolidaySet } from "./deadlines.js";
 import { assertNotErased } from "./erasure.js";
+import { emitRequestClosed } from "./partner-events.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
 export const MAX_OUTCOME = 2000;
@@ -173,7 +174,9 @@ export async function updateDataSubjectRequest(db: Db, caller: Caller, input: Up
     targetId: found.id,
     details: { state: { from: found.state, to: input.state } },
   });
-  return db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
+  const updated = await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
+  if (isFinal(updated.state)) await emitRequestClosed(db, updated);
+  return updated;
 }
 
 /**
