@@ -199,6 +199,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     invitation: { role: payload.role ?? "" },
     reminder: { number: payload.reminderNumber ?? "" },
     links: { accept: payload.acceptUrl ?? "" },
+    request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "" },
   };
   let pixel = "";
   const credentialId = facts.credential_id;

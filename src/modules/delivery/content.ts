@@ -12,7 +12,8 @@ export const EMAIL_KINDS = [
   "credential_suspended",
   "credential_reinstated",
 ] as const;
-export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation";
+// Messages to the tenant's own staff, not to recipients: not overridable by email templates.
+export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -83,6 +84,12 @@ const en: Defaults = {
     html: wrap(`<p>Hello,</p><p>You have been invited to join <strong>{{tenant.name}}</strong> as {{invitation.role}}.</p><p>${button("links.accept", "Accept the invitation")}</p>`),
     text: "Hello,\n\nYou have been invited to join {{tenant.name}} as {{invitation.role}}.\n\nAccept: {{links.accept}}\n",
   },
+  // Names no one: the request's kind and dates only (privacy/deadline-warnings.ts).
+  data_subject_request_due: {
+    subject: "A people's-rights request is due on {{request.dueOn}}",
+    html: wrap(`<p>Hello,</p><p>A request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>See the list of requests in {{tenant.name}} on Laurel.</p>`),
+    text: "Hello,\n\nA request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -124,6 +131,11 @@ const fr: Defaults = {
     subject: "Invitation à rejoindre {{tenant.name}} sur Laurel",
     html: wrap(`<p>Bonjour,</p><p>Vous êtes invité·e à rejoindre <strong>{{tenant.name}}</strong> en tant que {{invitation.role}}.</p><p>${button("links.accept", "Accepter l'invitation")}</p>`),
     text: "Bonjour,\n\nVous êtes invité·e à rejoindre {{tenant.name}} en tant que {{invitation.role}}.\n\nAccepter : {{links.accept}}\n",
+  },
+  data_subject_request_due: {
+    subject: "Une demande relative aux données personnelles est due le {{request.dueOn}}",
+    html: wrap(`<p>Bonjour,</p><p>Une demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
+    text: "Bonjour,\n\nUne demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
 };
 

@@ -8,6 +8,7 @@ import { deliverWebhook } from "../webhooks/deliver.js";
 import { createBulkTask, type BulkTaskOptions } from "../bulk/task.js";
 import { erasePersonTask } from "../privacy/erasure.js";
 import { exportPersonTask } from "../privacy/export.js";
+import { warnDeadlines } from "../privacy/deadline-warnings.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
 export interface TaskOptions {
@@ -32,6 +33,10 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);
     },
+    privacy_deadline_warnings: async (_payload, helpers) => {
+      const warned = await warnDeadlines(app, helpers);
+      if (warned) helpers.logger.info(`privacy deadline warnings: ${warned} request(s)`);
+    },
     engagement_partitions: async (_payload, helpers) => {
       await helpers.withPgClient((client) => client.query("select ensure_engagement_partitions(3)"));
     },
@@ -53,7 +58,9 @@ function compactAnalytics(client: { query: (sql: string) => Promise<unknown> }) 
 /** Recurring work; graphile-worker records each run, so a restart neither skips nor repeats one. */
 export function crontab(app: WorkerApp): string {
   const minutes = app.config.queue.reminderSweepMinutes;
-  return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`].join("\n");
+  return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`,
+    // Daily, early in Europe's morning; a missed day (worker down) is caught up once (?fill=1d).
+    `7 6 * * * privacy_deadline_warnings ?fill=1d`].join("\n");
 }
 
 /** The same recurring work on timers, for the embedded demo (see startEmbeddedWorker). */
@@ -66,5 +73,6 @@ export function recurringWork(app: WorkerApp) {
     },
     { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
     { everyMs: 60_000, run: () => compactAnalytics(sql) },
+    { everyMs: 24 * 3_600_000, run: () => warnDeadlines(app, sql) },
   ];
 }

@@ -1,0 +1,75 @@
+// The daily deadline warning (a graphile-worker cron, jobs/tasks.ts): per tenant, each pending request
+// whose deadline is two working days away or nearer (in the tenant's zone, less its holidays), or
+// already past, is warned once: an email to each of the tenant's owners and a data_subject_request.due_soon
+// webhook, and warned_at is set in the same transaction. Neither names the person.
+import { DateTime } from "luxon";
+import { withTenantTransaction, type Db } from "../../db/tenant-transaction.js";
+import { zoneOrUtc } from "../../lib/calendar.js";
+import { mailSettings } from "../delivery/compose.js";
+import { emailDay } from "../delivery/content.js";
+import type { OwnerQuery } from "../delivery/reminders.js";
+import type { WorkerApp } from "../jobs/worker.js";
+import { queueEmails } from "../outbox/service.js";
+import { isWorkingDay, type HolidaySet } from "./deadlines.js";
+import { emitRequestsDueSoon } from "./partner-events.js";
+import { deadlineCalendar, PENDING_STATES } from "./service.js";
+
+/** Warned once no more than this many working days lie between today and the deadline's day. */
+export const WARNING_WORKING_DAYS = 2;
+
+/**
+ * True when the deadline has passed, or at most two working days come after `now`'s local day up to
+ * and including the deadline's day (due Friday: warned from Wednesday on).
+ */
+export function isDueSoon(deadlineAt: Date, now: Date, timeZone: string, holidays: HolidaySet): boolean {
+  if (deadlineAt.getTime() <= now.getTime()) return true;
+  const zone = zoneOrUtc(timeZone);
+  const last = DateTime.fromJSDate(deadlineAt, { zone }).startOf("day");
+  let after = 0;
+  for (let day = DateTime.fromJSDate(now, { zone }).startOf("day").plus({ days: 1 }); day <= last; day = day.plus({ days: 1 })) {
+    if (isWorkingDay(day, holidays) && ++after > WARNING_WORKING_DAYS) return false;
+  }
+  return true;
+}
+
+/** One tenant's warnings, in its transaction; returns the ids of the requests warned. */
+export async function warnTenantDeadlines(db: Db, app: Pick<WorkerApp, "config">, tenantId: string, now: Date): Promise<string[]> {
+  const { timeZone, holidays } = await deadlineCalendar(db, tenantId);
+  const pending = await db.dataSubjectRequest.findMany({
+    where: { tenantId, state: { in: [...PENDING_STATES] }, warnedAt: null },
+    orderBy: { deadlineAt: "asc" },
+  });
+  const due = pending.filter((r) => isDueSoon(r.deadlineAt, now, timeZone, holidays));
+  if (!due.length) return [];
+  // Claimed by warned_at first: a concurrent run that got here too warns none of them twice.
+  const { count } = await db.dataSubjectRequest.updateMany({
+    where: { tenantId, id: { in: due.map((r) => r.id) }, warnedAt: null },
+    data: { warnedAt: now },
+  });
+  if (count !== due.length) return [];
+  const owners = await db.membership.findMany({ where: { tenantId, role: "owner" }, select: { user: { select: { id: true, email: true } } } });
+  const emails = due.flatMap((r) => owners.map(({ user }) => ({
+    kind: "data_subject_request_due",
+    toEmail: user.email,
+    locale: "en",
+    idempotencyKey: `data_subject_request_due:${r.id}:${user.id}`,
+    payload: { requestKind: r.kind.replaceAll("_", " "), receivedOn: emailDay(r.receivedAt, timeZone, "en"), dueOn: emailDay(r.deadlineAt, timeZone, "en") },
+  })));
+  await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
+  await emitRequestsDueSoon(db, due);
+  return due.map((r) => r.id);
+}
+
+/** The cron task: finds the tenants with an unwarned pending request through `owner`, then works each as the tenant. */
+export async function warnDeadlines(app: WorkerApp, owner: OwnerQuery, now = new Date()): Promise<number> {
+  // A coarse bound for the cross-tenant question (two working days never span more than this, holidays
+  // aside); each tenant's own calendar decides exactly.
+  const before = new Date(now.getTime() + 30 * 86_400_000).toISOString();
+  const { rows } = (await owner.query(`select tenant_id from tenants_with_requests_to_warn('${before}'::timestamptz) as tenant_id`)) as { rows: { tenant_id: string }[] };
+  let warned = 0;
+  for (const { tenant_id: tenantId } of rows) {
+    const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
+    warned += (await withTenantTransaction(app.database, claims, (db) => warnTenantDeadlines(db, app, tenantId, now))).length;
+  }
+  return warned;
+}
