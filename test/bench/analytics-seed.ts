@@ -58,7 +58,7 @@ export interface RebuildFigures {
   commandSeconds: number;
   /** What the command printed. */
   output: string;
-  /** A setting the command needed to finish, if any. */
+  /** A setting the command needed to finish (seeds recorded before sql/025 set enable_nestloop itself). */
   workaround?: string | null;
   /** Highest resident set of the backend (VmHWM: private memory plus shared buffers it touched), MiB. */
   peakRssMb: number;
@@ -225,7 +225,7 @@ async function rebuildMissing(adminUrl: string, database: string, tenants: Seede
     // (A second tenant's rebuild once planned its joins as nested loops over stale statistics and ran for
     // an hour; rebuild_engagement_analytics() now runs with enable_nestloop off itself: sql/025.)
     log(`seed: tenant ${i + 1}: npm run analytics:rebuild -- --tenant ${tenant.id} (the command, run from source) ...`);
-    const figures: RebuildFigures = { ...(await rebuildTenant(adminUrl, database, tenant.id)), workaround: null };
+    const figures: RebuildFigures = await rebuildTenant(adminUrl, database, tenant.id);
     log(`seed: tenant ${i + 1}: analytics:rebuild: rebuild ${figures.seconds.toFixed(1)}s + compaction ${figures.compactSeconds.toFixed(1)}s ` +
         `(command ${figures.commandSeconds.toFixed(1)}s), backend peak RSS ${figures.peakRssMb.toFixed(0)} MiB (private ${figures.peakAnonMb.toFixed(0)} MiB), ` +
         `temp files ${figures.tempMb.toFixed(0)} MiB\n      ${figures.output}`);
