@@ -10,6 +10,7 @@ import { mailSettings } from "../delivery/compose.js";
 import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask } from "../jobs/worker.js";
 import { deletePersonExports, isExportKind } from "./export.js";
+import { deletePrivacyLinks } from "./links.js";
 import { emitRequestClosed } from "./partner-events.js";
 
 export class AlreadyErasedError extends ExpectedError {
@@ -79,10 +80,11 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
       await revokeCredential(db, caller, id, { reason: ERASURE_REVOCATION_REASON, notifyRecipient: false }, settings);
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
+    const links = await deletePrivacyLinks(db, tenantId, recipient.id);
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
     const counts = row!.counts;
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
-    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports });
+    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links });
   });
 };
 
