@@ -102,6 +102,11 @@ export function shareTargets(credential: PublicCredential, credentialId: string)
   };
 }
 
+/** The self-service page for a credential's holder, beside the credential's own URL (privacy-routes.ts). */
+export function privacyAskUrl(certUrl: string): string {
+  return certUrl.replace(/\/issuers\/([0-9a-f-]{36})\/credentials\/([0-9a-f-]{36})$/, "/privacy/ask/$1/$2");
+}
+
 export function credentialPage(credential: PublicCredential, credentialId: string): Page {
   const { vc, achievement, issuer, name, issued, expires, certUrl } = describe(credential);
   const status = statusLabel(credential);
@@ -133,6 +138,7 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
   </div>
   <div id="verify-result" data-testid="verify-result" aria-live="polite"></div>
   <p class="muted">This is an Open Badges 3.0 Verifiable Credential. Anyone can check it without trusting this site: its signature, its issuer's key and its status are public.</p>
+  <p class="muted"><a id="your-data" href="${escapeHtml(privacyAskUrl(certUrl))}" rel="nofollow">Your data and your rights</a>: the holder can ask the issuer for a copy of their data, a correction or erasure.</p>
   <script type="application/json" id="credential">${jsonForScript(vc)}</script>
   <script nonce="${nonce}">
     ${VERIFY_SCRIPT}

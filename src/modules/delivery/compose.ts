@@ -198,8 +198,9 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     },
     invitation: { role: payload.role ?? "" },
     reminder: { number: payload.reminderNumber ?? "" },
-    links: { accept: payload.acceptUrl ?? "" },
-    request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "" },
+    links: { accept: payload.acceptUrl ?? "", action: payload.actionUrl ?? "" },
+    request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "", action: payload.requestAction ?? "" },
+    link: { expiresAt: payload.linkExpiresAt ?? "" },
   };
   let pixel = "";
   const credentialId = facts.credential_id;
@@ -223,6 +224,8 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       claim: claimUrl(settings, ref, now),
       view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
       linkedin: track ? tracking.link(linkedin, "linkedin") : linkedin,
+      // Never tracked: asking about one's data is nobody's engagement.
+      privacy: `${settings.publicUrl}/privacy/ask/${tenantId}/${credentialId}`,
     };
     if (track) pixel = `<img src="${tracking.pixelUrl}" width="1" height="1" alt="" style="display:block;border:0">`;
   }

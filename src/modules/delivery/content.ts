@@ -13,7 +13,9 @@ export const EMAIL_KINDS = [
   "credential_reinstated",
 ] as const;
 // Messages to the tenant's own staff, not to recipients: not overridable by email templates.
-export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due";
+// privacy_request_link goes to a person at their own request (privacy/self-service.ts): ours, not overridable,
+// so no tenant template can drop the link or reword what using it does.
+export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due" | "privacy_request_link";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -25,6 +27,7 @@ export const MERGE_FIELDS = [
   "links.view",
   "links.linkedin",
   "links.claim",
+  "links.privacy",
   "reminder.number",
   "tenant.name",
   "invitation.role",
@@ -49,8 +52,9 @@ const en: Defaults = {
     subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
     html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
 <p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a> · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
-<p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>`),
-    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\nAdd it to LinkedIn: {{links.linkedin}}\n",
+<p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>
+<p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Your data and your rights</a>: ask for a copy, a correction or erasure.</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\nAdd it to LinkedIn: {{links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Reminder: your credential {{credential.name}} is waiting",
@@ -90,6 +94,14 @@ const en: Defaults = {
     html: wrap(`<p>Hello,</p><p>A request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>See the list of requests in {{tenant.name}} on Laurel.</p>`),
     text: "Hello,\n\nA request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
+  // To the address on record, at the person's request: what they asked, the one-time link, its expiry.
+  privacy_request_link: {
+    subject: "Confirm your request to {{tenant.name}} about your personal data",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>Someone, we hope you, asked {{tenant.name}} to <strong>{{request.action}}</strong>.</p>
+<p>To confirm that it was you, use this link. It works once, until {{link.expiresAt}}.</p><p>${button("links.action", "Confirm my request")}</p>
+<p style="color:#666;font-size:13px">If you did not ask, ignore this email: nothing happens unless the link is used.</p>`),
+    text: "Hello {{recipient.name}},\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.action}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -97,8 +109,9 @@ const fr: Defaults = {
     subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
 <p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a> · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
-<p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>`),
-    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n",
+<p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>
+<p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Vos données et vos droits</a> : en obtenir une copie, les faire corriger ou effacer.</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Rappel : votre titre {{credential.name}} vous attend",
@@ -136,6 +149,13 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles est due le {{request.dueOn}}",
     html: wrap(`<p>Bonjour,</p><p>Une demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\nUne demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  privacy_request_link: {
+    subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>Quelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de <strong>{{request.action}}</strong>.</p>
+<p>Pour confirmer que c'était vous, utilisez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}.</p><p>${button("links.action", "Confirmer ma demande")}</p>
+<p style="color:#666;font-size:13px">Si vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.</p>`),
+    text: "Bonjour {{recipient.name}},\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.action}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
   },
 };
 

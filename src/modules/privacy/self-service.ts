@@ -1,0 +1,190 @@
+// A person acts for themselves, without an account (GDPR Art. 12(2): the controller facilitates the
+// exercise of rights; Art. 12(6): identity checked first). From their credential's page or email they ask
+// for any right; Laurel emails a one-time link (links.ts) to the address on record for that credential's
+// holder - whoever asked, only the holder can use it - and the request is recorded when the link is used,
+// with identity_method email_link. Nothing is recorded, and nothing about the holder is shown, before.
+import { DateTime } from "luxon";
+import type { App } from "../../context.js";
+import type { Db } from "../../db/tenant-transaction.js";
+import type { DataSubjectRequestKind } from "../../generated/prisma/enums.js";
+import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
+import { zoneOrUtc } from "../../lib/calendar.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { mailSettings } from "../delivery/compose.js";
+import { queueEmails } from "../outbox/service.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { requestDeadline } from "./deadlines.js";
+import { AlreadyErasedError } from "./erasure.js";
+import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./links.js";
+import { deadlineCalendar } from "./service.js";
+
+/** Every right a person can ask for themselves, in the order the page lists them. */
+export const SELF_SERVICE_KINDS: readonly DataSubjectRequestKind[] = [
+  "access", "portability", "rectification", "restriction", "objection", "consent_withdrawal", "erasure",
+];
+
+/** Links asked for one person in 24 hours, at most: enough to retry, too few to flood their inbox. */
+export const MAX_LINKS_PER_DAY = 5;
+
+/** What each request asks the organisation to do, as the page, the email and the confirmation say it. */
+const ACTIONS: Record<"en" | "fr", Record<DataSubjectRequestKind, string>> = {
+  en: {
+    access: "send you a copy of the personal data it holds about you (access, GDPR Art. 15)",
+    portability: "send you your data as machine-readable files you can take elsewhere (portability, Art. 20)",
+    rectification: "correct your name or email address, and re-issue your credentials with it (rectification, Art. 16)",
+    restriction: "keep your data but stop using it while a question is settled (restriction, Art. 18)",
+    objection: "stop reminders, engagement tracking and sharing your data with its partners (objection, Art. 21)",
+    consent_withdrawal: "stop recording when you open its emails and view your credentials (withdrawal of consent, Art. 7(3))",
+    erasure: "erase your personal data and withdraw your credentials, which then stop verifying (erasure, Art. 17)",
+  },
+  fr: {
+    access: "vous envoyer une copie des données personnelles qu'elle détient sur vous (accès, RGPD art. 15)",
+    portability: "vous envoyer vos données dans des fichiers lisibles par machine (portabilité, art. 20)",
+    rectification: "corriger votre nom ou votre adresse e-mail et vous délivrer à nouveau vos titres (rectification, art. 16)",
+    restriction: "conserver vos données sans plus les utiliser le temps de régler une question (limitation, art. 18)",
+    objection: "cesser les rappels, le suivi et le partage de vos données avec ses partenaires (opposition, art. 21)",
+    consent_withdrawal: "cesser d'enregistrer l'ouverture de ses e-mails et la consultation de vos titres (retrait du consentement, art. 7(3))",
+    erasure: "effacer vos données personnelles et retirer vos titres, qui ne seront plus vérifiables (effacement, art. 17)",
+  },
+};
+
+/** The sentence for a request kind in the person's language (English unless French). */
+export function requestAction(kind: DataSubjectRequestKind, locale: string | null | undefined): string {
+  return ACTIONS[(locale ?? "").toLowerCase().startsWith("fr") ? "fr" : "en"][kind];
+}
+
+export class TooManyLinksError extends ExpectedError {
+  override name = "TooManyLinksError";
+  constructor() {
+    super(`At most ${MAX_LINKS_PER_DAY} links a day are sent to one person: use one already sent, or try tomorrow`);
+  }
+}
+
+export interface AskInput {
+  kind: string;
+  /** Rectification: what the person says is right (either or both; checked when staff carry it out). */
+  correctName?: string | null;
+  correctEmail?: string | null;
+}
+
+/** A correction as the person typed it, trimmed and bounded; staff check it against the record. */
+function correctionOf(input: AskInput): { name?: string; email?: string } | null {
+  const name = input.correctName?.normalize("NFC").trim() ?? "";
+  const email = input.correctEmail?.trim() ?? "";
+  if (!name && !email) return null;
+  if (name.length > 200 || /[\p{Cc}]/u.test(name)) throw ValidationError.field(["correctName"], "A name is one line of at most 200 characters");
+  if (email.length > 320 || (email && !/^[^\s@]+@[^\s@]+$/.test(email))) throw ValidationError.field(["correctEmail"], "Not an email address");
+  return { ...(name ? { name } : {}), ...(email ? { email } : {}) };
+}
+
+/**
+ * Someone on a credential's page asks for a right: emails a one-time link for it to the address on record
+ * for the credential's holder. Returns nothing about the holder. Errors: NotFoundError (no such
+ * credential in this tenant), AlreadyErasedError (holder erased), ValidationError (kind, correction),
+ * TooManyLinksError (more than MAX_LINKS_PER_DAY for this person in 24 hours).
+ */
+export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenantId: string, credentialId: string, input: AskInput, now = new Date()): Promise<{ expiresAt: Date }> {
+  if (!SELF_SERVICE_KINDS.includes(input.kind as DataSubjectRequestKind)) throw ValidationError.field(["kind"], "Choose what you are asking for");
+  const kind = input.kind as DataSubjectRequestKind;
+  const correction = kind === "rectification" ? correctionOf(input) : null;
+  if (kind === "rectification" && !correction) throw ValidationError.field(["correctName"], "Say what is wrong: give the right name, email address, or both");
+  const credential = isUuid(credentialId)
+    ? await db.credential.findUnique({
+        where: { tenantId_id: { tenantId, id: credentialId } },
+        select: { erasedAt: true, recipient: { select: { id: true, email: true, locale: true, erasedAt: true } } },
+      })
+    : null;
+  if (!credential) throw new NotFoundError("Credential");
+  if (credential.erasedAt || credential.recipient.erasedAt) throw new AlreadyErasedError();
+  const recipient = credential.recipient;
+  const recent = await db.privacyLink.count({
+    where: { tenantId, recipientId: recipient.id, purpose: "data_subject_request", createdAt: { gt: new Date(now.getTime() - 86_400_000) } },
+  });
+  if (recent >= MAX_LINKS_PER_DAY) throw new TooManyLinksError();
+  const link = await createOneTimeLink(db, app.config, {
+    tenantId,
+    purpose: "data_subject_request",
+    recipientId: recipient.id,
+    sentTo: recipient.email,
+    payload: { kind, credentialId, ...(correction ? { correction } : {}) },
+  }, now);
+  const zone = zoneOrUtc(await tenantTimeZone(db, tenantId));
+  const expires = DateTime.fromJSDate(link.expiresAt, { zone }).setLocale(recipient.locale.toLowerCase().startsWith("fr") ? "fr" : "en-GB");
+  await queueEmails(db, mailSettings(app.config), tenantId, [{
+    kind: "privacy_request_link",
+    toEmail: recipient.email,
+    locale: recipient.locale,
+    recipientId: recipient.id,
+    idempotencyKey: `privacy_request_link:${link.id}`,
+    payload: {
+      actionUrl: link.url,
+      requestAction: requestAction(kind, recipient.locale),
+      linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
+    },
+  }]);
+  const caller: Caller = { tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+  // That a link went out, and for what: the link's id leads to the person for those allowed.
+  await recordAudit(db, caller, { action: "privacy_link.sent", targetType: "PrivacyLink", targetId: link.id, details: { kind } });
+  return { expiresAt: link.expiresAt };
+}
+
+/**
+ * The person's own request, recorded as they confirm it by their link: filed_by data_subject, identity
+ * verified by email_link (the note says to which address and when), deadline from receipt, that is now.
+ */
+export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
+  const payload = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string } };
+  const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { erasedAt: true } });
+  if (!recipient || recipient.erasedAt) throw new AlreadyErasedError();
+  const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
+  const deadlineAt = requestDeadline(payload.kind, now, timeZone, holidays);
+  const request = await db.dataSubjectRequest.create({
+    data: {
+      tenantId: link.tenantId,
+      kind: payload.kind,
+      recipientId: link.recipientId,
+      filedBy: "data_subject",
+      identityMethod: "email_link",
+      identityNote: `One-time link emailed to the address on record on ${link.createdAt.toISOString()}, used on ${now.toISOString()}`,
+      receivedAt: now,
+      deadlineAt,
+    },
+  });
+  const caller: Caller = { tenantId: link.tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+  await recordAudit(db, caller, {
+    action: "data_subject_request.filed",
+    targetType: "DataSubjectRequest",
+    targetId: request.id,
+    details: { kind: payload.kind, identityMethod: "email_link", filedBy: "data_subject", linkId: link.id, deadlineAt: deadlineAt.toISOString() },
+  });
+  return request;
+}
+
+registerLinkPurpose("data_subject_request", {
+  async describe(db, link) {
+    const { kind } = link.payload as { kind: DataSubjectRequestKind };
+    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
+    return {
+      title: `Confirm your request to ${tenant.name}`,
+      paragraphs: [
+        `You are asking ${tenant.name} to ${requestAction(kind, recipient.locale)}.`,
+        kind === "erasure"
+          ? "Once carried out this cannot be undone: your credentials will stop verifying and their pages will say they were withdrawn."
+          : "The organisation must answer within the time the law gives it; you will hear from it by email.",
+      ],
+      action: "Confirm my request",
+    };
+  },
+  async confirm(db, link, now) {
+    const request = await fileOwnRequest(db, link, now);
+    const { timeZone } = await deadlineCalendar(db, link.tenantId);
+    const due = DateTime.fromJSDate(request.deadlineAt, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
+    return {
+      title: "Your request is recorded",
+      message: `Your request was received on ${now.toISOString().slice(0, 10)}. The organisation must answer it by ${due}.`,
+      details: { requestId: request.id, kind: request.kind, deadlineAt: request.deadlineAt.toISOString() },
+    };
+  },
+});
