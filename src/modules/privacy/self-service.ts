@@ -163,13 +163,15 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
 
 registerLinkPurpose("data_subject_request", {
   async describe(db, link) {
-    const { kind } = link.payload as { kind: DataSubjectRequestKind };
+    const { kind, correction } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string } };
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
     const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
     return {
       title: `Confirm your request to ${tenant.name}`,
       paragraphs: [
         `You are asking ${tenant.name} to ${requestAction(kind, recipient.locale)}.`,
+        ...(correction?.name ? [`The right name, you say: ${correction.name}`] : []),
+        ...(correction?.email ? [`The right email address, you say: ${correction.email}`] : []),
         kind === "erasure"
           ? "Once carried out this cannot be undone: your credentials will stop verifying and their pages will say they were withdrawn."
           : "The organisation must answer within the time the law gives it; you will hear from it by email.",
@@ -180,10 +182,10 @@ registerLinkPurpose("data_subject_request", {
   async confirm(db, link, now) {
     const request = await fileOwnRequest(db, link, now);
     const { timeZone } = await deadlineCalendar(db, link.tenantId);
-    const due = DateTime.fromJSDate(request.deadlineAt, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
+    const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
     return {
       title: "Your request is recorded",
-      message: `Your request was received on ${now.toISOString().slice(0, 10)}. The organisation must answer it by ${due}.`,
+      message: `Your request was received on ${day(now)}. The organisation must answer it by ${day(request.deadlineAt)}.`,
       details: { requestId: request.id, kind: request.kind, deadlineAt: request.deadlineAt.toISOString() },
     };
   },
