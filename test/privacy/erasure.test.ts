@@ -118,6 +118,16 @@ describe("erasing a person", () => {
       const t = await totals(a.owner);
       return t.email_opened && t.page_viewed ? t : null;
     }, "the engagement events");
+    // They also asked for a right themselves: a one-time link went to their address, and they used it.
+    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${Buffer.from(credential.id, "base64").toString("utf8").split(":")[1]}`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ kind: "objection" }),
+    });
+    expect(asked.status).toBe(202);
+    const linkEmail = await waitFor(async () => fake.sent.find((m) => m.to.includes(EMAIL) && m.tags.some((t) => t.value === "privacy_request_link")), "the link email");
+    const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(linkEmail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    expect((await fetch(link, { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
     const filed = await file(a.owner, {
       kind: "erasure",
       email: EMAIL,
@@ -132,7 +142,7 @@ describe("erasing a person", () => {
 
   it("finds the person in many places before the erasure (so the search below can see them)", async () => {
     const traces = await findTraces([EMAIL, NAME]);
-    for (const where of ["public.recipients.email", "public.recipients.name", "public.credentials.document", "public.email_outbox.to_email"]) {
+    for (const where of ["public.recipients.email", "public.recipients.name", "public.credentials.document", "public.email_outbox.to_email", "public.privacy_links.sent_to"]) {
       expect(traces.some((t) => t.startsWith(`${where} `)), where).toBe(true);
     }
   });
