@@ -147,14 +147,14 @@ create or replace function erase_recipient(p_recipient_id uuid)
     end if;
     -- What could name them in free text or JSON: the address, its local part, the name, the external id.
     -- Rectified people (036) were also known by earlier names and addresses: those name them too.
-    select coalesce(array_agg(distinct e) filter (where e is not null), '{}') into old_emails
-      from public.recipient_rectifications h, unnest(array[h.old_email, h.new_email]) e
+    select coalesce(array_agg(distinct known.address) filter (where known.address is not null), '{}') into old_emails
+      from public.recipient_rectifications h, unnest(array[h.old_email, h.new_email]) as known(address)
      where h.tenant_id = tenant and h.recipient_id = person.id;
     needles := array_remove(array[person.email, split_part(person.email, '@', 1), person.name, person.external_id], null)
             || old_emails
-            || array(select split_part(e, '@', 1) from unnest(old_emails) e)
-            || array(select distinct n from public.recipient_rectifications h, unnest(array[h.old_name, h.new_name]) n
-                      where h.tenant_id = tenant and h.recipient_id = person.id and n is not null);
+            || array(select split_part(known.address, '@', 1) from unnest(old_emails) as known(address))
+            || array(select distinct known.name from public.recipient_rectifications h, unnest(array[h.old_name, h.new_name]) as known(name)
+                      where h.tenant_id = tenant and h.recipient_id = person.id and known.name is not null);
     pattern := '(' || array_to_string(array(select regexp_replace(x, '([!$()*+.:<=>?[\\\]^{|}-])', '\\\1', 'g')
                                               from unnest(needles) x where length(x) >= 3), '|') || ')';
     if pattern = '()' then
