@@ -200,6 +200,11 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     reminder: { number: payload.reminderNumber ?? "" },
     links: { accept: payload.acceptUrl ?? "" },
     request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "" },
+    rectification: {
+      changedName: payload.changedName ?? "",
+      changedEmail: payload.changedEmail ?? "",
+      credentials: Array.isArray(email.payload.credentials) ? (email.payload.credentials as Record<string, string>[]) : [],
+    },
   };
   let pixel = "";
   const credentialId = facts.credential_id;

@@ -12,8 +12,9 @@ export const EMAIL_KINDS = [
   "credential_suspended",
   "credential_reinstated",
 ] as const;
-// Messages to the tenant's own staff, not to recipients: not overridable by email templates.
-export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due";
+// Messages to the tenant's own staff, and the notices of a rectification (GDPR Art. 16, which must say
+// what happened and, to an old address, nothing more): not overridable by email templates.
+export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due" | "recipient_rectified" | "recipient_email_changed";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -90,6 +91,21 @@ const en: Defaults = {
     html: wrap(`<p>Hello,</p><p>A request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>See the list of requests in {{tenant.name}} on Laurel.</p>`),
     text: "Hello,\n\nA request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
+  // To the corrected address: what was corrected, and each re-issued credential (privacy/rectification.ts).
+  recipient_rectified: {
+    subject: "{{issuer.name}} corrected your details and re-issued your credentials",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has corrected {{#rectification.changedName}}your name{{#rectification.changedEmail}} and {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}your email address{{/rectification.changedEmail}} in its records.</p>
+{{#rectification.credentials.length}}<p>Each of your credentials was re-issued with the corrected details, at the same address:</p><ul>{{#rectification.credentials}}<li><a href="{{url}}">{{name}}</a></li>{{/rectification.credentials}}</ul>
+<p>Copies you downloaded or shared before now show as revoked (superseded): download them again from the links above.</p>{{/rectification.credentials.length}}
+<p style="color:#666;font-size:13px">If you did not ask for this correction, contact {{issuer.name}}.</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has corrected {{#rectification.changedName}}your name{{#rectification.changedEmail}} and {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}your email address{{/rectification.changedEmail}} in its records.\n{{#rectification.credentials.length}}\nEach of your credentials was re-issued with the corrected details, at the same address:\n{{#rectification.credentials}}  {{name}}: {{url}}\n{{/rectification.credentials}}\nCopies you downloaded or shared before now show as revoked (superseded): download them again from the links above.\n{{/rectification.credentials.length}}\nIf you did not ask for this correction, contact {{issuer.name}}.\n",
+  },
+  // To the old address when it changed: names no new address (account-takeover safety).
+  recipient_email_changed: {
+    subject: "{{issuer.name}} no longer writes to this address",
+    html: wrap(`<p>Hello,</p><p>{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.</p><p>If you did not ask for this, contact {{issuer.name}} at once.</p>`),
+    text: "Hello,\n\n{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.\n\nIf you did not ask for this, contact {{issuer.name}} at once.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -137,6 +153,19 @@ const fr: Defaults = {
     html: wrap(`<p>Bonjour,</p><p>Une demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\nUne demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
+  recipient_rectified: {
+    subject: "{{issuer.name}} a corrigé vos coordonnées et vous a délivré à nouveau vos titres",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a corrigé {{#rectification.changedName}}votre nom{{#rectification.changedEmail}} et {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}votre adresse e-mail{{/rectification.changedEmail}} dans ses registres.</p>
+{{#rectification.credentials.length}}<p>Chacun de vos titres a été délivré à nouveau avec les données corrigées, à la même adresse :</p><ul>{{#rectification.credentials}}<li><a href="{{url}}">{{name}}</a></li>{{/rectification.credentials}}</ul>
+<p>Les copies téléchargées ou partagées auparavant apparaissent désormais comme révoquées (remplacées) : téléchargez-les de nouveau depuis les liens ci-dessus.</p>{{/rectification.credentials.length}}
+<p style="color:#666;font-size:13px">Si vous n'avez pas demandé cette correction, contactez {{issuer.name}}.</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a corrigé {{#rectification.changedName}}votre nom{{#rectification.changedEmail}} et {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}votre adresse e-mail{{/rectification.changedEmail}} dans ses registres.\n{{#rectification.credentials.length}}\nChacun de vos titres a été délivré à nouveau avec les données corrigées, à la même adresse :\n{{#rectification.credentials}}  {{name}} : {{url}}\n{{/rectification.credentials}}\nLes copies téléchargées ou partagées auparavant apparaissent désormais comme révoquées (remplacées) : téléchargez-les de nouveau depuis les liens ci-dessus.\n{{/rectification.credentials.length}}\nSi vous n'avez pas demandé cette correction, contactez {{issuer.name}}.\n",
+  },
+  recipient_email_changed: {
+    subject: "{{issuer.name}} ne vous écrit plus à cette adresse",
+    html: wrap(`<p>Bonjour,</p><p>{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.</p><p>Si vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.</p>`),
+    text: "Bonjour,\n\n{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.\n\nSi vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.\n",
+  },
 };
 
 export const BUILT_IN: Record<string, Defaults> = { en, fr };
@@ -170,7 +199,9 @@ export function emailDay(date: Date | null | undefined, timeZone: string, locale
   return formatDay(date, timeZone, tag) ?? "";
 }
 
-export type MergeValues = Record<string, Record<string, string | number | null | undefined>>;
+/** A merge value: text, or a list of items a section repeats ({{#rectification.credentials}}). */
+export type MergeValue = string | number | null | undefined | readonly Record<string, string>[];
+export type MergeValues = Record<string, Record<string, MergeValue>>;
 
 // Escaping is Mustache's for HTML; text bodies must come out as written.
 const renderText = (template: string, view: MergeValues) => Mustache.render(template, view, {}, { escape: (v: unknown) => String(v) });
