@@ -18,6 +18,8 @@ import {
   RecipientRectificationsDocument,
   RectifyRecipientDocument,
   RevokeCredentialDocument,
+  SuspendCredentialDocument,
+  UpdateDataSubjectRequestDocument,
   UpdateRecipientDocument,
   type FileDataSubjectRequestInput,
   type RectifyRecipientInput,
@@ -75,8 +77,8 @@ async function template(client: LaurelClient, name: string) {
   return createTemplate.id;
 }
 
-async function issue(client: LaurelClient, recipient: { email: string; name?: string }, tpl = templateId): Promise<Issued> {
-  const { issueCredential } = await client.request(IssueCredentialDocument, { input: { templateId: tpl, recipient } });
+async function issue(client: LaurelClient, recipient: { email: string; name?: string }, tpl = templateId, dates: { issuedAt?: string; validUntil?: string } = {}): Promise<Issued> {
+  const { issueCredential } = await client.request(IssueCredentialDocument, { input: { templateId: tpl, recipient, ...dates } });
   if (issueCredential.__typename !== "Credential") throw new Error(JSON.stringify(issueCredential));
   return { id: issueCredential.id, recipientId: issueCredential.recipient!.id, document: issueCredential.verifiableCredential as Doc };
 }
@@ -123,6 +125,8 @@ describe("correcting a name", () => {
   let first: Issued;
   let second: Issued;
   let revoked: Issued;
+  let suspended: Issued;
+  let expired: Issued;
   let result: Awaited<ReturnType<typeof rectify>>;
 
   beforeAll(async () => {
@@ -131,12 +135,15 @@ describe("correcting a name", () => {
     revoked = await issue(a.owner, person, await template(a.owner, "Knots"));
     const { revokeCredential } = await a.owner.request(RevokeCredentialDocument, { id: revoked.id, input: { reason: "Issued in error" } });
     expect(revokeCredential.__typename).toBe("Credential");
-    // The issuance emails go first, so the notice below is told apart from them.
-    await waitFor(async () => fake.sent.filter((m) => m.to.includes(person.email)).length >= 3 || null, "the issuance emails");
+    suspended = await issue(a.owner, person, await template(a.owner, "Rigging"));
+    expect((await a.owner.request(SuspendCredentialDocument, { id: suspended.id })).suspendCredential.__typename).toBe("Credential");
+    expired = await issue(a.owner, person, await template(a.owner, "Signals"), { issuedAt: "2020-01-01T00:00:00Z", validUntil: "2021-01-01T00:00:00Z" });
+    // The issuance and suspension emails go first, so the notice below is told apart from them.
+    await waitFor(async () => fake.sent.filter((m) => m.to.includes(person.email)).length >= 6 || null, "the earlier emails");
     result = await rectify(a.owner, { recipientId: first.recipientId, name: corrected });
   }, 30_000);
 
-  it("records the correction and re-issues the two current credentials, not the revoked one", () => {
+  it("records the correction and re-issues the three current credentials (one suspended), not the revoked or expired one", () => {
     expect(result).toMatchObject({
       __typename: "RecipientRectification",
       changed: ["name"],
@@ -146,7 +153,7 @@ describe("correcting a name", () => {
       newEmail: person.email,
       actorKind: "user",
       actorId: a.userId,
-      credentialsReissued: 2,
+      credentialsReissued: 3,
       recipient: { name: corrected, email: person.email },
     });
   });
@@ -176,10 +183,18 @@ describe("correcting a name", () => {
     expect(await bitOf(first.document)).toBe(true);
   });
 
-  it("leaves the revoked credential's document as it was", async () => {
-    const res = await fetch(local(revoked.document.id), { headers: { accept: "application/ld+json" } });
-    expect(nameIn((await res.json()) as Doc)).toBe(person.name);
+  it("leaves the revoked and the expired credentials' documents as they were", async () => {
+    expect(nameIn(await published(revoked.document))).toEqual(person.name);
+    expect(await published(revoked.document)).toEqual(revoked.document);
     expect((await verify(revoked.document)).status.message).toBe("The issuer has revoked this credential");
+    expect(await published(expired.document)).toEqual(expired.document);
+  });
+
+  it("re-issues a suspended credential, which stays suspended", async () => {
+    const now = await published(suspended.document);
+    expect(nameIn(now)).toBe(corrected);
+    expect((await verify(now)).status.state).toBe("suspended");
+    expect((await verify(suspended.document)).status.message).toMatch(/^Superseded/);
   });
 
   it("bakes the new document into the badge and names the person as corrected on the page", async () => {
@@ -214,8 +229,8 @@ describe("correcting a name", () => {
     const notice = await waitFor(async () => fake.sent.find((m) => m.to.includes(person.email) && m.tags.some((t) => t.value === "recipient_rectified")), "the notice");
     expect(notice.text).toContain("corrected your name in its records");
     expect(notice.text).not.toContain("email address in its records");
-    for (const held of [first, second]) expect(notice.text).toContain(held.document.id);
-    expect(notice.text).not.toContain(revoked.document.id);
+    for (const held of [first, second, suspended]) expect(notice.text).toContain(held.document.id);
+    for (const held of [revoked, expired]) expect(notice.text).not.toContain(held.document.id);
     expect(notice.html).toContain(`href="${first.document.id}"`);
     expect(notice.text).toContain(`Hello ${corrected},`);
     expect(fake.sent.some((m) => m.tags.some((t) => t.value === "recipient_email_changed") && m.to.includes(person.email))).toBe(false);
@@ -403,6 +418,22 @@ describe("a rectification request, then an erasure", () => {
     // Carried out as a rectification, on the record.
     const [event] = await app.db.admin`select count(*)::int as n from audit_log where tenant_id = ${a.tenantId} and action = 'data_subject_request.rectified' and target_id = ${uuidOf(requestId)}`;
     expect(event!.n).toBe(1);
+  }, 30_000);
+
+  it("leaves a request in progress, saying why, when its correction can no longer be made", async () => {
+    const clash = { email: `clash.${tag}@example.test`, name: "Clash Person" };
+    const filed = await file(a.owner, { kind: "rectification", recipientId: held.recipientId, identityVerification: { method: "email_link" }, requestedChanges: { email: clash.email } });
+    if (filed.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(filed));
+    await issue(a.owner, clash); // the address is taken after the request was filed
+    const before = await snapshot(held.recipientId);
+    await a.owner.request(CarryOutDataSubjectRequestDocument, { id: filed.id });
+    const stuck = await waitFor(async () => {
+      const { node } = await a.owner.request(DataSubjectRequestDocument, { id: filed.id });
+      return node?.__typename === "DataSubjectRequest" && node.outcome ? node : null;
+    }, "the outcome");
+    expect(stuck).toMatchObject({ state: "in_progress", outcome: "Not carried out: Another recipient already has this email" });
+    expect(await snapshot(held.recipientId)).toEqual(before);
+    await a.owner.request(UpdateDataSubjectRequestDocument, { input: { id: filed.id, state: "refused", outcome: "The address belongs to someone else" } });
   }, 30_000);
 
   it("refuses to rectify an erased person, and the erasure leaves none of their earlier names or addresses", async () => {
