@@ -6,11 +6,14 @@
 // correction and carried out by the worker. Refusals are typed and change nothing; the tenant wall
 // holds; and an erasure afterwards leaves none of the person's earlier names or addresses anywhere.
 import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
   CarryOutDataSubjectRequestDocument,
   CreateTemplateDocument,
+  CreateWebhookEndpointDocument,
   CredentialDocumentHistoryDocument,
   DataSubjectRequestDocument,
   FileDataSubjectRequestDocument,
@@ -37,6 +40,7 @@ import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
 const tag = randomBytes(3).toString("hex");
 
 let fake: FakeResend;
+let receiver: http.Server;
 let app: TestApp;
 let worker: QueueWorker;
 let a: TestTenant;
@@ -49,11 +53,19 @@ beforeAll(async () => {
   a = await signUpTenant(app, "Rectification College");
   b = await signUpTenant(app, "Another College");
   templateId = await template(a.owner, "Seamanship");
-});
+  // Partners subscribed to completed requests (privacy/partner-events.ts).
+  receiver = http.createServer((_req, res) => res.writeHead(204).end());
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const { createWebhookEndpoint } = await a.owner.request(CreateWebhookEndpointDocument, {
+    input: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, eventTypes: ["data_subject_request.completed"] },
+  });
+  if (createWebhookEndpoint.__typename !== "WebhookSecretPayload") throw new Error(JSON.stringify(createWebhookEndpoint));
+}, 30_000);
 afterAll(async () => {
   await worker?.stop();
   await app?.close();
   await fake?.close();
+  await new Promise((resolve) => receiver?.close(resolve));
 });
 
 type Doc = Record<string, any>;
@@ -362,6 +374,35 @@ describe("refusals", () => {
   });
 });
 
+describe("answering a request with rectifyRecipient", () => {
+  it("completes the person's rectification request, and refuses a request of another kind or person", async () => {
+    const held = await issue(a.owner, { email: `ngozi.${tag}@example.test`, name: "Ngozi Adichi" });
+    const other = await issue(a.owner, { email: `other.${tag}@example.test`, name: "Other Person" });
+    const identityVerification = { method: "known_contact" as const };
+    const fileIt = async (input: FileDataSubjectRequestInput) => {
+      const { fileDataSubjectRequest: r } = await a.owner.request(FileDataSubjectRequestDocument, { input });
+      if (r.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(r));
+      return r.id;
+    };
+    const theirs = await fileIt({ kind: "rectification", recipientId: held.recipientId, identityVerification, requestedChanges: { name: "Ngozi Adichie" } });
+    const access = await fileIt({ kind: "access", recipientId: held.recipientId, identityVerification });
+    const someoneElses = await fileIt({ kind: "rectification", recipientId: other.recipientId, identityVerification, requestedChanges: { name: "Other Persons" } });
+    for (const requestId of [access, someoneElses]) {
+      expect(await rectify(a.owner, { recipientId: held.recipientId, name: "Ngozi Adichie", requestId })).toMatchObject({
+        __typename: "ValidationError",
+        fieldErrors: [{ path: ["input", "requestId"] }],
+      });
+    }
+    expect(await rectify(b.owner, { recipientId: held.recipientId, name: "Ngozi Adichie", requestId: theirs })).toMatchObject({ __typename: "NotFoundError" });
+    const done = await rectify(a.owner, { recipientId: held.recipientId, name: "Ngozi Adichie", requestId: theirs });
+    expect(done).toMatchObject({ __typename: "RecipientRectification", newName: "Ngozi Adichie", request: { id: theirs, state: "completed" } });
+    const { node } = await a.owner.request(DataSubjectRequestDocument, { id: theirs });
+    expect(node).toMatchObject({ state: "completed", outcome: expect.stringMatching(/^Rectified: name corrected; 1 credential/) });
+    // A completed request is final: it cannot be answered twice.
+    expect(await rectify(a.owner, { recipientId: held.recipientId, name: "Ngozi A.", requestId: theirs })).toMatchObject({ __typename: "ValidationError" });
+  });
+});
+
 describe("a rectification request, then an erasure", () => {
   const person = { email: `lucia.ferreira.${tag}@example.test`, name: "Lucia Ferrera" };
   const asked = { email: `lucia.fereira.${tag}@example.test`, name: "Lúcia Ferreira" };
@@ -415,9 +456,13 @@ describe("a rectification request, then an erasure", () => {
     const { node } = await a.owner.request(RecipientRectificationsDocument, { id: held.recipientId });
     if (node?.__typename !== "Recipient") throw new Error("recipient");
     expect(node.rectifications).toEqual([expect.objectContaining({ actorKind: "system", request: { id: requestId, state: "completed" }, oldName: person.name })]);
-    // Carried out as a rectification, on the record.
+    // Carried out as a rectification, on the record; partners hear it was answered, and nothing about whom.
     const [event] = await app.db.admin`select count(*)::int as n from audit_log where tenant_id = ${a.tenantId} and action = 'data_subject_request.rectified' and target_id = ${uuidOf(requestId)}`;
     expect(event!.n).toBe(1);
+    const [delivery] = await app.db.admin<{ payload: any }[]>`
+      select payload from webhook_deliveries where tenant_id = ${a.tenantId} and event_type = 'data_subject_request.completed' and payload::text like ${"%" + requestId + "%"}`;
+    expect(delivery!.payload.data).toEqual({ requestId, kind: "rectification", state: "completed", completedAt: done.completedAt });
+    for (const value of [asked.email, asked.name, person.email, person.name]) expect(JSON.stringify(delivery!.payload)).not.toContain(value);
   }, 30_000);
 
   it("leaves a request in progress, saying why, when its correction can no longer be made", async () => {
