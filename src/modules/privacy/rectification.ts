@@ -183,13 +183,14 @@ interface Reissued {
 /** Re-signs each current credential of the person (see rectifyRecipient, step 2); returns them. */
 async function reissueCredentials(db: Db, caller: Caller, recipientId: string, holder: { email: string; name: string | null }, rectificationId: string, settings: IssuerSettings & MailSettings, now: Date): Promise<Reissued[]> {
   const { tenantId } = caller;
+  // Locked before they are read, so a revocation or suspension committed meanwhile is seen, not undone.
+  await db.$queryRaw`select 1 from credentials where tenant_id = ${tenantId}::uuid and recipient_id = ${recipientId}::uuid for update`;
   const credentials = await db.credential.findMany({
     where: { tenantId, recipientId, status: { in: ["ACTIVE", "SUSPENDED"] }, erasedAt: null, OR: [{ validUntil: null }, { validUntil: { gt: now } }] },
     include: { templateVersionRow: { select: { name: true, credentialDescription: true } } },
     orderBy: [{ issuedAt: "asc" }, { id: "asc" }],
   });
   if (!credentials.length) return [];
-  await db.$queryRaw`select 1 from credentials where tenant_id = ${tenantId}::uuid and id = any(${credentials.map((c) => c.id)}::uuid[]) for update`;
   const slots = await allocatorFor(db, settings.allocateStatus)(tenantId, "revocation", credentials.length);
   const key = await activeSigningKey(db, tenantId, settings);
   const oldLists = new Set<string>();
