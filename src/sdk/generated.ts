@@ -259,6 +259,8 @@ export type FileDataSubjectRequestInput = {
   kind: DataSubjectRequestKind;
   /** The person as a recipient; or give email */
   recipientId?: string | number | null | undefined;
+  /** Rectification only, and required there: the corrected name and/or email the person asks for (normalised as recipients are) */
+  requestedChanges?: RequestedChangesInput | null | undefined;
 };
 
 export type FunnelGroupBy =
@@ -367,10 +369,32 @@ export type RecipientPrivacyInput = {
   trackingConsent?: boolean | null | undefined;
 };
 
+export type RectifiedField =
+  | 'email'
+  | 'name';
+
+export type RectifyRecipientInput = {
+  /** The corrected address */
+  email?: string | null | undefined;
+  /** The corrected name: 1 to 200 characters, one line (stored in NFC) */
+  name?: string | null | undefined;
+  recipientId: string | number;
+  /** The person's rectification request this answers; it is completed */
+  requestId?: string | number | null | undefined;
+};
+
 export type ReminderSettingsInput = {
   expiryReminderDays?: number | null | undefined;
   reminderCount: number;
   reminderIntervalDays: number;
+};
+
+/** A correction of a person's details (GDPR Art. 16): either or both; absent fields stay as they are. */
+export type RequestedChangesInput = {
+  /** The corrected email address */
+  email?: string | null | undefined;
+  /** The corrected name: 1 to 200 characters, one line (stored in NFC) */
+  name?: string | null | undefined;
 };
 
 export type RevokeCredentialInput = {
@@ -996,6 +1020,7 @@ export type UpdateRecipientMutation = { updateRecipient:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
+    | { __typename: 'RectificationRequiredError', message: string, fields: Array<string> }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -1144,7 +1169,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
-export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null };
+export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null };
 
 export type FileDataSubjectRequestMutationVariables = Exact<{
   input: FileDataSubjectRequestInput;
@@ -1153,7 +1178,7 @@ export type FileDataSubjectRequestMutationVariables = Exact<{
 
 export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1164,7 +1189,7 @@ export type UpdateDataSubjectRequestMutationVariables = Exact<{
 
 
 export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1176,7 +1201,7 @@ export type CarryOutDataSubjectRequestMutationVariables = Exact<{
 
 export type CarryOutDataSubjectRequestMutation = { carryOutDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1188,7 +1213,7 @@ export type DataSubjectRequestsQueryVariables = Exact<{
 }>;
 
 
-export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null } }> } | null } };
+export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null } }> } | null } };
 
 export type DataSubjectRequestQueryVariables = Exact<{
   id: string | number;
@@ -1200,7 +1225,7 @@ export type DataSubjectRequestQuery = { node:
     | { __typename: 'AuditLogEntry' }
     | { __typename: 'BulkJob' }
     | { __typename: 'Credential' }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
     | { __typename: 'Invitation' }
@@ -1228,6 +1253,69 @@ export type TenantHolidaysQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type TenantHolidaysQuery = { tenant: { timeZone: string, holidays: Array<{ date: string, name: string }> | null } };
+
+export type RecipientRectificationFieldsFragment = { id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null };
+
+export type RectifyRecipientMutationVariables = Exact<{
+  input: RectifyRecipientInput;
+}>;
+
+
+export type RectifyRecipientMutation = { rectifyRecipient:
+    | { __typename: 'AlreadyErasedError', message: string }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'RecipientExistsError', message: string, path: Array<string> }
+    | { __typename: 'RecipientRectification', id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type RecipientRectificationsQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RecipientRectificationsQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential' }
+    | { __typename: 'DataSubjectRequest' }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient', id: string, email: string, name: string | null, rectifications: Array<{ id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }> }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint' }
+   | null };
+
+export type CredentialDocumentHistoryQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CredentialDocumentHistoryQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential', id: string, status: CredentialStatus, publicUrl: string, verifiableCredential: unknown, documentHistory: Array<{ document: unknown, statusListCredential: string, statusListIndex: number, signedAt: string, supersededAt: string, supersededReason: string, rectification: { id: string } | null }> | null }
+    | { __typename: 'DataSubjectRequest' }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient' }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint' }
+   | null };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -1519,8 +1607,35 @@ export const DataSubjectRequestFieldsFragmentDoc = new TypedDocumentString(`
     url
     expiresAt
   }
+  requestedChanges {
+    name
+    email
+  }
 }
     `, {"fragmentName":"DataSubjectRequestFields"}) as unknown as TypedDocumentString<DataSubjectRequestFieldsFragment, unknown>;
+export const RecipientRectificationFieldsFragmentDoc = new TypedDocumentString(`
+    fragment RecipientRectificationFields on RecipientRectification {
+  id
+  rectifiedAt
+  changed
+  oldName
+  newName
+  oldEmail
+  newEmail
+  actorKind
+  actorId
+  credentialsReissued
+  recipient {
+    id
+    email
+    name
+  }
+  request {
+    id
+    state
+  }
+}
+    `, {"fragmentName":"RecipientRectificationFields"}) as unknown as TypedDocumentString<RecipientRectificationFieldsFragment, unknown>;
 export const EngagementFunnelDocument = new TypedDocumentString(`
     query EngagementFunnel($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput, $statuses: [CredentialStatus!], $groupBy: FunnelGroupBy) {
   engagementFunnel(
@@ -2766,6 +2881,10 @@ export const UpdateRecipientDocument = new TypedDocumentString(`
         message
       }
     }
+    ... on RectificationRequiredError {
+      message
+      fields
+    }
     ... on Error {
       message
     }
@@ -3166,6 +3285,10 @@ export const FileDataSubjectRequestDocument = new TypedDocumentString(`
     url
     expiresAt
   }
+  requestedChanges {
+    name
+    email
+  }
 }`) as unknown as TypedDocumentString<FileDataSubjectRequestMutation, FileDataSubjectRequestMutationVariables>;
 export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
     mutation UpdateDataSubjectRequest($input: UpdateDataSubjectRequestInput!) {
@@ -3211,6 +3334,10 @@ export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
   export {
     url
     expiresAt
+  }
+  requestedChanges {
+    name
+    email
   }
 }`) as unknown as TypedDocumentString<UpdateDataSubjectRequestMutation, UpdateDataSubjectRequestMutationVariables>;
 export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
@@ -3261,6 +3388,10 @@ export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
     url
     expiresAt
   }
+  requestedChanges {
+    name
+    email
+  }
 }`) as unknown as TypedDocumentString<CarryOutDataSubjectRequestMutation, CarryOutDataSubjectRequestMutationVariables>;
 export const DataSubjectRequestsDocument = new TypedDocumentString(`
     query DataSubjectRequests($first: Int, $after: String, $filter: DataSubjectRequestFilter) {
@@ -3304,6 +3435,10 @@ export const DataSubjectRequestsDocument = new TypedDocumentString(`
     url
     expiresAt
   }
+  requestedChanges {
+    name
+    email
+  }
 }`) as unknown as TypedDocumentString<DataSubjectRequestsQuery, DataSubjectRequestsQueryVariables>;
 export const DataSubjectRequestDocument = new TypedDocumentString(`
     query DataSubjectRequest($id: ID!) {
@@ -3339,6 +3474,10 @@ export const DataSubjectRequestDocument = new TypedDocumentString(`
     url
     expiresAt
   }
+  requestedChanges {
+    name
+    email
+  }
 }`) as unknown as TypedDocumentString<DataSubjectRequestQuery, DataSubjectRequestQueryVariables>;
 export const SetTenantHolidaysDocument = new TypedDocumentString(`
     mutation SetTenantHolidays($input: SetTenantHolidaysInput!) {
@@ -3371,6 +3510,113 @@ export const TenantHolidaysDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<TenantHolidaysQuery, TenantHolidaysQueryVariables>;
+export const RectifyRecipientDocument = new TypedDocumentString(`
+    mutation RectifyRecipient($input: RectifyRecipientInput!) {
+  rectifyRecipient(input: $input) {
+    __typename
+    ... on RecipientRectification {
+      ...RecipientRectificationFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+    ... on AlreadyErasedError {
+      message
+    }
+    ... on RecipientExistsError {
+      message
+      path
+    }
+  }
+}
+    fragment RecipientRectificationFields on RecipientRectification {
+  id
+  rectifiedAt
+  changed
+  oldName
+  newName
+  oldEmail
+  newEmail
+  actorKind
+  actorId
+  credentialsReissued
+  recipient {
+    id
+    email
+    name
+  }
+  request {
+    id
+    state
+  }
+}`) as unknown as TypedDocumentString<RectifyRecipientMutation, RectifyRecipientMutationVariables>;
+export const RecipientRectificationsDocument = new TypedDocumentString(`
+    query RecipientRectifications($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on Recipient {
+      id
+      email
+      name
+      rectifications {
+        ...RecipientRectificationFields
+      }
+    }
+  }
+}
+    fragment RecipientRectificationFields on RecipientRectification {
+  id
+  rectifiedAt
+  changed
+  oldName
+  newName
+  oldEmail
+  newEmail
+  actorKind
+  actorId
+  credentialsReissued
+  recipient {
+    id
+    email
+    name
+  }
+  request {
+    id
+    state
+  }
+}`) as unknown as TypedDocumentString<RecipientRectificationsQuery, RecipientRectificationsQueryVariables>;
+export const CredentialDocumentHistoryDocument = new TypedDocumentString(`
+    query CredentialDocumentHistory($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on Credential {
+      id
+      status
+      publicUrl
+      verifiableCredential
+      documentHistory {
+        document
+        statusListCredential
+        statusListIndex
+        signedAt
+        supersededAt
+        supersededReason
+        rectification {
+          id
+        }
+      }
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CredentialDocumentHistoryQuery, CredentialDocumentHistoryQueryVariables>;
 export const TenantDocument = new TypedDocumentString(`
     query Tenant {
   tenant {

@@ -45,13 +45,18 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
   const [recipient] = await admin`insert into recipients (tenant_id, email, name) values (${tenantId}, ${`holder@${label}.test`}, 'Holder') returning id`;
   await admin`insert into data_subject_requests (tenant_id, kind, recipient_id, filed_by, identity_method, deadline_at)
               values (${tenantId}, 'access', ${recipient!.id}, 'data_subject', 'email_link', now() + interval '1 month')`;
-  const [revocation] = await admin`insert into status_lists (tenant_id, purpose, next_index) values (${tenantId}, 'revocation', 1) returning id`;
+  const [revocation] = await admin`insert into status_lists (tenant_id, purpose, next_index) values (${tenantId}, 'revocation', 2) returning id`;
   const [suspension] = await admin`insert into status_lists (tenant_id, purpose, next_index) values (${tenantId}, 'suspension', 1) returning id`;
   const [credential] = await admin`
     insert into credentials (tenant_id, template_id, template_version, recipient_id, status_list_id, status_index, suspension_list_id,
                              suspension_index, valid_from, document, status)
     values (${tenantId}, ${template!.id}, 1, ${recipient!.id}, ${revocation!.id}, 0, ${suspension!.id}, 0, now(), '{"id": "x"}', 'REVOKED')
     returning id`;
+  // A correction of the holder's name (sql/036) superseded an earlier document, whose entry is index 1.
+  const [fix] = await admin`insert into recipient_rectifications (tenant_id, recipient_id, changed, old_name, new_name, actor_kind)
+              values (${tenantId}, ${recipient!.id}, '{name}', 'Older Holder', 'Holder', 'system') returning id`;
+  await admin`insert into credential_documents (tenant_id, credential_id, document, status_list_id, status_index, signed_at, superseded_reason, rectification_id)
+              values (${tenantId}, ${credential!.id}, '{"id": "x"}', ${revocation!.id}, 1, now() - interval '1 day', 'Superseded', ${fix!.id})`;
   await admin`insert into images (tenant_id, content_type, bytes, sha256) values (${tenantId}, 'image/png', '\\x89', ${"0".repeat(64)})`;
   const domain = `${label}-${hex(3)}.example`;
   await admin`insert into sender_domains (tenant_id, domain, status, verified_at) values (${tenantId}, ${domain}, 'verified', now())`;

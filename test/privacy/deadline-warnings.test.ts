@@ -65,7 +65,7 @@ async function person(t: TestTenant, email: string, name: string) {
 /** Files a request through the SDK, then dates it as the scenario needs (only the owner may rewrite dates). */
 async function request(t: TestTenant, recipientId: string, kind: DataSubjectRequestKind, receivedAt: string, deadlineAt: string, final = false) {
   const { fileDataSubjectRequest: filed } = await t.owner.request(FileDataSubjectRequestDocument, {
-    input: { kind, recipientId, identityVerification: { method: "known_contact" } },
+    input: { kind, recipientId, identityVerification: { method: "known_contact" }, ...(kind === "rectification" ? { requestedChanges: { name: "Corrected Name" } } : {}) },
   });
   if (filed.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(filed));
   const id = decodeGlobalID(filed.id).id;

@@ -142,15 +142,17 @@ describe("exporting a person's data", () => {
       "README.txt",
       `credentials/${uuidOf(mine.id)}.json`,
       "csv/audit-entries.csv",
+      "csv/credential-documents.csv",
       "csv/credential-status-history.csv",
       "csv/credentials.csv",
       "csv/data-subject-requests.csv",
       "csv/emails.csv",
       "csv/engagement-events.csv",
       "csv/recipient.csv",
+      "csv/rectifications.csv",
       "person.json",
     ]);
-    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.0/);
+    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.1/);
     expect(files.get("csv/recipient.csv")!.toString()).toContain(PERSON.email);
     expect(files.get("csv/credentials.csv")!.toString()).toContain(uuidOf(mine.id));
   });

@@ -78,7 +78,9 @@ describe("filing a request", () => {
   it("records each kind, open and filed by staff, with the deadline its kind and the tenant's calendar give", async () => {
     const person = await recipient(t.owner);
     for (const kind of KINDS) {
-      const request = await filed(t.owner, { kind, recipientId: person.id, identityVerification: checked });
+      // A rectification carries the correction it asks for (sql/036).
+      const asked = kind === "rectification" ? { requestedChanges: { name: "Corrected Name" } } : {};
+      const request = await filed(t.owner, { kind, recipientId: person.id, identityVerification: checked, ...asked });
       expect(request).toMatchObject({ kind, state: "open", filedBy: "staff", completedAt: null, overdue: false, recipient: { id: person.id } });
       expect(request.identityVerification).toEqual(checked);
       const expected = requestDeadline(kind, new Date(request.receivedAt), "UTC", new Set());
@@ -266,7 +268,7 @@ describe("who may", () => {
 
   it("as admin: everything, and it may give a key the privacy scope", async () => {
     const admin = await member(t, "admin");
-    expect((await file(admin, { kind: "rectification", recipientId: personId, identityVerification: checked })).__typename).toBe("DataSubjectRequest");
+    expect((await file(admin, { kind: "rectification", recipientId: personId, identityVerification: checked, requestedChanges: { name: "Corrected Name" } })).__typename).toBe("DataSubjectRequest");
     expect((await list(admin)).totalCount).toBeGreaterThanOrEqual(2);
     expect((await admin.request(SetTenantHolidaysDocument, { input: { days: [{ date: "2026-12-25", name: "Christmas Day" }] } })).setTenantHolidays.__typename).toBe("SetTenantHolidaysPayload");
     const key = await createKey(app, admin, ["privacy"]);

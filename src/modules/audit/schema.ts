@@ -8,7 +8,7 @@ import { isUuid } from "../common/caller.js";
 import { TenantRef } from "../tenants/schema.js";
 import type { ActorSummary } from "../../loaders.js";
 
-const ActorKindEnum = builder.enumType(ActorKind, { name: "ActorKind" });
+export const ActorKindEnum = builder.enumType(ActorKind, { name: "ActorKind" });
 
 const ActorRef = builder.objectRef<ActorSummary>("Actor").implement({
   description: "Who did it, as they are named now (a deleted actor resolves to null).",

@@ -112,7 +112,6 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
   const a = s.achievement;
   const salt = randomBytes(16).toString("hex");
   const description = a.credentialDescription ? renderMergeText(a.credentialDescription, { ...s.fieldValues, [RECIPIENT_NAME]: s.recipientName ?? "" }) : "";
-  const statusUrl = urls.statusList(s.publicUrl, s.tenantId, s.revocation.listId);
   return {
     "@context": [VC_V2, OB_V3],
     id: urls.credential(s.publicUrl, s.tenantId, s.credentialId),
@@ -124,10 +123,7 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
     ...(description ? { description } : {}),
     credentialSubject: {
       type: ["AchievementSubject"],
-      identifier: [
-        { type: "IdentityObject", identityHash: identityHash(s.recipientEmail, salt), identityType: "emailAddress", hashed: true, salt },
-        ...(s.recipientName ? [{ type: "IdentityObject", identityHash: s.recipientName, identityType: "name", hashed: false }] : []),
-      ],
+      identifier: subjectIdentifiers(s.recipientEmail, s.recipientName, salt),
       achievement: {
         ...achievementJson(urls.achievement(s.publicUrl, s.tenantId, a.templateId, a.version), a),
         creator: issuerProfile(s.did, s.profile),
@@ -144,12 +140,60 @@ export function buildCredential(s: CredentialSource): Record<string, unknown> {
           })),
         }
       : {}),
-    credentialStatus: {
-      id: `${statusUrl}#${s.revocation.index}`,
-      type: "BitstringStatusListEntry",
-      statusPurpose: "revocation",
-      statusListIndex: String(s.revocation.index),
-      statusListCredential: statusUrl,
-    },
+    credentialStatus: revocationEntry(s.publicUrl, s.tenantId, s.revocation),
+  };
+}
+
+/**
+ * The recipient as credentialSubject.identifier states them (OB 3.0 IdentityObject): their email as a
+ * salted sha256 (identityType emailAddress), and their name in plain text (identityType name) when known.
+ */
+export function subjectIdentifiers(email: string, name: string | null, salt = randomBytes(16).toString("hex")) {
+  return [
+    { type: "IdentityObject", identityHash: identityHash(email, salt), identityType: "emailAddress", hashed: true, salt },
+    ...(name ? [{ type: "IdentityObject", identityHash: name, identityType: "name", hashed: false }] : []),
+  ];
+}
+
+/** The one credentialStatus entry: a W3C BitstringStatusListEntry of purpose revocation at `slot`. */
+export function revocationEntry(publicUrl: string, tenantId: string, slot: { listId: string; index: number }) {
+  const statusUrl = urls.statusList(publicUrl, tenantId, slot.listId);
+  return {
+    id: `${statusUrl}#${slot.index}`,
+    type: "BitstringStatusListEntry",
+    statusPurpose: "revocation",
+    statusListIndex: String(slot.index),
+    statusListCredential: statusUrl,
+  };
+}
+
+export interface Correction {
+  recipientEmail: string;
+  recipientName: string | null;
+  /** The template version's per-recipient description (merge fields), to render again with the new name. */
+  credentialDescription: string | null;
+  fieldValues: Record<string, string>;
+  revocation: { listId: string; index: number };
+  publicUrl: string;
+  tenantId: string;
+}
+
+/**
+ * The unsigned re-issue of a signed document after its holder's details were corrected (GDPR Art. 16):
+ * the same document with only what names the holder replaced (credentialSubject.identifier, with a
+ * fresh salt; the description when the template merges the name into it), a fresh revocation entry,
+ * and no proof. Everything else (id, issuer as it was stated, achievement, validFrom, validUntil,
+ * evidence) stays exactly as first signed: a correction of the holder changes no other claim.
+ */
+export function correctedDocument(signed: Record<string, unknown>, c: Correction): Record<string, unknown> {
+  const { proof: _proof, ...rest } = signed;
+  const subject = { ...(signed.credentialSubject as Record<string, unknown>), identifier: subjectIdentifiers(c.recipientEmail, c.recipientName) };
+  const description = c.credentialDescription ? renderMergeText(c.credentialDescription, { ...c.fieldValues, [RECIPIENT_NAME]: c.recipientName ?? "" }) : "";
+  const { description: _old, ...withoutDescription } = rest;
+  return {
+    ...withoutDescription,
+    ...(c.credentialDescription ? (description ? { description } : {}) : "description" in rest ? { description: rest.description } : {}),
+    credentialSubject: subject,
+    credentialStatus: revocationEntry(c.publicUrl, c.tenantId, c.revocation),
   };
 }

@@ -92,6 +92,9 @@ export async function verifyCredential(p: PublicContext, credential: unknown, no
       else {
         const revoked = isSet(encodeList(bits.capacity, bits.setIndexes), index);
         status = revoked ? { ok: false, state: "revoked", message: "The issuer has revoked this credential" } : { ok: true, state: "active", message: "Not revoked" };
+        if (revoked && (await isSuperseded(p, match[1]!, doc.id, entry))) {
+          status = { ok: false, state: "revoked", message: `Superseded: the issuer re-issued this credential with the holder's corrected details (GDPR Art. 16); the current document is at ${doc.id}` };
+        }
         if (!revoked && bits.purpose === "revocation") {
           // Suspension is published in a second list (OB 3.0's schema allows one credentialStatus entry).
           const suspended = await isSuspended(p, match[1]!, doc.id);
@@ -130,4 +133,16 @@ async function isSuspended(p: PublicContext, tenantId: string, credentialUrl: un
   if (!id) return false;
   const credential = await loadCredential(p, tenantId, id);
   return credential?.status === "SUSPENDED";
+}
+
+/**
+ * A revoked entry is a superseded document's (privacy/rectification.ts) when the credential it names
+ * is published with another, not revoked, status entry: same id, newer document.
+ */
+async function isSuperseded(p: PublicContext, tenantId: string, credentialUrl: unknown, entry: Record<string, unknown>): Promise<boolean> {
+  const id = typeof credentialUrl === "string" ? /\/credentials\/([0-9a-f-]{36})$/.exec(credentialUrl)?.[1] : undefined;
+  if (!id) return false;
+  const current = await loadCredential(p, tenantId, id);
+  const now = current?.document.credentialStatus as Record<string, unknown> | undefined;
+  return Boolean(current && current.status !== "REVOKED" && now && (now.statusListCredential !== entry.statusListCredential || now.statusListIndex !== entry.statusListIndex));
 }

@@ -201,6 +201,11 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     links: { accept: payload.acceptUrl ?? "", action: payload.actionUrl ?? "" },
     request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "", action: payload.requestAction ?? "" },
     link: { expiresAt: payload.linkExpiresAt ?? "" },
+    rectification: {
+      changedName: payload.changedName ?? "",
+      changedEmail: payload.changedEmail ?? "",
+      credentials: Array.isArray(email.payload.credentials) ? (email.payload.credentials as Record<string, string>[]) : [],
+    },
   };
   let pixel = "";
   const credentialId = facts.credential_id;

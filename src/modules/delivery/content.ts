@@ -12,10 +12,16 @@ export const EMAIL_KINDS = [
   "credential_suspended",
   "credential_reinstated",
 ] as const;
-// Messages to the tenant's own staff, not to recipients: not overridable by email templates.
-// privacy_request_link goes to a person at their own request (privacy/self-service.ts): ours, not overridable,
-// so no tenant template can drop the link or reword what using it does.
-export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due" | "privacy_request_link";
+// Messages to the tenant's own staff, the notices of a rectification (GDPR Art. 16, which must say what
+// happened and, to an old address, nothing more) and privacy_request_link, sent at a person's own request
+// (privacy/self-service.ts): ours, not overridable, so no tenant template can drop a link or reword them.
+export type EmailKind =
+  | (typeof EMAIL_KINDS)[number]
+  | "invitation"
+  | "data_subject_request_due"
+  | "privacy_request_link"
+  | "recipient_rectified"
+  | "recipient_email_changed";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -102,6 +108,21 @@ const en: Defaults = {
 <p style="color:#666;font-size:13px">If you did not ask, ignore this email: nothing happens unless the link is used.</p>`),
     text: "Hello {{recipient.name}},\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.action}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
   },
+  // To the corrected address: what was corrected, and each re-issued credential (privacy/rectification.ts).
+  recipient_rectified: {
+    subject: "{{issuer.name}} corrected your details and re-issued your credentials",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has corrected {{#rectification.changedName}}your name{{#rectification.changedEmail}} and {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}your email address{{/rectification.changedEmail}} in its records.</p>
+{{#rectification.credentials.length}}<p>Each of your credentials was re-issued with the corrected details, at the same address:</p><ul>{{#rectification.credentials}}<li><a href="{{url}}">{{name}}</a></li>{{/rectification.credentials}}</ul>
+<p>Copies you downloaded or shared before now show as revoked (superseded): download them again from the links above.</p>{{/rectification.credentials.length}}
+<p style="color:#666;font-size:13px">If you did not ask for this correction, contact {{issuer.name}}.</p>`),
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has corrected {{#rectification.changedName}}your name{{#rectification.changedEmail}} and {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}your email address{{/rectification.changedEmail}} in its records.\n{{#rectification.credentials.length}}\nEach of your credentials was re-issued with the corrected details, at the same address:\n{{#rectification.credentials}}  {{name}}: {{url}}\n{{/rectification.credentials}}\nCopies you downloaded or shared before now show as revoked (superseded): download them again from the links above.\n{{/rectification.credentials.length}}\nIf you did not ask for this correction, contact {{issuer.name}}.\n",
+  },
+  // To the old address when it changed: names no new address (account-takeover safety).
+  recipient_email_changed: {
+    subject: "{{issuer.name}} no longer writes to this address",
+    html: wrap(`<p>Hello,</p><p>{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.</p><p>If you did not ask for this, contact {{issuer.name}} at once.</p>`),
+    text: "Hello,\n\n{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.\n\nIf you did not ask for this, contact {{issuer.name}} at once.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -157,6 +178,19 @@ const fr: Defaults = {
 <p style="color:#666;font-size:13px">Si vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.</p>`),
     text: "Bonjour {{recipient.name}},\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.action}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
   },
+  recipient_rectified: {
+    subject: "{{issuer.name}} a corrigé vos coordonnées et vous a délivré à nouveau vos titres",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a corrigé {{#rectification.changedName}}votre nom{{#rectification.changedEmail}} et {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}votre adresse e-mail{{/rectification.changedEmail}} dans ses registres.</p>
+{{#rectification.credentials.length}}<p>Chacun de vos titres a été délivré à nouveau avec les données corrigées, à la même adresse :</p><ul>{{#rectification.credentials}}<li><a href="{{url}}">{{name}}</a></li>{{/rectification.credentials}}</ul>
+<p>Les copies téléchargées ou partagées auparavant apparaissent désormais comme révoquées (remplacées) : téléchargez-les de nouveau depuis les liens ci-dessus.</p>{{/rectification.credentials.length}}
+<p style="color:#666;font-size:13px">Si vous n'avez pas demandé cette correction, contactez {{issuer.name}}.</p>`),
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a corrigé {{#rectification.changedName}}votre nom{{#rectification.changedEmail}} et {{/rectification.changedEmail}}{{/rectification.changedName}}{{#rectification.changedEmail}}votre adresse e-mail{{/rectification.changedEmail}} dans ses registres.\n{{#rectification.credentials.length}}\nChacun de vos titres a été délivré à nouveau avec les données corrigées, à la même adresse :\n{{#rectification.credentials}}  {{name}} : {{url}}\n{{/rectification.credentials}}\nLes copies téléchargées ou partagées auparavant apparaissent désormais comme révoquées (remplacées) : téléchargez-les de nouveau depuis les liens ci-dessus.\n{{/rectification.credentials.length}}\nSi vous n'avez pas demandé cette correction, contactez {{issuer.name}}.\n",
+  },
+  recipient_email_changed: {
+    subject: "{{issuer.name}} ne vous écrit plus à cette adresse",
+    html: wrap(`<p>Bonjour,</p><p>{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.</p><p>Si vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.</p>`),
+    text: "Bonjour,\n\n{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.\n\nSi vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.\n",
+  },
 };
 
 export const BUILT_IN: Record<string, Defaults> = { en, fr };
@@ -190,7 +224,9 @@ export function emailDay(date: Date | null | undefined, timeZone: string, locale
   return formatDay(date, timeZone, tag) ?? "";
 }
 
-export type MergeValues = Record<string, Record<string, string | number | null | undefined>>;
+/** A merge value: text, or a list of items a section repeats ({{#rectification.credentials}}). */
+export type MergeValue = string | number | null | undefined | readonly Record<string, string>[];
+export type MergeValues = Record<string, Record<string, MergeValue>>;
 
 // Escaping is Mustache's for HTML; text bodies must come out as written.
 const renderText = (template: string, view: MergeValues) => Mustache.render(template, view, {}, { escape: (v: unknown) => String(v) });

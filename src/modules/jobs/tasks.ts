@@ -8,6 +8,7 @@ import { deliverWebhook } from "../webhooks/deliver.js";
 import { createBulkTask, type BulkTaskOptions } from "../bulk/task.js";
 import { erasePersonTask } from "../privacy/erasure.js";
 import { exportPersonTask } from "../privacy/export.js";
+import { rectifyPersonTask } from "../privacy/rectification.js";
 import { warnDeadlines } from "../privacy/deadline-warnings.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
@@ -29,6 +30,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     run_bulk_job: tenantTask(app, runBulkJob),
     erase_person: tenantTask(app, erasePersonTask),
     export_person: tenantTask(app, exportPersonTask),
+    rectify_person: tenantTask(app, rectifyPersonTask),
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);

@@ -31,15 +31,20 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
 }
 
 /**
- * Starts carrying out a request: erasure (erase_person) or access / portability (export_person, the
- * person's ZIP, export.ts). Moves it to in_progress (if open) and queues the work in the same
+ * Starts carrying out a request: erasure (erase_person), access / portability (export_person, the
+ * person's ZIP, export.ts) or rectification (rectify_person, the correction the request records,
+ * rectification.ts; an erased person is AlreadyErasedError). Moves it to in_progress (if open) and queues the work in the same
  * transaction; the worker completes the request.
  */
 export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
   const exporting = isExportKind(found.kind);
-  if (found.kind !== "erasure" && !exporting) throw ValidationError.field(["id"], `Laurel carries out erasure, access and portability requests only so far; do what ${found.kind} asks by hand`);
+  const rectifying = found.kind === "rectification";
+  if (found.kind !== "erasure" && !exporting && !rectifying) {
+    throw ValidationError.field(["id"], `Laurel carries out erasure, access, portability and rectification requests only so far; do what ${found.kind} asks by hand`);
+  }
+  if (rectifying && !found.requestedChanges) throw ValidationError.field(["id"], "The request records no correction: use rectifyRecipient with this request's id");
   if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
   if (exporting) {
     const erased = found.recipientId ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.recipientId } }, select: { erasedAt: true } }) : null;
@@ -54,7 +59,7 @@ export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: str
     if (count !== 1) throw ValidationError.field(["id"], "The request changed meanwhile: read it again");
   }
   // One job per request, however often staff press the button.
-  const task = exporting ? "export_person" : "erase_person";
+  const task = exporting ? "export_person" : rectifying ? "rectify_person" : "erase_person";
   await enqueueJob(db, task, { requestId: found.id }, { jobKey: `${task}:${found.id}` });
   await recordAudit(db, caller, { action: "data_subject_request.carried_out", targetType: "DataSubjectRequest", targetId: found.id, details: { kind: found.kind } });
   return db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });

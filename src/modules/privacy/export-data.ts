@@ -6,18 +6,23 @@ import { resultCsv } from "../bulk/download.js";
 import { urls } from "../credentials/document.js";
 
 /** Bumped when a field's meaning changes or one is removed; added fields keep the major number. */
-export const EXPORT_FORMAT_VERSION = "1.0";
+export const EXPORT_FORMAT_VERSION = "1.1";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function collectPersonData(db: Db, tenantId: string, recipientId: string, publicUrl: string, now = new Date()) {
   const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } } });
-  const [tenant, credentials, emails, events, requests] = await Promise.all([
+  const [tenant, credentials, emails, events, requests, rectifications] = await Promise.all([
     db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { id: true, name: true } }),
-    db.credential.findMany({ where: { tenantId, recipientId }, orderBy: [{ issuedAt: "asc" }, { id: "asc" }] }),
+    db.credential.findMany({
+      where: { tenantId, recipientId },
+      orderBy: [{ issuedAt: "asc" }, { id: "asc" }],
+      include: { documents: { orderBy: [{ supersededAt: "asc" }, { id: "asc" }] } },
+    }),
     db.emailOutbox.findMany({ where: { tenantId, recipientId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
     db.engagementEvent.findMany({ where: { tenantId, recipientId }, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] }),
     db.dataSubjectRequest.findMany({ where: { tenantId, recipientId }, orderBy: [{ receivedAt: "asc" }, { id: "asc" }] }),
+    db.recipientRectification.findMany({ where: { tenantId, recipientId }, orderBy: [{ rectifiedAt: "asc" }, { id: "asc" }] }),
   ]);
   const credentialIds = credentials.map((c) => c.id);
   const requestIds = requests.map((r) => r.id);
@@ -69,10 +74,20 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       fieldValues: c.fieldValues as Record<string, unknown>,
       evidence: c.evidence as unknown,
       document: c.document as Record<string, unknown> | null,
+      // Earlier documents, superseded when the holder's details were corrected (rectification.ts).
+      documentHistory: c.documents.map((d) => ({
+        document: d.document as Record<string, unknown>,
+        statusListCredential: urls.statusList(publicUrl, tenantId, d.statusListId),
+        statusListIndex: d.statusIndex,
+        signedAt: iso(d.signedAt)!,
+        supersededAt: iso(d.supersededAt)!,
+        supersededReason: d.supersededReason,
+        rectificationId: d.rectificationId,
+      })),
       statusHistory: [
         { at: iso(c.issuedAt)!, status: "ACTIVE", reason: null as string | null },
         ...auditOf("Credential", c.id)
-          .filter((a) => /^credential\.(revoked|suspended|reinstated|unsuspended|expired)$/.test(a.action))
+          .filter((a) => /^credential\.(revoked|suspended|reinstated|unsuspended|expired|reissued)$/.test(a.action))
           .map((a) => ({ at: iso(a.at)!, status: a.action.replace("credential.", "").toUpperCase(), reason: ((a.details as Record<string, unknown>)?.reason as string | undefined) ?? null })),
       ],
       revokedAt: iso(c.revokedAt),
@@ -121,6 +136,19 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       deadlineAt: iso(r.deadlineAt)!,
       completedAt: iso(r.completedAt),
       outcome: r.outcome,
+      requestedChanges: (r.requestedChanges as { name?: string; email?: string } | null) ?? null,
+    })),
+    rectifications: rectifications.map((r) => ({
+      id: r.id,
+      rectifiedAt: iso(r.rectifiedAt)!,
+      changed: r.changed,
+      oldName: r.oldName,
+      newName: r.newName,
+      oldEmail: r.oldEmail,
+      newEmail: r.newEmail,
+      actorKind: r.actorKind,
+      requestId: r.requestId,
+      credentialsReissued: r.credentialsReissued,
     })),
     auditEntries: audit.map((a) => ({
       id: a.id,
@@ -165,7 +193,14 @@ export function personCsvFiles(data: PersonData): Record<string, string> {
       "id", "occurredAt", "type", "credentialId", "messageId", "channel", "network", "format", "clientClass", "machine",
     ]),
     "csv/data-subject-requests.csv": table(data.dataSubjectRequests, [
-      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome",
+      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome", "requestedChanges",
+    ]),
+    "csv/credential-documents.csv": table(
+      data.credentials.flatMap((c) => c.documentHistory.map((d) => ({ credentialId: c.id, ...d }))),
+      ["credentialId", "signedAt", "supersededAt", "supersededReason", "statusListCredential", "statusListIndex", "rectificationId", "document"],
+    ),
+    "csv/rectifications.csv": table(data.rectifications, [
+      "id", "rectifiedAt", "changed", "oldName", "newName", "oldEmail", "newEmail", "actorKind", "requestId", "credentialsReissued",
     ]),
     "csv/audit-entries.csv": table(data.auditEntries, ["id", "at", "action", "actorKind", "targetType", "targetId", "details"]),
   };
@@ -193,13 +228,19 @@ Sections of person.json
   credentials            Each credential issued to you: url, template, status (ACTIVE, REVOKED,
                          SUSPENDED, EXPIRED), dates, fieldValues (what was merged into it), evidence,
                          document (the signed Open Badges 3.0 credential, null once erased) and
-                         statusHistory (each change of status, with its reason).
+                         statusHistory (each change of status, with its reason, REISSUED when
+                         it was signed again after a correction) and documentHistory (each
+                         earlier signed document, when it was signed and superseded, and why;
+                         each is revoked in the status list since then).
   emails                 Each email sent to you: kind, subject, text, and its delivery status with the
                          times it was sent, delivered, bounced, complained about, opened, clicked.
   engagementEvents       Views, shares, downloads and verifications linked to you: when, what, through
                          which channel and network, and the class of software (no IP address is kept).
   dataSubjectRequests    Your requests about your data: kind, state, how identity was checked,
-                         received, deadline, completed, outcome.
+                         received, deadline, completed, outcome, and for a rectification the
+                         corrected name and/or email asked for (requestedChanges).
+  rectifications         Each correction of your name or email: before and after, when, by which
+                         kind of actor, through which request, how many credentials were re-issued.
   auditEntries           The organisation's log entries about your record, credentials and requests:
                          what was done, when, by which kind of actor, with its details.
 `;

@@ -159,12 +159,24 @@ const IdentityVerificationInput = builder.inputType("IdentityVerificationInput",
   }),
 });
 
+export const RequestedChangesInput = builder.inputType("RequestedChangesInput", {
+  description: "A correction of a person's details (GDPR Art. 16): either or both; absent fields stay as they are.",
+  fields: (t) => ({
+    name: t.string({ description: "The corrected name: 1 to 200 characters, one line (stored in NFC)" }),
+    email: t.field({ type: "EmailAddress", description: "The corrected email address" }),
+  }),
+});
+
 const FileDataSubjectRequestInput = builder.inputType("FileDataSubjectRequestInput", {
   fields: (t) => ({
     kind: t.field({ type: KindEnum, required: true }),
     recipientId: t.globalID({ description: "The person as a recipient; or give email" }),
     email: t.field({ type: "EmailAddress", description: "The person's address, looked up among the tenant's recipients" }),
     identityVerification: t.field({ type: IdentityVerificationInput, required: true }),
+    requestedChanges: t.field({
+      type: RequestedChangesInput,
+      description: "Rectification only, and required there: the corrected name and/or email the person asks for (normalised as recipients are)",
+    }),
   }),
 });
 
@@ -207,7 +219,7 @@ builder.mutationField("carryOutDataSubjectRequest", (t) =>
   t.prismaField({
     type: DataSubjectRequestRef,
     description:
-      "Carries out a request (erasure, access or portability): moves it to in_progress and queues the work; the worker completes it. Erasure revokes the person's credentials and erases their personal data; access and portability build their export (DataSubjectRequest.export).",
+      "Carries out a request (erasure, access, portability or rectification): moves it to in_progress and queues the work; the worker completes it. Erasure revokes the person's credentials and erases their personal data; access and portability build their export (DataSubjectRequest.export); rectification applies its requestedChanges as rectifyRecipient does (a correction that can no longer be made leaves it in_progress with the reason as outcome).",
     authScopes: { permission: "privacy:manage" },
     errors: { types: [ValidationError, NotFoundError, AlreadyErasedError] },
     args: { id: t.arg.globalID({ required: true }) },

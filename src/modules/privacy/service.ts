@@ -1,6 +1,6 @@
 // People's rights: requests a person makes about their data (filed by staff for now), their state and
-// deadlines, and the tenant's public holidays those deadlines skip. Erasure is carried out in
-// erasure.ts; export, rectification and the rest are later work.
+// deadlines, and the tenant's public holidays those deadlines skip. Erasure and rectification are
+// carried out in erasure.ts and rectification.ts, exports in export.ts; the rest are later work.
 import type { Db } from "../../db/tenant-transaction.js";
 import type { DataSubjectRequestKind, DataSubjectRequestState, IdentityVerificationMethod } from "../../generated/prisma/enums.js";
 import type { Prisma } from "../../generated/prisma/client.js";
@@ -14,6 +14,7 @@ import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline, type HolidaySet } from "./deadlines.js";
 import { assertNotErased } from "./erasure.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { checkCorrection, type Correction, type CorrectionInput } from "./rectification.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
 export const MAX_OUTCOME = 2000;
@@ -66,6 +67,8 @@ export interface FileRequestInput {
   recipientId?: string | null;
   email?: string | null;
   identityVerification: { method: IdentityVerificationMethod; note?: string | null };
+  /** Rectification only (and required there): the corrected name and/or email the person asks for. */
+  requestedChanges?: CorrectionInput | null;
 }
 
 function optionalText(value: string | null | undefined, path: string[], max: number, problems: FieldProblem[]): string | null {
@@ -98,6 +101,20 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
     if (checked.ok) email = checked.email;
     else problems.push({ path: ["input", "email"], message: `Not a valid email address: ${checked.reason}` });
   }
+  let requestedChanges: Correction | null = null;
+  if (input.kind === "rectification") {
+    if (!input.requestedChanges) problems.push({ path: ["input", "requestedChanges"], message: "Say what the person asks to correct: their name, email or both" });
+    else {
+      try {
+        requestedChanges = checkCorrection(input.requestedChanges, ["input", "requestedChanges"]);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        problems.push(...error.fieldErrors);
+      }
+    }
+  } else if (input.requestedChanges) {
+    problems.push({ path: ["input", "requestedChanges"], message: `Only a rectification request carries a correction, not ${input.kind}` });
+  }
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
 
   const where = byId
@@ -105,7 +122,7 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
     : { tenantId_email: { tenantId: caller.tenantId, email: email! } };
   const recipient = where ? await db.recipient.findUnique({ where, select: { id: true } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
-  if (input.kind === "erasure") await assertNotErased(db, caller.tenantId, recipient.id);
+  if (input.kind === "erasure" || input.kind === "rectification") await assertNotErased(db, caller.tenantId, recipient.id);
 
   const { timeZone, holidays } = await deadlineCalendar(db, caller.tenantId);
   const deadlineAt = requestDeadline(input.kind, now, timeZone, holidays);
@@ -121,6 +138,7 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
       identityNote: note,
       receivedAt: now,
       deadlineAt,
+      ...(requestedChanges ? { requestedChanges: requestedChanges as object } : {}),
     },
   });
   // No personal data in the audit entry: the request's id leads to the person for those allowed.

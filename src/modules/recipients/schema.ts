@@ -5,13 +5,20 @@ import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { ErrorInterface } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
-import { RecipientExistsError, createRecipient, updateRecipient } from "./service.js";
+import { RecipientExistsError, RectificationRequiredError, createRecipient, updateRecipient } from "./service.js";
 
 builder.objectType(RecipientExistsError, {
   name: "RecipientExistsError",
   description: "Another recipient of this tenant has this email or external id.",
   interfaces: [ErrorInterface],
   fields: (t) => ({ path: t.exposeStringList("path", { description: "Input path of the clashing value, e.g. ['input', 'recipient', 'externalId']" }) }),
+});
+
+builder.objectType(RectificationRequiredError, {
+  name: "RectificationRequiredError",
+  description: "A name or email cannot be changed by updateRecipient: use rectifyRecipient (privacy:manage), which re-issues the person's credentials.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({ fields: t.exposeStringList("fields", { description: "Which of name and email would have changed" }) }),
 });
 
 export const RecipientRef = builder.prismaNode("Recipient", {
@@ -75,9 +82,9 @@ builder.mutationField("createRecipient", (t) =>
 builder.mutationField("updateRecipient", (t) =>
   t.prismaField({
     type: RecipientRef,
-    description: "Rectifies a recipient's details.",
+    description: "Updates a recipient's external id, locale and attributes; name and email must stay as they are (RectificationRequiredError: use rectifyRecipient).",
     authScopes: { permission: "issue" },
-    errors: { types: [ValidationError, NotFoundError, RecipientExistsError] },
+    errors: { types: [ValidationError, NotFoundError, RecipientExistsError, RectificationRequiredError] },
     args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) =>
       updateRecipient(ctx.db, callerOf(ctx), id.id, { ...input, attributes: input.attributes as Record<string, unknown> | null }),

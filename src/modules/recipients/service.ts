@@ -27,6 +27,17 @@ export class RecipientExistsError extends ExpectedError {
   }
 }
 
+/**
+ * updateRecipient was asked to change a name or email. Signed credentials name the person, so a
+ * correction must re-issue them: that is rectifyRecipient's (privacy:manage), never a plain update.
+ */
+export class RectificationRequiredError extends ExpectedError {
+  override name = "RectificationRequiredError";
+  constructor(readonly fields: string[]) {
+    super(`A recipient's ${fields.join(" and ")} can only be corrected with rectifyRecipient, which re-issues their credentials; give them unchanged here`);
+  }
+}
+
 const LOCALE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
 /**
@@ -88,9 +99,16 @@ export async function findRecipient(db: Db, caller: Caller, id: string) {
   return recipient;
 }
 
+/**
+ * Updates a recipient's external id, locale and attributes. Their name and email must come back
+ * unchanged (compared after normalisation): a change there is RectificationRequiredError, since every
+ * signed document naming them would otherwise disagree with the record (GDPR Art. 16 and 5(1)(d)).
+ */
 export async function updateRecipient(db: Db, caller: Caller, id: string, input: RecipientInput) {
-  await findRecipient(db, caller, id);
+  const current = await findRecipient(db, caller, id);
   const data = checkRecipient(input);
+  const changed = [...(data.name !== current.name ? ["name"] : []), ...(data.email !== current.email ? ["email"] : [])];
+  if (changed.length) throw new RectificationRequiredError(changed);
   const recipient = await db.recipient
     .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data })
     .catch(mapUnique);
