@@ -204,3 +204,21 @@ describe("a person asking for their rights by a one-time link", () => {
     expect(linkEmails(PERSON.email)).toBe(after);
   });
 });
+
+describe("a correction asked for by link", () => {
+  it("is checked like staff's and recorded on the request as the correction asked for", async () => {
+    const person = { email: `leila.haddad.${tag}@example.test`, name: "Leila Hadad" };
+    const credential = await issue(a.owner, person);
+    // NFD input, as some keyboards send it, is stored in NFC.
+    const nfd = "Leïla Ḥaddād".normalize("NFD");
+    expect(await ask(a.tenantId, credential.id, { kind: "rectification", correctName: "Line one\nLine two" })).toMatchObject({ status: 400 });
+    const before = linkEmails(person.email);
+    expect((await ask(a.tenantId, credential.id, { kind: "rectification", correctName: nfd, correctEmail: `  Leila.Haddad.${tag}@Example.TEST ` })).status).toBe(202);
+    const { url } = await linkEmail(person.email, before);
+    const described = await use(url, "GET");
+    expect(described.json.paragraphs.join(" ")).toContain("Leïla Ḥaddād".normalize("NFC"));
+    expect((await use(url, "POST")).status).toBe(200);
+    const request = (await requests(a.owner)).find((r) => r.kind === "rectification" && r.recipient?.email === person.email) as any;
+    expect(request.requestedChanges).toEqual({ name: "Leïla Ḥaddād".normalize("NFC"), email: `leila.haddad.${tag}@example.test` });
+  });
+});

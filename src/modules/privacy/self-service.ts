@@ -17,6 +17,7 @@ import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError } from "./erasure.js";
 import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./links.js";
+import { checkCorrection, type Correction } from "./rectification.js";
 import { deadlineCalendar } from "./service.js";
 
 /** Every right a person can ask for themselves, in the order the page lists them. */
@@ -68,14 +69,21 @@ export interface AskInput {
   correctEmail?: string | null;
 }
 
-/** A correction as the person typed it, trimmed and bounded; staff check it against the record. */
-function correctionOf(input: AskInput): { name?: string; email?: string } | null {
-  const name = input.correctName?.normalize("NFC").trim() ?? "";
-  const email = input.correctEmail?.trim() ?? "";
-  if (!name && !email) return null;
-  if (name.length > 200 || /[\p{Cc}]/u.test(name)) throw ValidationError.field(["correctName"], "A name is one line of at most 200 characters");
-  if (email.length > 320 || (email && !/^[^\s@]+@[^\s@]+$/.test(email))) throw ValidationError.field(["correctEmail"], "Not an email address");
-  return { ...(name ? { name } : {}), ...(email ? { email } : {}) };
+/** A correction as the person typed it, checked and normalised exactly as staff's (rectification.ts). */
+function correctionOf(input: AskInput): Correction | null {
+  const name = input.correctName?.trim() ? input.correctName : null;
+  const email = input.correctEmail?.trim() ? input.correctEmail : null;
+  if (name === null && email === null) return null;
+  try {
+    return checkCorrection({ name, email }, []);
+  } catch (error) {
+    // The form's fields are correctName and correctEmail.
+    if (error instanceof ValidationError) {
+      const field = (p: string[]) => [p[0] === "email" ? "correctEmail" : "correctName"];
+      throw new ValidationError(error.message, error.fieldErrors.map((f) => ({ path: field(f.path), message: f.message })));
+    }
+    throw error;
+  }
 }
 
 /**
@@ -134,7 +142,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
  * verified by email_link (the note says to which address and when), deadline from receipt, that is now.
  */
 export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
-  const payload = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string } };
+  const payload = link.payload as unknown as { kind: DataSubjectRequestKind; correction?: Correction };
   const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { erasedAt: true } });
   if (!recipient || recipient.erasedAt) throw new AlreadyErasedError();
   const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
@@ -147,6 +155,8 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
       filedBy: "data_subject",
       identityMethod: "email_link",
       identityNote: `One-time link emailed to the address on record on ${link.createdAt.toISOString()}, used on ${now.toISOString()}`,
+      // What the person says is right; staff carry it out (carryOutDataSubjectRequest) once they agree.
+      ...(payload.kind === "rectification" && payload.correction ? { requestedChanges: payload.correction as object } : {}),
       receivedAt: now,
       deadlineAt,
     },
