@@ -5,7 +5,8 @@
 //     the credential (credentials.engaged_at, kept by the engagement pipeline);
 //   - one reminder expiry_reminder_days before validUntil;
 //   - credential.expired for partners once validUntil has passed.
-// Recipients who are restricted or objected get no reminders, nor do those never told about the credential
+// Recipients the processing rule keeps from reminders (restricted, objected, children: privacy/processing.ts)
+// get none, nor do those never told about the credential
 // (its email only stored in the demo outbox: "you have not opened it yet" would claim it reached them).
 // Idempotency keys make a repeated sweep harmless.
 import { boundQuery } from "../../db/request-connection.js";
@@ -56,7 +57,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
             and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
-            and r.restricted_at is null and r.objected_at is null and (${TOLD})
+            and recipient_may_process($1, r.id, 'reminders') and (${TOLD})
           order by c.issued_at limit ${BATCH}
           for update of c skip locked
        )
@@ -73,7 +74,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null
             and c.status = 'ACTIVE' and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now()
-            and r.restricted_at is null and r.objected_at is null
+            and recipient_may_process($1, r.id, 'reminders')
           limit ${BATCH}
           for update of c skip locked
        )

@@ -28,11 +28,12 @@ const EmailStatusEnum = builder.enumType("EmailStatus", {
     bounced: { value: EmailStatus.bounced, description: "The recipient's mail server refused it" },
     complained: { value: EmailStatus.complained, description: "The recipient marked it as spam" },
     failed: { value: EmailStatus.failed, description: "Refused by the provider, or every retry ran out" },
+    withheld: { value: EmailStatus.withheld, description: "Never sent: the person's privacy choices stopped it after it was queued (statusDetail says which)" },
   } as const,
 });
 const EmailKindEnum = builder.enumType("EmailKind", { values: EMAIL_KINDS });
 // Never delivered, or not yet: everything but sent (on its way) and delivered.
-const UNDELIVERED = ["queued", "sending", "stored", "failed", "bounced", "complained"] as const;
+const UNDELIVERED = ["queued", "sending", "stored", "failed", "withheld", "bounced", "complained"] as const;
 
 export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
   name: "EmailMessage",
