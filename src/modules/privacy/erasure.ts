@@ -11,6 +11,7 @@ import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask } from "../jobs/worker.js";
 import { deletePersonExports, isExportKind } from "./export.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 
 export class AlreadyErasedError extends ExpectedError {
   override name = "AlreadyErasedError";
@@ -31,14 +32,18 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
 
 /**
  * Starts carrying out a request: erasure (erase_person) or access / portability (export_person, the
- * person's ZIP, export.ts). Moves it to in_progress (if open) and queues the work in the same
+ * person's ZIP, export.ts); restriction, objection and consent withdrawal are done at once (choices.ts). Moves it to in_progress (if open) and queues the work in the same
  * transaction; the worker completes the request.
  */
 export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
   const exporting = isExportKind(found.kind);
-  if (found.kind !== "erasure" && !exporting) throw ValidationError.field(["id"], `Laurel carries out erasure, access and portability requests only so far; do what ${found.kind} asks by hand`);
+  if (isChoiceKind(found.kind) && !["completed", "refused", "cancelled"].includes(found.state)) {
+    await assertNotErased(db, caller.tenantId, found.recipientId);
+    return carryOutChoiceRequest(db, caller, found);
+  }
+  if (found.kind !== "erasure" && !exporting) throw ValidationError.field(["id"], `Laurel carries out erasure, access, portability, restriction, objection and consent withdrawal requests; do what ${found.kind} asks by hand`);
   if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
   if (exporting) {
     const erased = found.recipientId ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.recipientId } }, select: { erasedAt: true } }) : null;

@@ -1,0 +1,127 @@
+// A guardian's consent for a child under 13 (GDPR Art. 8(1)-(2)): staff ask for it, naming the guardian;
+// the guardian gives it (through a one-time link emailed to them) and the record keeps who, when and the
+// exact wording shown. The consent in force is mirrored on recipients.guardian_consent_at, which the
+// processing rule reads (processing.ts), in the same transaction that changes it.
+import type { Db } from "../../db/tenant-transaction.js";
+import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
+import { normaliseEmail } from "../../lib/email-address.js";
+import { textProblem } from "../../lib/text.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { recordChoice } from "./choices.js";
+import { assertNotErased } from "./erasure.js";
+import { isChildNow } from "./processing.js";
+
+/** The wording's version: a new text gets a new version, and each consent keeps the one it showed. */
+export const GUARDIAN_WORDING_VERSION = "2026-11-30";
+/** A request for consent waits this long (the guardian's link lives as long). */
+export const GUARDIAN_CONSENT_DAYS = 7;
+export const MAX_GUARDIAN_NAME = 200;
+
+/**
+ * The exact text a guardian is shown and agrees to. It names the organisation and what is done, never
+ * the child's name or address (the email goes to the guardian, who knows whom it is about).
+ */
+export function guardianConsentWording(organisation: string): string {
+  return [
+    `${organisation} would like to issue digital credentials (badges or certificates) to a child in your care, through Laurel.`,
+    "With your consent, each credential is signed and published at its own address, and an email about it is sent to the address the organisation holds.",
+    "Your child's use of their credentials is never tracked per person, never shared with the organisation's partners beyond the fact of issuance, and never used in analytics about them.",
+    "You can withdraw this consent, or ask for your child's data to be erased, at any time by writing to the organisation.",
+    "I am the child's parent or legal guardian and I give this consent.",
+  ].join("\n\n");
+}
+
+export class GuardianConsentStateError extends ExpectedError {
+  override name = "GuardianConsentStateError";
+}
+
+export interface RequestGuardianConsentInput {
+  recipientId: string;
+  guardianEmail: string;
+  guardianName: string;
+}
+
+/**
+ * Opens a pending consent for a child (GDPR Art. 8): the guardian's address normalised, their name
+ * checked (1-200 characters, one line), the wording fixed now with its version, due within 7 days. A
+ * pending consent for the same child is expired first (one waits at a time). The recipient must be a child
+ * now (marked, or under 13 by birth date in the tenant's zone); another tenant's recipient is NotFound.
+ * The caller emails the guardian a one-time link (privacy links, purpose guardian_consent).
+ * @throws NotFoundError, ValidationError, AlreadyErasedError
+ */
+export async function requestGuardianConsent(db: Db, caller: Caller, input: RequestGuardianConsentInput, now = new Date()) {
+  const problems: FieldProblem[] = [];
+  const email = normaliseEmail(input.guardianEmail);
+  if (!email.ok) problems.push({ path: ["input", "guardianEmail"], message: `Not a valid email address: ${email.reason}` });
+  const name = input.guardianName.trim();
+  const nameProblem = textProblem(name);
+  if (name.length < 1 || name.length > MAX_GUARDIAN_NAME) problems.push({ path: ["input", "guardianName"], message: `A name has 1 to ${MAX_GUARDIAN_NAME} characters` });
+  else if (nameProblem) problems.push({ path: ["input", "guardianName"], message: nameProblem });
+  else if (/[\r\n\t]/.test(name)) problems.push({ path: ["input", "guardianName"], message: "A name is one line" });
+  if (problems.length) throw new ValidationError(problems[0]!.message, problems);
+
+  const child = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;
+  if (!child) throw new NotFoundError("Recipient");
+  await assertNotErased(db, caller.tenantId, child.id);
+  if (!isChildNow(child, await tenantTimeZone(db, caller.tenantId), now)) {
+    throw ValidationError.field(["input", "recipientId"], "This recipient is not a child: mark them as one (or give their birth date) first");
+  }
+  const tenant = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
+  await db.guardianConsent.updateMany({ where: { tenantId: caller.tenantId, recipientId: child.id, state: "pending" }, data: { state: "expired" } });
+  const consent = await db.guardianConsent.create({
+    data: {
+      tenantId: caller.tenantId, recipientId: child.id,
+      guardianEmail: (email as { email: string }).email, guardianName: name,
+      wording: guardianConsentWording(tenant.name), wordingVersion: GUARDIAN_WORDING_VERSION,
+      requestedAt: now, expiresAt: new Date(now.getTime() + GUARDIAN_CONSENT_DAYS * 86_400_000),
+      requestedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
+    },
+  });
+  // No name or address in the audit entry: the consent's id leads to them for those allowed.
+  await recordAudit(db, caller, { action: "guardian_consent.requested", targetType: "GuardianConsent", targetId: consent.id, details: { wordingVersion: GUARDIAN_WORDING_VERSION } });
+  return consent;
+}
+
+/**
+ * The guardian gives a pending consent (through their one-time link, or recorded by staff from a signed
+ * form): `wording` must be the text the record holds, i.e. what they were shown; the consent becomes
+ * `given` with its time and way, the child's guardian_consent_at is set, and the choice is recorded.
+ * @throws NotFoundError, GuardianConsentStateError (not pending, expired, or other wording)
+ */
+export async function giveGuardianConsent(db: Db, caller: Caller, consentId: string, shown: { wording: string; via: "email_link" | "staff" }, now = new Date()) {
+  const consent = isUuid(consentId) ? await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: consentId } } }) : null;
+  if (!consent) throw new NotFoundError("GuardianConsent");
+  if (consent.state !== "pending") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a pending one can be given`);
+  if (consent.expiresAt <= now) {
+    await db.guardianConsent.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } }, data: { state: "expired" } });
+    throw new GuardianConsentStateError("This consent request has expired: ask the guardian again");
+  }
+  if (shown.wording !== consent.wording) throw new GuardianConsentStateError("The wording shown is not the wording on record");
+  const { count } = await db.guardianConsent.updateMany({
+    where: { tenantId: caller.tenantId, id: consent.id, state: "pending" },
+    data: { state: "given", givenAt: now, givenVia: shown.via },
+  });
+  if (count !== 1) throw new GuardianConsentStateError("This consent changed meanwhile");
+  await db.recipient.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.recipientId } }, data: { guardianConsentAt: now } });
+  await recordChoice(db, caller, consent.recipientId, "guardian_consent", true, { source: shown.via === "email_link" ? "guardian" : "staff", guardianConsentId: consent.id }, now);
+  await recordAudit(db, caller, { action: "guardian_consent.given", targetType: "GuardianConsent", targetId: consent.id, details: { via: shown.via } });
+  return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+}
+
+/**
+ * Withdraws the consent in force (Art. 7(3)): from now on nothing new is issued, emailed or tracked for
+ * the child, and work already queued is withheld when it runs.
+ * @throws NotFoundError, GuardianConsentStateError (not given)
+ */
+export async function withdrawGuardianConsent(db: Db, caller: Caller, consentId: string, source: "guardian" | "staff" = "staff", now = new Date()) {
+  const consent = isUuid(consentId) ? await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: consentId } } }) : null;
+  if (!consent) throw new NotFoundError("GuardianConsent");
+  if (consent.state !== "given") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a given one can be withdrawn`);
+  await db.guardianConsent.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } }, data: { state: "withdrawn", withdrawnAt: now } });
+  await db.recipient.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.recipientId } }, data: { guardianConsentAt: null } });
+  await recordChoice(db, caller, consent.recipientId, "guardian_consent", false, { source, guardianConsentId: consent.id }, now);
+  await recordAudit(db, caller, { action: "guardian_consent.withdrawn", targetType: "GuardianConsent", targetId: consent.id, details: { source } });
+  return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+}
