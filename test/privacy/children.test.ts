@@ -1,0 +1,161 @@
+// Children under 13 (GDPR Art. 8) end to end: a child is marked (by birth date), issuance is refused with
+// GuardianConsentRequiredError, staff ask the guardian, the guardian's consent is recorded with the wording
+// shown, then issuance succeeds and its email goes out without a tracking pixel; the child's engagement
+// names no one, partners hear of the issuance only, and erasure takes the guardian's data with it.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ActivateTemplateDocument,
+  CreateRecipientDocument,
+  CreateTemplateDocument,
+  CreateWebhookEndpointDocument,
+  IssueCredentialDocument,
+  RequestGuardianConsentDocument,
+  UpdateRecipientPrivacyDocument,
+} from "../../src/sdk/generated.js";
+import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
+import { giveGuardianConsent } from "../../src/modules/privacy/guardian.js";
+import { emailTracking } from "../../src/modules/engagement/tracking.js";
+import type { QueueWorker } from "../../src/modules/jobs/worker.js";
+import type { Caller } from "../../src/modules/common/caller.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
+import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+
+const BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+let fake: FakeResend;
+let app: TestApp;
+let worker: QueueWorker;
+let a: TestTenant;
+let b: TestTenant;
+let templateId: string;
+let partner: Server;
+const hooks: { type: string; data: Record<string, unknown> }[] = [];
+
+const rawId = (globalId: string) => Buffer.from(globalId, "base64").toString("utf8").split(":")[1]!;
+const yearsAgo = (n: number) => `${new Date().getUTCFullYear() - n}-06-15`;
+const local = (url: string) => url.replace(/^https?:\/\/[^/]+/, app.server.url);
+
+beforeAll(async () => {
+  fake = await startFakeResend();
+  app = await startTestApp(deliveryConfig({ resendUrl: fake.url }));
+  worker = await startTestWorker(app);
+  a = await signUpTenant(app, "Little Learners");
+  b = await signUpTenant(app, "Other School");
+  partner = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      hooks.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => partner.listen(0, "127.0.0.1", r));
+  const { createWebhookEndpoint } = await a.owner.request(CreateWebhookEndpointDocument, {
+    input: { url: `http://127.0.0.1:${(partner.address() as AddressInfo).port}/hooks`, eventTypes: ["credential.issued", "credential.viewed", "credential.delivered"] },
+  });
+  expect(createWebhookEndpoint.__typename).toBe("WebhookSecretPayload");
+  const { createTemplate } = await a.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "Swimmer", description: "Swam.", criteriaNarrative: "Swim 25 m." } });
+  if (createTemplate.__typename !== "Template") throw new Error("template");
+  templateId = createTemplate.id;
+  await a.owner.request(ActivateTemplateDocument, { id: templateId });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await app?.close();
+  await fake?.close();
+  partner?.closeAllConnections();
+  await new Promise((r) => partner?.close(r));
+});
+
+async function child(tenant: TestTenant, email: string) {
+  const { createRecipient } = await tenant.owner.request(CreateRecipientDocument, { input: { email, name: "Mia Small" } });
+  if (createRecipient.__typename !== "Recipient") throw new Error(JSON.stringify(createRecipient));
+  const { updateRecipientPrivacy } = await tenant.owner.request(UpdateRecipientPrivacyDocument, { id: createRecipient.id, input: { birthDate: yearsAgo(8) } });
+  expect(updateRecipientPrivacy).toMatchObject({ __typename: "Recipient", birthDate: yearsAgo(8), isChild: false, guardianConsentAt: null });
+  return createRecipient.id;
+}
+
+const issue = (recipientId: string) => a.owner.request(IssueCredentialDocument, { input: { templateId, recipientId } });
+const asOwner = (t: TestTenant): Caller => ({ tenantId: t.tenantId, actor: { kind: "user", id: t.userId }, permissions: new Set(), requestId: null });
+const inTenant = <T>(t: TestTenant, fn: Parameters<typeof withTenantTransaction<T>>[2]) =>
+  withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: t.userId }, fn);
+
+describe("a child under 13", () => {
+  it("gets nothing until a guardian consents, then the credential and its email only", async () => {
+    const mia = await child(a, "mia.small@example.test");
+    const refused = (await issue(mia)).issueCredential;
+    expect(refused.__typename).toBe("GuardianConsentRequiredError");
+    expect(await app.db.admin`select 1 from credentials where tenant_id = ${a.tenantId}`).toHaveLength(0);
+
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+      input: { recipientId: mia, guardianEmail: "  Parent.Small@Example.TEST ", guardianName: "Pat Small" },
+    });
+    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
+    expect(requestGuardianConsent).toMatchObject({ state: "pending", guardianEmail: "parent.small@example.test", guardianName: "Pat Small", givenAt: null });
+    expect(requestGuardianConsent.wording).toContain("Little Learners");
+    expect((await issue(mia)).issueCredential.__typename).toBe("GuardianConsentRequiredError"); // pending is not given
+
+    // What the guardian's link does (privacy links call this with the wording their page showed).
+    await expect(inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(requestGuardianConsent.id), { wording: "something else", via: "email_link" }))).rejects.toThrow(/wording/);
+    const given = await inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(requestGuardianConsent.id), { wording: requestGuardianConsent.wording, via: "email_link" }));
+    expect(given).toMatchObject({ state: "given", givenVia: "email_link", wording: requestGuardianConsent.wording, wordingVersion: requestGuardianConsent.wordingVersion });
+    const [history] = await app.db.admin`select choice, value, source, guardian_consent_id from privacy_choices where recipient_id = ${rawId(mia)} and choice = 'guardian_consent'`;
+    expect(history).toMatchObject({ value: true, source: "guardian", guardian_consent_id: given.id });
+
+    const issued = (await issue(mia)).issueCredential;
+    if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+    const credentialId = rawId(issued.id);
+    const email = await waitFor(async () => fake.sent.find((m) => m.to.includes("mia.small@example.test")), "the child's email");
+    expect(email.html).not.toMatch(/\/t\/o\//); // no open pixel
+    expect(email.html).not.toMatch(/\/t\/c\//); // no tracked links
+
+    // The partner hears of the issuance, and nothing after it.
+    await waitFor(async () => hooks.find((h) => h.type === "credential.issued" && h.data.credentialId === credentialId), "the issuance webhook");
+    const pixel = emailTracking({ publicUrl: app.config.publicUrl, keks: app.config.keks }, { tenantId: a.tenantId, credentialId }).pixelUrl;
+    expect((await fetch(local(pixel), { headers: { "user-agent": BROWSER } })).status).toBe(200);
+    expect((await fetch(`${app.server.url}/issuers/${a.tenantId}/credentials/${credentialId}`, { headers: { "user-agent": BROWSER } })).status).toBe(200);
+    await waitFor(async () => (await app.db.admin`select 1 from engagement_events where tenant_id = ${a.tenantId}`).length >= 2, "the engagement events");
+    const named = await app.db.admin`select 1 from engagement_events where tenant_id = ${a.tenantId} and (recipient_id is not null or credential_id is not null or ip_hash is not null)`;
+    expect(named).toHaveLength(0); // counted, never per person: no analytics by person either
+    await new Promise((r) => setTimeout(r, 500));
+    const deliveries = await app.db.admin`select event_type from webhook_deliveries where tenant_id = ${a.tenantId} and payload #>> '{data,credentialId}' = ${credentialId}`;
+    expect(deliveries.map((d) => d.event_type)).toEqual(["credential.issued"]);
+  });
+
+  it("refuses birth dates in the future, before 1900 or not on the calendar", async () => {
+    const { createRecipient } = await a.owner.request(CreateRecipientDocument, { input: { email: "dates@example.test" } });
+    if (createRecipient.__typename !== "Recipient") throw new Error("recipient");
+    const tomorrow = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    for (const birthDate of [tomorrow, "1899-12-31", "2020-02-30", "15/06/2019"]) {
+      const { updateRecipientPrivacy } = await a.owner.request(UpdateRecipientPrivacyDocument, { id: createRecipient.id, input: { birthDate } });
+      expect(updateRecipientPrivacy.__typename, birthDate).toBe("ValidationError");
+    }
+    const [row] = await app.db.admin`select birth_date from recipients where id = ${rawId(createRecipient.id)}`;
+    expect(row!.birth_date).toBeNull();
+  });
+
+  it("is another tenant's business only: another tenant cannot ask for their guardian's consent", async () => {
+    const mia = await child(a, "mia.two@example.test");
+    const { requestGuardianConsent } = await b.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "p@example.test", guardianName: "P" } });
+    expect(requestGuardianConsent.__typename).toBe("NotFoundError");
+    const { updateRecipientPrivacy } = await b.owner.request(UpdateRecipientPrivacyDocument, { id: mia, input: { isChild: false } });
+    expect(updateRecipientPrivacy.__typename).toBe("NotFoundError");
+  });
+
+  it("loses the guardian's name and address when erased", async () => {
+    const mia = await child(a, "mia.three@example.test");
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "guardian.three@example.test", guardianName: "Quentin Threeguard" } });
+    expect(requestGuardianConsent.__typename).toBe("GuardianConsent");
+    await inTenant(a, (db) => db.$queryRaw`select erase_recipient(${rawId(mia)}::uuid)`);
+    const [consent] = await app.db.admin`select guardian_email, guardian_name, wording from guardian_consents where recipient_id = ${rawId(mia)}`;
+    expect(consent).toMatchObject({ guardian_email: null, guardian_name: null });
+    const traces = await app.db.admin`select 1 from guardian_consents where guardian_email ilike '%guardian.three%' or guardian_name ilike '%Threeguard%' or wording ilike '%Threeguard%'`;
+    expect(traces).toHaveLength(0);
+    const [r] = await app.db.admin`select birth_date from recipients where id = ${rawId(mia)}`;
+    expect(r!.birth_date).toBeNull();
+  });
+});
