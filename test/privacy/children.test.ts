@@ -9,13 +9,16 @@ import {
   ActivateTemplateDocument,
   CreateRecipientDocument,
   CreateTemplateDocument,
+  CreateBulkIssuanceDocument,
   CreateWebhookEndpointDocument,
+  BulkJobDocument,
   IssueCredentialDocument,
   RequestGuardianConsentDocument,
   UpdateRecipientPrivacyDocument,
 } from "../../src/sdk/generated.js";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
-import { giveGuardianConsent } from "../../src/modules/privacy/guardian.js";
+import { giveGuardianConsent, guardianConsentLinkHandler, guardianErasureLinkHandler, sendGuardianConsentEmail } from "../../src/modules/privacy/guardian.js";
+import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { emailTracking } from "../../src/modules/engagement/tracking.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import type { Caller } from "../../src/modules/common/caller.js";
@@ -99,9 +102,22 @@ describe("a child under 13", () => {
     expect(requestGuardianConsent.wording).toContain("Little Learners");
     expect((await issue(mia)).issueCredential.__typename).toBe("GuardianConsentRequiredError"); // pending is not given
 
-    // What the guardian's link does (privacy links call this with the wording their page showed).
+    // The guardian's email, with the wording and their one-time link (the link itself is privacy/links.ts's).
+    const consentRow = await inTenant(a, (db) => db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: a.tenantId, id: rawId(requestGuardianConsent.id) } } }));
+    const linkUrl = `${app.config.publicUrl}/privacy/links/${a.tenantId}/00000000-0000-7000-8000-000000000001?v=1&sig=test`;
+    await inTenant(a, (db) => sendGuardianConsentEmail(db, mailSettings(app.config), consentRow, { url: linkUrl, expiresAt: consentRow.expiresAt }));
+    const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("parent.small@example.test")), "the guardian's email");
+    expect(letter.text).toContain(linkUrl);
+    expect(letter.text).toContain(requestGuardianConsent.wording);
+    expect(letter.text).not.toContain("Mia");
+
+    // What the guardian's link does: the page shows the wording on record, using it gives exactly that.
     await expect(inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(requestGuardianConsent.id), { wording: "something else", via: "email_link" }))).rejects.toThrow(/wording/);
-    const given = await inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(requestGuardianConsent.id), { wording: requestGuardianConsent.wording, via: "email_link" }));
+    const link = { tenantId: a.tenantId, recipientId: rawId(mia), payload: { consentId: rawId(requestGuardianConsent.id) } };
+    const page = await inTenant(a, (db) => guardianConsentLinkHandler.describe(db, link));
+    expect(page.paragraphs.join("\n\n")).toBe(requestGuardianConsent.wording);
+    await inTenant(a, (db) => guardianConsentLinkHandler.confirm(db, link, new Date()));
+    const given = await inTenant(a, (db) => db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: a.tenantId, id: rawId(requestGuardianConsent.id) } } }));
     expect(given).toMatchObject({ state: "given", givenVia: "email_link", wording: requestGuardianConsent.wording, wordingVersion: requestGuardianConsent.wordingVersion });
     const [history] = await app.db.admin`select choice, value, source, guardian_consent_id from privacy_choices where recipient_id = ${rawId(mia)} and choice = 'guardian_consent'`;
     expect(history).toMatchObject({ value: true, source: "guardian", guardian_consent_id: given.id });
@@ -124,6 +140,29 @@ describe("a child under 13", () => {
     await new Promise((r) => setTimeout(r, 500));
     const deliveries = await app.db.admin`select event_type from webhook_deliveries where tenant_id = ${a.tenantId} and payload #>> '{data,credentialId}' = ${credentialId}`;
     expect(deliveries.map((d) => d.event_type)).toEqual(["credential.issued"]);
+  });
+
+  it("is reported per row in bulk issuance, while the other rows are issued", async () => {
+    await child(a, "bulk.kid@example.test");
+    const { createBulkIssuance } = await a.owner.request(CreateBulkIssuanceDocument, {
+      input: { templateId, rows: [{ email: "bulk.adult@example.test" }, { email: "bulk.kid@example.test" }] },
+    });
+    if (createBulkIssuance.__typename !== "BulkJob") throw new Error(JSON.stringify(createBulkIssuance));
+    const job = await waitFor(async () => {
+      const { node } = await a.owner.request(BulkJobDocument, { id: createBulkIssuance.id });
+      return node && "status" in node && node.status === "COMPLETED" ? node : null;
+    }, "the bulk job");
+    expect(job).toMatchObject({ issuedCount: 1, failedCount: 1 });
+    const problems = job.failures.edges.flatMap((e) => e.node.problems);
+    expect(problems).toEqual([expect.objectContaining({ row: 2, column: "email", message: expect.stringMatching(/guardian's consent/) })]);
+  });
+
+  it("can be erased at a guardian's request through their link", async () => {
+    const kid = await child(a, "erase.kid@example.test");
+    const link = { tenantId: a.tenantId, recipientId: rawId(kid), payload: {} };
+    await inTenant(a, (db) => guardianErasureLinkHandler.confirm(db, link, new Date()));
+    const [request] = await app.db.admin`select kind::text, filed_by::text, identity_method::text, state::text from data_subject_requests where recipient_id = ${rawId(kid)}`;
+    expect(request).toEqual({ kind: "erasure", filed_by: "data_subject", identity_method: "email_link", state: "open" });
   });
 
   it("refuses birth dates in the future, before 1900 or not on the calendar", async () => {

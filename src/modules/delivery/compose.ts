@@ -200,6 +200,8 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     reminder: { number: payload.reminderNumber ?? "" },
     links: { accept: payload.acceptUrl ?? "" },
     request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "" },
+    guardian: { name: payload.guardianName ?? "" },
+    consent: { wording: payload.wording ?? "", expiresOn: payload.expiresOn ?? "" },
   };
   let pixel = "";
   const credentialId = facts.credential_id;

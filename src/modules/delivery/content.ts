@@ -13,7 +13,8 @@ export const EMAIL_KINDS = [
   "credential_reinstated",
 ] as const;
 // Messages to the tenant's own staff, not to recipients: not overridable by email templates.
-export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due";
+// guardian_consent_request goes to a child's guardian (privacy/guardian.ts); its accept link is a secret, like an invitation's.
+export type EmailKind = (typeof EMAIL_KINDS)[number] | "invitation" | "data_subject_request_due" | "guardian_consent_request";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -90,6 +91,13 @@ const en: Defaults = {
     html: wrap(`<p>Hello,</p><p>A request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>See the list of requests in {{tenant.name}} on Laurel.</p>`),
     text: "Hello,\n\nA request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
+  guardian_consent_request: {
+    subject: "{{tenant.name}} asks for your consent",
+    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:</p>
+<blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
+<p>${button("links.accept", "Read and give consent")}</p><p style="color:#666;font-size:13px">The link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.</p>`),
+    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -136,6 +144,13 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles est due le {{request.dueOn}}",
     html: wrap(`<p>Bonjour,</p><p>Une demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\nUne demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  guardian_consent_request: {
+    subject: "{{tenant.name}} demande votre consentement",
+    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
+<blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
+<p>${button("links.accept", "Lire et consentir")}</p><p style="color:#666;font-size:13px">Le lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.</p>`),
+    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
   },
 };
 

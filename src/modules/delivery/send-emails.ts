@@ -130,9 +130,9 @@ export function sendEmailsTask(mailer: Mailer) {
   };
 }
 
-/** The demo outbox: nothing leaves the machine. The body stays readable, except an invitation's (its accept link is a secret). */
+/** The demo outbox: nothing leaves the machine. The body stays readable, except an invitation's or a guardian's consent request's (their accept links are secrets). */
 function storedOutcome(row: Ready): Outcome {
-  const kept = row.kind !== "invitation";
+  const kept = row.kind !== "invitation" && row.kind !== "guardian_consent_request";
   return { id: row.id, status: "stored", providerMessageId: null, html: kept ? row.content.html : null, text: kept ? row.content.text : null, error: null, detail: null };
 }
 

@@ -3,6 +3,12 @@
 // exact wording shown. The consent in force is mirrored on recipients.guardian_consent_at, which the
 // processing rule reads (processing.ts), in the same transaction that changes it.
 import type { Db } from "../../db/tenant-transaction.js";
+import type { GuardianConsent } from "../../generated/prisma/client.js";
+import type { MailSettings } from "../delivery/compose.js";
+import { emailDay } from "../delivery/content.js";
+import { enqueueEmail } from "../outbox/service.js";
+import { requestDeadline } from "./deadlines.js";
+import { deadlineCalendar } from "./service.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { normaliseEmail } from "../../lib/email-address.js";
 import { textProblem } from "../../lib/text.js";
@@ -125,3 +131,84 @@ export async function withdrawGuardianConsent(db: Db, caller: Caller, consentId:
   await recordAudit(db, caller, { action: "guardian_consent.withdrawn", targetType: "GuardianConsent", targetId: consent.id, details: { source } });
   return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
 }
+
+/**
+ * Queues the email asking the guardian (to the consent's normalised address; linked to the child so
+ * erasure blanks it) with the wording and their one-time link. `link` comes from the privacy links'
+ * createOneTimeLink (purpose guardian_consent, payload { consentId }, ttl GUARDIAN_CONSENT_DAYS days).
+ * The link is a secret: it travels as the payload's acceptUrl, forgotten once the message has left.
+ */
+export async function sendGuardianConsentEmail(db: Db, settings: MailSettings, consent: GuardianConsent, link: { url: string; expiresAt: Date }, locale = "en") {
+  if (!consent.guardianEmail) throw new GuardianConsentStateError("This consent has no guardian address any more");
+  const timeZone = await tenantTimeZone(db, consent.tenantId);
+  return enqueueEmail(db, consent.tenantId, {
+    kind: "guardian_consent_request",
+    toEmail: consent.guardianEmail,
+    locale,
+    recipientId: consent.recipientId,
+    idempotencyKey: `guardian_consent_request:${consent.id}`,
+    payload: { consentId: consent.id, guardianName: consent.guardianName, wording: consent.wording, acceptUrl: link.url, expiresOn: emailDay(link.expiresAt, timeZone, locale) },
+  }, settings);
+}
+
+/** What a guardian's link acts as: the system, within the link's tenant (no user, no key). */
+const linkCaller = (tenantId: string): Caller => ({ tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null });
+
+/** The part of a privacy link (privacy/links.ts) these handlers read. */
+interface GuardianLink {
+  tenantId: string;
+  recipientId: string;
+  payload: unknown;
+}
+
+const consentIdOf = (link: GuardianLink) => {
+  const id = (link.payload as { consentId?: unknown } | null)?.consentId;
+  return typeof id === "string" ? id : "";
+};
+
+/**
+ * The guardian_consent purpose of privacy links: the page shows the wording on record, and using the
+ * link gives the consent with exactly that wording (via email_link). Shaped as links.ts's
+ * LinkPurposeHandler: `registerLinkPurpose("guardian_consent", guardianConsentLinkHandler)`.
+ */
+export const guardianConsentLinkHandler = {
+  async describe(db: Db, link: GuardianLink) {
+    const consent = await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: consentIdOf(link) } } });
+    if (!consent || consent.state !== "pending") throw new GuardianConsentStateError("This consent request is no longer open");
+    return { title: "Consent for a child's credentials", paragraphs: consent.wording.split("\n\n"), action: "I give my consent" };
+  },
+  async confirm(db: Db, link: GuardianLink, now: Date) {
+    const consent = await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: consentIdOf(link) } } });
+    if (!consent) throw new GuardianConsentStateError("This consent request is no longer open");
+    await giveGuardianConsent(db, linkCaller(link.tenantId), consent.id, { wording: consent.wording, via: "email_link" }, now);
+    return { title: "Thank you", message: "Your consent is recorded. You can withdraw it, or ask for your child's data to be erased, at any time." };
+  },
+};
+
+/**
+ * The guardian_erasure purpose: using the link files an erasure request for the child (GDPR Art. 17 and
+ * 8), filed by the data subject's side with identity verified by email link; staff carry it out as any
+ * other. Shaped as links.ts's LinkPurposeHandler: `registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler)`.
+ */
+export const guardianErasureLinkHandler = {
+  async describe() {
+    return {
+      title: "Erase your child's data",
+      paragraphs: ["Using this link asks the organisation to erase everything Laurel holds about your child: their credentials are revoked and their pages removed.", "It is done within seven working days."],
+      action: "Ask for erasure",
+    };
+  },
+  async confirm(db: Db, link: GuardianLink, now: Date) {
+    await assertNotErased(db, link.tenantId, link.recipientId);
+    const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
+    const request = await db.dataSubjectRequest.create({
+      data: {
+        tenantId: link.tenantId, kind: "erasure", recipientId: link.recipientId, filedBy: "data_subject", identityMethod: "email_link",
+        identityNote: "A parent or guardian, through a one-time link sent to the guardian's address on record", receivedAt: now,
+        deadlineAt: requestDeadline("erasure", now, timeZone, holidays),
+      },
+    });
+    await recordAudit(db, linkCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
+    return { title: "Request received", message: "The organisation has your request to erase your child's data and must carry it out within seven working days." };
+  },
+};
