@@ -359,6 +359,19 @@ export type Permission =
   | 'TENANT_MANAGE'
   | 'TENANT_READ';
 
+/** tracking_consent (Art. 7(3)), restriction (18), objection (21), child and guardian_consent (8) */
+export type PrivacyChoiceKind =
+  | 'child'
+  | 'guardian_consent'
+  | 'objection'
+  | 'restriction'
+  | 'tracking_consent';
+
+export type PrivacyChoiceSource =
+  | 'data_subject_request'
+  | 'guardian'
+  | 'staff';
+
 export type RecipientInput = {
   attributes?: unknown;
   email: string;
@@ -1279,6 +1292,16 @@ export type WithdrawGuardianConsentMutation = { withdrawGuardianConsent:
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError' }
    };
+
+export type RecipientPrivacyQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RecipientPrivacyQuery = { node:
+    | { id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null, privacyHistory: Array<{ choice: PrivacyChoiceKind, value: boolean, madeAt: string, source: PrivacyChoiceSource, actorKind: string, requestId: string | null, guardianConsentId: string | null }>, guardianConsents: Array<{ id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } }> }
+    | Record<PropertyKey, never>
+   | null };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -3519,6 +3542,48 @@ export const WithdrawGuardianConsentDocument = new TypedDocumentString(`
     id
   }
 }`) as unknown as TypedDocumentString<WithdrawGuardianConsentMutation, WithdrawGuardianConsentMutationVariables>;
+export const RecipientPrivacyDocument = new TypedDocumentString(`
+    query RecipientPrivacy($id: ID!) {
+  node(id: $id) {
+    ... on Recipient {
+      id
+      trackingConsent
+      restrictedAt
+      objectedAt
+      isChild
+      birthDate
+      guardianConsentAt
+      privacyHistory {
+        choice
+        value
+        madeAt
+        source
+        actorKind
+        requestId
+        guardianConsentId
+      }
+      guardianConsents {
+        ...GuardianConsentFields
+      }
+    }
+  }
+}
+    fragment GuardianConsentFields on GuardianConsent {
+  id
+  state
+  guardianEmail
+  guardianName
+  wording
+  wordingVersion
+  requestedAt
+  expiresAt
+  givenAt
+  givenVia
+  withdrawnAt
+  recipient {
+    id
+  }
+}`) as unknown as TypedDocumentString<RecipientPrivacyQuery, RecipientPrivacyQueryVariables>;
 export const TenantDocument = new TypedDocumentString(`
     query Tenant {
   tenant {

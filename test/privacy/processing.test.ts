@@ -12,6 +12,7 @@ import {
   CreateWebhookEndpointDocument,
   FileDataSubjectRequestDocument,
   IssueCredentialDocument,
+  RecipientPrivacyDocument,
   RequestGuardianConsentDocument,
   UpdateRecipientPrivacyDocument,
   type RecipientPrivacyInput,
@@ -182,8 +183,16 @@ describe("people's own requests", () => {
       const { carryOutDataSubjectRequest } = await a.owner.request(CarryOutDataSubjectRequestDocument, { id: fileDataSubjectRequest.id });
       expect(carryOutDataSubjectRequest).toMatchObject({ __typename: "DataSubjectRequest", state: "completed" });
     }
-    const [flags] = await app.db.admin`select tracking_consent, restricted_at, objected_at from recipients where id = ${rawId(person.recipientId)}`;
-    expect(flags).toMatchObject({ tracking_consent: false, restricted_at: expect.any(Date), objected_at: expect.any(Date) });
+    const { node } = await a.owner.request(RecipientPrivacyDocument, { id: person.recipientId });
+    if (!node || !("privacyHistory" in node)) throw new Error("recipient");
+    expect(node).toMatchObject({ trackingConsent: false, restrictedAt: expect.any(String), objectedAt: expect.any(String) });
+    expect(node.privacyHistory!.map((c) => [c.choice, c.value, c.source, c.actorKind, Boolean(c.requestId)])).toEqual([
+      ["restriction", true, "data_subject_request", "user", true],
+      ["objection", true, "data_subject_request", "user", true],
+      ["tracking_consent", false, "data_subject_request", "user", true],
+    ]);
+    // Another tenant reads nothing of it.
+    expect((await b.owner.request(RecipientPrivacyDocument, { id: person.recipientId })).node).toBeNull();
     const history = await app.db.admin<{ choice: string; value: boolean; source: string; kind: string }[]>`
       select c.choice::text, c.value, c.source::text, r.kind::text from privacy_choices c join data_subject_requests r on r.tenant_id = c.tenant_id and r.id = c.request_id
        where c.recipient_id = ${rawId(person.recipientId)} order by c.made_at, c.id`;

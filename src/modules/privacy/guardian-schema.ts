@@ -1,7 +1,8 @@
 // A guardian's consent for a child as GraphQL: staff (privacy:manage) ask for it and may withdraw it; the
 // guardian gives it through their one-time link (guardian.ts). Issuance refuses a child without it.
 import { builder } from "../../builder.js";
-import { GuardianConsentState } from "../../generated/prisma/enums.js";
+import { GuardianConsentState, PrivacyChoiceKind, PrivacyChoiceSource } from "../../generated/prisma/enums.js";
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { tenantKey } from "../common/nodes.js";
@@ -36,7 +37,29 @@ export const GuardianConsentRef = builder.prismaNode("GuardianConsent", {
   }),
 });
 
+const ChoiceEnum = builder.enumType(PrivacyChoiceKind, { name: "PrivacyChoiceKind", description: "tracking_consent (Art. 7(3)), restriction (18), objection (21), child and guardian_consent (8)" });
+const ChoiceSourceEnum = builder.enumType(PrivacyChoiceSource, { name: "PrivacyChoiceSource" });
+
+const PrivacyChoiceRef = builder.prismaObject("PrivacyChoice", {
+  description: "One entry of a person's privacy history: what was chosen, when, and by whom or which request. Never rewritten.",
+  fields: (t) => ({
+    choice: t.expose("choice", { type: ChoiceEnum }),
+    value: t.exposeBoolean("value", { description: "Consent given (true) or withdrawn; a restriction, objection or child mark set (true) or lifted" }),
+    madeAt: t.expose("madeAt", { type: "DateTime" }),
+    source: t.expose("source", { type: ChoiceSourceEnum }),
+    actorKind: t.exposeString("actorKind", { description: "user, api_key or system (a guardian's link)" }),
+    requestId: t.id({ nullable: true, description: "The data subject request that asked for it", resolve: (c) => (c.requestId ? encodeGlobalID("DataSubjectRequest", c.requestId) : null) }),
+    guardianConsentId: t.id({ nullable: true, resolve: (c) => (c.guardianConsentId ? encodeGlobalID("GuardianConsent", c.guardianConsentId) : null) }),
+  }),
+});
+
 builder.prismaObjectFields(RecipientRef, (t) => ({
+  privacyHistory: t.relation("privacyChoices", {
+    type: PrivacyChoiceRef,
+    authScopes: { permission: "privacy:manage" },
+    description: "The person's privacy choices, oldest first (at most 200)",
+    query: { orderBy: [{ madeAt: "asc" }, { id: "asc" }], take: 200 },
+  }),
   guardianConsents: t.relation("guardianConsents", {
     authScopes: { permission: "privacy:manage" },
     description: "Requests for a guardian's consent, newest first",
