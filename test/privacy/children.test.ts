@@ -14,7 +14,9 @@ import {
   BulkJobDocument,
   IssueCredentialDocument,
   RequestGuardianConsentDocument,
+  ResendCredentialEmailDocument,
   UpdateRecipientPrivacyDocument,
+  WithdrawGuardianConsentDocument,
 } from "../../src/sdk/generated.js";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { giveGuardianConsent, guardianConsentLinkHandler, guardianErasureLinkHandler, sendGuardianConsentEmail } from "../../src/modules/privacy/guardian.js";
@@ -140,6 +142,20 @@ describe("a child under 13", () => {
     await new Promise((r) => setTimeout(r, 500));
     const deliveries = await app.db.admin`select event_type from webhook_deliveries where tenant_id = ${a.tenantId} and payload #>> '{data,credentialId}' = ${credentialId}`;
     expect(deliveries.map((d) => d.event_type)).toEqual(["credential.issued"]);
+
+    // The guardian withdraws: nothing new is issued, and what was queued meanwhile is withheld.
+    await worker.stop();
+    const reissue = await a.owner.request(ResendCredentialEmailDocument, { credentialId: issued.id });
+    expect(reissue.resendCredentialEmail.__typename).toBe("EmailMessage");
+    const { withdrawGuardianConsent } = await a.owner.request(WithdrawGuardianConsentDocument, { id: requestGuardianConsent.id });
+    expect(withdrawGuardianConsent).toMatchObject({ __typename: "GuardianConsent", state: "withdrawn", withdrawnAt: expect.any(String) });
+    expect((await issue(mia)).issueCredential.__typename).toBe("GuardianConsentRequiredError");
+    worker = await startTestWorker(app);
+    const [withheld] = await waitFor(async () => {
+      const rows = await app.db.admin`select status::text, status_detail from email_outbox where credential_id = ${credentialId} and status not in ('sent', 'delivered')`;
+      return rows.length && rows[0]!.status === "withheld" ? rows : null;
+    }, "the queued copy withheld");
+    expect(withheld!.status_detail).toMatch(/guardian's recorded consent/);
   });
 
   it("is reported per row in bulk issuance, while the other rows are issued", async () => {

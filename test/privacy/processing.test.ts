@@ -125,10 +125,12 @@ describe("each flag stops each path, queued work included", () => {
     const restricted = await issue("restricted-later@example.test");
     const objecting = await issue("objecting-later@example.test");
     const free = await issue("free@example.test");
+    const untracked = await issue("untracked-later@example.test");
     // Queued before anyone chose: emails and credential.issued deliveries wait for the worker.
-    expect(await app.db.admin`select 1 from email_outbox where tenant_id = ${a.tenantId} and status = 'queued'`).toHaveLength(3);
+    expect(await app.db.admin`select 1 from email_outbox where tenant_id = ${a.tenantId} and status = 'queued'`).toHaveLength(4);
     await choose(restricted.recipientId, { restricted: true });
     await choose(objecting.recipientId, { objectsToReminders: true });
+    await choose(untracked.recipientId, { trackingConsent: false });
 
     worker = await startTestWorker(app);
     await waitFor(async () => fake.sent.some((m) => m.to.includes("free@example.test")) && fake.sent.some((m) => m.to.includes("objecting-later@example.test")), "the allowed emails");
@@ -141,17 +143,19 @@ describe("each flag stops each path, queued work included", () => {
     const deliveries = await waitFor(async () => {
       const rows = await app.db.admin<{ credential_id: string; status: string; last_error: string | null }[]>`
         select payload #>> '{data,credentialId}' as credential_id, status::text as status, last_error from webhook_deliveries where tenant_id = ${a.tenantId}`;
-      return rows.every((r) => r.status !== "pending") && rows.length === 3 ? rows : null;
+      return rows.every((r) => r.status !== "pending") && rows.length === 4 ? rows : null;
     }, "every delivery settled");
     const byCredential = new Map(deliveries.map((d) => [d.credential_id, d]));
-    expect(byCredential.get(free.credentialId)).toMatchObject({ status: "succeeded" });
+    // Withdrawing consent to tracking stops tracking only: the email and the issuance event still go.
+    for (const who of [free, untracked]) expect(byCredential.get(who.credentialId)).toMatchObject({ status: "succeeded" });
+    expect(fake.sent.some((m) => m.to.includes("untracked-later@example.test"))).toBe(true);
     for (const who of [restricted, objecting]) expect(byCredential.get(who.credentialId)).toMatchObject({ status: "failed", last_error: expect.stringMatching(/^Withheld/) });
     expect(hooks.filter((h) => h.data.credentialId === restricted.credentialId || h.data.credentialId === objecting.credentialId)).toEqual([]);
 
     // A pixel hit arriving after the objection names no one; the free person's does.
     const pixel = (credentialId: string) => emailTracking({ publicUrl: app.config.publicUrl, keks: app.config.keks }, { tenantId: a.tenantId, credentialId }).pixelUrl;
-    for (const who of [objecting, free]) expect((await fetch(local(pixel(who.credentialId)), { headers: { "user-agent": BROWSER } })).status).toBe(200);
-    await waitFor(async () => (await app.db.admin`select 1 from engagement_events where tenant_id = ${a.tenantId} and type = 'email_opened'`).length === 2, "both opens");
+    for (const who of [objecting, untracked, free]) expect((await fetch(local(pixel(who.credentialId)), { headers: { "user-agent": BROWSER } })).status).toBe(200);
+    await waitFor(async () => (await app.db.admin`select 1 from engagement_events where tenant_id = ${a.tenantId} and type = 'email_opened'`).length === 3, "the three opens");
     const named = await app.db.admin<{ recipient_id: string | null }[]>`select recipient_id from engagement_events where tenant_id = ${a.tenantId} and type = 'email_opened' and recipient_id is not null`;
     expect(named.map((e) => e.recipient_id)).toEqual([rawId(free.recipientId)]);
   });
