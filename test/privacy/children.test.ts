@@ -2,7 +2,10 @@
 // GuardianConsentRequiredError, staff ask the guardian, the guardian's consent is recorded with the wording
 // shown, then issuance succeeds and its email goes out without a tracking pixel; the child's engagement
 // names no one, partners hear of the issuance only, and erasure takes the guardian's data with it.
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -21,6 +24,7 @@ import {
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { giveGuardianConsent, guardianConsentLinkHandler, guardianErasureLinkHandler, sendGuardianConsentEmail } from "../../src/modules/privacy/guardian.js";
 import { mailSettings } from "../../src/modules/delivery/compose.js";
+import { collectPersonData } from "../../src/modules/privacy/export-data.js";
 import { emailTracking } from "../../src/modules/engagement/tracking.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import type { Caller } from "../../src/modules/common/caller.js";
@@ -142,6 +146,15 @@ describe("a child under 13", () => {
     await new Promise((r) => setTimeout(r, 500));
     const deliveries = await app.db.admin`select event_type from webhook_deliveries where tenant_id = ${a.tenantId} and payload #>> '{data,credentialId}' = ${credentialId}`;
     expect(deliveries.map((d) => d.event_type)).toEqual(["credential.issued"]);
+
+    // The child's export carries the consent with its wording and the history, and still fits its schema.
+    const exported = await inTenant(a, (db) => collectPersonData(db, a.tenantId, rawId(mia), app.config.publicUrl));
+    expect(exported.privacyChoices).toMatchObject({ birthDate: yearsAgo(8), guardianConsentAt: expect.any(String), history: [expect.objectContaining({ choice: "guardian_consent", value: true, source: "guardian" })] });
+    expect(exported.privacyChoices.guardianConsents).toEqual([expect.objectContaining({ state: "given", wording: requestGuardianConsent.wording, guardianName: "Pat Small" })]);
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    (addFormatsModule as unknown as (a: Ajv2020) => void)(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(new URL("../../schema/person-export.schema.json", import.meta.url), "utf8")));
+    expect(validate(JSON.parse(JSON.stringify(exported))), JSON.stringify(validate.errors)).toBe(true);
 
     // The guardian withdraws: nothing new is issued, and what was queued meanwhile is withheld.
     await worker.stop();
