@@ -88,6 +88,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "partner_event_allowed(uuid,text,jsonb)": [O, ["PUBLIC"]],
   "email_purpose(text)": [O, ["PUBLIC"]],
   "try_uuid(text)": [O, ["PUBLIC"]],
+  "processing_purpose_unknown(text)": [O, ["PUBLIC"]],
   "argon2_phc(text)": [O, ["gatekeeper"]],
   "claim_email_messages(uuid[])": [O, ["member"]],
   "current_app_user_id()": [O, ["PUBLIC", "anonymous", "member"]],
