@@ -147,7 +147,10 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
   const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
   const facts = await boundQuery<FactsRow>(
     `select u.id, cr.id as credential_id, cr.template_id, cr.valid_from as issued_at, cr.valid_until, tv.name as credential_name,
-            r.name as recipient_name, coalesce(recipient_may_process($1, r.id, 'tracking'), true) as may_track
+            r.name as recipient_name,
+            -- The processing rule, inlined per row (no recipient: nobody's to protect).
+            coalesce(processing_allowed('tracking', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
+                                        r.guardian_consent_at, (select time_zone from tenants where id = $1), now()), true) as may_track
        from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as u(id, credential_id, recipient_id)
        left join credentials cr on cr.tenant_id = $1 and cr.id = u.credential_id
        left join template_versions tv on tv.tenant_id = $1 and tv.template_id = cr.template_id and tv.version = cr.template_version

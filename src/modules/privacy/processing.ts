@@ -114,9 +114,3 @@ export async function assertMayIssue(db: Db, tenantId: string, recipientId: stri
   const person = await db.recipient.findUnique({ where: { tenantId_id: { tenantId, id: recipientId } } });
   if (person && !mayProcess(person, "issuance", timeZone, now)) throw new GuardianConsentRequiredError();
 }
-
-/** The SQL rule for one recipient of the current tenant (null when there is no such recipient). */
-export async function recipientMayProcess(db: Db, tenantId: string, recipientId: string, purpose: ProcessingPurpose): Promise<boolean | null> {
-  const [row] = await db.$queryRaw<{ allowed: boolean | null }[]>`select recipient_may_process(${tenantId}::uuid, ${recipientId}::uuid, ${purpose}) as allowed`;
-  return row?.allowed ?? null;
-}
