@@ -43,8 +43,9 @@ create function processing_purpose_unknown(p_purpose text) returns boolean
    partner events or per-person analytics; emails about the credential itself still go. Consent withdrawn
    (Art. 7(3)): no tracking. A child with consent: issuance, its email and its issuance event only. */
 -- Plain SQL without SET, so the planner inlines it into the queries that call it per row (engagement
--- ingestion, compose, reminders): 100,000 calls take 30-45 ms against 0.8-1.1 s as PL/pgSQL (test/bench/processing-rule.ts). The zone is read only for a birth date
--- (checking it costs a subtransaction); an unknown zone computes in UTC, as the TypeScript rule does.
+-- ingestion, compose, reminders): 100,000 calls take 30-45 ms, against 0.8-1.1 s as PL/pgSQL
+-- (test/bench/processing-rule.ts). The zone is read only for a birth date (checking it costs a
+-- subtransaction); an unknown zone computes in UTC, as the TypeScript rule does.
 create function processing_allowed(p_purpose text, p_tracking_consent boolean, p_restricted_at timestamptz, p_objected_at timestamptz,
                                    p_is_child boolean, p_birth_date date, p_guardian_consent_at timestamptz,
                                    p_zone text, p_now timestamptz)
