@@ -212,6 +212,14 @@ describe("a child under 13", () => {
     expect(requestGuardianConsent.__typename).toBe("NotFoundError");
     const { updateRecipientPrivacy } = await b.owner.request(UpdateRecipientPrivacyDocument, { id: mia, input: { isChild: false } });
     expect(updateRecipientPrivacy.__typename).toBe("NotFoundError");
+    // Nor see or withdraw a consent this tenant recorded.
+    const { requestGuardianConsent: mine } = await a.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "p2@example.test", guardianName: "P Two" } });
+    if (mine.__typename !== "GuardianConsent") throw new Error(JSON.stringify(mine));
+    await inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(mine.id), { wording: mine.wording, via: "staff" }));
+    const { withdrawGuardianConsent } = await b.owner.request(WithdrawGuardianConsentDocument, { id: mine.id });
+    expect(withdrawGuardianConsent.__typename).toBe("NotFoundError");
+    const [still] = await app.db.admin`select state::text from guardian_consents where id = ${rawId(mine.id)}`;
+    expect(still!.state).toBe("given");
   });
 
   it("loses the guardian's name and address when erased", async () => {
