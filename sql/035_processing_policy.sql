@@ -320,126 +320,30 @@ comment on function emit_partner_events_for(uuid, text, jsonb) is
   'Owner-only: called by definer functions that have already established the tenant (provider webhooks, engagement); drops items the processing rule withholds.';
 set local role :"owner";
 
--- Erasure (sql/031) also blanks a child's birth date and their guardians' names and addresses.
-create or replace function erase_recipient(p_recipient_id uuid)
-  returns jsonb
+-- Erasure: a child's guardians are personal data too. A function of its own rather than another copy of
+-- erase_recipient()'s body (which other migrations also replace): the erasure task calls it just before
+-- erase_recipient(), in the same transaction. The guardians' addresses and names go, the child's birth
+-- date too; that a consent was given, when, how and its wording (which names the organisation only) stay.
+create function erase_guardians(p_recipient_id uuid)
+  returns integer
   language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
   as $$
   declare
     tenant uuid := public.current_tenant_id();
-    person record;
-    needles text[];
-    pattern text;
-    credential_ids uuid[];
-    message_ids uuid[];
-    delivery_ids uuid[];
-    counts jsonb := '{}';
     n integer;
   begin
     if tenant is null then
       raise exception 'erasure needs a tenant' using errcode = '42501';
     end if;
-    select r.id, r.email, r.name, r.external_id, r.erased_at into person
-      from public.recipients r where r.tenant_id = tenant and r.id = p_recipient_id for update;
-    if person.id is null then
-      raise exception 'no such recipient' using errcode = 'P0002';
-    end if;
-    if person.erased_at is not null then
-      raise exception 'already erased' using errcode = '55000', hint = 'already_erased';
-    end if;
-    -- What could name them in free text or JSON: the address, its local part, the name, the external id.
-    needles := array_remove(array[person.email, split_part(person.email, '@', 1), person.name, person.external_id], null);
-    -- A child's guardians are personal data too (sql/035): their addresses, local parts and names.
-    needles := needles || array(select x from public.guardian_consents g
-                                  cross join lateral unnest(array[g.guardian_email, split_part(g.guardian_email, '@', 1), g.guardian_name]) x
-                                 where g.tenant_id = tenant and g.recipient_id = person.id and x is not null and x <> '');
-    pattern := '(' || array_to_string(array(select regexp_replace(x, '([!$()*+.:<=>?[\\\]^{|}-])', '\\\1', 'g')
-                                              from unnest(needles) x where length(x) >= 3), '|') || ')';
-    if pattern = '()' then
-      pattern := '(?!)';
-    end if;
-
-    select coalesce(array_agg(c.id), '{}') into credential_ids
-      from public.credentials c where c.tenant_id = tenant and c.recipient_id = person.id;
-    select coalesce(array_agg(o.id), '{}') into message_ids
-      from public.email_outbox o
-     where o.tenant_id = tenant and (o.recipient_id = person.id or o.credential_id = any (credential_ids) or o.to_email = person.email);
-
-    -- The person: a placeholder address keeps the row (credentials and requests point at it) unique.
-    update public.recipients
-       set email = 'erased-' || id::text || '@erased.invalid', name = null, external_id = null, attributes = '{}', erased_at = now(),
-           birth_date = null
-     where tenant_id = tenant and id = person.id;
-
-    -- Their credentials: the signed document (name, identity hash of the address) and merge values go;
-    -- status, status-list index and dates stay, so the revoked bit stays published and counts hold.
-    update public.credentials
-       set document = '{}', field_values = '{}', evidence = '[]', idempotency_key = null, erased_at = now()
-     where tenant_id = tenant and id = any (credential_ids);
-    get diagnostics n = row_count;
-    counts := counts || jsonb_build_object('credentials', n);
-
-    -- Emails to them: address, subject, bodies, merge payload. Status and sender stay for delivery counts.
-    update public.email_outbox
-       set to_email = 'erased@erased.invalid', payload = '{}', subject = null, html = null, text_body = null, content = null,
-           last_error = null, status_detail = null, idempotency_key = 'erased:' || id::text, request_key = null
-     where tenant_id = tenant and id = any (message_ids);
-    get diagnostics n = row_count;
-    counts := counts || jsonb_build_object('emails', n);
-
-    -- Engagement stays counted (the rollups already hold it) but no longer says whose, or from where.
-    update public.engagement_events
-       set recipient_id = null, credential_id = null, message_id = null, ip_hash = null
-     where tenant_id = tenant
-       and (recipient_id = person.id or credential_id = any (credential_ids) or message_id = any (message_ids));
-    get diagnostics n = row_count;
-    counts := counts || jsonb_build_object('engagementEvents', n);
-
-    -- Partner events about them that have left or given up; pending ones (the revocation) still go.
-    select coalesce(array_agg(d.id), '{}') into delivery_ids
-      from public.webhook_deliveries d
-     where d.tenant_id = tenant
-       and (d.payload::text ~* pattern or d.payload #>> '{data,credentialId}' = any (credential_ids::text[])
-            or d.payload #>> '{data,recipientId}' = person.id::text);
-    update public.webhook_deliveries
-       set payload = jsonb_build_object('type', payload -> 'type', 'erased', true), last_error = null
-     where tenant_id = tenant and id = any (delivery_ids) and (status <> 'pending' or payload::text ~* pattern);
-    update public.webhook_attempts set response_excerpt = null, error = null
-     where tenant_id = tenant and delivery_id = any (delivery_ids);
-
-    update public.bulk_job_rows
-       set input = '{}', errors = '[]'
-     where tenant_id = tenant and (credential_id = any (credential_ids) or input::text ~* pattern or errors::text ~* pattern);
-
-    -- Audit entries keep who did what and when; details that name the person go.
-    update public.audit_log
-       set details = jsonb_build_object('redacted', 'erasure')
-     where tenant_id = tenant and details::text ~* pattern;
-
-    -- Their guardians: who they were goes; that a consent was given, when, and its wording (names blanked) stay.
     update public.guardian_consents
-       set guardian_email = null, guardian_name = null, wording = coalesce(public.erasure_redact(wording, needles), wording)
-     where tenant_id = tenant and recipient_id = person.id;
+       set guardian_email = null, guardian_name = null
+     where tenant_id = tenant and recipient_id = p_recipient_id;
     get diagnostics n = row_count;
-    counts := counts || jsonb_build_object('guardianConsents', n);
-
-    update public.data_subject_requests
-       set subject_email = null
-     where tenant_id = tenant and recipient_id = person.id and subject_email is not null;
-    update public.data_subject_requests
-       set identity_note = public.erasure_redact(identity_note, needles), outcome = public.erasure_redact(outcome, needles)
-     where tenant_id = tenant and (identity_note ~* pattern or outcome ~* pattern);
-
-    -- The queue: waiting jobs of this tenant that name them are dropped; errors that name them go.
-    delete from graphile_worker._private_jobs j
-     where j.payload::jsonb ->> 'tenantId' = tenant::text and j.locked_at is null and j.payload::text ~* pattern;
-    update graphile_worker._private_jobs j set last_error = public.erasure_redact(j.last_error, needles)
-     where j.payload::jsonb ->> 'tenantId' = tenant::text and j.last_error ~* pattern;
-
-    return counts;
+    update public.recipients set birth_date = null where tenant_id = tenant and id = p_recipient_id;
+    return n;
   end
   $$;
-comment on function erase_recipient(uuid) is
-  'GDPR Art. 17: blanks one recipient of the current tenant everywhere (row, documents, emails, events, partner payloads, bulk rows, audit details, queue); refuses a second time.';
-comment on function erase_recipient(uuid) is
-  'GDPR Art. 17: blanks one recipient of the current tenant everywhere (row, documents, emails, events, partner payloads, bulk rows, audit details, queue, guardians); refuses a second time.';
+comment on function erase_guardians(uuid) is
+  'GDPR Art. 17 for a child: blanks their guardians'' names and addresses and their birth date, in the current tenant only (members may not rewrite a consent record).';
+revoke execute on function erase_guardians(uuid) from public;
+grant execute on function erase_guardians(uuid) to :"member";

@@ -97,6 +97,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "enqueue_job(text,jsonb,timestamp with time zone,text,integer)": [O, ["member"]],
   // GDPR Art. 17, within the current tenant only (sql/031).
   "erase_recipient(uuid)": [O, ["member"]],
+  "erase_guardians(uuid)": [O, ["member"]],
   "erasure_redact(text,text[])": [O, []],
   "ensure_engagement_partitions(integer)": [O, []],
   "forget_sent_secrets(uuid[])": [O, ["member"]],

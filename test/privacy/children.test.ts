@@ -10,7 +10,9 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
+  CarryOutDataSubjectRequestDocument,
   CreateRecipientDocument,
+  FileDataSubjectRequestDocument,
   CreateTemplateDocument,
   CreateBulkIssuanceDocument,
   CreateWebhookEndpointDocument,
@@ -226,7 +228,10 @@ describe("a child under 13", () => {
     const mia = await child(a, "mia.three@example.test");
     const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "guardian.three@example.test", guardianName: "Quentin Threeguard" } });
     expect(requestGuardianConsent.__typename).toBe("GuardianConsent");
-    await inTenant(a, (db) => db.$queryRaw`select erase_recipient(${rawId(mia)}::uuid)`);
+    const { fileDataSubjectRequest } = await a.owner.request(FileDataSubjectRequestDocument, { input: { kind: "erasure", recipientId: mia, identityVerification: { method: "known_contact" } } });
+    if (fileDataSubjectRequest.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(fileDataSubjectRequest));
+    await a.owner.request(CarryOutDataSubjectRequestDocument, { id: fileDataSubjectRequest.id });
+    await waitFor(async () => (await app.db.admin`select 1 from data_subject_requests where id = ${rawId(fileDataSubjectRequest.id)} and state = 'completed'`).length, "the erasure");
     const [consent] = await app.db.admin`select guardian_email, guardian_name, wording from guardian_consents where recipient_id = ${rawId(mia)}`;
     expect(consent).toMatchObject({ guardian_email: null, guardian_name: null });
     const traces = await app.db.admin`select 1 from guardian_consents where guardian_email ilike '%guardian.three%' or guardian_name ilike '%Threeguard%' or wording ilike '%Threeguard%'`;

@@ -84,8 +84,10 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
       await revokeCredential(db, caller, id, { reason: ERASURE_REVOCATION_REASON, notifyRecipient: false }, settings);
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
+    // A child's guardians' names and addresses, and the birth date (sql/035), then everything else.
+    const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
-    const counts = row!.counts;
+    const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
     await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports });
   });
