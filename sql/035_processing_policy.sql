@@ -144,7 +144,7 @@ create table guardian_consents (
   tenant_id uuid not null references tenants (id),
   id uuid not null default uuid_v7(),
   recipient_id uuid not null,
-  -- Null once the child is erased (erase_recipient below).
+  -- Null once the child is erased (erase_guardians() below).
   guardian_email text check (guardian_email = lower(guardian_email) and length(guardian_email) <= 320),
   guardian_name text check (length(guardian_name) between 1 and 200),
   wording text not null check (length(wording) between 1 and 4000),
