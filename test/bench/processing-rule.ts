@@ -1,4 +1,4 @@
-// What the processing rule (processing_allowed(), sql/035) costs per row, as engagement ingestion and
+// What the processing rule (processing_allowed(), sql/037) costs per row, as engagement ingestion and
 // partner events call it: 100,000 calls in one query on a fresh scratch database, three runs, without
 // and with birth dates (a third of the rows). Run: npx tsx test/bench/processing-rule.ts
 import postgres from "postgres";

@@ -82,7 +82,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "analytics_slot(timestamp with time zone)": [O, ["PUBLIC"]],
   "analytics_stage_bit(engagement_type)": [O, ["PUBLIC"]],
   "analytics_zero_uuid()": [O, ["PUBLIC"]],
-  // The processing rule (sql/035): invokers, under the caller's own rights and RLS.
+  // The processing rule (sql/037): invokers, under the caller's own rights and RLS.
   "processing_allowed(text,boolean,timestamp with time zone,timestamp with time zone,boolean,date,timestamp with time zone,text,timestamp with time zone)": [O, ["PUBLIC"]],
   "recipient_may_process(uuid,uuid,text)": [O, ["PUBLIC"]],
   "partner_event_allowed(uuid,text,jsonb)": [O, ["PUBLIC"]],

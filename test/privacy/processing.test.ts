@@ -1,5 +1,5 @@
 // One rule decides what may be done with a person's data (privacy/processing.ts and processing_allowed(),
-// sql/035). The two spellings agree on every combination of flags; each flag stops each path it should,
+// sql/037). The two spellings agree on every combination of flags; each flag stops each path it should,
 // including work queued before the flag was set (the real worker re-checks when it runs); people's own
 // restriction, objection and consent-withdrawal requests set the flags and leave a history.
 import { createServer, type Server } from "node:http";

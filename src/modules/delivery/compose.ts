@@ -61,7 +61,7 @@ interface FactsRow extends Record<string, unknown> {
   valid_until: Date | null;
   credential_name: string | null;
   recipient_name: string | null;
-  /** The processing rule's answer for tracking (sql/035); true when the message names no recipient. */
+  /** The processing rule's answer for tracking (sql/037); true when the message names no recipient. */
   may_track: boolean;
 }
 
@@ -211,7 +211,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
   if (credentialId) {
     const credentialUrl = urls.credential(settings.publicUrl, tenantId, credentialId);
     // A stored message (the demo outbox) reaches nobody: an open or a click of it is no recipient's.
-    // Whether the person may be tracked is the processing rule's (privacy/processing.ts, sql/035).
+    // Whether the person may be tracked is the processing rule's (privacy/processing.ts, sql/037).
     const track = !settings.emailStoredOnly && facts.may_track;
     const ref = { tenantId, credentialId, messageId: email.id };
     const tracking = emailTracking(settings, ref, now);

@@ -18,7 +18,7 @@ import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
 
-// The processing rule (privacy/processing.ts, sql/035), inlined per row: restriction, objection and children stop reminders.
+// The processing rule (privacy/processing.ts, sql/037), inlined per row: restriction, objection and children stop reminders.
 const MAY_REMIND = `processing_allowed('reminders', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
                                       r.guardian_consent_at, (select time_zone from tenants where id = $1), now())`;
 

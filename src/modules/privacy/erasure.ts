@@ -84,7 +84,7 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
       await revokeCredential(db, caller, id, { reason: ERASURE_REVOCATION_REASON, notifyRecipient: false }, settings);
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
-    // A child's guardians' names and addresses, and the birth date (sql/035), then everything else.
+    // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
     const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
     const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };

@@ -1,6 +1,6 @@
 // The one place that decides what may be done with a person's data: restriction (GDPR Art. 18),
 // objection (Art. 21), consent withdrawal (Art. 7(3)) and children (Art. 8). processing_allowed()
-// (sql/035) is the same rule in SQL for the paths that run there; test/privacy/processing.test.ts
+// (sql/037) is the same rule in SQL for the paths that run there; test/privacy/processing.test.ts
 // compares the two on every combination of flags, so they cannot drift apart unnoticed.
 import { DateTime } from "luxon";
 import type { Db } from "../../db/tenant-transaction.js";
@@ -48,7 +48,7 @@ export function isChildNow(person: Pick<ProcessingFlags, "isChild" | "birthDate"
 }
 
 /**
- * Whether `purpose` may be done with this person's data now (mirrored by processing_allowed(), sql/035).
+ * Whether `purpose` may be done with this person's data now (mirrored by processing_allowed(), sql/037).
  *
  * - A child without a guardian's recorded consent: nothing at all (Art. 8).
  * - Restriction (Art. 18(1)-(2)): storage only. Issuance stays allowed because a credential is the

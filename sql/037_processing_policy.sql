@@ -198,7 +198,7 @@ create or replace function record_engagement_events(p_events jsonb)
              coalesce(x.machine, false) as machine,
              least(greatest(coalesce(x.occurred_at, now()), now() - interval '1 day'), now()) as occurred_at,
              c.template_id, c.recipient_id,
-             -- One rule decides (sql/035): tracked and counted per person, or neither.
+             -- One rule decides (sql/037): tracked and counted per person, or neither.
              (public.processing_allowed('tracking', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
                                         r.guardian_consent_at, t.time_zone, now())
               and public.processing_allowed('analytics_by_person', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child,
@@ -295,7 +295,7 @@ create or replace function emit_partner_events_for(p_tenant_id uuid, p_event_typ
                     where e.tenant_id = p_tenant_id and e.enabled and p_event_type = any(e.event_types)) then
       return 0;
     end if;
-    -- Events about a person the rule keeps from partners are never made (sql/035).
+    -- Events about a person the rule keeps from partners are never made (sql/037).
     select coalesce(jsonb_agg(item.value order by item.n), '[]') into allowed
       from jsonb_array_elements(p_items) with ordinality as item(value, n)
      where public.partner_event_allowed(p_tenant_id, p_event_type, item.value);
