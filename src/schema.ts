@@ -19,6 +19,7 @@ import "./modules/webhooks/schema.js";
 import "./modules/analytics/schema.js";
 import "./modules/privacy/schema.js";
 import "./modules/privacy/rectification-schema.js";
+import "./modules/privacy/guardian-schema.js";
 
 export const schema = builder.toSchema();
 

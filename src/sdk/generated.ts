@@ -222,7 +222,9 @@ export type EmailStatus =
   /** Accepted by the provider */
   | 'sent'
   /** Kept in the demo outbox (no RESEND_API_KEY): it never left the machine and reached nobody */
-  | 'stored';
+  | 'stored'
+  /** Never sent: the person's privacy choices stopped it after it was queued (statusDetail says which) */
+  | 'withheld';
 
 export type EmailTemplateInput = {
   html: string;
@@ -277,6 +279,13 @@ export type FunnelStageName =
   | 'OPENED'
   | 'VERIFIED'
   | 'VIEWED';
+
+/** pending -> given -> withdrawn; pending -> expired */
+export type GuardianConsentState =
+  | 'expired'
+  | 'given'
+  | 'pending'
+  | 'withdrawn';
 
 export type IdentityVerificationInput = {
   method: IdentityVerificationMethod;
@@ -352,6 +361,19 @@ export type Permission =
   | 'TENANT_MANAGE'
   | 'TENANT_READ';
 
+/** tracking_consent (Art. 7(3)), restriction (18), objection (21), child and guardian_consent (8) */
+export type PrivacyChoiceKind =
+  | 'child'
+  | 'guardian_consent'
+  | 'objection'
+  | 'restriction'
+  | 'tracking_consent';
+
+export type PrivacyChoiceSource =
+  | 'data_subject_request'
+  | 'guardian'
+  | 'staff';
+
 export type RecipientInput = {
   attributes?: unknown;
   email: string;
@@ -362,10 +384,15 @@ export type RecipientInput = {
 };
 
 export type RecipientPrivacyInput = {
+  /** YYYY-MM-DD (not before 1900, not in the future), or "" to clear: a child while under 13 in the tenant's zone */
+  birthDate?: string | null | undefined;
+  /** A child under 13: nothing is issued, emailed or tracked until a guardian's consent is recorded */
+  isChild?: boolean | null | undefined;
+  /** Objection (GDPR Art. 21): no reminders, tracking, partner events naming them or analytics by person */
   objectsToReminders?: boolean | null | undefined;
-  /** Processing restricted: no reminders, no tracking */
+  /** Processing restricted (GDPR Art. 18): stored only; no emails, reminders, partner events or tracking */
   restricted?: boolean | null | undefined;
-  /** false: no tracking pixel, no per-person events (counted only in aggregate) */
+  /** false: consent to tracking withdrawn (GDPR Art. 7(3)): no tracking pixel, no per-person events (counted only in aggregate) */
   trackingConsent?: boolean | null | undefined;
 };
 
@@ -387,6 +414,14 @@ export type ReminderSettingsInput = {
   expiryReminderDays?: number | null | undefined;
   reminderCount: number;
   reminderIntervalDays: number;
+};
+
+export type RequestGuardianConsentInput = {
+  guardianEmail: string;
+  /** 1 to 200 characters, one line */
+  guardianName: string;
+  /** The child (marked, or under 13 by birth date) */
+  recipientId: string | number;
 };
 
 /** A correction of a person's details (GDPR Art. 16): either or both; absent fields stay as they are. */
@@ -859,7 +894,7 @@ export type UpdateRecipientPrivacyMutationVariables = Exact<{
 
 export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null }
+    | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -888,6 +923,7 @@ export type CredentialEngagementQuery = { node:
     | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
     | { __typename: 'Recipient' }
@@ -1043,6 +1079,7 @@ export type IssueCredentialMutationVariables = Exact<{
 export type IssueCredentialMutation = { issueCredential:
     | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
     | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string | null } | null }
+    | { __typename: 'GuardianConsentRequiredError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'RecipientExistsError', path: Array<string>, message: string }
     | { __typename: 'TemplateNotIssuableError', message: string }
@@ -1228,6 +1265,7 @@ export type DataSubjectRequestQuery = { node:
     | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
     | { __typename: 'Recipient' }
@@ -1282,6 +1320,7 @@ export type RecipientRectificationsQuery = { node:
     | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
     | { __typename: 'Recipient', id: string, email: string, name: string | null, rectifications: Array<{ id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }> }
@@ -1306,6 +1345,7 @@ export type CredentialDocumentHistoryQuery = { node:
     | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
     | { __typename: 'Recipient' }
@@ -1315,6 +1355,42 @@ export type CredentialDocumentHistoryQuery = { node:
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint' }
+   | null };
+
+export type GuardianConsentFieldsFragment = { id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } };
+
+export type RequestGuardianConsentMutationVariables = Exact<{
+  input: RequestGuardianConsentInput;
+}>;
+
+
+export type RequestGuardianConsentMutation = { requestGuardianConsent:
+    | { __typename: 'AlreadyErasedError', message: string }
+    | { __typename: 'GuardianConsent', id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type WithdrawGuardianConsentMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type WithdrawGuardianConsentMutation = { withdrawGuardianConsent:
+    | { __typename: 'GuardianConsent', id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } }
+    | { __typename: 'GuardianConsentStateError', message: string }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError' }
+   };
+
+export type RecipientPrivacyQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type RecipientPrivacyQuery = { node:
+    | { id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null, privacyHistory: Array<{ choice: PrivacyChoiceKind, value: boolean, madeAt: string, source: PrivacyChoiceSource, actorKind: string, requestId: string | null, guardianConsentId: string | null }>, guardianConsents: Array<{ id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } }> }
+    | Record<PropertyKey, never>
    | null };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
@@ -1345,6 +1421,7 @@ export type NodeQuery = { node:
     | { __typename: 'DataSubjectRequest', id: string }
     | { __typename: 'EmailMessage', id: string }
     | { __typename: 'EmailTemplate', id: string }
+    | { __typename: 'GuardianConsent', id: string }
     | { __typename: 'Invitation', email: string, status: InvitationStatus, id: string }
     | { __typename: 'Membership', role: MemberRole, id: string }
     | { __typename: 'Recipient', id: string }
@@ -1379,6 +1456,7 @@ export type WebhookDeliveriesQuery = { node:
     | { __typename: 'DataSubjectRequest' }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
     | { __typename: 'Recipient' }
@@ -1636,6 +1714,24 @@ export const RecipientRectificationFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"RecipientRectificationFields"}) as unknown as TypedDocumentString<RecipientRectificationFieldsFragment, unknown>;
+export const GuardianConsentFieldsFragmentDoc = new TypedDocumentString(`
+    fragment GuardianConsentFields on GuardianConsent {
+  id
+  state
+  guardianEmail
+  guardianName
+  wording
+  wordingVersion
+  requestedAt
+  expiresAt
+  givenAt
+  givenVia
+  withdrawnAt
+  recipient {
+    id
+  }
+}
+    `, {"fragmentName":"GuardianConsentFields"}) as unknown as TypedDocumentString<GuardianConsentFieldsFragment, unknown>;
 export const EngagementFunnelDocument = new TypedDocumentString(`
     query EngagementFunnel($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput, $statuses: [CredentialStatus!], $groupBy: FunnelGroupBy) {
   engagementFunnel(
@@ -2513,6 +2609,9 @@ export const UpdateRecipientPrivacyDocument = new TypedDocumentString(`
       trackingConsent
       restrictedAt
       objectedAt
+      isChild
+      birthDate
+      guardianConsentAt
     }
     ... on ValidationError {
       message
@@ -2943,6 +3042,9 @@ export const IssueCredentialDocument = new TypedDocumentString(`
     }
     ... on RecipientExistsError {
       path
+    }
+    ... on GuardianConsentRequiredError {
+      message
     }
     ... on Error {
       message
@@ -3617,6 +3719,119 @@ export const CredentialDocumentHistoryDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CredentialDocumentHistoryQuery, CredentialDocumentHistoryQueryVariables>;
+export const RequestGuardianConsentDocument = new TypedDocumentString(`
+    mutation RequestGuardianConsent($input: RequestGuardianConsentInput!) {
+  requestGuardianConsent(input: $input) {
+    __typename
+    ... on GuardianConsent {
+      ...GuardianConsentFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+    ... on AlreadyErasedError {
+      message
+    }
+  }
+}
+    fragment GuardianConsentFields on GuardianConsent {
+  id
+  state
+  guardianEmail
+  guardianName
+  wording
+  wordingVersion
+  requestedAt
+  expiresAt
+  givenAt
+  givenVia
+  withdrawnAt
+  recipient {
+    id
+  }
+}`) as unknown as TypedDocumentString<RequestGuardianConsentMutation, RequestGuardianConsentMutationVariables>;
+export const WithdrawGuardianConsentDocument = new TypedDocumentString(`
+    mutation WithdrawGuardianConsent($id: ID!) {
+  withdrawGuardianConsent(id: $id) {
+    __typename
+    ... on GuardianConsent {
+      ...GuardianConsentFields
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+    ... on GuardianConsentStateError {
+      message
+    }
+  }
+}
+    fragment GuardianConsentFields on GuardianConsent {
+  id
+  state
+  guardianEmail
+  guardianName
+  wording
+  wordingVersion
+  requestedAt
+  expiresAt
+  givenAt
+  givenVia
+  withdrawnAt
+  recipient {
+    id
+  }
+}`) as unknown as TypedDocumentString<WithdrawGuardianConsentMutation, WithdrawGuardianConsentMutationVariables>;
+export const RecipientPrivacyDocument = new TypedDocumentString(`
+    query RecipientPrivacy($id: ID!) {
+  node(id: $id) {
+    ... on Recipient {
+      id
+      trackingConsent
+      restrictedAt
+      objectedAt
+      isChild
+      birthDate
+      guardianConsentAt
+      privacyHistory {
+        choice
+        value
+        madeAt
+        source
+        actorKind
+        requestId
+        guardianConsentId
+      }
+      guardianConsents {
+        ...GuardianConsentFields
+      }
+    }
+  }
+}
+    fragment GuardianConsentFields on GuardianConsent {
+  id
+  state
+  guardianEmail
+  guardianName
+  wording
+  wordingVersion
+  requestedAt
+  expiresAt
+  givenAt
+  givenVia
+  withdrawnAt
+  recipient {
+    id
+  }
+}`) as unknown as TypedDocumentString<RecipientPrivacyQuery, RecipientPrivacyQueryVariables>;
 export const TenantDocument = new TypedDocumentString(`
     query Tenant {
   tenant {

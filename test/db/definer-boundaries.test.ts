@@ -82,6 +82,13 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "analytics_slot(timestamp with time zone)": [O, ["PUBLIC"]],
   "analytics_stage_bit(engagement_type)": [O, ["PUBLIC"]],
   "analytics_zero_uuid()": [O, ["PUBLIC"]],
+  // The processing rule (sql/037): invokers, under the caller's own rights and RLS.
+  "processing_allowed(text,boolean,timestamp with time zone,timestamp with time zone,boolean,date,timestamp with time zone,text,timestamp with time zone)": [O, ["PUBLIC"]],
+  "recipient_may_process(uuid,uuid,text)": [O, ["PUBLIC"]],
+  "partner_event_allowed(uuid,text,jsonb)": [O, ["PUBLIC"]],
+  "email_purpose(text)": [O, ["PUBLIC"]],
+  "try_uuid(text)": [O, ["PUBLIC"]],
+  "processing_purpose_unknown(text)": [O, ["PUBLIC"]],
   "argon2_phc(text)": [O, ["gatekeeper"]],
   "claim_email_messages(uuid[])": [O, ["member"]],
   "current_app_user_id()": [O, ["PUBLIC", "anonymous", "member"]],
@@ -90,6 +97,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "enqueue_job(text,jsonb,timestamp with time zone,text,integer)": [O, ["member"]],
   // GDPR Art. 17, within the current tenant only (sql/031).
   "erase_recipient(uuid)": [O, ["member"]],
+  "erase_guardians(uuid)": [O, ["member"]],
   "erasure_redact(text,text[])": [O, []],
   "ensure_engagement_partitions(integer)": [O, []],
   "forget_sent_secrets(uuid[])": [O, ["member"]],

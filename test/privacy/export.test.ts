@@ -148,6 +148,8 @@ describe("exporting a person's data", () => {
       "csv/data-subject-requests.csv",
       "csv/emails.csv",
       "csv/engagement-events.csv",
+      "csv/guardian-consents.csv",
+      "csv/privacy-history.csv",
       "csv/recipient.csv",
       "csv/rectifications.csv",
       "person.json",

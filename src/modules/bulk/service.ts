@@ -23,8 +23,15 @@ import { storableTree } from "../../lib/text.js";
 import { alreadyAwarded, awardsOf, uniqueAward, type Award } from "../credentials/duplicates.js";
 import { emitPartnerEvents, enqueueJob } from "../jobs/enqueue.js";
 import { queueEmails } from "../outbox/service.js";
+import { GuardianConsentRequiredError, mayProcess } from "../privacy/processing.js";
 import type { MailSettings } from "../delivery/compose.js";
 import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
+
+// What issuing needs of each row's person, and what the processing rule reads.
+const RECIPIENT_FACTS = {
+  id: true, email: true, name: true, locale: true,
+  trackingConsent: true, restrictedAt: true, objectedAt: true, isChild: true, birthDate: true, guardianConsentAt: true,
+} as const;
 
 const contextsOnly = createDocumentLoader();
 
@@ -152,18 +159,19 @@ export async function processChunk(
   const emailOf = (row: BulkRow) => (normaliseEmail(row.email) as { email: string }).email;
   const recipientData = new Map(toIssue.map((t) => [emailOf(t.row), checkRecipient({ ...t.row }, [])]));
   const emails = [...recipientData.keys()];
-  const known = await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: { id: true, email: true, name: true, locale: true } });
+  const known = await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: RECIPIENT_FACTS });
   const missing = emails.filter((e) => !known.some((k) => k.email === e));
   if (missing.length) {
     await db.recipient.createMany({ data: missing.map((e) => ({ tenantId, ...recipientData.get(e)! })), skipDuplicates: true });
   }
   const recipients = new Map(
-    (missing.length ? await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: { id: true, email: true, name: true, locale: true } }) : known).map(
+    (missing.length ? await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: RECIPIENT_FACTS }) : known).map(
       (r) => [r.email, r],
     ),
   );
   // A recipient that was not created: another one holds the row's external id.
   const policy = template.duplicatePolicy;
+  const zone = await tenantTimeZone(db, tenantId);
   const awards = policy === "ALLOW" ? new Map<string, Award[]>() : await awardsOf(tenantId, template.id, [...recipients.values()].map((r) => r.id));
   const replacing = new Map<number, Award[]>();
   for (let n = toIssue.length - 1; n >= 0; n--) {
@@ -172,6 +180,8 @@ export async function processChunk(
     const held = recipient ? (awards.get(recipient.id) ?? []) : [];
     let problem: RowProblem | null = null;
     if (!recipient) problem = { row: t.rowNumber, column: "external_id", message: "Another recipient already has this external id" };
+    // A child without a guardian's consent gets nothing (GDPR Art. 8): the row says so, the others go on.
+    else if (!mayProcess(recipient, "issuance", zone, new Date())) problem = { row: t.rowNumber, column: "email", message: new GuardianConsentRequiredError().message };
     else if (held.length && policy === "REFUSE") problem = { row: t.rowNumber, column: "email", message: alreadyAwarded(held[0]!), credentialId: held[0]!.id };
     else if (held.length) replacing.set(t.rowNumber, held);
     if (problem) {

@@ -1,4 +1,5 @@
 // Credentials: issue one, list them, revoke or suspend them.
+import { GuardianConsentRequiredError } from "../privacy/processing.js";
 import { builder } from "../../builder.js";
 import { CredentialStatus } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -108,7 +109,7 @@ builder.mutationField("issueCredential", (t) =>
   t.prismaField({
     type: CredentialRef,
     authScopes: { permission: "issue" },
-    errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError, RecipientExistsError, DuplicateCredentialError] },
+    errors: { types: [ValidationError, NotFoundError, TemplateNotIssuableError, RecipientExistsError, DuplicateCredentialError, GuardianConsentRequiredError] },
     args: { input: t.arg({ type: IssueCredentialInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => {
       if (input.templateId.typename !== "Template") throw new NotFoundError("Template");

@@ -6,6 +6,7 @@ import { recordAudit } from "../audit/service.js";
 import { enqueueEmail } from "../outbox/service.js";
 import type { MailSettings } from "../delivery/compose.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
+import { assertMayIssue } from "../privacy/processing.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomField } from "../templates/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
@@ -101,6 +102,8 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
   if (!input.recipientId === !input.recipient) throw ValidationError.field(["input", "recipient"], "Give either recipientId or recipient");
   const fieldValues = checkFieldValues(version.customFields as unknown as CustomField[], input.fieldValues ?? {}, ["input", "fieldValues"]);
   const recipient = input.recipientId ? await findRecipient(db, caller, input.recipientId) : await upsertRecipient(db, caller, input.recipient!);
+  // A child without a guardian's consent gets nothing (GDPR Art. 8; the rule is privacy/processing.ts).
+  await assertMayIssue(db, caller.tenantId, recipient.id, await tenantTimeZone(db, caller.tenantId));
   const policy = template.duplicatePolicy;
   const held = policy === "ALLOW" ? [] : ((await awardsOf(caller.tenantId, template.id, [recipient.id])).get(recipient.id) ?? []);
   if (held.length && policy === "REFUSE") throw new DuplicateCredentialError(await awardRow(db, caller.tenantId, held[0]!.id), caller.permissions.has("personal:read"));

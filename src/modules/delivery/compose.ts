@@ -6,7 +6,7 @@
 import { boundQuery } from "../../db/request-connection.js";
 import type { Config } from "../../config.js";
 import { builtInContent, emailDay, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
-import { claimUrl, emailTracking, shouldTrack } from "../engagement/tracking.js";
+import { claimUrl, emailTracking } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
 
@@ -61,8 +61,8 @@ interface FactsRow extends Record<string, unknown> {
   valid_until: Date | null;
   credential_name: string | null;
   recipient_name: string | null;
-  tracking_consent: boolean | null;
-  restricted_at: Date | null;
+  /** The processing rule's answer for tracking (sql/037); true when the message names no recipient. */
+  may_track: boolean;
 }
 
 interface TenantRow extends Record<string, unknown> {
@@ -147,7 +147,10 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
   const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
   const facts = await boundQuery<FactsRow>(
     `select u.id, cr.id as credential_id, cr.template_id, cr.valid_from as issued_at, cr.valid_until, tv.name as credential_name,
-            r.name as recipient_name, r.tracking_consent, r.restricted_at
+            r.name as recipient_name,
+            -- The processing rule, inlined per row (no recipient: nobody's to protect).
+            coalesce(processing_allowed('tracking', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
+                                        r.guardian_consent_at, (select time_zone from tenants where id = $1), now()), true) as may_track
        from unnest($2::uuid[], $3::uuid[], $4::uuid[]) as u(id, credential_id, recipient_id)
        left join credentials cr on cr.tenant_id = $1 and cr.id = u.credential_id
        left join template_versions tv on tv.tenant_id = $1 and tv.template_id = cr.template_id and tv.version = cr.template_version
@@ -206,13 +209,16 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       changedEmail: payload.changedEmail ?? "",
       credentials: Array.isArray(email.payload.credentials) ? (email.payload.credentials as Record<string, string>[]) : [],
     },
+    guardian: { name: payload.guardianName ?? "" },
+    consent: { wording: payload.wording ?? "", expiresOn: payload.expiresOn ?? "" },
   };
   let pixel = "";
   const credentialId = facts.credential_id;
   if (credentialId) {
     const credentialUrl = urls.credential(settings.publicUrl, tenantId, credentialId);
     // A stored message (the demo outbox) reaches nobody: an open or a click of it is no recipient's.
-    const track = !settings.emailStoredOnly && shouldTrack({ trackingConsent: facts.tracking_consent ?? true, restrictedAt: facts.restricted_at });
+    // Whether the person may be tracked is the processing rule's (privacy/processing.ts, sql/037).
+    const track = !settings.emailStoredOnly && facts.may_track;
     const ref = { tenantId, credentialId, messageId: email.id };
     const tracking = emailTracking(settings, ref, now);
     const linkedin = linkedInUrl({

@@ -13,15 +13,17 @@ export const EMAIL_KINDS = [
   "credential_reinstated",
 ] as const;
 // Messages to the tenant's own staff, the notices of a rectification (GDPR Art. 16, which must say what
-// happened and, to an old address, nothing more) and privacy_request_link, sent at a person's own request
-// (privacy/self-service.ts): ours, not overridable, so no tenant template can drop a link or reword them.
+// happened and, to an old address, nothing more), privacy_request_link, sent at a person's own request
+// (privacy/self-service.ts), and guardian_consent_request to a child's guardian (privacy/guardian.ts): ours,
+// not overridable, so no tenant template can drop a link or reword them.
 export type EmailKind =
   | (typeof EMAIL_KINDS)[number]
   | "invitation"
   | "data_subject_request_due"
   | "privacy_request_link"
   | "recipient_rectified"
-  | "recipient_email_changed";
+  | "recipient_email_changed"
+  | "guardian_consent_request";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -103,10 +105,10 @@ const en: Defaults = {
   // To the address on record, at the person's request: what they asked, the one-time link, its expiry.
   privacy_request_link: {
     subject: "Confirm your request to {{tenant.name}} about your personal data",
-    html: wrap(`<p>Hello {{recipient.name}},</p><p>Someone, we hope you, asked {{tenant.name}} to <strong>{{request.action}}</strong>.</p>
+    html: wrap(`<p>Hello,</p><p>Someone, we hope you, asked {{tenant.name}} to <strong>{{request.action}}</strong>.</p>
 <p>To confirm that it was you, use this link. It works once, until {{link.expiresAt}}.</p><p>${button("links.action", "Confirm my request")}</p>
 <p style="color:#666;font-size:13px">If you did not ask, ignore this email: nothing happens unless the link is used.</p>`),
-    text: "Hello {{recipient.name}},\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.action}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
+    text: "Hello,\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.action}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
   },
   // To the corrected address: what was corrected, and each re-issued credential (privacy/rectification.ts).
   recipient_rectified: {
@@ -122,6 +124,13 @@ const en: Defaults = {
     subject: "{{issuer.name}} no longer writes to this address",
     html: wrap(`<p>Hello,</p><p>{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.</p><p>If you did not ask for this, contact {{issuer.name}} at once.</p>`),
     text: "Hello,\n\n{{issuer.name}} has changed the email address it holds for you: messages about your credentials will no longer come here.\n\nIf you did not ask for this, contact {{issuer.name}} at once.\n",
+  },
+  guardian_consent_request: {
+    subject: "{{tenant.name}} asks for your consent",
+    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:</p>
+<blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
+<p>${button("links.accept", "Read and give consent")}</p><p style="color:#666;font-size:13px">The link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.</p>`),
+    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
   },
 };
 
@@ -173,10 +182,10 @@ const fr: Defaults = {
   },
   privacy_request_link: {
     subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",
-    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>Quelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de <strong>{{request.action}}</strong>.</p>
+    html: wrap(`<p>Bonjour,</p><p>Quelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de <strong>{{request.action}}</strong>.</p>
 <p>Pour confirmer que c'était vous, utilisez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}.</p><p>${button("links.action", "Confirmer ma demande")}</p>
 <p style="color:#666;font-size:13px">Si vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.</p>`),
-    text: "Bonjour {{recipient.name}},\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.action}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
+    text: "Bonjour,\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.action}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
   },
   recipient_rectified: {
     subject: "{{issuer.name}} a corrigé vos coordonnées et vous a délivré à nouveau vos titres",
@@ -190,6 +199,13 @@ const fr: Defaults = {
     subject: "{{issuer.name}} ne vous écrit plus à cette adresse",
     html: wrap(`<p>Bonjour,</p><p>{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.</p><p>Si vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.</p>`),
     text: "Bonjour,\n\n{{issuer.name}} a changé l'adresse e-mail qu'il détient pour vous : les messages concernant vos titres n'arriveront plus ici.\n\nSi vous ne l'avez pas demandé, contactez {{issuer.name}} sans attendre.\n",
+  },
+  guardian_consent_request: {
+    subject: "{{tenant.name}} demande votre consentement",
+    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
+<blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
+<p>${button("links.accept", "Lire et consentir")}</p><p style="color:#666;font-size:13px">Le lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.</p>`),
+    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
   },
 };
 

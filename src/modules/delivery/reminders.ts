@@ -5,7 +5,8 @@
 //     the credential (credentials.engaged_at, kept by the engagement pipeline);
 //   - one reminder expiry_reminder_days before validUntil;
 //   - credential.expired for partners once validUntil has passed.
-// Recipients who are restricted or objected get no reminders, nor do those never told about the credential
+// Recipients the processing rule keeps from reminders (restricted, objected, children: privacy/processing.ts)
+// get none, nor do those never told about the credential
 // (its email only stored in the demo outbox: "you have not opened it yet" would claim it reached them).
 // Idempotency keys make a repeated sweep harmless.
 import { boundQuery } from "../../db/request-connection.js";
@@ -16,6 +17,10 @@ import { mailSettings } from "./compose.js";
 import type { WorkerApp } from "../jobs/worker.js";
 
 const BATCH = 1000;
+
+// The processing rule (privacy/processing.ts, sql/037), inlined per row: restriction, objection and children stop reminders.
+const MAY_REMIND = `processing_allowed('reminders', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
+                                      r.guardian_consent_at, (select time_zone from tenants where id = $1), now())`;
 
 // Which tenants have something due is a cross-tenant question: only this definer function (sql/017) may ask it.
 const DUE_TENANTS = "select tenant_id from tenants_due_for_reminders() as tenant_id";
@@ -56,7 +61,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.engaged_at is null and c.status = 'ACTIVE' and c.reminders_sent < t.reminder_count
             and coalesce(c.last_reminded_at, c.issued_at) <= now() - make_interval(days => t.reminder_interval_days)
-            and r.restricted_at is null and r.objected_at is null and (${TOLD})
+            and ${MAY_REMIND} and (${TOLD})
           order by c.issued_at limit ${BATCH}
           for update of c skip locked
        )
@@ -73,7 +78,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
           where c.tenant_id = $1 and c.valid_until is not null and c.expiry_reminded_at is null and t.expiry_reminder_days is not null
             and c.status = 'ACTIVE' and c.valid_until > now() and c.valid_until - make_interval(days => t.expiry_reminder_days) <= now()
-            and r.restricted_at is null and r.objected_at is null
+            and ${MAY_REMIND}
           limit ${BATCH}
           for update of c skip locked
        )

@@ -28,11 +28,12 @@ const EmailStatusEnum = builder.enumType("EmailStatus", {
     bounced: { value: EmailStatus.bounced, description: "The recipient's mail server refused it" },
     complained: { value: EmailStatus.complained, description: "The recipient marked it as spam" },
     failed: { value: EmailStatus.failed, description: "Refused by the provider, or every retry ran out" },
+    withheld: { value: EmailStatus.withheld, description: "Never sent: the person's privacy choices stopped it after it was queued (statusDetail says which)" },
   } as const,
 });
 const EmailKindEnum = builder.enumType("EmailKind", { values: EMAIL_KINDS });
 // Never delivered, or not yet: everything but sent (on its way) and delivered.
-const UNDELIVERED = ["queued", "sending", "stored", "failed", "bounced", "complained"] as const;
+const UNDELIVERED = ["queued", "sending", "stored", "failed", "withheld", "bounced", "complained"] as const;
 
 export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
   name: "EmailMessage",
@@ -268,18 +269,20 @@ builder.mutationField("retryJob", (t) =>
 
 const RecipientPrivacyInput = builder.inputType("RecipientPrivacyInput", {
   fields: (t) => ({
-    trackingConsent: t.boolean({ description: "false: no tracking pixel, no per-person events (counted only in aggregate)" }),
-    restricted: t.boolean({ description: "Processing restricted: no reminders, no tracking" }),
-    objectsToReminders: t.boolean(),
+    trackingConsent: t.boolean({ description: "false: consent to tracking withdrawn (GDPR Art. 7(3)): no tracking pixel, no per-person events (counted only in aggregate)" }),
+    restricted: t.boolean({ description: "Processing restricted (GDPR Art. 18): stored only; no emails, reminders, partner events or tracking" }),
+    objectsToReminders: t.boolean({ description: "Objection (GDPR Art. 21): no reminders, tracking, partner events naming them or analytics by person" }),
+    isChild: t.boolean({ description: "A child under 13: nothing is issued, emailed or tracked until a guardian's consent is recorded" }),
+    birthDate: t.string({ description: "YYYY-MM-DD (not before 1900, not in the future), or \"\" to clear: a child while under 13 in the tenant's zone" }),
   }),
 });
 
 builder.mutationField("updateRecipientPrivacy", (t) =>
   t.prismaField({
     type: "Recipient",
-    description: "Records a recipient's choices (tracking consent, restriction, objection to reminders) on their behalf.",
+    description: "Records a recipient's choices (tracking consent, restriction, objection, child) on their behalf, each kept in their privacy history.",
     authScopes: { permission: "tenant:manage" },
-    errors: { types: [NotFoundError] },
+    errors: { types: [NotFoundError, ValidationError] },
     args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientPrivacyInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => updateRecipientPrivacy(ctx.db, callerOf(ctx), id.id, input),
   }),
@@ -289,6 +292,9 @@ builder.prismaObjectFields(RecipientRef, (t) => ({
   trackingConsent: t.exposeBoolean("trackingConsent"),
   restrictedAt: t.expose("restrictedAt", { type: "DateTime", nullable: true }),
   objectedAt: t.expose("objectedAt", { type: "DateTime", nullable: true }),
+  isChild: t.exposeBoolean("isChild", { description: "Marked a child under 13 (a birth date can make them one too)" }),
+  birthDate: t.string({ nullable: true, description: "YYYY-MM-DD", select: { birthDate: true }, resolve: (r) => r.birthDate?.toISOString().slice(0, 10) ?? null }),
+  guardianConsentAt: t.expose("guardianConsentAt", { type: "DateTime", nullable: true, description: "When the guardian consent in force was given; null when none is" }),
 }));
 
 builder.prismaObjectFields(TemplateRef, (t) => ({

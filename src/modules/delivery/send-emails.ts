@@ -9,6 +9,7 @@ import type { TenantJob, WorkerApp } from "../jobs/worker.js";
 import { createHash } from "node:crypto";
 import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEmail } from "./mailer.js";
 import { fixContent, mailSettings, type FixedContent } from "./compose.js";
+import { mayProcess, withheldReason, type ProcessingPurpose } from "../privacy/processing.js";
 
 export interface SendEmailsPayload {
   messageIds: string[];
@@ -54,7 +55,10 @@ export function sendEmailsTask(mailer: Mailer) {
     // now, before their first attempt. One that cannot be rendered is our fault, never the recipient's:
     // it goes back in line and the job fails, visible to the tenant in failingJobs.
     const { requests, stored, unrenderable } = await job.inTenant(async () => {
-      const claimed = await boundQuery<ClaimedRow>(`select * from claim_email_messages($1::uuid[])`, [ids]);
+      const all = await boundQuery<ClaimedRow>(`select * from claim_email_messages($1::uuid[])`, [ids]);
+      // Asked again now, not when queued: a choice made since (restriction, objection, a child) stops it here.
+      const withheld = await withholdStopped(job.tenantId, all.rows);
+      const claimed = { rows: all.rows.filter((r) => !withheld.has(r.id)) };
       const missing = claimed.rows.filter((r) => !r.content);
       const fixed = await fixContent(mailSettings(app.config), job.tenantId, missing.map((r) => ({
         id: r.id, kind: r.kind, toEmail: r.to_email, locale: r.locale, payload: r.payload, credentialId: r.credential_id, recipientId: r.recipient_id,
@@ -126,9 +130,9 @@ export function sendEmailsTask(mailer: Mailer) {
   };
 }
 
-/** The demo outbox: nothing leaves the machine. The body stays readable, except an invitation's (its accept link is a secret). */
+/** The demo outbox: nothing leaves the machine. The body stays readable, except an invitation's or a guardian's consent request's (their accept links are secrets). */
 function storedOutcome(row: Ready): Outcome {
-  const kept = row.kind !== "invitation";
+  const kept = row.kind !== "invitation" && row.kind !== "guardian_consent_request";
   return { id: row.id, status: "stored", providerMessageId: null, html: kept ? row.content.html : null, text: kept ? row.content.text : null, error: null, detail: null };
 }
 
@@ -182,4 +186,53 @@ async function send(mailer: Mailer, request: Request): Promise<BatchResult[]> {
   } catch (error) {
     return emails.map(() => ({ error: asFailure(error) }));
   }
+}
+
+interface PersonFacts extends Record<string, unknown> {
+  id: string;
+  purpose: ProcessingPurpose | null;
+  tracking_consent: boolean;
+  restricted_at: Date | null;
+  objected_at: Date | null;
+  is_child: boolean;
+  /** ISO calendar date. */
+  birth_date: string | null;
+  guardian_consent_at: Date | null;
+  time_zone: string;
+}
+
+/**
+ * Marks the claimed messages the processing rule (privacy/processing.ts) now stops as withheld, with the
+ * reason in status_detail, and forgets their content. Messages naming no recipient, and kinds the rule
+ * does not govern (email_purpose() null: staff mail, a guardian's consent request), go on.
+ * @returns the ids withheld
+ */
+async function withholdStopped(tenantId: string, rows: ClaimedRow[]): Promise<Set<string>> {
+  if (!rows.length) return new Set();
+  const facts = await boundQuery<PersonFacts>(
+    `select u.id, email_purpose(u.kind) as purpose, r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date::text as birth_date,
+            r.guardian_consent_at, t.time_zone
+       from unnest($2::uuid[], $3::text[], $4::uuid[], $5::uuid[]) as u(id, kind, credential_id, recipient_id)
+       left join credentials c on c.tenant_id = $1 and c.id = u.credential_id
+       join recipients r on r.tenant_id = $1 and r.id = coalesce(u.recipient_id, c.recipient_id)
+       join tenants t on t.id = r.tenant_id
+      where email_purpose(u.kind) is not null`,
+    [tenantId, rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.credential_id), rows.map((r) => r.recipient_id)],
+  );
+  const now = new Date();
+  const stopped = facts.rows.flatMap((f) => {
+    const person = {
+      trackingConsent: f.tracking_consent, restrictedAt: f.restricted_at, objectedAt: f.objected_at,
+      isChild: f.is_child, birthDate: f.birth_date ? new Date(`${f.birth_date}T00:00:00Z`) : null, guardianConsentAt: f.guardian_consent_at,
+    };
+    return mayProcess(person, f.purpose!, f.time_zone, now) ? [] : [[f.id, withheldReason(person, f.purpose!, f.time_zone, now)!] as const];
+  });
+  if (!stopped.length) return new Set();
+  await boundQuery(
+    `update email_outbox o set status = 'withheld', status_detail = u.reason, request_key = null, last_error = null
+       from unnest($2::uuid[], $3::text[]) as u(id, reason) where o.tenant_id = $1 and o.id = u.id`,
+    [tenantId, stopped.map(([id]) => id), stopped.map(([, reason]) => reason)],
+  );
+  await boundQuery(`select forget_sent_secrets($1::uuid[])`, [stopped.map(([id]) => id)]);
+  return new Set(stopped.map(([id]) => id));
 }

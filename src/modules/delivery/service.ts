@@ -1,5 +1,6 @@
 // Delivery settings and actions: the tenant's sender, its sender domains (verified with Resend), email
 // content per template and language, re-sending a credential's email, and the tenant's failed jobs.
+import { setPrivacyChoices, type PrivacyChoicesInput } from "../privacy/choices.js";
 import { Resend } from "resend";
 import type { Db } from "../../db/tenant-transaction.js";
 import { pgError } from "../../db/errors.js";
@@ -161,26 +162,15 @@ export async function resendCredentialEmail(db: Db, caller: Caller, config: Conf
   return message;
 }
 
-export interface RecipientPrivacyInput {
-  trackingConsent?: boolean | null;
-  restricted?: boolean | null;
+export interface RecipientPrivacyInput extends Omit<PrivacyChoicesInput, "objects"> {
+  /** Objection (GDPR Art. 21): named for its first use; it stops tracking, partner events and analytics by person too. */
   objectsToReminders?: boolean | null;
 }
 
+/** Staff record a person's choices on their behalf; the flags and their history are privacy/choices.ts's. */
 export async function updateRecipientPrivacy(db: Db, caller: Caller, recipientId: string, input: RecipientPrivacyInput) {
-  const recipient = isUuid(recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: recipientId } } }) : null;
-  if (!recipient) throw new NotFoundError("Recipient");
-  const now = new Date();
-  const updated = await db.recipient.update({
-    where: { tenantId_id: { tenantId: caller.tenantId, id: recipientId } },
-    data: {
-      ...(input.trackingConsent != null ? { trackingConsent: input.trackingConsent } : {}),
-      ...(input.restricted != null ? { restrictedAt: input.restricted ? (recipient.restrictedAt ?? now) : null } : {}),
-      ...(input.objectsToReminders != null ? { objectedAt: input.objectsToReminders ? (recipient.objectedAt ?? now) : null } : {}),
-    },
-  });
-  await recordAudit(db, caller, { action: "recipient.privacy_updated", targetType: "Recipient", targetId: recipientId, details: { ...input } });
-  return updated;
+  const { objectsToReminders, ...rest } = input;
+  return setPrivacyChoices(db, caller, recipientId, { ...rest, objects: objectsToReminders });
 }
 
 export interface BackgroundJob {

@@ -118,7 +118,7 @@ export function isRedirectable(target: string): boolean {
 }
 
 /**
- * Tracked URLs for one email. The renderer leaves the pixel out when shouldTrack() says no; click
+ * Tracked URLs for one email. The renderer leaves the pixel out when the processing rule says no; click
  * URLs still redirect for everyone, and the database counts them without naming anyone.
  */
 export function emailTracking(settings: TrackingSettings, ref: TrackingRef, issuedAt = Date.now()) {
@@ -142,7 +142,3 @@ export function claimToken(settings: Pick<TrackingSettings, "keks">, ref: Tracki
   return signToken(settings, "claim", ref, "", issuedAt);
 }
 
-/** Whether an email to this recipient may carry the open pixel at all. */
-export function shouldTrack(recipient: { trackingConsent: boolean; restrictedAt: Date | null }): boolean {
-  return recipient.trackingConsent && recipient.restrictedAt === null;
-}

@@ -12,6 +12,7 @@ import type { TenantTask } from "../jobs/worker.js";
 import { deletePersonExports, isExportKind } from "./export.js";
 import { deletePrivacyLinks } from "./links.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 
 export class AlreadyErasedError extends ExpectedError {
   override name = "AlreadyErasedError";
@@ -33,16 +34,21 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
 /**
  * Starts carrying out a request: erasure (erase_person), access / portability (export_person, the
  * person's ZIP, export.ts) or rectification (rectify_person, the correction the request records,
- * rectification.ts; an erased person is AlreadyErasedError). Moves it to in_progress (if open) and queues the work in the same
+ * rectification.ts; an erased person is AlreadyErasedError); restriction, objection and consent
+ * withdrawal are done at once (choices.ts). Moves it to in_progress (if open) and queues the work in the same
  * transaction; the worker completes the request.
  */
 export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
   const exporting = isExportKind(found.kind);
+  if (isChoiceKind(found.kind) && !["completed", "refused", "cancelled"].includes(found.state)) {
+    await assertNotErased(db, caller.tenantId, found.recipientId);
+    return carryOutChoiceRequest(db, caller, found);
+  }
   const rectifying = found.kind === "rectification";
   if (found.kind !== "erasure" && !exporting && !rectifying) {
-    throw ValidationError.field(["id"], `Laurel carries out erasure, access, portability and rectification requests only so far; do what ${found.kind} asks by hand`);
+    throw ValidationError.field(["id"], `Laurel carries out every kind of request but ${found.kind}; do what it asks by hand`);
   }
   if (rectifying && !found.requestedChanges) throw ValidationError.field(["id"], "The request records no correction: use rectifyRecipient with this request's id");
   if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
@@ -86,8 +92,10 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
     const links = await deletePrivacyLinks(db, tenantId, recipient.id);
+    // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
+    const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
-    const counts = row!.counts;
+    const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
     await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links });
   });

@@ -12,7 +12,7 @@ const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function collectPersonData(db: Db, tenantId: string, recipientId: string, publicUrl: string, now = new Date()) {
   const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } } });
-  const [tenant, credentials, emails, events, requests, rectifications] = await Promise.all([
+  const [tenant, credentials, emails, events, requests, rectifications, history, guardians] = await Promise.all([
     db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { id: true, name: true } }),
     db.credential.findMany({
       where: { tenantId, recipientId },
@@ -23,6 +23,8 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
     db.engagementEvent.findMany({ where: { tenantId, recipientId }, orderBy: [{ occurredAt: "asc" }, { id: "asc" }] }),
     db.dataSubjectRequest.findMany({ where: { tenantId, recipientId }, orderBy: [{ receivedAt: "asc" }, { id: "asc" }] }),
     db.recipientRectification.findMany({ where: { tenantId, recipientId }, orderBy: [{ rectifiedAt: "asc" }, { id: "asc" }] }),
+    db.privacyChoice.findMany({ where: { tenantId, recipientId }, orderBy: [{ madeAt: "asc" }, { id: "asc" }] }),
+    db.guardianConsent.findMany({ where: { tenantId, recipientId }, orderBy: [{ requestedAt: "asc" }, { id: "asc" }] }),
   ]);
   const credentialIds = credentials.map((c) => c.id);
   const requestIds = requests.map((r) => r.id);
@@ -61,6 +63,16 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       objectedAt: iso(recipient.objectedAt),
       // When a choice was last changed: the recipient row's audit trail (below) records each change.
       recordedAt: iso(recipient.updatedAt)!,
+      isChild: recipient.isChild,
+      birthDate: recipient.birthDate ? recipient.birthDate.toISOString().slice(0, 10) : null,
+      guardianConsentAt: iso(recipient.guardianConsentAt),
+      // Each choice with its time, how it came (staff, the person's request, a guardian) and the request.
+      history: history.map((c) => ({ choice: c.choice, value: c.value, madeAt: iso(c.madeAt)!, source: c.source, requestId: c.requestId })),
+      // A guardian's consents (GDPR Art. 8): who was asked, the exact wording shown, and when it was given.
+      guardianConsents: guardians.map((g) => ({
+        guardianEmail: g.guardianEmail, guardianName: g.guardianName, wording: g.wording, wordingVersion: g.wordingVersion, state: g.state,
+        requestedAt: iso(g.requestedAt)!, givenAt: iso(g.givenAt), givenVia: g.givenVia, withdrawnAt: iso(g.withdrawnAt),
+      })),
     },
     credentials: credentials.map((c) => ({
       id: c.id,
@@ -175,7 +187,7 @@ export function personCsvFiles(data: PersonData): Record<string, string> {
   return {
     "csv/recipient.csv": table([{ ...data.recipient, ...data.privacyChoices }], [
       "id", "email", "name", "externalId", "locale", "attributes", "createdAt", "updatedAt", "erasedAt",
-      "trackingConsent", "restrictedAt", "objectedAt", "recordedAt",
+      "trackingConsent", "restrictedAt", "objectedAt", "recordedAt", "isChild", "birthDate", "guardianConsentAt",
     ]),
     "csv/credentials.csv": table(data.credentials, [
       "id", "url", "templateId", "templateVersion", "status", "issuedAt", "validFrom", "validUntil", "fieldValues",
@@ -202,6 +214,10 @@ export function personCsvFiles(data: PersonData): Record<string, string> {
     "csv/rectifications.csv": table(data.rectifications, [
       "id", "rectifiedAt", "changed", "oldName", "newName", "oldEmail", "newEmail", "actorKind", "requestId", "credentialsReissued",
     ]),
+    "csv/privacy-history.csv": table(data.privacyChoices.history, ["choice", "value", "madeAt", "source", "requestId"]),
+    "csv/guardian-consents.csv": table(data.privacyChoices.guardianConsents, [
+      "guardianEmail", "guardianName", "state", "wordingVersion", "requestedAt", "givenAt", "givenVia", "withdrawnAt", "wording",
+    ]),
     "csv/audit-entries.csv": table(data.auditEntries, ["id", "at", "action", "actorKind", "targetType", "targetId", "details"]),
   };
 }
@@ -224,7 +240,10 @@ Sections of person.json
                          locale, attributes (fields the organisation stored about you), when created,
                          last changed, and erased (if so).
   privacyChoices         trackingConsent (whether opens and clicks may be linked to you), restrictedAt
-                         (processing restricted since), objectedAt (objection recorded since).
+                         (processing restricted since), objectedAt (objection recorded since), isChild and
+                         birthDate (under 13: a guardian's consent comes first), guardianConsentAt (the
+                         consent in force since), history (each choice: what, value, when, source, the
+                         request), guardianConsents (who was asked, the exact wording, state and times).
   credentials            Each credential issued to you: url, template, status (ACTIVE, REVOKED,
                          SUSPENDED, EXPIRED), dates, fieldValues (what was merged into it), evidence,
                          document (the signed Open Badges 3.0 credential, null once erased) and

@@ -18,6 +18,8 @@ import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError } from "./erasure.js";
 import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
+import { guardianOf } from "./guardian.js";
+import { isChildNow } from "./processing.js";
 import { deadlineCalendar } from "./service.js";
 
 /** Every right a person can ask for themselves, in the order the page lists them. */
@@ -100,34 +102,37 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   const credential = isUuid(credentialId)
     ? await db.credential.findUnique({
         where: { tenantId_id: { tenantId, id: credentialId } },
-        select: { erasedAt: true, recipient: { select: { id: true, email: true, locale: true, erasedAt: true } } },
+        select: { erasedAt: true, recipient: { select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
       })
     : null;
   if (!credential) throw new NotFoundError("Credential");
   if (credential.erasedAt || credential.recipient.erasedAt) throw new AlreadyErasedError();
   const recipient = credential.recipient;
   const recent = await db.privacyLink.count({
-    where: { tenantId, recipientId: recipient.id, purpose: "data_subject_request", createdAt: { gt: new Date(now.getTime() - 86_400_000) } },
+    where: { tenantId, recipientId: recipient.id, purpose: { not: "guardian_consent" }, createdAt: { gt: new Date(now.getTime() - 86_400_000) } },
   });
   if (recent >= MAX_LINKS_PER_DAY) throw new TooManyLinksError();
+  const timeZone = await tenantTimeZone(db, tenantId);
+  // A child's rights are their guardian's to exercise (Art. 8): the link goes to the guardian on record.
+  const guardian = isChildNow(recipient, timeZone, now) ? await guardianOf(db, tenantId, recipient.id) : null;
   const link = await createOneTimeLink(db, app.config, {
     tenantId,
-    purpose: "data_subject_request",
+    purpose: guardian && kind === "erasure" ? "guardian_erasure" : "data_subject_request",
     recipientId: recipient.id,
-    sentTo: recipient.email,
-    payload: { kind, credentialId, ...(correction ? { correction } : {}) },
+    sentTo: guardian?.email ?? recipient.email,
+    payload: { kind, credentialId, ...(correction ? { correction } : {}), ...(guardian ? { guardian: true } : {}) },
   }, now);
-  const zone = zoneOrUtc(await tenantTimeZone(db, tenantId));
+  const zone = zoneOrUtc(timeZone);
   const expires = DateTime.fromJSDate(link.expiresAt, { zone }).setLocale(recipient.locale.toLowerCase().startsWith("fr") ? "fr" : "en-GB");
   await queueEmails(db, mailSettings(app.config), tenantId, [{
     kind: "privacy_request_link",
-    toEmail: recipient.email,
+    toEmail: guardian?.email ?? recipient.email,
     locale: recipient.locale,
     recipientId: recipient.id,
     idempotencyKey: `privacy_request_link:${link.id}`,
     payload: {
       actionUrl: link.url,
-      requestAction: requestAction(kind, recipient.locale),
+      requestAction: guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
   }]);
@@ -142,7 +147,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
  * verified by email_link (the note says to which address and when), deadline from receipt, that is now.
  */
 export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
-  const payload = link.payload as unknown as { kind: DataSubjectRequestKind; correction?: Correction };
+  const payload = link.payload as unknown as { kind: DataSubjectRequestKind; correction?: Correction; guardian?: boolean };
   const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { erasedAt: true } });
   if (!recipient || recipient.erasedAt) throw new AlreadyErasedError();
   const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
@@ -154,7 +159,7 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
       recipientId: link.recipientId,
       filedBy: "data_subject",
       identityMethod: "email_link",
-      identityNote: `One-time link emailed to the address on record on ${link.createdAt.toISOString()}, used on ${now.toISOString()}`,
+      identityNote: `One-time link emailed to the ${payload.guardian ? "guardian's address" : "address"} on record on ${link.createdAt.toISOString()}, used on ${now.toISOString()}`,
       // What the person says is right; staff carry it out (carryOutDataSubjectRequest) once they agree.
       ...(payload.kind === "rectification" && payload.correction ? { requestedChanges: payload.correction as object } : {}),
       receivedAt: now,

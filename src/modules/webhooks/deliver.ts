@@ -19,6 +19,9 @@ export class OurSideError extends Error {
   }
 }
 
+/** Why a delivery was never made: the person's privacy choices stopped it (privacy/processing.ts). Not the endpoint's failure. */
+export const WITHHELD = "Withheld: the person's privacy choices (restriction, objection, or a child's protection) no longer allow this event";
+
 export interface DeliverPayload {
   deliveryId: string;
 }
@@ -29,6 +32,16 @@ export async function deliverWebhook(app: WorkerApp, job: TenantJob<DeliverPaylo
   const loaded = await job.inTenant(async (db) => {
     const delivery = await db.webhookDelivery.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.deliveryId } } });
     if (!delivery || delivery.status !== "pending") return null;
+    // Asked again now, not when emitted: a choice made since (restriction, objection, a child) stops it here.
+    const [rule] = await db.$queryRaw<{ allowed: boolean }[]>`
+      select partner_event_allowed(${tenantId}::uuid, ${delivery.eventType}, ${JSON.stringify(delivery.payload)}::jsonb -> 'data') as allowed`;
+    if (!rule?.allowed) {
+      await db.webhookDelivery.update({
+        where: { tenantId_id: { tenantId, id: delivery.id } },
+        data: { status: "failed", lastError: WITHHELD, nextAttemptAt: null },
+      });
+      return null;
+    }
     const endpoint = await db.webhookEndpoint.findUnique({
       where: { tenantId_id: { tenantId, id: delivery.endpointId } },
       omit: { secretSealed: false },

@@ -1,0 +1,253 @@
+// A guardian's consent for a child under 13 (GDPR Art. 8(1)-(2)): staff ask for it, naming the guardian;
+// the guardian gives it (through a one-time link emailed to them) and the record keeps who, when and the
+// exact wording shown. The consent in force is mirrored on recipients.guardian_consent_at, which the
+// processing rule reads (processing.ts), in the same transaction that changes it.
+import type { Db } from "../../db/tenant-transaction.js";
+import type { GuardianConsent } from "../../generated/prisma/client.js";
+import type { App } from "../../context.js";
+import { mailSettings, type MailSettings } from "../delivery/compose.js";
+import { emailDay } from "../delivery/content.js";
+import { enqueueEmail } from "../outbox/service.js";
+import { requestDeadline } from "./deadlines.js";
+import { deadlineCalendar } from "./service.js";
+import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
+import { normaliseEmail } from "../../lib/email-address.js";
+import { textProblem } from "../../lib/text.js";
+import { recordAudit } from "../audit/service.js";
+import { isUuid, type Caller } from "../common/caller.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { recordChoice } from "./choices.js";
+import { assertNotErased } from "./erasure.js";
+import { createOneTimeLink, registerLinkPurpose } from "./links.js";
+import { isChildNow } from "./processing.js";
+
+/** The wording's version: a new text gets a new version, and each consent keeps the one it showed. */
+export const GUARDIAN_WORDING_VERSION = "2026-11-30";
+/** A request for consent waits this long (the guardian's link lives as long). */
+export const GUARDIAN_CONSENT_DAYS = 7;
+export const MAX_GUARDIAN_NAME = 200;
+
+/**
+ * The exact text a guardian is shown and agrees to. It names the organisation and what is done, never
+ * the child's name or address (the email goes to the guardian, who knows whom it is about).
+ */
+export function guardianConsentWording(organisation: string): string {
+  return [
+    `${organisation} would like to issue digital credentials (badges or certificates) to a child in your care, through Laurel.`,
+    "With your consent, each credential is signed and published at its own address, and an email about it is sent to the address the organisation holds.",
+    "Your child's use of their credentials is never tracked per person, never shared with the organisation's partners beyond the fact of issuance, and never used in analytics about them.",
+    "You can withdraw this consent, or ask for your child's data to be erased, at any time by writing to the organisation.",
+    "I am the child's parent or legal guardian and I give this consent.",
+  ].join("\n\n");
+}
+
+export class GuardianConsentStateError extends ExpectedError {
+  override name = "GuardianConsentStateError";
+}
+
+export interface RequestGuardianConsentInput {
+  recipientId: string;
+  guardianEmail: string;
+  guardianName: string;
+}
+
+/**
+ * Opens a pending consent for a child (GDPR Art. 8): the guardian's address normalised, their name
+ * checked (1-200 characters, one line), the wording fixed now with its version, due within 7 days. A
+ * pending consent for the same child is expired first (one waits at a time). The recipient must be a child
+ * now (marked, or under 13 by birth date in the tenant's zone); another tenant's recipient is NotFound.
+ * The caller emails the guardian a one-time link (privacy links, purpose guardian_consent).
+ * @throws NotFoundError, ValidationError, AlreadyErasedError
+ */
+export async function requestGuardianConsent(db: Db, caller: Caller, input: RequestGuardianConsentInput, now = new Date()) {
+  const problems: FieldProblem[] = [];
+  const email = normaliseEmail(input.guardianEmail);
+  if (!email.ok) problems.push({ path: ["input", "guardianEmail"], message: `Not a valid email address: ${email.reason}` });
+  const name = input.guardianName.trim();
+  const nameProblem = textProblem(name);
+  if (name.length < 1 || name.length > MAX_GUARDIAN_NAME) problems.push({ path: ["input", "guardianName"], message: `A name has 1 to ${MAX_GUARDIAN_NAME} characters` });
+  else if (nameProblem) problems.push({ path: ["input", "guardianName"], message: nameProblem });
+  else if (/[\r\n\t]/.test(name)) problems.push({ path: ["input", "guardianName"], message: "A name is one line" });
+  if (problems.length) throw new ValidationError(problems[0]!.message, problems);
+
+  const child = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;
+  if (!child) throw new NotFoundError("Recipient");
+  await assertNotErased(db, caller.tenantId, child.id);
+  if (!isChildNow(child, await tenantTimeZone(db, caller.tenantId), now)) {
+    throw ValidationError.field(["input", "recipientId"], "This recipient is not a child: mark them as one (or give their birth date) first");
+  }
+  const tenant = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
+  await db.guardianConsent.updateMany({ where: { tenantId: caller.tenantId, recipientId: child.id, state: "pending" }, data: { state: "expired" } });
+  const consent = await db.guardianConsent.create({
+    data: {
+      tenantId: caller.tenantId, recipientId: child.id,
+      guardianEmail: (email as { email: string }).email, guardianName: name,
+      wording: guardianConsentWording(tenant.name), wordingVersion: GUARDIAN_WORDING_VERSION,
+      requestedAt: now, expiresAt: new Date(now.getTime() + GUARDIAN_CONSENT_DAYS * 86_400_000),
+      requestedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
+    },
+  });
+  // No name or address in the audit entry: the consent's id leads to them for those allowed.
+  await recordAudit(db, caller, { action: "guardian_consent.requested", targetType: "GuardianConsent", targetId: consent.id, details: { wordingVersion: GUARDIAN_WORDING_VERSION } });
+  return consent;
+}
+
+/**
+ * The guardian gives a pending consent (through their one-time link, or recorded by staff from a signed
+ * form): `wording` must be the text the record holds, i.e. what they were shown; the consent becomes
+ * `given` with its time and way, the child's guardian_consent_at is set, and the choice is recorded.
+ * @throws NotFoundError, GuardianConsentStateError (not pending, expired, or other wording)
+ */
+export async function giveGuardianConsent(db: Db, caller: Caller, consentId: string, shown: { wording: string; via: "email_link" | "staff" }, now = new Date()) {
+  const consent = isUuid(consentId) ? await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: consentId } } }) : null;
+  if (!consent) throw new NotFoundError("GuardianConsent");
+  if (consent.state !== "pending") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a pending one can be given`);
+  if (consent.expiresAt <= now) {
+    await db.guardianConsent.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } }, data: { state: "expired" } });
+    throw new GuardianConsentStateError("This consent request has expired: ask the guardian again");
+  }
+  if (shown.wording !== consent.wording) throw new GuardianConsentStateError("The wording shown is not the wording on record");
+  const { count } = await db.guardianConsent.updateMany({
+    where: { tenantId: caller.tenantId, id: consent.id, state: "pending" },
+    data: { state: "given", givenAt: now, givenVia: shown.via },
+  });
+  if (count !== 1) throw new GuardianConsentStateError("This consent changed meanwhile");
+  await db.recipient.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.recipientId } }, data: { guardianConsentAt: now } });
+  await recordChoice(db, caller, consent.recipientId, "guardian_consent", true, { source: shown.via === "email_link" ? "guardian" : "staff", guardianConsentId: consent.id }, now);
+  await recordAudit(db, caller, { action: "guardian_consent.given", targetType: "GuardianConsent", targetId: consent.id, details: { via: shown.via } });
+  return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+}
+
+/**
+ * Withdraws the consent in force (Art. 7(3)): from now on nothing new is issued, emailed or tracked for
+ * the child, and work already queued is withheld when it runs.
+ * @throws NotFoundError, GuardianConsentStateError (not given)
+ */
+export async function withdrawGuardianConsent(db: Db, caller: Caller, consentId: string, source: "guardian" | "staff" = "staff", now = new Date()) {
+  const consent = isUuid(consentId) ? await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: consentId } } }) : null;
+  if (!consent) throw new NotFoundError("GuardianConsent");
+  if (consent.state !== "given") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a given one can be withdrawn`);
+  await db.guardianConsent.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } }, data: { state: "withdrawn", withdrawnAt: now } });
+  await db.recipient.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.recipientId } }, data: { guardianConsentAt: null } });
+  await recordChoice(db, caller, consent.recipientId, "guardian_consent", false, { source, guardianConsentId: consent.id }, now);
+  await recordAudit(db, caller, { action: "guardian_consent.withdrawn", targetType: "GuardianConsent", targetId: consent.id, details: { source } });
+  return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+}
+
+/**
+ * Queues the email asking the guardian (to the consent's normalised address; linked to the child so
+ * erasure blanks it) with the wording and their one-time link. `link` comes from the privacy links'
+ * createOneTimeLink (purpose guardian_consent, payload { consentId }, ttl GUARDIAN_CONSENT_DAYS days).
+ * The link is a secret: it travels as the payload's acceptUrl, forgotten once the message has left.
+ */
+export async function sendGuardianConsentEmail(db: Db, settings: MailSettings, consent: GuardianConsent, link: { url: string; expiresAt: Date }, locale = "en") {
+  if (!consent.guardianEmail) throw new GuardianConsentStateError("This consent has no guardian address any more");
+  const timeZone = await tenantTimeZone(db, consent.tenantId);
+  return enqueueEmail(db, consent.tenantId, {
+    kind: "guardian_consent_request",
+    toEmail: consent.guardianEmail,
+    locale,
+    recipientId: consent.recipientId,
+    idempotencyKey: `guardian_consent_request:${consent.id}`,
+    payload: { consentId: consent.id, guardianName: consent.guardianName, wording: consent.wording, acceptUrl: link.url, expiresOn: emailDay(link.expiresAt, timeZone, locale) },
+  }, settings);
+}
+
+/** What a guardian's link acts as: the system, within the link's tenant (no user, no key). */
+const linkCaller = (tenantId: string): Caller => ({ tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null });
+
+/** The part of a privacy link (privacy/links.ts) these handlers read. */
+interface GuardianLink {
+  tenantId: string;
+  recipientId: string;
+  payload: unknown;
+}
+
+const consentIdOf = (link: GuardianLink) => {
+  const id = (link.payload as { consentId?: unknown } | null)?.consentId;
+  return typeof id === "string" ? id : "";
+};
+
+/**
+ * The guardian_consent purpose of privacy links: the page shows the wording on record, and using the
+ * link gives the consent with exactly that wording (via email_link). Shaped as links.ts's
+ * LinkPurposeHandler: `registerLinkPurpose("guardian_consent", guardianConsentLinkHandler)`.
+ */
+export const guardianConsentLinkHandler = {
+  async describe(db: Db, link: GuardianLink) {
+    const consent = await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: consentIdOf(link) } } });
+    if (!consent || consent.state !== "pending") throw new GuardianConsentStateError("This consent request is no longer open");
+    return { title: "Consent for a child's credentials", paragraphs: consent.wording.split("\n\n"), action: "I give my consent" };
+  },
+  async confirm(db: Db, link: GuardianLink, now: Date) {
+    const consent = await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: consentIdOf(link) } } });
+    if (!consent) throw new GuardianConsentStateError("This consent request is no longer open");
+    await giveGuardianConsent(db, linkCaller(link.tenantId), consent.id, { wording: consent.wording, via: "email_link" }, now);
+    return { title: "Thank you", message: "Your consent is recorded. You can withdraw it, or ask for your child's data to be erased, at any time." };
+  },
+};
+
+/**
+ * The guardian_erasure purpose: using the link files an erasure request for the child (GDPR Art. 17 and
+ * 8), filed by the data subject's side with identity verified by email link; staff carry it out as any
+ * other. Shaped as links.ts's LinkPurposeHandler: `registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler)`.
+ */
+export const guardianErasureLinkHandler = {
+  async describe() {
+    return {
+      title: "Erase your child's data",
+      paragraphs: ["Using this link asks the organisation to erase everything Laurel holds about your child: their credentials are revoked and their pages removed.", "It is done within seven working days."],
+      action: "Ask for erasure",
+    };
+  },
+  async confirm(db: Db, link: GuardianLink, now: Date) {
+    await assertNotErased(db, link.tenantId, link.recipientId);
+    const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
+    const request = await db.dataSubjectRequest.create({
+      data: {
+        tenantId: link.tenantId, kind: "erasure", recipientId: link.recipientId, filedBy: "data_subject", identityMethod: "email_link",
+        identityNote: "A parent or guardian, through a one-time link sent to the guardian's address on record", receivedAt: now,
+        deadlineAt: requestDeadline("erasure", now, timeZone, holidays),
+      },
+    });
+    await recordAudit(db, linkCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
+    return { title: "Request received", message: "The organisation has your request to erase your child's data and must carry it out within seven working days." };
+  },
+};
+
+/**
+ * What the requestGuardianConsent mutation does: records the pending consent (requestGuardianConsent),
+ * makes the guardian's one-time link (purpose guardian_consent, valid as long as the request) and queues
+ * the email carrying the wording and that link, all in the caller's transaction.
+ * @throws as requestGuardianConsent
+ */
+export async function askGuardianForConsent(db: Db, config: Pick<App["config"], "keks" | "publicUrl" | "email">, caller: Caller, input: RequestGuardianConsentInput, now = new Date()) {
+  const consent = await requestGuardianConsent(db, caller, input, now);
+  const link = await createOneTimeLink(db, config, {
+    tenantId: caller.tenantId,
+    purpose: "guardian_consent",
+    recipientId: consent.recipientId,
+    sentTo: consent.guardianEmail!,
+    payload: { consentId: consent.id },
+    ttlHours: GUARDIAN_CONSENT_DAYS * 24,
+  }, now);
+  await sendGuardianConsentEmail(db, mailSettings(config), consent, link);
+  return consent;
+}
+
+/**
+ * Who answers for a child's data: the guardian of the consent in force, else of the newest consent asked
+ * for (a child marked after issuance may have none given). Null when no guardian is on record.
+ */
+export async function guardianOf(db: Db, tenantId: string, recipientId: string): Promise<{ email: string; name: string | null } | null> {
+  const consents = await db.guardianConsent.findMany({
+    where: { tenantId, recipientId, guardianEmail: { not: null } },
+    orderBy: [{ requestedAt: "desc" }, { id: "desc" }],
+    select: { state: true, guardianEmail: true, guardianName: true },
+  });
+  const chosen = consents.find((c) => c.state === "given") ?? consents[0];
+  return chosen ? { email: chosen.guardianEmail!, name: chosen.guardianName } : null;
+}
+
+registerLinkPurpose("guardian_consent", guardianConsentLinkHandler);
+registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler);
