@@ -222,3 +222,24 @@ describe("a correction asked for by link", () => {
     expect(request.requestedChanges).toEqual({ name: "Leïla Ḥaddād".normalize("NFC"), email: `leila.haddad.${tag}@example.test` });
   });
 });
+
+describe("a withdrawal of consent, an objection or a restriction asked for by link", () => {
+  it("takes effect as the link is used: the choice is set and the request completed, with no one's review", async () => {
+    for (const [kind, column] of [["consent_withdrawal", "tracking_consent"], ["objection", "objected_at"], ["restriction", "restricted_at"]] as const) {
+      const person = { email: `${kind}.${tag}@example.test`, name: `Person ${kind}` };
+      const credential = await issue(a.owner, person);
+      const before = linkEmails(person.email);
+      expect((await ask(a.tenantId, credential.id, { kind })).status).toBe(202);
+      const { url } = await linkEmail(person.email, before);
+      const [unchanged] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where email = ${person.email}`;
+      expect(unchanged).toMatchObject({ tracking_consent: true, objected_at: null, restricted_at: null });
+      const used = await use(url, "POST");
+      expect(used).toMatchObject({ status: 200, json: { details: { kind, state: "completed" } } });
+      const [after] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where email = ${person.email}`;
+      if (column === "tracking_consent") expect(after!.tracking_consent).toBe(false);
+      else expect(after![column]).toBeInstanceOf(Date);
+      const request = (await requests(a.owner)).find((r) => r.kind === kind && r.recipient?.email === person.email)!;
+      expect(request).toMatchObject({ state: "completed", filedBy: "data_subject" });
+    }
+  });
+});

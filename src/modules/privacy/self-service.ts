@@ -20,6 +20,7 @@ import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./link
 import { checkCorrection, type Correction } from "./rectification.js";
 import { guardianOf } from "./guardian.js";
 import { isChildNow } from "./processing.js";
+import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 import { deadlineCalendar } from "./service.js";
 
 /** Every right a person can ask for themselves, in the order the page lists them. */
@@ -195,7 +196,18 @@ registerLinkPurpose("data_subject_request", {
     };
   },
   async confirm(db, link, now) {
-    const request = await fileOwnRequest(db, link, now);
+    let request = await fileOwnRequest(db, link, now);
+    // Withdrawing consent must be as easy as giving it (Art. 7(3)), and an objection or a restriction asked
+    // by the person themselves, identity checked, needs no one's review: all three take effect now.
+    if (isChoiceKind(request.kind)) {
+      const caller: Caller = { tenantId: link.tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+      request = await carryOutChoiceRequest(db, caller, request, now);
+      return {
+        title: "Done",
+        message: `Your request was received and carried out on ${DateTime.fromJSDate(now, { zone: zoneOrUtc((await deadlineCalendar(db, link.tenantId)).timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL)}: ${request.outcome ?? "the organisation no longer does what you objected to"}.`,
+        details: { requestId: request.id, kind: request.kind, state: request.state },
+      };
+    }
     const { timeZone } = await deadlineCalendar(db, link.tenantId);
     const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
     return {
