@@ -243,3 +243,19 @@ describe("a withdrawal of consent, an objection or a restriction asked for by li
     }
   });
 });
+
+describe("the link in the outbox", () => {
+  it("is forgotten once the email has left: whoever reads the outbox cannot act as the person", async () => {
+    const person = { email: `outbox.reader.${tag}@example.test`, name: "Outbox Reader" };
+    const credential = await issue(a.owner, person);
+    const before = linkEmails(person.email);
+    expect((await ask(a.tenantId, credential.id, { kind: "erasure" })).status).toBe(202);
+    const { url } = await linkEmail(person.email, before);
+    const sig = new URL(url).searchParams.get("sig")!;
+    const rows = await waitFor(async () => {
+      const r = await app.db.admin`select status::text, payload::text, coalesce(content::text, '') as content, coalesce(text_body, '') as text from email_outbox where kind = 'privacy_request_link' and to_email = ${person.email}`;
+      return r.length && r[0]!.status === "sent" ? r : null;
+    }, "the message marked sent");
+    expect(JSON.stringify(rows)).not.toContain(sig);
+  });
+});

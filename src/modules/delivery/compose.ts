@@ -201,7 +201,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     },
     invitation: { role: payload.role ?? "" },
     reminder: { number: payload.reminderNumber ?? "" },
-    links: { accept: payload.acceptUrl ?? "", action: payload.actionUrl ?? "" },
+    links: { accept: payload.acceptUrl ?? "" },
     request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "", action: payload.requestAction ?? "" },
     link: { expiresAt: payload.linkExpiresAt ?? "" },
     rectification: {

@@ -106,9 +106,9 @@ const en: Defaults = {
   privacy_request_link: {
     subject: "Confirm your request to {{tenant.name}} about your personal data",
     html: wrap(`<p>Hello,</p><p>Someone, we hope you, asked {{tenant.name}} to <strong>{{request.action}}</strong>.</p>
-<p>To confirm that it was you, use this link. It works once, until {{link.expiresAt}}.</p><p>${button("links.action", "Confirm my request")}</p>
+<p>To confirm that it was you, use this link. It works once, until {{link.expiresAt}}.</p><p>${button("links.accept", "Confirm my request")}</p>
 <p style="color:#666;font-size:13px">If you did not ask, ignore this email: nothing happens unless the link is used.</p>`),
-    text: "Hello,\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.action}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
+    text: "Hello,\n\nSomeone, we hope you, asked {{tenant.name}} to {{request.action}}.\n\nTo confirm that it was you, open this link. It works once, until {{link.expiresAt}}:\n{{links.accept}}\n\nIf you did not ask, ignore this email: nothing happens unless the link is used.\n",
   },
   // To the corrected address: what was corrected, and each re-issued credential (privacy/rectification.ts).
   recipient_rectified: {
@@ -183,9 +183,9 @@ const fr: Defaults = {
   privacy_request_link: {
     subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",
     html: wrap(`<p>Bonjour,</p><p>Quelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de <strong>{{request.action}}</strong>.</p>
-<p>Pour confirmer que c'était vous, utilisez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}.</p><p>${button("links.action", "Confirmer ma demande")}</p>
+<p>Pour confirmer que c'était vous, utilisez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}.</p><p>${button("links.accept", "Confirmer ma demande")}</p>
 <p style="color:#666;font-size:13px">Si vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.</p>`),
-    text: "Bonjour,\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.action}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
+    text: "Bonjour,\n\nQuelqu'un, vous nous l'espérons, a demandé à {{tenant.name}} de {{request.action}}.\n\nPour confirmer que c'était vous, ouvrez ce lien. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}} :\n{{links.accept}}\n\nSi vous n'avez rien demandé, ignorez ce message : rien ne se passe tant que le lien n'est pas utilisé.\n",
   },
   recipient_rectified: {
     subject: "{{issuer.name}} a corrigé vos coordonnées et vous a délivré à nouveau vos titres",

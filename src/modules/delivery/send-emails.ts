@@ -130,9 +130,16 @@ export function sendEmailsTask(mailer: Mailer) {
   };
 }
 
-/** The demo outbox: nothing leaves the machine. The body stays readable, except an invitation's or a guardian's consent request's (their accept links are secrets). */
+/** Kinds whose message carries a link that acts for someone: never kept readable in the outbox. */
+const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link"]);
+
+/**
+ * The demo outbox: nothing leaves the machine. The body stays readable, except for messages whose link is
+ * a secret: an invitation's, a guardian's consent request's and a person's one-time privacy link (whoever
+ * reads the outbox could otherwise act as them).
+ */
 function storedOutcome(row: Ready): Outcome {
-  const kept = row.kind !== "invitation" && row.kind !== "guardian_consent_request";
+  const kept = !SECRET_LINK_KINDS.has(row.kind);
   return { id: row.id, status: "stored", providerMessageId: null, html: kept ? row.content.html : null, text: kept ? row.content.text : null, error: null, detail: null };
 }
 

@@ -132,7 +132,8 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
     recipientId: recipient.id,
     idempotencyKey: `privacy_request_link:${link.id}`,
     payload: {
-      actionUrl: link.url,
+      // The link is a secret: acceptUrl is what the send task forgets once the message has left (sql/019).
+      acceptUrl: link.url,
       requestAction: guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
