@@ -1301,6 +1301,7 @@ export type RectifyRecipientMutationVariables = Exact<{
 
 export type RectifyRecipientMutation = { rectifyRecipient:
     | { __typename: 'AlreadyErasedError', message: string }
+    | { __typename: 'GuardianConsentRequiredError', message: string }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'RecipientExistsError', message: string, path: Array<string> }
     | { __typename: 'RecipientRectification', id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }
@@ -3636,6 +3637,9 @@ export const RectifyRecipientDocument = new TypedDocumentString(`
     ... on RecipientExistsError {
       message
       path
+    }
+    ... on GuardianConsentRequiredError {
+      message
     }
   }
 }

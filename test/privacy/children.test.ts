@@ -18,6 +18,7 @@ import {
   CreateWebhookEndpointDocument,
   BulkJobDocument,
   IssueCredentialDocument,
+  RectifyRecipientDocument,
   RequestGuardianConsentDocument,
   ResendCredentialEmailDocument,
   UpdateRecipientPrivacyDocument,
@@ -257,5 +258,68 @@ describe("a child under 13", () => {
     expect(traces).toHaveLength(0);
     const [r] = await app.db.admin`select birth_date from recipients where id = ${rawId(mia)}`;
     expect(r!.birth_date).toBeNull();
+  });
+});
+
+describe("a child marked after issuance, with no guardian on record", () => {
+  it("gets no link of their own, no re-issue by rectification, and a guardian is never the child's own address", async () => {
+    const { createRecipient } = await a.owner.request(CreateRecipientDocument, { input: { email: "late.kid@example.test", name: "Late Kid" } });
+    if (createRecipient.__typename !== "Recipient") throw new Error(JSON.stringify(createRecipient));
+    const issued = (await issue(createRecipient.id)).issueCredential;
+    if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+    await a.owner.request(UpdateRecipientPrivacyDocument, { id: createRecipient.id, input: { isChild: true } });
+    const before = fake.sent.filter((m) => m.to.includes("late.kid@example.test")).length;
+
+    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(issued.id)}`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ kind: "access" }),
+    });
+    expect(asked.status).toBe(409);
+    expect(((await asked.json()) as any).error.code).toBe("GUARDIAN_REQUIRED");
+
+    const { rectifyRecipient } = await a.owner.request(RectifyRecipientDocument, { input: { recipientId: createRecipient.id, name: "Late Kid Corrected" } });
+    expect(rectifyRecipient.__typename).toBe("GuardianConsentRequiredError");
+    const [row] = await app.db.admin`select name from recipients where id = ${rawId(createRecipient.id)}`;
+    expect(row!.name).toBe("Late Kid");
+
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+      input: { recipientId: createRecipient.id, guardianEmail: " Late.Kid@Example.TEST", guardianName: "Not A Guardian" },
+    });
+    expect(requestGuardianConsent).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "guardianEmail"] }] });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.sent.filter((m) => m.to.includes("late.kid@example.test"))).toHaveLength(before);
+  });
+});
+
+describe("a guardian withdrawing consent through their own link", () => {
+  it("withdraws the consent itself, as easily as it was given, so nothing more is issued", async () => {
+    const kid = await child(a, "withdraw.kid@example.test");
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+      input: { recipientId: kid, guardianEmail: "withdraw.parent@example.test", guardianName: "Wren Parent" },
+    });
+    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
+    const consentMail = await waitFor(async () => fake.sent.find((m) => m.to.includes("withdraw.parent@example.test")), "the consent email");
+    const consentLink = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(consentMail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    expect((await fetch(consentLink, { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
+    const issued = (await issue(kid)).issueCredential;
+    if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+
+    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(issued.id)}`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ kind: "consent_withdrawal" }),
+    });
+    expect(asked.status).toBe(202);
+    const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes("withdraw.parent@example.test") && m.tags.some((t) => t.value === "privacy_request_link")), "the guardian's link");
+    const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(mail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const page = (await fetch(link, { headers: { accept: "application/json" } }).then((r) => r.json())) as { paragraphs: string[] };
+    expect(page.paragraphs.join(" ")).toMatch(/also withdraws your consent as the child's parent or guardian/);
+    const used = await fetch(link, { method: "POST", headers: { accept: "application/json" } });
+    expect(used.status).toBe(200);
+    expect(((await used.json()) as any).details.guardianConsentsWithdrawn).toBe(1);
+    const [consent] = await app.db.admin`select state::text from guardian_consents where id = ${rawId(requestGuardianConsent.id)}`;
+    expect(consent!.state).toBe("withdrawn");
+    expect((await issue(kid)).issueCredential.__typename).toBe("GuardianConsentRequiredError");
   });
 });

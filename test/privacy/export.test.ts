@@ -137,6 +137,18 @@ describe("exporting a person's data", () => {
     files = await unzip(Buffer.from(await response.arrayBuffer()));
   }, 30_000);
 
+  it("is emailed to the person at the address on record, the same link, which the outbox then forgets", async () => {
+    const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes(PERSON.email) && m.tags.some((t) => t.value === "person_export_ready")), "the export email");
+    expect(mail.text).toContain(link.url);
+    expect(fake.sent.some((m) => m.to.includes(NEIGHBOUR.email) && m.tags.some((t) => t.value === "person_export_ready"))).toBe(false);
+    const sig = new URL(link.url).searchParams.get("sig")!;
+    const rows = await waitFor(async () => {
+      const r = await app.db.admin`select status::text, payload::text, coalesce(content::text, '') as content from email_outbox where kind = 'person_export_ready'`;
+      return r.length && r[0]!.status === "sent" ? r : null;
+    }, "the message marked sent");
+    expect(JSON.stringify(rows)).not.toContain(sig);
+  });
+
   it("holds person.json, one CSV per section, each credential and a README", () => {
     expect([...files.keys()].sort()).toEqual([
       "README.txt",

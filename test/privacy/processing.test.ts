@@ -209,16 +209,22 @@ describe("people's own requests", () => {
 });
 
 describe("who may set the flags", () => {
-  it("lets no key without tenant:manage change a person's choices, nor one without privacy:manage ask a guardian", async () => {
+  it("lets no key without privacy:manage change a person's choices or ask a guardian, and lets the privacy key do both", async () => {
     const person = await issue("guarded@example.test");
     const issuer = await createKey(app, a.owner, ["issue", "read"]);
-    const error = await issuer.client.request(UpdateRecipientPrivacyDocument, { id: person.recipientId, input: { restricted: true } }).then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(LaurelRequestError);
-    expect((error as LaurelRequestError).code).toBe("FORBIDDEN");
+    // An admin key manages the tenant, not people's rights: it may not lift a child's mark or restrict anyone.
+    for (const key of [issuer, await createKey(app, a.owner, ["admin"])]) {
+      const error = await key.client.request(UpdateRecipientPrivacyDocument, { id: person.recipientId, input: { restricted: true } }).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(LaurelRequestError);
+      expect((error as LaurelRequestError).code).toBe("FORBIDDEN");
+    }
     const asked = await issuer.client.request(RequestGuardianConsentDocument, { input: { recipientId: person.recipientId, guardianEmail: "g@example.test", guardianName: "G" } }).then(() => null, (e: unknown) => e);
     expect((asked as LaurelRequestError).code).toBe("FORBIDDEN");
     const [flags] = await app.db.admin`select restricted_at from recipients where id = ${rawId(person.recipientId)}`;
     expect(flags!.restricted_at).toBeNull();
+    const privacy = await createKey(app, a.owner, ["privacy"]);
+    const { updateRecipientPrivacy } = await privacy.client.request(UpdateRecipientPrivacyDocument, { id: person.recipientId, input: { restricted: true } });
+    expect(updateRecipientPrivacy).toMatchObject({ __typename: "Recipient", restrictedAt: expect.any(String) });
   });
 
   it("answers NotFound to another tenant setting this tenant's person's flags", async () => {

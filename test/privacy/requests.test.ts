@@ -147,11 +147,16 @@ describe("a request's states", () => {
   const update = async (id: string, state: "open" | "in_progress" | "completed" | "refused" | "cancelled", outcome?: string) =>
     (await t.owner.request(UpdateDataSubjectRequestDocument, { input: { id, state, outcome } })).updateDataSubjectRequest;
 
-  it("go open, in progress, completed, and completed is final with its completedAt", async () => {
+  it("go open, in progress, then a final state with its completedAt; never completed by hand, which would say a right was honoured when nothing was done", async () => {
+    for (const kind of ["erasure", "access", "rectification", "objection"] as const) {
+      const request = await filed(t.owner, { kind, recipientId: personId, identityVerification: checked, ...(kind === "rectification" ? { requestedChanges: { name: "Right Name" } } : {}) });
+      expect(await update(request.id, "completed", "Done")).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "state"], message: expect.stringMatching(/carryOutDataSubjectRequest/) }] });
+    }
     const request = await filed(t.owner, { kind: "erasure", recipientId: personId, identityVerification: checked });
     expect(await update(request.id, "in_progress")).toMatchObject({ state: "in_progress", completedAt: null });
-    const done = await update(request.id, "completed", "Erased from every table");
-    expect(done).toMatchObject({ state: "completed", outcome: "Erased from every table", workingDaysLeft: null, overdue: false });
+    expect(await update(request.id, "completed", "Erased from every table")).toMatchObject({ __typename: "ValidationError" });
+    const done = await update(request.id, "refused", "The person is a party to an ongoing legal claim (Art. 17(3)(e))");
+    expect(done).toMatchObject({ state: "refused", workingDaysLeft: null, overdue: false });
     if (done.__typename !== "DataSubjectRequest") throw new Error("unreachable");
     expect(Date.now() - new Date(done.completedAt!).getTime()).toBeLessThan(60_000);
     for (const state of ["open", "in_progress", "refused", "cancelled", "completed"] as const) {
@@ -202,9 +207,9 @@ describe("the list", () => {
     expect((await list(t.owner, { overdue: false })).edges.map((e) => e.node.id)).toEqual([onTime.id]);
     expect((await list(t.owner, { overdue: true, kind: "access" })).edges.map((e) => e.node.id)).toEqual([lateAccess.id]);
 
-    await t.owner.request(UpdateDataSubjectRequestDocument, { input: { id: late.id, state: "completed", outcome: "Done late" } });
+    await t.owner.request(UpdateDataSubjectRequestDocument, { input: { id: late.id, state: "cancelled", outcome: "Withdrawn by the person" } });
     expect((await list(t.owner, { overdue: true })).edges.map((e) => e.node.id)).toEqual([lateAccess.id]);
-    expect((await list(t.owner, { state: "completed" })).edges.map((e) => ({ id: e.node.id, overdue: e.node.overdue }))).toEqual([{ id: late.id, overdue: false }]);
+    expect((await list(t.owner, { state: "cancelled" })).edges.map((e) => ({ id: e.node.id, overdue: e.node.overdue }))).toEqual([{ id: late.id, overdue: false }]);
     expect((await list(t.owner, { state: "open", kind: "erasure" })).edges.map((e) => e.node.id)).toEqual([onTime.id]);
 
     const page = await t.owner.request(DataSubjectRequestsDocument, { first: 2 });

@@ -259,3 +259,27 @@ describe("the link in the outbox", () => {
     expect(JSON.stringify(rows)).not.toContain(sig);
   });
 });
+
+describe("asks that must not turn into emails", () => {
+  it("counts concurrent asks one after another: five links a day to one person however many arrive at once", async () => {
+    const person = { email: `concurrent.${tag}@example.test`, name: "Concurrent Person" };
+    const credential = await issue(a.owner, person);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => ask(a.tenantId, credential.id, { kind: "access" })));
+    expect(answers.filter((r) => r.status === 202)).toHaveLength(MAX_LINKS_PER_DAY);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(12 - MAX_LINKS_PER_DAY);
+    const [links] = await app.db.admin`select count(*)::int as n from privacy_links where sent_to = ${person.email}`;
+    expect(links!.n).toBe(MAX_LINKS_PER_DAY);
+  });
+
+  it("answers an oversized body 413, not a server fault", async () => {
+    const person = { email: `big.body.${tag}@example.test`, name: "Big Body" };
+    const credential = await issue(a.owner, person);
+    const res = await fetch(askPath(a.tenantId, credential.id), {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ kind: "access", pad: "x".repeat(20_000) }),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as any).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});

@@ -23,7 +23,8 @@ export type EmailKind =
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
-  | "guardian_consent_request";
+  | "guardian_consent_request"
+  | "person_export_ready";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -132,6 +133,13 @@ const en: Defaults = {
 <p>${button("links.accept", "Read and give consent")}</p><p style="color:#666;font-size:13px">The link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.</p>`),
     text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
   },
+  // To the person (or a child's guardian) once their export is built: the signed link (privacy/export.ts).
+  person_export_ready: {
+    subject: "Your personal data from {{tenant.name}} is ready",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} has prepared a copy of the personal data it holds about you, as you asked: one ZIP file with a JSON document, the same as CSV files, each of your credentials as published, and a README explaining every field.</p>
+<p>${button("links.accept", "Download my data")}</p><p style="color:#666;font-size:13px">The link works until {{request.dueOn}}. Anyone holding it can download the file: do not forward this email.</p>`),
+    text: "Hello,\n\n{{tenant.name}} has prepared a copy of the personal data it holds about you, as you asked: one ZIP file with a JSON document, the same as CSV files, each of your credentials as published, and a README explaining every field.\n\nDownload it: {{links.accept}}\n\nThe link works until {{request.dueOn}}. Anyone holding it can download the file: do not forward this email.\n",
+  },
 };
 
 const fr: Defaults = {
@@ -206,6 +214,12 @@ const fr: Defaults = {
 <blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
 <p>${button("links.accept", "Lire et consentir")}</p><p style="color:#666;font-size:13px">Le lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.</p>`),
     text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
+  },
+  person_export_ready: {
+    subject: "Vos données personnelles chez {{tenant.name}} sont prêtes",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} a préparé une copie des données personnelles qu'elle détient sur vous, comme vous l'avez demandé : un fichier ZIP avec un document JSON, les mêmes données en CSV, chacun de vos titres tel que publié et un README qui explique chaque champ.</p>
+<p>${button("links.accept", "Télécharger mes données")}</p><p style="color:#666;font-size:13px">Le lien fonctionne jusqu'au {{request.dueOn}}. Toute personne qui le détient peut télécharger le fichier : ne transférez pas ce message.</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} a préparé une copie des données personnelles qu'elle détient sur vous, comme vous l'avez demandé : un fichier ZIP avec un document JSON, les mêmes données en CSV, chacun de vos titres tel que publié et un README qui explique chaque champ.\n\nTéléchargez-le : {{links.accept}}\n\nLe lien fonctionne jusqu'au {{request.dueOn}}. Toute personne qui le détient peut télécharger le fichier : ne transférez pas ce message.\n",
   },
 };
 

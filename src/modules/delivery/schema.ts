@@ -280,8 +280,8 @@ const RecipientPrivacyInput = builder.inputType("RecipientPrivacyInput", {
 builder.mutationField("updateRecipientPrivacy", (t) =>
   t.prismaField({
     type: "Recipient",
-    description: "Records a recipient's choices (tracking consent, restriction, objection, child) on their behalf, each kept in their privacy history.",
-    authScopes: { permission: "tenant:manage" },
+    description: "Records a recipient's choices (tracking consent, restriction, objection, child) on their behalf, each kept in their privacy history. People's-rights decisions: privacy:manage (owner, admin, keys scoped privacy).",
+    authScopes: { permission: "privacy:manage" },
     errors: { types: [NotFoundError, ValidationError] },
     args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientPrivacyInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => updateRecipientPrivacy(ctx.db, callerOf(ctx), id.id, input),

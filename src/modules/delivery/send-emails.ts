@@ -131,7 +131,7 @@ export function sendEmailsTask(mailer: Mailer) {
 }
 
 /** Kinds whose message carries a link that acts for someone: never kept readable in the outbox. */
-const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link"]);
+const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link", "person_export_ready"]);
 
 /**
  * The demo outbox: nothing leaves the machine. The body stays readable, except for messages whose link is

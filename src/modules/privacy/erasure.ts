@@ -24,11 +24,17 @@ export class AlreadyErasedError extends ExpectedError {
 /** The reason published with each of their credentials' revocation: nothing about the person. */
 export const ERASURE_REVOCATION_REASON = "Withdrawn: the holder's personal data was erased at their request (GDPR Art. 17)";
 
-/** Refuses an erasure of someone already erased (a second request, or carrying one out twice). */
+/**
+ * Refuses to act on someone already erased (AlreadyErasedError). Locks the person's row until the caller's
+ * transaction ends (erase_recipient() locks it first too), so an erasure running meanwhile is either
+ * finished and seen here, or waits until what the caller writes about the person is committed, and then
+ * erases that as well: nothing written about a person can slip in behind their erasure.
+ */
 export async function assertNotErased(db: Db, tenantId: string, recipientId: string | null): Promise<void> {
   if (!recipientId) return;
-  const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { erasedAt: true } });
-  if (recipient?.erasedAt) throw new AlreadyErasedError();
+  const [recipient] = await db.$queryRaw<{ erased_at: Date | null }[]>`
+    select erased_at from recipients where tenant_id = ${tenantId}::uuid and id = ${recipientId}::uuid for update`;
+  if (recipient?.erased_at) throw new AlreadyErasedError();
 }
 
 /**

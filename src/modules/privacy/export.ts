@@ -1,13 +1,21 @@
 // A person's export (GDPR Art. 15 access, Art. 20 portability): the worker gathers what the tenant
 // holds about them (export-data.ts) into one ZIP kept in person_exports (sql/032) until it expires, and
-// staff hand the person a signed, expiring link to it (export-link.ts). The request is then completed.
+// the person is emailed a signed, expiring link to it (export-link.ts). The request is then completed.
 import { createHash } from "node:crypto";
 import yazl from "yazl";
 import type { Db } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid } from "../common/caller.js";
 import type { TenantTask } from "../jobs/worker.js";
+import type { App } from "../../context.js";
+import { mailSettings } from "../delivery/compose.js";
+import { emailDay } from "../delivery/content.js";
+import { queueEmails } from "../outbox/service.js";
+import { tenantTimeZone } from "../tenants/service.js";
+import { signedExportUrl } from "./export-link.js";
+import { guardianOf } from "./guardian.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { isChildNow } from "./processing.js";
 import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
 
 /** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
@@ -74,8 +82,41 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
     });
     if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.id } } }));
     await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: counts });
+    await sendExportLink(db, app.config, tenantId, request.recipientId, request.id, request.kind, stored, now);
   });
 };
+
+/**
+ * The person gets their data (Art. 15(3)): the signed link, emailed to the address on record (for a child,
+ * to their guardian on record), which is the address their identity was checked against. The link is a
+ * secret: carried as acceptUrl, forgotten once the message has left, never kept in the stored outbox.
+ */
+async function sendExportLink(
+  db: Db,
+  config: App["config"],
+  tenantId: string,
+  recipientId: string,
+  requestId: string,
+  kind: string,
+  stored: { id: string; expiresAt: Date },
+  now: Date,
+): Promise<void> {
+  const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { email: true, locale: true, isChild: true, birthDate: true } });
+  const timeZone = await tenantTimeZone(db, tenantId);
+  const guardian = isChildNow(person, timeZone, now) ? await guardianOf(db, tenantId, recipientId) : null;
+  await queueEmails(db, mailSettings(config), tenantId, [{
+    kind: "person_export_ready",
+    toEmail: guardian?.email ?? person.email,
+    locale: person.locale,
+    recipientId,
+    idempotencyKey: `person_export_ready:${requestId}`,
+    payload: {
+      acceptUrl: signedExportUrl(config, tenantId, stored.id, stored.expiresAt),
+      requestKind: kind,
+      dueOn: emailDay(stored.expiresAt, timeZone, person.locale),
+    },
+  }]);
+}
 
 /** Erasure removes the person's exports too: they are copies of what is being erased. */
 export async function deletePersonExports(db: Db, tenantId: string, recipientId: string): Promise<number> {

@@ -73,6 +73,9 @@ export async function requestGuardianConsent(db: Db, caller: Caller, input: Requ
   const child = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;
   if (!child) throw new NotFoundError("Recipient");
   await assertNotErased(db, caller.tenantId, child.id);
+  if (email.ok && email.email === child.email) {
+    throw ValidationError.field(["input", "guardianEmail"], "This is the child's own address: a parent's or guardian's consent must go to the parent or guardian");
+  }
   if (!isChildNow(child, await tenantTimeZone(db, caller.tenantId), now)) {
     throw ValidationError.field(["input", "recipientId"], "This recipient is not a child: mark them as one (or give their birth date) first");
   }
@@ -132,6 +135,13 @@ export async function withdrawGuardianConsent(db: Db, caller: Caller, consentId:
   await recordChoice(db, caller, consent.recipientId, "guardian_consent", false, { source, guardianConsentId: consent.id }, now);
   await recordAudit(db, caller, { action: "guardian_consent.withdrawn", targetType: "GuardianConsent", targetId: consent.id, details: { source } });
   return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+}
+
+/** Withdraws every consent in force for the child (the guardian asked, through their link); returns how many. */
+export async function withdrawGivenGuardianConsents(db: Db, caller: Caller, recipientId: string, now = new Date()): Promise<number> {
+  const given = await db.guardianConsent.findMany({ where: { tenantId: caller.tenantId, recipientId, state: "given" }, select: { id: true } });
+  for (const { id } of given) await withdrawGuardianConsent(db, caller, id, "guardian", now);
+  return given.length;
 }
 
 /**

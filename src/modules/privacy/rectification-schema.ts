@@ -4,6 +4,7 @@
 import { builder } from "../../builder.js";
 import { ActorKindEnum } from "../audit/schema.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
+import { GuardianConsentRequiredError } from "./processing.js";
 import { callerOf } from "../common/caller.js";
 import { CredentialRef } from "../credentials/schema.js";
 import { urls } from "../credentials/document.js";
@@ -100,7 +101,7 @@ builder.mutationField("rectifyRecipient", (t) =>
     description:
       "Corrects a person's name and/or email (GDPR Art. 16): re-issues each of their current credentials at the same URL (the old documents are revoked as superseded and kept), records the correction, and emails the person (and, when the address changed, the old address, naming no new one).",
     authScopes: { permission: "privacy:manage" },
-    errors: { types: [ValidationError, NotFoundError, AlreadyErasedError, RecipientExistsError] },
+    errors: { types: [ValidationError, NotFoundError, AlreadyErasedError, RecipientExistsError, GuardianConsentRequiredError] },
     args: { input: t.arg({ type: RectifyRecipientInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => {
       if (input.recipientId.typename !== "Recipient") throw new NotFoundError("Recipient");

@@ -20,6 +20,8 @@ import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
 import { enqueueEmail } from "../outbox/service.js";
 import { RecipientExistsError, checkRecipient } from "../recipients/service.js";
 import { AlreadyErasedError } from "./erasure.js";
+import { assertMayIssue } from "./processing.js";
+import { tenantTimeZone } from "../tenants/service.js";
 import { emitRequestClosed } from "./partner-events.js";
 
 const contextsOnly = createDocumentLoader();
@@ -114,6 +116,8 @@ export async function rectifyRecipient(db: Db, caller: Caller, input: RectifyInp
   await db.$queryRaw`select 1 from recipients where tenant_id = ${tenantId}::uuid and id = ${found.id}::uuid for update`;
   const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: found.id } } });
   if (recipient.erasedAt) throw new AlreadyErasedError();
+  // Re-signing is issuing: a child without a guardian's recorded consent gets nothing new (Art. 8).
+  await assertMayIssue(db, tenantId, recipient.id, await tenantTimeZone(db, tenantId), now);
   const correction = checkCorrection(input);
   const request = input.requestId ? await findOpenRequest(db, tenantId, input.requestId, recipient.id) : null;
 

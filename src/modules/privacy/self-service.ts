@@ -15,10 +15,10 @@ import { mailSettings } from "../delivery/compose.js";
 import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline } from "./deadlines.js";
-import { AlreadyErasedError } from "./erasure.js";
+import { AlreadyErasedError, assertNotErased } from "./erasure.js";
 import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
-import { guardianOf } from "./guardian.js";
+import { guardianOf, withdrawGivenGuardianConsents } from "./guardian.js";
 import { isChildNow } from "./processing.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 import { deadlineCalendar } from "./service.js";
@@ -62,6 +62,13 @@ export class TooManyLinksError extends ExpectedError {
   override name = "TooManyLinksError";
   constructor() {
     super(`At most ${MAX_LINKS_PER_DAY} links a day are sent to one person: use one already sent, or try tomorrow`);
+  }
+}
+
+export class GuardianRequiredError extends ExpectedError {
+  override name = "GuardianRequiredError";
+  constructor() {
+    super("This credential's holder is a child: their rights are exercised by a parent or guardian, and the organisation has none on record. Write to the organisation.");
   }
 }
 
@@ -109,13 +116,18 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   if (!credential) throw new NotFoundError("Credential");
   if (credential.erasedAt || credential.recipient.erasedAt) throw new AlreadyErasedError();
   const recipient = credential.recipient;
+  // Locked from here: concurrent asks count one after another, and an erasure either ran or waits for us.
+  await assertNotErased(db, tenantId, recipient.id);
   const recent = await db.privacyLink.count({
     where: { tenantId, recipientId: recipient.id, purpose: { not: "guardian_consent" }, createdAt: { gt: new Date(now.getTime() - 86_400_000) } },
   });
   if (recent >= MAX_LINKS_PER_DAY) throw new TooManyLinksError();
   const timeZone = await tenantTimeZone(db, tenantId);
   // A child's rights are their guardian's to exercise (Art. 8): the link goes to the guardian on record.
-  const guardian = isChildNow(recipient, timeZone, now) ? await guardianOf(db, tenantId, recipient.id) : null;
+  const child = isChildNow(recipient, timeZone, now);
+  const guardian = child ? await guardianOf(db, tenantId, recipient.id) : null;
+  // A child's link goes to their guardian only: with none on record, no one is emailed.
+  if (child && !guardian) throw new GuardianRequiredError();
   const link = await createOneTimeLink(db, app.config, {
     tenantId,
     purpose: guardian && kind === "erasure" ? "guardian_erasure" : "data_subject_request",
@@ -150,8 +162,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
  */
 export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
   const payload = link.payload as unknown as { kind: DataSubjectRequestKind; correction?: Correction; guardian?: boolean };
-  const recipient = await db.recipient.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { erasedAt: true } });
-  if (!recipient || recipient.erasedAt) throw new AlreadyErasedError();
+  await assertNotErased(db, link.tenantId, link.recipientId);
   const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
   const deadlineAt = requestDeadline(payload.kind, now, timeZone, holidays);
   const request = await db.dataSubjectRequest.create({
@@ -178,39 +189,53 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
   return request;
 }
 
+/** What the person is told once a request that takes effect at once is done (addressed to them). */
+const DONE: Partial<Record<DataSubjectRequestKind, string>> = {
+  restriction: "your data is now only stored: no emails, reminders, partner notices or tracking",
+  objection: "no more reminders, tracking, partner notices naming you or analytics about you",
+  consent_withdrawal: "opening emails and viewing credentials are no longer recorded against your name",
+};
+
 registerLinkPurpose("data_subject_request", {
   async describe(db, link) {
-    const { kind, correction } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string } };
+    const { kind, correction, guardian } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string }; guardian?: boolean };
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
     const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
     return {
       title: `Confirm your request to ${tenant.name}`,
       paragraphs: [
-        `You are asking ${tenant.name} to ${requestAction(kind, recipient.locale)}.`,
+        `You are asking ${tenant.name} to ${requestAction(kind, recipient.locale)}${guardian ? ", for the child in your care" : ""}.`,
         ...(correction?.name ? [`The right name, you say: ${correction.name}`] : []),
         ...(correction?.email ? [`The right email address, you say: ${correction.email}`] : []),
+        ...(guardian && kind === "consent_withdrawal" ? ["This also withdraws your consent as the child's parent or guardian: nothing more is issued to them or emailed to them."] : []),
         kind === "erasure"
-          ? "Once carried out this cannot be undone: your credentials will stop verifying and their pages will say they were withdrawn."
-          : "The organisation must answer within the time the law gives it; you will hear from it by email.",
+          ? "Once carried out this cannot be undone: the credentials will stop verifying and their pages will say they were withdrawn."
+          : isChoiceKind(kind)
+            ? "This takes effect as soon as you confirm."
+            : "The organisation must answer within the time the law gives it; you will hear from it by email.",
       ],
       action: "Confirm my request",
     };
   },
   async confirm(db, link, now) {
     let request = await fileOwnRequest(db, link, now);
+    const { timeZone } = await deadlineCalendar(db, link.tenantId);
+    const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
     // Withdrawing consent must be as easy as giving it (Art. 7(3)), and an objection or a restriction asked
     // by the person themselves, identity checked, needs no one's review: all three take effect now.
     if (isChoiceKind(request.kind)) {
       const caller: Caller = { tenantId: link.tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
       request = await carryOutChoiceRequest(db, caller, request, now);
+      // A guardian withdrawing consent withdraws the Art. 8 consent they gave, not only tracking.
+      const withdrawn = (link.payload as { guardian?: boolean }).guardian && request.kind === "consent_withdrawal"
+        ? await withdrawGivenGuardianConsents(db, caller, link.recipientId, now)
+        : 0;
       return {
         title: "Done",
-        message: `Your request was received and carried out on ${DateTime.fromJSDate(now, { zone: zoneOrUtc((await deadlineCalendar(db, link.tenantId)).timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL)}: ${request.outcome ?? "the organisation no longer does what you objected to"}.`,
-        details: { requestId: request.id, kind: request.kind, state: request.state },
+        message: `Your request was received and carried out on ${day(now)}: ${DONE[request.kind]}${withdrawn ? "; your consent as the child's parent or guardian is withdrawn" : ""}.`,
+        details: { requestId: request.id, kind: request.kind, state: request.state, guardianConsentsWithdrawn: withdrawn },
       };
     }
-    const { timeZone } = await deadlineCalendar(db, link.tenantId);
-    const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
     return {
       title: "Your request is recorded",
       message: `Your request was received on ${day(now)}. The organisation must answer it by ${day(request.deadlineAt)}.`,

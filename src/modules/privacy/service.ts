@@ -21,6 +21,9 @@ export const MAX_OUTCOME = 2000;
 export const MAX_HOLIDAYS = 100;
 export const MAX_HOLIDAY_NAME = 100;
 
+/** Kinds Laurel carries out itself (carryOutDataSubjectRequest); only that completes them. */
+export const CARRIED_OUT_KINDS: readonly DataSubjectRequestKind[] = ["access", "portability", "rectification", "erasure", "restriction", "objection", "consent_withdrawal"];
+
 /** States after which a request never moves again. */
 export const FINAL_STATES: readonly DataSubjectRequestState[] = ["completed", "refused", "cancelled"];
 export const PENDING_STATES: readonly DataSubjectRequestState[] = ["open", "in_progress"];
@@ -174,6 +177,11 @@ export async function updateDataSubjectRequest(db: Db, caller: Caller, input: Up
       ? `The request is ${found.state}, which is final`
       : `A request that is ${found.state} cannot become ${input.state}`;
     problems.push({ path: ["input", "state"], message: why });
+  }
+  // What Laurel carries out is completed by carrying it out, so the record cannot say a right was honoured
+  // when nothing was done: staff may refuse (with reasons) or cancel such a request, not complete it by hand.
+  if (input.state === "completed" && CARRIED_OUT_KINDS.includes(found.kind) && !problems.some((p) => p.path[1] === "state")) {
+    problems.push({ path: ["input", "state"], message: `Laurel completes ${found.kind.replaceAll("_", " ")} requests itself: use carryOutDataSubjectRequest` });
   }
   if (input.state === "refused" && !outcome && !problems.some((p) => p.path[1] === "outcome")) {
     problems.push({ path: ["input", "outcome"], message: "Give the reasons for refusing (GDPR Art. 12(4))" });
