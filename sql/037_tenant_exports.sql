@@ -39,8 +39,9 @@ alter table tenant_exports force row level security;
 create policy tenant_exports_tenant_isolation on tenant_exports
   using (tenant_id = (select current_tenant_id())) with check (tenant_id = (select current_tenant_id()));
 comment on policy tenant_exports_tenant_isolation on tenant_exports is 'Rows of the current tenant only; none without a tenant.';
--- Requested by the owner, moved along by the worker; who asked and when is never rewritten.
-grant select, insert (tenant_id, id, requested_by_user_id, format_version),
+-- Requested by the owner, moved along by the worker; who asked and when is never rewritten. (Prisma
+-- writes the columns' defaults itself on insert, hence state and the counters in the insert grant.)
+grant select, insert (tenant_id, id, requested_by_user_id, format_version, state, tables_total, tables_done, rows_written, attempts),
       update (state, tables_total, tables_done, rows_written, attempts, started_at, finished_at, file_name, bytes, sha256, expires_at, failure)
   on tenant_exports to :"member";
 
@@ -68,7 +69,7 @@ alter table tenant_export_parts force row level security;
 create policy tenant_export_parts_tenant_isolation on tenant_export_parts
   using (tenant_id = (select current_tenant_id())) with check (tenant_id = (select current_tenant_id()));
 comment on policy tenant_export_parts_tenant_isolation on tenant_export_parts is 'Rows of the current tenant only; none without a tenant.';
-grant select, insert (tenant_id, export_id, table_name, position), update (done, rows, bytes, last_key, sha256, updated_at)
+grant select, insert (tenant_id, export_id, table_name, position, done, rows, bytes), update (done, rows, bytes, last_key, sha256, updated_at)
   on tenant_export_parts to :"member";
 
 -- The worker task that writes the export. The list is the current one (sql/034) plus export_tenant.

@@ -18,6 +18,7 @@ import "./modules/delivery/schema.js";
 import "./modules/webhooks/schema.js";
 import "./modules/analytics/schema.js";
 import "./modules/privacy/schema.js";
+import "./modules/tenant-export/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -1,0 +1,112 @@
+// What a tenant's export holds, read from the catalog rather than listed by hand: every table in
+// public with a tenant_id column travels, unless LEFT_OUT names it with a reason, and minus the secret
+// columns in SECRET_COLUMNS. A table added later is therefore exported by default (never silently
+// forgotten); test/tenant-export/coverage.test.ts pins the whole list so each addition is a decision.
+import type postgres from "postgres";
+
+/** Tenant tables that do not travel, and why (also written into the manifest). */
+export const LEFT_OUT: Readonly<Record<string, string>> = {
+  analytics_credentials: "derived from credentials and engagement events; rebuilt by triggers as the import inserts them",
+  analytics_first_touches: "derived from engagement events; rebuilt by triggers on import",
+  analytics_event_rollups: "derived from engagement events; rebuilt by triggers on import",
+  analytics_cohort_rollups: "derived from credentials and engagement events; rebuilt by triggers on import",
+  analytics_latency_rollups: "derived from credentials and engagement events; rebuilt by triggers on import",
+  analytics_delivery_rollups: "derived from the email outbox; rebuilt by triggers on import",
+  invitations: "open invitations are bearer secrets mailed to people; the new deployment invites again",
+  tenant_exports: "the export's own bookkeeping, not tenant content",
+  tenant_export_parts: "the export's own bookkeeping, not tenant content",
+};
+
+/**
+ * Columns that never leave: they are secrets, or would let a secret work elsewhere. The import fills
+ * them with fresh, unusable values (see import.ts): a webhook endpoint arrives disabled with a new
+ * secret, an API key arrives revoked, a queued email arrives without its payload.
+ */
+export const SECRET_COLUMNS: Readonly<Record<string, readonly string[]>> = {
+  webhook_endpoints: ["secret_sealed", "secret_kek_version"],
+  api_keys: ["secret_hash"],
+  // payload may hold an invitation's token until it is sent; content is cleared once sent anyway.
+  email_outbox: ["payload", "content"],
+};
+
+export interface ExportTable {
+  /** Table name, also the file's name: tables/<name>.ndjson. */
+  name: string;
+  /** Columns written, in table order. */
+  columns: string[];
+  /** Keyset order: the primary key's columns after tenant_id, with their SQL types. */
+  key: { column: string; type: string }[];
+  /** How the tenant's rows are found: tenant_id = $1, except for the tenant row and its members' users. */
+  scope: "tenant_id" | "tenant_row" | "members";
+}
+
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * The tables of an export in parent-before-child order (foreign keys), read from the catalog. The
+ * pseudo-tables `tenants` (the tenant's own row) and `users` (its members' id, email and name, never a
+ * password) come first.
+ */
+export async function exportTables(sql: postgres.Sql | postgres.TransactionSql): Promise<ExportTable[]> {
+  const rows = await sql<{ name: string; columns: string[]; key: string[]; key_types: string[]; parents: string[] }[]>`
+    select c.relname as name,
+           array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                  and a.attgenerated = '' order by a.attnum) as columns,
+           array(select a.attname::text from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, n)
+                  join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+                  where i.indrelid = c.oid and i.indisprimary order by k.n) as key,
+           array(select format_type(a.atttypid, a.atttypmod) from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, n)
+                  join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+                  where i.indrelid = c.oid and i.indisprimary order by k.n) as key_types,
+           array(select distinct f.confrelid::regclass::text from pg_constraint f
+                  where f.conrelid = c.oid and f.contype = 'f' and f.confrelid <> c.oid) as parents
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition
+       and (c.relname in ('tenants', 'users')
+            or exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped))`;
+  const byName = new Map(rows.filter((r) => !(r.name in LEFT_OUT)).map((r) => [r.name, r]));
+  const ordered: ExportTable[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string, path: string[]) => {
+    const row = byName.get(name);
+    if (!row || seen.has(name)) return;
+    if (path.includes(name)) throw new Error(`foreign keys form a cycle: ${[...path, name].join(" -> ")}`);
+    for (const parent of row.parents.sort()) visit(parent, [...path, name]);
+    seen.add(name);
+    const secret = new Set(SECRET_COLUMNS[name] ?? []);
+    const fullKey = row.key.map((column, i) => ({ column, type: row.key_types[i]! }));
+    // tenant_id is constant within an export; a one-row-per-tenant table keeps it as its whole key.
+    const rest = fullKey.filter((k) => k.column !== "tenant_id");
+    const key = rest.length ? rest : fullKey;
+    ordered.push({
+      name,
+      columns: row.columns.filter((c) => !secret.has(c)),
+      key,
+      scope: name === "tenants" ? "tenant_row" : name === "users" ? "members" : "tenant_id",
+    });
+  };
+  for (const name of ["tenants", "users", ...[...byName.keys()].sort()]) visit(name, []);
+  return ordered;
+}
+
+/**
+ * One batch's query: the rows after `afterKey` in key order, each as one JSON line plus its key. $1 is
+ * the tenant; when resuming, $2 is the last key written (a JSON array). A cursor reads it in batches.
+ */
+export function selectRowsSql(table: ExportTable, resuming: boolean): string {
+  const cols = table.columns.map(ident).join(", ");
+  const where =
+    table.scope === "tenant_row"
+      ? "id = $1::uuid"
+      : table.scope === "members"
+        ? "id in (select user_id from memberships where tenant_id = $1::uuid)"
+        : "tenant_id = $1::uuid";
+  const keyCols = table.key.map((k) => `r.${ident(k.column)}`);
+  // A separate text per case: an "or $2 is null" would keep the planner from a range scan of the key.
+  const after = resuming
+    ? `and (${table.key.map((k) => ident(k.column)).join(", ")}) > (${table.key.map((k, i) => `($2::text::jsonb ->> ${i})::${k.type}`).join(", ")})`
+    : "";
+  return `select row_to_json(r)::text as line, json_build_array(${keyCols.join(", ")})::text as k
+            from (select ${cols} from ${ident(table.name)} where ${where} ${after}) r
+           order by ${keyCols.join(", ")}`;
+}

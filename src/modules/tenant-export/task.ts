@@ -1,0 +1,249 @@
+// The worker's half of a tenant export (issue 10 point 2; GDPR Art. 20 for the tenant as controller):
+// stream every table the tenant owns (catalog.ts) from a cursor into one NDJSON part file per table,
+// checkpointing after each batch, then stream the part files into one ZIP with manifest.json.
+//
+// Memory stays flat: a batch of rows is the most held at once, and the ZIP is written from the part
+// files as streams. A crash loses at most the batch in flight: a re-run cuts each part file back to its
+// last committed checkpoint, re-hashes that prefix and continues the keyset scan after the last key.
+import { createHash, type Hash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, rename, rm, stat, truncate } from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import yazl from "yazl";
+import type { Claims } from "../../db/tenant-transaction.js";
+import { withTenantSql } from "../../db/tenant-transaction.js";
+import { recordAudit } from "../audit/service.js";
+import type { TenantJob, TenantTask, WorkerApp } from "../jobs/worker.js";
+import { exportTables, LEFT_OUT, SECRET_COLUMNS, selectRowsSql, type ExportTable } from "./catalog.js";
+
+/** Version of the ZIP's layout and manifest; the import refuses a version it does not know. */
+export const TENANT_EXPORT_FORMAT_VERSION = "1.0";
+/** How long the finished ZIP and its download link live. */
+export const TENANT_EXPORT_TTL_MS = 48 * 3600 * 1000;
+
+export interface TenantExportOptions {
+  /** Rows per cursor batch, and so per checkpoint (default 5,000). */
+  batchSize?: number;
+  /** Deflate level of the ZIP, 0-9 (default 6). */
+  compressionLevel?: number;
+  hooks?: {
+    /** After a batch is written to its part file, before its checkpoint commits: tests throw here to simulate a crash. */
+    beforeCheckpoint?: (progress: { table: string; rows: number; batch: number }) => void | Promise<void>;
+  };
+}
+
+export interface ManifestFile {
+  path: string;
+  table: string;
+  columns: string[];
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+/** manifest.json: what the ZIP holds and how to check it (every file's row count, byte count and sha256). */
+export interface TenantExportManifest {
+  format: "laurel-tenant-export";
+  formatVersion: string;
+  createdAt: string;
+  tenantId: string;
+  exportId: string;
+  files: ManifestFile[];
+  leftOut: { table: string; reason: string }[];
+  secretColumnsLeftOut: Record<string, readonly string[]>;
+  /** Signing keys travel sealed; the importing Laurel must hold these key-encryption key versions. */
+  signingKeyKekVersions: number[];
+}
+
+interface Part {
+  tableName: string;
+  position: number;
+  done: boolean;
+  rows: number;
+  bytes: number;
+  lastKey: unknown[] | null;
+  sha256: string | null;
+}
+
+/** Where an export's files live: <exportDir>/<tenant>/<export>/ (parts) and <exportDir>/<tenant>/<export>.zip. */
+export function exportPaths(exportDir: string, tenantId: string, exportId: string) {
+  const fileName = `${tenantId}/${exportId}.zip`;
+  return { partsDir: path.join(exportDir, tenantId, exportId), zip: path.join(exportDir, fileName), fileName };
+}
+
+/** The export_tenant task: runs (or resumes) one export; on its last attempt a failure is recorded on the export. */
+export function createTenantExportTask(options: TenantExportOptions = {}): TenantTask<{ exportId: string }> {
+  return async (app, job) => {
+    try {
+      await runTenantExport(app, job, options);
+    } catch (error) {
+      if (job.isFinalAttempt) {
+        await job.inTenant((db) =>
+          db.tenantExport.updateMany({
+            where: { tenantId: job.tenantId, id: job.payload.exportId, state: { in: ["queued", "running"] } },
+            data: { state: "failed", finishedAt: new Date(), failure: `The export failed: ${(error as Error).message}`.slice(0, 2000) },
+          }),
+        );
+      }
+      throw error;
+    }
+  };
+}
+
+async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string }>, options: TenantExportOptions): Promise<void> {
+  const { tenantId } = job;
+  const exportId = String(job.payload.exportId ?? "");
+  const batchSize = options.batchSize ?? 5_000;
+  const sql = app.database.sql;
+  const claims: Claims = { dbRole: app.config.roles.member, tenantId, userId: null };
+  const started = await job.inTenant(async (db) => {
+    const row = await db.tenantExport.findFirst({ where: { tenantId, id: exportId, state: { in: ["queued", "running"] } } });
+    if (!row) return null;
+    return db.tenantExport.update({
+      where: { tenantId_id: { tenantId, id: exportId } },
+      data: { state: "running", attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() },
+    });
+  });
+  if (!started) return; // finished, failed or unknown: nothing to do
+
+  const tables = await withTenantSql(sql, claims, (tx) => exportTables(tx));
+  const parts = await withTenantSql(sql, claims, async (tx) => {
+    for (const [position, t] of tables.entries()) {
+      await tx`insert into tenant_export_parts (tenant_id, export_id, table_name, position)
+               values (${tenantId}, ${exportId}, ${t.name}, ${position}) on conflict do nothing`;
+    }
+    await tx`update tenant_exports set tables_total = ${tables.length} where tenant_id = ${tenantId} and id = ${exportId}`;
+    return tx<Part[]>`select table_name as "tableName", position, done, rows::float8 as rows, bytes::float8 as bytes, last_key as "lastKey", sha256
+                        from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId} order by position`;
+  });
+  const { partsDir, zip, fileName } = exportPaths(app.config.exportDir, tenantId, exportId);
+  await mkdir(partsDir, { recursive: true });
+
+  const checkpoint = (tableName: string, set: { rows: number; bytes: number; lastKey: string | null; sha256?: string }) =>
+    withTenantSql(sql, claims, async (tx) => {
+      await tx`update tenant_export_parts
+                  set rows = ${set.rows}, bytes = ${set.bytes}, last_key = ${set.lastKey}::text::jsonb, updated_at = now(),
+                      done = ${set.sha256 !== undefined}, sha256 = ${set.sha256 ?? null}
+                where tenant_id = ${tenantId} and export_id = ${exportId} and table_name = ${tableName}`;
+      await tx`update tenant_exports
+                  set rows_written = (select coalesce(sum(rows), 0) from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId}),
+                      tables_done = (select count(*) from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId} and done)
+                where tenant_id = ${tenantId} and id = ${exportId}`;
+    });
+
+  // One snapshot for every table still to write: children are consistent with the parents they name.
+  await withTenantSql(
+    sql,
+    claims,
+    async (tx) => {
+      for (const part of parts.filter((p) => !p.done)) {
+        const table = tables.find((t) => t.name === part.tableName);
+        if (!table) throw new Error(`table ${part.tableName} is no longer in the catalog: start a new export`);
+        const file = path.join(partsDir, `${table.name}.ndjson`);
+        const { hash, rows, bytes, lastKey } = await resumePart(file, part);
+        const state = { rows, bytes, lastKey: lastKey === null ? null : JSON.stringify(lastKey), batch: 0 };
+        const handle = await open(file, "a");
+        try {
+          const params = state.lastKey === null ? [tenantId] : [tenantId, state.lastKey];
+          // The iterator form: the next batch is fetched only once this one's checkpoint has committed.
+          for await (const batch of tx.unsafe<{ line: string; k: string }[]>(selectRowsSql(table, state.lastKey !== null), params).cursor(batchSize)) {
+            const buffer = Buffer.from(batch.map((r) => r.line).join("\n") + "\n", "utf8");
+            hash.update(buffer);
+            await handle.write(buffer);
+            state.rows += batch.length;
+            state.bytes += buffer.length;
+            state.lastKey = batch[batch.length - 1]!.k;
+            state.batch++;
+            await options.hooks?.beforeCheckpoint?.({ table: table.name, rows: state.rows, batch: state.batch });
+            await checkpoint(table.name, state);
+          }
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await checkpoint(table.name, { ...state, sha256: hash.digest("hex") });
+      }
+    },
+    { snapshot: true },
+  );
+
+  const done = await withTenantSql(sql, claims, async (tx) => ({
+    parts: await tx<Part[]>`select table_name as "tableName", position, done, rows::float8 as rows, bytes::float8 as bytes, last_key as "lastKey", sha256
+                             from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId} order by position`,
+    kekVersions: (await tx<{ v: number }[]>`select distinct kek_version as v from signing_keys where tenant_id = ${tenantId} order by 1`).map((r) => r.v),
+  }));
+  const manifest: TenantExportManifest = {
+    format: "laurel-tenant-export",
+    formatVersion: TENANT_EXPORT_FORMAT_VERSION,
+    createdAt: started.createdAt.toISOString(),
+    tenantId,
+    exportId,
+    files: done.parts.map((p) => ({
+      path: `tables/${p.tableName}.ndjson`,
+      table: p.tableName,
+      columns: tables.find((t) => t.name === p.tableName)!.columns,
+      rows: p.rows,
+      bytes: p.bytes,
+      sha256: p.sha256!,
+    })),
+    leftOut: Object.entries(LEFT_OUT).map(([table, reason]) => ({ table, reason })),
+    secretColumnsLeftOut: SECRET_COLUMNS,
+    signingKeyKekVersions: done.kekVersions,
+  };
+  const { sha256, bytes } = await writeZip(zip, partsDir, manifest, started.createdAt, options.compressionLevel ?? 6);
+  await rm(partsDir, { recursive: true, force: true });
+  const finishedAt = new Date();
+  await job.inTenant(async (db) => {
+    await db.tenantExport.update({
+      where: { tenantId_id: { tenantId, id: exportId } },
+      data: { state: "completed", finishedAt, fileName, bytes, sha256, expiresAt: new Date(finishedAt.getTime() + TENANT_EXPORT_TTL_MS), failure: null },
+    });
+    const rows = manifest.files.reduce((n, f) => n + f.rows, 0);
+    await recordAudit(db, job.caller, { action: "tenant_export.completed", targetType: "TenantExport", targetId: exportId, details: { rows, bytes, files: manifest.files.length } });
+  });
+}
+
+/** Cuts a part file back to its last checkpoint and re-hashes what stays; a file shorter than its checkpoint starts over. */
+async function resumePart(file: string, part: Part): Promise<{ hash: Hash; rows: number; bytes: number; lastKey: unknown[] | null }> {
+  const hash = createHash("sha256");
+  const size = await stat(file).then((s) => s.size, () => -1);
+  if (part.bytes === 0 || size < part.bytes) {
+    await truncate(file, 0).catch(async () => (await open(file, "w")).close());
+    return { hash, rows: 0, bytes: 0, lastKey: null };
+  }
+  await truncate(file, part.bytes);
+  if (part.bytes > 0) await pipeline(createReadStream(file), async function* (source) {
+    for await (const chunk of source) hash.update(chunk as Buffer);
+  });
+  return { hash, rows: part.rows, bytes: part.bytes, lastKey: part.lastKey };
+}
+
+/** Streams manifest.json and every part file into the ZIP (written beside, then renamed into place). */
+async function writeZip(zipPath: string, partsDir: string, manifest: TenantExportManifest, mtime: Date, compressionLevel: number) {
+  const zip = new yazl.ZipFile();
+  const compress = compressionLevel > 0;
+  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), "manifest.json", { mtime, compress });
+  for (const f of manifest.files) {
+    zip.addReadStreamLazy(f.path, { mtime, compress, compressionLevel, size: f.bytes }, (cb) => cb(null, createReadStream(path.join(partsDir, `${f.table}.ndjson`))));
+  }
+  zip.end();
+  const hash = createHash("sha256");
+  let bytes = 0;
+  const partial = `${zipPath}.partial`;
+  await pipeline(
+    zip.outputStream,
+    async function* (source) {
+      for await (const chunk of source) {
+        hash.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        yield chunk;
+      }
+    },
+    createWriteStream(partial),
+  );
+  await rename(partial, zipPath);
+  return { sha256: hash.digest("hex"), bytes };
+}
+
+export type { ExportTable };
