@@ -1,5 +1,6 @@
 // A tenant's full export as GraphQL: exportTenant queues it, Tenant.exports and node(id) show its
 // progress and download link, tenantExportProgress streams it. Everything here needs tenant:export.
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { builder } from "../../builder.js";
 import { claimsFor } from "../../context.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
@@ -20,7 +21,7 @@ builder.objectType(TenantExportInProgressError, {
   name: "TenantExportInProgressError",
   description: "An export of this tenant is already queued or running: follow that one (exportId).",
   interfaces: [ErrorInterface],
-  fields: (t) => ({ exportId: t.exposeID("exportId") }),
+  fields: (t) => ({ exportId: t.id({ description: "The export in progress (a TenantExport id)", resolve: (e) => encodeGlobalID("TenantExport", e.exportId) }) }),
 });
 
 const DownloadRef = builder.simpleObject("TenantExportDownload", {
