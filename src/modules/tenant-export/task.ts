@@ -132,66 +132,79 @@ async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string
                 where tenant_id = ${tenantId} and id = ${exportId}`;
     });
 
-  // One snapshot for every table still to write: children are consistent with the parents they name.
-  await withTenantSql(
-    sql,
-    claims,
-    async (tx) => {
-      for (const part of parts.filter((p) => !p.done)) {
-        const table = tables.find((t) => t.name === part.tableName);
-        if (!table) throw new Error(`table ${part.tableName} is no longer in the catalog: start a new export`);
-        const file = path.join(partsDir, `${table.name}.ndjson`);
-        const { hash, rows, bytes, lastKey } = await resumePart(file, part);
-        const state = { rows, bytes, lastKey: lastKey === null ? null : JSON.stringify(lastKey), batch: 0 };
-        const handle = await open(file, "a");
-        try {
-          const params = state.lastKey === null ? [tenantId] : [tenantId, state.lastKey];
-          // The iterator form: the next batch is fetched only once this one's checkpoint has committed.
-          for await (const batch of tx.unsafe<{ line: string; k: string }[]>(selectRowsSql(table, state.lastKey !== null), params).cursor(batchSize)) {
-            const buffer = Buffer.from(batch.map((r) => r.line).join("\n") + "\n", "utf8");
-            hash.update(buffer);
-            await handle.write(buffer);
-            state.rows += batch.length;
-            state.bytes += buffer.length;
-            state.lastKey = batch[batch.length - 1]!.k;
-            state.batch++;
-            await options.hooks?.beforeCheckpoint?.({ table: table.name, rows: state.rows, batch: state.batch });
-            await checkpoint(table.name, state);
+  // The ZIP is written while the tables are read: each entry waits for its part file to be finished,
+  // so deflating one table (zlib, off the main thread) overlaps reading the next.
+  let sha256 = "";
+  let bytes = 0;
+  const zipWriter = startZip(zip, partsDir, parts.map((p) => p.tableName), started.createdAt, options.compressionLevel ?? 6);
+  for (const part of parts) if (part.done) zipWriter.partDone(part.tableName);
+  let manifest: TenantExportManifest;
+  try {
+    // One snapshot for every table still to write: children are consistent with the parents they name.
+    await withTenantSql(
+      sql,
+      claims,
+      async (tx) => {
+        for (const part of parts.filter((p) => !p.done)) {
+          const table = tables.find((t) => t.name === part.tableName);
+          if (!table) throw new Error(`table ${part.tableName} is no longer in the catalog: start a new export`);
+          const file = path.join(partsDir, `${table.name}.ndjson`);
+          const { hash, rows, bytes, lastKey } = await resumePart(file, part);
+          const state = { rows, bytes, lastKey: lastKey === null ? null : JSON.stringify(lastKey), batch: 0 };
+          const handle = await open(file, "a");
+          try {
+            const params = state.lastKey === null ? [tenantId] : [tenantId, state.lastKey];
+            // The iterator form: the next batch is fetched only once this one's checkpoint has committed.
+            for await (const batch of tx.unsafe<{ line: string; k: string }[]>(selectRowsSql(table, state.lastKey !== null), params).cursor(batchSize)) {
+              const buffer = Buffer.from(batch.map((r) => r.line).join("\n") + "\n", "utf8");
+              hash.update(buffer);
+              await handle.write(buffer);
+              state.rows += batch.length;
+              state.bytes += buffer.length;
+              state.lastKey = batch[batch.length - 1]!.k;
+              state.batch++;
+              await options.hooks?.beforeCheckpoint?.({ table: table.name, rows: state.rows, batch: state.batch });
+              await checkpoint(table.name, state);
+            }
+            await handle.sync();
+          } finally {
+            await handle.close();
           }
-          await handle.sync();
-        } finally {
-          await handle.close();
+          await checkpoint(table.name, { ...state, sha256: hash.digest("hex") });
+          zipWriter.partDone(table.name);
         }
-        await checkpoint(table.name, { ...state, sha256: hash.digest("hex") });
-      }
-    },
-    { snapshot: true },
-  );
+      },
+      { snapshot: true },
+    );
 
-  const done = await withTenantSql(sql, claims, async (tx) => ({
-    parts: await tx<Part[]>`select table_name as "tableName", position, done, rows::float8 as rows, bytes::float8 as bytes, last_key as "lastKey", sha256
-                             from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId} order by position`,
-    kekVersions: (await tx<{ v: number }[]>`select distinct kek_version as v from signing_keys where tenant_id = ${tenantId} order by 1`).map((r) => r.v),
-  }));
-  const manifest: TenantExportManifest = {
-    format: "laurel-tenant-export",
-    formatVersion: TENANT_EXPORT_FORMAT_VERSION,
-    createdAt: started.createdAt.toISOString(),
-    tenantId,
-    exportId,
-    files: done.parts.map((p) => ({
-      path: `tables/${p.tableName}.ndjson`,
-      table: p.tableName,
-      columns: tables.find((t) => t.name === p.tableName)!.columns,
-      rows: p.rows,
-      bytes: p.bytes,
-      sha256: p.sha256!,
-    })),
-    leftOut: Object.entries(LEFT_OUT).map(([table, reason]) => ({ table, reason })),
-    secretColumnsLeftOut: SECRET_COLUMNS,
-    signingKeyKekVersions: done.kekVersions,
-  };
-  const { sha256, bytes } = await writeZip(zip, partsDir, manifest, started.createdAt, options.compressionLevel ?? 6);
+    const done = await withTenantSql(sql, claims, async (tx) => ({
+      parts: await tx<Part[]>`select table_name as "tableName", position, done, rows::float8 as rows, bytes::float8 as bytes, last_key as "lastKey", sha256
+                               from tenant_export_parts where tenant_id = ${tenantId} and export_id = ${exportId} order by position`,
+      kekVersions: (await tx<{ v: number }[]>`select distinct kek_version as v from signing_keys where tenant_id = ${tenantId} order by 1`).map((r) => r.v),
+    }));
+    manifest = {
+      format: "laurel-tenant-export",
+      formatVersion: TENANT_EXPORT_FORMAT_VERSION,
+      createdAt: started.createdAt.toISOString(),
+      tenantId,
+      exportId,
+      files: done.parts.map((p) => ({
+        path: `tables/${p.tableName}.ndjson`,
+        table: p.tableName,
+        columns: tables.find((t) => t.name === p.tableName)!.columns,
+        rows: p.rows,
+        bytes: p.bytes,
+        sha256: p.sha256!,
+      })),
+      leftOut: Object.entries(LEFT_OUT).map(([table, reason]) => ({ table, reason })),
+      secretColumnsLeftOut: SECRET_COLUMNS,
+      signingKeyKekVersions: done.kekVersions,
+    };
+    ({ sha256, bytes } = await zipWriter.finish(manifest));
+  } catch (error) {
+    await zipWriter.abort();
+    throw error;
+  }
   await rm(partsDir, { recursive: true, force: true });
   const finishedAt = new Date();
   await job.inTenant(async (db) => {
@@ -219,20 +232,30 @@ async function resumePart(file: string, part: Part): Promise<{ hash: Hash; rows:
   return { hash, rows: part.rows, bytes: part.bytes, lastKey: part.lastKey };
 }
 
-/** Streams manifest.json and every part file into the ZIP (written beside, then renamed into place). */
-async function writeZip(zipPath: string, partsDir: string, manifest: TenantExportManifest, mtime: Date, compressionLevel: number) {
+/**
+ * Streams every part file into the ZIP as each is finished (partDone), then manifest.json last (its
+ * digests are known only then). Written beside the final name and renamed into place by finish().
+ */
+function startZip(zipPath: string, partsDir: string, tables: string[], mtime: Date, compressionLevel: number) {
   const zip = new yazl.ZipFile();
   const compress = compressionLevel > 0;
-  zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), "manifest.json", { mtime, compress });
-  for (const f of manifest.files) {
-    zip.addReadStreamLazy(f.path, { mtime, compress, compressionLevel, size: f.bytes }, (cb) => cb(null, createReadStream(path.join(partsDir, `${f.table}.ndjson`))));
+  const ready = new Map<string, () => void>();
+  const failed: ((error: Error) => void)[] = [];
+  for (const table of tables) {
+    const waiting = new Promise<void>((resolve, reject) => (ready.set(table, resolve), failed.push(reject)));
+    waiting.catch(() => {});
+    zip.addReadStreamLazy(`tables/${table}.ndjson`, { mtime, compress, compressionLevel }, (cb) => {
+      waiting.then(() => cb(null, createReadStream(path.join(partsDir, `${table}.ndjson`))), (error: Error) => cb(error, null as never)).catch(() => {});
+    });
   }
-  zip.end();
   const hash = createHash("sha256");
   let bytes = 0;
   const partial = `${zipPath}.partial`;
-  await pipeline(
-    zip.outputStream,
+  const output = zip.outputStream as unknown as NodeJS.ReadableStream & { destroy(error?: Error): void };
+  // yazl reports a part that will never come (an aborted export) on the ZipFile itself: end the output.
+  zip.on("error", (error: Error) => output.destroy(error));
+  const written = pipeline(
+    output,
     async function* (source) {
       for await (const chunk of source) {
         hash.update(chunk as Buffer);
@@ -242,8 +265,23 @@ async function writeZip(zipPath: string, partsDir: string, manifest: TenantExpor
     },
     createWriteStream(partial),
   );
-  await rename(partial, zipPath);
-  return { sha256: hash.digest("hex"), bytes };
+  written.catch(() => {});
+  return {
+    partDone: (table: string) => ready.get(table)?.(),
+    async finish(manifest: TenantExportManifest) {
+      zip.addBuffer(Buffer.from(JSON.stringify(manifest, null, 2) + "\n"), "manifest.json", { mtime, compress });
+      zip.end();
+      await written;
+      await rename(partial, zipPath);
+      return { sha256: hash.digest("hex"), bytes };
+    },
+    async abort() {
+      for (const reject of failed) reject(new Error("export aborted"));
+      output.destroy(new Error("export aborted"));
+      await written.catch(() => {});
+      await rm(partial, { force: true });
+    },
+  };
 }
 
 export type { ExportTable };
