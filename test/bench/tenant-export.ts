@@ -9,7 +9,7 @@
 // takes seconds, and no analytics rows, which the export leaves out anyway).
 //
 // Environment: BENCH_DATABASE_URL (superuser URL of the cluster), BENCH_ROWS (1000000), BENCH_BATCH
-// (rows per cursor batch, 5000), BENCH_LEVEL (deflate level, 6), BENCH_KEEP=1 (keep the database),
+// (rows per cursor batch, 10000), BENCH_LEVEL (deflate level, 1), BENCH_KEEP=1 (keep the database),
 // BENCH_REUSE=1 (export the kept database again instead of re-seeding; a diagnosis aid).
 import { rm, stat } from "node:fs/promises";
 import os from "node:os";
@@ -100,8 +100,8 @@ let lastBatchAt = 0;
 const perTable = new Map<string, number>();
 let tableStart = 0;
 const task = createTenantExportTask({
-  batchSize: Number(process.env.BENCH_BATCH ?? 5_000),
-  compressionLevel: Number(process.env.BENCH_LEVEL ?? 6),
+  batchSize: Number(process.env.BENCH_BATCH ?? 10_000),
+  compressionLevel: Number(process.env.BENCH_LEVEL ?? 1),
   hooks: {
     beforeCheckpoint: ({ table }) => {
       const now = performance.now();

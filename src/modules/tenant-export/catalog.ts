@@ -90,7 +90,7 @@ export async function exportTables(sql: postgres.Sql | postgres.TransactionSql):
 }
 
 /**
- * One batch's query: the rows after `afterKey` in key order, each as one JSON line plus its key. $1 is
+ * One batch's query: the rows after `afterKey` in key order, each as one JSON line. $1 is
  * the tenant; when resuming, $2 is the last key written (a JSON array). A cursor reads it in batches.
  */
 export function selectRowsSql(table: ExportTable, resuming: boolean): string {
@@ -106,7 +106,14 @@ export function selectRowsSql(table: ExportTable, resuming: boolean): string {
   const after = resuming
     ? `and (${table.key.map((k) => ident(k.column)).join(", ")}) > (${table.key.map((k, i) => `($2::text::jsonb ->> ${i})::${k.type}`).join(", ")})`
     : "";
-  return `select row_to_json(r)::text as line, json_build_array(${keyCols.join(", ")})::text as k
+  // Only the line: the batch's last key is read back from its last line (keyOfLine), not built per row.
+  return `select row_to_json(r)::text as line
             from (select ${cols} from ${ident(table.name)} where ${where} ${after}) r
            order by ${keyCols.join(", ")}`;
+}
+
+/** The key of a row from its JSON line, as a JSON array in key order (what selectRowsSql's $2 takes). */
+export function keyOfLine(table: ExportTable, line: string): string {
+  const row = JSON.parse(line) as Record<string, unknown>;
+  return JSON.stringify(table.key.map((k) => row[k.column]));
 }
