@@ -19,8 +19,20 @@ export const LEFT_OUT: Readonly<Record<string, string>> = {
 
 /**
  * Columns that never leave: they are secrets, or would let a secret work elsewhere. The import fills
- * them with fresh, unusable values (see import.ts): a webhook endpoint arrives disabled with a new
- * secret, an API key arrives revoked, a queued email arrives without its payload.
+ * them with fresh, unusable values (see import.ts).
+ *
+ * Signing keys are the exception on purpose: signing_keys.sealed_secret_key travels, still sealed
+ * (AES-256-GCM under the source's key-encryption key, the row's tenant and id as AAD). The promise of
+ * the export is that the same credentials verify at the same URLs after an import. Their proofs need
+ * only the public keys, but the Bitstring Status List credentials are signed when served
+ * (credentials/public.ts statusListCredential), so revocations verify at the new deployment only with
+ * the same private key behind the same did:web; so do credentials issued after the move. The ZIP alone cannot sign anything: opening the key needs the KEK, which the
+ * operator carries over separately (LAUREL_KEKS), and the import re-seals it under the new deployment's
+ * current KEK. Webhook secrets do not travel: they are shared with a partner, who must get a new one.
+ *
+ * The import fills the columns below with fresh, unusable values (see import.ts): a webhook endpoint
+ * arrives disabled with a new secret, an API key arrives revoked, a queued email arrives without its
+ * payload.
  */
 export const SECRET_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   webhook_endpoints: ["secret_sealed", "secret_kek_version"],
