@@ -68,6 +68,26 @@ describe("importing a tenant into a fresh Laurel", () => {
     expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
   });
 
+  it("refuses a manifest that names a table or column this Laurel does not export", async () => {
+    for (const [label, edit] of [
+      ["table", (m: TenantExportManifest) => (m.files[2]!.table = 'audit_log" (x) values (1); --')],
+      ["column", (m: TenantExportManifest) => m.files[2]!.columns.push("secret_hash")],
+    ] as const) {
+      const m = manifest();
+      edit(m);
+      const zip = new yazl.ZipFile();
+      for (const [name, body] of files) zip.addBuffer(name === "manifest.json" ? Buffer.from(JSON.stringify(m)) : body, name);
+      zip.end();
+      const chunks: Buffer[] = [];
+      for await (const c of zip.outputStream) chunks.push(c as Buffer);
+      const crafted = zipPath.replace(/\.zip$/, `-${label}.zip`);
+      await writeFile(crafted, Buffer.concat(chunks));
+      const error = await importTenant({ adminUrl: spare.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath: crafted }).catch((e: unknown) => e);
+      expect((error as Error).message, label).toMatch(label === "table" ? /is not one this Laurel exports/ : /columns secret_hash do not exist here|do not exist/);
+    }
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+  });
+
   it("refuses when this deployment cannot open the signing keys, and writes nothing", async () => {
     const otherKeks = new Map([[7, Buffer.alloc(32, 7)]]);
     const error = await importTenant({ adminUrl: spare.adminUrl, roles: target.config.roles, keks: otherKeks, zipPath }).catch((e: unknown) => e);

@@ -17,6 +17,7 @@ import type { DbRoles } from "../../config.js";
 import { aadFor } from "../issuers/service.js";
 import { open as openSealed, seal } from "../issuers/sealing.js";
 import { newSecret, secretAad } from "../webhooks/service.js";
+import { exportTables } from "./catalog.js";
 import { TENANT_EXPORT_FORMAT_VERSION, type TenantExportManifest } from "./task.js";
 
 /** Anything wrong with the ZIP or the target: the import wrote nothing. */
@@ -193,6 +194,15 @@ export async function importTenant(options: ImportOptions): Promise<ImportResult
     await sql.begin(async (tx) => {
       await tx.unsafe(`set local role "${options.roles.owner}"`);
       await tx`select set_config('app.tenant_id', ${tenantId}, true), set_config('statement_timeout', '0', true)`;
+      // The manifest names tables and columns that go into SQL: only this deployment's own may.
+      const known = new Map((await exportTables(tx)).map((t) => [t.name, new Set(t.columns)]));
+      for (const f of manifest.files) {
+        const columns = known.get(f.table);
+        if (!columns || f.path !== `tables/${f.table}.ndjson`) throw new TenantImportError(`${f.path}: table ${JSON.stringify(f.table)} is not one this Laurel exports`);
+        const unknown = f.columns.filter((c) => !columns.has(c));
+        if (unknown.length) throw new TenantImportError(`${f.path}: columns ${unknown.join(", ")} do not exist here (an export of a newer Laurel?)`);
+      }
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tenantId)) throw new TenantImportError("the manifest's tenantId is not a UUID");
       if ((await tx`select 1 from tenants where id = ${tenantId}`).length) {
         throw new TenantImportError(`tenant ${tenantId} already exists here: import into a fresh Laurel (or one without this tenant)`);
       }
