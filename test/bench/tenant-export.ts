@@ -9,7 +9,7 @@
 // takes seconds, and no analytics rows, which the export leaves out anyway).
 //
 // Environment: BENCH_DATABASE_URL (superuser URL of the cluster), BENCH_ROWS (1000000), BENCH_BATCH
-// (rows per cursor batch, 10000), BENCH_LEVEL (deflate level, 1), BENCH_KEEP=1 (keep the database),
+// (rows per chunk and checkpoint, 50000), BENCH_LEVEL (deflate level, 1), BENCH_KEEP=1 (keep the database),
 // BENCH_REUSE=1 (export the kept database again instead of re-seeding; a diagnosis aid).
 import { rm, stat } from "node:fs/promises";
 import os from "node:os";
@@ -93,6 +93,8 @@ const claims = { dbRole: config.roles.member, tenantId, userId: null };
 const created = await withTenantTransaction(database, claims, (db) => db.tenantExport.create({ data: { tenantId, formatVersion: "1.0" } }));
 
 const samples: { t: number; rss: number }[] = [];
+const cpu0 = process.cpuUsage();
+const load0 = os.loadavg()[0]!;
 const t0 = performance.now();
 const sampler = setInterval(() => samples.push({ t: performance.now() - t0, rss: process.memoryUsage().rss }), 100);
 // When the last batch was written: what follows is the ZIP (and its deflate) alone.
@@ -100,7 +102,7 @@ let lastBatchAt = 0;
 const perTable = new Map<string, number>();
 let tableStart = 0;
 const task = createTenantExportTask({
-  batchSize: Number(process.env.BENCH_BATCH ?? 10_000),
+  batchSize: Number(process.env.BENCH_BATCH ?? 50_000),
   compressionLevel: Number(process.env.BENCH_LEVEL ?? 1),
   hooks: {
     beforeCheckpoint: ({ table }) => {
@@ -123,6 +125,7 @@ await task(app, {
 });
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
+const cpu = process.cpuUsage(cpu0);
 const done = await withTenantTransaction(database, claims, (db) => db.tenantExport.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: created.id } } }));
 const zipBytes = (await stat(exportPaths(exportDir, tenantId, created.id).zip)).size;
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
@@ -132,6 +135,7 @@ const steady = samples.filter((s) => s.t > 1000).map((s) => s.rss);
 console.log(`state ${done.state}, ${done.tablesDone}/${done.tablesTotal} tables, ${Number(done.rowsWritten).toLocaleString("en")} rows`);
 console.log(`export: ${seconds.toFixed(2)} s, ${Math.round(Number(done.rowsWritten) / seconds).toLocaleString("en")} rows/s (target >= 100,000)`);
 console.log(`tables: ${((lastBatchAt - t0) / 1000).toFixed(2)} s (slowest: ${[...perTable].sort((x, y) => y[1] - x[1]).slice(0, 3).map(([n, ms]) => `${n} ${(ms / 1000).toFixed(2)} s`).join(", ")}); zip after the last batch: ${((performance.now() - t0 - (lastBatchAt - t0)) / 1000 - 0).toFixed(2)} s`);
+console.log(`this process's CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s over ${seconds.toFixed(2)} s; machine: ${os.cpus().length} cores, load average ${load0.toFixed(2)} before and ${os.loadavg()[0]!.toFixed(2)} after`);
 console.log(`zip: ${zipBytes.toLocaleString("en")} bytes (${mb(zipBytes)})`);
 console.log(`rss: peak ${mb(Math.max(...rss))}; after the first second min ${mb(Math.min(...steady))}, max ${mb(Math.max(...steady))}, max - min ${mb(Math.max(...steady) - Math.min(...steady))}`);
 const every = Math.max(1, Math.floor(samples.length / 20));

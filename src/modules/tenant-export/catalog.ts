@@ -101,31 +101,41 @@ export async function exportTables(sql: postgres.Sql | postgres.TransactionSql):
   return ordered;
 }
 
+const scopeWhere = (table: ExportTable, tenant: string) =>
+  table.scope === "tenant_row"
+    ? `id = ${tenant}`
+    : table.scope === "members"
+      ? `id in (select user_id from memberships where tenant_id = ${tenant})`
+      : `tenant_id = ${tenant}`;
+const keyList = (table: ExportTable) => table.key.map((k) => ident(k.column)).join(", ");
+const keyTuple = (table: ExportTable, values: string[]) => `(${values.map((v, i) => `${v}::${table.key[i]!.type}`).join(", ")})`;
+
 /**
- * One batch's query: the rows after `afterKey` in key order, each as one JSON line. $1 is
- * the tenant; when resuming, $2 is the last key written (a JSON array). A cursor reads it in batches.
+ * The key (a JSON array of key texts) of the row that ends the next chunk of N rows in key order: an
+ * index walk of the primary key. $1 is the tenant; resuming, $2 is the last key written and $3 is N,
+ * else $2 is N. No row: the rest of the table is the last chunk.
  */
-export function selectRowsSql(table: ExportTable, resuming: boolean): string {
-  const cols = table.columns.map(ident).join(", ");
-  const where =
-    table.scope === "tenant_row"
-      ? "id = $1::uuid"
-      : table.scope === "members"
-        ? "id in (select user_id from memberships where tenant_id = $1::uuid)"
-        : "tenant_id = $1::uuid";
-  const keyCols = table.key.map((k) => `r.${ident(k.column)}`);
-  // A separate text per case: an "or $2 is null" would keep the planner from a range scan of the key.
-  const after = resuming
-    ? `and (${table.key.map((k) => ident(k.column)).join(", ")}) > (${table.key.map((k, i) => `($2::text::jsonb ->> ${i})::${k.type}`).join(", ")})`
-    : "";
-  // Only the line: the batch's last key is read back from its last line (keyOfLine), not built per row.
-  return `select row_to_json(r)::text as line
-            from (select ${cols} from ${ident(table.name)} where ${where} ${after}) r
-           order by ${keyCols.join(", ")}`;
+export function chunkEndSql(table: ExportTable, resuming: boolean): string {
+  const after = resuming ? `and (${keyList(table)}) > ${keyTuple(table, table.key.map((_, i) => `($2::text::jsonb ->> ${i})`))}` : "";
+  const texts = table.key.map((k) => `to_jsonb(${ident(k.column)}) #>> '{}'`).join(", ");
+  return `select json_build_array(${texts})::text as k from ${ident(table.name)}
+           where ${scopeWhere(table, "$1::uuid")} ${after}
+           order by ${keyList(table)} offset ($${resuming ? 3 : 2}::int - 1) limit 1`;
 }
 
-/** The key of a row from its JSON line, as a JSON array in key order (what selectRowsSql's $2 takes). */
-export function keyOfLine(table: ExportTable, line: string): string {
-  const row = JSON.parse(line) as Record<string, unknown>;
-  return JSON.stringify(table.key.map((k) => row[k.column]));
+/**
+ * COPY of one chunk (rows after `after`, up to and including `upTo`, both key-text arrays) as one
+ * row_to_json line per row, in key order: CSV whose quote and delimiter (U+0001, U+0002) JSON never
+ * holds unescaped, so each line is the JSON text unchanged. COPY takes no bind parameters: values are
+ * literals, escaped with `literal` (pg's escapeLiteral).
+ */
+export function chunkCopySql(table: ExportTable, tenantId: string, after: string[] | null, upTo: string[] | null, literal: (v: string) => string): string {
+  const cols = table.columns.map(ident).join(", ");
+  const bounds = [
+    after ? `and (${keyList(table)}) > ${keyTuple(table, after.map(literal))}` : "",
+    upTo ? `and (${keyList(table)}) <= ${keyTuple(table, upTo.map(literal))}` : "",
+  ].join(" ");
+  return `copy (select row_to_json(r) from (select ${cols} from ${ident(table.name)}
+                 where ${scopeWhere(table, `${literal(tenantId)}::uuid`)} ${bounds} order by ${keyList(table)}) r)
+          to stdout with (format csv, quote e'\\x01', delimiter e'\\x02')`;
 }

@@ -1,10 +1,15 @@
 // The worker's half of a tenant export (issue 10 point 2; GDPR Art. 20 for the tenant as controller):
-// stream every table the tenant owns (catalog.ts) from a cursor into one NDJSON part file per table,
-// checkpointing after each batch, then stream the part files into one ZIP with manifest.json.
+// every table the tenant owns (catalog.ts) goes into one NDJSON part file per table, chunk by chunk
+// (keyset chunks of the primary key, each a COPY of row_to_json lines streamed through pg-copy-streams,
+// all in one read-only snapshot under the tenant transaction gate), with a checkpoint after each chunk;
+// the ZIP is written from the part files as each is finished, manifest.json last.
 //
-// Memory stays flat: a batch of rows is the most held at once, and the ZIP is written from the part
-// files as streams. A crash loses at most the batch in flight: a re-run cuts each part file back to its
-// last committed checkpoint, re-hashes that prefix and continues the keyset scan after the last key.
+// Memory stays flat: COPY's bytes go from the socket to the part file as they arrive (no row is ever
+// an object in Node, no chunk is held whole), and the ZIP reads the part files as streams. A crash loses
+// at most the chunk in flight: a re-run cuts each part file back to its last committed checkpoint,
+// re-hashes that prefix and continues after the last key. Measured on the 1,000,000-row bench: a
+// postgres.js cursor of rows gave 52,000 rows/s and 204 MB of RSS swing; COPY gives 63,000-68,000 rows/s
+// and 27 MB. (COPY through postgres.js stalled its connection in a long transaction, hence pg here.)
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, rename, rm, stat, truncate } from "node:fs/promises";
@@ -12,10 +17,12 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import type { Claims } from "../../db/tenant-transaction.js";
-import { withTenantSql } from "../../db/tenant-transaction.js";
+import { withTenantClient, withTenantSql } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
 import type { TenantJob, TenantTask, WorkerApp } from "../jobs/worker.js";
-import { exportTables, keyOfLine, LEFT_OUT, SECRET_COLUMNS, selectRowsSql, type ExportTable } from "./catalog.js";
+import { escapeLiteral } from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { chunkCopySql, chunkEndSql, exportTables, LEFT_OUT, SECRET_COLUMNS, type ExportTable } from "./catalog.js";
 
 /** Version of the ZIP's layout and manifest; the import refuses a version it does not know. */
 export const TENANT_EXPORT_FORMAT_VERSION = "1.0";
@@ -23,7 +30,7 @@ export const TENANT_EXPORT_FORMAT_VERSION = "1.0";
 export const TENANT_EXPORT_TTL_MS = 48 * 3600 * 1000;
 
 export interface TenantExportOptions {
-  /** Rows per cursor batch, and so per checkpoint (default 10,000). */
+  /** Rows per chunk, and so per checkpoint (default 50,000). */
   batchSize?: number;
   /** Deflate level of the ZIP, 0-9 (default 1: measured 7.6 s against 12.1 s for level 6 on 1,000,000 rows, for a ZIP 15% larger). */
   compressionLevel?: number;
@@ -94,7 +101,7 @@ export function createTenantExportTask(options: TenantExportOptions = {}): Tenan
 async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string }>, options: TenantExportOptions): Promise<void> {
   const { tenantId } = job;
   const exportId = String(job.payload.exportId ?? "");
-  const batchSize = options.batchSize ?? 10_000;
+  const batchSize = options.batchSize ?? 50_000;
   const sql = app.database.sql;
   const claims: Claims = { dbRole: app.config.roles.member, tenantId, userId: null };
   const started = await job.inTenant(async (db) => {
@@ -141,35 +148,50 @@ async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string
   let manifest: TenantExportManifest;
   try {
     // One snapshot for every table still to write: children are consistent with the parents they name.
-    await withTenantSql(
-      sql,
+    await withTenantClient(
+      app.database,
       claims,
-      async (tx) => {
+      async (client) => {
         for (const part of parts.filter((p) => !p.done)) {
           const table = tables.find((t) => t.name === part.tableName);
           if (!table) throw new Error(`table ${part.tableName} is no longer in the catalog: start a new export`);
           const file = path.join(partsDir, `${table.name}.ndjson`);
           const { hash, rows, bytes, lastKey } = await resumePart(file, part);
           const state = { rows, bytes, lastKey: lastKey === null ? null : JSON.stringify(lastKey), batch: 0 };
-          const handle = await open(file, "a");
-          try {
-            const params = state.lastKey === null ? [tenantId] : [tenantId, state.lastKey];
-            // The iterator form: the next batch is fetched only once this one's checkpoint has committed.
-            for await (const batch of tx.unsafe<{ line: string }[]>(selectRowsSql(table, state.lastKey !== null), params).cursor(batchSize)) {
-              const buffer = Buffer.from(batch.map((r) => r.line).join("\n") + "\n", "utf8");
-              hash.update(buffer);
-              await handle.write(buffer);
-              state.rows += batch.length;
-              state.bytes += buffer.length;
-              state.lastKey = keyOfLine(table, batch[batch.length - 1]!.line);
+          // Chunk by chunk: find where the next chunk ends (an index walk), COPY its rows straight into the
+          // part file (bytes as PostgreSQL writes them; no row is parsed or re-encoded here), checkpoint.
+          for (;;) {
+            const after = state.lastKey === null ? null : (JSON.parse(state.lastKey) as unknown[]).map(String);
+            const { rows: ends } = await client.query<{ k: string }>(chunkEndSql(table, after !== null), after === null ? [tenantId, batchSize] : [tenantId, state.lastKey, batchSize]);
+            const end = ends[0];
+            const upTo = end ? (JSON.parse(end.k) as string[]) : null;
+            let chunkRows = 0;
+            let written = 0;
+            await pipeline(
+              client.query(copyTo(chunkCopySql(table, tenantId, after, upTo, escapeLiteral))),
+              async function* (source) {
+                for await (const chunk of source) {
+                  const b = chunk as Buffer;
+                  hash.update(b);
+                  written += b.length;
+                  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) chunkRows++;
+                  yield b;
+                }
+              },
+              createWriteStream(file, { flags: "a" }),
+            );
+            if (chunkRows > 0) {
+              state.rows += chunkRows;
+              state.bytes += written;
               state.batch++;
               await options.hooks?.beforeCheckpoint?.({ table: table.name, rows: state.rows, batch: state.batch });
-              await checkpoint(table.name, state);
             }
-            await handle.sync();
-          } finally {
-            await handle.close();
+            if (!end) break; // the last chunk: the done checkpoint below records it
+            state.lastKey = end.k;
+            await checkpoint(table.name, state);
           }
+          const handle = await open(file, "r+");
+          await handle.sync().finally(() => handle.close());
           await checkpoint(table.name, { ...state, sha256: hash.digest("hex") });
           zipWriter.partDone(table.name);
         }
