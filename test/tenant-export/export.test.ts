@@ -3,7 +3,7 @@
 // behind, the signed link serves it and is audited, another tenant sees and fetches nothing, and an
 // export killed mid-way resumes from its checkpoints to the same files a clean export writes.
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantExportDocument, TenantExportsDocument } from "../../src/sdk/generated.js";
 import { exportPaths, type TenantExportManifest } from "../../src/modules/tenant-export/task.js";
@@ -164,4 +164,13 @@ describe("exporting a whole tenant", () => {
     const dir = exportPaths(app.config.exportDir, a.tenantId, uuidOf(resumed.id)).partsDir;
     await expect(readdir(dir)).rejects.toThrow();
   }, 120_000);
+
+  it("deletes the ZIPs of expired exports when the tenant exports again", async () => {
+    const first = exportPaths(app.config.exportDir, a.tenantId, uuidOf(done.id)).zip;
+    await expect(stat(first)).resolves.toBeTruthy();
+    await app.db.admin`update tenant_exports set expires_at = now() - interval '1 minute' where tenant_id = ${a.tenantId} and id = ${uuidOf(done.id)}`;
+    const next = await exportAndWait(a.owner, 60_000);
+    await expect(stat(first)).rejects.toThrow();
+    await expect(stat(exportPaths(app.config.exportDir, a.tenantId, uuidOf(next.id)).zip)).resolves.toBeTruthy();
+  }, 60_000);
 });

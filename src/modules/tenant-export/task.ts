@@ -113,6 +113,7 @@ async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string
     });
   });
   if (!started) return; // finished, failed or unknown: nothing to do
+  await removeExpiredZips(app, job);
 
   const tables = await withTenantSql(sql, claims, (tx) => exportTables(tx));
   const parts = await withTenantSql(sql, claims, async (tx) => {
@@ -237,6 +238,18 @@ async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string
     const rows = manifest.files.reduce((n, f) => n + f.rows, 0);
     await recordAudit(db, job.caller, { action: "tenant_export.completed", targetType: "TenantExport", targetId: exportId, details: { rows, bytes, files: manifest.files.length } });
   });
+}
+
+/**
+ * Deletes the ZIPs of this tenant's exports whose links have expired (their rows stay, as the record
+ * that an export was made and fetched). Runs whenever the tenant exports again, so at most one expired
+ * copy of a tenant's data lingers on disk between exports.
+ */
+async function removeExpiredZips(app: WorkerApp, job: TenantJob<{ exportId: string }>): Promise<void> {
+  const expired = await job.inTenant((db) =>
+    db.tenantExport.findMany({ where: { tenantId: job.tenantId, state: "completed", expiresAt: { lte: new Date() } }, select: { fileName: true } }),
+  );
+  for (const { fileName } of expired) if (fileName) await rm(path.join(app.config.exportDir, fileName), { force: true });
 }
 
 /** Cuts a part file back to its last checkpoint and re-hashes what stays; a file shorter than its checkpoint starts over. */
