@@ -84,17 +84,10 @@ function lit(value: string): string {
 }
 
 /** The same gate for hand-written SQL (postgres.js): bulk work, jobs, benchmarks. */
-export async function withTenantSql<T>(
-  sql: Sql,
-  claims: Claims,
-  work: (tx: postgres.TransactionSql) => Promise<T>,
-  options: { snapshot?: boolean } = {},
-): Promise<T> {
-  const body = async (tx: postgres.TransactionSql) => {
+export async function withTenantSql<T>(sql: Sql, claims: Claims, work: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  const result = await sql.begin(async (tx) => {
     await tx`select set_config('role', ${claims.dbRole}, true), set_config('app.tenant_id', ${claims.tenantId ?? ""}, true), set_config('app.user_id', ${claims.userId ?? ""}, true), set_config('jit', 'off', true)`;
     return work(tx);
-  };
-  // snapshot: one read-only view of the data for the whole transaction (a tenant export reads many tables).
-  const result = options.snapshot ? await sql.begin("isolation level repeatable read read only", body) : await sql.begin(body);
+  });
   return result as T;
 }

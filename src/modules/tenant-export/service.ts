@@ -42,6 +42,7 @@ export async function requestTenantExport(db: Db, caller: Caller) {
   return created;
 }
 
+/** Signed, expiring links to a tenant export's ZIP (HKDF purpose "laurel tenant export v1", so a person-export link never opens one). */
 export const tenantExportLinks = linkSigner("laurel tenant export v1", (tenantId, exportId) => `/tenant-exports/${tenantId}/${exportId}.zip`);
 const PATH = /^\/tenant-exports\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.zip$/;
 
