@@ -2,15 +2,18 @@
 // paths and verify there (status lists included, so a revocation survives), secrets do not travel (the
 // webhook endpoint arrives disabled with a new secret, API keys revoked), and a tampered ZIP, an unknown
 // key-encryption key or a second import of the same tenant is refused with nothing written.
+import { execFile } from "node:child_process";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import yazl from "yazl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importTenant, TenantImportError } from "../../src/modules/tenant-export/import.js";
 import type { TenantExportManifest } from "../../src/modules/tenant-export/task.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { TEST_ENV } from "../helpers/env.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { exportAndWait, seedSmallTenant, unzip, type IssuedCredential } from "./helpers.js";
 
@@ -138,9 +141,29 @@ describe("importing a tenant into a fresh Laurel", () => {
     expect(key!.kek_version).toBe(1);
   });
 
+  it("runs as the operator's CLI: refuses a damaged ZIP with exit 1, imports a good one", async () => {
+    const cli = fileURLToPath(new URL("../../src/modules/tenant-export/import-cli.ts", import.meta.url));
+    const env = { ...process.env, ...TEST_ENV, DATABASE_URL: spare.adminUrl };
+    const run = (zip: string) =>
+      new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(process.execPath, ["--import", "tsx", cli, zip], { env }, (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        ),
+      );
+    const damaged = zipPath.replace(/\.zip$/, "-damaged.zip");
+    const bytes = await readFile(zipPath);
+    await writeFile(damaged, bytes.subarray(0, bytes.length - 100));
+    const refused = await run(damaged);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/not a readable ZIP/);
+    const imported = await run(zipPath);
+    expect(imported.out).toMatch(new RegExp(`Imported tenant ${a.tenantId}`));
+    expect(imported.code).toBe(0);
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([{ id: a.tenantId }]);
+  }, 60_000);
+
   it("refuses to import the same tenant twice", async () => {
     const error = await importTenant({ adminUrl: target.db.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath }).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/already exists/);
-    void readFile;
   });
 });
