@@ -11,6 +11,7 @@
 // the partner, re-enable); API keys arrive revoked (make new ones); queued emails arrive without payload.
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import postgres from "postgres";
 import yauzl from "yauzl";
 import type { DbRoles } from "../../config.js";
@@ -63,12 +64,15 @@ const stream = (zip: Zip, entry: yauzl.Entry) =>
 /** Lines of an NDJSON entry, as they stream (a whole file is never held). */
 async function* lines(zip: Zip, entry: yauzl.Entry): AsyncGenerator<string> {
   let rest = "";
+  // A chunk can end inside a multi-byte character: the decoder keeps its first bytes for the next one.
+  const decoder = new StringDecoder("utf8");
   for await (const chunk of await stream(zip, entry)) {
-    const text = rest + (chunk as Buffer).toString("utf8");
+    const text = rest + decoder.write(chunk as Buffer);
     const parts = text.split("\n");
     rest = parts.pop()!;
     yield* parts;
   }
+  rest += decoder.end();
   if (rest) yield rest;
 }
 
