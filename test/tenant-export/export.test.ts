@@ -6,7 +6,10 @@ import { createHash } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TenantExportDocument, TenantExportsDocument } from "../../src/sdk/generated.js";
-import { exportPaths, type TenantExportManifest } from "../../src/modules/tenant-export/task.js";
+import { encodeGlobalID } from "@pothos/plugin-relay";
+import { withTenantTransaction, type Db } from "../../src/db/tenant-transaction.js";
+import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
+import { createTenantExportTask, exportPaths, type TenantExportManifest } from "../../src/modules/tenant-export/task.js";
 import { tenantExportLinks } from "../../src/modules/tenant-export/service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
@@ -164,6 +167,28 @@ describe("exporting a whole tenant", () => {
     const dir = exportPaths(app.config.exportDir, a.tenantId, uuidOf(resumed.id)).partsDir;
     await expect(readdir(dir)).rejects.toThrow();
   }, 120_000);
+
+  it("on its last attempt records the failure and removes its partial files", async () => {
+    const [row] = await app.db.admin<{ id: string }[]>`insert into tenant_exports (tenant_id, format_version) values (${b.tenantId}, '1.0') returning id`;
+    const task = createTenantExportTask({ batchSize: 2, hooks: { beforeCheckpoint: () => { throw new Error("disk full"); } } });
+    const claims = { dbRole: app.config.roles.member, tenantId: b.tenantId, userId: null };
+    const job = {
+      tenantId: b.tenantId,
+      payload: { exportId: row!.id },
+      caller: { tenantId: b.tenantId, actor: { kind: "system" as const, id: null }, permissions: ROLE_PERMISSIONS.owner, requestId: "test" },
+      inTenant: <T,>(work: (db: Db) => Promise<T>) => withTenantTransaction(app.database, claims, work),
+      attempt: 8,
+      maxAttempts: 8,
+      isFinalAttempt: true,
+      jobId: "test",
+    };
+    await expect(task({ config: app.config, database: app.database }, job)).rejects.toThrow(/disk full/);
+    const [failed] = await app.db.admin`select state, failure from tenant_exports where id = ${row!.id}`;
+    expect(failed).toEqual({ state: "failed", failure: "The export failed: disk full" });
+    await expect(readdir(exportPaths(app.config.exportDir, b.tenantId, row!.id).partsDir)).rejects.toThrow();
+    const { node } = await b.owner.request(TenantExportDocument, { id: encodeGlobalID("TenantExport", row!.id) });
+    expect(node).toMatchObject({ state: "failed", failure: "The export failed: disk full", download: null });
+  });
 
   it("deletes the ZIPs of expired exports when the tenant exports again", async () => {
     const first = exportPaths(app.config.exportDir, a.tenantId, uuidOf(done.id)).zip;

@@ -19,6 +19,7 @@ import yazl from "yazl";
 import type { Claims } from "../../db/tenant-transaction.js";
 import { withTenantClient, withTenantSql } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
+import { isUuid } from "../common/caller.js";
 import type { TenantJob, TenantTask, WorkerApp } from "../jobs/worker.js";
 import { escapeLiteral } from "pg";
 import { to as copyTo } from "pg-copy-streams";
@@ -86,9 +87,12 @@ export function createTenantExportTask(options: TenantExportOptions = {}): Tenan
       await runTenantExport(app, job, options);
     } catch (error) {
       if (job.isFinalAttempt) {
+        // No attempt will resume it: its part files are only a partial copy of everyone's data.
+        const exportId = String(job.payload.exportId ?? "");
+        if (isUuid(exportId)) await rm(exportPaths(app.config.exportDir, job.tenantId, exportId).partsDir, { recursive: true, force: true });
         await job.inTenant((db) =>
           db.tenantExport.updateMany({
-            where: { tenantId: job.tenantId, id: job.payload.exportId, state: { in: ["queued", "running"] } },
+            where: { tenantId: job.tenantId, id: exportId, state: { in: ["queued", "running"] } },
             data: { state: "failed", finishedAt: new Date(), failure: `The export failed: ${(error as Error).message}`.slice(0, 2000) },
           }),
         );
@@ -101,6 +105,7 @@ export function createTenantExportTask(options: TenantExportOptions = {}): Tenan
 async function runTenantExport(app: WorkerApp, job: TenantJob<{ exportId: string }>, options: TenantExportOptions): Promise<void> {
   const { tenantId } = job;
   const exportId = String(job.payload.exportId ?? "");
+  if (!isUuid(exportId)) return; // it names files: never anything but an id
   const batchSize = options.batchSize ?? 50_000;
   const sql = app.database.sql;
   const claims: Claims = { dbRole: app.config.roles.member, tenantId, userId: null };
