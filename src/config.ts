@@ -1,6 +1,7 @@
 // Everything Laurel reads from the environment, read once and validated, so a typo fails at start-up
 // rather than on the first request.
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 
 export interface DbRoles {
@@ -25,6 +26,12 @@ export interface Config {
   roles: DbRoles;
   /** The embedded demo's folder (LAUREL_DATA_DIR): its database and its key files; see embeddedLayout. */
   dataDir: string;
+  /**
+   * Where tenant exports are written (LAUREL_EXPORT_DIR; default <OS temp dir>/laurel-exports): part
+   * files while an export runs, then its ZIP until the link expires. Every worker and server process
+   * must see the same directory (one machine, or a shared volume).
+   */
+  exportDir: string;
   host: string;
   port: number;
   publicUrl: string;
@@ -116,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       gatekeeper: role(env, "LAUREL_DB_GATEKEEPER", "laurel_gatekeeper"),
     },
     dataDir: env.LAUREL_DATA_DIR || ".data",
+    exportDir: path.resolve(env.LAUREL_EXPORT_DIR || path.join(tmpdir(), "laurel-exports")),
     host,
     port,
     publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),

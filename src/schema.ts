@@ -20,6 +20,7 @@ import "./modules/analytics/schema.js";
 import "./modules/privacy/schema.js";
 import "./modules/privacy/rectification-schema.js";
 import "./modules/privacy/guardian-schema.js";
+import "./modules/tenant-export/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -1,6 +1,6 @@
 // The tenant wall's one gate: every unit of work runs in a transaction whose first statement sets the
 // database role and the tenant/user claims together. Only this file calls set_config.
-import { escapeLiteral } from "pg";
+import { escapeLiteral, type PoolClient } from "pg";
 import type { Prisma } from "../generated/prisma/client.js";
 import type { PrismaOverPool } from "./database.js";
 import { runBound } from "./request-connection.js";
@@ -40,6 +40,35 @@ export async function withTenantTransaction<T>(
         `set_config('jit', 'off', true)`,
     );
     const result = await runBound(client, () => work(database.prisma));
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch((e: Error) => (broken = e));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * The same gate handing out the raw node-postgres client, for the few jobs that stream COPY output
+ * (pg-copy-streams) instead of rows: a tenant export. snapshot: one read-only view of every table.
+ */
+export async function withTenantClient<T>(
+  database: PrismaOverPool,
+  claims: Claims,
+  work: (client: PoolClient) => Promise<T>,
+  options: { snapshot?: boolean } = {},
+): Promise<T> {
+  const client = await database.pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(
+      `begin${options.snapshot ? " isolation level repeatable read read only" : ""}; ` +
+        `select set_config('role', ${lit(claims.dbRole)}, true), set_config('app.tenant_id', ${lit(claims.tenantId ?? "")}, true), ` +
+        `set_config('app.user_id', ${lit(claims.userId ?? "")}, true), set_config('jit', 'off', true)`,
+    );
+    const result = await work(client);
     await client.query("commit");
     return result;
   } catch (error) {

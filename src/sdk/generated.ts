@@ -358,6 +358,7 @@ export type Permission =
   | 'OWNERS_MANAGE'
   | 'PERSONAL_READ'
   | 'PRIVACY_MANAGE'
+  | 'TENANT_EXPORT'
   | 'TENANT_MANAGE'
   | 'TENANT_READ';
 
@@ -477,6 +478,13 @@ export type TemplateStatus =
   | 'ACTIVE'
   | 'ARCHIVED'
   | 'DRAFT';
+
+/** queued -> running -> completed | failed; a crashed worker's export stays running and resumes */
+export type TenantExportState =
+  | 'completed'
+  | 'failed'
+  | 'queued'
+  | 'running';
 
 export type TenantHolidayInput = {
   /** YYYY-MM-DD, a day in the tenant's zone */
@@ -930,6 +938,7 @@ export type CredentialEngagementQuery = { node:
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport' }
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint' }
@@ -1272,6 +1281,7 @@ export type DataSubjectRequestQuery = { node:
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport' }
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint' }
@@ -1328,6 +1338,7 @@ export type RecipientRectificationsQuery = { node:
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport' }
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint' }
@@ -1353,6 +1364,7 @@ export type CredentialDocumentHistoryQuery = { node:
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport' }
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint' }
@@ -1394,6 +1406,51 @@ export type RecipientPrivacyQuery = { node:
     | Record<PropertyKey, never>
    | null };
 
+export type TenantExportFieldsFragment = { id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null };
+
+export type ExportTenantMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ExportTenantMutation = { exportTenant:
+    | { __typename: 'TenantExport', id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null }
+    | { __typename: 'TenantExportInProgressError', message: string, exportId: string }
+    | { __typename: 'ValidationError' }
+   };
+
+export type TenantExportQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type TenantExportQuery = { node:
+    | { __typename: 'ApiKey' }
+    | { __typename: 'AuditLogEntry' }
+    | { __typename: 'BulkJob' }
+    | { __typename: 'Credential' }
+    | { __typename: 'DataSubjectRequest' }
+    | { __typename: 'EmailMessage' }
+    | { __typename: 'EmailTemplate' }
+    | { __typename: 'GuardianConsent' }
+    | { __typename: 'Invitation' }
+    | { __typename: 'Membership' }
+    | { __typename: 'Recipient' }
+    | { __typename: 'SenderDomain' }
+    | { __typename: 'Template' }
+    | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport', id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null }
+    | { __typename: 'User' }
+    | { __typename: 'WebhookDelivery' }
+    | { __typename: 'WebhookEndpoint' }
+   | null };
+
+export type TenantExportsQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+}>;
+
+
+export type TenantExportsQuery = { tenant: { exports: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null } }> } | null } };
+
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -1429,6 +1486,7 @@ export type NodeQuery = { node:
     | { __typename: 'SenderDomain', id: string }
     | { __typename: 'Template', id: string }
     | { __typename: 'Tenant', id: string }
+    | { __typename: 'TenantExport', id: string }
     | { __typename: 'User', id: string }
     | { __typename: 'WebhookDelivery', id: string }
     | { __typename: 'WebhookEndpoint', id: string }
@@ -1464,6 +1522,7 @@ export type WebhookDeliveriesQuery = { node:
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }
+    | { __typename: 'TenantExport' }
     | { __typename: 'User' }
     | { __typename: 'WebhookDelivery' }
     | { __typename: 'WebhookEndpoint', id: string, enabled: boolean, consecutiveFailures: number, disabledReason: string | null, deliveries: { edges: Array<{ node: { id: string, eventType: string, messageId: string, payload: unknown, status: string, attempts: number, nextAttemptAt: string | null, lastStatusCode: number | null, lastError: string | null, deliveredAt: string | null, createdAt: string, attemptLog: Array<{ attempt: number, statusCode: number | null, error: string | null, durationMs: number, responseExcerpt: string | null, attemptedAt: string }> } }> } }
@@ -1733,6 +1792,27 @@ export const GuardianConsentFieldsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"GuardianConsentFields"}) as unknown as TypedDocumentString<GuardianConsentFieldsFragment, unknown>;
+export const TenantExportFieldsFragmentDoc = new TypedDocumentString(`
+    fragment TenantExportFields on TenantExport {
+  id
+  state
+  formatVersion
+  tablesDone
+  tablesTotal
+  rowsWritten
+  attempts
+  startedAt
+  finishedAt
+  bytes
+  sha256
+  failure
+  createdAt
+  download {
+    url
+    expiresAt
+  }
+}
+    `, {"fragmentName":"TenantExportFields"}) as unknown as TypedDocumentString<TenantExportFieldsFragment, unknown>;
 export const EngagementFunnelDocument = new TypedDocumentString(`
     query EngagementFunnel($range: AnalyticsRangeInput!, $filter: AnalyticsFilterInput, $statuses: [CredentialStatus!], $groupBy: FunnelGroupBy) {
   engagementFunnel(
@@ -3836,6 +3916,102 @@ export const RecipientPrivacyDocument = new TypedDocumentString(`
     id
   }
 }`) as unknown as TypedDocumentString<RecipientPrivacyQuery, RecipientPrivacyQueryVariables>;
+export const ExportTenantDocument = new TypedDocumentString(`
+    mutation ExportTenant {
+  exportTenant {
+    __typename
+    ... on TenantExport {
+      ...TenantExportFields
+    }
+    ... on TenantExportInProgressError {
+      message
+      exportId
+    }
+  }
+}
+    fragment TenantExportFields on TenantExport {
+  id
+  state
+  formatVersion
+  tablesDone
+  tablesTotal
+  rowsWritten
+  attempts
+  startedAt
+  finishedAt
+  bytes
+  sha256
+  failure
+  createdAt
+  download {
+    url
+    expiresAt
+  }
+}`) as unknown as TypedDocumentString<ExportTenantMutation, ExportTenantMutationVariables>;
+export const TenantExportDocument = new TypedDocumentString(`
+    query TenantExport($id: ID!) {
+  node(id: $id) {
+    __typename
+    ... on TenantExport {
+      ...TenantExportFields
+    }
+  }
+}
+    fragment TenantExportFields on TenantExport {
+  id
+  state
+  formatVersion
+  tablesDone
+  tablesTotal
+  rowsWritten
+  attempts
+  startedAt
+  finishedAt
+  bytes
+  sha256
+  failure
+  createdAt
+  download {
+    url
+    expiresAt
+  }
+}`) as unknown as TypedDocumentString<TenantExportQuery, TenantExportQueryVariables>;
+export const TenantExportsDocument = new TypedDocumentString(`
+    query TenantExports($first: Int, $after: String) {
+  tenant {
+    exports(first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...TenantExportFields
+        }
+      }
+    }
+  }
+}
+    fragment TenantExportFields on TenantExport {
+  id
+  state
+  formatVersion
+  tablesDone
+  tablesTotal
+  rowsWritten
+  attempts
+  startedAt
+  finishedAt
+  bytes
+  sha256
+  failure
+  createdAt
+  download {
+    url
+    expiresAt
+  }
+}`) as unknown as TypedDocumentString<TenantExportsQuery, TenantExportsQueryVariables>;
 export const TenantDocument = new TypedDocumentString(`
     query Tenant {
   tenant {

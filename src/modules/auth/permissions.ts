@@ -1,6 +1,9 @@
 // What each member role and API key scope may do. Fields ask for a permission, never a role, so the
 // mapping lives here alone. Analysts get aggregates only: no permission that reveals people.
-// privacy:manage (people's rights requests) is the owner's and admins' alone.
+// privacy:manage (people's rights requests) is the owner's and admins' alone. tenant:export (the whole
+// tenant as a ZIP, sealed signing keys included) is the owner's alone, and no API key scope carries it:
+// a key is a long-lived bearer secret held by integrations, and taking everything away should need an
+// owner signed in.
 import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
 import { forbidden } from "../../errors.js";
 
@@ -17,6 +20,7 @@ export const PERMISSIONS = [
   "analytics",
   "export",
   "privacy:manage",
+  "tenant:export",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -24,7 +28,7 @@ const everything = new Set<Permission>(PERMISSIONS);
 
 export const ROLE_PERMISSIONS: Record<MemberRole, ReadonlySet<Permission>> = {
   owner: everything,
-  admin: new Set(PERMISSIONS.filter((p) => p !== "owners:manage")),
+  admin: new Set(PERMISSIONS.filter((p) => p !== "owners:manage" && p !== "tenant:export")),
   issuer: new Set(["tenant:read", "members:read", "personal:read", "issue"]),
   analyst: new Set(["tenant:read", "analytics"]),
   viewer: new Set(["tenant:read", "members:read", "personal:read"]),

@@ -19,7 +19,8 @@ export interface IssuerSettings {
   signPool?: SignPool;
 }
 
-const aadFor = (tenantId: string, keyId: string) => `signing_keys:${tenantId}:${keyId}`;
+/** Additional authenticated data of a sealed signing key: its tenant and id (a copy moved elsewhere fails to open). */
+export const aadFor = (tenantId: string, keyId: string) => `signing_keys:${tenantId}:${keyId}`;
 
 export async function getProfile(db: Db, tenantId: string) {
   const profile = await db.issuerProfile.findUnique({ where: { tenantId } });

@@ -10,20 +10,22 @@ import { erasePersonTask } from "../privacy/erasure.js";
 import { exportPersonTask } from "../privacy/export.js";
 import { rectifyPersonTask } from "../privacy/rectification.js";
 import { warnDeadlines } from "../privacy/deadline-warnings.js";
+import { createTenantExportTask, type TenantExportOptions } from "../tenant-export/task.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 
 export interface TaskOptions {
   mailer?: Mailer;
   bulk?: BulkTaskOptions;
+  tenantExport?: TenantExportOptions;
 }
 
 /** The task list, and what to close when the worker stops (the bulk signer's threads). */
 export function createTasks(app: WorkerApp, options: TaskOptions = {}): { taskList: TaskList; close: () => Promise<void> } {
   const bulk = createBulkTask(app, options.bulk);
-  return { taskList: buildTaskList(app, options.mailer ?? createMailer(app.config.email), bulk.run), close: bulk.close };
+  return { taskList: buildTaskList(app, options.mailer ?? createMailer(app.config.email), bulk.run, options.tenantExport), close: bulk.close };
 }
 
-function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ bulkJobId: string }>): TaskList {
+function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ bulkJobId: string }>, tenantExport?: TenantExportOptions): TaskList {
   return {
     send_emails: tenantTask(app, sendEmailsTask(mailer)),
     deliver_webhook: tenantTask(app, deliverWebhook),
@@ -31,6 +33,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     erase_person: tenantTask(app, erasePersonTask),
     export_person: tenantTask(app, exportPersonTask),
     rectify_person: tenantTask(app, rectifyPersonTask),
+    export_tenant: tenantTask(app, createTenantExportTask(tenantExport)),
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);

@@ -11,6 +11,7 @@ import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask } from "../jobs/worker.js";
 import { deletePersonExports, isExportKind } from "./export.js";
 import { deletePrivacyLinks } from "./links.js";
+import { removeTenantExportFiles } from "../tenant-export/task.js";
 import { emitRequestClosed } from "./partner-events.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 
@@ -98,6 +99,8 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
     const links = await deletePrivacyLinks(db, tenantId, recipient.id);
+    // A tenant export taken before now holds the person too.
+    await removeTenantExportFiles(app.config.exportDir, tenantId);
     // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
     const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;

@@ -13,33 +13,55 @@ import { currentKekVersion } from "../engagement/tracking.js";
 const PATH = /^\/privacy\/exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.zip$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function linkKey(keks: ReadonlyMap<number, Buffer>, version: number): Buffer | null {
-  const kek = keks.get(version);
-  return kek ? Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "laurel person export v1", 32)) : null;
+/**
+ * Signed, expiring links to a file of one tenant: HMAC-SHA256 over tenant, id and expiry (seconds) under
+ * a key derived (HKDF) from the current key-encryption key and `purpose`, so a link of one kind never
+ * opens another kind, tenant or file, and cannot be extended. Used by person exports and tenant exports.
+ */
+export interface LinkSigner {
+  /** `${publicUrl}${pathOf(tenantId, id)}?v=&expires=&sig=` */
+  sign(config: App["config"], tenantId: string, id: string, expiresAt: Date): string;
+  /** Whether the query's signature holds for this tenant and id (expiry is checked by the caller). */
+  verify(config: App["config"], tenantId: string, id: string, query: URLSearchParams): { expires: number } | null;
 }
 
-const mac = (key: Buffer, tenantId: string, exportId: string, expires: number) =>
-  createHmac("sha256", key).update(`${tenantId}\n${exportId}\n${expires}`).digest();
+export function linkSigner(purpose: string, pathOf: (tenantId: string, id: string) => string): LinkSigner {
+  const linkKey = (keks: ReadonlyMap<number, Buffer>, version: number): Buffer | null => {
+    const kek = keks.get(version);
+    return kek ? Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), purpose, 32)) : null;
+  };
+  const mac = (key: Buffer, tenantId: string, id: string, expires: number) => createHmac("sha256", key).update(`${tenantId}\n${id}\n${expires}`).digest();
+  return {
+    sign(config, tenantId, id, expiresAt) {
+      const version = currentKekVersion(config.keks);
+      const expires = Math.floor(expiresAt.getTime() / 1000);
+      const sig = mac(linkKey(config.keks, version)!, tenantId, id, expires).toString("base64url");
+      return `${config.publicUrl}${pathOf(tenantId, id)}?v=${version}&expires=${expires}&sig=${sig}`;
+    },
+    verify(config, tenantId, id, query) {
+      const version = Number(query.get("v"));
+      const expires = Number(query.get("expires"));
+      const sig = query.get("sig") ?? "";
+      if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expires) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return null;
+      const key = linkKey(config.keks, version);
+      if (!key) return null;
+      return timingSafeEqual(mac(key, tenantId, id, expires), Buffer.from(sig, "base64url")) ? { expires } : null;
+    },
+  };
+}
+
+const personExportLinks = linkSigner("laurel person export v1", (tenantId, exportId) => `/privacy/exports/${tenantId}/${exportId}.zip`);
 
 export function signedExportUrl(config: App["config"], tenantId: string, exportId: string, expiresAt: Date): string {
-  const version = currentKekVersion(config.keks);
-  const expires = Math.floor(expiresAt.getTime() / 1000);
-  const sig = mac(linkKey(config.keks, version)!, tenantId, exportId, expires).toString("base64url");
-  return `${config.publicUrl}/privacy/exports/${tenantId}/${exportId}.zip?v=${version}&expires=${expires}&sig=${sig}`;
+  return personExportLinks.sign(config, tenantId, exportId, expiresAt);
 }
 
 /** Whether the query's signature holds for this tenant and export (expiry is checked by the caller). */
 export function verifyExportLink(config: App["config"], tenantId: string, exportId: string, query: URLSearchParams): { expires: number } | null {
-  const version = Number(query.get("v"));
-  const expires = Number(query.get("expires"));
-  const sig = query.get("sig") ?? "";
-  if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expires) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return null;
-  const key = linkKey(config.keks, version);
-  if (!key) return null;
-  return timingSafeEqual(mac(key, tenantId, exportId, expires), Buffer.from(sig, "base64url")) ? { expires } : null;
+  return personExportLinks.verify(config, tenantId, exportId, query);
 }
 
-function fail(res: ServerResponse, status: number, message: string): true {
+export function fail(res: ServerResponse, status: number, message: string): true {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify({ error: message }));
   return true;
 }

@@ -1,0 +1,85 @@
+// Shared steps of the tenant-export tests: a small tenant with something in every kind of table, an
+// export run to completion through the SDK, and a ZIP read back into memory.
+import { randomBytes } from "node:crypto";
+import yauzl from "yauzl";
+import {
+  ActivateTemplateDocument,
+  CreateTemplateDocument,
+  CreateWebhookEndpointDocument,
+  ExportTenantDocument,
+  IssueCredentialDocument,
+  RevokeCredentialDocument,
+  SetTenantHolidaysDocument,
+  TenantExportDocument,
+} from "../../src/sdk/generated.js";
+import type { LaurelClient } from "../../src/sdk/index.js";
+import { waitFor } from "../helpers/worker.js";
+
+export interface IssuedCredential {
+  id: string;
+  verifiableCredential: Record<string, unknown> & { id: string };
+}
+
+/** A template, three credentials (one revoked), a webhook endpoint and a holiday. */
+export async function seedSmallTenant(owner: LaurelClient): Promise<{ credentials: IssuedCredential[]; revoked: IssuedCredential }> {
+  const { createTemplate } = await owner.request(CreateTemplateDocument, {
+    kind: "BADGE",
+    content: { name: `Seamanship ${randomBytes(2).toString("hex")}`, description: "Sailed far.", criteriaNarrative: "Sail." },
+  });
+  if (createTemplate.__typename !== "Template") throw new Error(JSON.stringify(createTemplate));
+  await owner.request(ActivateTemplateDocument, { id: createTemplate.id });
+  const credentials: IssuedCredential[] = [];
+  for (const [i, name] of ["Ada Lovelace", "Grace Hopper", "Émilie du Châtelet"].entries()) {
+    const { issueCredential } = await owner.request(IssueCredentialDocument, {
+      input: { templateId: createTemplate.id, recipient: { email: `sailor${i}.${randomBytes(3).toString("hex")}@example.test`, name } },
+    });
+    if (issueCredential.__typename !== "Credential") throw new Error(JSON.stringify(issueCredential));
+    credentials.push(issueCredential as unknown as IssuedCredential);
+  }
+  const { revokeCredential } = await owner.request(RevokeCredentialDocument, { id: credentials[1]!.id, input: { reason: "Issued in error" } });
+  if (revokeCredential.__typename !== "Credential") throw new Error(JSON.stringify(revokeCredential));
+  const revoked = revokeCredential as unknown as IssuedCredential;
+  const hook = await owner.request(CreateWebhookEndpointDocument, { input: { url: "https://partner.example/hooks", eventTypes: ["credential.issued"] } });
+  if (hook.createWebhookEndpoint.__typename !== "WebhookSecretPayload") throw new Error(JSON.stringify(hook));
+  await owner.request(SetTenantHolidaysDocument, { input: { days: [{ date: "2026-12-25", name: "Christmas Day" }] } });
+  return { credentials, revoked };
+}
+
+/** Asks for an export and waits until the worker has finished it. */
+export async function exportAndWait(owner: LaurelClient, timeoutMs = 30_000) {
+  const { exportTenant } = await owner.request(ExportTenantDocument, {});
+  if (exportTenant.__typename !== "TenantExport") throw new Error(JSON.stringify(exportTenant));
+  return waitFor(
+    async () => {
+      const { node } = await owner.request(TenantExportDocument, { id: exportTenant.id });
+      if (node?.__typename !== "TenantExport") return null;
+      if (node.state === "failed") throw new Error(`export failed: ${node.failure}`);
+      return node.state === "completed" ? node : null;
+    },
+    "the tenant export",
+    timeoutMs,
+  );
+}
+
+export function unzip(bytes: Buffer): Promise<Map<string, Buffer>> {
+  return new Promise((resolve, reject) => {
+    const files = new Map<string, Buffer>();
+    yauzl.fromBuffer(bytes, { lazyEntries: true }, (error, zip) => {
+      if (error) return reject(error);
+      zip.on("entry", (entry: yauzl.Entry) => {
+        zip.openReadStream(entry, (e, stream) => {
+          if (e) return reject(e);
+          const chunks: Buffer[] = [];
+          stream.on("data", (c: Buffer) => chunks.push(c));
+          stream.on("end", () => (files.set(entry.fileName, Buffer.concat(chunks)), zip.readEntry()));
+        });
+      });
+      zip.on("end", () => resolve(files));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
+}
+
+export const ndjson = (file: Buffer | undefined) =>
+  (file ?? Buffer.alloc(0)).toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);

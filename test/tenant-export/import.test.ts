@@ -1,0 +1,169 @@
+// Export from one Laurel, import into a fresh one: the same credential documents are served at the same
+// paths and verify there (status lists included, so a revocation survives), secrets do not travel (the
+// webhook endpoint arrives disabled with a new secret, API keys revoked), and a tampered ZIP, an unknown
+// key-encryption key or a second import of the same tenant is refused with nothing written.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import yazl from "yazl";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { importTenant, TenantImportError } from "../../src/modules/tenant-export/import.js";
+import type { TenantExportManifest } from "../../src/modules/tenant-export/task.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { TEST_ENV } from "../helpers/env.js";
+import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { exportAndWait, seedSmallTenant, unzip, type IssuedCredential } from "./helpers.js";
+
+let source: TestApp;
+let target: TestApp;
+let spare: TestDatabase;
+let a: TestTenant;
+let seeded: Awaited<ReturnType<typeof seedSmallTenant>>;
+let zipPath: string;
+let files: Map<string, Buffer>;
+beforeAll(async () => {
+  source = await startTestApp({}, { worker: {} });
+  a = await signUpTenant(source, "Travelling College");
+  seeded = await seedSmallTenant(a.owner);
+  await createKey(source, a.owner, ["issue"]);
+  const done = await exportAndWait(a.owner);
+  const zip = Buffer.from(await (await fetch(done.download!.url.replace(/^https?:\/\/[^/]+/, source.server.url))).arrayBuffer());
+  zipPath = path.join(await mkdtemp(path.join(os.tmpdir(), "laurel-import-")), "export.zip");
+  await writeFile(zipPath, zip);
+  files = await unzip(zip);
+  // The new deployment answers at the same public URL once the issuer's host points at it.
+  target = await startTestApp({ publicUrl: source.config.publicUrl }, { worker: false });
+  spare = await createTestDatabase();
+}, 90_000);
+afterAll(async () => {
+  await source?.close();
+  await target?.close();
+  await spare?.drop();
+});
+
+const onTarget = (url: string) => url.replace(source.config.publicUrl, target.server.url);
+const manifest = () => JSON.parse(files.get("manifest.json")!.toString()) as TenantExportManifest;
+
+async function verifyOn(app: TestApp, credential: IssuedCredential) {
+  const res = await fetch(`${app.server.url}/verify`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(credential.verifiableCredential) });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { verified: boolean; status: { state: string }; proof: { ok: boolean } };
+}
+
+describe("importing a tenant into a fresh Laurel", () => {
+  it("refuses a tampered ZIP and writes nothing", async () => {
+    const tampered = new yazl.ZipFile();
+    for (const [name, body] of files) {
+      const changed = name === "tables/credentials.ndjson" ? Buffer.from(body.toString().replace("Grace Hopper", "Grace Hoppr")) : body;
+      tampered.addBuffer(changed, name);
+    }
+    tampered.end();
+    const chunks: Buffer[] = [];
+    for await (const c of tampered.outputStream) chunks.push(c as Buffer);
+    const tamperedPath = zipPath.replace(/\.zip$/, "-tampered.zip");
+    await writeFile(tamperedPath, Buffer.concat(chunks));
+    const error = await importTenant({ adminUrl: spare.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath: tamperedPath }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TenantImportError);
+    expect((error as Error).message).toMatch(/tables\/credentials\.ndjson: sha256 .* does not match/);
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+  });
+
+  it("refuses a manifest that names a table or column this Laurel does not export", async () => {
+    for (const [label, edit] of [
+      ["table", (m: TenantExportManifest) => (m.files[2]!.table = 'audit_log" (x) values (1); --')],
+      ["column", (m: TenantExportManifest) => m.files[2]!.columns.push("secret_hash")],
+    ] as const) {
+      const m = manifest();
+      edit(m);
+      const zip = new yazl.ZipFile();
+      for (const [name, body] of files) zip.addBuffer(name === "manifest.json" ? Buffer.from(JSON.stringify(m)) : body, name);
+      zip.end();
+      const chunks: Buffer[] = [];
+      for await (const c of zip.outputStream) chunks.push(c as Buffer);
+      const crafted = zipPath.replace(/\.zip$/, `-${label}.zip`);
+      await writeFile(crafted, Buffer.concat(chunks));
+      const error = await importTenant({ adminUrl: spare.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath: crafted }).catch((e: unknown) => e);
+      expect((error as Error).message, label).toMatch(label === "table" ? /is not one this Laurel exports/ : /columns secret_hash do not exist here|do not exist/);
+    }
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+  });
+
+  it("refuses when this deployment cannot open the signing keys, and writes nothing", async () => {
+    const otherKeks = new Map([[7, Buffer.alloc(32, 7)]]);
+    const error = await importTenant({ adminUrl: spare.adminUrl, roles: target.config.roles, keks: otherKeks, zipPath }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/key-encryption key version\(s\) 1/);
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+  });
+
+  it("restores every table's rows", async () => {
+    const result = await importTenant({ adminUrl: target.db.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath });
+    expect(result.tenantId).toBe(a.tenantId);
+    const expected = manifest().files.map((f) => ({ table: f.table, rows: f.rows }));
+    expect(result.tables).toEqual(expected);
+    for (const { table, rows } of expected) {
+      if (table === "tenants" || table === "users") continue;
+      const [row] = await target.db.admin.unsafe(`select count(*)::int as n from "${table}" where tenant_id = $1`, [a.tenantId]);
+      expect({ table, rows: row!.n }).toEqual({ table, rows: table === "audit_log" ? rows + 1 : rows });
+    }
+  }, 60_000);
+
+  it("serves the same documents at the same paths, and they verify there, revocation included", async () => {
+    for (const credential of seeded.credentials) {
+      const url = credential.verifiableCredential.id;
+      const before = await (await fetch(url.replace(source.config.publicUrl, source.server.url), { headers: { accept: "application/json" } })).text();
+      const after = await fetch(onTarget(url), { headers: { accept: "application/json" } });
+      expect(after.status).toBe(200);
+      expect(await after.text()).toBe(before);
+      const report = await verifyOn(target, credential);
+      expect(report.proof.ok).toBe(true);
+      expect(report.status.state).toBe(credential.id === seeded.revoked.id ? "revoked" : "active");
+      expect(report.verified).toBe(credential.id !== seeded.revoked.id);
+    }
+    const status = (seeded.revoked.verifiableCredential.credentialStatus as { statusListCredential: string }).statusListCredential;
+    const list = await fetch(onTarget(status));
+    expect(list.status).toBe(200);
+    expect(await list.text()).toBe(await (await fetch(status.replace(source.config.publicUrl, source.server.url))).text());
+  });
+
+  it("brings webhook endpoints disabled with a secret of its own, and API keys revoked", async () => {
+    const [endpoint] = await target.db.admin<{ enabled: boolean; disabled_reason: string; secret_sealed: Buffer }[]>`
+      select enabled, disabled_reason, secret_sealed from webhook_endpoints where tenant_id = ${a.tenantId}`;
+    expect(endpoint).toMatchObject({ enabled: false, disabled_reason: expect.stringMatching(/rotate the secret/) });
+    const [original] = await source.db.admin<{ secret_sealed: Buffer }[]>`select secret_sealed from webhook_endpoints where tenant_id = ${a.tenantId}`;
+    expect(Buffer.compare(endpoint!.secret_sealed, original!.secret_sealed)).not.toBe(0);
+    const keys = await target.db.admin<{ revoked_at: Date | null }[]>`select revoked_at from api_keys where tenant_id = ${a.tenantId}`;
+    expect(keys.length).toBe(1);
+    expect(keys.every((k) => k.revoked_at !== null)).toBe(true);
+    const [key] = await target.db.admin<{ kek_version: number }[]>`select kek_version from signing_keys where tenant_id = ${a.tenantId}`;
+    expect(key!.kek_version).toBe(1);
+  });
+
+  it("runs as the operator's CLI: refuses a damaged ZIP with exit 1, imports a good one", async () => {
+    const cli = fileURLToPath(new URL("../../src/modules/tenant-export/import-cli.ts", import.meta.url));
+    const env = { ...process.env, ...TEST_ENV, DATABASE_URL: spare.adminUrl };
+    const run = (zip: string) =>
+      new Promise<{ code: number; out: string }>((resolve) =>
+        execFile(process.execPath, ["--import", "tsx", cli, zip], { env }, (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        ),
+      );
+    const damaged = zipPath.replace(/\.zip$/, "-damaged.zip");
+    const bytes = await readFile(zipPath);
+    await writeFile(damaged, bytes.subarray(0, bytes.length - 100));
+    const refused = await run(damaged);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/not a readable ZIP/);
+    const imported = await run(zipPath);
+    expect(imported.out).toMatch(new RegExp(`Imported tenant ${a.tenantId}`));
+    expect(imported.code).toBe(0);
+    expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([{ id: a.tenantId }]);
+  }, 60_000);
+
+  it("refuses to import the same tenant twice", async () => {
+    const error = await importTenant({ adminUrl: target.db.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/already exists/);
+  });
+});
