@@ -102,7 +102,8 @@ const VISIBLE = /[\p{L}\p{N}\p{S}]/u;
  * LRM/RLM/ALM are fine), no tag characters, and at least one visible character (a letter, digit or
  * symbol: \p{L}, \p{N} or \p{S}), so an invisible "\u200B" or marks alone "\u0301\u0301" are refused.
  * Any script, combining marks after a base letter and emoji ZWJ sequences pass. The message names the
- * problem and its 1-based position in code points.
+ * problem and its 1-based position in code points. Also the rule for the other one-line names that are
+ * signed or shown with a credential: an organisation's (tenant, issuer profile) and an achievement's.
  */
 export function personNameProblem(name: string): string | null {
   const match = NAME_FORBIDDEN.exec(name);

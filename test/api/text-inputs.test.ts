@@ -242,6 +242,30 @@ describe("names that would display differently from what is signed", () => {
     expect(stored.map((r) => r.email)).toEqual(["fine@names.test"]);
   });
 
+  it("are refused as the organisation's, issuer's or achievement's name too, which are signed or shown with a credential", async () => {
+    const before = await written();
+    const sends: [string, string[], (bad: string) => Promise<Result>][] = [
+      ["updateTenant", ["input", "name"], async (bad) => (await t.owner.request(UpdateTenantDocument, { input: { name: bad } })).updateTenant],
+      ["updateIssuerProfile", ["input", "name"], async (bad) => (await t.owner.request(UpdateIssuerProfileDocument, { input: { name: bad } })).updateIssuerProfile],
+      // The template service names its problems under "input" although the argument is "content" (as before).
+      ["createTemplate", ["input", "name"], async (bad) => (await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: templateContent(bad) })).createTemplate],
+    ];
+    for (const [mutation, path, send] of sends) {
+      for (const [what, name, message] of DECEPTIVE_NAMES) {
+        expect(await send(name), `${mutation}: ${what}`).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path, message: expect.stringMatching(message) }] });
+      }
+    }
+    const { signUp } = await app.client().request(SignUpDocument, {
+      input: { email: "rlo@example.test", password: "correct horse battery", name: "Rlo", organizationName: DECEPTIVE_NAMES[0]![1] },
+    });
+    expect(signUp).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "organizationName"] }] });
+    expect(await app.db.admin`select 1 from users where email = 'rlo@example.test'`).toHaveLength(0);
+    expect(await written()).toEqual(before);
+    for (const [what, name] of GOOD_NAMES) {
+      expect(await (async () => (await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: templateContent(name) })).createTemplate)(), what).toMatchObject({ __typename: "Template" });
+    }
+  });
+
   it("in every script, with emoji ZWJ sequences and bidi marks, are issued and signed as given, in NFC", async () => {
     for (const [i, [what, name]] of GOOD_NAMES.entries()) {
       const res = await t.owner.request(IssueCredentialDocument, {
