@@ -93,17 +93,24 @@ export function storableTree<T>(value: T): T {
  * emoji flag tag sequence, which no name needs).
  */
 const NAME_FORBIDDEN = /[\u202A-\u202E\u2066-\u2069]|[\r\n\t\u2028\u2029]|[\u{E0000}-\u{E007F}]/u;
-const VISIBLE = /[\p{L}\p{N}\p{S}]/u;
+
+/**
+ * A letter, digit or symbol that shows: not a default-ignorable code point (Unicode §5.21; the Hangul
+ * fillers U+115F, U+1160, U+3164 and U+FFA0 are letters by category yet draw nothing) nor the blank
+ * braille pattern U+2800 (a symbol that draws nothing).
+ */
+const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{S}]/u;
 
 /**
  * Why `name` cannot be a person's name, or null when it can. Applies to a name as it will be stored and
  * signed (after `textProblem` accepted it, in NFC, trimmed): one line (no tab, CR, LF, U+2028 or
  * U+2029), no bidi embedding/override/isolate controls (Unicode Standard Annex #9; the marks
  * LRM/RLM/ALM are fine), no tag characters, and at least one visible character (a letter, digit or
- * symbol: \p{L}, \p{N} or \p{S}), so an invisible "\u200B" or marks alone "\u0301\u0301" are refused.
- * Any script, combining marks after a base letter and emoji ZWJ sequences pass. The message names the
- * problem and its 1-based position in code points. Also the rule for the other one-line names that are
- * signed or shown with a credential: an organisation's (tenant, issuer profile) and an achievement's.
+ * symbol: \p{L}, \p{N} or \p{S}, but not a Hangul filler or blank braille), so an invisible "\u200B",
+ * "\u3164" or marks alone "\u0301\u0301" are refused. Any script, combining marks after a base letter
+ * and emoji ZWJ sequences pass. The message names the problem and its 1-based position in code points.
+ * Also the rule for the other one-line names signed or shown with a credential: an organisation's
+ * (tenant, issuer profile) and an achievement's.
  */
 export function personNameProblem(name: string): string | null {
   const match = NAME_FORBIDDEN.exec(name);

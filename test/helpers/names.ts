@@ -7,6 +7,8 @@ export const DECEPTIVE_NAMES: [string, string, RegExp][] = [
   ["a right-to-left isolate", "Ada \u2067Lovelace\u2069", /bidirectional.*U\+2067 at character 5/],
   ["an invisible zero-width space", "\u200B", /at least one visible/],
   ["combining marks only", "\u0301\u0301\u0301", /at least one visible/],
+  ["a Hangul filler, a letter that draws nothing", "\u3164", /at least one visible/],
+  ["a blank braille pattern", "\u2800\u2800", /at least one visible/],
   ["a line separator", "Ada\u2028Lovelace", /one line.*U\+2028 at character 4/],
   ["tag characters", "Ada\u{E0041}\u{E0042}", /tag characters \(U\+E0041 at character 4\)/],
 ];
