@@ -82,3 +82,46 @@ export function storableTree<T>(value: T): T {
   if (!isPlainObject(value)) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), storableTree(v)])) as T;
 }
+
+/**
+ * Explicit bidi embeddings, overrides and isolates (LRE RLE PDF LRO RLO U+202A-U+202E; LRI RLI FSI PDI
+ * U+2066-U+2069): UAX #9 §2.1-2.4 lets each open a run that reorders everything after it until its
+ * terminator, so "Ada \u202Eecalevol" shows as "Ada lovelace" and an unterminated one spills into text
+ * that follows the name (a page, a certificate). The implicit marks LRM, RLM and ALM (U+200E, U+200F,
+ * U+061C, UAX #9 §2.6) only affect neutrals next to them and stay allowed. Also U+2028/U+2029 (a line or
+ * paragraph break, Unicode §5.8), and tag characters U+E0000-U+E007F (invisible; valid only inside an
+ * emoji flag tag sequence, which no name needs).
+ */
+const NAME_FORBIDDEN = /[\u202A-\u202E\u2066-\u2069]|[\r\n\t\u2028\u2029]|[\u{E0000}-\u{E007F}]/u;
+
+/**
+ * A letter, digit or symbol that shows: not a default-ignorable code point (Unicode §5.21; the Hangul
+ * fillers U+115F, U+1160, U+3164 and U+FFA0 are letters by category yet draw nothing) nor the blank
+ * braille pattern U+2800 (a symbol that draws nothing).
+ */
+const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{S}]/u;
+
+/**
+ * Why `name` cannot be a person's name, or null when it can. Applies to a name as it will be stored and
+ * signed (after `textProblem` accepted it, in NFC, trimmed): one line (no tab, CR, LF, U+2028 or
+ * U+2029), no bidi embedding/override/isolate controls (Unicode Standard Annex #9; the marks
+ * LRM/RLM/ALM are fine), no tag characters, and at least one visible character (a letter, digit or
+ * symbol: \p{L}, \p{N} or \p{S}, but not a Hangul filler or blank braille), so an invisible "\u200B",
+ * "\u3164" or marks alone "\u0301\u0301" are refused. Any script, combining marks after a base letter
+ * and emoji ZWJ sequences pass. The message names the problem and its 1-based position in code points.
+ * Also the rule for the other one-line names signed or shown with a credential: an organisation's
+ * (tenant, issuer profile) and an achievement's.
+ */
+export function personNameProblem(name: string): string | null {
+  const match = NAME_FORBIDDEN.exec(name);
+  if (match) {
+    const codePoint = match[0].codePointAt(0)!;
+    const hex = `U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+    const at = `at character ${[...name.slice(0, match.index)].length + 1}`;
+    if (/[\r\n\t\u2028\u2029]/.test(match[0])) return `A name is one line: no line breaks, tabs or line/paragraph separators (${hex} ${at})`;
+    if (codePoint >= 0xe0000) return `A name cannot contain invisible tag characters (${hex} ${at})`;
+    return `A name cannot contain bidirectional embedding, override or isolate controls (${hex} ${at}): they make it display differently from what is stored and signed`;
+  }
+  if (!VISIBLE.test(name)) return "A name needs at least one visible letter, digit or symbol";
+  return null;
+}

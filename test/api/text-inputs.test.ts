@@ -22,6 +22,7 @@ import { LaurelRequestError } from "../../src/sdk/index.js";
 import { recipientNameOf } from "../../src/modules/credentials/document.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { DECEPTIVE_NAMES, GOOD_NAMES } from "../helpers/names.js";
 
 const NUL = "Ada\u0000Lovelace";
 const LONE_SURROGATE = "Ada\ud800Lovelace";
@@ -200,5 +201,78 @@ describe("a bulk job with rows that are not text", () => {
     expect(lines[3]).toMatch(/^3,three@bulk\.test,FAILED,,,"course: Contains an unpaired surrogate/);
     const names = await app.db.admin`select email, name from recipients where tenant_id = ${t.tenantId} and email like '%@bulk.test' order by email`;
     expect(names.map((r) => [r.email, r.name])).toEqual([["four@bulk.test", "Zo\u00eb"], ["one@bulk.test", "One"]]);
+  });
+});
+
+describe("names that would display differently from what is signed", () => {
+  it("are a ValidationError naming the problem in createRecipient and issueCredential, and nothing is written", async () => {
+    const before = await written();
+    for (const [what, name, message] of DECEPTIVE_NAMES) {
+      const { createRecipient } = await t.owner.request(CreateRecipientDocument, { input: { email: "deceptive@example.test", name } });
+      expect(createRecipient, what).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "name"], message: expect.stringMatching(message) }] });
+      const { issueCredential } = await t.owner.request(IssueCredentialDocument, {
+        input: { templateId, recipient: { email: "deceptive@example.test", name }, fieldValues: { course: "Data 101" } },
+      });
+      expect(issueCredential.__typename, what).toBe("ValidationError");
+      expect((issueCredential as Result).fieldErrors?.[0]?.message, what).toMatch(message);
+    }
+    expect(await written()).toEqual(before);
+  });
+
+  it("fail only their rows in a bulk job, reported in the name column", async () => {
+    const rows = [
+      { email: "fine@names.test", name: "Fine Name", fieldValues: { course: "Maths" } },
+      ...DECEPTIVE_NAMES.map(([, name], i) => ({ email: `bad${i}@names.test`, name, fieldValues: { course: "Maths" } })),
+    ];
+    const created = await t.owner.request(CreateBulkIssuanceDocument, { input: { templateId, rows } });
+    if (created.createBulkIssuance.__typename !== "BulkJob") throw new Error(JSON.stringify(created));
+    expect(created.createBulkIssuance).toMatchObject({ totalRows: rows.length, failedCount: DECEPTIVE_NAMES.length });
+    let job;
+    for (;;) {
+      const { node } = await t.owner.request(BulkJobDocument, { id: created.createBulkIssuance.id });
+      job = node as { status: string; issuedCount: number; failures: { edges: { node: { rowNumber: number; problems: { column: string; message: string }[] } }[] } };
+      if (job.status === "COMPLETED" || job.status === "FAILED") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(job).toMatchObject({ status: "COMPLETED", issuedCount: 1 });
+    const failures = job.failures.edges.map((e) => e.node);
+    expect(failures.map((f) => [f.rowNumber, f.problems.map((p) => p.column)])).toEqual(DECEPTIVE_NAMES.map((_, i) => [i + 2, ["name"]]));
+    failures.forEach((f, i) => expect(f.problems[0]!.message, DECEPTIVE_NAMES[i]![0]).toMatch(DECEPTIVE_NAMES[i]![2]));
+    const stored = await app.db.admin`select email from recipients where tenant_id = ${t.tenantId} and email like '%@names.test'`;
+    expect(stored.map((r) => r.email)).toEqual(["fine@names.test"]);
+  });
+
+  it("are refused as the organisation's, issuer's or achievement's name too, which are signed or shown with a credential", async () => {
+    const before = await written();
+    const sends: [string, string[], (bad: string) => Promise<Result>][] = [
+      ["updateTenant", ["input", "name"], async (bad) => (await t.owner.request(UpdateTenantDocument, { input: { name: bad } })).updateTenant],
+      ["updateIssuerProfile", ["input", "name"], async (bad) => (await t.owner.request(UpdateIssuerProfileDocument, { input: { name: bad } })).updateIssuerProfile],
+      // The template service names its problems under "input" although the argument is "content" (as before).
+      ["createTemplate", ["input", "name"], async (bad) => (await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: templateContent(bad) })).createTemplate],
+    ];
+    for (const [mutation, path, send] of sends) {
+      for (const [what, name, message] of DECEPTIVE_NAMES) {
+        expect(await send(name), `${mutation}: ${what}`).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path, message: expect.stringMatching(message) }] });
+      }
+    }
+    const { signUp } = await app.client().request(SignUpDocument, {
+      input: { email: "rlo@example.test", password: "correct horse battery", name: "Rlo", organizationName: DECEPTIVE_NAMES[0]![1] },
+    });
+    expect(signUp).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "organizationName"] }] });
+    expect(await app.db.admin`select 1 from users where email = 'rlo@example.test'`).toHaveLength(0);
+    expect(await written()).toEqual(before);
+    for (const [what, name] of GOOD_NAMES) {
+      expect(await (async () => (await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: templateContent(name) })).createTemplate)(), what).toMatchObject({ __typename: "Template" });
+    }
+  });
+
+  it("in every script, with emoji ZWJ sequences and bidi marks, are issued and signed as given, in NFC", async () => {
+    for (const [i, [what, name]] of GOOD_NAMES.entries()) {
+      const res = await t.owner.request(IssueCredentialDocument, {
+        input: { templateId, recipient: { email: `script${i}@names.test`, name }, fieldValues: { course: "Data 101" } },
+      });
+      if (res.issueCredential.__typename !== "Credential") throw new Error(`${what}: ${JSON.stringify(res)}`);
+      expect(recipientNameOf(res.issueCredential.verifiableCredential as Record<string, unknown>), what).toBe(name.normalize("NFC"));
+    }
   });
 });

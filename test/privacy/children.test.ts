@@ -34,6 +34,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { DECEPTIVE_NAMES, GOOD_NAMES } from "../helpers/names.js";
 
 const BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 let fake: FakeResend;
@@ -226,6 +227,19 @@ describe("a child under 13", () => {
     }
     const [row] = await app.db.admin`select birth_date from recipients where id = ${rawId(createRecipient.id)}`;
     expect(row!.birth_date).toBeNull();
+  });
+
+  it("refuses a guardian's name that would display differently from what is stored, and opens no consent", async () => {
+    const mia = await child(a, "mia.names@example.test");
+    for (const [what, guardianName, message] of DECEPTIVE_NAMES) {
+      const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "names.parent@example.test", guardianName } });
+      expect(requestGuardianConsent, what).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "guardianName"], message: expect.stringMatching(message) }] });
+    }
+    expect(await app.db.admin`select 1 from guardian_consents where recipient_id = ${rawId(mia)}`).toHaveLength(0);
+    for (const [what, guardianName] of GOOD_NAMES) {
+      const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, { input: { recipientId: mia, guardianEmail: "names.parent@example.test", guardianName } });
+      expect(requestGuardianConsent, what).toMatchObject({ __typename: "GuardianConsent", guardianName: guardianName.normalize("NFC") });
+    }
   });
 
   it("is another tenant's business only: another tenant cannot ask for their guardian's consent", async () => {

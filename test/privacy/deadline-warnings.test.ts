@@ -16,6 +16,7 @@ import {
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { isDueSoon, warnTenantDeadlines } from "../../src/modules/privacy/deadline-warnings.js";
+import { builtInContent, render, requestTitle } from "../../src/modules/delivery/content.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
@@ -82,6 +83,21 @@ async function deliveries(t: TestTenant, type: string) {
 const warnAt = (t: TestTenant, now: Date) =>
   withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: null }, (db) => warnTenantDeadlines(db, app, t.tenantId, now));
 
+describe("the due-soon email's wording", () => {
+  it("names each kind of request grammatically, in English and French, with the request's id", () => {
+    const view = (kind: string, locale: string) => ({ request: { title: requestTitle(kind, locale), id: "RGF0YQ==", receivedOn: "30 November 2026", dueOn: "1 December 2026" }, tenant: { name: "T" } });
+    expect(render(builtInContent("data_subject_request_due", "en").content, view("erasure", "en")).text)
+      .toContain("An erasure request received 30 November 2026 is due 1 December 2026.\n\nIts id, as Laurel's API shows it: RGF0YQ==\n");
+    expect(render(builtInContent("data_subject_request_due", "fr-CA").content, view("erasure", "fr-CA")).text)
+      .toContain("Une demande d'effacement reçue le 30 November 2026 est due le 1 December 2026.\n\nSon identifiant, tel que l'API de Laurel l'affiche : RGF0YQ==\n");
+    for (const kind of ["access", "portability", "rectification", "erasure", "restriction", "objection", "consent_withdrawal"]) {
+      expect(requestTitle(kind, "en"), kind).toMatch(/^(An? [a-z ]+ request)$/);
+      expect(requestTitle(kind, "fr"), kind).toMatch(/^Une demande d/);
+    }
+    expect(requestTitle("access", "de")).toBe("An access request");
+  });
+});
+
 describe("due soon", () => {
   it("counts working days after today: due Friday is warned from Wednesday, not Tuesday; a holiday pushes it", () => {
     const friday = new Date("2030-01-11T23:59:59.999Z");
@@ -124,8 +140,12 @@ describe("the daily deadline warning", () => {
       const m = fake.sent.filter((s) => s.to.includes(a.email) && s.tags.some((t) => t.value === "data_subject_request_due"));
       return m.length === 2 ? m : null;
     }, "the owners' emails");
-    expect(mails.map((m) => m.text).join("\n")).toContain("A request access received 11 December 2029 is due 11 January 2030.");
-    expect(mails.map((m) => m.text).join("\n")).toContain("A request consent withdrawal received 3 December 2029 is due 3 January 2030.");
+    const soonMail = mails.find((m) => m.text.includes(soon.globalId));
+    const overdueMail = mails.find((m) => m.text.includes(overdue.globalId));
+    expect(soonMail?.text).toContain(`An access request received 11 December 2029 is due 11 January 2030.\n\nIts id, as Laurel's API shows it: ${soon.globalId}\n`);
+    expect(overdueMail?.text).toContain(`A consent withdrawal request received 3 December 2029 is due 3 January 2030.\n\nIts id, as Laurel's API shows it: ${overdue.globalId}\n`);
+    expect(soonMail!.html).toContain(`<code>${soon.globalId}</code>`);
+    expect(decodeGlobalID(soon.globalId)).toEqual({ typename: "DataSubjectRequest", id: soon.id });
     for (const m of mails) {
       for (const secret of [NAME, EMAIL, EMAIL.split("@")[0]!, "E-99173", "Wilhelmina"]) {
         expect(`${m.subject}\n${m.text}\n${m.html}`).not.toContain(secret);

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { parse as parseCsv } from "csv-parse/sync";
 import yauzl from "yauzl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -169,6 +170,23 @@ describe("exporting a person's data", () => {
     expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.1/);
     expect(files.get("csv/recipient.csv")!.toString()).toContain(PERSON.email);
     expect(files.get("csv/credentials.csv")!.toString()).toContain(uuidOf(mine.id));
+  });
+
+  it("writes each CSV in UTF-8 with a byte-order mark, so that spreadsheets read the name right, and it still parses", () => {
+    const csvs = [...files.keys()].filter((path) => path.endsWith(".csv"));
+    expect(csvs).toHaveLength(11);
+    for (const path of csvs) {
+      const bytes = files.get(path)!;
+      expect([...bytes.subarray(0, 3)], path).toEqual([0xef, 0xbb, 0xbf]);
+      expect(bytes[3], `${path}: exactly one mark`).not.toBe(0xef);
+    }
+    const rows = parseCsv(files.get("csv/recipient.csv")!, { bom: true, columns: true }) as Record<string, string>[];
+    expect(rows).toHaveLength(1);
+    expect(Object.keys(rows[0]!)[0]).toBe("id");
+    expect(rows[0]).toMatchObject({ email: PERSON.email, name: PERSON.name });
+    const credentials = parseCsv(files.get("csv/credentials.csv")!, { bom: true, columns: true }) as Record<string, string>[];
+    expect(credentials.map((c) => c.id)).toEqual([uuidOf(mine.id)]);
+    expect(files.get("README.txt")!.toString()).toMatch(/UTF-8 with a byte-order mark/);
   });
 
   it("writes a person.json that validates against schema/person-export.schema.json", () => {

@@ -36,6 +36,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { DECEPTIVE_NAMES, GOOD_NAMES } from "../helpers/names.js";
 
 const tag = randomBytes(3).toString("hex");
 
@@ -344,6 +345,23 @@ describe("refusals", () => {
     expect(await errorCode(rectify(a.owner, { recipientId: held.recipientId, email: "not an address" }))).toBe("BAD_USER_INPUT");
     expect(await snapshot(held.recipientId)).toEqual(before);
     expect(nameIn(await published(held.document))).toBe(person.name);
+  });
+
+  it("refuses a name that would display differently from what is signed, naming the problem, and changes nothing", async () => {
+    const before = await snapshot(held.recipientId);
+    for (const [what, name, message] of DECEPTIVE_NAMES) {
+      const result = await rectify(a.owner, { recipientId: held.recipientId, name });
+      expect(result.__typename, what).toBe("ValidationError");
+      if (result.__typename !== "ValidationError") continue;
+      expect(result.fieldErrors[0], what).toMatchObject({ path: ["input", "name"], message: expect.stringMatching(message) });
+      expect(() => checkCorrection({ name }), what).toThrow(ValidationError);
+    }
+    expect(await snapshot(held.recipientId)).toEqual(before);
+    expect(nameIn(await published(held.document))).toBe(person.name);
+  });
+
+  it("accepts names in every script, emoji ZWJ sequences and bidi marks, in NFC", () => {
+    for (const [what, name] of GOOD_NAMES) expect(checkCorrection({ name }), what).toEqual({ name: name.normalize("NFC") });
   });
 
   it("checks a correction as recipients are checked, in the service too", () => {

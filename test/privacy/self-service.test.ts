@@ -18,6 +18,7 @@ import { MAX_LINKS_PER_DAY } from "../../src/modules/privacy/self-service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend, type SentEmail } from "../helpers/fake-resend.js";
+import { DECEPTIVE_NAMES } from "../helpers/names.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
 
 const tag = randomBytes(3).toString("hex");
@@ -220,6 +221,20 @@ describe("a correction asked for by link", () => {
     expect((await use(url, "POST")).status).toBe(200);
     const request = (await requests(a.owner)).find((r) => r.kind === "rectification" && r.recipient?.email === person.email) as any;
     expect(request.requestedChanges).toEqual({ name: "Leïla Ḥaddād".normalize("NFC"), email: `leila.haddad.${tag}@example.test` });
+  });
+});
+
+describe("a corrected name asked for by link that would display differently from what is signed", () => {
+  it("is refused, saying why, and no link is sent", async () => {
+    const person = { email: `deceptive.${tag}@example.test`, name: "Dana Ceptive" };
+    const credential = await issue(a.owner, person);
+    const before = linkEmails(person.email);
+    for (const [what, correctName, message] of DECEPTIVE_NAMES) {
+      const asked = await ask(a.tenantId, credential.id, { kind: "rectification", correctName });
+      expect(asked, what).toMatchObject({ status: 400, json: { error: { code: "BAD_REQUEST", message: expect.stringMatching(message) } } });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(linkEmails(person.email)).toBe(before);
   });
 });
 

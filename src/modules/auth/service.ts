@@ -2,6 +2,7 @@
 // the narrow SECURITY DEFINER functions of sql/005 rather than table grants.
 import type { Db } from "../../db/tenant-transaction.js";
 import { pgError } from "../../db/errors.js";
+import { personNameProblem } from "../../lib/text.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
 import { deriveHash, hashPassword, MIN_PASSWORD_LENGTH } from "./passwords.js";
 import { issueToken } from "./tokens.js";
@@ -57,6 +58,9 @@ export function checkPassword(password: string, path: string[]): void {
 function checkName(value: string, path: string[], label: string): string {
   const trimmed = value.trim();
   if (trimmed.length < 1 || trimmed.length > 200) throw ValidationError.field(path, `${label} must have 1 to 200 characters`);
+  // A person's or organisation's name; the latter is the first issuer name, signed: it must show as stored.
+  const problem = personNameProblem(trimmed);
+  if (problem) throw ValidationError.field(path, problem);
   return trimmed;
 }
 

@@ -5,7 +5,7 @@
 // different payload" although the first request went out.
 import { boundQuery } from "../../db/request-connection.js";
 import type { Config } from "../../config.js";
-import { builtInContent, emailDay, localeChain, render, type Content, type EmailKind, type MergeValues } from "./content.js";
+import { builtInContent, emailDay, localeChain, render, requestTitle, type Content, type EmailKind, type MergeValues } from "./content.js";
 import { claimUrl, emailTracking } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
@@ -202,7 +202,13 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     invitation: { role: payload.role ?? "" },
     reminder: { number: payload.reminderNumber ?? "" },
     links: { accept: payload.acceptUrl ?? "" },
-    request: { kind: payload.requestKind ?? "", receivedOn: payload.receivedOn ?? "", dueOn: payload.dueOn ?? "", action: payload.requestAction ?? "" },
+    request: {
+      title: payload.requestKind ? requestTitle(String(payload.requestKind), email.locale) : "",
+      id: payload.requestId ?? "",
+      receivedOn: payload.receivedOn ?? "",
+      dueOn: payload.dueOn ?? "",
+      action: payload.requestAction ?? "",
+    },
     link: { expiresAt: payload.linkExpiresAt ?? "" },
     rectification: {
       changedName: payload.changedName ?? "",

@@ -100,8 +100,8 @@ const en: Defaults = {
   // Names no one: the request's kind and dates only (privacy/deadline-warnings.ts).
   data_subject_request_due: {
     subject: "A people's-rights request is due on {{request.dueOn}}",
-    html: wrap(`<p>Hello,</p><p>A request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>See the list of requests in {{tenant.name}} on Laurel.</p>`),
-    text: "Hello,\n\nA request {{request.kind}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+    html: wrap(`<p>Hello,</p><p>{{request.title}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
+    text: "Hello,\n\n{{request.title}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the address on record, at the person's request: what they asked, the one-time link, its expiry.
   privacy_request_link: {
@@ -185,8 +185,8 @@ const fr: Defaults = {
   },
   data_subject_request_due: {
     subject: "Une demande relative aux données personnelles est due le {{request.dueOn}}",
-    html: wrap(`<p>Bonjour,</p><p>Une demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
-    text: "Bonjour,\n\nUne demande {{request.kind}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+    html: wrap(`<p>Bonjour,</p><p>{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
+    text: "Bonjour,\n\n{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
   privacy_request_link: {
     subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",
@@ -242,6 +242,33 @@ export function builtInContent(kind: EmailKind, locale: string | null | undefine
     if (defaults) return { locale: l, content: defaults[kind] };
   }
   return { locale: "en", content: en[kind] };
+}
+
+/** A people's-rights request's kind as a sentence begins with it, per built-in language. */
+const REQUEST_TITLES: Record<string, Record<string, string>> = {
+  en: {
+    access: "An access request", portability: "A portability request", rectification: "A rectification request",
+    erasure: "An erasure request", restriction: "A restriction request", objection: "An objection request",
+    consent_withdrawal: "A consent withdrawal request",
+  },
+  fr: {
+    access: "Une demande d'accès", portability: "Une demande de portabilité", rectification: "Une demande de rectification",
+    erasure: "Une demande d'effacement", restriction: "Une demande de limitation du traitement", objection: "Une demande d'opposition",
+    consent_withdrawal: "Une demande de retrait du consentement",
+  },
+};
+
+/**
+ * "An erasure request", "Une demande d'effacement": a data subject request's kind (the enum value,
+ * e.g. "consent_withdrawal") as the subject of a sentence ({{request.title}}), in the best built-in
+ * language for `locale`, English last; an unknown kind reads "A request (kind)".
+ */
+export function requestTitle(kind: string, locale: string | null | undefined): string {
+  for (const l of [...localeChain(locale), "en"]) {
+    const title = REQUEST_TITLES[l]?.[kind];
+    if (title) return title;
+  }
+  return `A request (${kind.replaceAll("_", " ")})`;
 }
 
 /**

@@ -2,6 +2,7 @@
 // demand). Keys are made on first use, so a new tenant can issue at once.
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
+import { personNameProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
 import type { Caller } from "../common/caller.js";
 import { generateKeyMaterial, type SigningKey } from "../credentials/vc/proofs.js";
@@ -40,6 +41,8 @@ export interface ProfileInput {
 export async function updateProfile(db: Db, caller: Caller, input: ProfileInput) {
   const name = input.name.trim();
   if (!name || name.length > 200) throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
+  const nameProblem = personNameProblem(name); // signed as the credential's issuer.name and shown on its pages
+  if (nameProblem) throw ValidationError.field(["input", "name"], nameProblem);
   for (const field of ["url", "imageUrl"] as const) {
     const value = input[field];
     if (value && !/^https?:\/\/\S+$/.test(value)) throw ValidationError.field(["input", field], "Must be an http(s) URL");

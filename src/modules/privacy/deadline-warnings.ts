@@ -2,6 +2,7 @@
 // whose deadline is two working days away or nearer (in the tenant's zone, less its holidays), or
 // already past, is warned once: an email to each of the tenant's owners and a data_subject_request.due_soon
 // webhook, and warned_at is set in the same transaction. Neither names the person.
+import { encodeGlobalID } from "@pothos/plugin-relay";
 import { DateTime } from "luxon";
 import { withTenantTransaction, type Db } from "../../db/tenant-transaction.js";
 import { zoneOrUtc } from "../../lib/calendar.js";
@@ -53,7 +54,13 @@ export async function warnTenantDeadlines(db: Db, app: Pick<WorkerApp, "config">
     toEmail: user.email,
     locale: "en",
     idempotencyKey: `data_subject_request_due:${r.id}:${user.id}`,
-    payload: { requestKind: r.kind.replaceAll("_", " "), receivedOn: emailDay(r.receivedAt, timeZone, "en"), dueOn: emailDay(r.deadlineAt, timeZone, "en") },
+    // The request's global id (as the API and the due_soon webhook show it) lets owners find it; no personal data.
+    payload: {
+      requestKind: r.kind,
+      requestId: encodeGlobalID("DataSubjectRequest", r.id),
+      receivedOn: emailDay(r.receivedAt, timeZone, "en"),
+      dueOn: emailDay(r.deadlineAt, timeZone, "en"),
+    },
   })));
   await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
   await emitRequestsDueSoon(db, due);

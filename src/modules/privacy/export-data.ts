@@ -182,8 +182,22 @@ function table<T extends Record<string, unknown>>(rows: T[], columns: (keyof T &
   return resultCsv([columns, ...rows.map((r) => columns.map((c) => cell(r[c])))]);
 }
 
-/** One CSV per section; nested values (attributes, documents, details) are JSON in their cell. */
+/**
+ * A UTF-8 byte-order mark: Excel on Windows opens a CSV without one in the ANSI code page, turning
+ * every non-Latin name into mojibake; with it, Excel, LibreOffice and csv parsers (csv-parse `bom: true`,
+ * Python's utf-8-sig) read UTF-8. RFC 4180 does not forbid it.
+ */
+const BOM = "\uFEFF";
+
+/**
+ * One CSV per section, keyed by its path in the ZIP: RFC 4180 text, UTF-8 starting with a byte-order
+ * mark (U+FEFF), a header row, nested values (attributes, documents, details) as JSON in their cell.
+ */
 export function personCsvFiles(data: PersonData): Record<string, string> {
+  return Object.fromEntries(Object.entries(personCsvTables(data)).map(([path, csv]) => [path, BOM + csv]));
+}
+
+function personCsvTables(data: PersonData): Record<string, string> {
   return {
     "csv/recipient.csv": table([{ ...data.recipient, ...data.privacyChoices }], [
       "id", "email", "name", "externalId", "locale", "attributes", "createdAt", "updatedAt", "erasedAt",
@@ -228,7 +242,8 @@ Format version: ${EXPORT_FORMAT_VERSION}
 Files
   person.json            Everything below in one JSON document (schema: person-export.schema.json in
                          Laurel's repository, JSON Schema draft 2020-12). Times are ISO 8601 in UTC.
-  csv/*.csv              The same, one file per section, UTF-8 with a header row. Nested values are JSON
+  csv/*.csv              The same, one file per section, in UTF-8 with a byte-order mark (so that
+                         spreadsheets read non-Latin letters right) and a header row. Nested values are JSON
                          text in their cell. A cell that begins with = + - @ or a tab got a leading
                          apostrophe so that spreadsheets do not run it; remove one leading apostrophe.
   credentials/<id>.json  Each credential's signed document exactly as published at its URL.

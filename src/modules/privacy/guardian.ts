@@ -12,7 +12,7 @@ import { requestDeadline } from "./deadlines.js";
 import { deadlineCalendar } from "./service.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { normaliseEmail } from "../../lib/email-address.js";
-import { textProblem } from "../../lib/text.js";
+import { nfc, personNameProblem, textProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
@@ -53,9 +53,10 @@ export interface RequestGuardianConsentInput {
 
 /**
  * Opens a pending consent for a child (GDPR Art. 8): the guardian's address normalised, their name
- * checked (1-200 characters, one line), the wording fixed now with its version, due within 7 days. A
- * pending consent for the same child is expired first (one waits at a time). The recipient must be a child
- * now (marked, or under 13 by birth date in the tenant's zone); another tenant's recipient is NotFound.
+ * checked as text (lib/text), put in NFC, trimmed, 1-200 characters and a person's name (lib/text
+ * personNameProblem), the wording fixed now with its version, due within 7 days. A pending consent for
+ * the same child is expired first (one waits at a time). The recipient must be a child now (marked, or
+ * under 13 by birth date in the tenant's zone); another tenant's recipient is NotFound.
  * The caller emails the guardian a one-time link (privacy links, purpose guardian_consent).
  * @throws NotFoundError, ValidationError, AlreadyErasedError
  */
@@ -63,11 +64,14 @@ export async function requestGuardianConsent(db: Db, caller: Caller, input: Requ
   const problems: FieldProblem[] = [];
   const email = normaliseEmail(input.guardianEmail);
   if (!email.ok) problems.push({ path: ["input", "guardianEmail"], message: `Not a valid email address: ${email.reason}` });
-  const name = input.guardianName.trim();
-  const nameProblem = textProblem(name);
-  if (name.length < 1 || name.length > MAX_GUARDIAN_NAME) problems.push({ path: ["input", "guardianName"], message: `A name has 1 to ${MAX_GUARDIAN_NAME} characters` });
-  else if (nameProblem) problems.push({ path: ["input", "guardianName"], message: nameProblem });
-  else if (/[\r\n\t]/.test(name)) problems.push({ path: ["input", "guardianName"], message: "A name is one line" });
+  const textIssue = textProblem(input.guardianName);
+  const name = textIssue ? "" : nfc(input.guardianName).trim();
+  if (textIssue) problems.push({ path: ["input", "guardianName"], message: textIssue });
+  else if (name.length < 1 || name.length > MAX_GUARDIAN_NAME) problems.push({ path: ["input", "guardianName"], message: `A name has 1 to ${MAX_GUARDIAN_NAME} characters` });
+  else {
+    const nameProblem = personNameProblem(name);
+    if (nameProblem) problems.push({ path: ["input", "guardianName"], message: nameProblem });
+  }
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
 
   const child = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;

@@ -7,7 +7,7 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { normaliseEmail } from "../../lib/email-address.js";
-import { nfc, textProblem } from "../../lib/text.js";
+import { nfc, personNameProblem, textProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { correctedDocument, urls } from "../credentials/document.js";
@@ -45,7 +45,8 @@ export interface Correction {
 
 /**
  * Checks a correction as recipients are checked (recipients/service.ts checkRecipient): a name is text
- * (lib/text), NFC, trimmed, one line, 1 to 200 characters; an email is normalised by
+ * (lib/text), NFC, trimmed, 1 to 200 characters, and a person's name (lib/text personNameProblem: one
+ * line, no bidi controls or tag characters, something visible); an email is normalised by
  * lib/email-address. At least one must be given; a name may be corrected, not removed. Throws
  * ValidationError with one problem per field under `base`.
  */
@@ -58,8 +59,11 @@ export function checkCorrection(input: CorrectionInput, base: string[] = ["input
     if (problem) problems.push({ path: [...base, "name"], message: problem });
     else if (!name) problems.push({ path: [...base, "name"], message: "A corrected name cannot be empty" });
     else if (name.length > MAX_NAME) problems.push({ path: [...base, "name"], message: `At most ${MAX_NAME} characters` });
-    else if (/[\r\n\t]/.test(name)) problems.push({ path: [...base, "name"], message: "A name is one line: no line breaks or tabs" });
-    else out.name = name;
+    else {
+      const nameProblem = personNameProblem(name);
+      if (nameProblem) problems.push({ path: [...base, "name"], message: nameProblem });
+      else out.name = name;
+    }
   }
   if (input.email != null) {
     const checked = normaliseEmail(input.email);

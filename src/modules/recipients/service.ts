@@ -6,7 +6,7 @@ import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { normaliseEmail } from "../../lib/email-address.js";
-import { nfc, nfcTree, textProblem, textProblemsIn } from "../../lib/text.js";
+import { nfc, nfcTree, personNameProblem, textProblem, textProblemsIn } from "../../lib/text.js";
 
 export interface RecipientInput {
   email: string;
@@ -42,7 +42,8 @@ const LOCALE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
 /**
  * Checks a recipient's details and returns them as stored: email normalised by lib/email-address.ts,
- * text in NFC (lib/text.ts), name on one line. Throws ValidationError with one problem per field, under
+ * text in NFC (lib/text.ts), name a person's name (lib/text personNameProblem: one line, no bidi
+ * controls or tag characters, something visible). Throws ValidationError with one problem per field, under
  * `base` (["input"] for GraphQL; a bulk row's problems are reported by column).
  */
 export function checkRecipient(input: RecipientInput, base: string[] = ["input"]) {
@@ -58,7 +59,8 @@ export function checkRecipient(input: RecipientInput, base: string[] = ["input"]
   const name = text("name", input.name);
   const externalId = text("externalId", input.externalId);
   if ((name?.length ?? 0) > 200) problems.push({ path: [...base, "name"], message: "At most 200 characters" });
-  if (name && /[\r\n\t]/.test(name)) problems.push({ path: [...base, "name"], message: "A name is one line: no line breaks or tabs" });
+  const nameProblem = name ? personNameProblem(name) : null;
+  if (nameProblem) problems.push({ path: [...base, "name"], message: nameProblem });
   if ((externalId?.length ?? 0) > 200) problems.push({ path: [...base, "externalId"], message: "At most 200 characters" });
   const locale = text("locale", input.locale) ?? "en";
   if (!LOCALE.test(locale)) problems.push({ path: [...base, "locale"], message: "Use a language tag such as en or pt-BR" });

@@ -6,6 +6,7 @@ import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { rangeProblem } from "../../lib/calendar.js";
+import { personNameProblem } from "../../lib/text.js";
 import { hasMergeTags, mergeTextProblems, RECIPIENT_NAME } from "./merge-fields.js";
 
 export const CUSTOM_FIELD_TYPES = ["TEXT", "NUMBER", "DATE", "URL"] as const;
@@ -71,6 +72,7 @@ export function checkContent(input: TemplateContent, base: string[] = ["input"])
   const name = input.name.trim();
   const description = input.description.trim();
   if (!name || name.length > 200) bad("name", "Name must have 1 to 200 characters");
+  else if (personNameProblem(name)) bad("name", personNameProblem(name)!); // signed as the achievement's name
   if (!description || description.length > 5000) bad("description", "Description must have 1 to 5,000 characters");
   if (!input.criteriaNarrative?.trim() && !input.criteriaUrl) bad("criteriaNarrative", "Give criteria: a narrative, a URL, or both");
   if ((input.criteriaNarrative?.length ?? 0) > 10_000) bad("criteriaNarrative", "At most 10,000 characters");

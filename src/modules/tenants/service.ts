@@ -1,6 +1,7 @@
 // Changes to the tenant record itself: its name, its time zone and its analytics minimum group size.
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
+import { personNameProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
 import type { Caller } from "../common/caller.js";
 import { DEFAULT_TIME_ZONE, isServerTimeZone } from "../../lib/calendar.js";
@@ -24,6 +25,8 @@ export async function updateTenant(db: Db, caller: Caller, input: TenantChanges,
   if (input.name != null) {
     data.name = input.name.trim();
     if (data.name.length < 1 || data.name.length > 200) throw ValidationError.field(["input", "name"], "Name must have 1 to 200 characters");
+    const problem = personNameProblem(data.name); // the issuer's name until a profile is set: signed, shown
+    if (problem) throw ValidationError.field(["input", "name"], problem);
   }
   if (input.timeZone != null) {
     data.timeZone = input.timeZone.trim();
