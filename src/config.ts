@@ -181,6 +181,8 @@ export function parseKeks(raw: string | undefined): Map<number, Buffer> {
     const match = /^(\d+):([A-Za-z0-9+/=_-]+)$/.exec(part);
     const key = match ? Buffer.from(match[2]!, "base64") : Buffer.alloc(0);
     if (!match || key.length !== 32) throw new StartupError("LAUREL_KEKS entries must look like <version>:<base64 of 32 bytes>");
+    // Two keys under one version would silently keep the last: what was sealed under the other never opens.
+    if (keks.has(Number(match[1]))) throw new StartupError(`LAUREL_KEKS names version ${match[1]} twice: give each key its own version`);
     keks.set(Number(match[1]), key);
   }
   return keks;

@@ -13,7 +13,7 @@ import { createRateLimiter } from "../lib/rate-limit.js";
 import { readBody } from "../lib/read-body.js";
 import { AlreadyErasedError } from "../modules/privacy/erasure.js";
 import { describeLink, isSignedPrivacyLink, PrivacyLinkError, useLink } from "../modules/privacy/links.js";
-import { askForPrivacyLink, GuardianRequiredError, requestAction, SELF_SERVICE_KINDS, TooManyLinksError } from "../modules/privacy/self-service.js";
+import { askForPrivacyLink, requestAction, SELF_SERVICE_KINDS, TooManyLinksError } from "../modules/privacy/self-service.js";
 import { escapeHtml, messagePage, page, sendPage } from "./html.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
@@ -26,7 +26,6 @@ function refusal(error: unknown): { status: number; code: string; message: strin
   if (error instanceof PrivacyLinkError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof AlreadyErasedError) return { status: 410, code: "ALREADY_ERASED", message: "This person's data has been erased: nothing of theirs is left" };
   if (error instanceof TooManyLinksError) return { status: 429, code: "TOO_MANY_LINKS", message: error.message };
-  if (error instanceof GuardianRequiredError) return { status: 409, code: "GUARDIAN_REQUIRED", message: error.message };
   // readBody's refusal of a body over MAX_FORM_BYTES: the client's to fix, never a server fault.
   if ((error as { status?: number } | null)?.status === 413) return { status: 413, code: "PAYLOAD_TOO_LARGE", message: `At most ${MAX_FORM_BYTES} bytes` };
   if (error instanceof NotFoundError) return { status: 404, code: "NOT_FOUND", message: "Not found" };
@@ -153,7 +152,7 @@ export function createPrivacyRoutes(app: App) {
         answer(req, res, 200, content, () => confirmPage(content, `${url.pathname}${url.search}`));
         return true;
       }
-      const done = await inTenant(tenantId, (db) => useLink(db, tenantId, linkId));
+      const done = await inTenant(tenantId, (db) => useLink(db, app.config, tenantId, linkId));
       answer(req, res, 200, done, () => messagePage(done.title, done.message));
       return true;
     } catch (error) {

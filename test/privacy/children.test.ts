@@ -289,8 +289,10 @@ describe("a child marked after issuance, with no guardian on record", () => {
       headers: { accept: "application/json", "content-type": "application/json" },
       body: JSON.stringify({ kind: "access" }),
     });
-    expect(asked.status).toBe(409);
-    expect(((await asked.json()) as any).error.code).toBe("GUARDIAN_REQUIRED");
+    // The same answer as a sent link (the public URL must not tell anyone its holder is a child), but no email.
+    expect(asked.status).toBe(202);
+    const [withheld] = await app.db.admin`select details from audit_log where tenant_id = ${a.tenantId} and action = 'privacy_link.withheld' and target_id = ${rawId(issued.id)}`;
+    expect(withheld!.details).toMatchObject({ kind: "access" });
 
     const { rectifyRecipient } = await a.owner.request(RectifyRecipientDocument, { input: { recipientId: createRecipient.id, name: "Late Kid Corrected" } });
     expect(rectifyRecipient.__typename).toBe("GuardianConsentRequiredError");

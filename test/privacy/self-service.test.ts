@@ -141,6 +141,12 @@ describe("a person asking for their rights by a one-time link", () => {
       recipient: { email: PERSON.email },
     });
     expect(request!.identityVerification.note).toMatch(/One-time link emailed to the address on record/);
+    // The owners hear of it at once, without the person's name or address.
+    const notice = await waitFor(async () => fake.sent.find((m) => m.to.includes(a.email) && m.tags.some((t) => t.value === "data_subject_request_filed")), "the owners' notice");
+    expect(notice.text).toContain("An access request was filed");
+    expect(notice.text).toContain(request!.id);
+    expect(notice.text).not.toContain(PERSON.email);
+    expect(notice.text).not.toContain(PERSON.name);
 
     // Once only.
     expect(await use(url, "POST")).toMatchObject({ status: 410, json: { error: { code: "LINK_USED" } } });

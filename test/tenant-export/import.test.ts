@@ -3,6 +3,7 @@
 // webhook endpoint arrives disabled with a new secret, API keys revoked), and a tampered ZIP, an unknown
 // key-encryption key or a second import of the same tenant is refused with nothing written.
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -89,6 +90,39 @@ describe("importing a tenant into a fresh Laurel", () => {
       expect((error as Error).message, label).toMatch(label === "table" ? /is not one this Laurel exports/ : /columns secret_hash do not exist here|do not exist/);
     }
     expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+  });
+
+  it("takes no account that no membership names, and no sender domain as verified, whatever a crafted ZIP says", async () => {
+    const m = manifest();
+    const crafted = new Map(files);
+    const append = (table: string, row: Record<string, unknown>) => {
+      const entry = m.files.find((f) => f.table === table)!;
+      const body = Buffer.concat([crafted.get(entry.path)!, Buffer.from(`${JSON.stringify(row)}\n`)]);
+      crafted.set(entry.path, body);
+      entry.rows += 1;
+      entry.bytes = body.length;
+      entry.sha256 = createHash("sha256").update(body).digest("hex");
+    };
+    append("users", { id: "0190a3f0-0000-7000-8000-00000000beef", email: "ceo@victim-company.example", name: "Squatted", created_at: new Date().toISOString(), updated_at: new Date().toISOString() });
+    append("sender_domains", { tenant_id: a.tenantId, id: "0190a3f0-0000-7000-8000-00000000d0d0", domain: "laurel.example", status: "verified", provider_domain_id: "d_fake", dns_records: [], verified_at: new Date().toISOString(), created_at: new Date().toISOString() });
+    crafted.set("manifest.json", Buffer.from(JSON.stringify(m)));
+    const zip = new yazl.ZipFile();
+    for (const [name, body] of crafted) zip.addBuffer(body, name);
+    zip.end();
+    const chunks: Buffer[] = [];
+    for await (const c of zip.outputStream) chunks.push(c as Buffer);
+    const craftedPath = zipPath.replace(/\.zip$/, "-crafted.zip");
+    await writeFile(craftedPath, Buffer.concat(chunks));
+    const other = await createTestDatabase();
+    try {
+      await importTenant({ adminUrl: other.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath: craftedPath });
+      expect(await other.admin`select 1 from users where email = 'ceo@victim-company.example'`).toEqual([]);
+      expect((await other.admin`select count(*)::int as n from users`)[0]!.n).toBeGreaterThan(0); // the members came
+      const [domain] = await other.admin`select status::text, verified_at from sender_domains where domain = 'laurel.example'`;
+      expect(domain).toEqual({ status: "pending", verified_at: null });
+    } finally {
+      await other.drop();
+    }
   });
 
   it("refuses when this deployment cannot open the signing keys, and writes nothing", async () => {

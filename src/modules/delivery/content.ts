@@ -20,6 +20,7 @@ export type EmailKind =
   | (typeof EMAIL_KINDS)[number]
   | "invitation"
   | "data_subject_request_due"
+  | "data_subject_request_filed"
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
@@ -102,6 +103,12 @@ const en: Defaults = {
     subject: "A people's-rights request is due on {{request.dueOn}}",
     html: wrap(`<p>Hello,</p><p>{{request.title}} received {{request.receivedOn}} is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
     text: "Hello,\n\n{{request.title}} received {{request.receivedOn}} is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+  },
+  // Names no one: a person filed a request by their own link (privacy/deadline-warnings.ts tellOwnersOfRequest).
+  data_subject_request_filed: {
+    subject: "A people's-rights request was filed: due {{request.dueOn}}",
+    html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
+    text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the address on record, at the person's request: what they asked, the one-time link, its expiry.
   privacy_request_link: {
@@ -187,6 +194,11 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles est due le {{request.dueOn}}",
     html: wrap(`<p>Bonjour,</p><p>{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\n{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  data_subject_request_filed: {
+    subject: "Une demande relative aux données personnelles a été déposée : due le {{request.dueOn}}",
+    html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
+    text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
   privacy_request_link: {
     subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",

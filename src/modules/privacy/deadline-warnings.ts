@@ -67,6 +67,32 @@ export async function warnTenantDeadlines(db: Db, app: Pick<WorkerApp, "config">
   return due.map((r) => r.id);
 }
 
+/**
+ * A person (or a child's guardian) filed a request through their own link: each owner is told at once,
+ * by a short email naming the request's kind, dates and global id, never the person, so no request waits
+ * unseen until its due-soon warning.
+ */
+export async function tellOwnersOfRequest(
+  db: Db,
+  config: Parameters<typeof mailSettings>[0],
+  request: { id: string; tenantId: string; kind: string; receivedAt: Date; deadlineAt: Date },
+): Promise<void> {
+  const { timeZone } = await deadlineCalendar(db, request.tenantId);
+  const owners = await db.membership.findMany({ where: { tenantId: request.tenantId, role: "owner" }, select: { user: { select: { id: true, email: true } } } });
+  await queueEmails(db, mailSettings(config), request.tenantId, owners.map(({ user }) => ({
+    kind: "data_subject_request_filed",
+    toEmail: user.email,
+    locale: "en",
+    idempotencyKey: `data_subject_request_filed:${request.id}:${user.id}`,
+    payload: {
+      requestKind: request.kind,
+      requestId: encodeGlobalID("DataSubjectRequest", request.id),
+      receivedOn: emailDay(request.receivedAt, timeZone, "en"),
+      dueOn: emailDay(request.deadlineAt, timeZone, "en"),
+    },
+  })), { skipExisting: true });
+}
+
 /** The cron task: finds the tenants with an unwarned pending request through `owner`, then works each as the tenant. */
 export async function warnDeadlines(app: WorkerApp, owner: OwnerQuery, now = new Date()): Promise<number> {
   // A coarse bound for the cross-tenant question (two working days never span more than this, holidays

@@ -103,7 +103,10 @@ async function sendExportLink(
 ): Promise<void> {
   const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { email: true, locale: true, isChild: true, birthDate: true } });
   const timeZone = await tenantTimeZone(db, tenantId);
-  const guardian = isChildNow(person, timeZone, now) ? await guardianOf(db, tenantId, recipientId) : null;
+  const child = isChildNow(person, timeZone, now);
+  const guardian = child ? await guardianOf(db, tenantId, recipientId) : null;
+  // A child's data goes to their guardian only; with none on record, staff hand the link over (export { url }).
+  if (child && !guardian) return;
   await queueEmails(db, mailSettings(config), tenantId, [{
     kind: "person_export_ready",
     toEmail: guardian?.email ?? person.email,

@@ -20,6 +20,7 @@ import { recordChoice } from "./choices.js";
 import { assertNotErased } from "./erasure.js";
 import { createOneTimeLink, registerLinkPurpose } from "./links.js";
 import { isChildNow } from "./processing.js";
+import { tellOwnersOfRequest } from "./deadline-warnings.js";
 
 /** The wording's version: a new text gets a new version, and each consent keeps the one it showed. */
 export const GUARDIAN_WORDING_VERSION = "2026-11-30";
@@ -214,7 +215,7 @@ export const guardianErasureLinkHandler = {
       action: "Ask for erasure",
     };
   },
-  async confirm(db: Db, link: GuardianLink, now: Date) {
+  async confirm(db: Db, link: GuardianLink, now: Date, config?: App["config"]) {
     await assertNotErased(db, link.tenantId, link.recipientId);
     const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
     const request = await db.dataSubjectRequest.create({
@@ -225,6 +226,7 @@ export const guardianErasureLinkHandler = {
       },
     });
     await recordAudit(db, linkCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
+    if (config) await tellOwnersOfRequest(db, config, request);
     return { title: "Request received", message: "The organisation has your request to erase your child's data and must carry it out within seven working days." };
   },
 };

@@ -100,7 +100,7 @@ export interface LinkPurposeHandler {
    * Does the link's work in the same transaction that marks it used; throwing an ExpectedError leaves the
    * link unused and nothing changed. Returns what the person is told.
    */
-  confirm(db: Db, link: PrivacyLink, now: Date): Promise<{ title: string; message: string; details?: Record<string, unknown> }>;
+  confirm(db: Db, link: PrivacyLink, now: Date, config: App["config"]): Promise<{ title: string; message: string; details?: Record<string, unknown> }>;
 }
 
 const handlers = new Map<PrivacyLinkPurpose, LinkPurposeHandler>();
@@ -135,14 +135,14 @@ export async function describeLink(db: Db, tenantId: string, linkId: string, now
  * Uses a link once: claims it (used_at, guarded so two concurrent uses cannot both pass), then runs its
  * purpose's confirm(). Errors: PrivacyLinkError, or whatever confirm() refuses with (the link stays unused).
  */
-export async function useLink(db: Db, tenantId: string, linkId: string, now = new Date()) {
+export async function useLink(db: Db, config: App["config"], tenantId: string, linkId: string, now = new Date()) {
   const link = await openLink(db, tenantId, linkId, now);
   const { count } = await db.privacyLink.updateMany({
     where: { tenantId, id: link.id, usedAt: null, expiresAt: { gt: now } },
     data: { usedAt: now },
   });
   if (count !== 1) throw new PrivacyLinkError("LINK_USED", "This link has already been used: it works once");
-  return handlerFor(link.purpose).confirm(db, { ...link, usedAt: now }, now);
+  return handlerFor(link.purpose).confirm(db, { ...link, usedAt: now }, now, config);
 }
 
 /** Erasure's part: the person's links (and the addresses they went to) go with them. Returns how many. */

@@ -16,12 +16,13 @@ import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError, assertNotErased } from "./erasure.js";
-import { createOneTimeLink, registerLinkPurpose, type PrivacyLink } from "./links.js";
+import { createOneTimeLink, LINK_TTL_HOURS, registerLinkPurpose, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
 import { guardianOf, withdrawGivenGuardianConsents } from "./guardian.js";
 import { isChildNow } from "./processing.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 import { deadlineCalendar } from "./service.js";
+import { tellOwnersOfRequest } from "./deadline-warnings.js";
 
 /** Every right a person can ask for themselves, in the order the page lists them. */
 export const SELF_SERVICE_KINDS: readonly DataSubjectRequestKind[] = [
@@ -62,13 +63,6 @@ export class TooManyLinksError extends ExpectedError {
   override name = "TooManyLinksError";
   constructor() {
     super(`At most ${MAX_LINKS_PER_DAY} links a day are sent to one person: use one already sent, or try tomorrow`);
-  }
-}
-
-export class GuardianRequiredError extends ExpectedError {
-  override name = "GuardianRequiredError";
-  constructor() {
-    super("This credential's holder is a child: their rights are exercised by a parent or guardian, and the organisation has none on record. Write to the organisation.");
   }
 }
 
@@ -126,8 +120,14 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   // A child's rights are their guardian's to exercise (Art. 8): the link goes to the guardian on record.
   const child = isChildNow(recipient, timeZone, now);
   const guardian = child ? await guardianOf(db, tenantId, recipient.id) : null;
-  // A child's link goes to their guardian only: with none on record, no one is emailed.
-  if (child && !guardian) throw new GuardianRequiredError();
+  // A child's link goes to their guardian only: with none on record, no one is emailed. The answer is the
+  // same as when a link went out, so a credential's public URL does not tell anyone its holder is a child;
+  // staff see it in the audit log.
+  if (child && !guardian) {
+    const caller: Caller = { tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+    await recordAudit(db, caller, { action: "privacy_link.withheld", targetType: "Credential", targetId: credentialId, details: { kind, reason: "a child without a guardian on record" } });
+    return { expiresAt: new Date(now.getTime() + LINK_TTL_HOURS.data_subject_request * 3_600_000) };
+  }
   const link = await createOneTimeLink(db, app.config, {
     tenantId,
     purpose: guardian && kind === "erasure" ? "guardian_erasure" : "data_subject_request",
@@ -160,7 +160,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
  * The person's own request, recorded as they confirm it by their link: filed_by data_subject, identity
  * verified by email_link (the note says to which address and when), deadline from receipt, that is now.
  */
-export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
+export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, config?: App["config"]) {
   const payload = link.payload as unknown as { kind: DataSubjectRequestKind; correction?: Correction; guardian?: boolean };
   await assertNotErased(db, link.tenantId, link.recipientId);
   const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
@@ -186,6 +186,7 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date) {
     targetId: request.id,
     details: { kind: payload.kind, identityMethod: "email_link", filedBy: "data_subject", linkId: link.id, deadlineAt: deadlineAt.toISOString() },
   });
+  if (config) await tellOwnersOfRequest(db, config, request);
   return request;
 }
 
@@ -217,8 +218,8 @@ registerLinkPurpose("data_subject_request", {
       action: "Confirm my request",
     };
   },
-  async confirm(db, link, now) {
-    let request = await fileOwnRequest(db, link, now);
+  async confirm(db, link, now, config) {
+    let request = await fileOwnRequest(db, link, now, config);
     const { timeZone } = await deadlineCalendar(db, link.tenantId);
     const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
     // Withdrawing consent must be as easy as giving it (Art. 7(3)), and an objection or a restriction asked

@@ -162,6 +162,9 @@ function fixup(table: string, keks: ReadonlyMap<number, Buffer>, importedAt: str
     };
   }
   if (table === "api_keys") return (row) => ({ ...row, secret_hash: pgBytes(randomBytes(32)), revoked_at: row.revoked_at ?? importedAt });
+  // A domain verified elsewhere is not verified here: the tenant verifies it again with this deployment's
+  // provider (otherwise a ZIP could make any domain, the platform's own included, a verified sender).
+  if (table === "sender_domains") return (row) => ({ ...row, status: "pending", verified_at: null });
   return null;
 }
 
@@ -195,6 +198,7 @@ export async function importTenant(options: ImportOptions): Promise<ImportResult
     const tenantId = manifest.tenantId;
     const importedAt = new Date().toISOString();
     const tables: ImportResult["tables"] = [];
+    const createdUsers: string[] = [];
     await sql.begin(async (tx) => {
       await tx.unsafe(`set local role "${options.roles.owner}"`);
       await tx`select set_config('app.tenant_id', ${tenantId}, true), set_config('statement_timeout', '0', true)`;
@@ -214,12 +218,13 @@ export async function importTenant(options: ImportOptions): Promise<ImportResult
         const columns = [...file.columns, ...(EXTRA_COLUMNS[file.table] ?? [])];
         const change = fixup(file.table, options.keks, importedAt);
         const list = columns.map((c) => `"${c}"`).join(", ");
-        const conflict = file.table === "users" ? " on conflict (id) do nothing" : "";
+        const conflict = file.table === "users" ? " on conflict (id) do nothing returning id" : "";
         const insert = `insert into "${file.table}" (${list}) select ${list} from json_populate_recordset(null::"${file.table}", $1::text::json)${conflict}`;
         let batch: string[] = [];
         const flush = async () => {
           if (!batch.length) return;
-          await tx.unsafe(insert, [`[${batch.join(",")}]`]);
+          const inserted = await tx.unsafe(insert, [`[${batch.join(",")}]`]);
+          if (file.table === "users") for (const r of inserted as unknown as { id: string }[]) createdUsers.push(r.id);
           batch = [];
         };
         let rows = 0;
@@ -238,6 +243,14 @@ export async function importTenant(options: ImportOptions): Promise<ImportResult
         if (file.table === "users") await tx.unsafe(`set local role "${options.roles.owner}"`);
         tables.push({ table: file.table, rows });
         log(`${file.table}: ${rows} rows`);
+      }
+      // Only the tenant's members' accounts may come in: an account the ZIP made that no membership of this
+      // tenant names is removed, so a crafted file cannot take anyone's address on this deployment.
+      if (createdUsers.length) {
+        await tx.unsafe("reset role");
+        await tx`delete from users u where u.id = any(${createdUsers}::uuid[])
+                   and not exists (select 1 from memberships m where m.user_id = u.id and m.tenant_id = ${tenantId})`;
+        await tx.unsafe(`set local role "${options.roles.owner}"`);
       }
       await tx`insert into audit_log (tenant_id, actor_kind, action, target_type, target_id, details)
                values (${tenantId}, 'system', 'tenant.imported', 'Tenant', ${tenantId},
