@@ -1414,6 +1414,7 @@ export type ExportTenantMutationVariables = Exact<{ [key: string]: never; }>;
 export type ExportTenantMutation = { exportTenant:
     | { __typename: 'TenantExport', id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null }
     | { __typename: 'TenantExportInProgressError', message: string, exportId: string }
+    | { __typename: 'TenantExportUnavailableError', message: string }
     | { __typename: 'ValidationError' }
    };
 
@@ -3926,6 +3927,9 @@ export const ExportTenantDocument = new TypedDocumentString(`
     ... on TenantExportInProgressError {
       message
       exportId
+    }
+    ... on TenantExportUnavailableError {
+      message
     }
   }
 }

@@ -5,7 +5,16 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ActivateTemplateDocument, CreateTemplateDocument, EmailMessagesDocument, IssueCredentialDocument, TenantDocument, ViewerDocument } from "../../src/sdk/generated.js";
+import {
+  ActivateTemplateDocument,
+  CreateTemplateDocument,
+  EmailMessagesDocument,
+  ExportTenantDocument,
+  IssueCredentialDocument,
+  LogInDocument,
+  TenantDocument,
+  ViewerDocument,
+} from "../../src/sdk/generated.js";
 import { createLaurelClient } from "../../src/sdk/index.js";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -83,6 +92,14 @@ describe("npm start without DATABASE_URL", () => {
     const email = inbox.find((m) => m.status === "stored");
     expect(email, `no stored email in the demo outbox: ${JSON.stringify(inbox)}\n${first.output().slice(-2000)}`).toMatchObject({ provider: "log", subject: expect.stringContaining("First Badge") });
     expect(email!.html).toContain("/credentials/");
+    // A tenant export needs a real PostgreSQL: the demo's owner gets a typed refusal, and the demo keeps answering.
+    const password = /Sign in as demo@laurel\.local \/ (\S+)/.exec(first.output())![1]!;
+    const session = await createLaurelClient({ url: `${first.url}/graphql` }).request(LogInDocument, { input: { email: "demo@laurel.local", password } });
+    if (session.logIn.__typename !== "SessionPayload") throw new Error(JSON.stringify(session.logIn));
+    const owner = createLaurelClient({ url: `${first.url}/graphql`, token: session.logIn.token });
+    const { exportTenant } = await owner.request(ExportTenantDocument);
+    expect(exportTenant).toMatchObject({ __typename: "TenantExportUnavailableError", message: expect.stringMatching(/real PostgreSQL/) });
+    expect((await owner.request(TenantDocument)).tenant.name).toBe("Demo University");
     // The queue shares the demo's pool, which has its error handlers: no warning buries the demo's key.
     expect(first.output()).not.toMatch(/error handlers|wpeh/);
     expect(await stop(first.child)).toBe(0);

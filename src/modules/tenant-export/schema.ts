@@ -10,7 +10,10 @@ import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { ErrorInterface } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
-import { requestTenantExport, tenantExportLinks, TenantExportInProgressError } from "./service.js";
+import { requestTenantExport, tenantExportLinks, TenantExportInProgressError, TenantExportUnavailableError } from "./service.js";
+import { errorType } from "../common/schema.js";
+
+errorType(TenantExportUnavailableError, "TenantExportUnavailableError", "This Laurel runs on its embedded demo database, which cannot stream a tenant export: run it on PostgreSQL (DATABASE_URL).");
 
 const StateEnum = builder.enumType(TenantExportState, {
   name: "TenantExportState",
@@ -81,8 +84,8 @@ builder.mutationField("exportTenant", (t) =>
     description:
       "Queues a full export of the tenant (owner only). The worker writes it; follow TenantExport.state or tenantExportProgress, then fetch download.url. Webhook secrets never travel; signing keys travel sealed (see the README).",
     authScopes: { permission: "tenant:export" },
-    errors: { types: [TenantExportInProgressError] },
-    resolve: (_q, _r, _args, ctx) => requestTenantExport(ctx.db, callerOf(ctx)),
+    errors: { types: [TenantExportInProgressError, TenantExportUnavailableError] },
+    resolve: (_q, _r, _args, ctx) => requestTenantExport(ctx.db, callerOf(ctx), !ctx.app.config.databaseUrl),
   }),
 );
 

@@ -12,13 +12,21 @@ import { ROLE_PERMISSIONS } from "../auth/permissions.js";
 import type { Caller } from "../common/caller.js";
 import { enqueueJob } from "../jobs/enqueue.js";
 import { fail, linkSigner } from "../privacy/export-link.js";
-import { TENANT_EXPORT_FORMAT_VERSION } from "./task.js";
+import { EMBEDDED_EXPORT_REFUSAL, TENANT_EXPORT_FORMAT_VERSION } from "./task.js";
 
 /** An export of this tenant is already queued or running: wait for it (one at a time per tenant). */
 export class TenantExportInProgressError extends ExpectedError {
   override name = "TenantExportInProgressError";
   constructor(readonly exportId: string) {
     super("An export of this tenant is already queued or running");
+  }
+}
+
+/** The embedded demo (no DATABASE_URL) cannot stream an export; see EMBEDDED_EXPORT_REFUSAL. */
+export class TenantExportUnavailableError extends ExpectedError {
+  override name = "TenantExportUnavailableError";
+  constructor() {
+    super(EMBEDDED_EXPORT_REFUSAL);
   }
 }
 
@@ -30,7 +38,8 @@ export const TENANT_EXPORT_JOB_ATTEMPTS = 8;
  * TenantExport row (state queued); the worker's export_tenant job does the work. Throws
  * TenantExportInProgressError while another export of the tenant is queued or running.
  */
-export async function requestTenantExport(db: Db, caller: Caller) {
+export async function requestTenantExport(db: Db, caller: Caller, embedded = false) {
+  if (embedded) throw new TenantExportUnavailableError();
   const { tenantId } = caller;
   const pending = await db.tenantExport.findFirst({ where: { tenantId, state: { in: ["queued", "running"] } }, select: { id: true } });
   if (pending) throw new TenantExportInProgressError(pending.id);

@@ -80,9 +80,25 @@ export function exportPaths(exportDir: string, tenantId: string, exportId: strin
   return { partsDir: path.join(exportDir, tenantId, exportId), zip: path.join(exportDir, fileName), fileName };
 }
 
+/** Why the embedded demo does not export a tenant. */
+export const EMBEDDED_EXPORT_REFUSAL =
+  "A tenant export needs a real PostgreSQL (DATABASE_URL): the embedded demo's database serves one connection at a time, which a streamed export would hold for its whole length";
+
 /** The export_tenant task: runs (or resumes) one export; on its last attempt a failure is recorded on the export. */
 export function createTenantExportTask(options: TenantExportOptions = {}): TenantTask<{ exportId: string }> {
   return async (app, job) => {
+    // The embedded demo's PGlite serves one connection at a time: a streamed COPY would hold it for the
+    // whole export and stop everything else. An export queued there fails at once instead.
+    if (!app.config.databaseUrl) {
+      const exportId = String(job.payload.exportId ?? "");
+      await job.inTenant((db) =>
+        db.tenantExport.updateMany({
+          where: { tenantId: job.tenantId, id: exportId, state: { in: ["queued", "running"] } },
+          data: { state: "failed", finishedAt: new Date(), failure: EMBEDDED_EXPORT_REFUSAL },
+        }),
+      );
+      return;
+    }
     try {
       await runTenantExport(app, job, options);
     } catch (error) {
