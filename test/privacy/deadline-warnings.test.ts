@@ -180,6 +180,9 @@ describe("the daily deadline warning", () => {
     const [done] = await deliveries(a, "data_subject_request.completed");
     expect(done!.payload.data).toEqual({ requestId: soon.globalId, kind: "access", state: "refused", completedAt: expect.any(String) });
     expect(await deliveries(b, "data_subject_request.completed")).toHaveLength(0);
+    // The person is told of the refusal and its reasons (Art. 12(4)), at the address on record.
+    const [told] = await app.db.admin`select to_email, payload from email_outbox where kind = 'data_subject_request_refused' and tenant_id = ${a.tenantId}`;
+    expect(told).toMatchObject({ to_email: EMAIL, payload: { requestKind: "access", reason: "Manifestly unfounded" } });
   });
 });
 

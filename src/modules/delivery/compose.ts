@@ -187,6 +187,9 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
   return fixed;
 }
 
+/** "An access request" -> "an access request", for the middle of a sentence. */
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
+
 function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, overrides: Override[], email: QueuedEmail, facts: FactsRow, now: number): FixedContent {
   const payload = email.payload as Record<string, string | number | undefined>;
   const issuerName = tenant.issuer_name ?? tenant.tenant_name;
@@ -204,6 +207,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     links: { accept: payload.acceptUrl ?? "" },
     request: {
       title: payload.requestKind ? requestTitle(String(payload.requestKind), email.locale) : "",
+      titleLower: payload.requestKind ? lowerFirst(requestTitle(String(payload.requestKind), email.locale)) : "",
       id: payload.requestId ?? "",
       receivedOn: payload.receivedOn ?? "",
       dueOn: payload.dueOn ?? "",

@@ -21,6 +21,7 @@ export type EmailKind =
   | "invitation"
   | "data_subject_request_due"
   | "data_subject_request_filed"
+  | "data_subject_request_refused"
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
@@ -109,6 +110,13 @@ const en: Defaults = {
     subject: "A people's-rights request was filed: due {{request.dueOn}}",
     html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
     text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+  },
+  // To the person (or a child's guardian): a refusal and its reasons, Art. 12(4) (privacy/service.ts).
+  data_subject_request_refused: {
+    subject: "{{tenant.name}} has answered your request about your personal data",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} will not carry out {{request.titleLower}} you made, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>You may lodge a complaint with a data protection supervisory authority, and seek a judicial remedy (GDPR Art. 12(4)).</p>`),
+    text: "Hello,\n\n{{tenant.name}} will not carry out {{request.titleLower}} you made, for these reasons:\n\n{{credential.reason}}\n\nYou may lodge a complaint with a data protection supervisory authority, and seek a judicial remedy (GDPR Art. 12(4)).\n",
   },
   // To the address on record, at the person's request: what they asked, the one-time link, its expiry.
   privacy_request_link: {
@@ -199,6 +207,12 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles a été déposée : due le {{request.dueOn}}",
     html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  data_subject_request_refused: {
+    subject: "{{tenant.name}} a répondu à votre demande concernant vos données personnelles",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} ne donnera pas suite à {{request.titleLower}} que vous avez faite, pour les raisons suivantes :</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>Vous pouvez introduire une réclamation auprès d'une autorité de contrôle et former un recours juridictionnel (RGPD art. 12(4)).</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} ne donnera pas suite à {{request.titleLower}} que vous avez faite, pour les raisons suivantes :\n\n{{credential.reason}}\n\nVous pouvez introduire une réclamation auprès d'une autorité de contrôle et former un recours juridictionnel (RGPD art. 12(4)).\n",
   },
   privacy_request_link: {
     subject: "Confirmez votre demande à {{tenant.name}} concernant vos données personnelles",

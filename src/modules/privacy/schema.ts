@@ -210,7 +210,7 @@ builder.mutationField("updateDataSubjectRequest", (t) =>
     args: { input: t.arg({ type: UpdateDataSubjectRequestInput, required: true }) },
     resolve: (_q, _r, { input }, ctx) => {
       if (input.id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
-      return updateDataSubjectRequest(ctx.db, callerOf(ctx), { ...input, id: input.id.id });
+      return updateDataSubjectRequest(ctx.db, callerOf(ctx), { ...input, id: input.id.id }, new Date(), ctx.app.config);
     },
   }),
 );

@@ -14,6 +14,11 @@ import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline, type HolidaySet } from "./deadlines.js";
 import { assertNotErased } from "./erasure.js";
 import { emitRequestClosed } from "./partner-events.js";
+import type { App } from "../../context.js";
+import { mailSettings } from "../delivery/compose.js";
+import { queueEmails } from "../outbox/service.js";
+import { guardianOf } from "./guardian.js";
+import { isChildNow } from "./processing.js";
 import { checkCorrection, type Correction, type CorrectionInput } from "./rectification.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
@@ -165,7 +170,7 @@ export interface UpdateRequestInput {
  * refused | cancelled; final states never move). Entering a final state sets completedAt. A refusal
  * must give its reasons as `outcome` (GDPR Art. 12(4)).
  */
-export async function updateDataSubjectRequest(db: Db, caller: Caller, input: UpdateRequestInput, now = new Date()) {
+export async function updateDataSubjectRequest(db: Db, caller: Caller, input: UpdateRequestInput, now = new Date(), config?: App["config"]) {
   const found = isUuid(input.id)
     ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.id } } })
     : null;
@@ -202,7 +207,33 @@ export async function updateDataSubjectRequest(db: Db, caller: Caller, input: Up
   });
   const updated = await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
   if (isFinal(updated.state)) await emitRequestClosed(db, updated);
+  if (updated.state === "refused" && config) await tellPersonOfRefusal(db, config, updated);
   return updated;
+}
+
+/**
+ * A refusal is told to the person, with its reasons (GDPR Art. 12(4)): an email to the address on record
+ * (a child's guardian on record; for a child with none, or an erased person, no one: staff answer by other
+ * means). The reasons are staff's own words, so they are shown as written and escaped.
+ */
+async function tellPersonOfRefusal(db: Db, config: App["config"], request: { id: string; tenantId: string; kind: DataSubjectRequestKind; recipientId: string | null; outcome: string | null }) {
+  if (!request.recipientId) return;
+  const person = await db.recipient.findUnique({
+    where: { tenantId_id: { tenantId: request.tenantId, id: request.recipientId } },
+    select: { email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
+  });
+  if (!person || person.erasedAt) return;
+  const timeZone = await tenantTimeZone(db, request.tenantId);
+  const guardian = isChildNow(person, timeZone) ? await guardianOf(db, request.tenantId, request.recipientId) : null;
+  if (isChildNow(person, timeZone) && !guardian) return;
+  await queueEmails(db, mailSettings(config), request.tenantId, [{
+    kind: "data_subject_request_refused",
+    toEmail: guardian?.email ?? person.email,
+    locale: person.locale,
+    recipientId: request.recipientId,
+    idempotencyKey: `data_subject_request_refused:${request.id}`,
+    payload: { requestKind: request.kind, reason: request.outcome ?? "" },
+  }]);
 }
 
 /**
