@@ -237,7 +237,7 @@ export const guardianErasureLinkHandler = {
  * the email carrying the wording and that link, all in the caller's transaction.
  * @throws as requestGuardianConsent
  */
-export async function askGuardianForConsent(db: Db, config: Pick<App["config"], "keks" | "publicUrl" | "email">, caller: Caller, input: RequestGuardianConsentInput, now = new Date()) {
+export async function askGuardianForConsent(db: Db, config: App["config"], caller: Caller, input: RequestGuardianConsentInput, now = new Date()) {
   const consent = await requestGuardianConsent(db, caller, input, now);
   const link = await createOneTimeLink(db, config, {
     tenantId: caller.tenantId,

@@ -3,20 +3,18 @@
 // record (a recipient's, or the guardian's a tenant gave); using it once, before it expires, does what
 // its purpose says, inside the link's tenant transaction.
 //
-// The URL is /privacy/links/<tenant>/<link>?v=<key version>&sig=<HMAC(tenant, link)>: the HMAC key is
+// The URL is /privacy/links/<tenant>/<link>?v=&expires=&sig= (export-link.ts's signer): the HMAC key is
 // derived from the key-encryption keys, so the database holds nothing that would let its reader use a
 // link, and a link cannot be moved to another tenant or another row. Opening the URL (GET) only shows
 // what using it would do; using it is a POST from that page's button, so mail scanners that follow
 // links never use one.
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import type { App } from "../../context.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { PrivacyLink, PrivacyLinkPurpose } from "../../generated/prisma/client.js";
 import { ExpectedError } from "../../errors.js";
-import { currentKekVersion } from "../engagement/tracking.js";
+import { linkSigner } from "./export-link.js";
 
 export type { PrivacyLink, PrivacyLinkPurpose };
-type Config = Pick<App["config"], "keks" | "publicUrl">;
 
 /** Hours a link works for, per purpose: a person's own request a day; a guardian's consent a week. */
 export const LINK_TTL_HOURS: Record<PrivacyLinkPurpose, number> = {
@@ -40,26 +38,18 @@ export class PrivacyLinkError extends ExpectedError {
   }
 }
 
-const linkKey = (keks: ReadonlyMap<number, Buffer>, version: number): Buffer | null => {
-  const kek = keks.get(version);
-  return kek ? Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "laurel privacy link v1", 32)) : null;
-};
-const mac = (key: Buffer, tenantId: string, linkId: string) => createHmac("sha256", key).update(`${tenantId}\n${linkId}`).digest();
+// The shared signer (export-link.ts): HMAC over tenant, link and expiry under a key derived for this
+// purpose. The row's expires_at stays the authority on expiry; the URL's copy only keeps it unforgeable.
+const privacyLinks = linkSigner("laurel privacy link v1", (tenantId, linkId) => `/privacy/links/${tenantId}/${linkId}`);
 
 /** The link's absolute URL (under config.publicUrl), signed with the current key version. */
-export function privacyLinkUrl(config: Config, tenantId: string, linkId: string): string {
-  const version = currentKekVersion(config.keks);
-  const sig = mac(linkKey(config.keks, version)!, tenantId, linkId).toString("base64url");
-  return `${config.publicUrl}/privacy/links/${tenantId}/${linkId}?v=${version}&sig=${sig}`;
+export function privacyLinkUrl(config: App["config"], tenantId: string, linkId: string, expiresAt: Date): string {
+  return privacyLinks.sign(config, tenantId, linkId, expiresAt);
 }
 
-/** Whether `query` (v, sig) signs this tenant and link under a key version we still hold. */
-export function isSignedPrivacyLink(config: Config, tenantId: string, linkId: string, query: URLSearchParams): boolean {
-  const version = Number(query.get("v"));
-  const sig = query.get("sig") ?? "";
-  if (!Number.isSafeInteger(version) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return false;
-  const key = linkKey(config.keks, version);
-  return key !== null && timingSafeEqual(mac(key, tenantId, linkId), Buffer.from(sig, "base64url"));
+/** Whether `query` (v, expires, sig) signs this tenant and link under a key version we still hold. */
+export function isSignedPrivacyLink(config: App["config"], tenantId: string, linkId: string, query: URLSearchParams): boolean {
+  return privacyLinks.verify(config, tenantId, linkId, query) !== null;
 }
 
 export interface NewLink {
@@ -75,7 +65,7 @@ export interface NewLink {
 }
 
 /** Records a link; returns its id, signed URL and expiry. The caller emails the URL to `sentTo`. */
-export async function createOneTimeLink(db: Db, config: Config, input: NewLink, now = new Date()): Promise<{ id: string; url: string; expiresAt: Date }> {
+export async function createOneTimeLink(db: Db, config: App["config"], input: NewLink, now = new Date()): Promise<{ id: string; url: string; expiresAt: Date }> {
   const expiresAt = new Date(now.getTime() + (input.ttlHours ?? LINK_TTL_HOURS[input.purpose]) * 3_600_000);
   const link = await db.privacyLink.create({
     data: {
@@ -89,7 +79,7 @@ export async function createOneTimeLink(db: Db, config: Config, input: NewLink, 
     },
     select: { id: true },
   });
-  return { id: link.id, url: privacyLinkUrl(config, input.tenantId, link.id), expiresAt };
+  return { id: link.id, url: privacyLinkUrl(config, input.tenantId, link.id, expiresAt), expiresAt };
 }
 
 /** What a purpose shows before the link is used, and does when it is. */
