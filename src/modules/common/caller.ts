@@ -23,6 +23,14 @@ export function actorOf(ctx: Pick<Context, "viewer">): Actor {
   return { kind: "system", id: null };
 }
 
+/**
+ * Laurel itself acting within a tenant with no permissions of its own: for what a person's one-time link
+ * or a guardian's consent does (audited as actor "system").
+ */
+export function systemCaller(tenantId: string): Caller {
+  return { tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+}
+
 export function callerOf(ctx: Pick<Context, "viewer" | "tenantId" | "permissions" | "requestId">): Caller {
   if (!ctx.tenantId) throw forbidden("This needs a tenant: sign in to one, or use an API key");
   return { tenantId: ctx.tenantId, actor: actorOf(ctx), permissions: ctx.permissions, requestId: ctx.requestId };

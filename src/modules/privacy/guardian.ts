@@ -14,7 +14,7 @@ import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from
 import { normaliseEmail } from "../../lib/email-address.js";
 import { nfc, personNameProblem, textProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
-import { isUuid, type Caller } from "../common/caller.js";
+import { isUuid, systemCaller, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { recordChoice } from "./choices.js";
 import { assertNotErased } from "./erasure.js";
@@ -168,8 +168,6 @@ export async function sendGuardianConsentEmail(db: Db, settings: MailSettings, c
   }, settings);
 }
 
-/** What a guardian's link acts as: the system, within the link's tenant (no user, no key). */
-const linkCaller = (tenantId: string): Caller => ({ tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null });
 
 /** The part of a privacy link (privacy/links.ts) these handlers read. */
 interface GuardianLink {
@@ -197,7 +195,7 @@ export const guardianConsentLinkHandler = {
   async confirm(db: Db, link: GuardianLink, now: Date) {
     const consent = await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: link.tenantId, id: consentIdOf(link) } } });
     if (!consent) throw new GuardianConsentStateError("This consent request is no longer open");
-    await giveGuardianConsent(db, linkCaller(link.tenantId), consent.id, { wording: consent.wording, via: "email_link" }, now);
+    await giveGuardianConsent(db, systemCaller(link.tenantId), consent.id, { wording: consent.wording, via: "email_link" }, now);
     return { title: "Thank you", message: "Your consent is recorded. You can withdraw it, or ask for your child's data to be erased, at any time." };
   },
 };
@@ -225,7 +223,7 @@ export const guardianErasureLinkHandler = {
         deadlineAt: requestDeadline("erasure", now, timeZone, holidays),
       },
     });
-    await recordAudit(db, linkCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
+    await recordAudit(db, systemCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
     if (config) await tellOwnersOfRequest(db, config, request);
     return { title: "Request received", message: "The organisation has your request to erase your child's data and must carry it out within seven working days." };
   },

@@ -10,7 +10,7 @@ import type { DataSubjectRequestKind } from "../../generated/prisma/enums.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
 import { zoneOrUtc } from "../../lib/calendar.js";
 import { recordAudit } from "../audit/service.js";
-import { isUuid, type Caller } from "../common/caller.js";
+import { isUuid, systemCaller } from "../common/caller.js";
 import { mailSettings } from "../delivery/compose.js";
 import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
@@ -124,7 +124,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   // same as when a link went out, so a credential's public URL does not tell anyone its holder is a child;
   // staff see it in the audit log.
   if (child && !guardian) {
-    const caller: Caller = { tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+    const caller = systemCaller(tenantId);
     await recordAudit(db, caller, { action: "privacy_link.withheld", targetType: "Credential", targetId: credentialId, details: { kind, reason: "a child without a guardian on record" } });
     return { expiresAt: new Date(now.getTime() + LINK_TTL_HOURS.data_subject_request * 3_600_000) };
   }
@@ -150,7 +150,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
   }]);
-  const caller: Caller = { tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+  const caller = systemCaller(tenantId);
   // That a link went out, and for what: the link's id leads to the person for those allowed.
   await recordAudit(db, caller, { action: "privacy_link.sent", targetType: "PrivacyLink", targetId: link.id, details: { kind } });
   return { expiresAt: link.expiresAt };
@@ -179,7 +179,7 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, confi
       deadlineAt,
     },
   });
-  const caller: Caller = { tenantId: link.tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+  const caller = systemCaller(link.tenantId);
   await recordAudit(db, caller, {
     action: "data_subject_request.filed",
     targetType: "DataSubjectRequest",
@@ -225,7 +225,7 @@ registerLinkPurpose("data_subject_request", {
     // Withdrawing consent must be as easy as giving it (Art. 7(3)), and an objection or a restriction asked
     // by the person themselves, identity checked, needs no one's review: all three take effect now.
     if (isChoiceKind(request.kind)) {
-      const caller: Caller = { tenantId: link.tenantId, actor: { kind: "system", id: null }, permissions: new Set(), requestId: null };
+      const caller = systemCaller(link.tenantId);
       request = await carryOutChoiceRequest(db, caller, request, now);
       // A guardian withdrawing consent withdraws the Art. 8 consent they gave, not only tracking.
       const withdrawn = (link.payload as { guardian?: boolean }).guardian && request.kind === "consent_withdrawal"
