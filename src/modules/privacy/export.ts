@@ -13,9 +13,8 @@ import { emailDay } from "../delivery/content.js";
 import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { signedExportUrl } from "./export-link.js";
-import { guardianOf } from "./guardian.js";
+import { rightsAddress } from "./guardian.js";
 import { emitRequestClosed } from "./partner-events.js";
-import { isChildNow } from "./processing.js";
 import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
 
 /** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
@@ -101,15 +100,14 @@ async function sendExportLink(
   stored: { id: string; expiresAt: Date },
   now: Date,
 ): Promise<void> {
-  const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { email: true, locale: true, isChild: true, birthDate: true } });
+  const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { id: true, email: true, locale: true, isChild: true, birthDate: true } });
   const timeZone = await tenantTimeZone(db, tenantId);
-  const child = isChildNow(person, timeZone, now);
-  const guardian = child ? await guardianOf(db, tenantId, recipientId) : null;
   // A child's data goes to their guardian only; with none on record, staff hand the link over (export { url }).
-  if (child && !guardian) return;
+  const to = await rightsAddress(db, tenantId, person, timeZone, now);
+  if (!to) return;
   await queueEmails(db, mailSettings(config), tenantId, [{
     kind: "person_export_ready",
-    toEmail: guardian?.email ?? person.email,
+    toEmail: to.email,
     locale: person.locale,
     recipientId,
     idempotencyKey: `person_export_ready:${requestId}`,

@@ -263,5 +263,22 @@ export async function guardianOf(db: Db, tenantId: string, recipientId: string):
   return chosen ? { email: chosen.guardianEmail!, name: chosen.guardianName } : null;
 }
 
+/**
+ * Where Laurel writes to a person about their own data (links, their export, a refusal): their address
+ * on record, or for a child (in the tenant's zone, at `now`) the guardian on record (guardianOf); null for a
+ * child with no guardian on record, who is written to by no one (Art. 8).
+ */
+export async function rightsAddress(
+  db: Db,
+  tenantId: string,
+  person: { id: string; email: string; isChild: boolean; birthDate: Date | null },
+  timeZone: string,
+  now = new Date(),
+): Promise<{ email: string; guardian: boolean } | null> {
+  if (!isChildNow(person, timeZone, now)) return { email: person.email, guardian: false };
+  const guardian = await guardianOf(db, tenantId, person.id);
+  return guardian ? { email: guardian.email, guardian: true } : null;
+}
+
 registerLinkPurpose("guardian_consent", guardianConsentLinkHandler);
 registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler);

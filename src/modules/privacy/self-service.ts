@@ -18,8 +18,7 @@ import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError, assertNotErased } from "./erasure.js";
 import { createOneTimeLink, LINK_TTL_HOURS, registerLinkPurpose, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
-import { guardianOf, withdrawGivenGuardianConsents } from "./guardian.js";
-import { isChildNow } from "./processing.js";
+import { rightsAddress, withdrawGivenGuardianConsents } from "./guardian.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 import { deadlineCalendar } from "./service.js";
 import { tellOwnersOfRequest } from "./deadline-warnings.js";
@@ -117,36 +116,34 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   });
   if (recent >= MAX_LINKS_PER_DAY) throw new TooManyLinksError();
   const timeZone = await tenantTimeZone(db, tenantId);
-  // A child's rights are their guardian's to exercise (Art. 8): the link goes to the guardian on record.
-  const child = isChildNow(recipient, timeZone, now);
-  const guardian = child ? await guardianOf(db, tenantId, recipient.id) : null;
-  // A child's link goes to their guardian only: with none on record, no one is emailed. The answer is the
-  // same as when a link went out, so a credential's public URL does not tell anyone its holder is a child;
-  // staff see it in the audit log.
-  if (child && !guardian) {
+  // A child's rights are their guardian's to exercise (Art. 8): the link goes to the guardian on record,
+  // and with none on record to no one. The answer is the same as when a link went out, so a credential's
+  // public URL does not tell anyone its holder is a child; staff see it in the audit log.
+  const to = await rightsAddress(db, tenantId, recipient, timeZone, now);
+  if (!to) {
     const caller = systemCaller(tenantId);
     await recordAudit(db, caller, { action: "privacy_link.withheld", targetType: "Credential", targetId: credentialId, details: { kind, reason: "a child without a guardian on record" } });
     return { expiresAt: new Date(now.getTime() + LINK_TTL_HOURS.data_subject_request * 3_600_000) };
   }
   const link = await createOneTimeLink(db, app.config, {
     tenantId,
-    purpose: guardian && kind === "erasure" ? "guardian_erasure" : "data_subject_request",
+    purpose: to.guardian && kind === "erasure" ? "guardian_erasure" : "data_subject_request",
     recipientId: recipient.id,
-    sentTo: guardian?.email ?? recipient.email,
-    payload: { kind, credentialId, ...(correction ? { correction } : {}), ...(guardian ? { guardian: true } : {}) },
+    sentTo: to.email,
+    payload: { kind, credentialId, ...(correction ? { correction } : {}), ...(to.guardian ? { guardian: true } : {}) },
   }, now);
   const zone = zoneOrUtc(timeZone);
   const expires = DateTime.fromJSDate(link.expiresAt, { zone }).setLocale(recipient.locale.toLowerCase().startsWith("fr") ? "fr" : "en-GB");
   await queueEmails(db, mailSettings(app.config), tenantId, [{
     kind: "privacy_request_link",
-    toEmail: guardian?.email ?? recipient.email,
+    toEmail: to.email,
     locale: recipient.locale,
     recipientId: recipient.id,
     idempotencyKey: `privacy_request_link:${link.id}`,
     payload: {
       // The link is a secret: acceptUrl is what the send task forgets once the message has left (sql/019).
       acceptUrl: link.url,
-      requestAction: guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
+      requestAction: to.guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
   }]);

@@ -17,8 +17,7 @@ import { emitRequestClosed } from "./partner-events.js";
 import type { App } from "../../context.js";
 import { mailSettings } from "../delivery/compose.js";
 import { queueEmails } from "../outbox/service.js";
-import { guardianOf } from "./guardian.js";
-import { isChildNow } from "./processing.js";
+import { rightsAddress } from "./guardian.js";
 import { checkCorrection, type Correction, type CorrectionInput } from "./rectification.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
@@ -220,15 +219,14 @@ async function tellPersonOfRefusal(db: Db, config: App["config"], request: { id:
   if (!request.recipientId) return;
   const person = await db.recipient.findUnique({
     where: { tenantId_id: { tenantId: request.tenantId, id: request.recipientId } },
-    select: { email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
+    select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
   });
   if (!person || person.erasedAt) return;
-  const timeZone = await tenantTimeZone(db, request.tenantId);
-  const guardian = isChildNow(person, timeZone) ? await guardianOf(db, request.tenantId, request.recipientId) : null;
-  if (isChildNow(person, timeZone) && !guardian) return;
+  const to = await rightsAddress(db, request.tenantId, person, await tenantTimeZone(db, request.tenantId));
+  if (!to) return;
   await queueEmails(db, mailSettings(config), request.tenantId, [{
     kind: "data_subject_request_refused",
-    toEmail: guardian?.email ?? person.email,
+    toEmail: to.email,
     locale: person.locale,
     recipientId: request.recipientId,
     idempotencyKey: `data_subject_request_refused:${request.id}`,
