@@ -8,8 +8,6 @@ import type { App } from "../../context.js";
 import { mailSettings, type MailSettings } from "../delivery/compose.js";
 import { emailDay } from "../delivery/content.js";
 import { enqueueEmail } from "../outbox/service.js";
-import { requestDeadline } from "./deadlines.js";
-import { deadlineCalendar } from "./service.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { normaliseEmail } from "../../lib/email-address.js";
 import { nfc, personNameProblem, textProblem } from "../../lib/text.js";
@@ -20,7 +18,6 @@ import { recordChoice } from "./choices.js";
 import { assertNotErased } from "./erasure.js";
 import { createOneTimeLink, registerLinkPurpose } from "./links.js";
 import { isChildNow } from "./processing.js";
-import { tellOwnersOfRequest } from "./deadline-warnings.js";
 
 /** The wording's version: a new text gets a new version, and each consent keeps the one it showed. */
 export const GUARDIAN_WORDING_VERSION = "2026-11-30";
@@ -201,35 +198,6 @@ export const guardianConsentLinkHandler = {
 };
 
 /**
- * The guardian_erasure purpose: using the link files an erasure request for the child (GDPR Art. 17 and
- * 8), filed by the data subject's side with identity verified by email link; staff carry it out as any
- * other. Shaped as links.ts's LinkPurposeHandler: `registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler)`.
- */
-export const guardianErasureLinkHandler = {
-  async describe() {
-    return {
-      title: "Erase your child's data",
-      paragraphs: ["Using this link asks the organisation to erase everything Laurel holds about your child: their credentials are revoked and their pages removed.", "It is done within seven working days."],
-      action: "Ask for erasure",
-    };
-  },
-  async confirm(db: Db, link: GuardianLink, now: Date, config?: App["config"]) {
-    await assertNotErased(db, link.tenantId, link.recipientId);
-    const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
-    const request = await db.dataSubjectRequest.create({
-      data: {
-        tenantId: link.tenantId, kind: "erasure", recipientId: link.recipientId, filedBy: "data_subject", identityMethod: "email_link",
-        identityNote: "A parent or guardian, through a one-time link sent to the guardian's address on record", receivedAt: now,
-        deadlineAt: requestDeadline("erasure", now, timeZone, holidays),
-      },
-    });
-    await recordAudit(db, systemCaller(link.tenantId), { action: "data_subject_request.filed", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: "erasure", identityMethod: "email_link", by: "guardian" } });
-    if (config) await tellOwnersOfRequest(db, config, request);
-    return { title: "Request received", message: "The organisation has your request to erase your child's data and must carry it out within seven working days." };
-  },
-};
-
-/**
  * What the requestGuardianConsent mutation does: records the pending consent (requestGuardianConsent),
  * makes the guardian's one-time link (purpose guardian_consent, valid as long as the request) and queues
  * the email carrying the wording and that link, all in the caller's transaction.
@@ -281,4 +249,3 @@ export async function rightsAddress(
 }
 
 registerLinkPurpose("guardian_consent", guardianConsentLinkHandler);
-registerLinkPurpose("guardian_erasure", guardianErasureLinkHandler);

@@ -16,7 +16,7 @@ import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError, assertNotErased } from "./erasure.js";
-import { createOneTimeLink, LINK_TTL_HOURS, registerLinkPurpose, type PrivacyLink } from "./links.js";
+import { createOneTimeLink, LINK_TTL_HOURS, registerLinkPurpose, type LinkPurposeHandler, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
 import { rightsAddress, withdrawGivenGuardianConsents } from "./guardian.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
@@ -181,7 +181,7 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, confi
     action: "data_subject_request.filed",
     targetType: "DataSubjectRequest",
     targetId: request.id,
-    details: { kind: payload.kind, identityMethod: "email_link", filedBy: "data_subject", linkId: link.id, deadlineAt: deadlineAt.toISOString() },
+    details: { kind: payload.kind, identityMethod: "email_link", filedBy: "data_subject", ...(payload.guardian ? { by: "guardian" } : {}), linkId: link.id, deadlineAt: deadlineAt.toISOString() },
   });
   if (config) await tellOwnersOfRequest(db, config, request);
   return request;
@@ -194,7 +194,8 @@ const DONE: Partial<Record<DataSubjectRequestKind, string>> = {
   consent_withdrawal: "opening emails and viewing credentials are no longer recorded against your name",
 };
 
-registerLinkPurpose("data_subject_request", {
+/** A person's own request, or a guardian's for their child: recorded by fileOwnRequest as the link is used. */
+const ownRequest: LinkPurposeHandler = {
   async describe(db, link) {
     const { kind, correction, guardian } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string }; guardian?: boolean };
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
@@ -240,4 +241,19 @@ registerLinkPurpose("data_subject_request", {
       details: { requestId: request.id, kind: request.kind, deadlineAt: request.deadlineAt.toISOString() },
     };
   },
+};
+
+registerLinkPurpose("data_subject_request", ownRequest);
+// A guardian asking to erase their child's data (the link went to the guardian, links.ts): the same
+// request, with a page that says whose data goes.
+registerLinkPurpose("guardian_erasure", {
+  ...ownRequest,
+  async describe() {
+    return {
+      title: "Erase your child's data",
+      paragraphs: ["Using this link asks the organisation to erase everything Laurel holds about your child: their credentials are revoked and their pages removed.", "It is done within seven working days."],
+      action: "Ask for erasure",
+    };
+  },
 });
+
