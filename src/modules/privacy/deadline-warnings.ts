@@ -14,6 +14,7 @@ import { queueEmails } from "../outbox/service.js";
 import { isWorkingDay, type HolidaySet } from "./deadlines.js";
 import { emitRequestsDueSoon } from "./partner-events.js";
 import { deadlineCalendar, PENDING_STATES } from "./service.js";
+import { tenantTimeZone } from "../tenants/service.js";
 
 /** Warned once no more than this many working days lie between today and the deadline's day. */
 export const WARNING_WORKING_DAYS = 2;
@@ -48,13 +49,29 @@ export async function warnTenantDeadlines(db: Db, app: Pick<WorkerApp, "config">
     data: { warnedAt: now },
   });
   if (count !== due.length) return [];
+  await emailOwnersAbout(db, app.config, tenantId, "data_subject_request_due", due, timeZone);
+  await emitRequestsDueSoon(db, due);
+  return due.map((r) => r.id);
+}
+
+/**
+ * One short email per request to each of the tenant's owners: the request's kind, dates and global id (as
+ * the API and the webhooks show it), never the person. Queued once per request and owner (`kind` in the key).
+ */
+async function emailOwnersAbout(
+  db: Db,
+  config: Parameters<typeof mailSettings>[0],
+  tenantId: string,
+  kind: "data_subject_request_due" | "data_subject_request_filed",
+  requests: { id: string; kind: string; receivedAt: Date; deadlineAt: Date }[],
+  timeZone: string,
+): Promise<void> {
   const owners = await db.membership.findMany({ where: { tenantId, role: "owner" }, select: { user: { select: { id: true, email: true } } } });
-  const emails = due.flatMap((r) => owners.map(({ user }) => ({
-    kind: "data_subject_request_due",
+  const emails = requests.flatMap((r) => owners.map(({ user }) => ({
+    kind,
     toEmail: user.email,
     locale: "en",
-    idempotencyKey: `data_subject_request_due:${r.id}:${user.id}`,
-    // The request's global id (as the API and the due_soon webhook show it) lets owners find it; no personal data.
+    idempotencyKey: `${kind}:${r.id}:${user.id}`,
     payload: {
       requestKind: r.kind,
       requestId: encodeGlobalID("DataSubjectRequest", r.id),
@@ -62,35 +79,19 @@ export async function warnTenantDeadlines(db: Db, app: Pick<WorkerApp, "config">
       dueOn: emailDay(r.deadlineAt, timeZone, "en"),
     },
   })));
-  await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
-  await emitRequestsDueSoon(db, due);
-  return due.map((r) => r.id);
+  await queueEmails(db, mailSettings(config), tenantId, emails, { skipExisting: true });
 }
 
 /**
- * A person (or a child's guardian) filed a request through their own link: each owner is told at once,
- * by a short email naming the request's kind, dates and global id, never the person, so no request waits
- * unseen until its due-soon warning.
+ * A person (or a child's guardian) filed a request through their own link: each owner is told at once
+ * (emailOwnersAbout), so no request waits unseen until its due-soon warning.
  */
 export async function tellOwnersOfRequest(
   db: Db,
   config: Parameters<typeof mailSettings>[0],
   request: { id: string; tenantId: string; kind: string; receivedAt: Date; deadlineAt: Date },
 ): Promise<void> {
-  const { timeZone } = await deadlineCalendar(db, request.tenantId);
-  const owners = await db.membership.findMany({ where: { tenantId: request.tenantId, role: "owner" }, select: { user: { select: { id: true, email: true } } } });
-  await queueEmails(db, mailSettings(config), request.tenantId, owners.map(({ user }) => ({
-    kind: "data_subject_request_filed",
-    toEmail: user.email,
-    locale: "en",
-    idempotencyKey: `data_subject_request_filed:${request.id}:${user.id}`,
-    payload: {
-      requestKind: request.kind,
-      requestId: encodeGlobalID("DataSubjectRequest", request.id),
-      receivedOn: emailDay(request.receivedAt, timeZone, "en"),
-      dueOn: emailDay(request.deadlineAt, timeZone, "en"),
-    },
-  })), { skipExisting: true });
+  await emailOwnersAbout(db, config, request.tenantId, "data_subject_request_filed", [request], await tenantTimeZone(db, request.tenantId));
 }
 
 /** The cron task: finds the tenants with an unwarned pending request through `owner`, then works each as the tenant. */
