@@ -18,6 +18,7 @@ import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { isSet } from "../../src/modules/credentials/status-lists.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { findTraces } from "../helpers/traces.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
@@ -69,30 +70,6 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
   return (error as LaurelRequestError).code;
 }
 
-/** Every text-like column of every table, and which of them holds any needle (case-insensitive). */
-async function findTraces(needles: string[]): Promise<string[]> {
-  const columns = await app.db.admin<{ schema: string; table: string; column: string; type: string }[]>`
-    select c.table_schema as schema, c.table_name as table, c.column_name as column, c.data_type as type
-      from information_schema.columns c
-      join pg_class k on k.relname = c.table_name
-      join pg_namespace n on n.oid = k.relnamespace and n.nspname = c.table_schema
-     where k.relkind in ('r', 'p')
-       and c.table_schema not in ('pg_catalog', 'information_schema', 'pg_toast')
-       and c.data_type in ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')`;
-  expect(columns.some((c) => c.schema === "graphile_worker" && c.column === "payload")).toBe(true);
-  const found: string[] = [];
-  for (const { schema, table, column, type } of columns) {
-    const col = app.db.admin(column);
-    for (const needle of needles) {
-      const [row] = type === "bytea"
-        ? await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)}
-                              where encode(${col}, 'escape') ilike ${"%" + needle + "%"} or position(convert_to(${needle}, 'UTF8') in ${col}) > 0`
-        : await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)} where ${col}::text ilike ${"%" + needle + "%"}`;
-      if (row!.n > 0) found.push(`${schema}.${table}.${column} holds "${needle}" (${row!.n} rows)`);
-    }
-  }
-  return found;
-}
 
 describe("erasing a person", () => {
   let credential: { id: string; verifiableCredential: any };
@@ -141,7 +118,7 @@ describe("erasing a person", () => {
   }, 30_000);
 
   it("finds the person in many places before the erasure (so the search below can see them)", async () => {
-    const traces = await findTraces([EMAIL, NAME]);
+    const traces = await findTraces(app.db.admin, [EMAIL, NAME]);
     for (const where of ["public.recipients.email", "public.recipients.name", "public.credentials.document", "public.email_outbox.to_email", "public.privacy_links.sent_to"]) {
       expect(traces.some((t) => t.startsWith(`${where} `)), where).toBe(true);
     }
@@ -174,7 +151,7 @@ describe("erasing a person", () => {
     expect(done.completedAt).toBeTruthy();
     expect(done.outcome).toMatch(/^Erased: 1 credential/);
 
-    const traces = await findTraces([EMAIL, LOCAL, NAME, "李小龍", "Quintrell"]);
+    const traces = await findTraces(app.db.admin, [EMAIL, LOCAL, NAME, "李小龍", "Quintrell"]);
     expect(traces).toEqual([]);
 
     expect((await get(page, { accept: "text/html" })).status).toBe(410);

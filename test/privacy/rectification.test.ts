@@ -33,6 +33,7 @@ import { checkCorrection } from "../../src/modules/privacy/rectification.js";
 import { ValidationError } from "../../src/errors.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { findTraces } from "../helpers/traces.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
@@ -522,34 +523,10 @@ describe("a rectification request, then an erasure", () => {
       expect.arrayContaining([{ requested_changes: null }]),
     );
     expect((await app.db.admin`select requested_changes from data_subject_requests where recipient_id = ${id} and requested_changes is not null`)).toEqual([]);
-    const traces = await findTraces([person.email, person.name, asked.email, asked.name, `lucia.ferreira.${tag}`, `lucia.fereira.${tag}`]);
+    const traces = await findTraces(app.db.admin, [person.email, person.name, asked.email, asked.name, `lucia.ferreira.${tag}`, `lucia.fereira.${tag}`]);
     expect(traces).toEqual([]);
     // The superseded document's bit stays set: a copy of it still reads as revoked.
     expect(await bitOf(held.document)).toBe(true);
   }, 30_000);
 });
 
-/** Every text-like column of every table (the queue's too), and which of them holds any needle. */
-async function findTraces(needles: string[]): Promise<string[]> {
-  const columns = await app.db.admin<{ schema: string; table: string; column: string; type: string }[]>`
-    select c.table_schema as schema, c.table_name as table, c.column_name as column, c.data_type as type
-      from information_schema.columns c
-      join pg_class k on k.relname = c.table_name
-      join pg_namespace n on n.oid = k.relnamespace and n.nspname = c.table_schema
-     where k.relkind in ('r', 'p')
-       and c.table_schema not in ('pg_catalog', 'information_schema', 'pg_toast')
-       and c.data_type in ('text', 'character varying', 'character', 'jsonb', 'json', 'bytea', 'ARRAY')`;
-  expect(columns.some((c) => c.table === "credential_documents" && c.column === "document")).toBe(true);
-  const found: string[] = [];
-  for (const { schema, table, column, type } of columns) {
-    const col = app.db.admin(column);
-    for (const needle of needles) {
-      const [row] = type === "bytea"
-        ? await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)}
-                              where encode(${col}, 'escape') ilike ${"%" + needle + "%"} or position(convert_to(${needle}, 'UTF8') in ${col}) > 0`
-        : await app.db.admin`select count(*)::int as n from ${app.db.admin(schema)}.${app.db.admin(table)} where ${col}::text ilike ${"%" + needle + "%"}`;
-      if (row!.n > 0) found.push(`${schema}.${table}.${column} holds "${needle}" (${row!.n} rows)`);
-    }
-  }
-  return found;
-}
