@@ -61,12 +61,12 @@ export async function buildContext(app: App, initial: YogaInitialContext): Promi
 }
 
 /**
- * Ways in (signUp, logIn, and acceptInvitation by anyone but a signed-in person) create accounts and
+ * Ways in (signUp, logIn, requestPasswordReset, resetPassword, and acceptInvitation by anyone but a signed-in person) create accounts and
  * sessions through definer functions granted to the anonymous role: a bearer token sent along with
  * them is not what they act as. True when every root field of the mutation is one.
  */
 export function actsAsNobody(viewer: Context["viewer"], rootFields: string[]): boolean {
-  const waysIn = viewer.kind === "user" ? ["signUp", "logIn"] : ["signUp", "logIn", "acceptInvitation"];
+  const waysIn = ["signUp", "logIn", "requestPasswordReset", "resetPassword", ...(viewer.kind === "user" ? [] : ["acceptInvitation"])];
   const fields = rootFields.filter((f) => f !== "__typename");
   return fields.length > 0 && fields.every((f) => waysIn.includes(f));
 }

@@ -433,6 +433,12 @@ export type RequestedChangesInput = {
   name?: string | null | undefined;
 };
 
+export type ResetPasswordInput = {
+  password: string;
+  /** The lrp_... token after '#' in the emailed link */
+  token: string;
+};
+
 export type RevokeCredentialInput = {
   notifyRecipient?: boolean | null | undefined;
   /** Public: published as the hosted OB 2.0 Assertion's revocationReason, and told to the recipient when notified */
@@ -718,6 +724,28 @@ export type LogInMutation = { logIn:
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'SessionPayload', token: string, expiresAt: string, userId: string, tenantId: string | null }
     | { __typename: 'TooManyAttemptsError', message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type RequestPasswordResetMutationVariables = Exact<{
+  email: string;
+}>;
+
+
+export type RequestPasswordResetMutation = { requestPasswordReset:
+    | { __typename: 'RequestPasswordResetPayload', expiresInMinutes: number }
+    | { __typename: 'TooManyResetRequestsError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type ResetPasswordMutationVariables = Exact<{
+  input: ResetPasswordInput;
+}>;
+
+
+export type ResetPasswordMutation = { resetPassword:
+    | { __typename: 'PasswordResetError', message: string }
+    | { __typename: 'ResetPasswordPayload', token: string, expiresAt: string, userId: string, tenantId: string | null, sessionsEnded: number }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -2259,6 +2287,43 @@ export const LogInDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<LogInMutation, LogInMutationVariables>;
+export const RequestPasswordResetDocument = new TypedDocumentString(`
+    mutation RequestPasswordReset($email: EmailAddress!) {
+  requestPasswordReset(email: $email) {
+    __typename
+    ... on RequestPasswordResetPayload {
+      expiresInMinutes
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RequestPasswordResetMutation, RequestPasswordResetMutationVariables>;
+export const ResetPasswordDocument = new TypedDocumentString(`
+    mutation ResetPassword($input: ResetPasswordInput!) {
+  resetPassword(input: $input) {
+    __typename
+    ... on ResetPasswordPayload {
+      token
+      expiresAt
+      userId
+      tenantId
+      sessionsEnded
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<ResetPasswordMutation, ResetPasswordMutationVariables>;
 export const LogOutDocument = new TypedDocumentString(`
     mutation LogOut {
   logOut

@@ -36,6 +36,8 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "login_parameters(text)": [G, ["anonymous", "member"]],
   "my_memberships()": [G, ["member"]],
   "public_achievement(uuid,uuid,integer)": [G, ["anonymous"]],
+  "reset_password(uuid,uuid,bytea,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
+  "start_password_reset(text,uuid,bytea,timestamp with time zone)": [G, ["anonymous", "member"]],
   "public_credential(uuid,uuid)": [G, ["anonymous"]],
   "public_image(uuid,uuid)": [G, ["anonymous"]],
   "public_issuer(uuid)": [G, ["anonymous"]],

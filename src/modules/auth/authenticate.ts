@@ -16,7 +16,8 @@ export async function authenticate(sql: Sql, authorization: string | null): Prom
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   if (!match) throw unauthenticated("Malformed Authorization header: expected 'Bearer <token>'");
   const parsed = parseToken(match[1]!);
-  if (!parsed || parsed.kind === "invitation") throw unauthenticated("Invalid token");
+  // Only keys and sessions authenticate: an invitation's or a password reset's token proves nothing here.
+  if (!parsed || (parsed.kind !== "apiKey" && parsed.kind !== "session")) throw unauthenticated("Invalid token");
   if (parsed.kind === "apiKey") {
     const [row] = await sql<{ tenant_id: string; api_key_id: string; scopes: ApiKeyScope[] }[]>`
       select tenant_id, api_key_id, scopes::text[] as scopes

@@ -21,6 +21,9 @@ import {
   type SessionGrant,
 } from "./service.js";
 import { requireWayInAlone, type Context } from "../../context.js";
+import { withTenantTransaction, type Db } from "../../db/tenant-transaction.js";
+import { mailSettings } from "../delivery/compose.js";
+import { PasswordResetError, TooManyResetRequestsError, requestPasswordReset, resetPassword } from "./password-reset.js";
 
 errorType(InvalidCredentialsError, "InvalidCredentialsError", "The email or password is wrong.");
 errorType(EmailTakenError, "EmailTakenError", "An account already uses this email.");
@@ -189,5 +192,62 @@ builder.mutationField("createTenant", (t) =>
     errors: { types: [ValidationError, SlugTakenError] },
     args: { input: t.arg({ type: CreateTenantInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({ tenantId: await createTenant(ctx.db, input) }),
+  }),
+);
+
+errorType(PasswordResetError, "PasswordResetError", "The password link is invalid, used or expired: ask for a new one.");
+errorType(TooManyResetRequestsError, "TooManyResetRequestsError", "Too many password requests from this client; retry later.");
+
+const RequestPasswordResetPayload = builder.simpleObject("RequestPasswordResetPayload", {
+  description: "The same answer whether or not an account has the address: it tells nobody who has one.",
+  fields: (t) => ({
+    expiresInMinutes: t.int({ description: "How long the emailed link works, if an account has the address" }),
+  }),
+});
+
+builder.mutationField("requestPasswordReset", (t) =>
+  t.field({
+    type: RequestPasswordResetPayload,
+    description:
+      "Emails a one-time link to choose a password to the account with this address, if there is one (at most three an hour). " +
+      "For a forgotten password, and for members of an imported tenant, whose accounts arrive without one.",
+    errors: { types: [TooManyResetRequestsError] },
+    args: { email: t.arg({ type: "EmailAddress", required: true }) },
+    resolve: async (_root, { email }, ctx) => {
+      requireWayInAlone(ctx, "requestPasswordReset");
+      const inTenant = <T>(tenantId: string, work: (db: Db) => Promise<T>) =>
+        withTenantTransaction(ctx.app.database, { dbRole: ctx.app.config.roles.member, tenantId, userId: null }, work);
+      return requestPasswordReset(ctx.db, email, ctx.clientAddress, { mail: mailSettings(ctx.app.config), inTenant });
+    },
+  }),
+);
+
+const ResetPasswordInput = builder.inputType("ResetPasswordInput", {
+  fields: (t) => ({
+    token: t.string({ required: true, description: "The lrp_... token after '#' in the emailed link" }),
+    password: t.string({ required: true }),
+  }),
+});
+
+const ResetPasswordPayload = builder.simpleObject("ResetPasswordPayload", {
+  fields: (t) => ({
+    token: t.string({ description: "A new session: send as 'Authorization: Bearer <token>'" }),
+    expiresAt: t.field({ type: "DateTime" }),
+    userId: t.id(),
+    tenantId: t.id({ nullable: true }),
+    sessionsEnded: t.int({ description: "Sessions of the account the reset signed out" }),
+  }),
+});
+
+builder.mutationField("resetPassword", (t) =>
+  t.field({
+    type: ResetPasswordPayload,
+    description: "Sets the password with an emailed link's token, signs the account out everywhere and opens a new session.",
+    errors: { types: [ValidationError, PasswordResetError] },
+    args: { input: t.arg({ type: ResetPasswordInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      requireWayInAlone(ctx, "resetPassword");
+      return resetPassword(ctx.db, input, sessionOptions(ctx));
+    },
   }),
 );

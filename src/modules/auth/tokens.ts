@@ -3,8 +3,8 @@
 // sha256(secret) is stored, which is enough for 256 random bits.
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 
-export type TokenKind = "apiKey" | "session" | "invitation";
-const PREFIX: Record<TokenKind, string> = { apiKey: "lrk_", session: "lrs_", invitation: "lri_" };
+export type TokenKind = "apiKey" | "session" | "invitation" | "passwordReset";
+const PREFIX: Record<TokenKind, string> = { apiKey: "lrk_", session: "lrs_", invitation: "lri_", passwordReset: "lrp_" };
 const SECRET_BYTES = 32;
 
 export interface IssuedToken {
@@ -24,8 +24,17 @@ export interface ParsedToken {
 }
 
 export function issueToken(kind: TokenKind, tenantId: string | null): IssuedToken {
-  const id = randomUUID();
+  return tokenOf(kind, tenantId, randomUUID(), randomBytes(SECRET_BYTES));
+}
+
+/** A fresh id and secret whose token is made later (tokenOf), once the tenant it names is known. */
+export function drawSecret(): { id: string; secret: Buffer; secretHash: Uint8Array<ArrayBuffer> } {
   const secret = randomBytes(SECRET_BYTES);
+  return { id: randomUUID(), secret, secretHash: hashSecret(secret) };
+}
+
+/** The token of a given id, tenant and 32-byte secret (issueToken draws both). */
+export function tokenOf(kind: TokenKind, tenantId: string | null, id: string, secret: Uint8Array): IssuedToken {
   const parts = [uuidBytes(id), ...(tenantId ? [uuidBytes(tenantId)] : []), secret];
   const token = PREFIX[kind] + Buffer.concat(parts).toString("base64url");
   return { token, id, tenantId, secretHash: hashSecret(secret), displayPrefix: token.slice(0, 12) };

@@ -26,7 +26,8 @@ export type EmailKind =
   | "recipient_rectified"
   | "recipient_email_changed"
   | "guardian_consent_request"
-  | "person_export_ready";
+  | "person_export_ready"
+  | "password_reset";
 
 export const MERGE_FIELDS = [
   "recipient.name",
@@ -93,6 +94,13 @@ const en: Defaults = {
     subject: "Your credential {{credential.name}} is valid again",
     html: wrap(`<p>Hello {{recipient.name}},</p><p>{{issuer.name}} has reinstated <strong>{{credential.name}}</strong>.</p><p><a href="{{links.view}}">View it</a></p>`),
     text: "Hello {{recipient.name}},\n\n{{issuer.name}} has reinstated {{credential.name}}.\n{{links.view}}\n",
+  },
+  password_reset: {
+    subject: "Set your Laurel password",
+    html: wrap(`<p>Hello {{recipient.name}},</p><p>Someone, we hope you, asked to set a new password for your Laurel account.</p>
+<p>Use this link to choose one. It works once, until {{link.expiresAt}}, and signs you out everywhere else.</p><p>${button("links.accept", "Choose a new password")}</p>
+<p style="color:#666;font-size:13px">If you did not ask, ignore this email: your password stays as it is.</p>`),
+    text: "Hello {{recipient.name}},\n\nSomeone, we hope you, asked to set a new password for your Laurel account.\n\nOpen this link to choose one. It works once, until {{link.expiresAt}}, and signs you out everywhere else:\n{{links.accept}}\n\nIf you did not ask, ignore this email: your password stays as it is.\n",
   },
   invitation: {
     subject: "You are invited to join {{tenant.name}} on Laurel",
@@ -192,6 +200,13 @@ const fr: Defaults = {
     subject: "Votre titre {{credential.name}} est de nouveau valide",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p>{{issuer.name}} a rétabli <strong>{{credential.name}}</strong>.</p><p><a href="{{links.view}}">Le voir</a></p>`),
     text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} a rétabli {{credential.name}}.\n{{links.view}}\n",
+  },
+  password_reset: {
+    subject: "Choisissez votre mot de passe Laurel",
+    html: wrap(`<p>Bonjour {{recipient.name}},</p><p>Quelqu'un, vous nous l'espérons, a demandé un nouveau mot de passe pour votre compte Laurel.</p>
+<p>Utilisez ce lien pour le choisir. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}, et vous déconnecte partout ailleurs.</p><p>${button("links.accept", "Choisir un nouveau mot de passe")}</p>
+<p style="color:#666;font-size:13px">Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.</p>`),
+    text: "Bonjour {{recipient.name}},\n\nQuelqu'un, vous nous l'espérons, a demandé un nouveau mot de passe pour votre compte Laurel.\n\nOuvrez ce lien pour le choisir. Il ne sert qu'une fois, jusqu'au {{link.expiresAt}}, et vous déconnecte partout ailleurs :\n{{links.accept}}\n\nSi vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.\n",
   },
   invitation: {
     subject: "Invitation à rejoindre {{tenant.name}} sur Laurel",
