@@ -12,6 +12,7 @@ import yazl from "yazl";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { importTenant, TenantImportError } from "../../src/modules/tenant-export/import.js";
 import type { TenantExportManifest } from "../../src/modules/tenant-export/task.js";
+import { LogInDocument, RequestPasswordResetDocument, ResetPasswordDocument, ViewerDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_ENV } from "../helpers/env.js";
@@ -132,6 +133,19 @@ describe("importing a tenant into a fresh Laurel", () => {
     expect(await spare.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
   });
 
+  it("refuses, naming the address, when a member's email already has another account here", async () => {
+    const other = await createTestDatabase();
+    try {
+      await other.admin`select sign_up(${a.email}, 'Someone Else', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaA', 'Elsewhere', 'elsewhere-org')`;
+      const error = await importTenant({ adminUrl: other.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TenantImportError);
+      expect((error as Error).message).toContain(a.email);
+      expect(await other.admin`select id from tenants where id = ${a.tenantId}`).toEqual([]);
+    } finally {
+      await other.drop();
+    }
+  });
+
   it("restores every table's rows", async () => {
     const result = await importTenant({ adminUrl: target.db.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath });
     expect(result.tenantId).toBe(a.tenantId);
@@ -143,6 +157,22 @@ describe("importing a tenant into a fresh Laurel", () => {
       expect({ table, rows: row!.n }).toEqual({ table, rows: table === "audit_log" ? rows + 1 : rows });
     }
   }, 60_000);
+
+  it("lets its members, who arrive without passwords, choose one by email and sign in", async () => {
+    const before = await target.client().request(LogInDocument, { input: { email: a.email, password: a.password } });
+    expect(before.logIn.__typename).toBe("InvalidCredentialsError");
+    const asked = await target.client().request(RequestPasswordResetDocument, { email: a.email });
+    expect(asked.requestPasswordReset).toEqual({ __typename: "RequestPasswordResetPayload", expiresInMinutes: 60 });
+    const [row] = await target.db.admin`select tenant_id::text, payload->>'acceptUrl' as url from email_outbox where kind = 'password_reset' and to_email = ${a.email}`;
+    expect(row!.tenant_id).toBe(a.tenantId);
+    const reset = await target.client().request(ResetPasswordDocument, { input: { token: row!.url.split("#")[1], password: "a password for the new home" } });
+    if (reset.resetPassword.__typename !== "ResetPasswordPayload") throw new Error(JSON.stringify(reset));
+    expect(reset.resetPassword).toMatchObject({ userId: a.userId, tenantId: a.tenantId });
+    const viewer = await target.client(reset.resetPassword.token).request(ViewerDocument);
+    expect(viewer.viewer).toMatchObject({ role: "owner", tenant: { uuid: a.tenantId } });
+    const after = await target.client().request(LogInDocument, { input: { email: a.email, password: "a password for the new home" } });
+    expect(after.logIn).toMatchObject({ __typename: "SessionPayload", tenantId: a.tenantId });
+  });
 
   it("serves the same documents at the same paths, and they verify there, revocation included", async () => {
     for (const credential of seeded.credentials) {
