@@ -1,6 +1,7 @@
 // Shared steps of the tenant-export tests: a small tenant with something in every kind of table, an
 // export run to completion through the SDK, and a ZIP read back into memory.
 import { randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
 import {
   ActivateTemplateDocument,
@@ -71,7 +72,13 @@ export function unzip(bytes: Buffer): Promise<Map<string, Buffer>> {
           if (e) return reject(e);
           const chunks: Buffer[] = [];
           stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => (files.set(entry.fileName, Buffer.concat(chunks)), zip.readEntry()));
+          stream.on("end", () => {
+            const body = Buffer.concat(chunks);
+            // yauzl does not check CRC-32s; an unzip tool does: the one in the header is the whole file's.
+            if (crc32(body) !== entry.crc32) return reject(new Error(`${entry.fileName}: CRC-32 ${entry.crc32} in the ZIP, ${crc32(body)} of its bytes`));
+            files.set(entry.fileName, body);
+            zip.readEntry();
+          });
         });
       });
       zip.on("end", () => resolve(files));
