@@ -77,6 +77,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "analytics_hour(timestamp with time zone)": [O, ["PUBLIC"]],
   "is_known_time_zone(text)": [O, ["PUBLIC"]],
   "queue_task_names()": [O, ["PUBLIC"]],
+  "data_subject_requests_keep_deadline()": [O, []],
   "analytics_zone_start(text,timestamp with time zone,text)": [O, ["PUBLIC"]],
   "analytics_latency_bin(double precision)": [O, ["PUBLIC"]],
   "analytics_outcome(email_status)": [O, ["PUBLIC"]],

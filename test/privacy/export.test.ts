@@ -167,7 +167,7 @@ describe("exporting a person's data", () => {
       "csv/rectifications.csv",
       "person.json",
     ]);
-    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.1/);
+    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.2/);
     expect(files.get("csv/recipient.csv")!.toString()).toContain(PERSON.email);
     expect(files.get("csv/credentials.csv")!.toString()).toContain(uuidOf(mine.id));
   });

@@ -22,6 +22,7 @@ export type EmailKind =
   | "data_subject_request_due"
   | "data_subject_request_filed"
   | "data_subject_request_refused"
+  | "data_subject_request_extended"
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
@@ -120,6 +121,12 @@ const en: Defaults = {
     text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the person (or a child's guardian): a refusal and its reasons, Art. 12(4) (privacy/service.ts).
+  data_subject_request_extended: {
+    subject: "{{tenant.name}} needs more time for your request about your personal data",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} needs more time to answer {{request.titleLower}} you made, and will answer by <strong>{{request.dueOn}}</strong>, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>GDPR Art. 12(3) allows two further months where a request is complex or requests are many. You may lodge a complaint with a data protection supervisory authority.</p>`),
+    text: "Hello,\n\n{{tenant.name}} needs more time to answer {{request.titleLower}} you made, and will answer by {{request.dueOn}}, for these reasons:\n\n{{credential.reason}}\n\nGDPR Art. 12(3) allows two further months where a request is complex or requests are many. You may lodge a complaint with a data protection supervisory authority.\n",
+  },
   data_subject_request_refused: {
     subject: "{{tenant.name}} has answered your request about your personal data",
     html: wrap(`<p>Hello,</p><p>{{tenant.name}} will not carry out {{request.titleLower}} you made, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
@@ -222,6 +229,12 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles a été déposée : due le {{request.dueOn}}",
     html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  data_subject_request_extended: {
+    subject: "{{tenant.name}} a besoin de plus de temps pour votre demande concernant vos données personnelles",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} a besoin de plus de temps pour répondre à {{request.titleLower}} que vous avez faite, et répondra au plus tard le <strong>{{request.dueOn}}</strong>, pour les raisons suivantes :</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>Le RGPD (art. 12(3)) permet deux mois supplémentaires lorsqu'une demande est complexe ou que les demandes sont nombreuses. Vous pouvez introduire une réclamation auprès d'une autorité de contrôle.</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} a besoin de plus de temps pour répondre à {{request.titleLower}} que vous avez faite, et répondra au plus tard le {{request.dueOn}}, pour les raisons suivantes :\n\n{{credential.reason}}\n\nLe RGPD (art. 12(3)) permet deux mois supplémentaires lorsqu'une demande est complexe ou que les demandes sont nombreuses. Vous pouvez introduire une réclamation auprès d'une autorité de contrôle.\n",
   },
   data_subject_request_refused: {
     subject: "{{tenant.name}} a répondu à votre demande concernant vos données personnelles",

@@ -6,7 +6,7 @@ import { resultCsv } from "../bulk/download.js";
 import { urls } from "../credentials/document.js";
 
 /** Bumped when a field's meaning changes or one is removed; added fields keep the major number. */
-export const EXPORT_FORMAT_VERSION = "1.1";
+export const EXPORT_FORMAT_VERSION = "1.2";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -149,6 +149,7 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       completedAt: iso(r.completedAt),
       outcome: r.outcome,
       requestedChanges: (r.requestedChanges as { name?: string; email?: string } | null) ?? null,
+      extension: r.extendedAt ? { extendedAt: iso(r.extendedAt)!, reason: r.extensionReason ?? "", originalDeadlineAt: iso(r.originalDeadlineAt)! } : null,
     })),
     rectifications: rectifications.map((r) => ({
       id: r.id,
@@ -219,7 +220,7 @@ function personCsvTables(data: PersonData): Record<string, string> {
       "id", "occurredAt", "type", "credentialId", "messageId", "channel", "network", "format", "clientClass", "machine",
     ]),
     "csv/data-subject-requests.csv": table(data.dataSubjectRequests, [
-      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome", "requestedChanges",
+      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome", "requestedChanges", "extension",
     ]),
     "csv/credential-documents.csv": table(
       data.credentials.flatMap((c) => c.documentHistory.map((d) => ({ credentialId: c.id, ...d }))),
@@ -272,7 +273,8 @@ Sections of person.json
                          which channel and network, and the class of software (no IP address is kept).
   dataSubjectRequests    Your requests about your data: kind, state, how identity was checked,
                          received, deadline, completed, outcome, and for a rectification the
-                         corrected name and/or email asked for (requestedChanges).
+                         corrected name and/or email asked for (requestedChanges); if the deadline
+                         was extended (GDPR Art. 12(3)), when, why and the first deadline (extension).
   rectifications         Each correction of your name or email: before and after, when, by which
                          kind of actor, through which request, how many credentials were re-issued.
   auditEntries           The organisation's log entries about your record, credentials and requests:
