@@ -241,8 +241,10 @@ describe("exporting a person's data", () => {
     }, "the erasure to complete");
     expect((await fetch(local(link.url))).status).toBe(404);
     expect(await app.db.admin`select id from person_exports where tenant_id = ${a.tenantId}`).toEqual([]);
-    const again = await file(a.owner, { kind: "portability", recipientId: erasure.recipient!.id, identityVerification: { method: "document_checked" } });
-    const { carryOutDataSubjectRequest } = await a.owner.request(CarryOutDataSubjectRequestDocument, { id: again.id });
-    expect(carryOutDataSubjectRequest).toMatchObject({ __typename: "ValidationError", message: expect.stringMatching(/erased/) });
+    // Nothing of theirs is left to export: a new request is refused as it is filed.
+    const { fileDataSubjectRequest: again } = await a.owner.request(FileDataSubjectRequestDocument, {
+      input: { kind: "portability", recipientId: erasure.recipient!.id, identityVerification: { method: "document_checked" } },
+    });
+    expect(again).toMatchObject({ __typename: "AlreadyErasedError" });
   }, 30_000);
 });

@@ -144,6 +144,7 @@ describe("a person asking for their rights by a one-time link", () => {
     // The owners hear of it at once, without the person's name or address.
     const notice = await waitFor(async () => fake.sent.find((m) => m.to.includes(a.email) && m.tags.some((t) => t.value === "data_subject_request_filed")), "the owners' notice");
     expect(notice.text).toContain("An access request was filed");
+    expect(notice.text).toMatch(/It is due \d/);
     expect(notice.text).toContain(request!.id);
     expect(notice.text).not.toContain(PERSON.email);
     expect(notice.text).not.toContain(PERSON.name);
@@ -261,6 +262,14 @@ describe("a withdrawal of consent, an objection or a restriction asked for by li
       else expect(after![column]).toBeInstanceOf(Date);
       const request = (await requests(a.owner)).find((r) => r.kind === kind && r.recipient?.email === person.email)!;
       expect(request).toMatchObject({ state: "completed", filedBy: "data_subject" });
+      // The owners hear that it was done, not that it is due.
+      const notice = await waitFor(
+        async () => fake.sent.find((m) => m.tags.some((t) => t.value === "data_subject_request_filed") && m.text.includes(request.id)),
+        "the owners' notice",
+      );
+      expect(notice.text).toContain("It took effect at once, as the person asked: nothing is left to do.");
+      expect(notice.text).not.toContain("It is due");
+      expect(notice.subject).toMatch(/ and carried out$/);
     }
   });
 });

@@ -212,6 +212,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       receivedOn: payload.receivedOn ?? "",
       dueOn: payload.dueOn ?? "",
       action: payload.requestAction ?? "",
+      done: payload.carriedOutAtOnce ? "yes" : "",
     },
     link: { expiresAt: payload.linkExpiresAt ?? "" },
     rectification: {

@@ -116,9 +116,9 @@ const en: Defaults = {
   },
   // Names no one: a person filed a request by their own link (privacy/deadline-warnings.ts tellOwnersOfRequest).
   data_subject_request_filed: {
-    subject: "A people's-rights request was filed: due {{request.dueOn}}",
-    html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
-    text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+    subject: "A people's-rights request was filed{{^request.done}}: due {{request.dueOn}}{{/request.done}}{{#request.done}} and carried out{{/request.done}}",
+    html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. {{#request.done}}It took effect at once, as the person asked: nothing is left to do.{{/request.done}}{{^request.done}}It is due {{request.dueOn}}.{{/request.done}}</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
+    text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. {{#request.done}}It took effect at once, as the person asked: nothing is left to do.{{/request.done}}{{^request.done}}It is due {{request.dueOn}}.{{/request.done}}\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the person (or a child's guardian): a refusal and its reasons, Art. 12(4) (privacy/service.ts).
   data_subject_request_extended: {
@@ -226,9 +226,9 @@ const fr: Defaults = {
     text: "Bonjour,\n\n{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
   data_subject_request_filed: {
-    subject: "Une demande relative aux données personnelles a été déposée : due le {{request.dueOn}}",
-    html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
-    text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+    subject: "Une demande relative aux données personnelles a été déposée{{^request.done}} : due le {{request.dueOn}}{{/request.done}}{{#request.done}} et exécutée{{/request.done}}",
+    html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
+    text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
   data_subject_request_extended: {
     subject: "{{tenant.name}} a besoin de plus de temps pour votre demande concernant vos données personnelles",

@@ -11,6 +11,7 @@ import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { AlreadyErasedError } from "./erasure.js";
 
 export interface PrivacyChoicesInput {
   /** false withdraws consent to tracking (Art. 7(3)); true gives it again. */
@@ -65,6 +66,7 @@ export async function recordChoice(db: Db, caller: Caller, recipientId: string, 
 export async function setPrivacyChoices(db: Db, caller: Caller, recipientId: string, input: PrivacyChoicesInput, origin: ChoiceOrigin = { source: "staff" }, now = new Date()) {
   const recipient = isUuid(recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: recipientId } } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
+  if (recipient.erasedAt) throw new AlreadyErasedError();
   const birthDate = input.birthDate != null ? checkBirthDate(input.birthDate, await tenantTimeZone(db, caller.tenantId), ["input", "birthDate"], now) : undefined;
   const changes: [PrivacyChoiceKind, boolean][] = [];
   if (input.trackingConsent != null && input.trackingConsent !== recipient.trackingConsent) changes.push(["tracking_consent", input.trackingConsent]);

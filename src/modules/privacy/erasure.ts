@@ -99,16 +99,39 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
     const links = await deletePrivacyLinks(db, tenantId, recipient.id);
-    // A tenant export taken before now holds the person too.
+    // A tenant export taken before now holds the person too: its file goes, and its link ends with it
+    // (TenantExport.download is null from now on, instead of a link that would answer 410).
     await removeTenantExportFiles(app.config.exportDir, tenantId);
+    await db.tenantExport.updateMany({ where: { tenantId, state: "completed", expiresAt: { gt: now } }, data: { expiresAt: now } });
     // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
     const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
     const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
-    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links });
+    const closed = await closeOtherRequests(db, tenantId, recipient.id, request.id, now);
+    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links, otherRequestsClosed: closed });
   });
 };
+
+/**
+ * The person's other pending requests (an access request filed before the erasure, say) can no longer be
+ * carried out: nothing of theirs is left. They are closed as cancelled, saying why, rather than left to
+ * go overdue; partners hear of each as of any closed request.
+ */
+async function closeOtherRequests(db: Db, tenantId: string, recipientId: string, erasureId: string, now: Date): Promise<number> {
+  const pending = await db.dataSubjectRequest.findMany({
+    where: { tenantId, recipientId, id: { not: erasureId }, state: { in: ["open", "in_progress"] } },
+    select: { id: true },
+  });
+  for (const { id } of pending) {
+    const { count } = await db.dataSubjectRequest.updateMany({
+      where: { tenantId, id, state: { in: ["open", "in_progress"] } },
+      data: { state: "cancelled", completedAt: now, outcome: "Closed by the person's erasure: nothing of theirs is left to act on" },
+    });
+    if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id } } }));
+  }
+  return pending.length;
+}
 
 async function complete(db: Db, caller: Caller, id: string, outcome: string, now: Date, counts: Record<string, number>) {
   const { count } = await db.dataSubjectRequest.updateMany({

@@ -71,17 +71,21 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
       select: { id: true, expiresAt: true },
     });
     const counts = { credentials: data.credentials.length, emails: data.emails.length, engagementEvents: data.engagementEvents.length, bytes: bytes.length };
+    const sentTo = await sendExportLink(db, app.config, tenantId, request.recipientId, request.id, request.kind, stored, now);
+    const delivery =
+      sentTo === "person" ? "emailed to the person"
+      : sentTo === "guardian" ? "emailed to the child's guardian on record"
+      : "nobody was emailed (a child with no guardian on record): hand the link (export { url }) over yourselves";
     const { count } = await db.dataSubjectRequest.updateMany({
       where: { tenantId, id: request.id, state: "in_progress" },
       data: {
         state: "completed",
         completedAt: now,
-        outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link expires at ${stored.expiresAt.toISOString()}`,
+        outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link, ${delivery}, expires at ${stored.expiresAt.toISOString()}`,
       },
     });
     if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.id } } }));
-    await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: counts });
-    await sendExportLink(db, app.config, tenantId, request.recipientId, request.id, request.kind, stored, now);
+    await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: { ...counts, sentTo } });
   });
 };
 
@@ -89,6 +93,7 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
  * The person gets their data (Art. 15(3)): the signed link, emailed to the address on record (for a child,
  * to their guardian on record), which is the address their identity was checked against. The link is a
  * secret: carried as acceptUrl, forgotten once the message has left, never kept in the stored outbox.
+ * Returns who it was sent to: the person, their guardian, or nobody (null).
  */
 async function sendExportLink(
   db: Db,
@@ -99,12 +104,12 @@ async function sendExportLink(
   kind: string,
   stored: { id: string; expiresAt: Date },
   now: Date,
-): Promise<void> {
+): Promise<"person" | "guardian" | null> {
   const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { id: true, email: true, locale: true, isChild: true, birthDate: true } });
   const timeZone = await tenantTimeZone(db, tenantId);
   // A child's data goes to their guardian only; with none on record, staff hand the link over (export { url }).
   const to = await rightsAddress(db, tenantId, person, timeZone, now);
-  if (!to) return;
+  if (!to) return null;
   await queueEmails(db, mailSettings(config), tenantId, [{
     kind: "person_export_ready",
     toEmail: to.email,
@@ -117,6 +122,7 @@ async function sendExportLink(
       dueOn: emailDay(stored.expiresAt, timeZone, person.locale),
     },
   }]);
+  return to.guardian ? "guardian" : "person";
 }
 
 /** Erasure removes the person's exports too: they are copies of what is being erased. */

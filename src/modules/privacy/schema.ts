@@ -36,7 +36,7 @@ const StateEnum = builder.enumType(DataSubjectRequestState, {
   name: "DataSubjectRequestState",
   description: "open -> in_progress -> completed | refused | cancelled (open may close directly); the last three are final",
 });
-errorType(AlreadyErasedError, "AlreadyErasedError", "The person has already been erased: nothing of theirs is left to erase.");
+errorType(AlreadyErasedError, "AlreadyErasedError", "The person has been erased: nothing of theirs is left to act on.");
 
 const FilerEnum = builder.enumType(DataSubjectRequestFiler, { name: "DataSubjectRequestFiler" });
 const MethodEnum = builder.enumType(IdentityVerificationMethod, { name: "IdentityVerificationMethod" });

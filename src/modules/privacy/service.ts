@@ -96,7 +96,9 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
   const problems: FieldProblem[] = [];
   const byId = input.recipientId != null && input.recipientId !== "";
   const byEmail = input.email != null && input.email.trim() !== "";
-  if (byId === byEmail) problems.push({ path: ["input"], message: "Give the person's recipientId or their email, not both" });
+  if (byId === byEmail) {
+    problems.push({ path: ["input"], message: byId ? "Give the person's recipientId or their email, not both" : "Name the person: give their recipientId or their email" });
+  }
   const { method, note: rawNote } = input.identityVerification;
   const note = optionalText(rawNote, ["input", "identityVerification", "note"], MAX_IDENTITY_NOTE, problems);
   if (method === "other" && !note && !problems.some((p) => p.path.at(-1) === "note")) {
@@ -129,7 +131,8 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
     : { tenantId_email: { tenantId: caller.tenantId, email: email! } };
   const recipient = where ? await db.recipient.findUnique({ where, select: { id: true } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
-  if (input.kind === "erasure" || input.kind === "rectification") await assertNotErased(db, caller.tenantId, recipient.id);
+  // Nothing of an erased person is left to access, port, correct, restrict or erase: every kind is refused alike.
+  await assertNotErased(db, caller.tenantId, recipient.id);
 
   const { timeZone, holidays } = await deadlineCalendar(db, caller.tenantId);
   const deadlineAt = requestDeadline(input.kind, now, timeZone, holidays);
