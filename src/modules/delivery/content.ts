@@ -23,6 +23,7 @@ export type EmailKind =
   | "data_subject_request_filed"
   | "data_subject_request_refused"
   | "data_subject_request_extended"
+  | "data_subject_request_completed"
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
@@ -121,6 +122,12 @@ const en: Defaults = {
     text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. {{#request.done}}It took effect at once, as the person asked: nothing is left to do.{{/request.done}}{{^request.done}}It is due {{request.dueOn}}.{{/request.done}}\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the person (or a child's guardian): a refusal and its reasons, Art. 12(4) (privacy/service.ts).
+  data_subject_request_completed: {
+    subject: "{{tenant.name}} has carried out your request about your personal data",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} has carried out {{request.titleLower}} you made: {{request.action}}.</p>
+<p style="color:#666;font-size:13px">If this is not what you asked for, reply to this email or contact {{tenant.name}}. You may also lodge a complaint with a data protection supervisory authority.</p>`),
+    text: "Hello,\n\n{{tenant.name}} has carried out {{request.titleLower}} you made: {{request.action}}.\n\nIf this is not what you asked for, reply to this email or contact {{tenant.name}}. You may also lodge a complaint with a data protection supervisory authority.\n",
+  },
   data_subject_request_extended: {
     subject: "{{tenant.name}} needs more time for your request about your personal data",
     html: wrap(`<p>Hello,</p><p>{{tenant.name}} needs more time to answer {{request.titleLower}} you made, and will answer by <strong>{{request.dueOn}}</strong>, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
@@ -229,6 +236,12 @@ const fr: Defaults = {
     subject: "Une demande relative aux données personnelles a été déposée{{^request.done}} : due le {{request.dueOn}}{{/request.done}}{{#request.done}} et exécutée{{/request.done}}",
     html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
     text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  data_subject_request_completed: {
+    subject: "{{tenant.name}} a donné suite à votre demande concernant vos données personnelles",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} a donné suite à {{request.titleLower}} que vous avez faite : {{request.action}}.</p>
+<p style="color:#666;font-size:13px">Si ce n'est pas ce que vous avez demandé, répondez à ce message ou contactez {{tenant.name}}. Vous pouvez aussi introduire une réclamation auprès d'une autorité de contrôle.</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} a donné suite à {{request.titleLower}} que vous avez faite : {{request.action}}.\n\nSi ce n'est pas ce que vous avez demandé, répondez à ce message ou contactez {{tenant.name}}. Vous pouvez aussi introduire une réclamation auprès d'une autorité de contrôle.\n",
   },
   data_subject_request_extended: {
     subject: "{{tenant.name}} a besoin de plus de temps pour votre demande concernant vos données personnelles",

@@ -1,6 +1,7 @@
 // Erasure (GDPR Art. 17): staff carry out a person's erasure request; the worker revokes their
 // credentials with a reason, then erase_recipient() (sql/031) blanks them in every table within the
 // tenant, and the request is completed. What stays names no one: counts, status bits, an audit entry.
+import type { App } from "../../context.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -45,13 +46,13 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
  * withdrawal are done at once (choices.ts). Moves it to in_progress (if open) and queues the work in the same
  * transaction; the worker completes the request.
  */
-export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
+export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string, config?: App["config"]) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
   const exporting = isExportKind(found.kind);
   if (isChoiceKind(found.kind) && !["completed", "refused", "cancelled"].includes(found.state)) {
     await assertNotErased(db, caller.tenantId, found.recipientId);
-    return carryOutChoiceRequest(db, caller, found);
+    return carryOutChoiceRequest(db, caller, found, new Date(), config);
   }
   const rectifying = found.kind === "rectification";
   if (found.kind !== "erasure" && !exporting && !rectifying) {

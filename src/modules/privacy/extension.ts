@@ -11,11 +11,9 @@ import { zoneOrUtc } from "../../lib/calendar.js";
 import { textProblem } from "../../lib/text.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
-import { mailSettings } from "../delivery/compose.js";
 import { emailDay } from "../delivery/content.js";
-import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
-import { rightsAddress } from "./guardian.js";
+import { emailPersonAbout } from "./notify.js";
 import { isFinal, MAX_OUTCOME } from "./service.js";
 
 export interface ExtendRequestInput {
@@ -69,30 +67,6 @@ export async function extendDataSubjectRequest(db: Db, caller: Caller, input: Ex
     targetId: found.id,
     details: { from: found.deadlineAt.toISOString(), to: deadlineAt.toISOString(), months },
   });
-  await tellPerson(db, config, { ...found, deadlineAt, extensionReason: reason }, timeZone);
+  await emailPersonAbout(db, config, found, "data_subject_request_extended", (zone, locale) => ({ reason, dueOn: emailDay(deadlineAt, zone, locale) }));
   return db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
-}
-
-async function tellPerson(
-  db: Db,
-  config: App["config"],
-  request: { id: string; tenantId: string; kind: string; recipientId: string | null; deadlineAt: Date; extensionReason: string },
-  timeZone: string,
-) {
-  if (!request.recipientId) return;
-  const person = await db.recipient.findUnique({
-    where: { tenantId_id: { tenantId: request.tenantId, id: request.recipientId } },
-    select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
-  });
-  if (!person || person.erasedAt) return;
-  const to = await rightsAddress(db, request.tenantId, person, timeZone);
-  if (!to) return;
-  await queueEmails(db, mailSettings(config), request.tenantId, [{
-    kind: "data_subject_request_extended",
-    toEmail: to.email,
-    locale: person.locale,
-    recipientId: request.recipientId,
-    idempotencyKey: `data_subject_request_extended:${request.id}`,
-    payload: { requestKind: request.kind, reason: request.extensionReason, dueOn: emailDay(request.deadlineAt, timeZone, person.locale) },
-  }]);
 }

@@ -263,7 +263,7 @@ builder.mutationField("carryOutDataSubjectRequest", (t) =>
     args: { id: t.arg.globalID({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => {
       if (id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
-      return carryOutDataSubjectRequest(ctx.db, callerOf(ctx), id.id);
+      return carryOutDataSubjectRequest(ctx.db, callerOf(ctx), id.id, ctx.app.config);
     },
   }),
 );

@@ -224,7 +224,7 @@ const ownRequest: LinkPurposeHandler = {
     // by the person themselves, identity checked, needs no one's review: all three take effect now.
     if (isChoiceKind(request.kind)) {
       const caller = systemCaller(link.tenantId);
-      request = await carryOutChoiceRequest(db, caller, request, now);
+      request = await carryOutChoiceRequest(db, caller, request, now, config);
       // A guardian withdrawing consent withdraws the Art. 8 consent they gave, not only tracking.
       const withdrawn = (link.payload as { guardian?: boolean }).guardian && request.kind === "consent_withdrawal"
         ? await withdrawGivenGuardianConsents(db, caller, link.recipientId, now)
