@@ -165,9 +165,16 @@ describe("exporting a person's data", () => {
       "csv/privacy-history.csv",
       "csv/recipient.csv",
       "csv/rectifications.csv",
+      "person-export.schema.json",
       "person.json",
     ]);
     expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.2/);
+    // The schema travels with the data, and the README says what Art. 15(1) asks besides the data itself.
+    expect(files.get("person-export.schema.json")!.toString()).toBe(readFileSync(new URL("../../schema/person-export.schema.json", import.meta.url), "utf8"));
+    const readme = files.get("README.txt")!.toString();
+    for (const heading of ["About this processing (GDPR Art. 15(1))", "Purposes", "Recipients", "How long", "Your rights", "Complaints", "Source", "Automated decisions"]) {
+      expect(readme, heading).toContain(heading);
+    }
     expect(files.get("csv/recipient.csv")!.toString()).toContain(PERSON.email);
     expect(files.get("csv/credentials.csv")!.toString()).toContain(uuidOf(mine.id));
   });

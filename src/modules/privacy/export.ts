@@ -15,16 +15,24 @@ import { tenantTimeZone } from "../tenants/service.js";
 import { signedExportUrl } from "./export-link.js";
 import { rightsAddress } from "./guardian.js";
 import { emitRequestClosed } from "./partner-events.js";
-import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
+import { readFileSync } from "node:fs";
+import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, processingInformation, type PersonData, type ProcessingFacts } from "./export-data.js";
+
+/** The JSON Schema of person.json, shipped in every ZIP (schema/ sits three folders above src/ and dist/ modules alike). */
+const PERSON_SCHEMA = readFileSync(new URL("../../../schema/person-export.schema.json", import.meta.url), "utf8");
 
 /** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
 export const EXPORT_TTL_MS = 7 * 24 * 3600 * 1000;
 
-/** The ZIP's files, by path: person.json, csv/*.csv, credentials/<id>.json (as published), README.txt. */
-export function personExportFiles(data: PersonData): Record<string, string> {
+/**
+ * The ZIP's files, by path: person.json and its schema, csv/*.csv, credentials/<id>.json (as published),
+ * README.txt (the format, then the Art. 15(1) information about the processing, from `facts`).
+ */
+export function personExportFiles(data: PersonData, facts: ProcessingFacts): Record<string, string> {
   const files: Record<string, string> = {
-    "README.txt": EXPORT_README,
+    "README.txt": EXPORT_README + processingInformation(data.controller.name, facts),
     "person.json": JSON.stringify(data, null, 2),
+    "person-export.schema.json": PERSON_SCHEMA,
     ...personCsvFiles(data),
   };
   // Serialised as the public endpoint serves it (src/public/routes.ts), so the bytes match.
@@ -56,7 +64,12 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
     if (!request || !isExportKind(request.kind) || request.state !== "in_progress" || !request.recipientId || request.personExport) return;
     const now = new Date();
     const data = await collectPersonData(db, tenantId, request.recipientId, app.config.publicUrl, now);
-    const bytes = await zipFiles(personExportFiles(data), now);
+    const endpoints = await db.webhookEndpoint.findMany({ where: { tenantId, enabled: true }, select: { url: true } });
+    const facts: ProcessingFacts = {
+      emailProvider: app.config.email.resendApiKey ? "Resend (resend.com)" : null,
+      partnerHosts: [...new Set(endpoints.map((e) => new URL(e.url).host))].sort(),
+    };
+    const bytes = await zipFiles(personExportFiles(data, facts), now);
     const stored = await db.personExport.create({
       data: {
         tenantId,
