@@ -114,7 +114,8 @@ describe("a child under 13", () => {
     // The guardian's email, sent by the mutation itself, with the wording and their one-time link.
     const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("parent.small@example.test")), "the guardian's email");
     expect(letter.text).toContain(requestGuardianConsent.wording);
-    expect(letter.text).not.toContain("Mia");
+    // The guardian is told which child: consent must be specific (Art. 7 and 8), and they may have several.
+    expect(letter.text).toContain("before issuing credentials to Mia Small, a child in your care");
     const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
 
     // What the guardian's link does: the page shows the wording on record, using it gives exactly that.
@@ -207,7 +208,7 @@ describe("a child under 13", () => {
     });
     expect(asked.status).toBe(202);
     const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes("erase.parent@example.test") && m.tags.some((t) => t.value === "privacy_request_link")), "the guardian's link");
-    expect(mail.text).toContain("for the child in your care");
+    expect(mail.text).toContain("for Mia Small in your care");
     expect(fake.sent.some((m) => m.to.includes("erase.kid@example.test") && m.tags.some((t) => t.value === "privacy_request_link"))).toBe(false);
     const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(mail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
     const page = (await fetch(link, { headers: { accept: "application/json" } }).then((r) => r.json())) as { title: string };

@@ -165,10 +165,10 @@ const en: Defaults = {
   },
   guardian_consent_request: {
     subject: "{{tenant.name}} asks for your consent",
-    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:</p>
+    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to {{recipient.name}}, a child in your care. This is what you are asked to agree to:</p>
 <blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
 <p>${button("links.accept", "Read and give consent")}</p><p style="color:#666;font-size:13px">The link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.</p>`),
-    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
+    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to {{recipient.name}}, a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
   },
   // To the person (or a child's guardian) once their export is built: the signed link (privacy/export.ts).
   person_export_ready: {
@@ -277,10 +277,10 @@ const fr: Defaults = {
   },
   guardian_consent_request: {
     subject: "{{tenant.name}} demande votre consentement",
-    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
+    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à {{recipient.name}}, enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
 <blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
 <p>${button("links.accept", "Lire et consentir")}</p><p style="color:#666;font-size:13px">Le lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.</p>`),
-    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
+    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à {{recipient.name}}, enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
   },
   person_export_ready: {
     subject: "Vos données personnelles chez {{tenant.name}} sont prêtes",

@@ -103,7 +103,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   const credential = isUuid(credentialId)
     ? await db.credential.findUnique({
         where: { tenantId_id: { tenantId, id: credentialId } },
-        select: { erasedAt: true, recipient: { select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
+        select: { erasedAt: true, recipient: { select: { id: true, email: true, name: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
       })
     : null;
   if (!credential) throw new NotFoundError("Credential");
@@ -143,7 +143,8 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
     payload: {
       // The link is a secret: acceptUrl is what the send task forgets once the message has left (sql/019).
       acceptUrl: link.url,
-      requestAction: to.guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
+      // A guardian is told which child (they may have several): consent and requests must be specific (Art. 7, 8).
+      requestAction: to.guardian ? `${requestAction(kind, recipient.locale)}, for ${recipient.name ?? "the child"} in your care` : requestAction(kind, recipient.locale),
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
   }]);
