@@ -937,6 +937,7 @@ export type UpdateRecipientPrivacyMutationVariables = Exact<{
 
 
 export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
+    | { __typename: 'AlreadyErasedError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }

@@ -189,6 +189,23 @@ describe("a child under 13", () => {
     expect(problems).toEqual([expect.objectContaining({ row: 2, column: "email", message: expect.stringMatching(/guardian's consent/) })]);
   });
 
+  it("lets staff call off a consent request sent to a wrong address: its link then gives nothing", async () => {
+    const kid = await child(a, "typo.kid@example.test");
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+      input: { recipientId: kid, guardianEmail: "typo.parent@exmaple.test", guardianName: "Pat Typo" },
+    });
+    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
+    const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("typo.parent@exmaple.test")), "the misaddressed email");
+    const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const { withdrawGuardianConsent } = await a.owner.request(WithdrawGuardianConsentDocument, { id: requestGuardianConsent.id });
+    expect(withdrawGuardianConsent).toMatchObject({ __typename: "GuardianConsent", state: "expired", givenAt: null });
+    const used = await fetch(linkUrl, { method: "POST", headers: { accept: "application/json" } });
+    expect(used.status).toBeGreaterThanOrEqual(400);
+    expect((await issue(kid)).issueCredential.__typename).toBe("GuardianConsentRequiredError");
+    const [audit] = await app.db.admin`select details from audit_log where tenant_id = ${a.tenantId} and action = 'guardian_consent.cancelled' and target_id = ${rawId(requestGuardianConsent.id)}`;
+    expect(audit).toBeDefined();
+  });
+
   it("can be erased at a guardian's request through their own link, which goes to the guardian, not the child", async () => {
     const kid = await child(a, "erase.kid@example.test");
     const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
