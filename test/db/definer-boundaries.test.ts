@@ -36,7 +36,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "login_parameters(text)": [G, ["anonymous", "member"]],
   "my_memberships()": [G, ["member"]],
   "public_achievement(uuid,uuid,integer)": [G, ["anonymous"]],
-  "reset_password(uuid,uuid,bytea,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
+  "reset_password(uuid,bytea,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
   "start_password_reset(text,uuid,bytea,timestamp with time zone)": [G, ["anonymous", "member"]],
   "public_credential(uuid,uuid)": [G, ["anonymous"]],
   "public_image(uuid,uuid)": [G, ["anonymous"]],
@@ -159,6 +159,7 @@ async function visible(tx: postgres.TransactionSql, table: string): Promise<stri
     "public.users": "select case id when $3 then $1 when $4 then $2 end::text as t from public.users",
     "public.user_passwords": "select case user_id when $3 then $1 when $4 then $2 end::text as t from public.user_passwords",
     "public.sessions": "select case user_id when $3 then $1 when $4 then $2 end::text as t from public.sessions",
+    "public.password_resets": "select case user_id when $3 then $1 when $4 then $2 end::text as t from public.password_resets",
     "public.email_provider_events": "select case provider_message_id when $5 then $1 when $6 then $2 end::text as t from public.email_provider_events",
     "laurel_private.login_decoy_key": "select t::text from laurel_private.login_decoy_key, unnest(array[$1::uuid, $2::uuid]) t",
   };

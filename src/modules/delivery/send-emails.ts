@@ -131,11 +131,11 @@ export function sendEmailsTask(mailer: Mailer) {
 }
 
 /** Kinds whose message carries a link that acts for someone: never kept readable in the outbox. */
-const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link", "person_export_ready", "password_reset"]);
+const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link", "person_export_ready"]);
 
 /**
  * The demo outbox: nothing leaves the machine. The body stays readable, except for messages whose link is
- * a secret: an invitation's, a password reset's, a guardian's consent request's and a person's one-time privacy link (whoever
+ * a secret: an invitation's, a guardian's consent request's and a person's one-time privacy link (whoever
  * reads the outbox could otherwise act as them).
  */
 function storedOutcome(row: Ready): Outcome {
