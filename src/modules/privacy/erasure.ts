@@ -88,6 +88,9 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
       ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.requestId } } })
       : null;
     if (!request || request.kind !== "erasure" || request.state !== "in_progress" || !request.recipientId) return; // cancelled meanwhile
+    // The person's row first, as a rectification takes it (for update) before their credentials: the same
+    // order on both paths, so the two wait for each other instead of deadlocking.
+    await db.$queryRaw`select 1 from recipients where tenant_id = ${tenantId}::uuid and id = ${request.recipientId}::uuid for update`;
     const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.recipientId } } });
     const now = new Date();
     if (recipient.erasedAt) {
