@@ -163,6 +163,14 @@ describe("a person asking for their rights by a one-time link", () => {
     expect(await use(forged, "POST")).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
     const moved = url.replace(`/privacy/links/${a.tenantId}/`, `/privacy/links/${b.tenantId}/`);
     expect(await use(moved, "POST")).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
+    // Altered in any way: a second sig after the real one, an extra parameter, the signature re-spelt in its unused bits.
+    const sig = new URL(url).searchParams.get("sig")!;
+    const last = sig.at(-1)!;
+    const sameBits = "AEIMQUYcgkosw048"[Math.floor("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(last) / 4)]!;
+    const respelt = sameBits === last ? String.fromCharCode(last.charCodeAt(0) + 1) : sameBits;
+    for (const altered of [`${url}&sig=AAAA`, `${url}&utm_source=mail`, url.replace(`sig=${sig}`, `sig=${sig.slice(0, -1)}${respelt}`)]) {
+      expect(await use(altered, "POST"), altered.slice(-20)).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
+    }
     const linkId = /\/privacy\/links\/[0-9a-f-]{36}\/([0-9a-f-]{36})/.exec(url)![1]!;
     await app.db.admin`update privacy_links set created_at = now() - interval '2 days', expires_at = now() - interval '1 day' where id = ${linkId}`;
     expect(await use(url, "POST")).toMatchObject({ status: 410, json: { error: { code: "LINK_EXPIRED" } } });

@@ -39,13 +39,18 @@ export function linkSigner(purpose: string, pathOf: (tenantId: string, id: strin
       return `${config.publicUrl}${pathOf(tenantId, id)}?v=${version}&expires=${expires}&sig=${sig}`;
     },
     verify(config, tenantId, id, query) {
+      // Exactly the link as made: v, expires and sig once each and nothing else (a second sig, say, is an alteration).
+      if ([...query.keys()].sort().join(",") !== "expires,sig,v") return null;
       const version = Number(query.get("v"));
       const expires = Number(query.get("expires"));
       const sig = query.get("sig") ?? "";
       if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expires) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return null;
       const key = linkKey(config.keks, version);
       if (!key) return null;
-      return timingSafeEqual(mac(key, tenantId, id, expires), Buffer.from(sig, "base64url")) ? { expires } : null;
+      const given = Buffer.from(sig, "base64url");
+      // One spelling per signature: the 43rd character's unused bits make others.
+      if (given.toString("base64url") !== sig) return null;
+      return timingSafeEqual(mac(key, tenantId, id, expires), given) ? { expires } : null;
     },
   };
 }
