@@ -14,6 +14,7 @@ import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/erro
 import { useNestingLimit } from "./graphql/nesting-limit-plugin.js";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "./db/availability.js";
 import { readBody } from "./lib/read-body.js";
+import { acceptsHtml, refuse } from "./lib/http-answers.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
@@ -109,14 +110,11 @@ export async function startServer(app: App, port = app.config.port, host = app.c
         .then((handled) => handled || handleProviderWebhook(req, res))
         .then((handled) => handled || handlePublic(req, res))
         .then((handled) => {
-          if (!handled) {
-            res.writeHead(404, { "content-type": "application/json" });
-            res.end(JSON.stringify({ error: "Not found" }));
-          }
+          if (!handled) refuse(res, { status: 404, code: "NOT_FOUND", message: "Nothing is published at this address: check the link you followed" }, { html: acceptsHtml(req) });
         })
         // Whatever a route failed to handle (an aborted upload, a lost database connection) ends
         // this request, never the process.
-        .catch((error: Error) => failed(res, error));
+        .catch((error: Error) => failed(req, res, error));
       return;
     }
     if (req.method === "POST") {
@@ -181,18 +179,16 @@ export async function startServer(app: App, port = app.config.port, host = app.c
 let outageLoggedAt = 0;
 
 /** The answer for a request a route could not finish: 503 while the database is away, else a 500. */
-function failed(res: ServerResponse, error: Error) {
+function failed(req: IncomingMessage, res: ServerResponse, error: Error) {
   const unavailable = isDatabaseUnavailable(error);
   if (unavailable && Date.now() - outageLoggedAt > RETRY_AFTER_SECONDS * 1000) {
     outageLoggedAt = Date.now();
     console.error(`database unavailable, answering 503 meanwhile: ${error.message}`);
   } else if (!unavailable && (error as NodeJS.ErrnoException).code !== "ECONNRESET") console.error("request failed:", error.message);
   if (res.headersSent || res.destroyed) return void res.destroy();
+  const html = acceptsHtml(req);
   if (unavailable) {
-    res.writeHead(503, { "content-type": "application/json", "retry-after": String(RETRY_AFTER_SECONDS) });
-    res.end(JSON.stringify({ error: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} s` }));
-  } else {
-    res.writeHead(500, { "content-type": "application/json" });
-    res.end(JSON.stringify({ error: "Something went wrong on our side" }));
-  }
+    const message = `The database is unavailable right now: try again in ${RETRY_AFTER_SECONDS} seconds`;
+    refuse(res, { status: 503, code: "SERVICE_UNAVAILABLE", message }, { html, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
+  } else refuse(res, { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side" }, { html });
 }
