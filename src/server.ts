@@ -20,6 +20,7 @@ import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
 import { createPersonExportRoutes } from "./modules/privacy/export-link.js";
 import { createPrivacyRoutes } from "./public/privacy-routes.js";
+import { createAccountRoutes } from "./public/account-routes.js";
 import { createTenantExportRoutes } from "./modules/tenant-export/service.js";
 import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
 import { createEngagementRecorder } from "./modules/engagement/ingest.js";
@@ -91,6 +92,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   const handleDownloads = createDownloadRoutes(app);
   const handlePersonExports = createPersonExportRoutes(app);
   const handlePrivacy = createPrivacyRoutes(app);
+  const handleAccount = createAccountRoutes(app);
   const handleTenantExports = createTenantExportRoutes(app);
   const handleAnalyticsExports = createAnalyticsExportRoutes(app, yoga);
   const handleProviderWebhook = createProviderWebhookRoute(app);
@@ -105,6 +107,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
       void handleDownloads(req, res)
         .then((handled) => handled || handlePersonExports(req, res))
         .then((handled) => handled || handlePrivacy(req, res))
+        .then((handled) => handled || handleAccount(req, res))
         .then((handled) => handled || handleTenantExports(req, res))
         .then((handled) => handled || handleAnalyticsExports(req, res))
         .then((handled) => handled || handleProviderWebhook(req, res))
