@@ -18,6 +18,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
 import {
   bakedBadge,
+  holderIsChild,
   issuerDidDocument,
   issuerProfileDocument,
   loadCredential,
@@ -162,7 +163,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       else if (name === "credential") {
         const credential = await loadCredential(ctx, a!, b!);
         if (credential && wantsHtml) {
-          sendPage(res, credentialPage(credential, b!));
+          sendPage(res, credentialPage(credential, b!, { child: await holderIsChild(ctx, a!, b!) }));
           track(req, { tenantId: a!, credentialId: b!, type: "page_viewed", channel: "web" });
           return true;
         }

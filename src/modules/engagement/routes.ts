@@ -8,8 +8,8 @@
 //   POST /issuers/:tenant/credentials/:id/claim           token in the body; claimed
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRateLimiter } from "../../lib/rate-limit.js";
-import { loadCredential, type PublicContext } from "../credentials/public.js";
-import { claimPage, SHARE_NETWORKS, shareTargets, type ShareNetwork } from "../../public/credential-page.js";
+import { holderIsChild, loadCredential, type PublicContext } from "../credentials/public.js";
+import { claimPage, SHARE_NETWORKS, shareTargets, SOCIAL_NETWORKS, type ShareNetwork } from "../../public/credential-page.js";
 import { sendPage } from "../../lib/html.js";
 import { asksForJson, codeForStatus, refuse } from "../../lib/http-answers.js";
 import { classifyRequest, hashIp } from "./classify.js";
@@ -89,7 +89,8 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
   const record = (req: IncomingMessage, event: Omit<EngagementInput, keyof Facts>, extra?: { pixel?: boolean; sentAt?: Date }) => {
     if (limiter.allow(req.socket.remoteAddress ?? "unknown")) recorder.record(withFacts(event, requestFacts(req, keks, extra)));
   };
-  // Share targets depend only on the signed (immutable) credential: remember recent ones.
+  // Share targets depend only on the signed (immutable) credential and whether its holder is a child
+  // (who has none on social networks): remember recent ones.
   const targets = new Map<string, Partial<Record<ShareNetwork, string>> | null>();
 
   return async function handleEngagement(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -134,6 +135,9 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
         if (tooMany(req, res)) return true;
         const credential = await loadCredential(ctx, tenantId, credentialId);
         built = credential && shareTargets(credential, credentialId);
+        if (built && (await holderIsChild(ctx, tenantId, credentialId))) {
+          built = Object.fromEntries(Object.entries(built).filter(([n]) => !SOCIAL_NETWORKS.includes(n as ShareNetwork)));
+        }
         if (targets.size >= 5_000) targets.delete(targets.keys().next().value!);
         targets.set(key, built);
       }
