@@ -71,8 +71,15 @@ const LINK_CODES: Record<number, string> = { 403: "LINK_INVALID", 410: "LINK_EXP
  * the link was opened in, else { error: { code, message } }. The request is the response's own.
  */
 export function fail(res: ServerResponse, status: number, message: string): true {
-  return refuse(res, { status, code: LINK_CODES[status] ?? codeForStatus(status), message }, { html: acceptsHtml(res.req), headers: { "referrer-policy": "no-referrer" } });
+  // A bare refusal ("This link is not valid", "Not found") says nothing to do: a page adds what to do next.
+  const pageMessage = message.includes(":") ? message : NEXT_STEPS[status];
+  return refuse(res, { status, code: LINK_CODES[status] ?? codeForStatus(status), message }, { html: acceptsHtml(res.req), pageMessage, headers: { "referrer-policy": "no-referrer" } });
 }
+
+const NEXT_STEPS: Record<number, string> = {
+  403: "Open the link exactly as it was given to you, or ask for a new export.",
+  404: "There is no file behind this link any more: ask for a new export.",
+};
 
 export function createPersonExportRoutes(app: App) {
   return async function handlePersonExports(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
