@@ -186,6 +186,8 @@ describe("a person asking for their rights by a one-time link", () => {
     const theirs = await issue(b.owner, OTHER);
     expect(await ask(a.tenantId, theirs.id, { kind: "access" })).toMatchObject({ status: 404, json: { error: { code: "NOT_FOUND" } } });
     expect(await ask(a.tenantId, "01890000-0000-7000-8000-000000000000", { kind: "access" })).toMatchObject({ status: 404 });
+    // The form itself says so at once, before anything is asked.
+    expect((await fetch(askPath(a.tenantId, theirs.id))).status).toBe(404);
     const broken = await fetch(askPath(a.tenantId, credential.id), { method: "POST", headers: { accept: "application/json", "content-type": "application/json" }, body: "{not json" });
     expect(broken.status).toBe(400);
     await new Promise((r) => setTimeout(r, 300));
@@ -216,6 +218,10 @@ describe("a person asking for their rights by a one-time link", () => {
     // Asking again about an erased person's credential: gone, and no email.
     const after = linkEmails(PERSON.email);
     expect(await ask(a.tenantId, credential.id, { kind: "access" })).toMatchObject({ status: 410, json: { error: { code: "ALREADY_ERASED" } } });
+    // The form says so at once too: nothing of theirs is left to ask about.
+    const form = await fetch(askPath(a.tenantId, credential.id), { headers: { accept: "text/html" } });
+    expect(form.status).toBe(410);
+    expect(await form.text()).toContain("nothing of theirs is left");
     await new Promise((r) => setTimeout(r, 300));
     expect(linkEmails(PERSON.email)).toBe(after);
   });

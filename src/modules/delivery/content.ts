@@ -65,10 +65,10 @@ const en: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
     html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a> · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
+<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Your data and your rights</a>: ask for a copy, a correction or erasure.</p>`),
-    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\nAdd it to LinkedIn: {{links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\n{{#links.linkedin}}Add it to LinkedIn: {{links.linkedin}}\n{{/links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Reminder: your credential {{credential.name}} is waiting",
@@ -183,10 +183,10 @@ const fr: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a> · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
+<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Vos données et vos droits</a> : en obtenir une copie, les faire corriger ou effacer.</p>`),
-    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\n{{#links.linkedin}}L'ajouter à LinkedIn : {{links.linkedin}}\n{{/links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Rappel : votre titre {{credential.name}} vous attend",
