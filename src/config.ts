@@ -37,6 +37,8 @@ export interface Config {
   publicUrl: string;
   poolSize: number;
   sessionTtlHours: number;
+  /** Requests per client address to the public privacy pages: a sustained rate per second and a burst (PRIVACY_RATE_PER_SECOND 2, PRIVACY_RATE_BURST 60). */
+  privacyRate: { perSecond: number; burst: number };
   invitationTtlHours: number;
   maxBodyBytes: number;
   /** Authenticated JSON requests (bulk rows) may be this large. */
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
     poolSize: int(env, "DATABASE_POOL_SIZE", 10),
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
+    privacyRate: { perSecond: int(env, "PRIVACY_RATE_PER_SECOND", 2), burst: int(env, "PRIVACY_RATE_BURST", 60) },
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
     maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),

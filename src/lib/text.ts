@@ -101,16 +101,38 @@ const NAME_FORBIDDEN = /[\u202A-\u202E\u2066-\u2069]|[\r\n\t\u2028\u2029]|[\u{E0
  */
 const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{S}]/u;
 
+const SIMPLE_SCRIPT = /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]/u;
+const LETTER_OR_MARK = /[\p{L}\p{M}]/u;
+const PICTOGRAPHIC = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\u{FE0F}\u20E3]/u;
+const BIDI_MARKS = new Set([0x200e, 0x200f, 0x061c]);
+
 /**
- * Invisible characters with no use in a name that would make what shows differ from what is signed
- * (and break matching "AdaLovelace" against "Ada\u200BLovelace"): ZERO WIDTH SPACE U+200B, WORD JOINER
- * U+2060, ZERO WIDTH NO-BREAK SPACE (BOM) U+FEFF, SOFT HYPHEN U+00AD (shown only at a line break), and
- * the invisible operators U+2061-U+2064. ZWNJ U+200C stays (Persian, Indic scripts need it).
+ * The first invisible code point (Unicode Default_Ignorable_Code_Point, or the blank braille pattern) that
+ * does nothing in its place, or null. Allowed, where they do their work: the marks LRM, RLM, ALM; ZERO
+ * WIDTH JOINER inside an emoji sequence (after a pictograph, modifier or VS16, before a pictograph) or
+ * after a virama-like mark, or between two letters of a script that joins (Arabic, Indic, ...: not Latin,
+ * Greek or Cyrillic); ZERO WIDTH NON-JOINER between two letters (or a letter's mark and a letter) of such
+ * a script; the variation selectors VS15/VS16 after an emoji. Everything else (zero-width space, word
+ * joiner, BOM, soft hyphen, combining grapheme joiner, Mongolian vowel separator, Hangul fillers, a joiner
+ * at either end or beside a space or digit) makes what shows differ from what is signed.
  */
-const NAME_INVISIBLE = /[\u200B\u2060\uFEFF\u00AD\u2061-\u2064]/u;
-/** ZERO WIDTH JOINER between two letters of a script where it joins nothing (Latin, Greek, Cyrillic). */
-const IDLE_JOINER = /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\u200D[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]/u;
-/** More combining marks on one character than any script writes (Tibetan stacks, Vietnamese tone + vowel marks use few). */
+function idleInvisible(name: string): { index: number; codePoint: number } | null {
+  const chars = [...name];
+  let index = 0;
+  for (let i = 0; i < chars.length; index += chars[i]!.length, i++) {
+    const c = chars[i]!;
+    const cp = c.codePointAt(0)!;
+    if (!/[\p{Default_Ignorable_Code_Point}\u2800]/u.test(c) || BIDI_MARKS.has(cp)) continue;
+    const prev = chars[i - 1] ?? "";
+    const next = chars[i + 1] ?? "";
+    const joinsScript = (x: string) => LETTER_OR_MARK.test(x) && !SIMPLE_SCRIPT.test(x);
+    if (cp === 0x200d && ((PICTOGRAPHIC.test(prev) && PICTOGRAPHIC.test(next)) || (/\p{M}/u.test(prev) && joinsScript(next)) || (joinsScript(prev) && joinsScript(next)))) continue;
+    if (cp === 0x200c && joinsScript(prev) && joinsScript(next)) continue;
+    if ((cp === 0xfe0f || cp === 0xfe0e) && /\p{Emoji}/u.test(prev) && !/[\p{L}]/u.test(prev)) continue;
+    return { index, codePoint: cp };
+  }
+  return null;
+}
 const MAX_MARKS = 8;
 const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS + 1},}`, "u");
 
@@ -136,11 +158,10 @@ export function personNameProblem(name: string): string | null {
     return `A name cannot contain bidirectional embedding, override or isolate controls (${hex} ${at}): they make it display differently from what is stored and signed`;
   }
   if (!VISIBLE.test(name)) return "A name needs at least one visible letter, digit or symbol";
-  const invisible = NAME_INVISIBLE.exec(name) ?? IDLE_JOINER.exec(name);
+  const invisible = idleInvisible(name);
   if (invisible) {
-    const index = invisible.index + (invisible[0].length > 1 ? [...invisible[0]][0]!.length : 0);
-    const hex = `U+${name.codePointAt(index)!.toString(16).toUpperCase().padStart(4, "0")}`;
-    return `A name cannot contain invisible characters that join or split nothing (${hex} at character ${[...name.slice(0, index)].length + 1}): what shows would differ from what is signed`;
+    const hex = `U+${invisible.codePoint.toString(16).toUpperCase().padStart(4, "0")}`;
+    return `A name cannot contain invisible characters that join or split nothing (${hex} at character ${[...name.slice(0, invisible.index)].length + 1}): what shows would differ from what is signed`;
   }
   const marks = MARK_RUN.exec(name);
   if (marks) return `A name cannot stack more than ${MAX_MARKS} combining marks on one character (at character ${[...name.slice(0, marks.index)].length + 1})`;

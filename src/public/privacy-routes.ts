@@ -110,7 +110,7 @@ function confirmPage(content: { title: string; paragraphs: string[]; action: str
 
 export function createPrivacyRoutes(app: App) {
   // Per client address: a page of the form, a link, a confirmation; far below what a script needs to flood.
-  const limiter = createRateLimiter({ perSecond: 2, burst: 60 });
+  const limiter = createRateLimiter(app.config.privacyRate);
   const inTenant = <T>(tenantId: string, work: Parameters<typeof withTenantTransaction<T>>[2]) =>
     withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId, userId: null }, work);
   const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: unknown, html: () => Page) => {

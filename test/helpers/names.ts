@@ -17,6 +17,14 @@ export const DECEPTIVE_NAMES: [string, string, RegExp][] = [
   ["a byte-order mark inside", "Ada\uFEFFLovelace", /invisible.*U\+FEFF at character 4/],
   ["a soft hyphen", "Ada\u00ADLovelace", /invisible.*U\+00AD at character 4/],
   ["a tower of combining marks (Zalgo)", `Z${"\u0336".repeat(150)}`, /more than 8 combining marks on one character \(at character 2\)/],
+  // The re-check found these still passing: a joiner at an end or beside a space or digit, ZWNJ in Latin,
+  // and other default-ignorable code points.
+  ["a zero-width joiner first", "\u200DAda Lovelace", /invisible.*U\+200D at character 1/],
+  ["a zero-width joiner beside a space", "Ada \u200DLovelace", /invisible.*U\+200D at character 5/],
+  ["a zero-width non-joiner between Latin letters", "Ada\u200CLovelace", /invisible.*U\+200C at character 4/],
+  ["a combining grapheme joiner", "A\u034Fda", /invisible.*U\+034F at character 2/],
+  ["a variation selector after a Latin letter", "Ada\uFE0F", /invisible.*U\+FE0F at character 4/],
+  ["a Hangul filler inside", "Ada\u3164Lovelace", /invisible.*U\+3164 at character 4/],
 ];
 
 /** Names that are accepted, each stored and signed as its NFC form. */
@@ -31,4 +39,5 @@ export const GOOD_NAMES: [string, string][] = [
   ["a zero-width joiner in Devanagari (a half form)", "क्\u200Dष"],
   ["a zero-width non-joiner in Persian", "می\u200Cخواهم"],
   ["Vietnamese with stacked marks", "Nguyễn Thị Ánh"],
+  ["an emoji with a variation selector and one with a skin tone", "\u2764\uFE0F Ana \u{1F44D}\u{1F3FD}"],
 ];

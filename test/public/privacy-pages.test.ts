@@ -1,6 +1,7 @@
 // The self-service privacy pages as a person meets them, in a browser (public/privacy-routes.ts): one
 // language per page (the holder's when French, else English), the organisation named, and a way back to
 // the form (with what was typed) from every problem.
+import { randomUUID } from "node:crypto";
 import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -161,3 +162,23 @@ describe("an English holder", () => {
     expect(await json.json()).toEqual({ error: { code: "NOT_FOUND", message: "Not found" } });
   });
 });
+
+describe("one client asking too often", () => {
+  it("is slowed down with 429 RATE_LIMITED past the burst (60, then 2 a second), and told when to retry", async () => {
+    const path = `${app.server.url}/privacy/ask/${randomUUID()}/${randomUUID()}`;
+    const statuses: number[] = [];
+    let limited: Response | null = null;
+    for (let i = 0; i < 70 && !limited; i++) {
+      const res = await fetch(path, { headers: { accept: "application/json" } });
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+      else await res.arrayBuffer();
+    }
+    // The pages above spent some of this client's burst already; what is left is answered, then no more.
+    expect(statuses[0]).toBe(404);
+    expect(limited, "a 429 within 70 quick asks").not.toBeNull();
+    expect(limited!.headers.get("retry-after")).toBe("2");
+    expect(await limited!.json()).toMatchObject({ error: { code: "RATE_LIMITED" } });
+  });
+});
+

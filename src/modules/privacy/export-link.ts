@@ -42,6 +42,8 @@ export function linkSigner(purpose: string, pathOf: (tenantId: string, id: strin
     verify(config, tenantId, id, query) {
       // Exactly the link as made: v, expires and sig once each and nothing else (a second sig, say, is an alteration).
       if ([...query.keys()].sort().join(",") !== "expires,sig,v") return null;
+      // The numbers as written when signed: digits, no sign, no leading zero, no hex or decimal point.
+      if (!/^[1-9][0-9]{0,15}$/.test(query.get("v")!) || !/^[1-9][0-9]{0,15}$/.test(query.get("expires")!)) return null;
       const version = Number(query.get("v"));
       const expires = Number(query.get("expires"));
       const sig = query.get("sig") ?? "";
