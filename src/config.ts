@@ -37,6 +37,8 @@ export interface Config {
   publicUrl: string;
   poolSize: number;
   sessionTtlHours: number;
+  /** How long a verified API key or session is believed without asking the database (AUTH_CACHE_TTL_MS, default 5,000; 0: always ask). */
+  authCacheTtlMs: number;
   invitationTtlHours: number;
   maxBodyBytes: number;
   /** Authenticated JSON requests (bulk rows) may be this large. */
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
     poolSize: int(env, "DATABASE_POOL_SIZE", 10),
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
+    authCacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 5_000, 0),
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
     maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),

@@ -18,7 +18,8 @@ import {
   revokeInvitation,
 } from "./service.js";
 import { switchTenant } from "../auth/service.js";
-import { requireWayInAlone } from "../../context.js";
+import { requireWayInAlone, type Context } from "../../context.js";
+import { forgetCallersAfterCommit } from "../auth/auth-cache.js";
 import { mailSettings } from "../delivery/compose.js";
 
 export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" });
@@ -177,10 +178,14 @@ builder.mutationField("changeMemberRole", (t) =>
     args: { input: t.arg({ type: ChangeMemberRoleInput, required: true }) },
     resolve: (_query, _root, { input }, ctx) => {
       if (input.membershipId.typename !== "Membership") throw new NotFoundError("Membership");
+      forgetTenantCallers(ctx);
       return changeMemberRole(ctx.db, callerOf(ctx), input.membershipId.id, input.role);
     },
   }),
 );
+
+/** A role change or removal narrows the member's sessions and may revoke keys they made: this process forgets the tenant's callers. */
+const forgetTenantCallers = (ctx: Context) => forgetCallersAfterCommit(ctx, (v) => v.tenantId === ctx.tenantId);
 
 const RemoveMemberPayload = builder.simpleObject("RemoveMemberPayload", {
   fields: (t) => ({ removedMembershipId: t.id() }),
@@ -194,6 +199,7 @@ builder.mutationField("removeMember", (t) =>
     args: { membershipId: t.arg.globalID({ required: true }) },
     resolve: async (_root, { membershipId }, ctx) => {
       if (membershipId.typename !== "Membership") throw new NotFoundError("Membership");
+      forgetTenantCallers(ctx);
       await removeMember(ctx.db, callerOf(ctx), membershipId.id);
       return { removedMembershipId: encodeGlobalID("Membership", membershipId.id) };
     },
