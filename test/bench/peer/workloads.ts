@@ -33,9 +33,11 @@ const PEER_BY_ID =
   "query CredentialById($tenantId: UUID!, $id: UUID!) { credentialByTenantIdAndRowId(tenantId: $tenantId, rowId: $id) { id status issuedAt validFrom } }";
 const LAUREL_PAGE =
   "query CredentialPage { tenant { credentials(first: 50) { edges { node { id status issuedAt recipient { name email } templateVersion { name } } } } } }";
-// The peer's lists name the tenant in a condition, as Laurel's SQL does (tenant_id = $1 beside RLS): with
-// RLS alone PostgreSQL counts (c) by a sequential scan over every tenant's rows (seen: 57 ms against 23 ms),
-// which would measure the plan, not the server.
+// The peer's lists name the tenant in a condition, as Laurel's SQL does (tenant_id = $1 beside RLS), so
+// both send PostgreSQL the same predicates. The plans may still differ: PostGraphile counts with
+// `count(*) ... where tenant_id = $1 and status = $2`, Laurel (Prisma) with a grouped subquery joined to
+// tenants, and on a freshly analysed database PostgreSQL scans the whole table for the first (~55 ms)
+// and the tenant's index for the second (~23 ms). That shows in the PG CPU column, not the server's.
 const PEER_PAGE =
   "query CredentialPage($tenantId: UUID!) { allCredentials(first: 50, condition: { tenantId: $tenantId }, orderBy: [ISSUED_AT_DESC, ROW_ID_DESC]) { edges { node { id status validFrom " +
   "recipientByTenantIdAndRecipientId { name email } templateVersionByTenantIdAndTemplateIdAndTemplateVersion { name } } } } }";
