@@ -14,11 +14,13 @@ import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/erro
 import { useNestingLimit } from "./graphql/nesting-limit-plugin.js";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "./db/availability.js";
 import { readBody } from "./lib/read-body.js";
+import { acceptsHtml, refuse } from "./lib/http-answers.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
 import { createPersonExportRoutes } from "./modules/privacy/export-link.js";
 import { createPrivacyRoutes } from "./public/privacy-routes.js";
+import { createAccountRoutes } from "./public/account-routes.js";
 import { createTenantExportRoutes } from "./modules/tenant-export/service.js";
 import { createProviderWebhookRoute } from "./modules/delivery/provider-webhooks.js";
 import { createEngagementRecorder } from "./modules/engagement/ingest.js";
@@ -90,6 +92,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   const handleDownloads = createDownloadRoutes(app);
   const handlePersonExports = createPersonExportRoutes(app);
   const handlePrivacy = createPrivacyRoutes(app);
+  const handleAccount = createAccountRoutes(app);
   const handleTenantExports = createTenantExportRoutes(app);
   const handleAnalyticsExports = createAnalyticsExportRoutes(app, yoga);
   const handleProviderWebhook = createProviderWebhookRoute(app);
@@ -104,19 +107,17 @@ export async function startServer(app: App, port = app.config.port, host = app.c
       void handleDownloads(req, res)
         .then((handled) => handled || handlePersonExports(req, res))
         .then((handled) => handled || handlePrivacy(req, res))
+        .then((handled) => handled || handleAccount(req, res))
         .then((handled) => handled || handleTenantExports(req, res))
         .then((handled) => handled || handleAnalyticsExports(req, res))
         .then((handled) => handled || handleProviderWebhook(req, res))
         .then((handled) => handled || handlePublic(req, res))
         .then((handled) => {
-          if (!handled) {
-            res.writeHead(404, { "content-type": "application/json" });
-            res.end(JSON.stringify({ error: "Not found" }));
-          }
+          if (!handled) refuse(res, { status: 404, code: "NOT_FOUND", message: "Nothing is published at this address: check the link you followed" }, { html: acceptsHtml(req) });
         })
         // Whatever a route failed to handle (an aborted upload, a lost database connection) ends
         // this request, never the process.
-        .catch((error: Error) => failed(res, error));
+        .catch((error: Error) => failed(req, res, error));
       return;
     }
     if (req.method === "POST") {
@@ -181,18 +182,16 @@ export async function startServer(app: App, port = app.config.port, host = app.c
 let outageLoggedAt = 0;
 
 /** The answer for a request a route could not finish: 503 while the database is away, else a 500. */
-function failed(res: ServerResponse, error: Error) {
+function failed(req: IncomingMessage, res: ServerResponse, error: Error) {
   const unavailable = isDatabaseUnavailable(error);
   if (unavailable && Date.now() - outageLoggedAt > RETRY_AFTER_SECONDS * 1000) {
     outageLoggedAt = Date.now();
     console.error(`database unavailable, answering 503 meanwhile: ${error.message}`);
   } else if (!unavailable && (error as NodeJS.ErrnoException).code !== "ECONNRESET") console.error("request failed:", error.message);
   if (res.headersSent || res.destroyed) return void res.destroy();
+  const html = acceptsHtml(req);
   if (unavailable) {
-    res.writeHead(503, { "content-type": "application/json", "retry-after": String(RETRY_AFTER_SECONDS) });
-    res.end(JSON.stringify({ error: `The database is unavailable right now; retry in ${RETRY_AFTER_SECONDS} s` }));
-  } else {
-    res.writeHead(500, { "content-type": "application/json" });
-    res.end(JSON.stringify({ error: "Something went wrong on our side" }));
-  }
+    const message = `The database is unavailable right now: try again in ${RETRY_AFTER_SECONDS} seconds`;
+    refuse(res, { status: 503, code: "SERVICE_UNAVAILABLE", message }, { html, headers: { "retry-after": String(RETRY_AFTER_SECONDS) } });
+  } else refuse(res, { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side" }, { html });
 }

@@ -102,6 +102,19 @@ const NAME_FORBIDDEN = /[\u202A-\u202E\u2066-\u2069]|[\r\n\t\u2028\u2029]|[\u{E0
 const VISIBLE = /(?![\p{Default_Ignorable_Code_Point}\u2800])[\p{L}\p{N}\p{S}]/u;
 
 /**
+ * Invisible characters with no use in a name that would make what shows differ from what is signed
+ * (and break matching "AdaLovelace" against "Ada\u200BLovelace"): ZERO WIDTH SPACE U+200B, WORD JOINER
+ * U+2060, ZERO WIDTH NO-BREAK SPACE (BOM) U+FEFF, SOFT HYPHEN U+00AD (shown only at a line break), and
+ * the invisible operators U+2061-U+2064. ZWNJ U+200C stays (Persian, Indic scripts need it).
+ */
+const NAME_INVISIBLE = /[\u200B\u2060\uFEFF\u00AD\u2061-\u2064]/u;
+/** ZERO WIDTH JOINER between two letters of a script where it joins nothing (Latin, Greek, Cyrillic). */
+const IDLE_JOINER = /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]\u200D[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]/u;
+/** More combining marks on one character than any script writes (Tibetan stacks, Vietnamese tone + vowel marks use few). */
+const MAX_MARKS = 8;
+const MARK_RUN = new RegExp(`\\p{M}{${MAX_MARKS + 1},}`, "u");
+
+/**
  * Why `name` cannot be a person's name, or null when it can. Applies to a name as it will be stored and
  * signed (after `textProblem` accepted it, in NFC, trimmed): one line (no tab, CR, LF, U+2028 or
  * U+2029), no bidi embedding/override/isolate controls (Unicode Standard Annex #9; the marks
@@ -123,5 +136,26 @@ export function personNameProblem(name: string): string | null {
     return `A name cannot contain bidirectional embedding, override or isolate controls (${hex} ${at}): they make it display differently from what is stored and signed`;
   }
   if (!VISIBLE.test(name)) return "A name needs at least one visible letter, digit or symbol";
+  const invisible = NAME_INVISIBLE.exec(name) ?? IDLE_JOINER.exec(name);
+  if (invisible) {
+    const index = invisible.index + (invisible[0].length > 1 ? [...invisible[0]][0]!.length : 0);
+    const hex = `U+${name.codePointAt(index)!.toString(16).toUpperCase().padStart(4, "0")}`;
+    return `A name cannot contain invisible characters that join or split nothing (${hex} at character ${[...name.slice(0, index)].length + 1}): what shows would differ from what is signed`;
+  }
+  const marks = MARK_RUN.exec(name);
+  if (marks) return `A name cannot stack more than ${MAX_MARKS} combining marks on one character (at character ${[...name.slice(0, marks.index)].length + 1})`;
   return null;
+}
+
+/**
+ * Why `text` (already accepted by `textProblem`) cannot be signed into a credential's free text (a
+ * custom field's value merged into its description, say), or null: no bidi embedding, override or
+ * isolate controls (UAX #9: "Data \u202E101 ecnacifingis" shows reordered) and no tag characters. Line
+ * breaks are a field's own business and stay.
+ */
+export function signedTextProblem(text: string): string | null {
+  const match = /[\u202A-\u202E\u2066-\u2069]|[\u{E0000}-\u{E007F}]/u.exec(text);
+  if (!match) return null;
+  const hex = `U+${match[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+  return `Text signed into a credential cannot contain bidirectional controls or tag characters (${hex} at character ${[...text.slice(0, match.index)].length + 1}): it would display differently from what is signed`;
 }

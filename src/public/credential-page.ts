@@ -83,6 +83,8 @@ function describe(credential: PublicCredential) {
 
 export const SHARE_NETWORKS = ["linkedin-add", "linkedin", "x", "facebook", "email", "copy"] as const;
 export type ShareNetwork = (typeof SHARE_NETWORKS)[number];
+/** The networks that publish a credential to others: never offered for a child's (public.ts holderIsChild). */
+export const SOCIAL_NETWORKS: readonly ShareNetwork[] = ["linkedin-add", "linkedin", "x", "facebook"];
 
 /**
  * Where each share link leads, built here from the credential alone: the share endpoint redirects only
@@ -107,7 +109,11 @@ export function privacyAskUrl(certUrl: string): string {
   return certUrl.replace(/\/issuers\/([0-9a-f-]{36})\/credentials\/([0-9a-f-]{36})$/, "/privacy/ask/$1/$2");
 }
 
-export function credentialPage(credential: PublicCredential, credentialId: string): Page {
+/**
+ * The credential's page. For a child's credential (`child`), no LinkedIn, X or Facebook buttons: a child's
+ * credential is never offered to social networks; verifying, downloading and the holder's rights stay.
+ */
+export function credentialPage(credential: PublicCredential, credentialId: string, options: { child?: boolean } = {}): Page {
   const { vc, achievement, issuer, name, issued, expires, certUrl } = describe(credential);
   const status = statusLabel(credential);
   const image = achievement.image?.id;
@@ -126,10 +132,10 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
   <p class="muted" data-testid="dates">${status.text === "Not yet valid" ? "Valid from" : "Issued"} ${day(issued, credential.timeZone)}${expires ? ` · Expires ${day(expires, credential.timeZone)}` : " · Does not expire"}</p>
   <div class="actions">
     <button class="primary" id="verify" type="button">Verify</button>
-    <a id="share-linkedin" href="${via("linkedin-add")}" target="_blank" rel="noopener">Add to LinkedIn</a>
+    ${options.child ? "" : `<a id="share-linkedin" href="${via("linkedin-add")}" target="_blank" rel="noopener">Add to LinkedIn</a>
     <a id="share-linkedin-post" href="${via("linkedin")}" target="_blank" rel="noopener">Share on LinkedIn</a>
     <a id="share-x" href="${via("x")}" target="_blank" rel="noopener">Share on X</a>
-    <a id="share-facebook" href="${via("facebook")}" target="_blank" rel="noopener">Share on Facebook</a>
+    <a id="share-facebook" href="${via("facebook")}" target="_blank" rel="noopener">Share on Facebook</a>`}
     <a id="share-email" href="${via("email")}">Share by email</a>
     <button id="copy-link" type="button">Copy link</button>
     <a id="download-json" href="?format=json" download="credential-${escapeHtml(credentialId)}.json">Download JSON</a>

@@ -1,59 +1,5 @@
-// Tiny HTML helpers for the public pages: everything interpolated is escaped; scripts carry a nonce
-// that the page's Content-Security-Policy names.
-import { randomBytes } from "node:crypto";
-import type { ServerResponse } from "node:http";
-
-export function escapeHtml(value: unknown): string {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
-
-/** Serializes data for a <script type="application/json"> block without letting it close the tag. */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
-}
-
-export interface Page {
-  html: string;
-  csp: string;
-}
-
-export function page(title: string, body: (nonce: string) => string): Page {
-  const nonce = randomBytes(16).toString("base64");
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
-  body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f5f5f0;color:#1d1d1b}
-  main{max-width:760px;margin:40px auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 4px rgba(0,0,0,.08)}
-  h1{margin:.2em 0;font-size:1.8rem} .issuer{color:#555} .muted{color:#666;font-size:.9rem}
-  .status{display:inline-block;padding:4px 10px;border-radius:99px;font-weight:600}
-  .status.valid{background:#e3f4e6;color:#1d6b2a} .status.bad{background:#fde8e8;color:#9b1c1c} .status.warn{background:#fff4d6;color:#7a5200}
-  .badge{width:160px;height:160px;object-fit:contain;float:right;margin-left:24px}
-  .actions{display:flex;flex-wrap:wrap;gap:8px;margin-top:24px;clear:both}
-  .actions a,.actions button{font:inherit;padding:8px 14px;border-radius:8px;border:1px solid #ccc;background:#fafafa;color:#1d1d1b;text-decoration:none;font-size:.95rem;cursor:pointer}
-  .actions .primary{background:#1d4ed8;border-color:#1d4ed8;color:#fff}
-  #verify-result{margin-top:16px} #verify-result li.ok::marker{content:"✓ "} #verify-result li.fail::marker{content:"✗ "}
-  textarea{width:100%;min-height:200px;font-family:ui-monospace,monospace}
-</style></head><body><main>${body(nonce)}</main></body></html>`;
-  const csp = `default-src 'none'; img-src * data:; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
-  return { html, csp };
-}
-
-export function sendPage(res: ServerResponse, page: Page, status = 200) {
-  res.writeHead(status, {
-    "content-type": "text/html; charset=utf-8",
-    "content-security-policy": page.csp,
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cache-control": "no-store",
-  });
-  res.end(page.html);
-}
-
-/** A short page for a link that did not work: no detail about why, nothing to probe with. */
-export function messagePage(title: string, message: string): Page {
-  return page(title, () => `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
-}
+// The public pages' kit: the shared page helpers (src/lib/html.ts) and the pages' client scripts.
+export { escapeHtml, jsonForScript, messagePage, page, sendPage, type NextStep, type Page, type PageLanguage } from "../lib/html.js";
 
 /** Client script shared by the pages: posts a credential to /verify and lists the report. */
 export const VERIFY_SCRIPT = `
@@ -62,7 +8,7 @@ async function laurelVerify(credential, target) {
   try {
     const res = await fetch("/verify", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(credential) });
     const report = await res.json();
-    if (!res.ok) throw new Error(report.error || res.statusText);
+    if (!res.ok) throw new Error((report.error && report.error.message) || res.statusText);
     const rows = ["issuer", "proof", "status", "validity", "schema"].map((k) => {
       const li = document.createElement("li");
       li.className = report[k].ok ? "ok" : "fail";

@@ -3,26 +3,39 @@
 //   POST /privacy/ask/:tenant/:credential          emails a one-time link to the holder's address on record
 //   GET  /privacy/links/:tenant/:link?v=&sig=      what using the link would do, and its button
 //   POST /privacy/links/:tenant/:link?v=&sig=      uses it (once): records the request, the consent, ...
-// Browsers get pages; a caller sending `accept: application/json` gets JSON, refusals as
-// { error: { code, message } } with the same status (400, 403, 404, 410, 429).
+// Browsers get pages, in one language: the holder's when French, else English (privacy/self-service-texts.ts);
+// before a holder is known (a link that does not check out) the browser's Accept-Language decides. A
+// refusal's page says what to do next, and a form's problem shows the form again with what was typed.
+// A caller sending `accept: application/json` gets JSON, refusals as { error: { code, message } } with
+// the same status (400, 403, 404, 410, 413, 429).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
 import { withTenantTransaction } from "../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../errors.js";
+import { asksForJson, refuse, sendJson, type Refusal } from "../lib/http-answers.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
-import { readBody } from "../lib/read-body.js";
+import { readForm } from "../lib/read-body.js";
 import { AlreadyErasedError } from "../modules/privacy/erasure.js";
 import { describeLink, isSignedPrivacyLink, PrivacyLinkError, useLink } from "../modules/privacy/links.js";
-import { askForPrivacyLink, requestAction, SELF_SERVICE_KINDS, TooManyLinksError } from "../modules/privacy/self-service.js";
-import { escapeHtml, messagePage, page, sendPage } from "./html.js";
+import { askForPrivacyLink, askFormFacts, linkSetting, requestAction, SELF_SERVICE_KINDS, TooManyLinksError } from "../modules/privacy/self-service.js";
+import { languageOfBrowser, selfServiceTexts, type SelfServiceLanguage, type SelfServiceTexts } from "../modules/privacy/self-service-texts.js";
+import { escapeHtml, messagePage, page, sendPage, type NextStep, type Page } from "./html.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const ASK = new RegExp(`^/privacy/ask/(${UUID})/(${UUID})$`);
 const LINK = new RegExp(`^/privacy/links/(${UUID})/(${UUID})$`);
 const MAX_FORM_BYTES = 8 * 1024;
 
+class RateLimitedError extends ExpectedError {
+  override name = "RateLimitedError";
+  constructor() {
+    super("Too many requests: slow down");
+  }
+}
+
 /** A refusal's HTTP status and code: what the person can do about it, never more. */
-function refusal(error: unknown): { status: number; code: string; message: string } | null {
+function refusal(error: unknown): Refusal | null {
+  if (error instanceof RateLimitedError) return { status: 429, code: "RATE_LIMITED", message: error.message };
   if (error instanceof PrivacyLinkError) return { status: error.status, code: error.code, message: error.message };
   if (error instanceof AlreadyErasedError) return { status: 410, code: "ALREADY_ERASED", message: "This person's data has been erased: nothing of theirs is left" };
   if (error instanceof TooManyLinksError) return { status: 429, code: "TOO_MANY_LINKS", message: error.message };
@@ -34,73 +47,65 @@ function refusal(error: unknown): { status: number; code: string; message: strin
   return null;
 }
 
-const wantsJson = (req: IncomingMessage) => /application\/json/.test(String(req.headers.accept ?? ""));
-
-function answer(req: IncomingMessage, res: ServerResponse, status: number, json: unknown, html: () => ReturnType<typeof page>) {
-  if (wantsJson(req)) {
-    res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" });
-    res.end(JSON.stringify(json));
-  } else sendPage(res, html(), status);
+/** Where a refusal's page is: its language, and the form to go back to when there is one. */
+interface Setting {
+  language: SelfServiceLanguage;
+  form: string | null;
 }
 
-function refuse(req: IncomingMessage, res: ServerResponse, error: unknown): true {
+function refuseIn(req: IncomingMessage, res: ServerResponse, error: unknown, setting: Setting): true {
   const r = refusal(error);
   if (!r) throw error;
   // The rest of an oversized body was never read: this connection cannot carry another request.
-  if (r.status === 413) res.setHeader("connection", "close");
-  answer(req, res, r.status, { error: { code: r.code, message: r.message } }, () => messagePage(r.status === 404 ? "Not found" : "This did not work", r.message));
-  return true;
+  const headers: Record<string, string> = r.status === 413 ? { connection: "close" } : {};
+  if (r.status === 429 && r.code === "RATE_LIMITED") headers["retry-after"] = "2";
+  const texts = selfServiceTexts(setting.language);
+  // English pages may say the service's own sentence (a refusal's reason); French ones say ours, never a mix.
+  const words = texts.refusals[r.code] ?? (setting.language === "en" ? { title: texts.other.title, message: r.message } : texts.other);
+  const back = setting.form && ["LINK_USED", "LINK_EXPIRED", "PAYLOAD_TOO_LARGE", "BAD_REQUEST", "REFUSED"].includes(r.code);
+  const next: NextStep[] = back ? [{ href: setting.form!, label: r.code === "LINK_EXPIRED" ? texts.next.askAgain : texts.next.backToForm, primary: true }] : [];
+  return refuse(res, r, { html: !asksForJson(req), title: words.title, pageMessage: words.message, lang: setting.language, next, headers });
 }
 
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const body = (await readBody(req, MAX_FORM_BYTES)).toString("utf8");
-  if (String(req.headers["content-type"] ?? "").startsWith("application/json")) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw ValidationError.field([], "The body is not JSON");
-    }
-    const form = new URLSearchParams();
-    if (parsed && typeof parsed === "object") for (const [k, v] of Object.entries(parsed)) if (typeof v === "string") form.set(k, v);
-    return form;
-  }
-  return new URLSearchParams(body);
+interface Typed {
+  kind: string;
+  correctName: string;
+  correctEmail: string;
 }
 
-const LABELS: Record<string, string> = {
-  access: "A copy of my data",
-  portability: "My data as files I can take elsewhere",
-  rectification: "Correct my name or email address",
-  restriction: "Keep my data but stop using it for now",
-  objection: "Stop reminders, tracking and sharing with partners",
-  consent_withdrawal: "Stop recording when I open emails or view my credentials",
-  erasure: "Erase my data and withdraw my credentials",
-};
-
-function askPage(action: string): ReturnType<typeof page> {
+/** The form, naming the organisation; again with its problem and what was typed when something was wrong. */
+function askPage(texts: SelfServiceTexts, language: SelfServiceLanguage, organisation: string, action: string, typed?: Typed, problem?: string): Page {
   const options = SELF_SERVICE_KINDS.map((kind, i) => `
-    <li><label><input type="radio" name="kind" value="${kind}"${i === 0 ? " required" : ""}> <strong>${escapeHtml(LABELS[kind])}</strong><br>
-    <span class="muted">The organisation will ${escapeHtml(requestAction(kind, "en"))}.</span></label></li>`).join("");
-  return page("Your data and your rights", () => `
-  <h1>Your data and your rights</h1>
-  <p>Choose what you want the organisation that issued this credential to do. We will email a link to the address this
-  credential was sent to: the request is made only when that link is used, so only its holder can make it.</p>
+    <li><label><input type="radio" name="kind" value="${kind}"${i === 0 ? " required" : ""}${typed?.kind === kind ? " checked" : ""}> <strong>${escapeHtml(texts.labels[kind])}</strong><br>
+    <span class="muted">${escapeHtml(texts.ask.willDo(organisation, requestAction(kind, language)))}</span></label></li>`).join("");
+  return page(texts.ask.title, () => `
+  <h1>${escapeHtml(texts.ask.title)}</h1>
+  <p>${escapeHtml(texts.ask.intro(organisation))}</p>
+  ${problem ? `<p class="problem" role="alert" id="problem">${escapeHtml(problem)}</p>` : ""}
   <form method="post" action="${escapeHtml(action)}">
     <ul style="list-style:none;padding:0;display:grid;gap:12px">${options}</ul>
-    <fieldset><legend>For a correction: what is right</legend>
-      <p><label>Name <input name="correctName" maxlength="200" autocomplete="name" dir="auto"></label></p>
-      <p><label>Email address <input name="correctEmail" type="email" maxlength="320" autocomplete="email"></label></p>
+    <fieldset><legend>${escapeHtml(texts.ask.correction)}</legend>
+      <p><label>${escapeHtml(texts.ask.name)} <input name="correctName" maxlength="200" autocomplete="name" dir="auto" value="${escapeHtml(typed?.correctName ?? "")}"></label></p>
+      <p><label>${escapeHtml(texts.ask.email)} <input name="correctEmail" type="email" maxlength="320" autocomplete="email" value="${escapeHtml(typed?.correctEmail ?? "")}"></label></p>
     </fieldset>
-    <div class="actions"><button class="primary" type="submit">Email me the link</button></div>
-  </form>`);
+    <div class="actions"><button class="primary" type="submit">${escapeHtml(texts.ask.submit)}</button></div>
+  </form>`, { lang: language });
 }
 
-function confirmPage(content: { title: string; paragraphs: string[]; action: string }, action: string): ReturnType<typeof page> {
+/** A form problem in the page's language: ours for the form's own fields, the service's in English. */
+function problemText(error: ValidationError, texts: SelfServiceTexts, language: SelfServiceLanguage): string {
+  const field = error.fieldErrors[0]?.path.at(-1);
+  if (field === "kind") return texts.problems.kind;
+  if (error.message.startsWith("Say what is wrong")) return texts.problems.correction;
+  if (language === "en") return error.message;
+  return (field === "correctEmail" ? texts.problems.correctEmail : texts.problems.correctName) ?? texts.other.message;
+}
+
+function confirmPage(content: { title: string; paragraphs: string[]; action: string; language?: SelfServiceLanguage }, action: string): Page {
   return page(content.title, () => `
   <h1>${escapeHtml(content.title)}</h1>
   ${content.paragraphs.map((p) => `<p dir="auto">${escapeHtml(p)}</p>`).join("")}
-  <form method="post" action="${escapeHtml(action)}"><div class="actions"><button class="primary" type="submit" id="confirm">${escapeHtml(content.action)}</button></div></form>`);
+  <form method="post" action="${escapeHtml(action)}"><div class="actions"><button class="primary" type="submit" id="confirm">${escapeHtml(content.action)}</button></div></form>`, { lang: content.language ?? "en" });
 }
 
 export function createPrivacyRoutes(app: App) {
@@ -108,6 +113,63 @@ export function createPrivacyRoutes(app: App) {
   const limiter = createRateLimiter({ perSecond: 2, burst: 60 });
   const inTenant = <T>(tenantId: string, work: Parameters<typeof withTenantTransaction<T>>[2]) =>
     withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId, userId: null }, work);
+  const answer = (req: IncomingMessage, res: ServerResponse, status: number, json: unknown, html: () => Page) => {
+    if (asksForJson(req)) sendJson(res, status, json);
+    else sendPage(res, html(), status);
+  };
+
+  async function handleAsk(req: IncomingMessage, res: ServerResponse, url: URL, tenantId: string, credentialId: string): Promise<true> {
+    let setting: Setting = { language: languageOfBrowser(req.headers["accept-language"]), form: url.pathname };
+    try {
+      // Unknown (404) or erased (410) at once; otherwise the organisation's name and the holder's language.
+      const facts = await inTenant(tenantId, (db) => askFormFacts(db, tenantId, credentialId));
+      setting = { ...setting, language: facts.language };
+      const texts = selfServiceTexts(facts.language);
+      if (req.method === "GET") {
+        answer(req, res, 200, { organisation: facts.organisation, kinds: SELF_SERVICE_KINDS }, () => askPage(texts, facts.language, facts.organisation, url.pathname));
+        return true;
+      }
+      const form = await readForm(req, MAX_FORM_BYTES);
+      const typed: Typed = { kind: form.get("kind") ?? "", correctName: form.get("correctName") ?? "", correctEmail: form.get("correctEmail") ?? "" };
+      let sent: { expiresAt: Date };
+      try {
+        sent = await inTenant(tenantId, (db) => askForPrivacyLink(db, app, tenantId, credentialId, typed));
+      } catch (error) {
+        if (!(error instanceof ValidationError) || asksForJson(req)) throw error;
+        // The form again, with the problem and what was typed: nothing is lost by a mistake.
+        sendPage(res, askPage(texts, facts.language, facts.organisation, url.pathname, typed, problemText(error, texts, facts.language)), 400);
+        return true;
+      }
+      answer(req, res, 202, { sent: true, expiresAt: sent.expiresAt.toISOString() }, () => messagePage(texts.sent.title, texts.sent.message, { lang: facts.language }));
+      return true;
+    } catch (error) {
+      return refuseIn(req, res, error, setting);
+    }
+  }
+
+  async function handleLink(req: IncomingMessage, res: ServerResponse, url: URL, tenantId: string, linkId: string): Promise<true> {
+    const browser: Setting = { language: languageOfBrowser(req.headers["accept-language"]), form: null };
+    // A forged or altered link learns nothing, not even whether the link exists.
+    if (!isSignedPrivacyLink(app.config, tenantId, linkId, url.searchParams)) {
+      return refuseIn(req, res, new PrivacyLinkError("LINK_INVALID", "This link is not valid"), browser);
+    }
+    try {
+      if (req.method === "GET") {
+        const content = await inTenant(tenantId, (db) => describeLink(db, tenantId, linkId));
+        answer(req, res, 200, content, () => confirmPage(content, `${url.pathname}${url.search}`));
+        return true;
+      }
+      const done = await inTenant(tenantId, (db) => useLink(db, app.config, tenantId, linkId));
+      answer(req, res, 200, done, () => messagePage(done.title, done.message, { lang: done.language ?? "en" }));
+      return true;
+    } catch (error) {
+      if (!refusal(error)) throw error;
+      // The link is genuine: its page speaks its holder's language and leads back to the form it came from.
+      const known = await inTenant(tenantId, (db) => linkSetting(db, tenantId, linkId));
+      const setting = known ? { language: known.language, form: known.credentialId ? `/privacy/ask/${tenantId}/${known.credentialId}` : null } : browser;
+      return refuseIn(req, res, error, setting);
+    }
+  }
 
   return async function handlePrivacy(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://laurel.internal");
@@ -115,48 +177,16 @@ export function createPrivacyRoutes(app: App) {
     const link = ask ? null : LINK.exec(url.pathname);
     if (!ask && !link) return false;
     if (req.method !== "GET" && req.method !== "POST") {
-      res.writeHead(405, { allow: "GET, POST" }).end();
-      return true;
+      return refuse(res, { status: 405, code: "METHOD_NOT_ALLOWED", message: "Use GET or POST" }, { html: !asksForJson(req), headers: { allow: "GET, POST" } });
+    }
+    // A body that says it is too large is refused before it costs anyone's rate (or a read).
+    if (Number(req.headers["content-length"] ?? 0) > MAX_FORM_BYTES) {
+      return refuseIn(req, res, Object.assign(new Error("too large"), { status: 413 }), { language: languageOfBrowser(req.headers["accept-language"]), form: null });
     }
     if (!limiter.allow(req.socket.remoteAddress ?? "unknown")) {
-      res.setHeader("retry-after", "2");
-      answer(req, res, 429, { error: { code: "RATE_LIMITED", message: "Too many requests: slow down" } }, () => messagePage("Slow down", "Too many requests: try again in a moment."));
-      return true;
+      return refuseIn(req, res, new RateLimitedError(), { language: languageOfBrowser(req.headers["accept-language"]), form: null });
     }
-    try {
-      if (ask) {
-        const [, tenantId, credentialId] = ask as unknown as [string, string, string];
-        if (req.method === "GET") {
-          // The form names no one; whether the credential exists is learnt only by asking.
-          sendPage(res, askPage(url.pathname));
-          return true;
-        }
-        const form = await readForm(req);
-        const sent = await inTenant(tenantId, (db) =>
-          askForPrivacyLink(db, app, tenantId, credentialId, {
-            kind: form.get("kind") ?? "",
-            correctName: form.get("correctName"),
-            correctEmail: form.get("correctEmail"),
-          }),
-        );
-        answer(req, res, 202, { sent: true, expiresAt: sent.expiresAt.toISOString() }, () =>
-          messagePage("Check your inbox", "We have emailed a link to the address this credential was sent to. Your request is made when you open that link and confirm; it works once, for 24 hours."),
-        );
-        return true;
-      }
-      const [, tenantId, linkId] = link as unknown as [string, string, string];
-      // A forged or altered link learns nothing, not even whether the link exists.
-      if (!isSignedPrivacyLink(app.config, tenantId, linkId, url.searchParams)) throw new PrivacyLinkError("LINK_INVALID", "This link is not valid");
-      if (req.method === "GET") {
-        const content = await inTenant(tenantId, (db) => describeLink(db, tenantId, linkId));
-        answer(req, res, 200, content, () => confirmPage(content, `${url.pathname}${url.search}`));
-        return true;
-      }
-      const done = await inTenant(tenantId, (db) => useLink(db, app.config, tenantId, linkId));
-      answer(req, res, 200, done, () => messagePage(done.title, done.message));
-      return true;
-    } catch (error) {
-      return refuse(req, res, error);
-    }
+    if (ask) return handleAsk(req, res, url, ask[1]!, ask[2]!);
+    return handleLink(req, res, url, link![1]!, link![2]!);
   };
 }

@@ -13,10 +13,12 @@
 //   GET  /verify                              the verify page
 // Views, downloads and verifications of our credentials are handed to the engagement buffer; the
 // tracking endpoints themselves (pixel, clicks, shares, claims) live in modules/engagement/routes.ts.
+// Refusals: { "error": { "code", "message" } } with the status, or a short page for a browser.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App } from "../context.js";
 import {
   bakedBadge,
+  holderIsChild,
   issuerDidDocument,
   issuerProfileDocument,
   loadCredential,
@@ -37,6 +39,7 @@ import { createEngagementRoutes, requestFacts, withFacts } from "../modules/enga
 import type { EngagementInput, EngagementRecorder } from "../modules/engagement/ingest.js";
 import { credentialPage, verifyPage } from "./credential-page.js";
 import { sendPage } from "./html.js";
+import { acceptsHtml, codeForStatus, refuse, type Refusal } from "../lib/http-answers.js";
 
 const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 const routes: [RegExp, string][] = [
@@ -64,10 +67,23 @@ function send(res: ServerResponse, status: number, body: unknown, type = "applic
   res.end(typeof body === "string" ? body : JSON.stringify(body, null, 2));
 }
 
+// Anyone may read what these routes publish, from any origin: their refusals too.
+const CORS = { "access-control-allow-origin": "*" };
+
+/** A browser navigating here (not the page's own "Download JSON" link, which asks for ?format=json). */
+const browser = (req: IncomingMessage) => acceptsHtml(req) && !/[?&]format=json/.test(req.url ?? "");
+
+function fail(req: IncomingMessage, res: ServerResponse, refusal: Refusal, title?: string): true {
+  return refuse(res, refusal, { html: browser(req), headers: CORS, title });
+}
+
+const NOT_FOUND: Refusal = { status: 404, code: "NOT_FOUND", message: "Nothing is published at this address: check the link you followed" };
+
 /** An erased holder's credential is gone for good (GDPR Art. 17): 410, not 404, so links stop being retried. */
-async function sendMissing(ctx: PublicContext, res: ServerResponse, tenantId: string, credentialId: string) {
-  if ((await publicCredentialState(ctx, tenantId, credentialId)) === "gone") send(res, 410, { error: "Gone: this credential was withdrawn and its holder's data erased" });
-  else send(res, 404, { error: "Not found" });
+async function sendMissing(ctx: PublicContext, req: IncomingMessage, res: ServerResponse, tenantId: string, credentialId: string) {
+  if ((await publicCredentialState(ctx, tenantId, credentialId)) === "gone") {
+    fail(req, res, { status: 410, code: "GONE", message: "This credential was withdrawn and its holder's personal data erased at their request" }, "Credential withdrawn");
+  } else fail(req, res, NOT_FOUND);
 }
 
 /** A credential as JSON, or baked into a PNG or SVG badge. */
@@ -124,10 +140,9 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
     const [, a, b, c] = pattern.exec(path)!;
     if (!limiter.allow(req.socket.remoteAddress ?? "unknown")) {
       res.setHeader("retry-after", "1");
-      send(res, 429, { error: "Too many requests: slow down" });
-      return true;
+      return fail(req, res, { status: 429, code: "RATE_LIMITED", message: "Too many requests: slow down and try again in a moment" });
     }
-    const wantsHtml = /text\/html/.test(req.headers.accept ?? "") && !/[?&]format=json/.test(req.url ?? "");
+    const wantsHtml = browser(req);
     if (name === "verify" && req.method === "GET") {
       sendPage(res, verifyPage());
       return true;
@@ -139,8 +154,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       return true;
     }
     if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
-      send(res, 405, { error: `Use ${method}` });
-      return true;
+      return fail(req, res, { status: 405, code: "METHOD_NOT_ALLOWED", message: `Use ${method}` });
     }
     try {
       let body: unknown = null;
@@ -149,7 +163,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       else if (name === "credential") {
         const credential = await loadCredential(ctx, a!, b!);
         if (credential && wantsHtml) {
-          sendPage(res, credentialPage(credential, b!));
+          sendPage(res, credentialPage(credential, b!, { child: await holderIsChild(ctx, a!, b!) }));
           track(req, { tenantId: a!, credentialId: b!, type: "page_viewed", channel: "web" });
           return true;
         }
@@ -168,7 +182,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       }
       else if (name === "certificate") {
         const credential = await loadCredential(ctx, a!, b!);
-        if (!credential) await sendMissing(ctx, res, a!, b!);
+        if (!credential) await sendMissing(ctx, req, res, a!, b!);
         else {
           let pdf: Buffer;
           try {
@@ -176,8 +190,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
           } catch (error) {
             if (!(error instanceof UnprintableTextError)) throw error;
             // Never boxes in a signed certificate: say which characters, so the issuer can act.
-            send(res, 422, { error: error.message, code: error.code, fields: error.fields });
-            return true;
+            return fail(req, res, { status: 422, code: error.code, message: error.message, details: { fields: error.fields } }, "This certificate cannot be printed");
           }
           res.writeHead(200, {
             "content-type": "application/pdf",
@@ -192,7 +205,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       }
       else if (name === "badge" || name === "image") {
         const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
-        if (!file) await (name === "badge" ? sendMissing(ctx, res, a!, b!) : send(res, 404, { error: "Not found" }));
+        if (!file) await (name === "badge" ? sendMissing(ctx, req, res, a!, b!) : fail(req, res, NOT_FOUND));
         else {
           res.writeHead(200, {
             "content-type": file.contentType,
@@ -215,16 +228,16 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         }
         body = report;
       }
-      if (body === null && (name === "credential" || name === "ob2-assertion")) await sendMissing(ctx, res, a!, b!);
-      else if (body === null) send(res, 404, { error: "Not found" });
+      if (body === null && (name === "credential" || name === "ob2-assertion")) await sendMissing(ctx, req, res, a!, b!);
+      else if (body === null) fail(req, res, NOT_FOUND);
       else send(res, 200, body, name === "verify" ? "application/json" : "application/ld+json");
     } catch (error) {
       const status = (error as { status?: number }).status;
       if ((error as NodeJS.ErrnoException).code === "ECONNRESET" || res.destroyed) res.destroy(); // the client hung up
-      else if (status) send(res, status, { error: (error as Error).message });
+      else if (status) fail(req, res, { status, code: codeForStatus(status), message: (error as Error).message });
       else {
         console.error("public route failed", error);
-        send(res, 500, { error: "Something went wrong on our side" });
+        fail(req, res, { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side" });
       }
     }
     return true;

@@ -254,6 +254,14 @@ export type EvidenceInput = {
   narrative?: string | null | undefined;
 };
 
+export type ExtendDataSubjectRequestInput = {
+  id: string | number;
+  /** Further months: 1 or 2 (default 2) */
+  months?: number | null | undefined;
+  /** Why more time is needed: emailed to the person as written (at most 2,000 characters) */
+  reason: string;
+};
+
 export type FileDataSubjectRequestInput = {
   /** The person's address, looked up among the tenant's recipients */
   email?: string | null | undefined;
@@ -929,6 +937,7 @@ export type UpdateRecipientPrivacyMutationVariables = Exact<{
 
 
 export type UpdateRecipientPrivacyMutation = { updateRecipientPrivacy:
+    | { __typename: 'AlreadyErasedError', message: string }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'Recipient', id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -1243,7 +1252,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
-export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null };
+export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null };
 
 export type FileDataSubjectRequestMutationVariables = Exact<{
   input: FileDataSubjectRequestInput;
@@ -1252,7 +1261,7 @@ export type FileDataSubjectRequestMutationVariables = Exact<{
 
 export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1263,7 +1272,18 @@ export type UpdateDataSubjectRequestMutationVariables = Exact<{
 
 
 export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'NotFoundError', message: string, resource: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type ExtendDataSubjectRequestMutationVariables = Exact<{
+  input: ExtendDataSubjectRequestInput;
+}>;
+
+
+export type ExtendDataSubjectRequestMutation = { extendDataSubjectRequest:
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1275,7 +1295,7 @@ export type CarryOutDataSubjectRequestMutationVariables = Exact<{
 
 export type CarryOutDataSubjectRequestMutation = { carryOutDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1287,7 +1307,7 @@ export type DataSubjectRequestsQueryVariables = Exact<{
 }>;
 
 
-export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null } }> } | null } };
+export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null } }> } | null } };
 
 export type DataSubjectRequestQueryVariables = Exact<{
   id: string | number;
@@ -1299,7 +1319,7 @@ export type DataSubjectRequestQuery = { node:
     | { __typename: 'AuditLogEntry' }
     | { __typename: 'BulkJob' }
     | { __typename: 'Credential' }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
     | { __typename: 'GuardianConsent' }
@@ -1777,6 +1797,11 @@ export const DataSubjectRequestFieldsFragmentDoc = new TypedDocumentString(`
   requestedChanges {
     name
     email
+  }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
   }
 }
     `, {"fragmentName":"DataSubjectRequestFields"}) as unknown as TypedDocumentString<DataSubjectRequestFieldsFragment, unknown>;
@@ -3538,6 +3563,11 @@ export const FileDataSubjectRequestDocument = new TypedDocumentString(`
     name
     email
   }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
+  }
 }`) as unknown as TypedDocumentString<FileDataSubjectRequestMutation, FileDataSubjectRequestMutationVariables>;
 export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
     mutation UpdateDataSubjectRequest($input: UpdateDataSubjectRequestInput!) {
@@ -3588,7 +3618,67 @@ export const UpdateDataSubjectRequestDocument = new TypedDocumentString(`
     name
     email
   }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
+  }
 }`) as unknown as TypedDocumentString<UpdateDataSubjectRequestMutation, UpdateDataSubjectRequestMutationVariables>;
+export const ExtendDataSubjectRequestDocument = new TypedDocumentString(`
+    mutation ExtendDataSubjectRequest($input: ExtendDataSubjectRequestInput!) {
+  extendDataSubjectRequest(input: $input) {
+    __typename
+    ... on DataSubjectRequest {
+      ...DataSubjectRequestFields
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on NotFoundError {
+      message
+      resource
+    }
+  }
+}
+    fragment DataSubjectRequestFields on DataSubjectRequest {
+  id
+  kind
+  state
+  filedBy
+  receivedAt
+  deadlineAt
+  completedAt
+  outcome
+  overdue
+  workingDaysLeft
+  createdAt
+  updatedAt
+  identityVerification {
+    method
+    note
+  }
+  recipient {
+    id
+    email
+  }
+  export {
+    url
+    expiresAt
+  }
+  requestedChanges {
+    name
+    email
+  }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
+  }
+}`) as unknown as TypedDocumentString<ExtendDataSubjectRequestMutation, ExtendDataSubjectRequestMutationVariables>;
 export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
     mutation CarryOutDataSubjectRequest($id: ID!) {
   carryOutDataSubjectRequest(id: $id) {
@@ -3641,6 +3731,11 @@ export const CarryOutDataSubjectRequestDocument = new TypedDocumentString(`
     name
     email
   }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
+  }
 }`) as unknown as TypedDocumentString<CarryOutDataSubjectRequestMutation, CarryOutDataSubjectRequestMutationVariables>;
 export const DataSubjectRequestsDocument = new TypedDocumentString(`
     query DataSubjectRequests($first: Int, $after: String, $filter: DataSubjectRequestFilter) {
@@ -3688,6 +3783,11 @@ export const DataSubjectRequestsDocument = new TypedDocumentString(`
     name
     email
   }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
+  }
 }`) as unknown as TypedDocumentString<DataSubjectRequestsQuery, DataSubjectRequestsQueryVariables>;
 export const DataSubjectRequestDocument = new TypedDocumentString(`
     query DataSubjectRequest($id: ID!) {
@@ -3726,6 +3826,11 @@ export const DataSubjectRequestDocument = new TypedDocumentString(`
   requestedChanges {
     name
     email
+  }
+  extension {
+    extendedAt
+    reason
+    originalDeadlineAt
   }
 }`) as unknown as TypedDocumentString<DataSubjectRequestQuery, DataSubjectRequestQueryVariables>;
 export const SetTenantHolidaysDocument = new TypedDocumentString(`

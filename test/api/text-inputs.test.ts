@@ -204,6 +204,28 @@ describe("a bulk job with rows that are not text", () => {
   });
 });
 
+describe("text that would be lost or shown differently from what is signed (attack QA)", () => {
+  it("refuses a name of spaces only (ASCII, no-break, ideographic) instead of dropping it", async () => {
+    const before = await written();
+    for (const name of ["     ", "\u00A0\u00A0\u00A0", "\u3000"]) {
+      const { createRecipient } = await t.owner.request(CreateRecipientDocument, { input: { email: "blank@example.test", name } });
+      expect(createRecipient, JSON.stringify(name)).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "name"], message: expect.stringMatching(/at least one visible/) }] });
+      const { issueCredential } = await t.owner.request(IssueCredentialDocument, { input: { templateId, recipient: { email: "blank@example.test", name }, fieldValues: { course: "Data 101" } } });
+      expect(issueCredential.__typename, JSON.stringify(name)).toBe("ValidationError");
+    }
+    expect(await written()).toEqual(before);
+  });
+
+  it("refuses bidi controls in a custom field's value, which is signed into the description", async () => {
+    const before = await written();
+    const { issueCredential } = await t.owner.request(IssueCredentialDocument, {
+      input: { templateId, recipient: { email: "field.tester@example.test", name: "Field Tester" }, fieldValues: { course: "Data \u202E101 ecnacifingis" } },
+    });
+    expect(issueCredential).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ path: ["input", "fieldValues", "course"], message: expect.stringMatching(/bidirectional.*U\+202E at character 6/) }] });
+    expect(await written()).toEqual(before);
+  });
+});
+
 describe("names that would display differently from what is signed", () => {
   it("are a ValidationError naming the problem in createRecipient and issueCredential, and nothing is written", async () => {
     const before = await written();

@@ -182,7 +182,7 @@ describe("images and baked badges", () => {
     expect((await verifyImage(Buffer.from(svg), "image/svg+xml")).json.verified).toBe(true);
     const report = await verifyImage(Buffer.from(xxe), "image/svg+xml");
     expect(report.status).toBe(400);
-    expect(report.json.error).toMatch(/declares entities/);
+    expect(report.json.error).toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/declares entities/) });
   });
 
   it("bake the default badge when an SVG stored before uploads were parsed is not XML", async () => {

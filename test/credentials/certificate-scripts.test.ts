@@ -181,12 +181,13 @@ describe("over HTTP and in the browser", () => {
     const response = await hit(app, `${url}/certificate.pdf`);
     expect(response.status).toBe(422);
     expect(response.headers.get("content-type")).toContain("application/json");
-    const body = (await response.json()) as { code: string; error: string; fields: unknown };
-    expect(body.code).toBe("UNPRINTABLE_TEXT");
+    // The one error shape of the public routes: { error: { code, message, ...details } }.
+    const { error } = (await response.json()) as { error: { code: string; message: string; fields: unknown } };
+    expect(error.code).toBe("UNPRINTABLE_TEXT");
     const cherokee = [{ character: "Ꮳ", codePoint: "U+13E3" }, { character: "Ꮃ", codePoint: "U+13B3" }, { character: "Ꭹ", codePoint: "U+13A9" }];
     // The template's credential description merges the name in, so it is refused there too.
-    expect(body.fields).toEqual([{ field: "recipientName", characters: cherokee }, { field: "description", characters: cherokee }]);
-    expect(body.error).toContain("U+13E3, U+13B3, U+13A9 (in recipientName)");
+    expect(error.fields).toEqual([{ field: "recipientName", characters: cherokee }, { field: "description", characters: cherokee }]);
+    expect(error.message).toContain("U+13E3, U+13B3, U+13A9 (in recipientName)");
     const credentialId = url.split("/").pop()!;
     await settle();
     const [row] = await app.db.admin<{ n: number }[]>`select count(*)::int as n from engagement_events where credential_id = ${credentialId} and type = 'downloaded'`;

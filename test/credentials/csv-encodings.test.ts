@@ -117,3 +117,13 @@ describe("Unicode CSVs", () => {
     expect(result).toMatchObject({ __typename: "ValidationError", fieldErrors: [{ message: expect.stringMatching(/row 2, column "course"/) }] });
   });
 });
+
+describe("a CSV saved by Excel where the decimal mark is a comma (semicolon separated, UTF-8 with BOM)", () => {
+  it("is read with its semicolons, a quoted semicolon kept inside its cell", async () => {
+    const result = await upload(await fixture("leon-dupre-semicolon-utf8-bom.csv"));
+    if (result.__typename !== "BulkJob") throw new Error(JSON.stringify(result));
+    const { document, recipientName } = await issuedFrom(result.id);
+    expect(recipientName).toBe("Léon Dupré");
+    expect(JSON.stringify(document)).toContain("For completing Chimie; niveau 1.");
+  });
+});

@@ -130,15 +130,15 @@ describe("sessions", () => {
 describe("password resets", () => {
   const start = (email: string, id = randomUUID(), secretHash: Buffer = randomBytes(32), expiresAt = new Date(Date.now() + 3_600_000)) =>
     as(anonymous, (tx) => tx`select * from start_password_reset(${email}, ${id}::uuid, ${secretHash}, ${expiresAt})`);
-  const reset = (tenantId: string, id: string, secretHash: Buffer, hash: string) =>
-    as(anonymous, (tx) => tx`select * from reset_password(${tenantId}::uuid, ${id}::uuid, ${secretHash}, ${hash}, ${randomUUID()}::uuid, ${randomBytes(32)}, ${new Date(Date.now() + 3_600_000)}, 'test')`);
+  const reset = (id: string, secretHash: Buffer, hash: string) =>
+    as(anonymous, (tx) => tx`select * from reset_password(${id}::uuid, ${secretHash}, ${hash}, ${randomUUID()}::uuid, ${randomBytes(32)}, ${new Date(Date.now() + 3_600_000)}, 'test')`);
   const phc = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
 
   it("are written only for an account that exists, say where to email and never return a hash or secret", async () => {
     expect(await start("nobody-at-all@example.test")).toEqual([]);
     const [row] = await start(a.email.toUpperCase());
-    expect(Object.keys(row!).sort()).toEqual(["email", "tenant_id", "user_id", "user_name"]);
-    expect(row).toMatchObject({ tenant_id: a.tenantId, user_id: a.userId, email: a.email });
+    expect(Object.keys(row!).sort()).toEqual(["email", "user_id", "user_name"]);
+    expect(row).toMatchObject({ user_id: a.userId, email: a.email });
     await expect(start(a.email, randomUUID(), randomBytes(8))).rejects.toMatchObject({ code: "22023" });
     await expect(start(a.email, randomUUID(), randomBytes(32), new Date(Date.now() + 3 * 86_400_000))).rejects.toMatchObject({ code: "22023" });
   });
@@ -148,14 +148,14 @@ describe("password resets", () => {
     const secretHash = randomBytes(32);
     await start(b.email, id, secretHash);
     const [before] = await db.admin`select hash from user_passwords where user_id = ${b.userId}`;
-    await expect(reset(b.tenantId, id, randomBytes(32), phc)).rejects.toMatchObject({ code: "LRRST" });
-    await expect(reset(a.tenantId, id, secretHash, phc)).rejects.toMatchObject({ code: "LRRST" });
-    await expect(reset(b.tenantId, id, secretHash, "plain text")).rejects.toMatchObject({ code: "22023" });
+    await expect(reset(id, randomBytes(32), phc)).rejects.toMatchObject({ code: "LRRST" });
+    await expect(reset(randomUUID(), secretHash, phc)).rejects.toMatchObject({ code: "LRRST" });
+    await expect(reset(id, secretHash, "plain text")).rejects.toMatchObject({ code: "22023" });
     expect((await db.admin`select hash from user_passwords where user_id = ${b.userId}`)[0]).toEqual(before);
-    const [done] = await reset(b.tenantId, id, secretHash, phc);
+    const [done] = await reset(id, secretHash, phc);
     expect(done).toMatchObject({ user_id: b.userId, tenant_id: b.tenantId });
     expect((await db.admin`select hash from user_passwords where user_id = ${b.userId}`)[0]!.hash).toBe(phc);
-    await expect(reset(b.tenantId, id, secretHash, phc)).rejects.toMatchObject({ code: "LRRST" });
+    await expect(reset(id, secretHash, phc)).rejects.toMatchObject({ code: "LRRST" });
   });
 });
 

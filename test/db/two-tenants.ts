@@ -33,7 +33,7 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
   const userId = t!.user_id as string;
   await admin`insert into api_keys (tenant_id, name, prefix, secret_hash, scopes) values (${tenantId}, 'key', 'lrk_x', ${randomBytes(32)}, '{read}')`;
   await admin`insert into sessions (user_id, active_tenant_id, secret_hash, expires_at) values (${userId}, ${tenantId}, ${randomBytes(32)}, now() + interval '1 day')`;
-  await admin`insert into password_resets (tenant_id, id, user_id, secret_hash, expires_at) values (${tenantId}, gen_random_uuid(), ${userId}, ${randomBytes(32)}, now() + interval '1 hour')`;
+  await admin`insert into password_resets (id, user_id, secret_hash, expires_at) values (gen_random_uuid(), ${userId}, ${randomBytes(32)}, now() + interval '1 hour')`;
   const invitationSecretHash = randomBytes(32);
   const [inv] = await admin`
     insert into invitations (tenant_id, email, role, secret_hash, expires_at)

@@ -114,7 +114,8 @@ describe("a child under 13", () => {
     // The guardian's email, sent by the mutation itself, with the wording and their one-time link.
     const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("parent.small@example.test")), "the guardian's email");
     expect(letter.text).toContain(requestGuardianConsent.wording);
-    expect(letter.text).not.toContain("Mia");
+    // The guardian is told which child: consent must be specific (Art. 7 and 8), and they may have several.
+    expect(letter.text).toContain("before issuing credentials to Mia Small, a child in your care");
     const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
 
     // What the guardian's link does: the page shows the wording on record, using it gives exactly that.
@@ -188,6 +189,23 @@ describe("a child under 13", () => {
     expect(problems).toEqual([expect.objectContaining({ row: 2, column: "email", message: expect.stringMatching(/guardian's consent/) })]);
   });
 
+  it("lets staff call off a consent request sent to a wrong address: its link then gives nothing", async () => {
+    const kid = await child(a, "typo.kid@example.test");
+    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+      input: { recipientId: kid, guardianEmail: "typo.parent@exmaple.test", guardianName: "Pat Typo" },
+    });
+    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
+    const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("typo.parent@exmaple.test")), "the misaddressed email");
+    const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const { withdrawGuardianConsent } = await a.owner.request(WithdrawGuardianConsentDocument, { id: requestGuardianConsent.id });
+    expect(withdrawGuardianConsent).toMatchObject({ __typename: "GuardianConsent", state: "expired", givenAt: null });
+    const used = await fetch(linkUrl, { method: "POST", headers: { accept: "application/json" } });
+    expect(used.status).toBeGreaterThanOrEqual(400);
+    expect((await issue(kid)).issueCredential.__typename).toBe("GuardianConsentRequiredError");
+    const [audit] = await app.db.admin`select details from audit_log where tenant_id = ${a.tenantId} and action = 'guardian_consent.cancelled' and target_id = ${rawId(requestGuardianConsent.id)}`;
+    expect(audit).toBeDefined();
+  });
+
   it("can be erased at a guardian's request through their own link, which goes to the guardian, not the child", async () => {
     const kid = await child(a, "erase.kid@example.test");
     const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
@@ -207,7 +225,7 @@ describe("a child under 13", () => {
     });
     expect(asked.status).toBe(202);
     const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes("erase.parent@example.test") && m.tags.some((t) => t.value === "privacy_request_link")), "the guardian's link");
-    expect(mail.text).toContain("for the child in your care");
+    expect(mail.text).toContain("for Mia Small in your care");
     expect(fake.sent.some((m) => m.to.includes("erase.kid@example.test") && m.tags.some((t) => t.value === "privacy_request_link"))).toBe(false);
     const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(mail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
     const page = (await fetch(link, { headers: { accept: "application/json" } }).then((r) => r.json())) as { title: string };

@@ -8,9 +8,11 @@ import {
   ActivateTemplateDocument,
   CarryOutDataSubjectRequestDocument,
   CreateTemplateDocument,
+  DataSubjectRequestDocument,
   DataSubjectRequestsDocument,
   EngagementSummaryDocument,
   FileDataSubjectRequestDocument,
+  UpdateRecipientPrivacyDocument,
   IssueCredentialDocument,
   type FileDataSubjectRequestInput,
 } from "../../src/sdk/generated.js";
@@ -169,12 +171,21 @@ describe("erasing a person", () => {
     expect(audit).toEqual([{ actor_kind: "system", details: expect.objectContaining({ credentials: 1, revoked: 1 }) }]);
   }, 30_000);
 
-  it("refuses a second erasure of the same person as already erased", async () => {
-    expect(await carryOut(a.owner, secondRequestId)).toMatchObject({ __typename: "AlreadyErasedError" });
+  it("closes the person's other pending requests, saying why, and refuses a new one as already erased", async () => {
+    const { node } = await a.owner.request(DataSubjectRequestDocument, { id: secondRequestId });
+    expect(node).toMatchObject({ state: "cancelled", outcome: "Closed by the person's erasure: nothing of theirs is left to act on" });
+    expect(await carryOut(a.owner, secondRequestId)).toMatchObject({ __typename: "ValidationError" });
     const { tenant } = await a.owner.request(DataSubjectRequestsDocument, { first: 10, filter: { state: "completed" } });
     const recipientId = tenant.dataSubjectRequests!.edges[0]!.node.recipient!.id;
-    expect(await file(a.owner, { kind: "erasure", recipientId, identityVerification: { method: "document_checked" } })).toMatchObject({
-      __typename: "AlreadyErasedError",
-    });
+    for (const kind of ["erasure", "access", "restriction"] as const) {
+      expect(await file(a.owner, { kind, recipientId, identityVerification: { method: "document_checked" } }), kind).toMatchObject({
+        __typename: "AlreadyErasedError",
+      });
+    }
+    // Nor are choices recorded on what is left of them.
+    const { updateRecipientPrivacy } = await a.owner.request(UpdateRecipientPrivacyDocument, { id: recipientId, input: { restricted: true } });
+    expect(updateRecipientPrivacy.__typename).toBe("AlreadyErasedError");
+    const { fileDataSubjectRequest: nobody } = await a.owner.request(FileDataSubjectRequestDocument, { input: { kind: "access", identityVerification: { method: "document_checked" } } });
+    expect(nobody).toMatchObject({ __typename: "ValidationError", message: "Name the person: give their recipientId or their email" });
   });
 });

@@ -165,9 +165,16 @@ describe("exporting a person's data", () => {
       "csv/privacy-history.csv",
       "csv/recipient.csv",
       "csv/rectifications.csv",
+      "person-export.schema.json",
       "person.json",
     ]);
-    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.1/);
+    expect(files.get("README.txt")!.toString()).toMatch(/Format version: 1\.2/);
+    // The schema travels with the data, and the README says what Art. 15(1) asks besides the data itself.
+    expect(files.get("person-export.schema.json")!.toString()).toBe(readFileSync(new URL("../../schema/person-export.schema.json", import.meta.url), "utf8"));
+    const readme = files.get("README.txt")!.toString();
+    for (const heading of ["About this processing (GDPR Art. 15(1))", "Purposes", "Recipients", "How long", "Your rights", "Complaints", "Source", "Automated decisions"]) {
+      expect(readme, heading).toContain(heading);
+    }
     expect(files.get("csv/recipient.csv")!.toString()).toContain(PERSON.email);
     expect(files.get("csv/credentials.csv")!.toString()).toContain(uuidOf(mine.id));
   });
@@ -241,8 +248,10 @@ describe("exporting a person's data", () => {
     }, "the erasure to complete");
     expect((await fetch(local(link.url))).status).toBe(404);
     expect(await app.db.admin`select id from person_exports where tenant_id = ${a.tenantId}`).toEqual([]);
-    const again = await file(a.owner, { kind: "portability", recipientId: erasure.recipient!.id, identityVerification: { method: "document_checked" } });
-    const { carryOutDataSubjectRequest } = await a.owner.request(CarryOutDataSubjectRequestDocument, { id: again.id });
-    expect(carryOutDataSubjectRequest).toMatchObject({ __typename: "ValidationError", message: expect.stringMatching(/erased/) });
+    // Nothing of theirs is left to export: a new request is refused as it is filed.
+    const { fileDataSubjectRequest: again } = await a.owner.request(FileDataSubjectRequestDocument, {
+      input: { kind: "portability", recipientId: erasure.recipient!.id, identityVerification: { method: "document_checked" } },
+    });
+    expect(again).toMatchObject({ __typename: "AlreadyErasedError" });
   }, 30_000);
 });

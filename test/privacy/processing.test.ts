@@ -205,6 +205,16 @@ describe("people's own requests", () => {
       { choice: "objection", value: true, source: "data_subject_request", kind: "objection" },
       { choice: "tracking_consent", value: false, source: "data_subject_request", kind: "consent_withdrawal" },
     ]);
+    // The person is told what was done, each time (Art. 12(3)), even once their processing is restricted:
+    // answering them about their rights is not processing their data for the tenant's purposes.
+    const told = await waitFor(async () => {
+      const done = fake.sent.filter((m) => m.to.includes("asks@example.test") && m.tags.some((t) => t.value === "data_subject_request_completed"));
+      return done.length === 3 ? done : null;
+    }, "the three notices");
+    expect(told.map((m) => m.text).join("\n")).toContain("your data is now only stored");
+    expect(told.map((m) => m.text).join("\n")).toContain("no more reminders, tracking, notices to partners naming you");
+    expect(told.map((m) => m.text).join("\n")).toContain("no longer recorded against your name");
+    expect(told[0]!.subject).toMatch(/has carried out your request about your personal data$/);
   });
 });
 

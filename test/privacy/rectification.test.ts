@@ -503,7 +503,14 @@ describe("a rectification request, then an erasure", () => {
   it("refuses to rectify an erased person, and the erasure leaves none of their earlier names or addresses", async () => {
     const erasure = await file(a.owner, { kind: "erasure", recipientId: held.recipientId, identityVerification: { method: "document_checked" } });
     if (erasure.__typename !== "DataSubjectRequest") throw new Error(JSON.stringify(erasure));
+    // While the erasure waits for the worker, a correction is refused: it would re-sign and email what is about to go.
+    await worker.stop();
     await a.owner.request(CarryOutDataSubjectRequestDocument, { id: erasure.id });
+    expect(await rectify(a.owner, { recipientId: held.recipientId, name: "Just Before" })).toMatchObject({
+      __typename: "AlreadyErasedError",
+      message: "This person's erasure is under way: nothing of theirs is corrected any more",
+    });
+    worker = await startTestWorker(app);
     await waitFor(async () => {
       const { node } = await a.owner.request(DataSubjectRequestDocument, { id: erasure.id });
       return node?.__typename === "DataSubjectRequest" && node.state === "completed";

@@ -144,6 +144,7 @@ describe("a person asking for their rights by a one-time link", () => {
     // The owners hear of it at once, without the person's name or address.
     const notice = await waitFor(async () => fake.sent.find((m) => m.to.includes(a.email) && m.tags.some((t) => t.value === "data_subject_request_filed")), "the owners' notice");
     expect(notice.text).toContain("An access request was filed");
+    expect(notice.text).toMatch(/It is due \d/);
     expect(notice.text).toContain(request!.id);
     expect(notice.text).not.toContain(PERSON.email);
     expect(notice.text).not.toContain(PERSON.name);
@@ -162,6 +163,14 @@ describe("a person asking for their rights by a one-time link", () => {
     expect(await use(forged, "POST")).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
     const moved = url.replace(`/privacy/links/${a.tenantId}/`, `/privacy/links/${b.tenantId}/`);
     expect(await use(moved, "POST")).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
+    // Altered in any way: a second sig after the real one, an extra parameter, the signature re-spelt in its unused bits.
+    const sig = new URL(url).searchParams.get("sig")!;
+    const last = sig.at(-1)!;
+    const sameBits = "AEIMQUYcgkosw048"[Math.floor("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(last) / 4)]!;
+    const respelt = sameBits === last ? String.fromCharCode(last.charCodeAt(0) + 1) : sameBits;
+    for (const altered of [`${url}&sig=AAAA`, `${url}&utm_source=mail`, url.replace(`sig=${sig}`, `sig=${sig.slice(0, -1)}${respelt}`)]) {
+      expect(await use(altered, "POST"), altered.slice(-20)).toMatchObject({ status: 403, json: { error: { code: "LINK_INVALID" } } });
+    }
     const linkId = /\/privacy\/links\/[0-9a-f-]{36}\/([0-9a-f-]{36})/.exec(url)![1]!;
     await app.db.admin`update privacy_links set created_at = now() - interval '2 days', expires_at = now() - interval '1 day' where id = ${linkId}`;
     expect(await use(url, "POST")).toMatchObject({ status: 410, json: { error: { code: "LINK_EXPIRED" } } });
@@ -177,6 +186,8 @@ describe("a person asking for their rights by a one-time link", () => {
     const theirs = await issue(b.owner, OTHER);
     expect(await ask(a.tenantId, theirs.id, { kind: "access" })).toMatchObject({ status: 404, json: { error: { code: "NOT_FOUND" } } });
     expect(await ask(a.tenantId, "01890000-0000-7000-8000-000000000000", { kind: "access" })).toMatchObject({ status: 404 });
+    // The form itself says so at once, before anything is asked.
+    expect((await fetch(askPath(a.tenantId, theirs.id))).status).toBe(404);
     const broken = await fetch(askPath(a.tenantId, credential.id), { method: "POST", headers: { accept: "application/json", "content-type": "application/json" }, body: "{not json" });
     expect(broken.status).toBe(400);
     await new Promise((r) => setTimeout(r, 300));
@@ -207,6 +218,10 @@ describe("a person asking for their rights by a one-time link", () => {
     // Asking again about an erased person's credential: gone, and no email.
     const after = linkEmails(PERSON.email);
     expect(await ask(a.tenantId, credential.id, { kind: "access" })).toMatchObject({ status: 410, json: { error: { code: "ALREADY_ERASED" } } });
+    // The form says so at once too: nothing of theirs is left to ask about.
+    const form = await fetch(askPath(a.tenantId, credential.id), { headers: { accept: "text/html" } });
+    expect(form.status).toBe(410);
+    expect(await form.text()).toContain("nothing of theirs is left");
     await new Promise((r) => setTimeout(r, 300));
     expect(linkEmails(PERSON.email)).toBe(after);
   });
@@ -261,6 +276,14 @@ describe("a withdrawal of consent, an objection or a restriction asked for by li
       else expect(after![column]).toBeInstanceOf(Date);
       const request = (await requests(a.owner)).find((r) => r.kind === kind && r.recipient?.email === person.email)!;
       expect(request).toMatchObject({ state: "completed", filedBy: "data_subject" });
+      // The owners hear that it was done, not that it is due.
+      const notice = await waitFor(
+        async () => fake.sent.find((m) => m.tags.some((t) => t.value === "data_subject_request_filed") && m.text.includes(request.id)),
+        "the owners' notice",
+      );
+      expect(notice.text).toContain("It took effect at once, as the person asked: nothing is left to do.");
+      expect(notice.text).not.toContain("It is due");
+      expect(notice.subject).toMatch(/ and carried out$/);
     }
   });
 });

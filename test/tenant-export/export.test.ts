@@ -225,5 +225,8 @@ describe("exporting a whole tenant", () => {
     }
     await expect(stat(zip)).rejects.toThrow();
     expect((await fetch(local(latest.download!.url))).status).toBe(410);
+    // The export no longer offers a link to a file that is gone.
+    const { node } = await a.owner.request(TenantExportDocument, { id: latest.id });
+    expect(node).toMatchObject({ state: "completed", download: null });
   }, 60_000);
 });

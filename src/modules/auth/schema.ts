@@ -21,10 +21,9 @@ import {
   type SessionGrant,
 } from "./service.js";
 import { requireWayInAlone, type Context } from "../../context.js";
-import { withTenantTransaction, type Db } from "../../db/tenant-transaction.js";
-import { mailSettings } from "../delivery/compose.js";
+import { createMailer } from "../delivery/mailer.js";
 import { forgetCallersAfterCommit } from "./auth-cache.js";
-import { PasswordResetError, TooManyResetRequestsError, requestPasswordReset, resetPassword } from "./password-reset.js";
+import { PasswordResetError, TooManyResetRequestsError, requestPasswordReset, resetPassword, sendPasswordResetEmail } from "./password-reset.js";
 
 errorType(InvalidCredentialsError, "InvalidCredentialsError", "The email or password is wrong.");
 errorType(EmailTakenError, "EmailTakenError", "An account already uses this email.");
@@ -214,15 +213,17 @@ builder.mutationField("requestPasswordReset", (t) =>
   t.field({
     type: RequestPasswordResetPayload,
     description:
-      "Emails a one-time link to choose a password to the account with this address, if there is one (at most three an hour). " +
+      "Emails a one-time link to choose a password to the account with this address, if there is one (at most three an hour), from the platform's address. " +
       "For a forgotten password, and for members of an imported tenant, whose accounts arrive without one.",
     errors: { types: [TooManyResetRequestsError] },
     args: { email: t.arg({ type: "EmailAddress", required: true }) },
     resolve: async (_root, { email }, ctx) => {
       requireWayInAlone(ctx, "requestPasswordReset");
-      const inTenant = <T>(tenantId: string, work: (db: Db) => Promise<T>) =>
-        withTenantTransaction(ctx.app.database, { dbRole: ctx.app.config.roles.member, tenantId, userId: null }, work);
-      return requestPasswordReset(ctx.db, email, ctx.clientAddress, { mail: mailSettings(ctx.app.config), inTenant });
+      const asked = await requestPasswordReset(ctx.db, email, ctx.clientAddress, ctx.app.config.publicUrl);
+      // Sent once the reset is committed, and not awaited: the answer comes as fast for an unknown address.
+      const pending = asked.email;
+      if (pending) ctx.afterCommit.push(() => void sendPasswordResetEmail(createMailer(ctx.app.config.email), ctx.app.config, pending));
+      return { expiresInMinutes: asked.expiresInMinutes };
     },
   }),
 );

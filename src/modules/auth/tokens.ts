@@ -27,12 +27,6 @@ export function issueToken(kind: TokenKind, tenantId: string | null): IssuedToke
   return tokenOf(kind, tenantId, randomUUID(), randomBytes(SECRET_BYTES));
 }
 
-/** A fresh id and secret whose token is made later (tokenOf), once the tenant it names is known. */
-export function drawSecret(): { id: string; secret: Buffer; secretHash: Uint8Array<ArrayBuffer> } {
-  const secret = randomBytes(SECRET_BYTES);
-  return { id: randomUUID(), secret, secretHash: hashSecret(secret) };
-}
-
 /** The token of a given id, tenant and 32-byte secret (issueToken draws both). */
 export function tokenOf(kind: TokenKind, tenantId: string | null, id: string, secret: Uint8Array): IssuedToken {
   const parts = [uuidBytes(id), ...(tenantId ? [uuidBytes(tenantId)] : []), secret];
@@ -46,7 +40,10 @@ export function parseToken(token: string): ParsedToken | null {
   const body = token.slice(4);
   if (!/^[A-Za-z0-9_-]+$/.test(body)) return null;
   const bytes = Buffer.from(body, "base64url");
-  const withTenant = kind !== "session";
+  // One spelling per token: base64url's unused trailing bits (or a missing or extra character) make another.
+  if (bytes.toString("base64url") !== body) return null;
+  // Sessions and password resets are an account's, not a tenant's.
+  const withTenant = kind !== "session" && kind !== "passwordReset";
   const expected = 16 + (withTenant ? 16 : 0) + SECRET_BYTES;
   if (bytes.length !== expected) return null;
   return {

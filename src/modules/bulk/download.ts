@@ -12,12 +12,12 @@ import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { urls } from "../credentials/document.js";
 import type { BulkRow, RowProblem } from "./rows.js";
 import { problemFor } from "../credentials/duplicates.js";
+import { codeForStatus, refuse } from "../../lib/http-answers.js";
 
 const PATH = /^\/bulk-jobs\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/result\.csv$/;
 
 function fail(res: ServerResponse, status: number, message: string) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify({ error: message }));
+  refuse(res, { status, code: codeForStatus(status), message }, { html: false });
 }
 
 /**

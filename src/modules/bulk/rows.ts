@@ -51,11 +51,24 @@ export function csvText(bytes: Uint8Array, encoding?: string | null): string {
   return decoded.text;
 }
 
-/** Parses a CSV whose header names the standard columns and the template's custom fields. */
+/**
+ * The separator the header line uses: a comma, or a semicolon (what Excel writes where the decimal mark
+ * is a comma: most of Europe) or a tab (Excel's "Unicode text"). Column names hold none of the three, so
+ * the most frequent one outside quotes in the first line decides; a comma when there is none.
+ */
+export function csvDelimiter(text: string): "," | ";" | "\t" {
+  const firstLine = text.replace(/^\uFEFF/, "").split(/\r?\n/, 1)[0] ?? "";
+  const unquoted = firstLine.replace(/"[^"]*"/g, "");
+  const count = (c: string) => unquoted.split(c).length - 1;
+  const best = ([",", ";", "\t"] as const).reduce((a, b) => (count(b) > count(a) ? b : a));
+  return count(best) > 0 ? best : ",";
+}
+
+/** Parses a CSV (comma, semicolon or tab separated: csvDelimiter) whose header names the standard columns and the template's custom fields. */
 export function rowsFromCsv(text: string, fields: CustomField[]): BulkRow[] {
   let records: string[][];
   try {
-    records = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: false, trim: true });
+    records = parse(text, { bom: true, skip_empty_lines: true, relax_column_count: false, trim: true, delimiter: csvDelimiter(text) });
   } catch (error) {
     throw ValidationError.field(["input", "csv"], `The CSV cannot be read: ${(error as Error).message}`);
   }

@@ -4,7 +4,7 @@
 // and read through a real XML parser so that comments, CDATA and DOCTYPEs cannot fool it.
 import { crc32, deflateSync } from "node:zlib";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
-import { escapeHtml } from "../../public/html.js";
+import { escapeHtml } from "../../lib/html.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const KEYWORD = "openbadgecredential";

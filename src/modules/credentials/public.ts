@@ -11,6 +11,7 @@ import { encodeList } from "./status-lists.js";
 import { bakePng, bakeSvg, defaultBadgePng, defaultBadgeSvg, SvgError } from "./baking.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
+import { isChildNow } from "../privacy/processing.js";
 
 export interface PublicContext {
   database: Database;
@@ -93,6 +94,23 @@ export async function publicCredentialState(p: PublicContext, tenantId: string, 
     revocationReason: row.revocation_reason,
     timeZone: row.time_zone,
   };
+}
+
+/**
+ * Whether the credential's holder is a child now: marked, or under 13 by birth date in the tenant's zone
+ * (privacy/processing.ts isChildNow). A child's credential is never offered to social networks: its page
+ * shows no LinkedIn, X or Facebook buttons and the share endpoint refuses them (Laurel's promise that a
+ * child is never shared or retargeted). Read as the tenant, as a status list is signed: the anonymous
+ * role sees no recipient. False for an unknown credential.
+ */
+export async function holderIsChild(p: PublicContext, tenantId: string, credentialId: string): Promise<boolean> {
+  const [row] = await withTenantSql(p.database.sql, { dbRole: p.roles.member, tenantId, userId: null }, (tx) => tx<
+    { is_child: boolean; birth_date: string | null; time_zone: string }[]
+  >`select r.is_child, r.birth_date::text as birth_date, t.time_zone
+      from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id join tenants t on t.id = c.tenant_id
+     where c.tenant_id = ${tenantId}::uuid and c.id = ${credentialId}::uuid`);
+  if (!row) return false;
+  return isChildNow({ isChild: row.is_child, birthDate: row.birth_date ? new Date(`${row.birth_date}T00:00:00Z`) : null }, row.time_zone);
 }
 
 export async function loadStatusBits(p: PublicContext, tenantId: string, listId: string) {

@@ -18,7 +18,7 @@ import { buildCredential, urls, type EvidenceInput } from "./document.js";
 import { allocatorFor, bumpListVersion } from "./status-lists.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader } from "./vc/document-loader.js";
-import { nfc, storableText, textProblem } from "../../lib/text.js";
+import { nfc, signedTextProblem, storableText, textProblem } from "../../lib/text.js";
 import { awardRow, awardsOf, DuplicateCredentialError, uniqueAward, type Award } from "./duplicates.js";
 
 const contextsOnly = createDocumentLoader();
@@ -56,7 +56,7 @@ export function checkFieldValues(fields: CustomField[], values: Record<string, u
       problems.push({ path: [...base, f.name], message: "Must be a text, a number or a date, not a list or an object" });
       continue;
     }
-    const notText = typeof raw === "string" ? textProblem(raw) : null;
+    const notText = typeof raw === "string" ? (textProblem(raw) ?? signedTextProblem(raw)) : null;
     if (notText) {
       problems.push({ path: [...base, f.name], message: notText });
       continue;

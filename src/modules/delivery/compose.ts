@@ -9,6 +9,7 @@ import { builtInContent, emailDay, localeChain, render, requestTitle, type Conte
 import { claimUrl, emailTracking } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
+import { isChildNow } from "../privacy/processing.js";
 
 /** What fixing an email's content needs from the deployment. */
 export interface MailSettings {
@@ -63,6 +64,9 @@ interface FactsRow extends Record<string, unknown> {
   recipient_name: string | null;
   /** The processing rule's answer for tracking (sql/037); true when the message names no recipient. */
   may_track: boolean;
+  /** The recipient's child facts (privacy/processing.ts isChildNow); false and null without a recipient. */
+  is_child: boolean | null;
+  birth_date: string | null;
 }
 
 interface TenantRow extends Record<string, unknown> {
@@ -147,7 +151,7 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
   const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
   const facts = await boundQuery<FactsRow>(
     `select u.id, cr.id as credential_id, cr.template_id, cr.valid_from as issued_at, cr.valid_until, tv.name as credential_name,
-            r.name as recipient_name,
+            r.name as recipient_name, r.is_child, r.birth_date::text as birth_date,
             -- The processing rule, inlined per row (no recipient: nobody's to protect).
             coalesce(processing_allowed('tracking', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
                                         r.guardian_consent_at, (select time_zone from tenants where id = $1), now()), true) as may_track
@@ -212,6 +216,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       receivedOn: payload.receivedOn ?? "",
       dueOn: payload.dueOn ?? "",
       action: payload.requestAction ?? "",
+      done: payload.carriedOutAtOnce ? "yes" : "",
     },
     link: { expiresAt: payload.linkExpiresAt ?? "" },
     rectification: {
@@ -231,7 +236,9 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
     const track = !settings.emailStoredOnly && facts.may_track;
     const ref = { tenantId, credentialId, messageId: email.id };
     const tracking = emailTracking(settings, ref, now);
-    const linkedin = linkedInUrl({
+    // A child's credential is never offered to social networks: no LinkedIn link ({{links.linkedin}} is empty).
+    const child = isChildNow({ isChild: Boolean(facts.is_child), birthDate: facts.birth_date ? new Date(`${facts.birth_date}T00:00:00Z`) : null }, tenant.time_zone, new Date(now));
+    const linkedin = child ? "" : linkedInUrl({
       name: String(view.credential!.name),
       organization: issuerName,
       issued: facts.issued_at ?? new Date(now),
@@ -244,7 +251,7 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       ...view.links,
       claim: claimUrl(settings, ref, now),
       view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
-      linkedin: track ? tracking.link(linkedin, "linkedin") : linkedin,
+      linkedin: track && linkedin ? tracking.link(linkedin, "linkedin") : linkedin,
       // Never tracked: asking about one's data is nobody's engagement.
       privacy: `${settings.publicUrl}/privacy/ask/${tenantId}/${credentialId}`,
     };

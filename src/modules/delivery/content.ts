@@ -22,6 +22,8 @@ export type EmailKind =
   | "data_subject_request_due"
   | "data_subject_request_filed"
   | "data_subject_request_refused"
+  | "data_subject_request_extended"
+  | "data_subject_request_completed"
   | "privacy_request_link"
   | "recipient_rectified"
   | "recipient_email_changed"
@@ -63,10 +65,10 @@ const en: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
     html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a> · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a></p>
+<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Your data and your rights</a>: ask for a copy, a correction or erasure.</p>`),
-    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\nAdd it to LinkedIn: {{links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
+    text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\n{{#links.linkedin}}Add it to LinkedIn: {{links.linkedin}}\n{{/links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Reminder: your credential {{credential.name}} is waiting",
@@ -115,11 +117,23 @@ const en: Defaults = {
   },
   // Names no one: a person filed a request by their own link (privacy/deadline-warnings.ts tellOwnersOfRequest).
   data_subject_request_filed: {
-    subject: "A people's-rights request was filed: due {{request.dueOn}}",
-    html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
-    text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. It is due {{request.dueOn}}.\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
+    subject: "A people's-rights request was filed{{^request.done}}: due {{request.dueOn}}{{/request.done}}{{#request.done}} and carried out{{/request.done}}",
+    html: wrap(`<p>Hello,</p><p>{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. {{#request.done}}It took effect at once, as the person asked: nothing is left to do.{{/request.done}}{{^request.done}}It is due {{request.dueOn}}.{{/request.done}}</p><p>Its id, as Laurel's API shows it: <code>{{request.id}}</code>. See the list of requests in {{tenant.name}} on Laurel.</p>`),
+    text: "Hello,\n\n{{request.title}} was filed on {{request.receivedOn}} by the person, through the one-time link sent to their address on record. {{#request.done}}It took effect at once, as the person asked: nothing is left to do.{{/request.done}}{{^request.done}}It is due {{request.dueOn}}.{{/request.done}}\n\nIts id, as Laurel's API shows it: {{request.id}}\nSee the list of requests in {{tenant.name}} on Laurel.\n",
   },
   // To the person (or a child's guardian): a refusal and its reasons, Art. 12(4) (privacy/service.ts).
+  data_subject_request_completed: {
+    subject: "{{tenant.name}} has carried out your request about your personal data",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} has carried out {{request.titleLower}} you made: {{request.action}}.</p>
+<p style="color:#666;font-size:13px">If this is not what you asked for, reply to this email or contact {{tenant.name}}. You may also lodge a complaint with a data protection supervisory authority.</p>`),
+    text: "Hello,\n\n{{tenant.name}} has carried out {{request.titleLower}} you made: {{request.action}}.\n\nIf this is not what you asked for, reply to this email or contact {{tenant.name}}. You may also lodge a complaint with a data protection supervisory authority.\n",
+  },
+  data_subject_request_extended: {
+    subject: "{{tenant.name}} needs more time for your request about your personal data",
+    html: wrap(`<p>Hello,</p><p>{{tenant.name}} needs more time to answer {{request.titleLower}} you made, and will answer by <strong>{{request.dueOn}}</strong>, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>GDPR Art. 12(3) allows two further months where a request is complex or requests are many. You may lodge a complaint with a data protection supervisory authority.</p>`),
+    text: "Hello,\n\n{{tenant.name}} needs more time to answer {{request.titleLower}} you made, and will answer by {{request.dueOn}}, for these reasons:\n\n{{credential.reason}}\n\nGDPR Art. 12(3) allows two further months where a request is complex or requests are many. You may lodge a complaint with a data protection supervisory authority.\n",
+  },
   data_subject_request_refused: {
     subject: "{{tenant.name}} has answered your request about your personal data",
     html: wrap(`<p>Hello,</p><p>{{tenant.name}} will not carry out {{request.titleLower}} you made, for these reasons:</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
@@ -151,10 +165,10 @@ const en: Defaults = {
   },
   guardian_consent_request: {
     subject: "{{tenant.name}} asks for your consent",
-    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:</p>
+    html: wrap(`<p>Hello {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> asks for your consent, as a parent or guardian, before issuing credentials to {{recipient.name}}, a child in your care. This is what you are asked to agree to:</p>
 <blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
 <p>${button("links.accept", "Read and give consent")}</p><p style="color:#666;font-size:13px">The link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.</p>`),
-    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
+    text: "Hello {{guardian.name}},\n\n{{tenant.name}} asks for your consent, as a parent or guardian, before issuing credentials to {{recipient.name}}, a child in your care. This is what you are asked to agree to:\n\n{{consent.wording}}\n\nRead and give consent: {{links.accept}}\n\nThe link works once, until {{consent.expiresOn}}. If you do not agree, do nothing: nothing is issued without your consent.\n",
   },
   // To the person (or a child's guardian) once their export is built: the signed link (privacy/export.ts).
   person_export_ready: {
@@ -169,10 +183,10 @@ const fr: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a> · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a></p>
+<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Vos données et vos droits</a> : en obtenir une copie, les faire corriger ou effacer.</p>`),
-    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\nL'ajouter à LinkedIn : {{links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",
+    text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\n{{#links.linkedin}}L'ajouter à LinkedIn : {{links.linkedin}}\n{{/links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",
   },
   credential_reminder: {
     subject: "Rappel : votre titre {{credential.name}} vous attend",
@@ -219,9 +233,21 @@ const fr: Defaults = {
     text: "Bonjour,\n\n{{request.title}} reçue le {{request.receivedOn}} est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
   },
   data_subject_request_filed: {
-    subject: "Une demande relative aux données personnelles a été déposée : due le {{request.dueOn}}",
-    html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
-    text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. Elle est due le {{request.dueOn}}.\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+    subject: "Une demande relative aux données personnelles a été déposée{{^request.done}} : due le {{request.dueOn}}{{/request.done}}{{#request.done}} et exécutée{{/request.done}}",
+    html: wrap(`<p>Bonjour,</p><p>{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}</p><p>Son identifiant, tel que l'API de Laurel l'affiche : <code>{{request.id}}</code>. Voir la liste des demandes de {{tenant.name}} sur Laurel.</p>`),
+    text: "Bonjour,\n\n{{request.title}} a été déposée le {{request.receivedOn}} par la personne, au moyen du lien à usage unique envoyé à son adresse enregistrée. {{#request.done}}Elle a pris effet immédiatement, comme la personne l'a demandé : il ne reste rien à faire.{{/request.done}}{{^request.done}}Elle est due le {{request.dueOn}}.{{/request.done}}\n\nSon identifiant, tel que l'API de Laurel l'affiche : {{request.id}}\nVoir la liste des demandes de {{tenant.name}} sur Laurel.\n",
+  },
+  data_subject_request_completed: {
+    subject: "{{tenant.name}} a donné suite à votre demande concernant vos données personnelles",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} a donné suite à {{request.titleLower}} que vous avez faite : {{request.action}}.</p>
+<p style="color:#666;font-size:13px">Si ce n'est pas ce que vous avez demandé, répondez à ce message ou contactez {{tenant.name}}. Vous pouvez aussi introduire une réclamation auprès d'une autorité de contrôle.</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} a donné suite à {{request.titleLower}} que vous avez faite : {{request.action}}.\n\nSi ce n'est pas ce que vous avez demandé, répondez à ce message ou contactez {{tenant.name}}. Vous pouvez aussi introduire une réclamation auprès d'une autorité de contrôle.\n",
+  },
+  data_subject_request_extended: {
+    subject: "{{tenant.name}} a besoin de plus de temps pour votre demande concernant vos données personnelles",
+    html: wrap(`<p>Bonjour,</p><p>{{tenant.name}} a besoin de plus de temps pour répondre à {{request.titleLower}} que vous avez faite, et répondra au plus tard le <strong>{{request.dueOn}}</strong>, pour les raisons suivantes :</p><blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{credential.reason}}</blockquote>
+<p>Le RGPD (art. 12(3)) permet deux mois supplémentaires lorsqu'une demande est complexe ou que les demandes sont nombreuses. Vous pouvez introduire une réclamation auprès d'une autorité de contrôle.</p>`),
+    text: "Bonjour,\n\n{{tenant.name}} a besoin de plus de temps pour répondre à {{request.titleLower}} que vous avez faite, et répondra au plus tard le {{request.dueOn}}, pour les raisons suivantes :\n\n{{credential.reason}}\n\nLe RGPD (art. 12(3)) permet deux mois supplémentaires lorsqu'une demande est complexe ou que les demandes sont nombreuses. Vous pouvez introduire une réclamation auprès d'une autorité de contrôle.\n",
   },
   data_subject_request_refused: {
     subject: "{{tenant.name}} a répondu à votre demande concernant vos données personnelles",
@@ -251,10 +277,10 @@ const fr: Defaults = {
   },
   guardian_consent_request: {
     subject: "{{tenant.name}} demande votre consentement",
-    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
+    html: wrap(`<p>Bonjour {{guardian.name}},</p><p><strong>{{tenant.name}}</strong> demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à {{recipient.name}}, enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :</p>
 <blockquote style="white-space:pre-line;border-left:3px solid #ccc;margin:0;padding-left:12px">{{consent.wording}}</blockquote>
 <p>${button("links.accept", "Lire et consentir")}</p><p style="color:#666;font-size:13px">Le lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.</p>`),
-    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à un enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
+    text: "Bonjour {{guardian.name}},\n\n{{tenant.name}} demande votre consentement, en tant que parent ou tuteur, avant de délivrer des titres à {{recipient.name}}, enfant dont vous avez la charge. Voici ce à quoi vous consentiriez :\n\n{{consent.wording}}\n\nLire et consentir : {{links.accept}}\n\nLe lien sert une fois, jusqu'au {{consent.expiresOn}}. Si vous n'êtes pas d'accord, ne faites rien : rien n'est délivré sans votre consentement.\n",
   },
   person_export_ready: {
     subject: "Vos données personnelles chez {{tenant.name}} sont prêtes",

@@ -7,6 +7,7 @@ import { Resend } from "resend";
 import type { App } from "../../context.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
 import { readBody } from "../../lib/read-body.js";
+import { codeForStatus, refuse } from "../../lib/http-answers.js";
 
 const MAX_BODY = 256 * 1024;
 
@@ -26,13 +27,14 @@ export function createProviderWebhookRoute(app: App) {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
-    if (req.method !== "POST") return reply(405, { error: "Use POST" }), true;
-    if (!secret) return reply(503, { error: "Resend webhooks are not configured (RESEND_WEBHOOK_SECRET)" }), true;
+    const refused = (status: number, message: string) => refuse(res, { status, code: codeForStatus(status), message }, { html: false });
+    if (req.method !== "POST") return refused(405, "Use POST");
+    if (!secret) return refused(503, "Resend webhooks are not configured (RESEND_WEBHOOK_SECRET)");
     let payload: string;
     try {
       payload = (await readBody(req, MAX_BODY)).toString("utf8");
     } catch (error) {
-      return reply(413, { error: (error as Error).message }), true;
+      return refused(413, (error as Error).message);
     }
     let event: ResendEvent;
     try {
@@ -46,7 +48,7 @@ export function createProviderWebhookRoute(app: App) {
         webhookSecret: secret,
       }) as ResendEvent;
     } catch {
-      return reply(401, { error: "Invalid or stale signature" }), true;
+      return refused(401, "Invalid or stale signature");
     }
     const eventId = String(req.headers["svix-id"] ?? req.headers["webhook-id"]);
     const messageId = event.data?.email_id;
@@ -56,7 +58,7 @@ export function createProviderWebhookRoute(app: App) {
     const [row] = await withTenantSql(app.database.sql, anonymous, (tx) => tx<{ known: boolean; applied: boolean; status: string | null }[]>`
       select known, applied, status from apply_email_event(${eventId}, ${messageId}, ${event.type!}, ${Number.isNaN(occurredAt.getTime()) ? new Date() : occurredAt}, ${detail})`);
     // An unknown message may be one whose send is not recorded yet: answer 404 so Resend tries again later.
-    if (!row?.known) return reply(404, { error: "Unknown message" }), true;
+    if (!row?.known) return refused(404, "Unknown message");
     reply(200, { applied: row.applied, status: row.status });
     return true;
   };

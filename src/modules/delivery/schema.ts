@@ -12,6 +12,7 @@ import { RecipientRef } from "../recipients/schema.js";
 import { TemplateRef } from "../templates/schema.js";
 import { EMAIL_KINDS, MERGE_FIELDS } from "./content.js";
 import { EngagementCountRef } from "../engagement/schema.js";
+import { AlreadyErasedError } from "../privacy/erasure.js";
 import {
   addSenderDomain, deleteEmailTemplate, emailSettings, resendCredentialEmail, retryJob, setEmailTemplate, tenantJobs,
   updateEmailSettings, updateRecipientPrivacy, verifySenderDomain, type BackgroundJob,
@@ -282,7 +283,7 @@ builder.mutationField("updateRecipientPrivacy", (t) =>
     type: "Recipient",
     description: "Records a recipient's choices (tracking consent, restriction, objection, child) on their behalf, each kept in their privacy history. People's-rights decisions: privacy:manage (owner, admin, keys scoped privacy).",
     authScopes: { permission: "privacy:manage" },
-    errors: { types: [NotFoundError, ValidationError] },
+    errors: { types: [NotFoundError, ValidationError, AlreadyErasedError] },
     args: { id: t.arg.globalID({ required: true, for: RecipientRef }), input: t.arg({ type: RecipientPrivacyInput, required: true }) },
     resolve: (_q, _r, { id, input }, ctx) => updateRecipientPrivacy(ctx.db, callerOf(ctx), id.id, input),
   }),

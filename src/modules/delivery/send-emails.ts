@@ -118,6 +118,8 @@ export function sendEmailsTask(mailer: Mailer) {
         await boundQuery(`select forget_sent_secrets($1::uuid[])`, [outcomes.filter((o) => o.status === "sent" || o.status === "stored").map((o) => o.id)]);
       });
     }
+    // The demo outbox keeps no one-time link readable; a developer following the README still needs them.
+    if (stored.length && !app.config.production) for (const line of storedLinkLines(stored)) console.log(line);
     const retrying = outcomes.filter((o) => o.status === "queued" || o.status === "sending");
     const failed = outcomes.filter((o) => o.status === "failed");
     if (unrenderable.length) {
@@ -131,16 +133,30 @@ export function sendEmailsTask(mailer: Mailer) {
 }
 
 /** Kinds whose message carries a link that acts for someone: never kept readable in the outbox. */
-const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link", "person_export_ready", "password_reset"]);
+const SECRET_LINK_KINDS = new Set(["invitation", "guardian_consent_request", "privacy_request_link", "person_export_ready"]);
 
 /**
  * The demo outbox: nothing leaves the machine. The body stays readable, except for messages whose link is
- * a secret: an invitation's, a password reset's, a guardian's consent request's and a person's one-time privacy link (whoever
+ * a secret: an invitation's, a guardian's consent request's and a person's one-time privacy link (whoever
  * reads the outbox could otherwise act as them).
  */
 function storedOutcome(row: Ready): Outcome {
   const kept = !SECRET_LINK_KINDS.has(row.kind);
   return { id: row.id, status: "stored", providerMessageId: null, html: kept ? row.content.html : null, text: kept ? row.content.text : null, error: null, detail: null };
+}
+
+/**
+ * One log line per stored message whose link is a secret: `[outbox, stored] <kind> to <address> ("<subject>"):
+ * <link>`. The send task prints them in the stored outbox when NODE_ENV is not production, so that in
+ * development a password link, an invitation or a privacy link can be followed; never in production,
+ * never in the database (the outbox forgets the link as it stores the message).
+ */
+export function storedLinkLines(rows: Pick<Ready, "kind" | "to_email" | "payload" | "content">[]): string[] {
+  return rows.flatMap((row) => {
+    const link = row.payload.acceptUrl;
+    if (!SECRET_LINK_KINDS.has(row.kind) || typeof link !== "string") return [];
+    return [`[outbox, stored] ${row.kind} to ${row.to_email} (${JSON.stringify(row.content.subject)}): ${link}`];
+  });
 }
 
 /**

@@ -8,9 +8,10 @@
 //   POST /issuers/:tenant/credentials/:id/claim           token in the body; claimed
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRateLimiter } from "../../lib/rate-limit.js";
-import { loadCredential, type PublicContext } from "../credentials/public.js";
-import { claimPage, SHARE_NETWORKS, shareTargets, type ShareNetwork } from "../../public/credential-page.js";
-import { messagePage, sendPage } from "../../public/html.js";
+import { holderIsChild, loadCredential, type PublicContext } from "../credentials/public.js";
+import { claimPage, SHARE_NETWORKS, shareTargets, SOCIAL_NETWORKS, type ShareNetwork } from "../../public/credential-page.js";
+import { sendPage } from "../../lib/html.js";
+import { asksForJson, codeForStatus, refuse } from "../../lib/http-answers.js";
 import { classifyRequest, hashIp } from "./classify.js";
 import { isRedirectable, verifyToken } from "./tracking.js";
 import type { EngagementInput, EngagementRecorder } from "./ingest.js";
@@ -43,10 +44,11 @@ function redirect(res: ServerResponse, location: string, status = 302) {
   res.end();
 }
 
-/** Answers a link that does not check out; true, as the handler returns for a request it answered. */
-function notValid(res: ServerResponse, status: number): true {
-  sendPage(res, messagePage("This link does not work", "The link is incomplete or was changed. Open it again from the original message."), status);
-  return true;
+/** Answers a link that does not check out (a page, or JSON to a caller asking for it); true, as the handler returns. */
+function notValid(req: IncomingMessage, res: ServerResponse, status: number): true {
+  const json = asksForJson(req) || String(req.headers["content-type"] ?? "").startsWith("application/json");
+  const message = status === 405 ? "This link is only followed, never sent to" : "The link is incomplete or was changed. Open it again from the original message.";
+  return refuse(res, { status, code: codeForStatus(status), message }, { html: !json, title: "This link does not work" });
 }
 
 async function readForm(req: IncomingMessage, limit = 4096): Promise<URLSearchParams | Record<string, unknown> | null> {
@@ -82,14 +84,14 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
   const tooMany = (req: IncomingMessage, res: ServerResponse) => {
     if (reads.allow(req.socket.remoteAddress ?? "unknown")) return false;
     res.setHeader("retry-after", "1");
-    sendPage(res, messagePage("Too many requests", "Slow down and try again in a moment."), 429);
-    return true;
+    return refuse(res, { status: 429, code: "RATE_LIMITED", message: "Too many requests: slow down and try again in a moment" }, { html: !asksForJson(req) });
   };
   const record = (req: IncomingMessage, event: Omit<EngagementInput, keyof Facts>, extra?: { pixel?: boolean; sentAt?: Date }) => {
     if (limiter.allow(req.socket.remoteAddress ?? "unknown")) recorder.record(withFacts(event, requestFacts(req, keks, extra)));
   };
-  // Share targets depend only on the signed (immutable) credential: remember recent ones.
-  const targets = new Map<string, Record<ShareNetwork, string> | null>();
+  // Share targets depend only on the signed (immutable) credential and whether its holder is a child
+  // (who has none on social networks): remember recent ones.
+  const targets = new Map<string, Partial<Record<ShareNetwork, string>> | null>();
 
   return async function handleEngagement(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = req.url ?? "/";
@@ -109,10 +111,10 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
     }
 
     if (path.startsWith("/t/c/")) {
-      if (method !== "GET" && method !== "HEAD") return notValid(res, 405);
+      if (method !== "GET" && method !== "HEAD") return notValid(req, res, 405);
       const target = new URLSearchParams(query).get("u") ?? "";
       const token = (m = CLICK.exec(path)) && isRedirectable(target) ? verifyToken(ctx.settings, m[1]!, target) : null;
-      if (!token || token.kind !== "click") return notValid(res, m ? 400 : 404);
+      if (!token || token.kind !== "click") return notValid(req, res, m ? 400 : 404);
       const linkedin = token.purpose === "linkedin";
       record(
         req,
@@ -125,21 +127,25 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
 
     if ((m = SHARE.exec(path))) {
       const [, tenantId, credentialId, network] = m as unknown as [string, string, string, string];
-      if (!(SHARE_NETWORKS as readonly string[]).includes(network)) return notValid(res, 404);
-      if (method !== "GET" && method !== "HEAD") return notValid(res, 405);
+      if (!(SHARE_NETWORKS as readonly string[]).includes(network)) return notValid(req, res, 404);
+      if (method !== "GET" && method !== "HEAD") return notValid(req, res, 405);
       const key = `${tenantId}/${credentialId}`;
       let built = targets.get(key);
       if (built === undefined) {
         if (tooMany(req, res)) return true;
         const credential = await loadCredential(ctx, tenantId, credentialId);
         built = credential && shareTargets(credential, credentialId);
+        if (built && (await holderIsChild(ctx, tenantId, credentialId))) {
+          built = Object.fromEntries(Object.entries(built).filter(([n]) => !SOCIAL_NETWORKS.includes(n as ShareNetwork)));
+        }
         if (targets.size >= 5_000) targets.delete(targets.keys().next().value!);
         targets.set(key, built);
       }
-      if (!built) return notValid(res, 404);
+      const target = built?.[network as ShareNetwork];
+      if (!target) return notValid(req, res, 404);
       const add = network === "linkedin-add";
       record(req, { tenantId, credentialId, type: add ? "linkedin_added" : "shared", channel: network.startsWith("linkedin") ? "linkedin" : "social", network: add ? "linkedin" : network });
-      redirect(res, built[network as ShareNetwork]);
+      redirect(res, target);
       return true;
     }
 
@@ -151,20 +157,18 @@ export function createEngagementRoutes(ctx: PublicContext, recorder: EngagementR
         const token = verifyToken(ctx.settings, raw);
         const credential = token?.kind === "claim" && token.tenantId === tenantId && token.credentialId === credentialId
           ? await loadCredential(ctx, tenantId, credentialId) : null;
-        if (!credential) return notValid(res, 404);
+        if (!credential) return notValid(req, res, 404);
         sendPage(res, claimPage(credential, raw));
         return true;
       }
-      if (method !== "POST") return notValid(res, 405);
+      if (method !== "POST") return notValid(req, res, 405);
       const body = await readForm(req);
       const raw = body instanceof URLSearchParams ? body.get("token") : body?.token;
       const token = typeof raw === "string" ? verifyToken(ctx.settings, raw) : null;
       const json = String(req.headers["content-type"] ?? "").startsWith("application/json");
       // Another tenant's or another credential's token is simply not a token for this page.
       if (!token || token.kind !== "claim" || token.tenantId !== tenantId || token.credentialId !== credentialId) {
-        if (json) res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "Not found" }));
-        else notValid(res, 404);
-        return true;
+        return notValid(req, res, 404);
       }
       record(req, { tenantId, credentialId, messageId: token.messageId, type: "claimed", channel: "web" });
       if (json) res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify({ claimed: true }));

@@ -11,6 +11,9 @@ import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { emitRequestClosed } from "./partner-events.js";
+import { AlreadyErasedError } from "./erasure.js";
+import { emailPersonAbout } from "./notify.js";
+import type { App } from "../../context.js";
 
 export interface PrivacyChoicesInput {
   /** false withdraws consent to tracking (Art. 7(3)); true gives it again. */
@@ -65,6 +68,7 @@ export async function recordChoice(db: Db, caller: Caller, recipientId: string, 
 export async function setPrivacyChoices(db: Db, caller: Caller, recipientId: string, input: PrivacyChoicesInput, origin: ChoiceOrigin = { source: "staff" }, now = new Date()) {
   const recipient = isUuid(recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: recipientId } } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
+  if (recipient.erasedAt) throw new AlreadyErasedError();
   const birthDate = input.birthDate != null ? checkBirthDate(input.birthDate, await tenantTimeZone(db, caller.tenantId), ["input", "birthDate"], now) : undefined;
   const changes: [PrivacyChoiceKind, boolean][] = [];
   if (input.trackingConsent != null && input.trackingConsent !== recipient.trackingConsent) changes.push(["tracking_consent", input.trackingConsent]);
@@ -96,10 +100,31 @@ export function privacyHistory(db: Db, tenantId: string, recipientId: string) {
 }
 
 /** What carrying out each kind of request sets. */
-const REQUESTED: Partial<Record<DataSubjectRequestKind, { input: PrivacyChoicesInput; outcome: string }>> = {
-  restriction: { input: { restricted: true }, outcome: "Processing restricted (GDPR Art. 18): their data is stored only; no emails, reminders, partner events or tracking" },
-  objection: { input: { objects: true }, outcome: "Objection recorded (GDPR Art. 21): no reminders, tracking, partner events naming them or analytics by person" },
-  consent_withdrawal: { input: { trackingConsent: false }, outcome: "Consent to tracking withdrawn (GDPR Art. 7(3)): opens and clicks no longer name them" },
+const REQUESTED: Partial<Record<DataSubjectRequestKind, { input: PrivacyChoicesInput; outcome: string; told: { en: string; fr: string } }>> = {
+  restriction: {
+    input: { restricted: true },
+    outcome: "Processing restricted (GDPR Art. 18): their data is stored only; no emails, reminders, partner events or tracking",
+    told: {
+      en: "your data is now only stored: no more emails about your credentials, reminders, notices to partners or tracking, until you are told the restriction is lifted",
+      fr: "vos données sont désormais seulement conservées : plus d'e-mails sur vos titres, de relances, d'avis aux partenaires ni de mesure d'audience, jusqu'à ce qu'on vous annonce la levée de la limitation",
+    },
+  },
+  objection: {
+    input: { objects: true },
+    outcome: "Objection recorded (GDPR Art. 21): no reminders, tracking, partner events naming them or analytics by person",
+    told: {
+      en: "no more reminders, tracking, notices to partners naming you or analytics about you",
+      fr: "plus de relances, de mesure d'audience, d'avis aux partenaires vous nommant ni de statistiques vous concernant",
+    },
+  },
+  consent_withdrawal: {
+    input: { trackingConsent: false },
+    outcome: "Consent to tracking withdrawn (GDPR Art. 7(3)): opens and clicks no longer name them",
+    told: {
+      en: "opening its emails and viewing your credentials are no longer recorded against your name",
+      fr: "l'ouverture de ses e-mails et la consultation de vos titres ne sont plus enregistrées à votre nom",
+    },
+  },
 };
 
 export const isChoiceKind = (kind: DataSubjectRequestKind) => kind in REQUESTED;
@@ -108,10 +133,12 @@ export const isChoiceKind = (kind: DataSubjectRequestKind) => kind in REQUESTED;
  * Carries out a restriction, objection or consent-withdrawal request at once (no job: it is a flag):
  * sets the flag, records the choice with the request's id, completes the request with its outcome and
  * emits data_subject_request.completed, all in the caller's transaction. Work already queued for the
- * person is stopped when it runs (the send and delivery tasks ask the rule again).
+ * person is stopped when it runs (the send and delivery tasks ask the rule again). With `config`, the
+ * person (or a child's guardian) is emailed what was done (Art. 12(3)); rights emails are not stopped by
+ * a restriction, which is about the person's data, not about answering them.
  * @throws ValidationError when the request is final or names no recipient
  */
-export async function carryOutChoiceRequest(db: Db, caller: Caller, request: DataSubjectRequest, now = new Date()) {
+export async function carryOutChoiceRequest(db: Db, caller: Caller, request: DataSubjectRequest, now = new Date(), config?: App["config"]) {
   const what = REQUESTED[request.kind];
   if (!what) throw new Error(`not a choice request: ${request.kind}`);
   if (!request.recipientId) throw ValidationError.field(["id"], "The request names no recipient: nothing of theirs is held");
@@ -124,5 +151,6 @@ export async function carryOutChoiceRequest(db: Db, caller: Caller, request: Dat
   const done = await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: request.id } } });
   await emitRequestClosed(db, done);
   await recordAudit(db, caller, { action: "data_subject_request.carried_out", targetType: "DataSubjectRequest", targetId: request.id, details: { kind: request.kind } });
+  if (config) await emailPersonAbout(db, config, done, "data_subject_request_completed", (_zone, locale) => ({ requestAction: locale.toLowerCase().startsWith("fr") ? what.told.fr : what.told.en }));
   return done;
 }

@@ -13,6 +13,8 @@ import type { WorkerApp } from "../jobs/worker.js";
 import { queueEmails } from "../outbox/service.js";
 import { isWorkingDay, type HolidaySet } from "./deadlines.js";
 import { emitRequestsDueSoon } from "./partner-events.js";
+import { isChoiceKind } from "./choices.js";
+import type { DataSubjectRequestKind } from "../../generated/prisma/enums.js";
 import { deadlineCalendar, PENDING_STATES } from "./service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 
@@ -63,7 +65,7 @@ async function emailOwnersAbout(
   config: Parameters<typeof mailSettings>[0],
   tenantId: string,
   kind: "data_subject_request_due" | "data_subject_request_filed",
-  requests: { id: string; kind: string; receivedAt: Date; deadlineAt: Date }[],
+  requests: { id: string; kind: string; receivedAt: Date; deadlineAt: Date; carriedOutAtOnce?: boolean }[],
   timeZone: string,
 ): Promise<void> {
   const owners = await db.membership.findMany({ where: { tenantId, role: "owner" }, select: { user: { select: { id: true, email: true } } } });
@@ -77,6 +79,7 @@ async function emailOwnersAbout(
       requestId: encodeGlobalID("DataSubjectRequest", r.id),
       receivedOn: emailDay(r.receivedAt, timeZone, "en"),
       dueOn: emailDay(r.deadlineAt, timeZone, "en"),
+      ...(r.carriedOutAtOnce ? { carriedOutAtOnce: true } : {}),
     },
   })));
   await queueEmails(db, mailSettings(config), tenantId, emails, { skipExisting: true });
@@ -84,14 +87,17 @@ async function emailOwnersAbout(
 
 /**
  * A person (or a child's guardian) filed a request through their own link: each owner is told at once
- * (emailOwnersAbout), so no request waits unseen until its due-soon warning.
+ * (emailOwnersAbout), so no request waits unseen until its due-soon warning. A restriction, objection or
+ * consent withdrawal made that way takes effect as it is filed (self-service.ts): the notice says it was
+ * carried out, not that it is due.
  */
 export async function tellOwnersOfRequest(
   db: Db,
   config: Parameters<typeof mailSettings>[0],
   request: { id: string; tenantId: string; kind: string; receivedAt: Date; deadlineAt: Date },
 ): Promise<void> {
-  await emailOwnersAbout(db, config, request.tenantId, "data_subject_request_filed", [request], await tenantTimeZone(db, request.tenantId));
+  const carriedOutAtOnce = isChoiceKind(request.kind as DataSubjectRequestKind);
+  await emailOwnersAbout(db, config, request.tenantId, "data_subject_request_filed", [{ ...request, carriedOutAtOnce }], await tenantTimeZone(db, request.tenantId));
 }
 
 /** The cron task: finds the tenants with an unwarned pending request through `owner`, then works each as the tenant. */

@@ -1,6 +1,7 @@
 // Erasure (GDPR Art. 17): staff carry out a person's erasure request; the worker revokes their
 // credentials with a reason, then erase_recipient() (sql/031) blanks them in every table within the
 // tenant, and the request is completed. What stays names no one: counts, status bits, an audit entry.
+import type { App } from "../../context.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -45,13 +46,13 @@ export async function assertNotErased(db: Db, tenantId: string, recipientId: str
  * withdrawal are done at once (choices.ts). Moves it to in_progress (if open) and queues the work in the same
  * transaction; the worker completes the request.
  */
-export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string) {
+export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: string, config?: App["config"]) {
   const found = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!found) throw new NotFoundError("DataSubjectRequest");
   const exporting = isExportKind(found.kind);
   if (isChoiceKind(found.kind) && !["completed", "refused", "cancelled"].includes(found.state)) {
     await assertNotErased(db, caller.tenantId, found.recipientId);
-    return carryOutChoiceRequest(db, caller, found);
+    return carryOutChoiceRequest(db, caller, found, new Date(), config);
   }
   const rectifying = found.kind === "rectification";
   if (found.kind !== "erasure" && !exporting && !rectifying) {
@@ -87,6 +88,9 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
       ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId, id: job.payload.requestId } } })
       : null;
     if (!request || request.kind !== "erasure" || request.state !== "in_progress" || !request.recipientId) return; // cancelled meanwhile
+    // The person's row first, as a rectification takes it (for update) before their credentials: the same
+    // order on both paths, so the two wait for each other instead of deadlocking.
+    await db.$queryRaw`select 1 from recipients where tenant_id = ${tenantId}::uuid and id = ${request.recipientId}::uuid for update`;
     const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.recipientId } } });
     const now = new Date();
     if (recipient.erasedAt) {
@@ -99,16 +103,39 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     }
     const exports = await deletePersonExports(db, tenantId, recipient.id);
     const links = await deletePrivacyLinks(db, tenantId, recipient.id);
-    // A tenant export taken before now holds the person too.
+    // A tenant export taken before now holds the person too: its file goes, and its link ends with it
+    // (TenantExport.download is null from now on, instead of a link that would answer 410).
     await removeTenantExportFiles(app.config.exportDir, tenantId);
+    await db.tenantExport.updateMany({ where: { tenantId, state: "completed", expiresAt: { gt: now } }, data: { expiresAt: now } });
     // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
     const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
     const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
     const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
-    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links });
+    const closed = await closeOtherRequests(db, tenantId, recipient.id, request.id, now);
+    await complete(db, caller, request.id, outcome, now, { ...counts, revoked: credentials.length, exports, links, otherRequestsClosed: closed });
   });
 };
+
+/**
+ * The person's other pending requests (an access request filed before the erasure, say) can no longer be
+ * carried out: nothing of theirs is left. They are closed as cancelled, saying why, rather than left to
+ * go overdue; partners hear of each as of any closed request.
+ */
+async function closeOtherRequests(db: Db, tenantId: string, recipientId: string, erasureId: string, now: Date): Promise<number> {
+  const pending = await db.dataSubjectRequest.findMany({
+    where: { tenantId, recipientId, id: { not: erasureId }, state: { in: ["open", "in_progress"] } },
+    select: { id: true },
+  });
+  for (const { id } of pending) {
+    const { count } = await db.dataSubjectRequest.updateMany({
+      where: { tenantId, id, state: { in: ["open", "in_progress"] } },
+      data: { state: "cancelled", completedAt: now, outcome: "Closed by the person's erasure: nothing of theirs is left to act on" },
+    });
+    if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id } } }));
+  }
+  return pending.length;
+}
 
 async function complete(db: Db, caller: Caller, id: string, outcome: string, now: Date, counts: Record<string, number>) {
   const { count } = await db.dataSubjectRequest.updateMany({

@@ -6,7 +6,7 @@ import { resultCsv } from "../bulk/download.js";
 import { urls } from "../credentials/document.js";
 
 /** Bumped when a field's meaning changes or one is removed; added fields keep the major number. */
-export const EXPORT_FORMAT_VERSION = "1.1";
+export const EXPORT_FORMAT_VERSION = "1.2";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
@@ -149,6 +149,7 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       completedAt: iso(r.completedAt),
       outcome: r.outcome,
       requestedChanges: (r.requestedChanges as { name?: string; email?: string } | null) ?? null,
+      extension: r.extendedAt ? { extendedAt: iso(r.extendedAt)!, reason: r.extensionReason ?? "", originalDeadlineAt: iso(r.originalDeadlineAt)! } : null,
     })),
     rectifications: rectifications.map((r) => ({
       id: r.id,
@@ -219,7 +220,7 @@ function personCsvTables(data: PersonData): Record<string, string> {
       "id", "occurredAt", "type", "credentialId", "messageId", "channel", "network", "format", "clientClass", "machine",
     ]),
     "csv/data-subject-requests.csv": table(data.dataSubjectRequests, [
-      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome", "requestedChanges",
+      "id", "kind", "state", "filedBy", "identityMethod", "receivedAt", "deadlineAt", "completedAt", "outcome", "requestedChanges", "extension",
     ]),
     "csv/credential-documents.csv": table(
       data.credentials.flatMap((c) => c.documentHistory.map((d) => ({ credentialId: c.id, ...d }))),
@@ -240,8 +241,9 @@ export const EXPORT_README = `Your data held by this organisation in Laurel (GDP
 Format version: ${EXPORT_FORMAT_VERSION}
 
 Files
-  person.json            Everything below in one JSON document (schema: person-export.schema.json in
-                         Laurel's repository, JSON Schema draft 2020-12). Times are ISO 8601 in UTC.
+  person.json            Everything below in one JSON document (its schema: person-export.schema.json,
+                         JSON Schema draft 2020-12, in this ZIP). Times are ISO 8601 in UTC.
+  person-export.schema.json  What each field of person.json may hold, for programs that read it.
   csv/*.csv              The same, one file per section, in UTF-8 with a byte-order mark (so that
                          spreadsheets read non-Latin letters right) and a header row. Nested values are JSON
                          text in their cell. A cell that begins with = + - @ or a tab got a leading
@@ -272,9 +274,57 @@ Sections of person.json
                          which channel and network, and the class of software (no IP address is kept).
   dataSubjectRequests    Your requests about your data: kind, state, how identity was checked,
                          received, deadline, completed, outcome, and for a rectification the
-                         corrected name and/or email asked for (requestedChanges).
+                         corrected name and/or email asked for (requestedChanges); if the deadline
+                         was extended (GDPR Art. 12(3)), when, why and the first deadline (extension).
   rectifications         Each correction of your name or email: before and after, when, by which
                          kind of actor, through which request, how many credentials were re-issued.
   auditEntries           The organisation's log entries about your record, credentials and requests:
                          what was done, when, by which kind of actor, with its details.
 `;
+
+/** Who, besides the organisation, receives data about people (GDPR Art. 15(1)(c)), as this deployment is set up. */
+export interface ProcessingFacts {
+  /** The email delivery service, when emails leave the machine. */
+  emailProvider: string | null;
+  /** Hosts of the partner systems the organisation sends events about credentials and people to. */
+  partnerHosts: string[];
+}
+
+/**
+ * The information GDPR Art. 15(1)(a)-(h) says comes with a copy of one's data, as far as Laurel knows it:
+ * purposes, categories, recipients, retention, rights, complaint, source and automated decisions. The
+ * organisation (the controller) remains the one to answer for its own purposes and periods.
+ */
+export function processingInformation(controller: string, facts: ProcessingFacts): string {
+  const recipients = [
+    "  - Anyone you give your credential's link to, and anyone who checks it: the credential page and the",
+    "    signed document at that link show your name and the achievement (that is what makes it verifiable).",
+    ...(facts.emailProvider ? [`  - ${facts.emailProvider}, which delivers the organisation's emails to you.`] : []),
+    ...(facts.partnerHosts.length
+      ? [`  - Partner systems the organisation connected, told when credentials are issued or change: ${facts.partnerHosts.join(", ")}.`]
+      : []),
+    "  - Laurel, which runs this service for the organisation (a processor, GDPR Art. 28).",
+  ];
+  return `
+About this processing (GDPR Art. 15(1))
+  Controller             ${controller}: it decides why and how your data is used, and answers for it.
+  Purposes               Issuing you credentials (badges, certificates), delivering them by email,
+                         letting anyone verify them, and, unless you object or withdrew consent,
+                         counting how credentials are opened, viewed and shared.
+  Categories             Your name and email address, the organisation's reference and fields it keeps
+                         about you, your credentials and their status, the emails sent to you, and
+                         engagement events (no IP address is kept).
+  Recipients
+${recipients.join("\n")}
+  How long               Until the organisation erases your record, or you ask for erasure (carried out
+                         within seven working days). The organisation may set shorter periods for usage data.
+  Your rights            A copy (this file), correction, erasure, restriction, objection, withdrawing consent
+                         and portability: use "Your data and your rights" on your credential's page or in its
+                         email, or write to ${controller}.
+  Complaints             You may lodge a complaint with a data protection supervisory authority, in
+                         particular where you live or work (GDPR Art. 77).
+  Source                 ${controller} gave your name and email address when it issued you a credential.
+  Automated decisions    None: no decision about you is made by automated means alone (GDPR Art. 22).
+`;
+}
+

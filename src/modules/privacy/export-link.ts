@@ -9,6 +9,7 @@ import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
 import { ROLE_PERMISSIONS } from "../auth/permissions.js";
 import { currentKekVersion } from "../engagement/tracking.js";
+import { acceptsHtml, codeForStatus, refuse } from "../../lib/http-answers.js";
 
 const PATH = /^\/privacy\/exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})\.zip$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -39,13 +40,18 @@ export function linkSigner(purpose: string, pathOf: (tenantId: string, id: strin
       return `${config.publicUrl}${pathOf(tenantId, id)}?v=${version}&expires=${expires}&sig=${sig}`;
     },
     verify(config, tenantId, id, query) {
+      // Exactly the link as made: v, expires and sig once each and nothing else (a second sig, say, is an alteration).
+      if ([...query.keys()].sort().join(",") !== "expires,sig,v") return null;
       const version = Number(query.get("v"));
       const expires = Number(query.get("expires"));
       const sig = query.get("sig") ?? "";
       if (!Number.isSafeInteger(version) || !Number.isSafeInteger(expires) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return null;
       const key = linkKey(config.keks, version);
       if (!key) return null;
-      return timingSafeEqual(mac(key, tenantId, id, expires), Buffer.from(sig, "base64url")) ? { expires } : null;
+      const given = Buffer.from(sig, "base64url");
+      // One spelling per signature: the 43rd character's unused bits make others.
+      if (given.toString("base64url") !== sig) return null;
+      return timingSafeEqual(mac(key, tenantId, id, expires), given) ? { expires } : null;
     },
   };
 }
@@ -61,10 +67,24 @@ export function verifyExportLink(config: App["config"], tenantId: string, export
   return personExportLinks.verify(config, tenantId, exportId, query);
 }
 
+// A forged or altered link is LINK_INVALID and an expired one (or one whose file is gone) LINK_EXPIRED,
+// as with the one-time privacy links.
+const LINK_CODES: Record<number, string> = { 403: "LINK_INVALID", 410: "LINK_EXPIRED" };
+
+/**
+ * Refuses a download link (person and tenant exports): a page saying what to do next for the browser
+ * the link was opened in, else { error: { code, message } }. The request is the response's own.
+ */
 export function fail(res: ServerResponse, status: number, message: string): true {
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify({ error: message }));
-  return true;
+  // A bare refusal ("This link is not valid", "Not found") says nothing to do: a page adds what to do next.
+  const pageMessage = message.includes(":") ? message : NEXT_STEPS[status];
+  return refuse(res, { status, code: LINK_CODES[status] ?? codeForStatus(status), message }, { html: acceptsHtml(res.req), pageMessage, headers: { "referrer-policy": "no-referrer" } });
 }
+
+const NEXT_STEPS: Record<number, string> = {
+  403: "Open the link exactly as it was given to you, or ask for a new export.",
+  404: "There is no file behind this link any more: ask for a new export.",
+};
 
 export function createPersonExportRoutes(app: App) {
   return async function handlePersonExports(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
@@ -76,7 +96,7 @@ export function createPersonExportRoutes(app: App) {
     if (!UUID.test(tenantId) || !UUID.test(exportId)) return fail(res, 404, "Not found");
     const signed = verifyExportLink(app.config, tenantId, exportId, url.searchParams);
     // A forged or altered link learns nothing, not even whether the export exists.
-    if (!signed) return fail(res, 403, "This link is not valid");
+    if (!signed) return fail(res, 403, "This link is not valid: open it exactly as it arrived in the email, or ask the organisation for a new export");
     const claims = { dbRole: app.config.roles.member, tenantId, userId: null };
     const caller = { tenantId, actor: { kind: "system" as const, id: null }, permissions: ROLE_PERMISSIONS.owner, requestId: null };
     const now = Date.now();
@@ -92,7 +112,7 @@ export function createPersonExportRoutes(app: App) {
       });
       return { expired, bytes: row.bytes };
     });
-    if (!found) return fail(res, 404, "Not found");
+    if (!found) return fail(res, 404, "This export is no longer kept: ask the organisation for a new one");
     if (found.expired) return fail(res, 410, "This link has expired: ask the organisation for a new export");
     res.writeHead(200, {
       "content-type": "application/zip",

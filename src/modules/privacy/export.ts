@@ -15,16 +15,24 @@ import { tenantTimeZone } from "../tenants/service.js";
 import { signedExportUrl } from "./export-link.js";
 import { rightsAddress } from "./guardian.js";
 import { emitRequestClosed } from "./partner-events.js";
-import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, type PersonData } from "./export-data.js";
+import { readFileSync } from "node:fs";
+import { collectPersonData, EXPORT_FORMAT_VERSION, EXPORT_README, personCsvFiles, processingInformation, type PersonData, type ProcessingFacts } from "./export-data.js";
+
+/** The JSON Schema of person.json, shipped in every ZIP (schema/ sits three folders above src/ and dist/ modules alike). */
+const PERSON_SCHEMA = readFileSync(new URL("../../../schema/person-export.schema.json", import.meta.url), "utf8");
 
 /** How long an export and its link live: long enough for the person to fetch it, short enough not to linger. */
 export const EXPORT_TTL_MS = 7 * 24 * 3600 * 1000;
 
-/** The ZIP's files, by path: person.json, csv/*.csv, credentials/<id>.json (as published), README.txt. */
-export function personExportFiles(data: PersonData): Record<string, string> {
+/**
+ * The ZIP's files, by path: person.json and its schema, csv/*.csv, credentials/<id>.json (as published),
+ * README.txt (the format, then the Art. 15(1) information about the processing, from `facts`).
+ */
+export function personExportFiles(data: PersonData, facts: ProcessingFacts): Record<string, string> {
   const files: Record<string, string> = {
-    "README.txt": EXPORT_README,
+    "README.txt": EXPORT_README + processingInformation(data.controller.name, facts),
     "person.json": JSON.stringify(data, null, 2),
+    "person-export.schema.json": PERSON_SCHEMA,
     ...personCsvFiles(data),
   };
   // Serialised as the public endpoint serves it (src/public/routes.ts), so the bytes match.
@@ -56,7 +64,12 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
     if (!request || !isExportKind(request.kind) || request.state !== "in_progress" || !request.recipientId || request.personExport) return;
     const now = new Date();
     const data = await collectPersonData(db, tenantId, request.recipientId, app.config.publicUrl, now);
-    const bytes = await zipFiles(personExportFiles(data), now);
+    const endpoints = await db.webhookEndpoint.findMany({ where: { tenantId, enabled: true }, select: { url: true } });
+    const facts: ProcessingFacts = {
+      emailProvider: app.config.email.resendApiKey ? "Resend (resend.com)" : null,
+      partnerHosts: [...new Set(endpoints.map((e) => new URL(e.url).host))].sort(),
+    };
+    const bytes = await zipFiles(personExportFiles(data, facts), now);
     const stored = await db.personExport.create({
       data: {
         tenantId,
@@ -71,17 +84,21 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
       select: { id: true, expiresAt: true },
     });
     const counts = { credentials: data.credentials.length, emails: data.emails.length, engagementEvents: data.engagementEvents.length, bytes: bytes.length };
+    const sentTo = await sendExportLink(db, app.config, tenantId, request.recipientId, request.id, request.kind, stored, now);
+    const delivery =
+      sentTo === "person" ? "emailed to the person"
+      : sentTo === "guardian" ? "emailed to the child's guardian on record"
+      : "nobody was emailed (a child with no guardian on record): hand the link (export { url }) over yourselves";
     const { count } = await db.dataSubjectRequest.updateMany({
       where: { tenantId, id: request.id, state: "in_progress" },
       data: {
         state: "completed",
         completedAt: now,
-        outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link expires at ${stored.expiresAt.toISOString()}`,
+        outcome: `Exported: ${counts.credentials} credential(s), ${counts.emails} email(s), ${counts.engagementEvents} engagement event(s); the download link, ${delivery}, expires at ${stored.expiresAt.toISOString()}`,
       },
     });
     if (count === 1) await emitRequestClosed(db, await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: request.id } } }));
-    await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: counts });
-    await sendExportLink(db, app.config, tenantId, request.recipientId, request.id, request.kind, stored, now);
+    await recordAudit(db, caller, { action: "data_subject_request.exported", targetType: "DataSubjectRequest", targetId: request.id, details: { ...counts, sentTo } });
   });
 };
 
@@ -89,6 +106,7 @@ export const exportPersonTask: TenantTask<{ requestId: string }> = async (app, j
  * The person gets their data (Art. 15(3)): the signed link, emailed to the address on record (for a child,
  * to their guardian on record), which is the address their identity was checked against. The link is a
  * secret: carried as acceptUrl, forgotten once the message has left, never kept in the stored outbox.
+ * Returns who it was sent to: the person, their guardian, or nobody (null).
  */
 async function sendExportLink(
   db: Db,
@@ -99,12 +117,12 @@ async function sendExportLink(
   kind: string,
   stored: { id: string; expiresAt: Date },
   now: Date,
-): Promise<void> {
+): Promise<"person" | "guardian" | null> {
   const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { id: true, email: true, locale: true, isChild: true, birthDate: true } });
   const timeZone = await tenantTimeZone(db, tenantId);
   // A child's data goes to their guardian only; with none on record, staff hand the link over (export { url }).
   const to = await rightsAddress(db, tenantId, person, timeZone, now);
-  if (!to) return;
+  if (!to) return null;
   await queueEmails(db, mailSettings(config), tenantId, [{
     kind: "person_export_ready",
     toEmail: to.email,
@@ -117,6 +135,7 @@ async function sendExportLink(
       dueOn: emailDay(stored.expiresAt, timeZone, person.locale),
     },
   }]);
+  return to.guardian ? "guardian" : "person";
 }
 
 /** Erasure removes the person's exports too: they are copies of what is being erased. */

@@ -92,7 +92,7 @@ builder.mutationField("requestGuardianConsent", (t) =>
 builder.mutationField("withdrawGuardianConsent", (t) =>
   t.prismaField({
     type: GuardianConsentRef,
-    description: "Records that the guardian withdrew consent (GDPR Art. 7(3)): nothing new is issued, emailed or tracked for the child.",
+    description: "Records that the guardian withdrew consent (GDPR Art. 7(3)): nothing new is issued, emailed or tracked for the child. On a pending consent (asked, not given) it calls the request off: its link stops working.",
     authScopes: { permission: "privacy:manage" },
     errors: { types: [NotFoundError, GuardianConsentStateError] },
     args: { id: t.arg.globalID({ required: true, for: GuardianConsentRef }) },

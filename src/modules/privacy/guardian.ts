@@ -131,7 +131,14 @@ export async function giveGuardianConsent(db: Db, caller: Caller, consentId: str
 export async function withdrawGuardianConsent(db: Db, caller: Caller, consentId: string, source: "guardian" | "staff" = "staff", now = new Date()) {
   const consent = isUuid(consentId) ? await db.guardianConsent.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: consentId } } }) : null;
   if (!consent) throw new NotFoundError("GuardianConsent");
-  if (consent.state !== "given") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a given one can be withdrawn`);
+  if (consent.state === "pending") {
+    // Asked, never given (sent to a mistyped address, say): the request is called off and its link stops
+    // working. Nothing was in force, so no choice is recorded.
+    await db.guardianConsent.updateMany({ where: { tenantId: caller.tenantId, id: consent.id, state: "pending" }, data: { state: "expired" } });
+    await recordAudit(db, caller, { action: "guardian_consent.cancelled", targetType: "GuardianConsent", targetId: consent.id, details: { source } });
+    return db.guardianConsent.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } } });
+  }
+  if (consent.state !== "given") throw new GuardianConsentStateError(`This consent is ${consent.state}: only a given or pending one can be withdrawn`);
   await db.guardianConsent.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.id } }, data: { state: "withdrawn", withdrawnAt: now } });
   await db.recipient.update({ where: { tenantId_id: { tenantId: caller.tenantId, id: consent.recipientId } }, data: { guardianConsentAt: null } });
   await recordChoice(db, caller, consent.recipientId, "guardian_consent", false, { source, guardianConsentId: consent.id }, now);

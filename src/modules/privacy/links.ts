@@ -84,13 +84,13 @@ export async function createOneTimeLink(db: Db, config: App["config"], input: Ne
 
 /** What a purpose shows before the link is used, and does when it is. */
 export interface LinkPurposeHandler {
-  /** The confirmation page: a title, a few plain paragraphs and the button's label. */
-  describe(db: Db, link: PrivacyLink): Promise<{ title: string; paragraphs: string[]; action: string }>;
+  /** The confirmation page: a title, a few plain paragraphs and the button's label, in `language` (English when not said). */
+  describe(db: Db, link: PrivacyLink): Promise<{ title: string; paragraphs: string[]; action: string; language?: "en" | "fr" }>;
   /**
    * Does the link's work in the same transaction that marks it used; throwing an ExpectedError leaves the
    * link unused and nothing changed. Returns what the person is told.
    */
-  confirm(db: Db, link: PrivacyLink, now: Date, config: App["config"]): Promise<{ title: string; message: string; details?: Record<string, unknown> }>;
+  confirm(db: Db, link: PrivacyLink, now: Date, config: App["config"]): Promise<{ title: string; message: string; details?: Record<string, unknown>; language?: "en" | "fr" }>;
 }
 
 const handlers = new Map<PrivacyLinkPurpose, LinkPurposeHandler>();

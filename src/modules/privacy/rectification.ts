@@ -120,6 +120,9 @@ export async function rectifyRecipient(db: Db, caller: Caller, input: RectifyInp
   await db.$queryRaw`select 1 from recipients where tenant_id = ${tenantId}::uuid and id = ${found.id}::uuid for update`;
   const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: found.id } } });
   if (recipient.erasedAt) throw new AlreadyErasedError();
+  // An erasure under way wins: correcting (and re-signing, and emailing) what is about to go helps no one.
+  const erasing = await db.dataSubjectRequest.findFirst({ where: { tenantId, recipientId: recipient.id, kind: "erasure", state: "in_progress" }, select: { id: true } });
+  if (erasing) throw new AlreadyErasedError("This person's erasure is under way: nothing of theirs is corrected any more");
   // Re-signing is issuing: a child without a guardian's recorded consent gets nothing new (Art. 8).
   await assertMayIssue(db, tenantId, recipient.id, await tenantTimeZone(db, tenantId), now);
   const correction = checkCorrection(input);

@@ -16,6 +16,7 @@ import { TenantRef } from "../tenants/schema.js";
 import { workingDaysLeft } from "./deadlines.js";
 import { signedExportUrl } from "./export-link.js";
 import { AlreadyErasedError, carryOutDataSubjectRequest } from "./erasure.js";
+import { extendDataSubjectRequest } from "./extension.js";
 import {
   deadlineCalendar,
   fileDataSubjectRequest,
@@ -35,7 +36,7 @@ const StateEnum = builder.enumType(DataSubjectRequestState, {
   name: "DataSubjectRequestState",
   description: "open -> in_progress -> completed | refused | cancelled (open may close directly); the last three are final",
 });
-errorType(AlreadyErasedError, "AlreadyErasedError", "The person has already been erased: nothing of theirs is left to erase.");
+errorType(AlreadyErasedError, "AlreadyErasedError", "The person has been erased: nothing of theirs is left to act on.");
 
 const FilerEnum = builder.enumType(DataSubjectRequestFiler, { name: "DataSubjectRequestFiler" });
 const MethodEnum = builder.enumType(IdentityVerificationMethod, { name: "IdentityVerificationMethod" });
@@ -60,6 +61,14 @@ const PersonExportRef = builder.simpleObject("PersonExport", {
   }),
 });
 
+const RequestExtensionRef = builder.simpleObject("DataSubjectRequestExtension", {
+  fields: (t) => ({
+    extendedAt: t.field({ type: "DateTime" }),
+    reason: t.string({ description: "The reasons for the delay, as told to the person" }),
+    originalDeadlineAt: t.field({ type: "DateTime", description: "The deadline before the extension" }),
+  }),
+});
+
 export const DataSubjectRequestRef = builder.prismaNode("DataSubjectRequest", {
   id: { resolve: (r) => r.id },
   nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
@@ -81,6 +90,13 @@ export const DataSubjectRequestRef = builder.prismaNode("DataSubjectRequest", {
       description: "Erasure: end of the 7th working day in the tenant's zone; others: end of the same day a month later (GDPR Art. 12(3))",
     }),
     completedAt: t.expose("completedAt", { type: "DateTime", nullable: true, description: "When the request reached a final state" }),
+    extension: t.field({
+      type: RequestExtensionRef,
+      nullable: true,
+      description: "The deadline's extension by up to two further months (GDPR Art. 12(3)), if any",
+      select: { extendedAt: true, extensionReason: true, originalDeadlineAt: true },
+      resolve: (r) => (r.extendedAt ? { extendedAt: r.extendedAt, reason: r.extensionReason ?? "", originalDeadlineAt: r.originalDeadlineAt! } : null),
+    }),
     outcome: t.exposeString("outcome", { nullable: true }),
     overdue: t.boolean({
       description: "Deadline passed and not final",
@@ -215,6 +231,28 @@ builder.mutationField("updateDataSubjectRequest", (t) =>
   }),
 );
 
+const ExtendDataSubjectRequestInput = builder.inputType("ExtendDataSubjectRequestInput", {
+  fields: (t) => ({
+    id: t.globalID({ required: true }),
+    reason: t.string({ required: true, description: "Why more time is needed: emailed to the person as written (at most 2,000 characters)" }),
+    months: t.int({ description: "Further months: 1 or 2 (default 2)" }),
+  }),
+});
+
+builder.mutationField("extendDataSubjectRequest", (t) =>
+  t.prismaField({
+    type: DataSubjectRequestRef,
+    authScopes: { permission: "privacy:manage" },
+    description: "Extends a pending request's deadline once, before it passes, by up to two further months, and tells the person why (GDPR Art. 12(3)). Not erasure.",
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { input: t.arg({ type: ExtendDataSubjectRequestInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => {
+      if (input.id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
+      return extendDataSubjectRequest(ctx.db, callerOf(ctx), { id: input.id.id, reason: input.reason, months: input.months }, new Date(), ctx.app.config);
+    },
+  }),
+);
+
 builder.mutationField("carryOutDataSubjectRequest", (t) =>
   t.prismaField({
     type: DataSubjectRequestRef,
@@ -225,7 +263,7 @@ builder.mutationField("carryOutDataSubjectRequest", (t) =>
     args: { id: t.arg.globalID({ required: true }) },
     resolve: (_q, _r, { id }, ctx) => {
       if (id.typename !== "DataSubjectRequest") throw new NotFoundError("DataSubjectRequest");
-      return carryOutDataSubjectRequest(ctx.db, callerOf(ctx), id.id);
+      return carryOutDataSubjectRequest(ctx.db, callerOf(ctx), id.id, ctx.app.config);
     },
   }),
 );

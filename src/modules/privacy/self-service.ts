@@ -22,6 +22,7 @@ import { rightsAddress, withdrawGivenGuardianConsents } from "./guardian.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
 import { deadlineCalendar } from "./service.js";
 import { tellOwnersOfRequest } from "./deadline-warnings.js";
+import { languageOf, selfServiceTexts, type SelfServiceLanguage } from "./self-service-texts.js";
 
 /** Every right a person can ask for themselves, in the order the page lists them. */
 export const SELF_SERVICE_KINDS: readonly DataSubjectRequestKind[] = [
@@ -31,31 +32,9 @@ export const SELF_SERVICE_KINDS: readonly DataSubjectRequestKind[] = [
 /** Links asked for one person in 24 hours, at most: enough to retry, too few to flood their inbox. */
 export const MAX_LINKS_PER_DAY = 5;
 
-/** What each request asks the organisation to do, as the page, the email and the confirmation say it. */
-const ACTIONS: Record<"en" | "fr", Record<DataSubjectRequestKind, string>> = {
-  en: {
-    access: "send you a copy of the personal data it holds about you (access, GDPR Art. 15)",
-    portability: "send you your data as machine-readable files you can take elsewhere (portability, Art. 20)",
-    rectification: "correct your name or email address, and re-issue your credentials with it (rectification, Art. 16)",
-    restriction: "keep your data but stop using it while a question is settled (restriction, Art. 18)",
-    objection: "stop reminders, engagement tracking and sharing your data with its partners (objection, Art. 21)",
-    consent_withdrawal: "stop recording when you open its emails and view your credentials (withdrawal of consent, Art. 7(3))",
-    erasure: "erase your personal data and withdraw your credentials, which then stop verifying (erasure, Art. 17)",
-  },
-  fr: {
-    access: "vous envoyer une copie des données personnelles qu'elle détient sur vous (accès, RGPD art. 15)",
-    portability: "vous envoyer vos données dans des fichiers lisibles par machine (portabilité, art. 20)",
-    rectification: "corriger votre nom ou votre adresse e-mail et vous délivrer à nouveau vos titres (rectification, art. 16)",
-    restriction: "conserver vos données sans plus les utiliser le temps de régler une question (limitation, art. 18)",
-    objection: "cesser les rappels, le suivi et le partage de vos données avec ses partenaires (opposition, art. 21)",
-    consent_withdrawal: "cesser d'enregistrer l'ouverture de ses e-mails et la consultation de vos titres (retrait du consentement, art. 7(3))",
-    erasure: "effacer vos données personnelles et retirer vos titres, qui ne seront plus vérifiables (effacement, art. 17)",
-  },
-};
-
-/** The sentence for a request kind in the person's language (English unless French). */
+/** The sentence for a request kind in the person's language (English unless French): self-service-texts.ts. */
 export function requestAction(kind: DataSubjectRequestKind, locale: string | null | undefined): string {
-  return ACTIONS[(locale ?? "").toLowerCase().startsWith("fr") ? "fr" : "en"][kind];
+  return selfServiceTexts(languageOf(locale)).actions[kind];
 }
 
 export class TooManyLinksError extends ExpectedError {
@@ -90,6 +69,40 @@ function correctionOf(input: AskInput): Correction | null {
 }
 
 /**
+ * What the ask form shows before anything is asked: the organisation's name (its issuer profile's, as the
+ * credential names it, else the tenant's) and the language of the holder's pages. Names no one. Errors
+ * as askForPrivacyLink: NotFoundError (no such credential in this tenant), AlreadyErasedError.
+ */
+export async function askFormFacts(db: Db, tenantId: string, credentialId: string): Promise<{ organisation: string; language: SelfServiceLanguage }> {
+  const credential = isUuid(credentialId)
+    ? await db.credential.findUnique({
+        where: { tenantId_id: { tenantId, id: credentialId } },
+        select: { erasedAt: true, recipient: { select: { locale: true, erasedAt: true } }, tenant: { select: { name: true, issuerProfile: { select: { name: true } } } } },
+      })
+    : null;
+  if (!credential) throw new NotFoundError("Credential");
+  if (credential.erasedAt || credential.recipient.erasedAt) throw new AlreadyErasedError();
+  return { organisation: credential.tenant.issuerProfile?.name ?? credential.tenant.name, language: languageOf(credential.recipient.locale) };
+}
+
+/**
+ * For a page about a link in any state (used, expired): the language its holder reads (a guardian's
+ * consent pages are English, as guardian.ts writes them) and the credential the request was asked from,
+ * so the page can lead back to its form. Null for a link that does not exist.
+ */
+export async function linkSetting(db: Db, tenantId: string, linkId: string): Promise<{ language: SelfServiceLanguage; credentialId: string | null } | null> {
+  const link = isUuid(linkId)
+    ? await db.privacyLink.findUnique({ where: { tenantId_id: { tenantId, id: linkId } }, select: { purpose: true, payload: true, recipient: { select: { locale: true } } } })
+    : null;
+  if (!link) return null;
+  const credentialId = (link.payload as { credentialId?: unknown } | null)?.credentialId;
+  return {
+    language: link.purpose === "guardian_consent" ? "en" : languageOf(link.recipient.locale),
+    credentialId: typeof credentialId === "string" && isUuid(credentialId) ? credentialId : null,
+  };
+}
+
+/**
  * Someone on a credential's page asks for a right: emails a one-time link for it to the address on record
  * for the credential's holder. Returns nothing about the holder. Errors: NotFoundError (no such
  * credential in this tenant), AlreadyErasedError (holder erased), ValidationError (kind, correction),
@@ -103,7 +116,7 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   const credential = isUuid(credentialId)
     ? await db.credential.findUnique({
         where: { tenantId_id: { tenantId, id: credentialId } },
-        select: { erasedAt: true, recipient: { select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
+        select: { erasedAt: true, recipient: { select: { id: true, email: true, name: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
       })
     : null;
   if (!credential) throw new NotFoundError("Credential");
@@ -143,7 +156,8 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
     payload: {
       // The link is a secret: acceptUrl is what the send task forgets once the message has left (sql/019).
       acceptUrl: link.url,
-      requestAction: to.guardian ? `${requestAction(kind, recipient.locale)}, for the child in your care` : requestAction(kind, recipient.locale),
+      // A guardian is told which child (they may have several): consent and requests must be specific (Art. 7, 8).
+      requestAction: `${requestAction(kind, recipient.locale)}${to.guardian ? selfServiceTexts(languageOf(recipient.locale)).forChild(recipient.name) : ""}`,
       linkExpiresAt: `${expires.toLocaleString(DateTime.DATETIME_MED)} (${expires.toFormat("ZZZZ")})`,
     },
   }]);
@@ -187,57 +201,54 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, confi
   return request;
 }
 
-/** What the person is told once a request that takes effect at once is done (addressed to them). */
-const DONE: Partial<Record<DataSubjectRequestKind, string>> = {
-  restriction: "your data is now only stored: no emails, reminders, partner notices or tracking",
-  objection: "no more reminders, tracking, partner notices naming you or analytics about you",
-  consent_withdrawal: "opening emails and viewing credentials are no longer recorded against your name",
-};
-
 /** A person's own request, or a guardian's for their child: recorded by fileOwnRequest as the link is used. */
 const ownRequest: LinkPurposeHandler = {
   async describe(db, link) {
     const { kind, correction, guardian } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string }; guardian?: boolean };
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
-    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true, name: true } });
+    const language = languageOf(recipient.locale);
+    const t = selfServiceTexts(language).confirm;
     return {
-      title: `Confirm your request to ${tenant.name}`,
+      language,
+      title: t.title(tenant.name),
       paragraphs: [
-        `You are asking ${tenant.name} to ${requestAction(kind, recipient.locale)}${guardian ? ", for the child in your care" : ""}.`,
-        ...(correction?.name ? [`The right name, you say: ${correction.name}`] : []),
-        ...(correction?.email ? [`The right email address, you say: ${correction.email}`] : []),
-        ...(guardian && kind === "consent_withdrawal" ? ["This also withdraws your consent as the child's parent or guardian: nothing more is issued to them or emailed to them."] : []),
-        kind === "erasure"
-          ? "Once carried out this cannot be undone: the credentials will stop verifying and their pages will say they were withdrawn."
-          : isChoiceKind(kind)
-            ? "This takes effect as soon as you confirm."
-            : "The organisation must answer within the time the law gives it; you will hear from it by email.",
+        t.asking(tenant.name, `${requestAction(kind, recipient.locale)}${guardian ? selfServiceTexts(language).forChild(recipient.name) : ""}`),
+        ...(correction?.name ? [t.rightName(correction.name)] : []),
+        ...(correction?.email ? [t.rightEmail(correction.email)] : []),
+        ...(guardian && kind === "consent_withdrawal" ? [t.guardianWithdrawal] : []),
+        kind === "erasure" ? t.erasureFinal : isChoiceKind(kind) ? t.atOnce : t.inTime,
       ],
-      action: "Confirm my request",
+      action: t.button,
     };
   },
   async confirm(db, link, now, config) {
     let request = await fileOwnRequest(db, link, now, config);
     const { timeZone } = await deadlineCalendar(db, link.tenantId);
-    const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale("en-GB").toLocaleString(DateTime.DATE_FULL);
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
+    const language = languageOf(recipient.locale);
+    const texts = selfServiceTexts(language);
+    const day = (d: Date) => DateTime.fromJSDate(d, { zone: zoneOrUtc(timeZone) }).setLocale(texts.dateLocale).toLocaleString(DateTime.DATE_FULL);
     // Withdrawing consent must be as easy as giving it (Art. 7(3)), and an objection or a restriction asked
     // by the person themselves, identity checked, needs no one's review: all three take effect now.
     if (isChoiceKind(request.kind)) {
       const caller = systemCaller(link.tenantId);
-      request = await carryOutChoiceRequest(db, caller, request, now);
+      request = await carryOutChoiceRequest(db, caller, request, now, config);
       // A guardian withdrawing consent withdraws the Art. 8 consent they gave, not only tracking.
       const withdrawn = (link.payload as { guardian?: boolean }).guardian && request.kind === "consent_withdrawal"
         ? await withdrawGivenGuardianConsents(db, caller, link.recipientId, now)
         : 0;
       return {
-        title: "Done",
-        message: `Your request was received and carried out on ${day(now)}: ${DONE[request.kind]}${withdrawn ? "; your consent as the child's parent or guardian is withdrawn" : ""}.`,
+        language,
+        title: texts.done.title,
+        message: texts.done.message(day(now), texts.done.what[request.kind] ?? "", withdrawn > 0),
         details: { requestId: request.id, kind: request.kind, state: request.state, guardianConsentsWithdrawn: withdrawn },
       };
     }
     return {
-      title: "Your request is recorded",
-      message: `Your request was received on ${day(now)}. The organisation must answer it by ${day(request.deadlineAt)}.`,
+      language,
+      title: texts.done.recordedTitle,
+      message: texts.done.recorded(day(now), day(request.deadlineAt)),
       details: { requestId: request.id, kind: request.kind, deadlineAt: request.deadlineAt.toISOString() },
     };
   },
@@ -248,12 +259,10 @@ registerLinkPurpose("data_subject_request", ownRequest);
 // request, with a page that says whose data goes.
 registerLinkPurpose("guardian_erasure", {
   ...ownRequest,
-  async describe() {
-    return {
-      title: "Erase your child's data",
-      paragraphs: ["Using this link asks the organisation to erase everything Laurel holds about your child: their credentials are revoked and their pages removed.", "It is done within seven working days."],
-      action: "Ask for erasure",
-    };
+  async describe(db, link) {
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true } });
+    const language = languageOf(recipient.locale);
+    const t = selfServiceTexts(language).guardianErasure;
+    return { language, title: t.title, paragraphs: t.paragraphs, action: t.button };
   },
 });
-

@@ -15,9 +15,7 @@ import { requestDeadline, type HolidaySet } from "./deadlines.js";
 import { assertNotErased } from "./erasure.js";
 import { emitRequestClosed } from "./partner-events.js";
 import type { App } from "../../context.js";
-import { mailSettings } from "../delivery/compose.js";
-import { queueEmails } from "../outbox/service.js";
-import { rightsAddress } from "./guardian.js";
+import { emailPersonAbout } from "./notify.js";
 import { checkCorrection, type Correction, type CorrectionInput } from "./rectification.js";
 
 export const MAX_IDENTITY_NOTE = 1000;
@@ -96,7 +94,9 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
   const problems: FieldProblem[] = [];
   const byId = input.recipientId != null && input.recipientId !== "";
   const byEmail = input.email != null && input.email.trim() !== "";
-  if (byId === byEmail) problems.push({ path: ["input"], message: "Give the person's recipientId or their email, not both" });
+  if (byId === byEmail) {
+    problems.push({ path: ["input"], message: byId ? "Give the person's recipientId or their email, not both" : "Name the person: give their recipientId or their email" });
+  }
   const { method, note: rawNote } = input.identityVerification;
   const note = optionalText(rawNote, ["input", "identityVerification", "note"], MAX_IDENTITY_NOTE, problems);
   if (method === "other" && !note && !problems.some((p) => p.path.at(-1) === "note")) {
@@ -129,7 +129,8 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
     : { tenantId_email: { tenantId: caller.tenantId, email: email! } };
   const recipient = where ? await db.recipient.findUnique({ where, select: { id: true } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
-  if (input.kind === "erasure" || input.kind === "rectification") await assertNotErased(db, caller.tenantId, recipient.id);
+  // Nothing of an erased person is left to access, port, correct, restrict or erase: every kind is refused alike.
+  await assertNotErased(db, caller.tenantId, recipient.id);
 
   const { timeZone, holidays } = await deadlineCalendar(db, caller.tenantId);
   const deadlineAt = requestDeadline(input.kind, now, timeZone, holidays);
@@ -206,32 +207,9 @@ export async function updateDataSubjectRequest(db: Db, caller: Caller, input: Up
   });
   const updated = await db.dataSubjectRequest.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.id } } });
   if (isFinal(updated.state)) await emitRequestClosed(db, updated);
-  if (updated.state === "refused" && config) await tellPersonOfRefusal(db, config, updated);
+  // A refusal is told to the person with its reasons, which are staff's own words (Art. 12(4)).
+  if (updated.state === "refused" && config) await emailPersonAbout(db, config, updated, "data_subject_request_refused", () => ({ reason: updated.outcome ?? "" }));
   return updated;
-}
-
-/**
- * A refusal is told to the person, with its reasons (GDPR Art. 12(4)): an email to the address on record
- * (a child's guardian on record; for a child with none, or an erased person, no one: staff answer by other
- * means). The reasons are staff's own words, so they are shown as written and escaped.
- */
-async function tellPersonOfRefusal(db: Db, config: App["config"], request: { id: string; tenantId: string; kind: DataSubjectRequestKind; recipientId: string | null; outcome: string | null }) {
-  if (!request.recipientId) return;
-  const person = await db.recipient.findUnique({
-    where: { tenantId_id: { tenantId: request.tenantId, id: request.recipientId } },
-    select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
-  });
-  if (!person || person.erasedAt) return;
-  const to = await rightsAddress(db, request.tenantId, person, await tenantTimeZone(db, request.tenantId));
-  if (!to) return;
-  await queueEmails(db, mailSettings(config), request.tenantId, [{
-    kind: "data_subject_request_refused",
-    toEmail: to.email,
-    locale: person.locale,
-    recipientId: request.recipientId,
-    idempotencyKey: `data_subject_request_refused:${request.id}`,
-    payload: { requestKind: request.kind, reason: request.outcome ?? "" },
-  }]);
 }
 
 /**

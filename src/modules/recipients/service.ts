@@ -57,6 +57,10 @@ export function checkRecipient(input: RecipientInput, base: string[] = ["input"]
   const checked = normaliseEmail(input.email ?? "");
   if (!checked.ok) problems.push({ path: [...base, "email"], message: `Not a valid email address: ${checked.reason}` });
   const name = text("name", input.name);
+  // Only spaces (of any kind) is not "no name": leave the field out, or empty, for that; never drop it silently.
+  if (name === null && input.name && !textProblem(input.name)) {
+    problems.push({ path: [...base, "name"], message: "A name needs at least one visible letter, digit or symbol (leave it out for no name)" });
+  }
   const externalId = text("externalId", input.externalId);
   if ((name?.length ?? 0) > 200) problems.push({ path: [...base, "name"], message: "At most 200 characters" });
   const nameProblem = name ? personNameProblem(name) : null;

@@ -15,7 +15,6 @@ export const LEFT_OUT: Readonly<Record<string, string>> = {
   invitations: "open invitations are bearer secrets mailed to people; the new deployment invites again",
   tenant_exports: "the export's own bookkeeping, not tenant content",
   tenant_export_parts: "the export's own bookkeeping, not tenant content",
-  password_resets: "one-time password links that expire within an hour; members of an imported tenant ask for a new one",
   privacy_links: "one-time identity checks that expire within days; a new deployment must not honour links the old one sent",
 };
 

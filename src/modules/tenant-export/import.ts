@@ -214,6 +214,31 @@ export async function importTenant(options: ImportOptions): Promise<ImportResult
       if ((await tx`select 1 from tenants where id = ${tenantId}`).length) {
         throw new TenantImportError(`tenant ${tenantId} already exists here: import into a fresh Laurel (or one without this tenant)`);
       }
+      // Accounts are global and their addresses unique: a member whose address already has another account
+      // here cannot come in as a second one (nor be merged into it silently).
+      const usersFile = manifest.files.find((f) => f.table === "users");
+      if (usersFile) {
+        const ids: string[] = [];
+        const emails: string[] = [];
+        for await (const line of lines(zip, all.get(usersFile.path)!)) {
+          if (!line) continue;
+          const user = JSON.parse(line) as { id: string; email: string };
+          ids.push(String(user.id));
+          emails.push(String(user.email));
+        }
+        // Accounts are not tenant rows: the owner role sees none of them, so the operator's connection asks.
+        await tx.unsafe("reset role");
+        const taken = await tx<{ email: string }[]>`
+          select u.email from users u join unnest(${ids}::uuid[], ${emails}::text[]) as x(id, email) on u.email = x.email and u.id <> x.id
+           order by 1`;
+        await tx.unsafe(`set local role "${options.roles.owner}"`);
+        if (taken.length) {
+          throw new TenantImportError(
+            `${taken.length === 1 ? "an account with this address already exists" : "accounts with these addresses already exist"} here: ${taken.map((t) => t.email).join(", ")}. ` +
+              "The import brings only new accounts: import into a Laurel where these people have no account yet",
+          );
+        }
+      }
       for (const file of manifest.files) {
         const columns = [...file.columns, ...(EXTRA_COLUMNS[file.table] ?? [])];
         const change = fixup(file.table, options.keks, importedAt);
