@@ -10,7 +10,8 @@
 // Its own database, laurel_bench_peer (dropped, created and migrated each run), with the test roles.
 // Environment: BENCH_DATABASE_URL (superuser URL of the cluster), BENCH_SECONDS (10 per run), BENCH_ROUNDS
 // (3), BENCH_CONCURRENCY (16), BENCH_WARMUP (3 s per server and workload), BENCH_POOL_SIZE (16),
-// BENCH_KEEP=1 (keep the database), BENCH_REUSE=1 (reuse a kept database instead of seeding; a diagnosis aid).
+// BENCH_KEEP=1 (keep the database), BENCH_REUSE=1 (reuse a kept database instead of seeding; a diagnosis aid),
+// BENCH_PROFILE_DIR=<dir> (Laurel writes a CPU profile there when it stops).
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -58,7 +59,8 @@ try {
   const tenants = await prepareTenants(adminUrl, loginUrl, TEST_ROLES, !reuse);
   const laurel = await startServer(
     "Laurel",
-    ["dist/main.js"],
+    // BENCH_PROFILE_DIR: Laurel writes a V8 CPU profile there when it stops (a diagnosis aid; it slows Laurel a little).
+    [...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), "dist/main.js"],
     {
       ...baseEnv,
       ...TEST_ENV,
