@@ -156,7 +156,11 @@ builder.mutationField("acceptInvitation", (t) =>
     resolve: async (_root, { input }, ctx) => {
       if (ctx.viewer.kind !== "user") requireWayInAlone(ctx, "acceptInvitation");
       const accepted = await acceptInvitation(ctx.db, input, { ttlHours: ctx.app.config.sessionTtlHours, userAgent: ctx.userAgent });
-      if (ctx.viewer.kind === "user") await switchTenant(ctx.db, ctx.viewer.sessionId, accepted.tenantId);
+      if (ctx.viewer.kind === "user") {
+        const sessionId = ctx.viewer.sessionId;
+        await switchTenant(ctx.db, sessionId, accepted.tenantId);
+        forgetCallersAfterCommit(ctx, (v) => v.kind === "user" && v.sessionId === sessionId);
+      }
       const session = accepted.session;
       return { tenantId: accepted.tenantId, role: accepted.role, token: session?.token ?? null, expiresAt: session?.expiresAt ?? null };
     },
