@@ -49,6 +49,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Whether `npm start` also runs background work (bulk jobs) in the server process. */
   runWorker: boolean;
+  /** HTTP server processes sharing the port (LAUREL_SERVER_PROCESSES, default 1); above 1 the first process runs only the worker. */
+  serverProcesses: number;
   /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
   bulkChunkSize: number;
   bulkConcurrency: number;
@@ -138,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
+    serverProcesses: int(env, "LAUREL_SERVER_PROCESSES", 1),
     bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 500),
     bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",
