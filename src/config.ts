@@ -39,6 +39,8 @@ export interface Config {
   sessionTtlHours: number;
   /** Requests per client address to the public privacy pages: a sustained rate per second and a burst (PRIVACY_RATE_PER_SECOND 2, PRIVACY_RATE_BURST 60). */
   privacyRate: { perSecond: number; burst: number };
+  /** How long a verified API key or session is believed without asking the database (AUTH_CACHE_TTL_MS, default 5,000; 0: always ask). */
+  authCacheTtlMs: number;
   invitationTtlHours: number;
   maxBodyBytes: number;
   /** Authenticated JSON requests (bulk rows) may be this large. */
@@ -49,6 +51,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Whether `npm start` also runs background work (bulk jobs) in the server process. */
   runWorker: boolean;
+  /** HTTP server processes sharing the port (LAUREL_SERVER_PROCESSES, default 1); above 1 the first process runs only the worker. */
+  serverProcesses: number;
   /** Rows per bulk transaction, and how long a runner's lease on a job lasts without renewal. */
   bulkChunkSize: number;
   bulkConcurrency: number;
@@ -132,12 +136,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: int(env, "DATABASE_POOL_SIZE", 10),
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
     privacyRate: { perSecond: int(env, "PRIVACY_RATE_PER_SECOND", 2), burst: int(env, "PRIVACY_RATE_BURST", 60) },
+    authCacheTtlMs: int(env, "AUTH_CACHE_TTL_MS", 5_000, 0),
     invitationTtlHours: int(env, "INVITATION_TTL_HOURS", 24 * 7),
     maxBodyBytes: int(env, "MAX_BODY_BYTES", 1024 * 1024),
     maxAuthenticatedBodyBytes: int(env, "MAX_AUTHENTICATED_BODY_BYTES", 32 * 1024 * 1024),
     maxUploadBytes: int(env, "MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
     shutdownTimeoutMs: int(env, "SHUTDOWN_TIMEOUT_MS", 20_000),
     runWorker: (env.LAUREL_RUN_WORKER ?? "true") !== "false",
+    serverProcesses: int(env, "LAUREL_SERVER_PROCESSES", 1),
     bulkChunkSize: int(env, "BULK_CHUNK_SIZE", 500),
     bulkConcurrency: int(env, "BULK_CONCURRENCY", 2),
     graphiql: (env.NODE_ENV ?? "development") !== "production",

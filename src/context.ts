@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Database } from "./db/database.js";
 import type { Db } from "./db/tenant-transaction.js";
 import type { Config } from "./config.js";
-import { authenticate, type Viewer } from "./modules/auth/authenticate.js";
+import type { Viewer } from "./modules/auth/authenticate.js";
 import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "./modules/auth/permissions.js";
 import type { Loaders } from "./loaders.js";
 import { ValidationError } from "./errors.js";
@@ -42,7 +42,7 @@ export type RequestContext = Omit<Context, "db" | "loaders">;
 export async function buildContext(app: App, initial: YogaInitialContext): Promise<RequestContext> {
   const headers = initial.request.headers;
   const incoming = headers.get("x-request-id");
-  const viewer = await authenticate(app.database.sql, headers.get("authorization"));
+  const viewer = await app.database.auth.authenticate(headers.get("authorization"));
   const tenantId = viewer.kind === "anonymous" ? null : viewer.tenantId;
   let permissions: ReadonlySet<Permission> = new Set();
   if (viewer.kind === "apiKey") permissions = permissionsForScopes(viewer.scopes);

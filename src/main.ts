@@ -1,7 +1,12 @@
 // `npm start`: check the configuration, migrate, serve GraphQL and run the worker; on the embedded
 // database seed a demo tenant once. SIGTERM or SIGINT shuts down gracefully: stop accepting, finish
 // the requests and jobs in flight (up to SHUTDOWN_TIMEOUT_MS), close the pools, exit 0.
-import { loadConfig } from "./config.js";
+//
+// LAUREL_SERVER_PROCESSES=N (N > 1, PostgreSQL only): this process migrates, runs the worker (unless
+// LAUREL_RUN_WORKER=false) and forks N server processes that share the port (node:cluster), replacing
+// one that dies; a signal stops them all the same graceful way.
+import cluster from "node:cluster";
+import { loadConfig, StartupError, type Config } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startServer } from "./server.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
@@ -17,7 +22,8 @@ async function main() {
     // The embedded demo keeps its own key-encryption key in its data folder; a real deployment sets LAUREL_KEKS.
     config = { ...config, keks: await demoKeks(config) };
   }
-  for (const warning of warnings) console.warn(`warning: ${warning}`);
+  if (config.serverProcesses > 1 && cluster.isPrimary) return supervise(config, warnings);
+  if (cluster.isPrimary) for (const warning of warnings) console.warn(`warning: ${warning}`);
   const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
   await checkSealedSecrets(database.adminUrl, config.roles.owner, config.keks).catch(async (error) => {
     await database.close();
@@ -30,14 +36,18 @@ async function main() {
   const queue = tasks
     ? await startQueueWorker(app, { ...tasks, crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
     : undefined;
+  // A server process of LAUREL_SERVER_PROCESSES stops when its supervisor says (SIGTERM); a terminal's
+  // Ctrl-C reaches the whole group, and the supervisor passes it on once.
+  if (cluster.isWorker) process.on("SIGINT", () => {});
   onShutdownSignals(async (signal) => {
     console.log(`${signal}: shutting down (requests in flight have ${config.shutdownTimeoutMs / 1000} s to finish)`);
     await Promise.all([running.close(config.shutdownTimeoutMs), queue?.stop()]);
     await database.close();
     console.log("stopped");
-  });
+  }, cluster.isWorker ? ["SIGTERM"] : ["SIGTERM", "SIGINT"]);
   if (queue && !config.email.resendApiKey) console.log("No RESEND_API_KEY: emails are rendered into the database outbox (query emailMessages) instead of sent");
-  console.log(`Laurel is listening on ${running.url} (node ${process.version})`);
+  const which = cluster.isWorker ? `, server process ${cluster.worker!.id} of ${config.serverProcesses}` : "";
+  console.log(`Laurel is listening on ${running.url} (node ${process.version}${which})`);
   console.log(`GraphQL endpoint${config.graphiql ? " and GraphiQL" : ""}: ${running.url}/graphql`);
   if (database.embedded) {
     const demo = await seedDemo(app);
@@ -48,6 +58,46 @@ async function main() {
       console.log(`Demo tenant already exists; its API key is in ${demoKeyFile(config)}`);
     }
   }
+}
+
+/**
+ * The primary of LAUREL_SERVER_PROCESSES > 1: migrates and checks once, runs the worker here, and keeps
+ * N server processes (each with LAUREL_RUN_WORKER=false) listening on the shared port.
+ */
+async function supervise(config: Config, warnings: string[]): Promise<void> {
+  if (!config.databaseUrl) throw new StartupError("LAUREL_SERVER_PROCESSES above 1 needs a real PostgreSQL (DATABASE_URL): the embedded demo serves one connection at a time");
+  for (const warning of warnings) console.warn(`warning: ${warning}`);
+  const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
+  await checkSealedSecrets(database.adminUrl, config.roles.owner, config.keks).catch(async (error) => {
+    await database.close();
+    throw error;
+  });
+  const app = { config, database };
+  const tasks = config.runWorker ? createTasks(app) : undefined;
+  const queue = tasks
+    ? await startQueueWorker(app, { ...tasks, crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
+    : undefined;
+  let stopping = false;
+  const fork = () => cluster.fork({ LAUREL_RUN_WORKER: "false" });
+  cluster.on("exit", (worker, code, signal) => {
+    if (stopping) return;
+    console.error(`server process ${worker.id} ended (${signal ?? `exit ${code}`}): starting another`);
+    fork();
+  });
+  for (let i = 0; i < config.serverProcesses; i++) fork();
+  console.log(`Laurel supervises ${config.serverProcesses} server processes${queue ? " and runs the worker" : ""} (pid ${process.pid})`);
+  onShutdownSignals(async (signal) => {
+    stopping = true;
+    console.log(`${signal}: stopping ${config.serverProcesses} server processes${queue ? " and the worker" : ""}`);
+    const ended = Object.values(cluster.workers ?? {}).map((w) => new Promise<void>((resolve) => {
+      if (!w || w.isDead()) return resolve();
+      w.once("exit", () => resolve());
+      w.process.kill("SIGTERM");
+    }));
+    await Promise.all([...ended, queue?.stop()]);
+    await database.close();
+    console.log("stopped");
+  });
 }
 
 await main().catch(reportStartupFailure);

@@ -146,9 +146,9 @@ function serverOf(url: string): string {
  * Runs `stop` once on the first SIGTERM or SIGINT and exits 0 when it is done (1 if it failed); a
  * second signal exits at once. `stop` should stop taking work, finish what is in flight and close pools.
  */
-export function onShutdownSignals(stop: (signal: string) => Promise<void>): void {
+export function onShutdownSignals(stop: (signal: string) => Promise<void>, signals: readonly ("SIGTERM" | "SIGINT")[] = ["SIGTERM", "SIGINT"]): void {
   let stopping = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  for (const signal of signals) {
     process.on(signal, () => {
       if (stopping) {
         console.log(`${signal} again: exiting without waiting`);

@@ -1,5 +1,6 @@
 // Opens Laurel's database: the given PostgreSQL, or an embedded PGlite served over a local socket so
 // the same drivers work. Migrates first (as the admin URL), then connects as the login role only.
+import { createAuthenticator, type Authenticator } from "../modules/auth/auth-cache.js";
 import postgres from "postgres";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -18,6 +19,8 @@ export interface Database extends PrismaOverPool {
   adminUrl: string;
   appUrl: string;
   embedded: boolean;
+  /** Bearer tokens verified against sql, remembered for config.authCacheTtlMs (modules/auth/auth-cache.ts). */
+  auth: Authenticator;
   close(): Promise<void>;
 }
 
@@ -94,6 +97,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     adminUrl,
     appUrl,
     embedded: Boolean(stopEmbedded),
+    auth: createAuthenticator(sql, { ttlMs: config.authCacheTtlMs }),
     async close() {
       await prisma.$disconnect();
       await pool.end();

@@ -162,6 +162,8 @@ export function createAccountRoutes(app: App) {
     try {
       checkAgain(form);
       const result = await asNobody((db) => resetPassword(db, { token: typed.token, password: form.get("password") ?? "" }, session(req)));
+      // Committed: this process stops believing the account's old sessions at once (others within AUTH_CACHE_TTL_MS).
+      app.database.auth.forget((v) => v.kind === "user" && v.userId === result.userId);
       // The new session's token is the API's to hand out; here the person simply signs in again.
       done(req, res, 200, { ok: true, sessionsEnded: result.sessionsEnded }, () =>
         messagePage("Your password is set", "Your password is set: sign in with it. Every other session of your account was signed out."));

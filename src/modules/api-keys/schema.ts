@@ -6,6 +6,7 @@ import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { TenantRef } from "../tenants/schema.js";
 import { createApiKey, revokeApiKey } from "./service.js";
+import { forgetCallersAfterCommit } from "../auth/auth-cache.js";
 
 export const ApiKeyScopeEnum = builder.enumType(ApiKeyScope, { name: "ApiKeyScope" });
 
@@ -77,6 +78,9 @@ builder.mutationField("revokeApiKey", (t) =>
     authScopes: { permission: "apikeys:manage" },
     errors: { types: [NotFoundError] },
     args: { id: t.arg.globalID({ required: true, for: ApiKeyRef }) },
-    resolve: (_query, _root, { id }, ctx) => revokeApiKey(ctx.db, callerOf(ctx), id.id),
+    resolve: (_query, _root, { id }, ctx) => {
+      forgetCallersAfterCommit(ctx, (v) => v.kind === "apiKey" && v.apiKeyId === id.id);
+      return revokeApiKey(ctx.db, callerOf(ctx), id.id);
+    },
   }),
 );

@@ -22,6 +22,7 @@ import {
 } from "./service.js";
 import { requireWayInAlone, type Context } from "../../context.js";
 import { createMailer } from "../delivery/mailer.js";
+import { forgetCallersAfterCommit } from "./auth-cache.js";
 import { PasswordResetError, TooManyResetRequestsError, requestPasswordReset, resetPassword, sendPasswordResetEmail } from "./password-reset.js";
 
 errorType(InvalidCredentialsError, "InvalidCredentialsError", "The email or password is wrong.");
@@ -150,7 +151,9 @@ builder.mutationField("logOut", (t) =>
     description: "Ends the current session.",
     resolve: async (_root, _args, ctx) => {
       if (ctx.viewer.kind !== "user") throw unauthenticated();
-      await logOut(ctx.db, ctx.viewer.sessionId);
+      const sessionId = ctx.viewer.sessionId;
+      await logOut(ctx.db, sessionId);
+      forgetCallersAfterCommit(ctx, (v) => v.kind === "user" && v.sessionId === sessionId);
       return true;
     },
   }),
@@ -169,7 +172,9 @@ builder.mutationField("switchTenant", (t) =>
     args: { tenantId: t.arg({ type: "UUID", required: true }) },
     resolve: async (_root, { tenantId }, ctx) => {
       if (ctx.viewer.kind !== "user") throw unauthenticated();
-      await switchTenant(ctx.db, ctx.viewer.sessionId, tenantId);
+      const sessionId = ctx.viewer.sessionId;
+      await switchTenant(ctx.db, sessionId, tenantId);
+      forgetCallersAfterCommit(ctx, (v) => v.kind === "user" && v.sessionId === sessionId);
       return { tenantId };
     },
   }),
@@ -248,7 +253,9 @@ builder.mutationField("resetPassword", (t) =>
     args: { input: t.arg({ type: ResetPasswordInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       requireWayInAlone(ctx, "resetPassword");
-      return resetPassword(ctx.db, input, sessionOptions(ctx));
+      const done = await resetPassword(ctx.db, input, sessionOptions(ctx));
+      forgetCallersAfterCommit(ctx, (v) => v.kind === "user" && v.userId === done.userId);
+      return done;
     },
   }),
 );

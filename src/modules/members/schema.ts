@@ -18,7 +18,8 @@ import {
   revokeInvitation,
 } from "./service.js";
 import { switchTenant } from "../auth/service.js";
-import { requireWayInAlone } from "../../context.js";
+import { requireWayInAlone, type Context } from "../../context.js";
+import { forgetCallersAfterCommit } from "../auth/auth-cache.js";
 import { mailSettings } from "../delivery/compose.js";
 
 export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" });
@@ -155,7 +156,11 @@ builder.mutationField("acceptInvitation", (t) =>
     resolve: async (_root, { input }, ctx) => {
       if (ctx.viewer.kind !== "user") requireWayInAlone(ctx, "acceptInvitation");
       const accepted = await acceptInvitation(ctx.db, input, { ttlHours: ctx.app.config.sessionTtlHours, userAgent: ctx.userAgent });
-      if (ctx.viewer.kind === "user") await switchTenant(ctx.db, ctx.viewer.sessionId, accepted.tenantId);
+      if (ctx.viewer.kind === "user") {
+        const sessionId = ctx.viewer.sessionId;
+        await switchTenant(ctx.db, sessionId, accepted.tenantId);
+        forgetCallersAfterCommit(ctx, (v) => v.kind === "user" && v.sessionId === sessionId);
+      }
       const session = accepted.session;
       return { tenantId: accepted.tenantId, role: accepted.role, token: session?.token ?? null, expiresAt: session?.expiresAt ?? null };
     },
@@ -177,10 +182,14 @@ builder.mutationField("changeMemberRole", (t) =>
     args: { input: t.arg({ type: ChangeMemberRoleInput, required: true }) },
     resolve: (_query, _root, { input }, ctx) => {
       if (input.membershipId.typename !== "Membership") throw new NotFoundError("Membership");
+      forgetTenantCallers(ctx);
       return changeMemberRole(ctx.db, callerOf(ctx), input.membershipId.id, input.role);
     },
   }),
 );
+
+/** A role change or removal narrows the member's sessions and may revoke keys they made: this process forgets the tenant's callers. */
+const forgetTenantCallers = (ctx: Context) => forgetCallersAfterCommit(ctx, (v) => v.tenantId === ctx.tenantId);
 
 const RemoveMemberPayload = builder.simpleObject("RemoveMemberPayload", {
   fields: (t) => ({ removedMembershipId: t.id() }),
@@ -194,6 +203,7 @@ builder.mutationField("removeMember", (t) =>
     args: { membershipId: t.arg.globalID({ required: true }) },
     resolve: async (_root, { membershipId }, ctx) => {
       if (membershipId.typename !== "Membership") throw new NotFoundError("Membership");
+      forgetTenantCallers(ctx);
       await removeMember(ctx.db, callerOf(ctx), membershipId.id);
       return { removedMembershipId: encodeGlobalID("Membership", membershipId.id) };
     },

@@ -22,6 +22,7 @@ builder.objectType(RectificationRequiredError, {
 });
 
 export const RecipientRef = builder.prismaNode("Recipient", {
+  select: { tenantId: true, id: true },
   id: { resolve: (r) => r.id },
   nullable: true,
   findUnique: (id, ctx) => tenantKey(id, ctx),

@@ -37,6 +37,7 @@ const AlignmentRef = builder.objectRef<{ targetName: string; targetUrl: string; 
 });
 
 export const TemplateVersionRef = builder.prismaObject("TemplateVersion", {
+  select: { tenantId: true, templateId: true, version: true },
   fields: (t) => ({
     version: t.exposeInt("version"),
     name: t.exposeString("name"),
