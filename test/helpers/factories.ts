@@ -1,7 +1,7 @@
 // Each test makes its own tenants through the public API: no shared seed.
 import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
-import { CreateApiKeyDocument, SignUpDocument, type ApiKeyScope } from "../../src/sdk/generated.js";
+import { ActivateTemplateDocument, CreateApiKeyDocument, CreateTemplateDocument, SignUpDocument, type ApiKeyScope } from "../../src/sdk/generated.js";
 import type { LaurelClient } from "../../src/sdk/index.js";
 import type { TestApp } from "./app.js";
 
@@ -41,4 +41,12 @@ export async function createKey(app: TestApp, owner: LaurelClient, scopes: ApiKe
   expect(createApiKey.__typename).toBe("CreateApiKeyPayload");
   if (createApiKey.__typename !== "CreateApiKeyPayload") throw new Error("unreachable");
   return { id: createApiKey.apiKey.id, secret: createApiKey.secret, client: app.client(createApiKey.secret) };
+}
+
+/** A BADGE template with this name, description and criteria, activated so it can be issued; returns its global id. */
+export async function activeBadge(owner: LaurelClient, content: { name: string; description: string; criteriaNarrative: string }): Promise<string> {
+  const { createTemplate } = await owner.request(CreateTemplateDocument, { kind: "BADGE", content });
+  if (createTemplate.__typename !== "Template") throw new Error(`template: ${JSON.stringify(createTemplate)}`);
+  await owner.request(ActivateTemplateDocument, { id: createTemplate.id });
+  return createTemplate.id;
 }

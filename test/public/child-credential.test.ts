@@ -4,9 +4,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ActivateTemplateDocument,
   CreateRecipientDocument,
-  CreateTemplateDocument,
   IssueCredentialDocument,
   RequestGuardianConsentDocument,
   UpdateRecipientPrivacyDocument,
@@ -15,7 +13,7 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { giveGuardianConsent } from "../../src/modules/privacy/guardian.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot } from "../helpers/browser.js";
-import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { activeBadge, signUpTenant, type TestTenant } from "../helpers/factories.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -24,10 +22,7 @@ let browser: Browser;
 beforeAll(async () => {
   app = await startTestApp();
   t = await signUpTenant(app, "Little Swimmers Club");
-  const { createTemplate } = await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "First Length", description: "Swam a length.", criteriaNarrative: "25 m." } });
-  if (createTemplate.__typename !== "Template") throw new Error("template");
-  templateId = createTemplate.id;
-  await t.owner.request(ActivateTemplateDocument, { id: templateId });
+  templateId = await activeBadge(t.owner, { name: "First Length", description: "Swam a length.", criteriaNarrative: "25 m." });
   browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {

@@ -3,9 +3,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ActivateTemplateDocument,
   CarryOutDataSubjectRequestDocument,
-  CreateTemplateDocument,
   DataSubjectRequestDocument,
   FileDataSubjectRequestDocument,
   IssueCredentialDocument,
@@ -15,7 +13,7 @@ import { signedExportUrl } from "../../src/modules/privacy/export-link.js";
 import { tenantExportLinks } from "../../src/modules/tenant-export/service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot } from "../helpers/browser.js";
-import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { activeBadge, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { waitFor } from "../helpers/worker.js";
 
 let app: TestApp;
@@ -25,10 +23,7 @@ let browser: Browser;
 beforeAll(async () => {
   app = await startTestApp({}, { worker: {} });
   t = await signUpTenant(app, "Refusals University");
-  const { createTemplate } = await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "Plain Speaking", description: "Spoke plainly.", criteriaNarrative: "Say it." } });
-  if (createTemplate.__typename !== "Template") throw new Error("template");
-  templateId = createTemplate.id;
-  await t.owner.request(ActivateTemplateDocument, { id: templateId });
+  templateId = await activeBadge(t.owner, { name: "Plain Speaking", description: "Spoke plainly.", criteriaNarrative: "Say it." });
   browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {

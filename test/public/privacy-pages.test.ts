@@ -5,10 +5,10 @@ import { randomUUID } from "node:crypto";
 import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument } from "../../src/sdk/generated.js";
+import { IssueCredentialDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot, visibleText } from "../helpers/browser.js";
-import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { activeBadge, signUpTenant, type TestTenant } from "../helpers/factories.js";
 
 const ORGANISATION = "Lycée Molière";
 let app: TestApp;
@@ -18,10 +18,7 @@ let browser: Browser;
 beforeAll(async () => {
   app = await startTestApp();
   t = await signUpTenant(app, ORGANISATION);
-  const { createTemplate } = await t.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name: "Natation", description: "Nagé.", criteriaNarrative: "25 m." } });
-  if (createTemplate.__typename !== "Template") throw new Error("template");
-  templateId = createTemplate.id;
-  await t.owner.request(ActivateTemplateDocument, { id: templateId });
+  templateId = await activeBadge(t.owner, { name: "Natation", description: "Nagé.", criteriaNarrative: "25 m." });
   browser = await launchBrowser();
 }, 60_000);
 afterAll(async () => {
