@@ -24,18 +24,11 @@ async function main() {
   }
   if (config.serverProcesses > 1 && cluster.isPrimary) return supervise(config, warnings);
   if (cluster.isPrimary) for (const warning of warnings) console.warn(`warning: ${warning}`);
-  const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
-  await checkSealedSecrets(database.adminUrl, config.roles.owner, config.keks).catch(async (error) => {
-    await database.close();
-    throw error;
-  });
-  const app = { config, database };
+  const app = await openApp(config);
+  const { database } = app;
   const running = await startServer(app);
   // Email, partner webhooks, reminders and bulk issuance run in this process too unless LAUREL_RUN_WORKER=false.
-  const tasks = config.runWorker ? createTasks(app) : undefined;
-  const queue = tasks
-    ? await startQueueWorker(app, { ...tasks, crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
-    : undefined;
+  const queue = await startWorkerIf(app);
   // A server process of LAUREL_SERVER_PROCESSES stops when its supervisor says (SIGTERM); a terminal's
   // Ctrl-C reaches the whole group, and the supervisor passes it on once.
   if (cluster.isWorker) process.on("SIGINT", () => {});
@@ -60,6 +53,22 @@ async function main() {
   }
 }
 
+/** The database, migrated, with the sealed signing keys checked against LAUREL_KEKS (closed again if they fail). */
+async function openApp(config: Config) {
+  const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
+  await checkSealedSecrets(database.adminUrl, config.roles.owner, config.keks).catch(async (error) => {
+    await database.close();
+    throw error;
+  });
+  return { config, database };
+}
+
+/** The queue worker (email, webhooks, reminders, bulk jobs, crons) when config.runWorker, else undefined. */
+async function startWorkerIf(app: Awaited<ReturnType<typeof openApp>>) {
+  if (!app.config.runWorker) return undefined;
+  return startQueueWorker(app, { ...createTasks(app), crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) });
+}
+
 /**
  * The primary of LAUREL_SERVER_PROCESSES > 1: migrates and checks once, runs the worker here, and keeps
  * N server processes (each with LAUREL_RUN_WORKER=false) listening on the shared port.
@@ -67,16 +76,9 @@ async function main() {
 async function supervise(config: Config, warnings: string[]): Promise<void> {
   if (!config.databaseUrl) throw new StartupError("LAUREL_SERVER_PROCESSES above 1 needs a real PostgreSQL (DATABASE_URL): the embedded demo serves one connection at a time");
   for (const warning of warnings) console.warn(`warning: ${warning}`);
-  const database = await openDatabase(config, { log: (line) => console.log(`[db] ${line}`) });
-  await checkSealedSecrets(database.adminUrl, config.roles.owner, config.keks).catch(async (error) => {
-    await database.close();
-    throw error;
-  });
-  const app = { config, database };
-  const tasks = config.runWorker ? createTasks(app) : undefined;
-  const queue = tasks
-    ? await startQueueWorker(app, { ...tasks, crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) })
-    : undefined;
+  const app = await openApp(config);
+  const { database } = app;
+  const queue = await startWorkerIf(app);
   let stopping = false;
   const fork = () => cluster.fork({ LAUREL_RUN_WORKER: "false" });
   cluster.on("exit", (worker, code, signal) => {
