@@ -177,7 +177,7 @@ describe("without an email provider", () => {
   it("prints the link to the developer's log, and in production only that it could not be sent", async () => {
     const lines: string[] = [];
     const mailer = createMailer({ ...app.config.email, resendApiKey: undefined });
-    const email = { to: "dev@example.test", name: "Dev", url: "https://laurel.example/password-reset#lrp_secretpart", expiresAt: new Date() };
+    const email = { resetId: "0190a3f0-0000-7000-8000-000000000001", to: "dev@example.test", name: "Dev", url: "https://laurel.example/password-reset#lrp_secretpart", expiresAt: new Date() };
     await sendPasswordResetEmail(mailer, { email: app.config.email, production: false }, email, (l) => lines.push(l));
     await sendPasswordResetEmail(mailer, { email: app.config.email, production: true }, email, (l) => lines.push(l));
     expect(lines[0]).toContain("https://laurel.example/password-reset#lrp_secretpart");

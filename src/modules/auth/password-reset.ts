@@ -41,6 +41,8 @@ const perClient = createRateLimiter({ perSecond: 20 / 900, burst: 20 });
 
 /** The email to send once the reset is committed: to whom, and the link (a secret: kept in memory only). */
 export interface PendingResetEmail {
+  /** The reset's id: the email's reference and idempotency key (never a piece of the token's secret). */
+  resetId: string;
   to: string;
   name: string;
   url: string;
@@ -60,7 +62,7 @@ export async function requestPasswordReset(db: Db, email: string, client: string
   const [found] = await db.$queryRaw<{ user_id: string; user_name: string; email: string }[]>`
     select user_id::text, user_name, email
       from start_password_reset(${email.trim()}, ${issued.id}::uuid, ${Buffer.from(issued.secretHash)}, ${expiresAt})`;
-  const pending = found ? { to: found.email, name: found.user_name, url: `${publicUrl}/password-reset#${issued.token}`, expiresAt } : null;
+  const pending = found ? { resetId: issued.id, to: found.email, name: found.user_name, url: `${publicUrl}/password-reset#${issued.token}`, expiresAt } : null;
   return { expiresInMinutes: PASSWORD_RESET_TTL_MINUTES, email: pending };
 }
 
@@ -87,8 +89,8 @@ export async function sendPasswordResetEmail(mailer: Mailer, config: Pick<Config
   }
   try {
     await mailer.send(
-      { ref: `password_reset:${email.url.slice(-12)}`, from: config.email.defaultFrom, to: email.to, subject: message.subject, html: message.html, text: message.text, tags: [{ name: "kind", value: "password_reset" }] },
-      `password_reset:${email.url.split("#")[1]!.slice(4, 40)}`,
+      { ref: email.resetId, from: config.email.defaultFrom, to: email.to, subject: message.subject, html: message.html, text: message.text, tags: [{ name: "kind", value: "password_reset" }] },
+      `password_reset:${email.resetId}`,
     );
   } catch (error) {
     log(`[password reset] the email to ${email.to} was not sent: ${(error as Error).message}`);
