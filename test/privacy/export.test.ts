@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { parse as parseCsv } from "csv-parse/sync";
-import yauzl from "yauzl";
+import { unzip } from "../helpers/zip.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
@@ -72,26 +72,6 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
   const error = await promise.then(() => null, (e: unknown) => e);
   expect(error, "expected a request error").toBeInstanceOf(LaurelRequestError);
   return (error as LaurelRequestError).code;
-}
-
-function unzip(bytes: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const files = new Map<string, Buffer>();
-    yauzl.fromBuffer(bytes, { lazyEntries: true }, (error, zip) => {
-      if (error) return reject(error);
-      zip.on("entry", (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => (files.set(entry.fileName, Buffer.concat(chunks)), zip.readEntry()));
-        });
-      });
-      zip.on("end", () => resolve(files));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
 }
 
 describe("exporting a person's data", () => {

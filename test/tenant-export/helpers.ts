@@ -1,8 +1,6 @@
 // Shared steps of the tenant-export tests: a small tenant with something in every kind of table, an
 // export run to completion through the SDK, and a ZIP read back into memory.
 import { randomBytes } from "node:crypto";
-import { crc32 } from "node:zlib";
-import yauzl from "yauzl";
 import {
   ActivateTemplateDocument,
   CreateTemplateDocument,
@@ -62,31 +60,7 @@ export async function exportAndWait(owner: LaurelClient, timeoutMs = 30_000) {
   );
 }
 
-export function unzip(bytes: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    const files = new Map<string, Buffer>();
-    yauzl.fromBuffer(bytes, { lazyEntries: true }, (error, zip) => {
-      if (error) return reject(error);
-      zip.on("entry", (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (e, stream) => {
-          if (e) return reject(e);
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("end", () => {
-            const body = Buffer.concat(chunks);
-            // yauzl does not check CRC-32s; an unzip tool does: the one in the header is the whole file's.
-            if (crc32(body) !== entry.crc32) return reject(new Error(`${entry.fileName}: CRC-32 ${entry.crc32} in the ZIP, ${crc32(body)} of its bytes`));
-            files.set(entry.fileName, body);
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on("end", () => resolve(files));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
-}
+export { unzip } from "../helpers/zip.js";
 
 export const ndjson = (file: Buffer | undefined) =>
   (file ?? Buffer.alloc(0)).toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
