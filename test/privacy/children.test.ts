@@ -91,6 +91,31 @@ async function child(tenant: TestTenant, email: string) {
   return createRecipient.id;
 }
 
+/** The one-time privacy link in an email's text, on this test server. */
+const linkIn = (text: string) => /https?:\/\/\S+\/privacy\/links\/\S+/.exec(text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+
+/** Asks for a right through the credential's public form, as anyone may (JSON answer). */
+const askAbout = (credentialId: string, kind: string) =>
+  fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(credentialId)}`, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({ kind }),
+  });
+
+/** A child whose guardian gave consent through their emailed link, holding one credential. */
+async function consentedChildWithCredential(kidEmail: string, guardian: { email: string; name: string }) {
+  const kid = await child(a, kidEmail);
+  const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
+    input: { recipientId: kid, guardianEmail: guardian.email, guardianName: guardian.name },
+  });
+  if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
+  const consentMail = await waitFor(async () => fake.sent.find((m) => m.to.includes(guardian.email)), "the consent email");
+  expect((await fetch(linkIn(consentMail.text), { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
+  const issued = (await issue(kid)).issueCredential;
+  if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+  return { kid, issued, consent: requestGuardianConsent };
+}
+
 const issue = (recipientId: string) => a.owner.request(IssueCredentialDocument, { input: { templateId, recipientId } });
 const asOwner = (t: TestTenant): Caller => ({ tenantId: t.tenantId, actor: { kind: "user", id: t.userId }, permissions: new Set(), requestId: null });
 const inTenant = <T>(t: TestTenant, fn: Parameters<typeof withTenantTransaction<T>>[2]) =>
@@ -116,7 +141,7 @@ describe("a child under 13", () => {
     expect(letter.text).toContain(requestGuardianConsent.wording);
     // The guardian is told which child: consent must be specific (Art. 7 and 8), and they may have several.
     expect(letter.text).toContain("before issuing credentials to Mia Small, a child in your care");
-    const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const linkUrl = linkIn(letter.text);
 
     // What the guardian's link does: the page shows the wording on record, using it gives exactly that.
     await expect(inTenant(a, (db) => giveGuardianConsent(db, asOwner(a), rawId(requestGuardianConsent.id), { wording: "something else", via: "email_link" }))).rejects.toThrow(/wording/);
@@ -196,7 +221,7 @@ describe("a child under 13", () => {
     });
     if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
     const letter = await waitFor(async () => fake.sent.find((m) => m.to.includes("typo.parent@exmaple.test")), "the misaddressed email");
-    const linkUrl = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(letter.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const linkUrl = linkIn(letter.text);
     const { withdrawGuardianConsent } = await a.owner.request(WithdrawGuardianConsentDocument, { id: requestGuardianConsent.id });
     expect(withdrawGuardianConsent).toMatchObject({ __typename: "GuardianConsent", state: "expired", givenAt: null });
     const used = await fetch(linkUrl, { method: "POST", headers: { accept: "application/json" } });
@@ -207,27 +232,14 @@ describe("a child under 13", () => {
   });
 
   it("can be erased at a guardian's request through their own link, which goes to the guardian, not the child", async () => {
-    const kid = await child(a, "erase.kid@example.test");
-    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
-      input: { recipientId: kid, guardianEmail: "erase.parent@example.test", guardianName: "Sam Parent" },
-    });
-    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
-    const consentMail = await waitFor(async () => fake.sent.find((m) => m.to.includes("erase.parent@example.test")), "the consent email");
-    const consentLink = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(consentMail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
-    expect((await fetch(consentLink, { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
-    const issued = (await issue(kid)).issueCredential;
-    if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+    const { kid, issued } = await consentedChildWithCredential("erase.kid@example.test", { email: "erase.parent@example.test", name: "Sam Parent" });
 
-    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(issued.id)}`, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ kind: "erasure" }),
-    });
+    const asked = await askAbout(issued.id, "erasure");
     expect(asked.status).toBe(202);
     const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes("erase.parent@example.test") && m.tags.some((t) => t.value === "privacy_request_link")), "the guardian's link");
     expect(mail.text).toContain("for Mia Small in your care");
     expect(fake.sent.some((m) => m.to.includes("erase.kid@example.test") && m.tags.some((t) => t.value === "privacy_request_link"))).toBe(false);
-    const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(mail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const link = linkIn(mail.text);
     const page = (await fetch(link, { headers: { accept: "application/json" } }).then((r) => r.json())) as { title: string };
     expect(page.title).toBe("Erase your child's data");
     expect((await fetch(link, { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
@@ -302,11 +314,7 @@ describe("a child marked after issuance, with no guardian on record", () => {
     await a.owner.request(UpdateRecipientPrivacyDocument, { id: createRecipient.id, input: { isChild: true } });
     const before = fake.sent.filter((m) => m.to.includes("late.kid@example.test")).length;
 
-    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(issued.id)}`, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ kind: "access" }),
-    });
+    const asked = await askAbout(issued.id, "access");
     // The same answer as a sent link (the public URL must not tell anyone its holder is a child), but no email.
     expect(asked.status).toBe(202);
     const [withheld] = await app.db.admin`select details from audit_log where tenant_id = ${a.tenantId} and action = 'privacy_link.withheld' and target_id = ${rawId(issued.id)}`;
@@ -328,31 +336,18 @@ describe("a child marked after issuance, with no guardian on record", () => {
 
 describe("a guardian withdrawing consent through their own link", () => {
   it("withdraws the consent itself, as easily as it was given, so nothing more is issued", async () => {
-    const kid = await child(a, "withdraw.kid@example.test");
-    const { requestGuardianConsent } = await a.owner.request(RequestGuardianConsentDocument, {
-      input: { recipientId: kid, guardianEmail: "withdraw.parent@example.test", guardianName: "Wren Parent" },
-    });
-    if (requestGuardianConsent.__typename !== "GuardianConsent") throw new Error(JSON.stringify(requestGuardianConsent));
-    const consentMail = await waitFor(async () => fake.sent.find((m) => m.to.includes("withdraw.parent@example.test")), "the consent email");
-    const consentLink = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(consentMail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
-    expect((await fetch(consentLink, { method: "POST", headers: { accept: "application/json" } })).status).toBe(200);
-    const issued = (await issue(kid)).issueCredential;
-    if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
+    const { kid, issued, consent: given } = await consentedChildWithCredential("withdraw.kid@example.test", { email: "withdraw.parent@example.test", name: "Wren Parent" });
 
-    const asked = await fetch(`${app.server.url}/privacy/ask/${a.tenantId}/${rawId(issued.id)}`, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ kind: "consent_withdrawal" }),
-    });
+    const asked = await askAbout(issued.id, "consent_withdrawal");
     expect(asked.status).toBe(202);
     const mail = await waitFor(async () => fake.sent.find((m) => m.to.includes("withdraw.parent@example.test") && m.tags.some((t) => t.value === "privacy_request_link")), "the guardian's link");
-    const link = /https?:\/\/\S+\/privacy\/links\/\S+/.exec(mail.text)![0].replace(/^https?:\/\/[^/]+/, app.server.url);
+    const link = linkIn(mail.text);
     const page = (await fetch(link, { headers: { accept: "application/json" } }).then((r) => r.json())) as { paragraphs: string[] };
     expect(page.paragraphs.join(" ")).toMatch(/also withdraws your consent as the child's parent or guardian/);
     const used = await fetch(link, { method: "POST", headers: { accept: "application/json" } });
     expect(used.status).toBe(200);
     expect(((await used.json()) as any).details.guardianConsentsWithdrawn).toBe(1);
-    const [consent] = await app.db.admin`select state::text from guardian_consents where id = ${rawId(requestGuardianConsent.id)}`;
+    const [consent] = await app.db.admin`select state::text from guardian_consents where id = ${rawId(given.id)}`;
     expect(consent!.state).toBe("withdrawn");
     expect((await issue(kid)).issueCredential.__typename).toBe("GuardianConsentRequiredError");
   });
