@@ -2,12 +2,23 @@
 import type { IncomingMessage } from "node:http";
 import { ValidationError } from "../errors.js";
 
+/** The refusal of a body over `limit` bytes: an Error with status 413, as every route maps it. */
+export function bodyTooLarge(limit: number): Error & { status: 413 } {
+  return Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 as const });
+}
+
+/** True when the request says (Content-Length) that its body is over `limit`: refused before any of it is read. */
+export function declaresTooLarge(req: IncomingMessage, limit: number): boolean {
+  return Number(req.headers["content-length"] ?? 0) > limit;
+}
+
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (declaresTooLarge(req, limit)) throw bodyTooLarge(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error(`Body exceeds ${limit} bytes`), { status: 413 });
+    if (size > limit) throw bodyTooLarge(limit);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -14,7 +14,7 @@ import { withTenantTransaction } from "../db/tenant-transaction.js";
 import { ExpectedError, NotFoundError, ValidationError } from "../errors.js";
 import { asksForJson, refuse, sendJson, type Refusal } from "../lib/http-answers.js";
 import { createRateLimiter } from "../lib/rate-limit.js";
-import { readForm } from "../lib/read-body.js";
+import { bodyTooLarge, declaresTooLarge, readForm } from "../lib/read-body.js";
 import { AlreadyErasedError } from "../modules/privacy/erasure.js";
 import { describeLink, isSignedPrivacyLink, PrivacyLinkError, useLink } from "../modules/privacy/links.js";
 import { askForPrivacyLink, askFormFacts, linkSetting, requestAction, SELF_SERVICE_KINDS, TooManyLinksError } from "../modules/privacy/self-service.js";
@@ -180,8 +180,8 @@ export function createPrivacyRoutes(app: App) {
       return refuse(res, { status: 405, code: "METHOD_NOT_ALLOWED", message: "Use GET or POST" }, { html: !asksForJson(req), headers: { allow: "GET, POST" } });
     }
     // A body that says it is too large is refused before it costs anyone's rate (or a read).
-    if (Number(req.headers["content-length"] ?? 0) > MAX_FORM_BYTES) {
-      return refuseIn(req, res, Object.assign(new Error("too large"), { status: 413 }), { language: languageOfBrowser(req.headers["accept-language"]), form: null });
+    if (declaresTooLarge(req, MAX_FORM_BYTES)) {
+      return refuseIn(req, res, bodyTooLarge(MAX_FORM_BYTES), { language: languageOfBrowser(req.headers["accept-language"]), form: null });
     }
     if (!limiter.allow(req.socket.remoteAddress ?? "unknown")) {
       return refuseIn(req, res, new RateLimitedError(), { language: languageOfBrowser(req.headers["accept-language"]), form: null });
