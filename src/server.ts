@@ -13,7 +13,7 @@ import { useTextInputs } from "./graphql/text-inputs.js";
 import { maskError, quietAboutCallerErrors, useErrorCodes } from "./graphql/errors.js";
 import { useNestingLimit } from "./graphql/nesting-limit-plugin.js";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "./db/availability.js";
-import { readBody } from "./lib/read-body.js";
+import { declaresTooLarge, readBody } from "./lib/read-body.js";
 import { acceptsHtml, refuse } from "./lib/http-answers.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
@@ -142,7 +142,7 @@ export async function startServer(app: App, port = app.config.port, host = app.c
         );
         return;
       }
-      if (Number(req.headers["content-length"]) > max) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
+      if (declaresTooLarge(req, max)) return reject(res, 413, "PAYLOAD_TOO_LARGE", `Request body exceeds ${max} bytes`);
     }
     void yoga.handle(req, res);
   };
