@@ -4,7 +4,8 @@ import { createAuthenticator, type Authenticator } from "../modules/auth/auth-ca
 import postgres from "postgres";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { BoundConnectionPool } from "./request-connection.js";
+import { BoundConnectionPool, statementName } from "./request-connection.js";
+import { withRelationStrategy } from "./relation-strategy.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { appUrlFor, embeddedLayout, type Config } from "../config.js";
 import { migrate } from "./migrate.js";
@@ -24,14 +25,8 @@ export interface Database extends PrismaOverPool {
   close(): Promise<void>;
 }
 
-/** Secret columns the runtime role may write but never read; Prisma must never select them. */
-export const OMIT_SECRETS = {
-  apiKey: { secretHash: true },
-  session: { secretHash: true },
-  invitation: { secretHash: true },
-  emailOutbox: { payload: true, content: true },
-  webhookEndpoint: { secretSealed: true },
-} as const;
+import { OMIT_SECRETS } from "./secrets.js";
+export { OMIT_SECRETS };
 
 /** Prisma, and the pg pool whose connections withTenantTransaction lends it one unit of work at a time. */
 export interface PrismaOverPool {
@@ -46,11 +41,12 @@ export function createPrisma(url: string, poolSize: number, onQuery?: (sql: stri
   // shifted (seen: 5 h 30 under Asia/Kolkata). Its sessions are pinned to UTC.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "laurel", connectionTimeoutMillis: 10_000, options: "-c TimeZone=UTC" });
   watchConnections(pool);
-  const adapter = new PrismaPg(new BoundConnectionPool(pool));
-  if (!onQuery) return { prisma: new PrismaClient({ adapter, omit: OMIT_SECRETS }), pool };
+  // Named statements are prepared once per connection (request-connection.ts bounds how many).
+  const adapter = new PrismaPg(new BoundConnectionPool(pool), { statementNameGenerator: (query) => statementName(query.sql) });
+  if (!onQuery) return { prisma: withRelationStrategy(new PrismaClient({ adapter, omit: OMIT_SECRETS })), pool };
   const prisma = new PrismaClient({ adapter, omit: OMIT_SECRETS, log: [{ level: "query", emit: "event" }] });
   prisma.$on("query", (event) => onQuery(event.query));
-  return { prisma: prisma as unknown as PrismaClient, pool };
+  return { prisma: withRelationStrategy(prisma as unknown as PrismaClient), pool };
 }
 
 export function createSql(url: string, poolSize: number): Sql {

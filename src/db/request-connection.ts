@@ -5,7 +5,46 @@
 // bound connection. A query with no bound connection throws: nothing can run outside a tenant
 // transaction by accident. The binding lives only here, in db/; services still get `db` passed.
 import { AsyncLocalStorage } from "node:async_hooks";
+import { createHash } from "node:crypto";
 import pg from "pg";
+
+/**
+ * How many statements one connection keeps prepared. Prisma writes `IN ($1,…,$n)` with one parameter
+ * per value, so texts vary with list lengths; past this many, further texts run unnamed (parsed and
+ * planned each time, as before). Each prepared statement holds a plan in its PostgreSQL backend.
+ */
+export const PREPARED_PER_CONNECTION = 200;
+const names = new Map<string, string>();
+const preparedOn = new WeakMap<pg.PoolClient, Set<string>>();
+
+/**
+ * The name a statement's text is prepared under: "l" and 22 base64url characters of its SHA-256
+ * (the same text, the same name, on every connection). Remembers up to 10,000 texts.
+ */
+export function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    if (names.size >= 10_000) names.clear();
+    name = "l" + createHash("sha256").update(text).digest("base64url").slice(0, 22);
+    names.set(text, name);
+  }
+  return name;
+}
+
+/** A named query keeps its name only while its connection has room for one more prepared statement. */
+function withinPreparedBudget(client: pg.PoolClient, args: unknown[]): unknown[] {
+  const config = args[0] as { name?: string } | undefined;
+  if (!config || typeof config !== "object" || !config.name) return args;
+  let prepared = preparedOn.get(client);
+  if (!prepared) preparedOn.set(client, (prepared = new Set()));
+  if (prepared.has(config.name)) return args;
+  if (prepared.size < PREPARED_PER_CONNECTION) {
+    prepared.add(config.name);
+    return args;
+  }
+  const { name: _unnamed, ...rest } = config;
+  return [rest, ...args.slice(1)];
+}
 
 interface Binding {
   client: pg.PoolClient;
@@ -16,7 +55,7 @@ interface Binding {
 }
 
 function runOn(bound: Binding, args: unknown[]): Promise<unknown> {
-  const run = bound.tail.then(() => (bound.client.query as (...a: unknown[]) => Promise<unknown>)(...args));
+  const run = bound.tail.then(() => (bound.client.query as (...a: unknown[]) => Promise<unknown>)(...withinPreparedBudget(bound.client, args)));
   bound.tail = run.catch(() => undefined);
   return run;
 }

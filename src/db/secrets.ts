@@ -1,0 +1,9 @@
+// Which columns Prisma must never select: the runtime role may write them but not read them (column grants).
+/** Secret columns the runtime role may write but never read; Prisma must never select them. */
+export const OMIT_SECRETS = {
+  apiKey: { secretHash: true },
+  session: { secretHash: true },
+  invitation: { secretHash: true },
+  emailOutbox: { payload: true, content: true },
+  webhookEndpoint: { secretSealed: true },
+} as const;
