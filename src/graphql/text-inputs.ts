@@ -6,7 +6,7 @@
 import SchemaBuilder, { BasePlugin, type PothosOutputFieldConfig, type SchemaTypes } from "@pothos/core";
 import {
   GraphQLError, Kind, TypeInfo, visit, visitWithTypeInfo,
-  type DocumentNode, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema, type ValueNode,
+  type ArgumentNode, type DocumentNode, type GraphQLField, type GraphQLFieldResolver, type GraphQLSchema, type ValueNode,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { ValidationError, type FieldProblem } from "../errors.js";
@@ -59,14 +59,24 @@ declare global {
   }
 }
 
+// Both walks below depend on the document (and schema) only: done once per parsed document (yoga's parser
+// cache hands the same DocumentNode back for the same text), so a request only reads its variables.
+const normalisedDocuments = new WeakMap<DocumentNode, DocumentNode>();
+
 function nfcDocument(document: DocumentNode): DocumentNode {
-  return visit(document, {
-    StringValue(node) {
-      if (textProblem(node.value)) return undefined;
-      const value = nfc(node.value);
-      return value === node.value ? undefined : { ...node, value };
-    },
-  });
+  let normalised = normalisedDocuments.get(document);
+  if (!normalised) {
+    normalised = visit(document, {
+      StringValue(node) {
+        if (textProblem(node.value)) return undefined;
+        const value = nfc(node.value);
+        return value === node.value ? undefined : { ...node, value };
+      },
+    });
+    normalisedDocuments.set(document, normalised);
+    normalisedDocuments.set(normalised, normalised);
+  }
+  return normalised;
 }
 
 function stringsIn(node: ValueNode, variables: Record<string, unknown>): unknown[] {
@@ -84,26 +94,42 @@ function stringsIn(node: ValueNode, variables: Record<string, unknown>): unknown
   }
 }
 
-/** The first argument, of a field that cannot answer ValidationError, that holds something not text. */
-function unansweredBadText(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>): GraphQLError | null {
+/** An argument of a field that cannot answer ValidationError, and how an error names it. */
+interface UncheckedArgument {
+  node: ArgumentNode;
+  where: string;
+}
+const uncheckedArguments = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, UncheckedArgument[]>>();
+
+function uncheckedArgumentsOf(schema: GraphQLSchema, document: DocumentNode): UncheckedArgument[] {
+  let bySchema = uncheckedArguments.get(schema);
+  if (!bySchema) uncheckedArguments.set(schema, (bySchema = new WeakMap()));
+  let found = bySchema.get(document);
+  if (found) return found;
   const typeInfo = new TypeInfo(schema);
-  let found: GraphQLError | null = null;
+  const list: UncheckedArgument[] = [];
   visit(
     document,
     visitWithTypeInfo(typeInfo, {
       Argument(node) {
-        if (found || typeInfo.getDirective()) return;
+        if (typeInfo.getDirective()) return;
         const field = typeInfo.getFieldDef() as GraphQLField<unknown, unknown> | null;
         if (!field || answersBadText(field.extensions)) return;
-        const problem = stringsIn(node.value, variables).flatMap((v) => textProblemsIn(v))[0];
-        if (problem) {
-          const where = `${typeInfo.getParentType()?.name ?? "?"}.${field.name}(${node.name.value})`;
-          found = new GraphQLError(`Argument ${where}: ${problem.message}`, { nodes: [node], extensions: { code: "BAD_USER_INPUT", argument: node.name.value } });
-        }
+        list.push({ node, where: `${typeInfo.getParentType()?.name ?? "?"}.${field.name}(${node.name.value})` });
       },
     }),
   );
+  bySchema.set(document, (found = list));
   return found;
+}
+
+/** The first argument, of a field that cannot answer ValidationError, that holds something not text. */
+function unansweredBadText(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>): GraphQLError | null {
+  for (const { node, where } of uncheckedArgumentsOf(schema, document)) {
+    const problem = stringsIn(node.value, variables).flatMap((v) => textProblemsIn(v))[0];
+    if (problem) return new GraphQLError(`Argument ${where}: ${problem.message}`, { nodes: [node], extensions: { code: "BAD_USER_INPUT", argument: node.name.value } });
+  }
+  return null;
 }
 
 export function useTextInputs(): Plugin {

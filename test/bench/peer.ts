@@ -10,8 +10,8 @@
 // Its own database, laurel_bench_peer (dropped, created and migrated each run), with the test roles.
 // Environment: BENCH_DATABASE_URL (superuser URL of the cluster), BENCH_SECONDS (10 per run), BENCH_ROUNDS
 // (3), BENCH_CONCURRENCY (16), BENCH_WARMUP (3 s per server and workload), BENCH_POOL_SIZE (16),
-// BENCH_KEEP=1 (keep the database), BENCH_REUSE=1 (reuse a kept database instead of seeding; a diagnosis aid),
-// BENCH_PROFILE_DIR=<dir> (Laurel writes a CPU profile there when it stops).
+// BENCH_KEEP=1 (keep the database), BENCH_REUSE=1 (reuse a kept database instead of seeding; a diagnosis aid), BENCH_ONLY=a,b (only these workloads),
+// BENCH_PROFILE_DIR=<dir> (Laurel writes a CPU profile there when it stops, PostGraphile in <dir>/peer).
 import { execFileSync } from "node:child_process";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -95,7 +95,8 @@ try {
 
   const peer = await startServer(
     "PostGraphile",
-    ["--disable-warning=ExperimentalWarning", "test/bench/peer/postgraphile-server.ts"],
+    // BENCH_PROFILE_DIR: the peer's profile goes to its peer/ subfolder, to be read beside Laurel's.
+    [...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}/peer`] : []), "--disable-warning=ExperimentalWarning", "test/bench/peer/postgraphile-server.ts"],
     {
       ...baseEnv,
       NODE_ENV: "production",
@@ -113,7 +114,9 @@ try {
 
   const [reader, issuer] = tenants as [(typeof tenants)[0], (typeof tenants)[0]];
   const ids = (await admin<{ id: string }[]>`select id from credentials where tenant_id = ${reader.id} order by id limit ${BY_ID_SAMPLE}`).map((r) => r.id);
-  const list = workloads(laurel.url, peer.url, reader, issuer, ids, Date.now().toString(36));
+  // BENCH_ONLY=a,b: measure only these workloads (a diagnosis aid; the note's figures run all four).
+  const only = process.env.BENCH_ONLY?.split(",").map((k) => k.trim());
+  const list = workloads(laurel.url, peer.url, reader, issuer, ids, Date.now().toString(36)).filter((w) => !only || only.includes(w.key));
   const [pgVersion] = await admin<{ v: string }[]>`select current_setting('server_version') as v`;
   console.log(
     `\nLaurel (node dist/main.js, NODE_ENV=production, DATABASE_POOL_SIZE=${POOL}: its Prisma pool and its postgres.js pool hold up to ${POOL} each) ` +
