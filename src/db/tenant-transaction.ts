@@ -3,7 +3,7 @@
 import { escapeLiteral, type PoolClient } from "pg";
 import type { Prisma } from "../generated/prisma/client.js";
 import type { PrismaOverPool } from "./database.js";
-import { runBound } from "./request-connection.js";
+import { runBound, type UnitOutcome } from "./request-connection.js";
 import type postgres from "postgres";
 import type { Sql } from "./database.js";
 
@@ -27,6 +27,24 @@ export async function withTenantTransaction<T>(
   work: (db: Db) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
+  // A prepared statement gone stale (a column's type changed under the running server) fails the
+  // transaction; it is rolled back, its connection dropped, and the work runs again. Every pooled
+  // connection may hold the stale statement, and each is dropped once found, so the work runs at most
+  // once more than the pool has connections.
+  const attempts = (database.pool.options.max ?? 10) + 1;
+  for (let attempt = 1; ; attempt++) {
+    // The work may also have caught the failure itself (GraphQL turns a resolver's error into a result).
+    const outcome: UnitOutcome = { stalePlan: false, retryable: attempt < attempts };
+    try {
+      return await onOneConnection(database, claims, work, options, outcome);
+    } catch (error) {
+      if (outcome.retryable && outcome.stalePlan) continue;
+      throw error;
+    }
+  }
+}
+
+async function onOneConnection<T>(database: PrismaOverPool, claims: Claims, work: (db: Db) => Promise<T>, options: TransactionOptions, outcome: UnitOutcome): Promise<T> {
   const client = await database.pool.connect();
   let broken: Error | undefined;
   try {
@@ -43,11 +61,13 @@ export async function withTenantTransaction<T>(
         `set_config('app.user_id', ${lit(claims.userId ?? "")}, true), set_config('statement_timeout', ${lit(String(options.timeout ?? 15_000))}, true), ` +
         `set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`,
     );
-    const result = await runBound(client, () => work(database.prisma));
+    const result = await runBound(client, () => work(database.prisma), outcome);
+    if (outcome.stalePlan && outcome.retryable) throw new Error("a prepared statement went stale: run again");
     await client.query("commit");
     return result;
   } catch (error) {
     await client.query("rollback").catch((e: Error) => (broken = e));
+    if (outcome.stalePlan) broken ??= error as Error;
     throw error;
   } finally {
     client.release(broken);

@@ -21,6 +21,10 @@ export function useTenantTransaction(): Plugin<Context> {
         let result: ExecutionResult | undefined;
         try {
           await withTenantTransaction(ctx.app.database, claimsFor(ctx), async (db) => {
+            // withTenantTransaction may run this twice (a stale prepared statement): nothing the
+            // rolled-back attempt asked for after commit may happen.
+            ctx.afterCommit.length = 0;
+            ctx.rollbackOnly = false;
             ctx.db = db;
             ctx.loaders = createLoaders(() => ctx.db, () => ctx.tenantId);
             result = (await executeFn(args)) as ExecutionResult;

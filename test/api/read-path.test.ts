@@ -171,3 +171,18 @@ describe("prepared statements", () => {
     }
   });
 });
+
+// Last in this file: it changes a column's type under the running server.
+describe("a prepared statement gone stale", () => {
+  it("does not fail requests when a column's type changes under the running server (PostgreSQL 0A000)", async () => {
+    const query = "{ tenant { templates(first: 5) { edges { node { id current { name description } } } } } }";
+    // Enough requests that several pooled connections hold the statement prepared.
+    await Promise.all(Array.from({ length: 12 }, async () => expect((await app.post({ query }, auth)).json.errors).toBeUndefined()));
+    await app.db.admin.unsafe("alter table template_versions alter column name type varchar(500)");
+    const answers = await Promise.all(Array.from({ length: 12 }, () => app.post({ query }, auth)));
+    for (const res of answers) {
+      expect(res.json.errors).toBeUndefined();
+      expect(res.json.data.tenant.templates.edges[0].node.current.name).toMatch(/Badge/);
+    }
+  });
+});
