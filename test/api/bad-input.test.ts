@@ -94,6 +94,23 @@ describe("bad requests", () => {
     await stillServing();
   });
 
+  it("a page size from a variable's default is checked too, and every request's own variables (the analysis is cached per document)", async () => {
+    const query = "query($n: Int = 500) { tenant { members(first: $n) { totalCount } } }";
+    expect(codes((await app.post({ query }, auth)).json)).toEqual(["BAD_USER_INPUT"]);
+    for (const [n, refused] of [[5, false], [101, true], [100, false], [-1, true], [null, false]] as const) {
+      const res = await app.post({ query, variables: { n } }, auth);
+      expect(codes(res.json), String(n)).toEqual(refused ? ["BAD_USER_INPUT"] : []);
+    }
+  });
+
+  it("only the operation that runs is held to the page limit", async () => {
+    const query = "query Small { tenant { members(first: 5) { totalCount } } } query Large { tenant { members(first: 500) { totalCount } } }";
+    expect(codes((await app.post({ query, operationName: "Small" }, auth)).json)).toEqual([]);
+    expect(codes((await app.post({ query, operationName: "Large" }, auth)).json)).toEqual(["BAD_USER_INPUT"]);
+    const viaFragment = "query Small { tenant { ...Big } } fragment Big on Tenant { members(first: 500) { totalCount } }";
+    expect(codes((await app.post({ query: viaFragment }, auth)).json)).toEqual(["BAD_USER_INPUT"]);
+  });
+
   it("an oversized body: 413 before any parsing (a small limit anonymous, a larger one signed in)", async () => {
     const anonymous = await app.post({ query: "{ __typename }", variables: { padding: "x".repeat(app.config.maxBodyBytes + 10) } });
     expect(anonymous.status).toBe(413);
