@@ -312,6 +312,12 @@ describe("a child marked after issuance, with no guardian on record", () => {
     const issued = (await issue(createRecipient.id)).issueCredential;
     if (issued.__typename !== "Credential") throw new Error(JSON.stringify(issued));
     await a.owner.request(UpdateRecipientPrivacyDocument, { id: createRecipient.id, input: { isChild: true } });
+    // The issuance email goes out through the worker in its own time: counted once it has settled, so
+    // only what follows could add to it (under load it once arrived after the count, failing this test).
+    await waitFor(async () => {
+      const [open] = await app.db.admin`select count(*)::int as n from email_outbox where tenant_id = ${a.tenantId} and to_email = 'late.kid@example.test' and status in ('queued', 'sending')`;
+      return open!.n === 0 || undefined;
+    }, "the issuance email to settle");
     const before = fake.sent.filter((m) => m.to.includes("late.kid@example.test")).length;
 
     const asked = await askAbout(issued.id, "access");
