@@ -16,16 +16,33 @@ export interface RasterOptions {
 
 const MAX_WIDTH = 4096;
 const ELEMENT_NODE = 1;
-// Images may be embedded, never fetched or read: raster types only, since an embedded SVG is parsed
-// in turn (usvg also sniffs text/plain), and raster bytes cannot refer to anything.
-const EMBEDDED = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$/;
+// Images may be embedded, never fetched or read: PNG only, since an embedded SVG is parsed in turn
+// (usvg also sniffs text/plain) and a JPEG's size would need a parser of its own to bound.
+const EMBEDDED = /^data:image\/png;base64,([A-Za-z0-9+/=\s]*)$/;
+const MAX_PIXELS = 4096 * 4096;
+const MAX_IMAGES = 32;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * A PNG's width and height in pixels, read from its IHDR chunk (PNG spec §11.2.2), or null when the
+ * bytes are not a PNG or it is larger than 4096×4096 (decoded, it would take over 64 MB).
+ */
+export function pngDimensions(png: Buffer): { width: number; height: number } | null {
+  if (png.length < 24 || !png.subarray(0, 8).equals(PNG_SIGNATURE) || png.toString("latin1", 12, 16) !== "IHDR") return null;
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  return width > 0 && height > 0 && width <= 4096 && height <= 4096 ? { width, height } : null;
+}
 
 /** Every href (any namespace prefix: xlink:, a renamed one, none) is a same-document #fragment or EMBEDDED. */
-function checkReferences(element: XmlElement): void {
+function checkReferences(element: XmlElement, images = { count: 0 }): void {
   for (const attribute of Array.from(element.attributes)) {
     const value = attribute.value.trim();
-    if (attribute.localName === "href" && !value.startsWith("#") && !EMBEDDED.test(value)) {
-      throw new RasterError(`The SVG refers to ${JSON.stringify(value.slice(0, 60))}: only #fragments and embedded PNG, JPEG, GIF or WebP images are drawn`);
+    if (attribute.localName === "href" && !value.startsWith("#")) {
+      const embedded = EMBEDDED.exec(value);
+      if (!embedded) throw new RasterError(`The SVG refers to ${JSON.stringify(value.slice(0, 60))}: only #fragments and embedded PNG images are drawn`);
+      if (!pngDimensions(Buffer.from(embedded[1]!, "base64"))) throw new RasterError("The SVG embeds an image that is not a PNG of at most 4096×4096 pixels");
+      if (++images.count > MAX_IMAGES) throw new RasterError(`The SVG embeds more than ${MAX_IMAGES} images`);
     }
     if (/url\(\s*["']?(?!#)/i.test(value)) throw new RasterError("The SVG has a url() that is not a #fragment");
   }
@@ -33,7 +50,7 @@ function checkReferences(element: XmlElement): void {
     throw new RasterError("The SVG's stylesheet imports or refers to something outside it");
   }
   for (let child = element.firstChild; child; child = child.nextSibling) {
-    if (child.nodeType === ELEMENT_NODE) checkReferences(child as XmlElement);
+    if (child.nodeType === ELEMENT_NODE) checkReferences(child as XmlElement, images);
   }
 }
 
@@ -44,7 +61,8 @@ function checkReferences(element: XmlElement): void {
  * draws nothing: set text as outlines with svgText). The document is parsed and re-serialised before
  * resvg reads it, so resvg renders exactly what was checked.
  * @throws RasterError when the SVG is not well-formed XML, has a DOCTYPE, refers to anything but
- *   #fragments and data: raster images, or `width` is not an integer in 1..4096.
+ *   #fragments and embedded PNGs (each at most 4096×4096, at most 32), `width` is not an integer in
+ *   1..4096, or the PNG would have more than 4096×4096 pixels.
  */
 export function svgToPng(svg: string, options: RasterOptions): Buffer {
   if (!Number.isInteger(options.width) || options.width < 1 || options.width > MAX_WIDTH) {
@@ -66,10 +84,14 @@ export function svgToPng(svg: string, options: RasterOptions): Buffer {
   if (doc.documentElement.localName !== "svg") throw new RasterError("The document's root element is not <svg>");
   checkReferences(doc.documentElement);
   const checked = new XMLSerializer().serializeToString(doc);
+  let resvg: Resvg;
   try {
-    const rendered = new Resvg(checked, { fitTo: { mode: "width", value: options.width }, font: { loadSystemFonts: false }, logLevel: "off" }).render();
-    return rendered.asPng();
+    resvg = new Resvg(checked, { fitTo: { mode: "width", value: options.width }, font: { loadSystemFonts: false }, logLevel: "off" });
   } catch (error) {
-    throw new RasterError(`resvg could not draw the SVG: ${(error as Error).message}`);
+    throw new RasterError(`resvg could not read the SVG: ${(error as Error).message}`);
   }
+  // A very tall SVG fitted to the width would be a very tall PNG: bound the pixels before drawing.
+  const height = Math.ceil((options.width * resvg.height) / resvg.width);
+  if (!(height >= 1 && options.width * height <= MAX_PIXELS)) throw new RasterError(`The SVG's aspect ratio makes a ${options.width}×${height} PNG: too large`);
+  return resvg.render().asPng();
 }

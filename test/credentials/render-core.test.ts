@@ -135,6 +135,8 @@ describe("svgToPng refuses what would reach outside the SVG", () => {
     ["a URL", 'href="http://127.0.0.1:9/x.png"'],
     ["an embedded SVG (parsed in turn)", 'href="data:image/svg+xml;base64,PHN2Zy8+"'],
     ["embedded text (sniffed)", 'href="data:text/plain;base64,PHN2Zy8+"'],
+    ["an embedded JPEG (its size is not checked, so it is not drawn)", 'href="data:image/jpeg;base64,/9j/4AAQ"'],
+    ["an embedded PNG too large to decode", `href="data:image/png;base64,${Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.from([0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20])]).toString("base64")}"`],
   ])("refuses %s", (_, attribute, extra) => {
     expect(() => svgToPng(withImage(attribute, extra), { width: 10 })).toThrow(RasterError);
   });
@@ -146,6 +148,7 @@ describe("svgToPng refuses what would reach outside the SVG", () => {
     expect(() => svgToPng('<svg xmlns="http://www.w3.org/2000/svg"><rect fill="url(/x.svg#p)"/></svg>', { width: 10 })).toThrow(RasterError);
     expect(() => svgToPng("<svg><rect></svg>", { width: 10 })).toThrow(RasterError);
     expect(() => svgToPng("<html/>", { width: 10 })).toThrow(RasterError);
+    expect(() => svgToPng('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 5000"/>', { width: 100 })).toThrow(/too large/);
     for (const width of [0, -1, 1.5, 5000, NaN]) expect(() => svgToPng(plain, { width })).toThrow(RasterError);
     expect(PNG.sync.read(svgToPng(plain, { width: 10 })).width).toBe(10);
   });
