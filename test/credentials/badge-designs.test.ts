@@ -3,7 +3,7 @@
 // with the credential baked in.
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IssueCredentialDocument, UpdateIssuerProfileDocument, UploadImageDocument } from "../../src/sdk/generated.js";
+import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, UpdateIssuerProfileDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { BADGE_SHAPES, badgeDesignPng, badgeDesignSvg, badgeIcon, badgeStyle, type BadgeDesignInput } from "../../src/modules/credentials/badge-design.js";
 import { bakePng, unbakePng, unbakeSvg } from "../../src/modules/credentials/baking.js";
 import { svgToPng } from "../../src/lib/raster.js";
@@ -113,8 +113,20 @@ describe("badge.png and badge.svg without an uploaded image", () => {
   const local = (url: string) => url.replace(app.config.publicUrl, app.server.url);
   const get = async (url: string) => Buffer.from(await (await fetch(local(url))).arrayBuffer());
 
-  async function issue(tenant: TestTenant, name: string) {
-    const templateId = await activeBadge(tenant.owner, { name, description: "Generated design.", criteriaNarrative: "Do it." });
+  async function upload(tenant: TestTenant, bytes: Buffer, type: string) {
+    const file = new File([new Uint8Array(bytes)], type === "image/png" ? "logo.png" : "logo.svg", { type });
+    const { uploadImage } = (await app.client(tenant.token).upload(UploadImageDocument, { file: null }, { file })) as any;
+    return uploadImage.url as string;
+  }
+
+  async function issue(tenant: TestTenant, name: string, imageUrl?: string) {
+    let templateId: string;
+    if (imageUrl) {
+      const { createTemplate } = await tenant.owner.request(CreateTemplateDocument, { kind: "BADGE", content: { name, description: "Own image.", criteriaNarrative: "Do it.", imageUrl } });
+      if (createTemplate.__typename !== "Template") throw new Error(JSON.stringify(createTemplate));
+      await tenant.owner.request(ActivateTemplateDocument, { id: createTemplate.id });
+      templateId = createTemplate.id;
+    } else templateId = await activeBadge(tenant.owner, { name, description: "Generated design.", criteriaNarrative: "Do it." });
     const { issueCredential } = await tenant.owner.request(IssueCredentialDocument, { input: { templateId, recipient: { email: "designer@example.test" } } });
     if (issueCredential.__typename !== "Credential") throw new Error(JSON.stringify(issueCredential));
     return issueCredential;
@@ -160,29 +172,44 @@ describe("badge.png and badge.svg without an uploaded image", () => {
   });
 
   it("show the issuer's own uploaded logo, but never another tenant's", async () => {
-    const upload = async (tenant: TestTenant, png: Buffer) => {
-      const file = new File([new Uint8Array(png)], "logo.png", { type: "image/png" });
-      const { uploadImage } = (await app.client(tenant.token).upload(UploadImageDocument, { file: null }, { file })) as any;
-      return uploadImage.url as string;
-    };
     const setLogo = async (imageUrl: string) => {
       const { updateIssuerProfile } = await a.owner.request(UpdateIssuerProfileDocument, { input: { name: "Design College", imageUrl } });
       expect(updateIssuerProfile.__typename).toBe("IssuerProfile");
     };
     const logo = badgeDesignPng({ ...base, name: "Logo", shape: "circle" }, 128);
 
-    await setLogo(await upload(b, logo)); // another tenant's image: its URL is public, its bytes are not ours to use
+    await setLogo(await upload(b, logo, "image/png")); // another tenant's image: its URL is public, its bytes are not ours to use
     const foreign = await issue(a, "Logo Badge");
     const foreignPng = await get(`${foreign.publicUrl}/badge.png`);
     const foreignVc = JSON.parse(unbakePng(foreignPng)!);
     expect(pixels(foreignPng).data.equals(pixels(badgeDesignPng(expectedInput(a, foreignVc))).data)).toBe(true);
 
-    await setLogo(await upload(a, logo));
+    await setLogo(await upload(a, logo, "image/png"));
     const own = await issue(a, "Logo Badge");
     const ownSvg = (await get(`${own.publicUrl}/badge.svg`)).toString("utf8");
     const icon = badgeIcon(logo, "image/png")!;
     expect(ownSvg).toContain(`data:image/png;base64,${icon.toString("base64")}`);
     const ownPng = await get(`${own.publicUrl}/badge.png`);
     expect(pixels(ownPng).data.equals(pixels(badgeDesignPng({ ...expectedInput(a, JSON.parse(unbakePng(ownPng)!)), icon })).data)).toBe(true);
+  });
+
+  it("rasterise an uploaded SVG for badge.png, fall back to the design when it reaches outside, and wrap a PNG for badge.svg", async () => {
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100"><rect width="100" height="100" fill="#0a0"/></svg>';
+    const drawn = await issue(a, "Own SVG", await upload(a, Buffer.from(svg), "image/svg+xml"));
+    const png = await get(`${drawn.publicUrl}/badge.png`);
+    expect(JSON.parse(unbakePng(png)!).id).toBe(drawn.publicUrl);
+    expect(pixels(png).data.equals(pixels(svgToPng(svg, { width: 512 })).data)).toBe(true);
+
+    const reaching = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><image href="/etc/hostname" width="10" height="10"/></svg>';
+    const refused = await issue(b, "Reaching SVG", await upload(b, Buffer.from(reaching), "image/svg+xml")); // b has no logo
+    const fallback = await get(`${refused.publicUrl}/badge.png`);
+    const vc = JSON.parse(unbakePng(fallback)!);
+    expect(pixels(fallback).data.equals(pixels(badgeDesignPng(expectedInput(b, vc))).data)).toBe(true);
+
+    const own = badgeDesignPng({ ...base, name: "Own PNG", shape: "rosette" }, 200);
+    const wrapped = await issue(a, "Own PNG", await upload(a, own, "image/png"));
+    const wrappedSvg = (await get(`${wrapped.publicUrl}/badge.svg`)).toString("utf8");
+    expect(JSON.parse(unbakeSvg(wrappedSvg)!).id).toBe(wrapped.publicUrl);
+    expect(wrappedSvg).toContain(`data:image/png;base64,${own.toString("base64")}`);
   });
 });
