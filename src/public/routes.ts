@@ -178,7 +178,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         body = credential && ob2Assertion(credential);
       } else if (name === "achievement" || name === "ob2-badgeclass") {
         const achievement = await loadAchievement(ctx, a!, b!, Number(c));
-        body = achievement && (name === "achievement" ? ob3Achievement : ob2BadgeClass)(ctx, a!, b!, Number(c), achievement);
+        body = achievement && (await (name === "achievement" ? ob3Achievement : ob2BadgeClass)(ctx, a!, b!, Number(c), achievement));
       }
       else if (name === "certificate") {
         const credential = await loadCredential(ctx, a!, b!);

@@ -3,11 +3,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { DOMParser } from "@xmldom/xmldom";
-import { bakePng, bakeSvg, defaultBadgePng, unbakePng, unbakeSvg } from "../../src/modules/credentials/baking.js";
+import { bakePng, bakeSvg, unbakePng, unbakeSvg } from "../../src/modules/credentials/baking.js";
+import { badgeDesignPng } from "../../src/modules/credentials/badge-design.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 
 let app: TestApp;
+
+/** A PNG to upload: a generated badge, different for each seed. */
+const samplePng = (seed: string) => badgeDesignPng({ name: seed, tenantId: seed, templateId: seed }, 128);
 let a: TestTenant;
 let b: TestTenant;
 
@@ -44,7 +48,7 @@ afterAll(async () => app.close());
 
 describe("baking", () => {
   it("round-trips a credential through PNG iTXt and SVG, replacing an older one", () => {
-    const png = bakePng(bakePng(defaultBadgePng("x"), '{"old":true}'), '{"id":"new ✓"}');
+    const png = bakePng(bakePng(samplePng("x"), '{"old":true}'), '{"id":"new ✓"}');
     expect(unbakePng(png)).toBe('{"id":"new ✓"}');
     const svg = bakeSvg('<svg xmlns="http://www.w3.org/2000/svg"><circle r="3"/></svg>', '{"text":"a ]]> b"}');
     expect(svg).toContain('xmlns:openbadges="https://purl.imsglobal.org/ob/v3p0"');
@@ -133,22 +137,22 @@ describe("SVG baking through an XML parser (OB 3.0 §5.3.2)", () => {
 
 describe("images and baked badges", () => {
   it("accept PNG and SVG by content, and refuse anything else or anything too large", async () => {
-    const png = await upload(a.token, defaultBadgePng("logo"), "logo.png", "image/png");
+    const png = await upload(a.token, samplePng("logo"), "logo.png", "image/png");
     expect(png).toMatchObject({ __typename: "Image", contentType: "image/png" });
     const served = await fetch(local(png.url));
     expect(served.headers.get("content-type")).toBe("image/png");
-    expect(Buffer.from(await served.arrayBuffer()).equals(defaultBadgePng("logo"))).toBe(true);
+    expect(Buffer.from(await served.arrayBuffer()).equals(samplePng("logo"))).toBe(true);
     const svg = await upload(a.token, Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>'), "a.svg", "image/svg+xml");
     expect(svg).toMatchObject({ contentType: "image/svg+xml" });
     expect((await fetch(local(svg.url))).headers.get("content-security-policy")).toContain("default-src 'none'");
     const fake = await upload(a.token, Buffer.from("GIF89a not really"), "x.png", "image/png");
     expect(fake).toMatchObject({ __typename: "ValidationError", message: "Upload a PNG or an SVG image" });
-    const big = await upload(a.token, Buffer.concat([defaultBadgePng("x"), Buffer.alloc(1024 * 1024 + 1)]), "big.png", "image/png");
+    const big = await upload(a.token, Buffer.concat([samplePng("x"), Buffer.alloc(1024 * 1024 + 1)]), "big.png", "image/png");
     expect(big.__typename).toBe("ValidationError");
   });
 
   it("bake the credential into the template's own PNG, and the PNG alone verifies", async () => {
-    const image = await upload(a.token, defaultBadgePng("mine"), "mine.png", "image/png");
+    const image = await upload(a.token, samplePng("mine"), "mine.png", "image/png");
     const credential = await issueWithImage(image.url);
     const badge = await fetch(local(`${credential.publicUrl}/badge.png`));
     expect(badge.headers.get("content-type")).toBe("image/png");
@@ -164,7 +168,7 @@ describe("images and baked badges", () => {
     expect((await verifyImage(svg, "image/svg+xml")).json.verified).toBe(true);
     const png = Buffer.from(await (await fetch(local(`${credential.publicUrl}/badge.png`))).arrayBuffer());
     expect((await verifyImage(png, "image/png")).json.verified).toBe(true);
-    expect(await verifyImage(defaultBadgePng("plain"), "image/png")).toMatchObject({ status: 422 });
+    expect(await verifyImage(samplePng("plain"), "image/png")).toMatchObject({ status: 422 });
     expect((await verifyImage(Buffer.from("not a png"), "image/png")).status).toBe(400);
   });
 
@@ -198,7 +202,7 @@ describe("images and baked badges", () => {
   });
 
   it("serve an image only under its own tenant", async () => {
-    const image = await upload(a.token, defaultBadgePng("private"), "p.png", "image/png");
+    const image = await upload(a.token, samplePng("private"), "p.png", "image/png");
     const other = image.url.replace(a.tenantId, b.tenantId);
     expect((await fetch(local(other))).status).toBe(404);
   });

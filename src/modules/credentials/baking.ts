@@ -2,9 +2,8 @@
 // PNG: an iTXt chunk with keyword "openbadgecredential" before IEND (OB 3.0 §5.3.1). SVG: an
 // <openbadges:credential> element holding the JSON in CDATA, in the OB 3.0 namespace (§5.3.2), written
 // and read through a real XML parser so that comments, CDATA and DOCTYPEs cannot fool it.
-import { crc32, deflateSync } from "node:zlib";
+import { crc32 } from "node:zlib";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
-import { escapeHtml } from "../../lib/html.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const KEYWORD = "openbadgecredential";
@@ -162,38 +161,4 @@ export function unbakeSvg(svg: string): string | null {
     if (node.nodeType === TEXT_NODE || node.nodeType === CDATA_SECTION_NODE) text += (node as unknown as { data: string }).data;
   }
   return text.trim() || null;
-}
-
-/** A plain 256×256 PNG in the issuer's colour, for templates without an image of their own. */
-export function defaultBadgePng(seed: string): Buffer {
-  const size = 256;
-  const hue = [...seed].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7);
-  const [r, g, b] = hslToRgb(hue / 360, 0.55, 0.45);
-  const row = Buffer.alloc(1 + size * 3);
-  for (let x = 0; x < size; x++) row.set([r, g, b], 1 + x * 3);
-  const raw = Buffer.alloc(row.length * size);
-  for (let y = 0; y < size; y++) {
-    const cx = 128, cy = 128, rr = 120;
-    const line = Buffer.from(row);
-    for (let x = 0; x < size; x++) if ((x - cx) ** 2 + (y - cy) ** 2 > rr * rr) line.set([255, 255, 255], 1 + x * 3);
-    line.copy(raw, y * row.length);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(size, 0);
-  ihdr.writeUInt32BE(size, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([PNG_SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
-}
-
-export function defaultBadgeSvg(name: string, issuer: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 256 256"><circle cx="128" cy="128" r="120" fill="#1d4ed8"/><text x="128" y="124" fill="#fff" font-family="sans-serif" font-size="18" text-anchor="middle">${escapeHtml(name.slice(0, 28))}</text><text x="128" y="150" fill="#dbeafe" font-family="sans-serif" font-size="12" text-anchor="middle">${escapeHtml(issuer.slice(0, 36))}</text></svg>`;
-}
-
-function hslToRgb(h: number, s: number, l: number): [number, number, number] {
-  const f = (n: number) => {
-    const k = (n + h * 12) % 12;
-    const a = s * Math.min(l, 1 - l);
-    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
-  };
-  return [f(0), f(8), f(4)];
 }

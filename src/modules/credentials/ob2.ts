@@ -2,10 +2,10 @@
 // credential), its BadgeClass (one per template version) and the Issuer, each at a stable URL and
 // linked to the others. The recipient is the same salted hash the 3.0 credential carries.
 import type { PublicContext, PublicCredential } from "./public.js";
-import { loadIssuer } from "./public.js";
+import { generatedBadgeInput, loadIssuer } from "./public.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
 import { achievementJson, alignmentFields, urls, type AchievementContent, type AlignmentData } from "./document.js";
-import { defaultBadgePng } from "./baking.js";
+import { badgeDesignPng } from "./badge-design.js";
 
 const OB2 = "https://w3id.org/openbadges/v2";
 
@@ -61,15 +61,23 @@ export function ob3Achievement(p: PublicContext, tenantId: string, templateId: s
   };
 }
 
-export function ob2BadgeClass(p: PublicContext, tenantId: string, templateId: string, version: number, a: AchievementRow) {
+/**
+ * The OB 2.0 BadgeClass of a template version. Without an image of its own, its image is the generated
+ * badge (badge-design.ts) as a 256-pixel PNG data URI: the design badge.png shows, unbaked.
+ */
+export async function ob2BadgeClass(p: PublicContext, tenantId: string, templateId: string, version: number, a: AchievementRow) {
   const achievementUrl = urls.achievement(p.settings.publicUrl, tenantId, templateId, version);
+  const generated = async () => {
+    const profile = (await loadIssuer(p, tenantId))?.profile;
+    return badgeDesignPng(await generatedBadgeInput(p, tenantId, templateId, a.name, { name: profile?.name, imageUrl: profile?.imageUrl }), 256);
+  };
   return {
     "@context": OB2,
     type: "BadgeClass",
     id: ob2Urls.badgeClass(achievementUrl),
     name: a.name,
     description: a.description,
-    image: a.imageUrl ?? `data:image/png;base64,${defaultBadgePng(a.name).toString("base64")}`,
+    image: a.imageUrl ?? `data:image/png;base64,${(await generated()).toString("base64")}`,
     criteria: { ...(a.criteriaUrl ? { id: a.criteriaUrl } : {}), ...(a.criteriaNarrative ? { narrative: a.criteriaNarrative } : {}) },
     issuer: ob2Urls.issuer(p.settings.publicUrl, tenantId),
     ...(a.tags.length ? { tags: a.tags } : {}),

@@ -8,7 +8,9 @@ import { didDocument, issuerDid, publishedProfile, type ProfileRow, type PublicK
 import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
 import { urls } from "./document.js";
 import { encodeList } from "./status-lists.js";
-import { bakePng, bakeSvg, defaultBadgePng, defaultBadgeSvg, SvgError } from "./baking.js";
+import { bakePng, bakeSvg, SvgError } from "./baking.js";
+import { badgeDesignPng, badgeDesignSvg, badgeIcon, type BadgeDesignInput } from "./badge-design.js";
+import { pngDimensions, RasterError, svgToPng } from "../../lib/raster.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
 import { isChildNow } from "../privacy/processing.js";
@@ -154,26 +156,72 @@ export async function loadImage(p: PublicContext, tenantId: string, imageId: str
   return row ? { contentType: row.content_type, bytes: Buffer.from(row.bytes), sha256: row.sha256 } : null;
 }
 
-/** The credential baked into its badge image: the template's own image when we store it, else a default. */
+const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+/** The id of an image this tenant uploaded to us, from its public URL (imageUrl in images/service.ts), or null. */
+function ownImageId(p: PublicContext, tenantId: string, url: unknown): string | null {
+  const prefix = `${p.settings.publicUrl}/images/${tenantId}/`;
+  return typeof url === "string" && url.startsWith(prefix) && new RegExp(`^${UUID}$`).test(url.slice(prefix.length)) ? url.slice(prefix.length) : null;
+}
+
+/**
+ * What the generated badge of a template shows: its name, the issuer's name, and the issuer's logo as
+ * the icon when the logo is an image the tenant uploaded to us (any other URL is never fetched).
+ */
+export async function generatedBadgeInput(p: PublicContext, tenantId: string, templateId: string, name: string, issuer: { name?: unknown; imageUrl?: unknown }): Promise<BadgeDesignInput> {
+  const logoId = ownImageId(p, tenantId, issuer.imageUrl);
+  const logo = logoId ? await loadImage(p, tenantId, logoId) : null;
+  return { name, issuerName: typeof issuer.name === "string" ? issuer.name : "", tenantId, templateId, icon: logo ? badgeIcon(logo.bytes, logo.contentType) : null };
+}
+
+/**
+ * The credential baked into its badge image (OB 3.0 §5.3): the template's own image when we store it
+ * (an SVG is rasterised for the PNG, a PNG wrapped for the SVG), else the generated design
+ * (badge-design.ts) of its achievement.
+ */
 export async function bakedBadge(p: PublicContext, tenantId: string, credentialId: string, format: "png" | "svg") {
   const credential = await loadCredential(p, tenantId, credentialId);
   if (!credential) return null;
   const vc = credential.document as Record<string, any>;
   const json = JSON.stringify(vc);
-  const imageId = /\/images\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/.exec(String(vc.credentialSubject?.achievement?.image?.id ?? ""));
-  const image = imageId && imageId[1] === tenantId ? await loadImage(p, tenantId, imageId[2]!) : null;
+  const achievement = vc.credentialSubject?.achievement ?? {};
+  const imageId = ownImageId(p, tenantId, achievement.image?.id);
+  const image = imageId ? await loadImage(p, tenantId, imageId) : null;
+  const generated = async () => {
+    const templateId = new RegExp(`/achievements/(${UUID})/v\\d+$`).exec(String(achievement.id ?? ""))?.[1] ?? credentialId;
+    const issuer = vc.issuer ?? {};
+    return generatedBadgeInput(p, tenantId, templateId, String(achievement.name ?? vc.name ?? ""), { name: issuer.name, imageUrl: issuer.image?.id ?? issuer.image });
+  };
   if (format === "png") {
-    const base = image?.contentType === "image/png" ? image.bytes : defaultBadgePng(String(vc.issuer?.name ?? tenantId));
+    const base = image && uploadedAsPng(image) || badgeDesignPng(await generated());
     return { contentType: "image/png", body: bakePng(base, json) };
   }
-  const fallback = () => defaultBadgeSvg(String(vc.name ?? "Badge"), String(vc.issuer?.name ?? ""));
-  const base = image?.contentType === "image/svg+xml" ? image.bytes.toString("utf8") : fallback();
+  const base = image?.contentType === "image/svg+xml" ? image.bytes.toString("utf8") : (image && pngAsSvg(image.bytes)) || badgeDesignSvg(await generated());
   let baked: string;
   try {
     baked = bakeSvg(base, json);
   } catch (error) {
     if (!(error instanceof SvgError)) throw error;
-    baked = bakeSvg(fallback(), json); // an SVG stored before uploads were parsed, which XML cannot read
+    baked = bakeSvg(badgeDesignSvg(await generated()), json); // an SVG stored before uploads were parsed, which XML cannot read
   }
   return { contentType: "image/svg+xml", body: Buffer.from(baked, "utf8") };
+}
+
+/** An uploaded badge image as a PNG: itself, or an SVG rasterised at 512 pixels wide; null if it cannot be. */
+function uploadedAsPng(image: { contentType: string; bytes: Buffer }): Buffer | null {
+  if (image.contentType === "image/png") return image.bytes;
+  try {
+    return svgToPng(image.bytes.toString("utf8"), { width: 512 });
+  } catch (error) {
+    if (error instanceof RasterError) return null;
+    throw error;
+  }
+}
+
+/** An uploaded PNG as an SVG showing it at its own size (so badge.svg shows what badge.png does), or null. */
+function pngAsSvg(png: Buffer): string | null {
+  const size = pngDimensions(png);
+  if (!size) return null;
+  const { width, height } = size;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><image width="${width}" height="${height}" href="data:image/png;base64,${png.toString("base64")}"/></svg>`;
 }
