@@ -9,7 +9,7 @@
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
-//   POST /verify                              a verification report for a credential (JSON body)
+//   POST /verify                              a verification report for a credential (JSON, PNG/SVG badge or PDF body)
 //   GET  /verify                              the verify page
 // Views, downloads and verifications of our credentials are handed to the engagement buffer; the
 // tracking endpoints themselves (pixel, clicks, shares, claims) live in modules/engagement/routes.ts.
@@ -29,6 +29,7 @@ import {
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
+import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
@@ -86,9 +87,14 @@ async function sendMissing(ctx: PublicContext, req: IncomingMessage, res: Server
   } else fail(req, res, NOT_FOUND);
 }
 
-/** A credential as JSON, or baked into a PNG or SVG badge. */
+/**
+ * A credential as JSON, baked into a PNG or SVG badge, or attached to a PDF (a certificate: exactly one
+ * Verifiable Credential attachment, credentials/pdf-attachment.ts). Not an image or PDF it says it is: 400;
+ * none or several credentials in it: 422; a body (or a PDF attachment inflated) over `limit` bytes: 413.
+ */
 async function readCredential(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = String(req.headers["content-type"] ?? "");
+  if (/^application\/pdf\b/i.test(type)) return credentialFromPdf(await readBody(req, limit), limit);
   if (!/^image\/(png|svg\+xml)/.test(type)) return readJson(req, limit);
   const bytes = await readBody(req, limit);
   let text: string | null;
@@ -234,7 +240,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
     } catch (error) {
       const status = (error as { status?: number }).status;
       if ((error as NodeJS.ErrnoException).code === "ECONNRESET" || res.destroyed) res.destroy(); // the client hung up
-      else if (status) fail(req, res, { status, code: codeForStatus(status), message: (error as Error).message });
+      else if (status) fail(req, res, { status, code: error instanceof PdfCredentialError ? error.code : codeForStatus(status), message: (error as Error).message });
       else {
         console.error("public route failed", error);
         fail(req, res, { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side" });
