@@ -169,22 +169,40 @@ export function claimPage(credential: PublicCredential, token: string): Page {
   <div class="actions"><button class="primary" type="submit" id="claim">Claim your credential</button></div></form>`);
 }
 
+/**
+ * The verify page: paste a credential's JSON, or choose or drop its file anywhere on the page: JSON, a
+ * badge image with the credential baked in (PNG, SVG) or a certificate PDF with it attached. Files go
+ * to POST /verify as they are, with their own content type.
+ */
 export function verifyPage(): Page {
   return page("Verify a credential", (nonce) => `
   <h1>Verify a credential</h1>
-  <p>Paste an Open Badges 3.0 credential (JSON), or choose its file. We check its signature, issuer, status, dates and schema, using only what can be resolved without trusting anyone.</p>
+  <p>Paste an Open Badges 3.0 credential (JSON), or choose or drop its file: the JSON, a badge image (PNG or SVG) or a certificate PDF that carries it. We check its signature, issuer, status, dates and schema, using only what can be resolved without trusting anyone.</p>
   <form id="form"><textarea id="input" aria-label="Credential JSON" placeholder='{"@context": [...], ...}'></textarea>
-  <p><input type="file" id="file" accept=".json,application/json,application/ld+json"></p>
+  <p class="drop" id="drop"><label for="file">Choose a file</label> <input type="file" id="file" accept=".json,.jsonld,.pdf,.png,.svg,application/json,application/ld+json,application/pdf,image/png,image/svg+xml"> or drop it here</p>
   <div class="actions"><button class="primary" type="submit">Verify</button></div></form>
   <div id="verify-result" data-testid="verify-result" aria-live="polite"></div>
   <script nonce="${nonce}">
     ${VERIFY_SCRIPT}
-    document.getElementById("file").addEventListener("change", async (e) => { document.getElementById("input").value = await e.target.files[0].text(); });
+    const target = document.getElementById("verify-result");
+    const input = document.getElementById("input");
+    // JSON goes into the box to be read first; anything else is sent as it is.
+    async function take(file) {
+      if (!file) return;
+      if (/json$/i.test(file.type) || /\\.json(ld)?$/i.test(file.name)) { input.value = await file.text(); return; }
+      input.value = "";
+      laurelVerifyFile(file, target);
+    }
+    document.getElementById("file").addEventListener("change", (e) => take(e.target.files[0]));
+    document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
+    document.addEventListener("dragleave", () => document.body.classList.remove("dragging"));
+    document.addEventListener("drop", (e) => { e.preventDefault(); document.body.classList.remove("dragging"); take(e.dataTransfer.files[0]); });
     document.getElementById("form").addEventListener("submit", (e) => {
       e.preventDefault();
-      const target = document.getElementById("verify-result");
+      const file = document.getElementById("file").files[0];
+      if (!input.value.trim() && file) return take(file);
       let credential;
-      try { credential = JSON.parse(document.getElementById("input").value); } catch { target.textContent = "That is not JSON."; return; }
+      try { credential = JSON.parse(input.value); } catch { target.textContent = "That is not JSON."; return; }
       laurelVerify(credential, target);
     });
   </script>`);
