@@ -12,6 +12,7 @@ import { DOMParser } from "@xmldom/xmldom";
 import { PDFArray, PDFDict, PDFDocument, PDFName, PDFRawStream, PDFRef, PDFString, PDFHexString, type PDFObject } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.js";
+import { launchBrowser, shot } from "../helpers/browser.js";
 import { hit, tenantWithTemplate, type EngagementTenant, type Issued } from "../engagement/setup.js";
 
 const run = promisify(execFile);
@@ -191,4 +192,24 @@ describe("POST /verify with a PDF", () => {
     expect(status).toBe(413);
     expect(json.error.message).toMatch(/attachment "credential\.json" exceeds/);
   });
+});
+
+describe("the verify page", () => {
+  it("verifies a certificate PDF a person chooses, and says why a PDF without one is refused", async () => {
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await tab.goto(`${app.server.url}/verify`);
+      await tab.setInputFiles("#file", { name: "certificate.pdf", mimeType: "application/pdf", buffer: pdf });
+      await tab.waitForSelector("[data-verified]");
+      expect(await tab.getAttribute("[data-verified]", "data-verified")).toBe("true");
+      await shot(tab, "verify-page-pdf");
+      const empty = await PDFDocument.create();
+      empty.addPage();
+      await tab.setInputFiles("#file", { name: "empty.pdf", mimeType: "application/pdf", buffer: Buffer.from(await empty.save()) });
+      await tab.waitForFunction(() => /no Verifiable Credential attachment/.test(document.getElementById("verify-result")!.textContent ?? ""));
+    } finally {
+      await browser.close();
+    }
+  }, 30_000);
 });
