@@ -1,6 +1,7 @@
 // The share preview of a credential (Open Graph / Twitter card image): 1200×630 pixels, the badge on
 // the left, the achievement, its holder and its issuer on the right. Composed as SVG with the text as
 // glyph outlines (lib/text-layout/svg.ts: any script, shaped, no system fonts) and rasterised by resvg.
+import { createHash } from "node:crypto";
 import { layoutText, type TextBlock } from "../lib/text-layout/layout.js";
 import { svgText } from "../lib/text-layout/svg.js";
 import { svgToPng } from "../lib/raster.js";
@@ -32,10 +33,24 @@ const TEXT = { x: 530, width: 600 };
  * Renders the share preview: `badgePng` (a PNG, drawn inside a 400×400 square, aspect kept) beside the
  * title (bold, up to 3 lines, shrunk then cut with "…"), "Awarded to <name>", the issuer and, when
  * given, the status. Text lines are centred vertically as a block. Returns a PNG of exactly
- * PREVIEW_WIDTH × PREVIEW_HEIGHT pixels (the SVG's user units are pixels).
+ * PREVIEW_WIDTH × PREVIEW_HEIGHT pixels (the SVG's user units are pixels). The last 200 distinct
+ * previews (by facts and badge bytes) are kept in memory.
  * @throws RasterError (lib/raster.ts) when the badge is not embeddable (never for a PNG).
  */
 export function previewPng(facts: PreviewFacts, badgePng: Buffer): Buffer {
+  // A render costs ~0.1-0.7 s of CPU, and a shared link is fetched by every network's scraper at once.
+  const key = createHash("sha256").update(JSON.stringify(facts)).update(badgePng).digest("base64");
+  const cached = rendered.get(key);
+  if (cached) return cached;
+  const png = render(facts, badgePng);
+  if (rendered.size >= 200) rendered.delete(rendered.keys().next().value!);
+  rendered.set(key, png);
+  return png;
+}
+
+const rendered = new Map<string, Buffer>();
+
+function render(facts: PreviewFacts, badgePng: Buffer): Buffer {
   const locale = facts.locale ?? "en";
   const blocks: [TextBlock, string, number][] = [];
   const add = (text: string, fill: string, gapAfter: number, o: { size: number; minSize: number; maxLines: number; weight?: "bold" }) =>
