@@ -21,7 +21,11 @@ export interface Page {
 /** The languages our own page texts are written in. */
 export type PageLanguage = "en" | "fr";
 
-export function page(title: string, body: (nonce: string) => string, options: { lang?: PageLanguage } = {}): Page {
+/**
+ * A page: `title` (escaped), the shared styles, and `body(nonce)`. `options.head` is markup added at the
+ * end of <head> (meta tags, page styles): trusted, so its caller escapes what it interpolates.
+ */
+export function page(title: string, body: (nonce: string) => string, options: { lang?: PageLanguage; head?: string } = {}): Page {
   const nonce = randomBytes(16).toString("base64");
   const html = `<!doctype html>
 <html lang="${options.lang ?? "en"}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,7 +45,7 @@ export function page(title: string, body: (nonce: string) => string, options: { 
   .field input{font:inherit;width:100%;max-width:420px;box-sizing:border-box;padding:8px 10px;border:1px solid #bbb;border-radius:8px}
   #verify-result{margin-top:16px} #verify-result li.ok::marker{content:"✓ "} #verify-result li.fail::marker{content:"✗ "}
   textarea{width:100%;min-height:200px;font-family:ui-monospace,monospace}
-</style></head><body><main>${body(nonce)}</main></body></html>`;
+</style>${options.head ?? ""}</head><body><main>${body(nonce)}</main></body></html>`;
   const csp = `default-src 'none'; img-src * data:; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
   return { html, csp };
 }

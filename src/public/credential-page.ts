@@ -5,6 +5,7 @@ import type { PublicCredential } from "../modules/credentials/public.js";
 import { escapeHtml, jsonForScript, page, VERIFY_SCRIPT, type Page } from "./html.js";
 import { calendarDay, formatDay, representable } from "../lib/calendar.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
+import { PREVIEW_HEIGHT, PREVIEW_WIDTH } from "./preview-image.js";
 
 interface Achievement {
   name?: string;
@@ -109,23 +110,90 @@ export function privacyAskUrl(certUrl: string): string {
   return certUrl.replace(/\/issuers\/([0-9a-f-]{36})\/credentials\/([0-9a-f-]{36})$/, "/privacy/ask/$1/$2");
 }
 
+/** Styles of the credential and verify pages: the badge first and large, one column on a phone. */
+const PAGE_STYLE = `<style>
+  main{overflow-wrap:anywhere}
+  .hero{display:flex;gap:28px;align-items:center;margin-bottom:8px}
+  .hero .badge{flex:none;width:200px;height:200px;float:none;margin:0;object-fit:contain}
+  .hero .titles{min-width:0}
+  body.dragging main{outline:3px dashed #1d4ed8;outline-offset:-8px}
+  @media (max-width:600px){
+    main{margin:0;border-radius:0;padding:20px 16px;box-shadow:none}
+    .hero{flex-direction:column;align-items:center;text-align:center;gap:12px}
+    .hero .badge{width:min(240px,70vw);height:min(240px,70vw)}
+    h1{font-size:1.5rem}
+    .actions a,.actions button{flex:1 1 auto;text-align:center}
+  }
+</style>`;
+
+/** At most `max` characters (code points), cut at a space when one is near, with "…". */
+function clip(text: string, max: number): string {
+  const chars = [...text.replace(/\s+/g, " ").trim()];
+  if (chars.length <= max) return chars.join("");
+  const cut = chars.slice(0, max - 1).join("");
+  const space = cut.lastIndexOf(" ");
+  return `${space > max * 0.6 ? cut.slice(0, space) : cut}…`;
+}
+
 /**
- * The credential's page. For a child's credential (`child`), no LinkedIn, X or Facebook buttons: a child's
- * credential is never offered to social networks; verifying, downloading and the holder's rights stay.
+ * The Open Graph (https://ogp.me) and Twitter card tags of a credential's page: its title, a line on
+ * whom it recognises and who issued it (its status first when it is not valid), and the 1200×630
+ * preview image (preview.png beside the page). Only what the page itself shows. Absolute URLs, from
+ * `pageUrl`: scrapers do not resolve relative ones.
  */
-export function credentialPage(credential: PublicCredential, credentialId: string, options: { child?: boolean } = {}): Page {
+export function shareTags(credential: PublicCredential, pageUrl: string): string {
+  const { vc, achievement, issuer, name } = describe(credential);
+  const status = statusLabel(credential);
+  const holder = recipientNameOf(vc);
+  const about = [holder ? `Awarded to ${holder}` : "Awarded", issuer.name ? ` by ${issuer.name}` : ""].join("");
+  const detail = String(vc.description ?? achievement.description ?? "");
+  const description = clip(`${status.tone === "valid" ? "" : `${status.text}. `}${about}.${detail ? ` ${detail}` : ""}`, 200);
+  const image = `${pageUrl}/preview.png`;
+  const alt = clip(`${name}${holder ? `, awarded to ${holder}` : ""}${issuer.name ? ` by ${issuer.name}` : ""}`, 400);
+  const meta = (attr: "property" | "name", key: string, value: string) => `<meta ${attr}="${key}" content="${escapeHtml(value)}">`;
+  return [
+    `<link rel="canonical" href="${escapeHtml(pageUrl)}">`,
+    meta("property", "og:type", "website"),
+    meta("property", "og:title", clip(name, 200)),
+    meta("property", "og:description", description),
+    meta("property", "og:url", pageUrl),
+    ...(issuer.name ? [meta("property", "og:site_name", clip(issuer.name, 100))] : []),
+    meta("property", "og:image", image),
+    meta("property", "og:image:type", "image/png"),
+    meta("property", "og:image:width", String(PREVIEW_WIDTH)),
+    meta("property", "og:image:height", String(PREVIEW_HEIGHT)),
+    meta("property", "og:image:alt", alt),
+    meta("name", "twitter:card", "summary_large_image"),
+    meta("name", "twitter:title", clip(name, 70)),
+    meta("name", "twitter:description", description),
+    meta("name", "twitter:image", image),
+    meta("name", "twitter:image:alt", alt),
+  ].join("\n");
+}
+
+/**
+ * The credential's page, at `options.pageUrl` (absolute; default the credential's id). It shows the
+ * badge (badge.png, the credential baked in) first and large. For a child's credential (`child`), no
+ * LinkedIn, X or Facebook buttons and no Open Graph or Twitter tags: a child's credential is never
+ * offered to social networks; verifying, downloading and the holder's rights stay.
+ */
+export function credentialPage(credential: PublicCredential, credentialId: string, options: { child?: boolean; pageUrl?: string } = {}): Page {
   const { vc, achievement, issuer, name, issued, expires, certUrl } = describe(credential);
   const status = statusLabel(credential);
-  const image = achievement.image?.id;
   // The holder's name as the signed credential states it (also in the credential JSON on this page).
   const holder = recipientNameOf(vc);
   // Share links go through our own endpoint (relative to this page), which counts them and redirects.
   const via = (network: ShareNetwork) => `${escapeHtml(credentialId)}/share/${network}`;
+  const head = `${PAGE_STYLE}${options.child ? "" : shareTags(credential, options.pageUrl ?? certUrl)}`;
   return page(`${name} · ${issuer.name ?? "Credential"}`, (nonce) => `
-  ${image ? `<img class="badge" src="${escapeHtml(image)}" alt="${escapeHtml(achievement.name ?? name)}">` : ""}
+  <div class="hero">
+  <img class="badge" data-testid="badge" src="${escapeHtml(credentialId)}/badge.png?view=page" width="200" height="200" alt="${escapeHtml(achievement.name ?? name)}">
+  <div class="titles">
   <p class="issuer" data-testid="issuer">Issued by <strong>${isolated(issuer.name ?? "")}</strong>${issuer.url ? ` · <a href="${escapeHtml(issuer.url)}" rel="noopener">${escapeHtml(issuer.url)}</a>` : ""}</p>
   <h1 data-testid="name" dir="auto">${escapeHtml(name)}</h1>
   ${holder ? `<p class="holder">Awarded to <strong data-testid="holder">${isolated(holder)}</strong></p>` : ""}
+  </div>
+  </div>
   <p><span class="status ${status.tone}" data-testid="status">${status.text}</span></p>
   <p dir="auto" data-testid="description">${withIsolated(String(vc.description ?? achievement.description ?? ""), holder)}</p>
   ${achievement.criteria?.narrative ? `<p class="muted"><strong>Criteria:</strong> ${escapeHtml(achievement.criteria.narrative)}</p>` : ""}
@@ -156,7 +224,7 @@ export function credentialPage(credential: PublicCredential, credentialId: strin
       try { await navigator.clipboard.writeText(${jsonForScript(certUrl)}); button.textContent = "Link copied"; }
       catch { window.prompt("Copy this link", ${jsonForScript(certUrl)}); }
     });
-  </script>`);
+  </script>`, { head });
 }
 
 /** The claim link's landing page: claiming is a POST from its button, so mail scanners never claim. */
@@ -169,23 +237,41 @@ export function claimPage(credential: PublicCredential, token: string): Page {
   <div class="actions"><button class="primary" type="submit" id="claim">Claim your credential</button></div></form>`);
 }
 
+/**
+ * The verify page: paste a credential's JSON, or choose or drop its file anywhere on the page: JSON, a
+ * badge image with the credential baked in (PNG, SVG) or a certificate PDF with it attached. Files go
+ * to POST /verify as they are, with their own content type.
+ */
 export function verifyPage(): Page {
   return page("Verify a credential", (nonce) => `
   <h1>Verify a credential</h1>
-  <p>Paste an Open Badges 3.0 credential (JSON), or choose its file. We check its signature, issuer, status, dates and schema, using only what can be resolved without trusting anyone.</p>
+  <p>Paste an Open Badges 3.0 credential (JSON), or choose or drop its file: the JSON, a badge image (PNG or SVG) or a certificate PDF that carries it. We check its signature, issuer, status, dates and schema, using only what can be resolved without trusting anyone.</p>
   <form id="form"><textarea id="input" aria-label="Credential JSON" placeholder='{"@context": [...], ...}'></textarea>
-  <p><input type="file" id="file" accept=".json,application/json,application/ld+json"></p>
+  <p class="drop" id="drop"><label for="file">Or choose its file (JSON, PNG, SVG or PDF), or drop it anywhere on this page:</label><br><input type="file" id="file" accept=".json,.jsonld,.pdf,.png,.svg,application/json,application/ld+json,application/pdf,image/png,image/svg+xml"></p>
   <div class="actions"><button class="primary" type="submit">Verify</button></div></form>
   <div id="verify-result" data-testid="verify-result" aria-live="polite"></div>
   <script nonce="${nonce}">
     ${VERIFY_SCRIPT}
-    document.getElementById("file").addEventListener("change", async (e) => { document.getElementById("input").value = await e.target.files[0].text(); });
+    const target = document.getElementById("verify-result");
+    const input = document.getElementById("input");
+    // JSON goes into the box to be read first; anything else is sent as it is.
+    async function take(file) {
+      if (!file) return;
+      if (/json$/i.test(file.type) || /\\.json(ld)?$/i.test(file.name)) { input.value = await file.text(); return; }
+      input.value = "";
+      laurelVerifyFile(file, target);
+    }
+    document.getElementById("file").addEventListener("change", (e) => take(e.target.files[0]));
+    document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
+    document.addEventListener("dragleave", () => document.body.classList.remove("dragging"));
+    document.addEventListener("drop", (e) => { e.preventDefault(); document.body.classList.remove("dragging"); take(e.dataTransfer.files[0]); });
     document.getElementById("form").addEventListener("submit", (e) => {
       e.preventDefault();
-      const target = document.getElementById("verify-result");
+      const file = document.getElementById("file").files[0];
+      if (!input.value.trim() && file) return take(file);
       let credential;
-      try { credential = JSON.parse(document.getElementById("input").value); } catch { target.textContent = "That is not JSON."; return; }
+      try { credential = JSON.parse(input.value); } catch { target.textContent = "That is not JSON."; return; }
       laurelVerify(credential, target);
     });
-  </script>`);
+  </script>`, { head: PAGE_STYLE });
 }

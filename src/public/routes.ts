@@ -4,12 +4,13 @@
 //   GET  /issuers/:tenant/credentials/:id     the signed credential (JSON), or its page for browsers
 //   GET  /issuers/:tenant/status/:list        the signed BitstringStatusListCredential
 //   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
+//   GET  /issuers/:tenant/credentials/:id/preview.png  its 1200×630 share preview (Open Graph image; 404 for a child's)
 //   GET  /issuers/:tenant/credentials/:id/certificate.pdf a printable certificate, the credential attached
 //                                             (422 UNPRINTABLE_TEXT when a text has characters no font we embed draws)
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
-//   POST /verify                              a verification report for a credential (JSON body)
+//   POST /verify                              a verification report for a credential (JSON, PNG/SVG badge or PDF body)
 //   GET  /verify                              the verify page
 // Views, downloads and verifications of our credentials are handed to the engagement buffer; the
 // tracking endpoints themselves (pixel, clicks, shares, claims) live in modules/engagement/routes.ts.
@@ -29,6 +30,7 @@ import {
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
+import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
@@ -37,7 +39,8 @@ import { createRateLimiter } from "../lib/rate-limit.js";
 import { readBody } from "../lib/read-body.js";
 import { createEngagementRoutes, requestFacts, withFacts } from "../modules/engagement/routes.js";
 import type { EngagementInput, EngagementRecorder } from "../modules/engagement/ingest.js";
-import { credentialPage, verifyPage } from "./credential-page.js";
+import { credentialPage, statusLabel, verifyPage } from "./credential-page.js";
+import { previewPng } from "./preview-image.js";
 import { sendPage } from "./html.js";
 import { acceptsHtml, codeForStatus, refuse, type Refusal } from "../lib/http-answers.js";
 
@@ -49,6 +52,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.pdf$`), "certificate"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/preview\\.png$`), "preview"],
   [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
   [new RegExp(`^/issuers/(${UUID})/ob2$`), "ob2-issuer"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/ob2$`), "ob2-assertion"],
@@ -86,9 +90,14 @@ async function sendMissing(ctx: PublicContext, req: IncomingMessage, res: Server
   } else fail(req, res, NOT_FOUND);
 }
 
-/** A credential as JSON, or baked into a PNG or SVG badge. */
+/**
+ * A credential as JSON, baked into a PNG or SVG badge, or attached to a PDF (a certificate: exactly one
+ * Verifiable Credential attachment, credentials/pdf-attachment.ts). Not an image or PDF it says it is: 400;
+ * none or several credentials in it: 422; a body (or a PDF attachment inflated) over `limit` bytes: 413.
+ */
 async function readCredential(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = String(req.headers["content-type"] ?? "");
+  if (/^application\/pdf\b/i.test(type)) return credentialFromPdf(await readBody(req, limit), limit);
   if (!/^image\/(png|svg\+xml)/.test(type)) return readJson(req, limit);
   const bytes = await readBody(req, limit);
   let text: string | null;
@@ -163,7 +172,8 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
       else if (name === "credential") {
         const credential = await loadCredential(ctx, a!, b!);
         if (credential && wantsHtml) {
-          sendPage(res, credentialPage(credential, b!, { child: await holderIsChild(ctx, a!, b!) }));
+          const pageUrl = `${app.config.publicUrl}/issuers/${a}/credentials/${b}`;
+          sendPage(res, credentialPage(credential, b!, { child: await holderIsChild(ctx, a!, b!), pageUrl }));
           track(req, { tenantId: a!, credentialId: b!, type: "page_viewed", channel: "web" });
           return true;
         }
@@ -203,6 +213,26 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         }
         return true;
       }
+      else if (name === "preview") {
+        const credential = await loadCredential(ctx, a!, b!);
+        // A child's credential is never offered to social networks: no preview made for them either.
+        if (!credential) await sendMissing(ctx, req, res, a!, b!);
+        else if (await holderIsChild(ctx, a!, b!)) fail(req, res, NOT_FOUND);
+        else {
+          const badge = (await bakedBadge(ctx, a!, b!, "png"))!;
+          const vc = credential.document as Record<string, any>;
+          const status = statusLabel(credential);
+          const png = previewPng({
+            title: String(vc.credentialSubject?.achievement?.name ?? vc.name ?? "Credential"),
+            recipientName: recipientNameOf(vc),
+            issuerName: String(vc.issuer?.name ?? ""),
+            statusText: status.tone === "valid" ? null : status.text,
+          }, badge.body);
+          res.writeHead(200, { "content-type": "image/png", "x-content-type-options": "nosniff", "cache-control": "public, max-age=300", "access-control-allow-origin": "*" });
+          res.end(png);
+        }
+        return true;
+      }
       else if (name === "badge" || name === "image") {
         const file = name === "badge" ? await bakedBadge(ctx, a!, b!, c as "png" | "svg") : await loadImage(ctx, a!, b!).then((i) => i && { contentType: i.contentType, body: i.bytes });
         if (!file) await (name === "badge" ? sendMissing(ctx, req, res, a!, b!) : fail(req, res, NOT_FOUND));
@@ -215,7 +245,8 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
             ...(name === "badge" ? { "content-disposition": `inline; filename="badge-${b}.${c}"` } : {}),
           });
           res.end(file.body);
-          if (name === "badge") track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: c as "png" | "svg", channel: "web" });
+          // The page's own <img> (?view=page) shows the badge: a view, not a download.
+          if (name === "badge" && !/[?&]view=/.test(req.url ?? "")) track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: c as "png" | "svg", channel: "web" });
         }
         return true;
       } else {
@@ -234,7 +265,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
     } catch (error) {
       const status = (error as { status?: number }).status;
       if ((error as NodeJS.ErrnoException).code === "ECONNRESET" || res.destroyed) res.destroy(); // the client hung up
-      else if (status) fail(req, res, { status, code: codeForStatus(status), message: (error as Error).message });
+      else if (status) fail(req, res, { status, code: error instanceof PdfCredentialError ? error.code : codeForStatus(status), message: (error as Error).message });
       else {
         console.error("public route failed", error);
         fail(req, res, { status: 500, code: "INTERNAL_SERVER_ERROR", message: "Something went wrong on our side" });

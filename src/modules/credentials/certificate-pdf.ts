@@ -10,6 +10,7 @@ import { layoutText, type LayoutOptions, type TextBlock } from "../../lib/text-l
 import { drawText } from "../../lib/text-layout/pdf.js";
 import { formatDay } from "../../lib/calendar.js";
 import { ExpectedError } from "../../errors.js";
+import { attachCredential } from "./pdf-attachment.js";
 
 /** A text of the certificate and the characters of it that no embedded face can draw. */
 export interface UnprintableField {
@@ -138,12 +139,7 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
     drawText(doc, mark, { x: 0, y: (doc.page.height - mark.height) / 2, width: doc.page.width, align: "center", actualText: true });
     doc.restore();
   }
-  doc.file(Buffer.from(JSON.stringify(vc, null, 2)), {
-    name: "credential.json",
-    type: "application/ld+json",
-    description: "The signed Open Badges 3.0 Verifiable Credential",
-    hidden: false,
-  });
+  attachCredential(doc, vc);
   doc.end();
   return done;
 }
