@@ -1,20 +1,15 @@
 // Every built-in certificate layout prints a name in any script exactly as written (what pdftotext
 // copies out), in embedded subset fonts, with a QR code that a decoder reads back as the credential's
 // page, drawn as vector squares rather than an image. Set LAUREL_LOOK_DIR to keep each page as a PNG.
-import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
 import { certificatePdf, UnprintableTextError } from "../../src/modules/credentials/certificate-pdf.js";
 import { LAYOUTS, type Layout } from "../../src/modules/designs/design.js";
 import { pdfFonts, pdfText, pdfWords } from "../credentials/pdf-tools.js";
+import { decodeQr, renderPage } from "./qr.js";
 import { SAMPLE_URL, sampleCredential, sampleDesign, samplePng } from "./samples.js";
-
-const run = promisify(execFile);
 
 const LONG_NAME = "Maximiliana Alexandra Konstantinopoulou Wojciechowska von Hohenzollern Sigmaringen ".repeat(3).slice(0, 200).trim();
 const NAMES: Record<string, string> = {
@@ -28,23 +23,11 @@ const NAMES: Record<string, string> = {
   "200 characters": LONG_NAME,
 };
 
-/** The first page rendered by pdftoppm at `dpi`, decoded to RGBA. */
-async function page(pdf: Buffer, dpi = 150): Promise<PNG> {
-  const dir = await mkdtemp(join(tmpdir(), "laurel-design-"));
-  try {
-    await writeFile(join(dir, "c.pdf"), pdf);
-    await run("pdftoppm", ["-png", "-r", String(dpi), "-singlefile", join(dir, "c.pdf"), join(dir, "c")]);
-    return PNG.sync.read(await readFile(join(dir, "c.png")));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 async function keep(name: string, pdf: Buffer) {
   const dir = process.env.LAUREL_LOOK_DIR;
   if (!dir) return;
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, `${name.replace(/[^\w.-]+/g, "_")}.png`), PNG.sync.write(await page(pdf, 60)));
+  await writeFile(join(dir, `${name.replace(/[^\w.-]+/g, "_")}.png`), PNG.sync.write(await renderPage(pdf, 60)));
 }
 
 const render = (layout: Layout, name: string | null, extra = {}) =>
@@ -68,9 +51,7 @@ describe.each(LAYOUTS)("the %s layout", (layout) => {
 
   it("has a QR code that decodes to the credential's page, drawn as vector squares", async () => {
     const pdf = await render(layout, "Ada Lovelace");
-    const png = await page(pdf);
-    const code = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
-    expect(code?.data).toBe(SAMPLE_URL);
+    expect(await decodeQr(pdf)).toBe(SAMPLE_URL);
     // The design has SVG images only (vector too): a bitmap in the file would be the QR code.
     expect(pdf.toString("latin1")).not.toMatch(/\/Subtype \/Image/);
     expect(await pdfText(pdf)).toContain(`Verify at ${SAMPLE_URL.replace("https://", "")}`);
