@@ -21,6 +21,7 @@ import "./modules/privacy/schema.js";
 import "./modules/privacy/rectification-schema.js";
 import "./modules/privacy/guardian-schema.js";
 import "./modules/tenant-export/schema.js";
+import "./modules/designs/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -32,6 +32,7 @@ import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
 import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
+import { designForCredential } from "../modules/designs/public.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
 import { tenantOfDid } from "../modules/issuers/identity.js";
@@ -196,7 +197,8 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         else {
           let pdf: Buffer;
           try {
-            pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document) });
+            const design = await designForCredential(ctx, a!, b!);
+            pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document), design });
           } catch (error) {
             if (!(error instanceof UnprintableTextError)) throw error;
             // Never boxes in a signed certificate: say which characters, so the issuer can act.

@@ -104,6 +104,30 @@ export type BulkRowInput = {
   validUntil?: string | null | undefined;
 };
 
+export type CertificateDesignInput = {
+  /** #rrggbb; default: the layout's */
+  accentColor?: string | null | undefined;
+  /** An uploaded image covering the page (behind everything) */
+  backgroundImageId?: string | null | undefined;
+  /** One of classic, modern, minimal */
+  layout: string;
+  /** An uploaded image (PNG or SVG) of the organisation's logo */
+  logoImageId?: string | null | undefined;
+  /** #rrggbb; default: the layout's */
+  primaryColor?: string | null | undefined;
+  /** At most 3 */
+  signatures?: Array<CertificateSignatureInput> | null | undefined;
+};
+
+export type CertificateSignatureInput = {
+  /** An uploaded image (uploadImage) of the signature */
+  imageId?: string | null | undefined;
+  /** 1 to 80 characters */
+  name: string;
+  /** 0 to 120 characters */
+  title: string;
+};
+
 export type ChangeMemberRoleInput = {
   membershipId: string | number;
   role: MemberRole;
@@ -981,6 +1005,54 @@ export type CredentialEngagementQuery = { node:
     | { __typename: 'WebhookEndpoint' }
    | null };
 
+export type CertificateDesignPartsFragment = { layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> };
+
+export type CertificateDesignQueryVariables = Exact<{
+  templateId: string | number;
+}>;
+
+
+export type CertificateDesignQuery = { certificateDesign:
+    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'ValidationError', message: string }
+   };
+
+export type SetCertificateDesignMutationVariables = Exact<{
+  templateId: string | number;
+  design: CertificateDesignInput;
+}>;
+
+
+export type SetCertificateDesignMutation = { setCertificateDesign:
+    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
+    | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
+    | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
+    | { __typename: 'InvalidColorError', field: string, value: string, message: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'TooManySignaturesError', max: number, given: number, message: string }
+    | { __typename: 'UnknownLayoutError', layout: string, layouts: Array<string>, message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
+export type CertificatePreviewQueryVariables = Exact<{
+  templateId: string | number;
+  design?: CertificateDesignInput | null | undefined;
+  recipientName?: string | null | undefined;
+}>;
+
+
+export type CertificatePreviewQuery = { certificatePreview:
+    | { __typename: 'CertificatePreview', contentType: string, dataUrl: string, byteSize: number }
+    | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
+    | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
+    | { __typename: 'InvalidColorError', field: string, value: string, message: string }
+    | { __typename: 'NotFoundError', message: string }
+    | { __typename: 'TooManySignaturesError', max: number, given: number, message: string }
+    | { __typename: 'UnknownLayoutError', layout: string, layouts: Array<string>, message: string }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
+
 export type EngagementSummaryQueryVariables = Exact<{
   from: string;
   to: string;
@@ -1719,6 +1791,21 @@ export const DeliveryRowFieldsFragmentDoc = new TypedDocumentString(`
   suppressed
 }
     `, {"fragmentName":"DeliveryRowFields"}) as unknown as TypedDocumentString<DeliveryRowFieldsFragment, unknown>;
+export const CertificateDesignPartsFragmentDoc = new TypedDocumentString(`
+    fragment CertificateDesignParts on CertificateDesign {
+  layout
+  primaryColor
+  accentColor
+  logoImageId
+  backgroundImageId
+  signatures {
+    imageId
+    name
+    title
+  }
+  isDefault
+}
+    `, {"fragmentName":"CertificateDesignParts"}) as unknown as TypedDocumentString<CertificateDesignPartsFragment, unknown>;
 export const TemplatePartsFragmentDoc = new TypedDocumentString(`
     fragment TemplateParts on Template {
   id
@@ -2839,6 +2926,129 @@ export const CredentialEngagementDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<CredentialEngagementQuery, CredentialEngagementQueryVariables>;
+export const CertificateDesignDocument = new TypedDocumentString(`
+    query CertificateDesign($templateId: ID!) {
+  certificateDesign(templateId: $templateId) {
+    __typename
+    ... on CertificateDesign {
+      ...CertificateDesignParts
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment CertificateDesignParts on CertificateDesign {
+  layout
+  primaryColor
+  accentColor
+  logoImageId
+  backgroundImageId
+  signatures {
+    imageId
+    name
+    title
+  }
+  isDefault
+}`) as unknown as TypedDocumentString<CertificateDesignQuery, CertificateDesignQueryVariables>;
+export const SetCertificateDesignDocument = new TypedDocumentString(`
+    mutation SetCertificateDesign($templateId: ID!, $design: CertificateDesignInput!) {
+  setCertificateDesign(templateId: $templateId, design: $design) {
+    __typename
+    ... on CertificateDesign {
+      ...CertificateDesignParts
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on UnknownLayoutError {
+      layout
+      layouts
+    }
+    ... on InvalidColorError {
+      field
+      value
+    }
+    ... on DesignImageNotFoundError {
+      field
+      imageId
+    }
+    ... on TooManySignaturesError {
+      max
+      given
+    }
+    ... on DesignTextTooLongError {
+      field
+      maxLength
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    fragment CertificateDesignParts on CertificateDesign {
+  layout
+  primaryColor
+  accentColor
+  logoImageId
+  backgroundImageId
+  signatures {
+    imageId
+    name
+    title
+  }
+  isDefault
+}`) as unknown as TypedDocumentString<SetCertificateDesignMutation, SetCertificateDesignMutationVariables>;
+export const CertificatePreviewDocument = new TypedDocumentString(`
+    query CertificatePreview($templateId: ID!, $design: CertificateDesignInput, $recipientName: String) {
+  certificatePreview(
+    templateId: $templateId
+    design: $design
+    recipientName: $recipientName
+  ) {
+    __typename
+    ... on CertificatePreview {
+      contentType
+      dataUrl
+      byteSize
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on UnknownLayoutError {
+      layout
+      layouts
+    }
+    ... on InvalidColorError {
+      field
+      value
+    }
+    ... on DesignImageNotFoundError {
+      field
+      imageId
+    }
+    ... on TooManySignaturesError {
+      max
+      given
+    }
+    ... on DesignTextTooLongError {
+      field
+      maxLength
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<CertificatePreviewQuery, CertificatePreviewQueryVariables>;
 export const EngagementSummaryDocument = new TypedDocumentString(`
     query EngagementSummary($from: DateTime!, $to: DateTime!, $templateId: ID) {
   engagementSummary(from: $from, to: $to, templateId: $templateId) {

@@ -48,7 +48,7 @@ const memberValues = () => [...Object.values(MEMBERS), t.email, "Olive Owner"];
 const DAY = 86_400_000;
 const QUARTER_HOUR = 15 * 60_000;
 const aligned = (ms: number) => JSON.stringify(new Date(Math.floor(ms / QUARTER_HOUR) * QUARTER_HOUR).toISOString());
-const REQUIRED = {
+const REQUIRED: Record<string, string> = {
   from: JSON.stringify(new Date(Date.now() - 30 * DAY).toISOString()),
   to: JSON.stringify(new Date(Date.now() + DAY).toISOString()),
   // The analytics queries: aggregates over the same month.
@@ -76,6 +76,8 @@ beforeAll(async () => {
   });
   if (template.createTemplate.__typename !== "Template") throw new Error(JSON.stringify(template));
   templateId = template.createTemplate.id;
+  // The certificate design queries ask for a template by id.
+  REQUIRED["certificateDesign.templateId"] = REQUIRED["certificatePreview.templateId"] = JSON.stringify(templateId);
   await t.owner.request(ActivateTemplateDocument, { id: templateId });
   const issued = await t.owner.request(IssueCredentialDocument, {
     input: {

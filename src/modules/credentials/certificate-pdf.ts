@@ -6,15 +6,17 @@ import PDFDocument from "pdfkit";
 import type { PublicCredential } from "./public.js";
 import { recipientNameOf } from "./document.js";
 import { statusLabel } from "../../public/credential-page.js";
-import { layoutText, type LayoutOptions, type TextBlock } from "../../lib/text-layout/layout.js";
+import { layoutText } from "../../lib/text-layout/layout.js";
 import { drawText } from "../../lib/text-layout/pdf.js";
 import { formatDay } from "../../lib/calendar.js";
 import { ExpectedError } from "../../errors.js";
 import { attachCredential } from "./pdf-attachment.js";
+import { defaultRenderDesign, type RenderDesign } from "../designs/design.js";
+import { LAYOUT_PLANS, PAGE, type SetText } from "../designs/layouts.js";
 
 /** A text of the certificate and the characters of it that no embedded face can draw. */
 export interface UnprintableField {
-  /** "recipientName", "issuerName", "title", "description", "criteria", "dates" or "footer". */
+  /** "recipientName", "issuerName", "title", "description", "criteria", "dates", "footer" or "signatures.<i>.name|title". */
   field: string;
   /** Each character once, in order of first use, with its code point as "U+0378". */
   characters: { character: string; codePoint: string }[];
@@ -49,18 +51,20 @@ export interface CertificateOptions {
   recipientName?: string | null;
   /** BCP 47 locale for dates, and for the CJK face of ideographs in names (default en-GB). */
   locale?: string;
+  /** The template's design with its images loaded (designs/service.ts renderDesign); default classic. */
+  design?: RenderDesign;
 }
 
-const INK = "#1a1a1a";
-const MUTED = "#555555";
-const ACCENT = "#1f4e79";
-const MARGIN = 72;
+const UUID_AT_END = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 
 /**
- * Renders the certificate of a credential as an A4 landscape PDF: issuer, achievement, the recipient's
- * name (bold, shrunk to fit up to three lines, never cut), description and criteria (cut with "…"
- * past a few lines), dates in `timeZone`, status, a verification pointer to `verifyUrl`, and the
- * signed credential attached as credential.json (PDF 32000-1 §7.11.4 embedded file).
+ * Renders the certificate of a credential as an A4 PDF in the design's layout (designs/layouts.ts:
+ * classic and modern landscape, minimal portrait): issuer, achievement, the recipient's name (bold,
+ * shrunk to fit up to three lines, never cut), description and criteria (cut with "…" past a few
+ * lines), dates in `timeZone`, status, the tenant's logo, background and signatures, the credential's
+ * id, a QR code (vector) of its page (`vc.id`; `verifyUrl` when the id is not an http(s) URL) with that
+ * address printed, and the signed credential attached as credential.json (PDF 32000-1 §7.11.4
+ * embedded file).
  * @throws RangeError when `timeZone` or `locale` is not one Intl knows.
  * @throws UnprintableTextError when a text to print has characters no embedded face can draw (they
  *   would be boxes); nothing is rendered then.
@@ -75,11 +79,14 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
   // A date no calendar can show (stored before dates were checked) prints as stored, never as "null".
   const day = (value: unknown) => (value ? (formatDay(new Date(String(value)), options.timeZone ?? "UTC", locale) ?? String(value)) : null);
   const status = statusLabel(credential);
+  const design = options.design ?? defaultRenderDesign();
 
   const doc = new PDFDocument({
-    size: "A4",
-    layout: "landscape",
-    margin: MARGIN,
+    ...PAGE[design.layout],
+    margin: 0,
+    // PDF/A-3b: the signed credential rides along as an associated file (pdf-attachment.ts).
+    pdfVersion: "1.7",
+    subset: "PDF/A-3b",
     font: null as unknown as string, // no built-in font: every face is embedded by the text layout
     info: { Title: title, Author: issuer.name ?? "Laurel", Subject: "Open Badges 3.0 credential", Creator: "Laurel" },
   });
@@ -89,49 +96,33 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
     doc.on("end", () => resolve(Buffer.concat(chunks)));
     doc.on("error", reject);
   });
-  const width = doc.page.width - 2 * MARGIN;
   const unprintable: UnprintableField[] = [];
-  const set = (field: string, text: string, o: Omit<LayoutOptions, "maxWidth">) => {
-    const block = layoutText(text, { maxWidth: width, locale, ...o });
+  const set: SetText = (field, text, o) => {
+    const block = layoutText(text, { locale, ...o });
     if (block.unprintable.length) unprintable.push({ field, characters: block.unprintable.map((character) => ({ character, codePoint: codePoint(character) })) });
     return block;
   };
 
-  doc.rect(28, 28, doc.page.width - 56, doc.page.height - 56).lineWidth(2).stroke(ACCENT);
   const expires = day(vc.validUntil);
-  const description = String(vc.description ?? achievement.description ?? "").trim();
-  const blocks: [TextBlock, string][] = [
-    [set("issuerName", issuer.name ?? "", { size: 14, minSize: 10, maxLines: 2, overflow: "ellipsis" }), MUTED],
-    [set("title", title, { size: 28, minSize: 16, maxLines: 2, weight: "bold", overflow: "ellipsis" }), INK],
-    ...(recipient ? ([
-      [set("label", "Awarded to", { size: 13 }), MUTED],
-      [set("recipientName", recipient, { size: 40, minSize: 14, maxLines: 3, weight: "bold" }), ACCENT],
-    ] as [TextBlock, string][]) : []),
-    ...(description ? ([[set("description", description, { size: 13, minSize: 10, maxLines: 3, overflow: "ellipsis" }), INK]] as [TextBlock, string][]) : []),
-    ...(achievement.criteria?.narrative
-      ? ([[set("criteria", `Criteria: ${achievement.criteria.narrative}`, { size: 11, minSize: 9, maxLines: 2, overflow: "ellipsis" }), MUTED]] as [TextBlock, string][])
-      : []),
-    [set("dates", `Issued ${day(vc.validFrom) ?? "—"}${expires ? ` · Expires ${expires}` : ""} · Status: ${status.text}`, { size: 12, minSize: 9, maxLines: 2 }), INK],
-  ];
-  const footer = set("footer", `Verify this credential at ${verifyUrl}, or present ${String(vc.id)}\nThe signed Open Badges 3.0 credential is attached to this PDF (credential.json).`, {
-    size: 10,
-    minSize: 7,
-    maxLines: 3,
-  });
+  const id = String(vc.id ?? "");
+  const url = /^https?:\/\/\S+$/.test(id) ? id : verifyUrl;
+  const draw = LAYOUT_PLANS[design.layout](doc, {
+    issuer: issuer.name ?? "",
+    title,
+    recipient: recipient || null,
+    description: String(vc.description ?? achievement.description ?? "").trim(),
+    criteria: achievement.criteria?.narrative?.trim() || null,
+    dates: `Issued ${day(vc.validFrom) ?? "—"}${expires ? ` · Expires ${expires}` : ""} · Status: ${status.text}`,
+    credentialId: UUID_AT_END.exec(id)?.[1] ?? id,
+    url,
+    shortUrl: url.replace(/^https?:\/\//, ""),
+  }, design, set);
 
   if (unprintable.length) {
     doc.end(); // nothing drawn yet: the document is dropped
     return Promise.reject(new UnprintableTextError(unprintable));
   }
-
-  // Stack the blocks in the space above the footer, centred, with gaps that give way before text does.
-  const top = 56;
-  const bottom = doc.page.height - 48 - footer.height;
-  const textHeight = blocks.reduce((h, [b]) => h + b.height, 0);
-  const gap = Math.max(4, Math.min(20, (bottom - top - textHeight) / Math.max(1, blocks.length - 1)));
-  let y = top + Math.max(0, (bottom - top - textHeight - gap * (blocks.length - 1)) / 2);
-  for (const [block, color] of blocks) y = drawText(doc, block, { x: MARGIN, y, width, align: "center", color }) + gap;
-  drawText(doc, footer, { x: MARGIN, y: bottom, width, align: "center", color: MUTED });
+  draw();
 
   if (status.tone !== "valid") {
     const mark = layoutText(status.text.toUpperCase(), { maxWidth: doc.page.width, size: 72, weight: "bold" });
