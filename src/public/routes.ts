@@ -6,6 +6,7 @@
 //   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
 //   GET  /issuers/:tenant/credentials/:id/preview.png  its 1200×630 share preview (Open Graph image; 404 for a child's)
 //   GET  /issuers/:tenant/credentials/:id/certificate.pdf a printable certificate, the credential attached
+//   GET  /issuers/:tenant/credentials/:id/certificate.png the same certificate as a picture (1600 px wide)
 //                                             (422 UNPRINTABLE_TEXT when a text has characters no font we embed draws)
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
@@ -29,7 +30,7 @@ import {
   publicCredentialState,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
-import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
+import { certificatePdf, certificatePng, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
 import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
 import { designForCredential } from "../modules/designs/public.js";
@@ -52,7 +53,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})$`), "credential"],
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
-  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.pdf$`), "certificate"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.(pdf|png)$`), "certificate"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/preview\\.png$`), "preview"],
   [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
   [new RegExp(`^/issuers/(${UUID})/ob2$`), "ob2-issuer"],
@@ -195,23 +196,26 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         const credential = await loadCredential(ctx, a!, b!);
         if (!credential) await sendMissing(ctx, req, res, a!, b!);
         else {
-          let pdf: Buffer;
+          // The same certificate drawn as a PNG (certificatePng: same layouts, nothing attached) or a PDF.
+          const format = c === "png" ? "png" : "pdf";
+          let file: Buffer;
           try {
             const design = await designForCredential(ctx, a!, b!);
-            pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document), design });
+            const options = { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document), design };
+            file = await (format === "png" ? certificatePng : certificatePdf)(credential, `${app.config.publicUrl}/verify`, options);
           } catch (error) {
             if (!(error instanceof UnprintableTextError)) throw error;
             // Never boxes in a signed certificate: say which characters, so the issuer can act.
             return fail(req, res, { status: 422, code: error.code, message: error.message, details: { fields: error.fields } }, "This certificate cannot be printed");
           }
           res.writeHead(200, {
-            "content-type": "application/pdf",
-            "content-disposition": `inline; filename="certificate-${b}.pdf"`,
+            "content-type": format === "png" ? "image/png" : "application/pdf",
+            "content-disposition": `inline; filename="certificate-${b}.${format}"`,
             "x-content-type-options": "nosniff",
             "cache-control": "no-store",
           });
-          res.end(pdf);
-          track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "pdf", channel: "web" });
+          res.end(file);
+          track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format, channel: "web" });
         }
         return true;
       }

@@ -1043,7 +1043,7 @@ export type CertificatePreviewQueryVariables = Exact<{
 
 
 export type CertificatePreviewQuery = { certificatePreview:
-    | { __typename: 'CertificatePreview', contentType: string, dataUrl: string, byteSize: number }
+    | { __typename: 'CertificatePreview', contentType: string, dataUrl: string, byteSize: number, png: string }
     | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
     | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
     | { __typename: 'InvalidColorError', field: string, value: string, message: string }
@@ -3015,6 +3015,7 @@ export const CertificatePreviewDocument = new TypedDocumentString(`
       contentType
       dataUrl
       byteSize
+      png
     }
     ... on ValidationError {
       message
