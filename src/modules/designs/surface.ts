@@ -37,6 +37,34 @@ export function drawText(surface: Surface, block: TextBlock, box: Box): number {
   return drawPdfText(surface as unknown as PDFKit.PDFDocument, block, box);
 }
 
+type XmlElement = ReturnType<typeof checkedSvg>["documentElement"] & {};
+
+/**
+ * Renames every id in an embedded SVG to `prefix` + id, and every reference to it (url(#id) in any
+ * attribute or <style>, href="#id"), so two images that both define "a" do not draw each other's.
+ */
+function prefixIds(root: XmlElement, prefix: string): void {
+  const elements: XmlElement[] = [];
+  const walk = (e: XmlElement) => {
+    elements.push(e);
+    for (let c = e.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) walk(c as XmlElement);
+  };
+  walk(root);
+  const ids = new Set(elements.map((e) => e.getAttribute("id")).filter((id): id is string => !!id));
+  if (!ids.size) return;
+  const rename = (text: string) => text.replace(/url\(\s*(["']?)#([^)"'\s]+)\1\s*\)/g, (m, q: string, id: string) => (ids.has(id) ? `url(${q}#${prefix}${id}${q})` : m));
+  for (const e of elements) {
+    for (const attribute of Array.from(e.attributes)) {
+      let value = attribute.value;
+      if (attribute.localName === "id") value = prefix + value;
+      else if (attribute.localName === "href" && value.startsWith("#") && ids.has(value.slice(1))) value = `#${prefix}${value.slice(1)}`;
+      else value = rename(value);
+      if (value !== attribute.value) e.setAttributeNS(attribute.namespaceURI, attribute.name, value);
+    }
+    if (e.localName === "style" && e.textContent) e.textContent = rename(e.textContent).replace(/#([A-Za-z_][\w-]*)/g, (m, id: string) => (ids.has(id) ? `#${prefix}${id}` : m));
+  }
+}
+
 interface State {
   fill: string;
   fillOpacity: number;
@@ -185,6 +213,7 @@ export class SvgSurface implements Surface {
       if (!(w > 0 && h > 0)) return false;
       root.setAttribute("viewBox", `0 0 ${w} ${h}`);
     }
+    prefixIds(root, `img${++this.ids}-`);
     for (const [k, v] of [["x", x], ["y", y], ["width", width], ["height", height]] as const) root.setAttribute(k, n(v));
     root.setAttribute("preserveAspectRatio", preserveAspectRatio);
     this.out.push(new XMLSerializer().serializeToString(root));
