@@ -84,9 +84,6 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
   const doc = new PDFDocument({
     ...PAGE[design.layout],
     margin: 0,
-    // PDF/A-3b: the signed credential rides along as an associated file (pdf-attachment.ts).
-    pdfVersion: "1.7",
-    subset: "PDF/A-3b",
     font: null as unknown as string, // no built-in font: every face is embedded by the text layout
     info: { Title: title, Author: issuer.name ?? "Laurel", Subject: "Open Badges 3.0 credential", Creator: "Laurel" },
   });
