@@ -9,6 +9,7 @@
 //   GET  /issuers/:tenant/credentials/:id/certificate.png the same certificate as a picture (1600 px wide)
 //                                             (422 UNPRINTABLE_TEXT when a text has characters no font we embed draws)
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
+//   GET  /v/:code                             302 to a credential's page (short address, credentials/short-url.ts)
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
 //   POST /verify                              a verification report for a credential (JSON, PNG/SVG badge or PDF body)
@@ -33,6 +34,7 @@ import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
 import { certificatePdf, certificatePng, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
 import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
+import { shortLinkTarget } from "../modules/credentials/short-url.js";
 import { designForCredential } from "../modules/designs/public.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
@@ -61,6 +63,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})$`), "achievement"],
   [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})/ob2$`), "ob2-badgeclass"],
   [/^\/verify$/, "verify"],
+  [/^\/v\/([^/]*)$/, "short"], // GET /v/<code>: 302 to the credential's page (credentials/short-url.ts)
 ];
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json") {
@@ -182,6 +185,12 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         body = credential?.document ?? null;
         // The page's download link asks for ?format=json; anything else fetching the JSON is a program.
         if (credential) track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "json", channel: /[?&]format=json/.test(req.url ?? "") ? "web" : "api" });
+      }
+      else if (name === "short") {
+        const target = await shortLinkTarget(ctx, a!);
+        if (!target) return fail(req, res, NOT_FOUND);
+        res.writeHead(302, { location: target, "cache-control": "no-store", ...CORS }).end();
+        return true;
       }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
       else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!, app.config.email.defaultFrom);

@@ -77,9 +77,6 @@ export async function certificatePdf(credential: PublicCredential, verifyUrl: st
   const doc = new PDFDocument({
     ...PAGE[design.layout],
     margin: 0,
-    // PDF/A-3b: the signed credential rides along as an associated file (pdf-attachment.ts).
-    pdfVersion: "1.7",
-    subset: "PDF/A-3b",
     font: null as unknown as string, // no built-in font: every face is embedded by the text layout
     info: { Title: facts.title, Author: facts.issuer || "Laurel", Subject: "Open Badges 3.0 credential", Creator: "Laurel" },
   });
