@@ -1,6 +1,7 @@
 // Certificate designs through the API: a template's design is set, read and previewed with typed
 // errors for every rule; the public certificate draws it for credentials already issued; and nothing
 // crosses tenants (another tenant's images, templates and designs are simply not there).
+import { shortCredentialUrl } from "../../src/modules/credentials/short-url.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcceptInvitationDocument,
@@ -93,7 +94,9 @@ describe("a template's certificate design", () => {
     expect(after.width).toBeLessThan(after.height);
     const text = await pdfText(pdf);
     expect(text).toContain("Rae Recipient");
-    for (const words of ["Dr. Ines Ortega", "Dean", "Kwame Mensah", `${issued.pagePath} Credential ID ${issued.credentialId}`]) expect(text).toContain(words);
+    // Printed under "Verify at": the credential's short link, which redirects to its page.
+    const short = shortCredentialUrl(app.config.publicUrl, a.tenantId, issued.credentialId).replace(/^https?:\/\//, "");
+    for (const words of ["Dr. Ines Ortega", "Dean", "Kwame Mensah", `Verify at ${short} Credential ID ${issued.credentialId}`]) expect(text).toContain(words);
     expect(await decodeQr(pdf)).toBe((issued.verifiableCredential as { id: string }).id);
     expect(pdf.toString("latin1")).toMatch(/\/Subtype \/Image/); // the PNG signature
     const [audit] = await app.db.admin`select action, details from audit_log where tenant_id = ${a.tenantId} and action = 'template.certificate_design_set'`;

@@ -1,6 +1,7 @@
 // Every built-in certificate layout prints a name in any script exactly as written (what pdftotext
 // copies out), in embedded subset fonts, with a QR code that a decoder reads back as the credential's
 // page, drawn as vector squares rather than an image. Set LAUREL_LOOK_DIR to keep each page as a PNG.
+import { shortCredentialUrl } from "../../src/modules/credentials/short-url.js";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PNG } from "pngjs";
@@ -9,7 +10,7 @@ import { certificatePdf, UnprintableTextError } from "../../src/modules/credenti
 import { LAYOUTS, type Layout } from "../../src/modules/designs/design.js";
 import { pdfFonts, pdfText, pdfWords } from "../credentials/pdf-tools.js";
 import { decodeQr, renderPage } from "./qr.js";
-import { SAMPLE_URL, sampleCredential, sampleDesign, samplePng } from "./samples.js";
+import { SAMPLE_CREDENTIAL, SAMPLE_TENANT, SAMPLE_URL, sampleCredential, sampleDesign, samplePng } from "./samples.js";
 
 const LONG_NAME = "Maximiliana Alexandra Konstantinopoulou Wojciechowska von Hohenzollern Sigmaringen ".repeat(3).slice(0, 200).trim();
 const NAMES: Record<string, string> = {
@@ -54,7 +55,8 @@ describe.each(LAYOUTS)("the %s layout", (layout) => {
     expect(await decodeQr(pdf)).toBe(SAMPLE_URL);
     // The design has SVG images only (vector too): a bitmap in the file would be the QR code.
     expect(pdf.toString("latin1")).not.toMatch(/\/Subtype \/Image/);
-    expect(await pdfText(pdf)).toContain(`Verify at ${SAMPLE_URL.replace("https://", "")}`);
+    // The short link (/v/<tenant and credential ids, base64url>), which redirects to SAMPLE_URL's page.
+    expect(await pdfText(pdf)).toContain(`Verify at ${shortCredentialUrl("https://laurel.test", SAMPLE_TENANT, SAMPLE_CREDENTIAL).replace("https://", "")}`);
   });
 
   it("keeps every word inside the page, the name the largest, with a PNG logo and background", async () => {

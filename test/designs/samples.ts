@@ -5,7 +5,9 @@ import type { PublicCredential } from "../../src/modules/credentials/public.js";
 import type { DesignImage, Layout, RenderDesign } from "../../src/modules/designs/design.js";
 import { DEFAULT_COLORS } from "../../src/modules/designs/design.js";
 
-export const SAMPLE_URL = "https://laurel.test/issuers/5b0f7c0e-3c1a-4f7e-9a39-3f1f7a0c2d11/credentials/0e9a4c3b-7d2f-4b8a-a1c6-55e2f1b9d3a7";
+export const SAMPLE_TENANT = "5b0f7c0e-3c1a-4f7e-9a39-3f1f7a0c2d11";
+export const SAMPLE_CREDENTIAL = "0e9a4c3b-7d2f-4b8a-a1c6-55e2f1b9d3a7";
+export const SAMPLE_URL = `https://laurel.test/issuers/${SAMPLE_TENANT}/credentials/${SAMPLE_CREDENTIAL}`;
 
 /** A credential as certificatePdf gets it, naming `name` (null: no name). */
 export function sampleCredential(name: string | null, status: PublicCredential["status"] = "ACTIVE"): PublicCredential {

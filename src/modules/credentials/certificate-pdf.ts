@@ -10,6 +10,7 @@ import { layoutText } from "../../lib/text-layout/layout.js";
 import { formatDay } from "../../lib/calendar.js";
 import { ExpectedError } from "../../errors.js";
 import { attachCredential } from "./pdf-attachment.js";
+import { shortCredentialUrl } from "./short-url.js";
 import { defaultRenderDesign, type RenderDesign } from "../designs/design.js";
 import { LAYOUT_PLANS, PAGE, type CertificateTexts, type SetText } from "../designs/layouts.js";
 import { drawText, SvgSurface, type Surface } from "../designs/surface.js";
@@ -147,7 +148,7 @@ function certificateFacts(credential: PublicCredential, verifyUrl: string, optio
     dates: `Issued ${day(vc.validFrom) ?? "—"}${expires ? ` · Expires ${expires}` : ""} · Status: ${status.text}`,
     credentialId: UUID_AT_END.exec(id)?.[1] ?? id,
     url,
-    shortUrl: url.replace(/^https?:\/\//, ""),
+    shortUrl: shortAddress(url),
   };
 }
 
@@ -176,4 +177,15 @@ function planCertificate(surface: Surface, credential: PublicCredential, facts: 
     drawText(surface, mark, { x: 0, y: (height - mark.height) / 2, width, align: "center", actualText: true });
     surface.restore();
   };
+}
+
+const CREDENTIAL_URL = /^(https?:\/\/.+)\/issuers\/([0-9a-f-]{36})\/credentials\/([0-9a-f-]{36})$/;
+
+/**
+ * The address printed under "Verify at": the credential's short link (/v/<43 characters>, which
+ * redirects to its page) without the scheme; any other address as it is, without the scheme.
+ */
+function shortAddress(url: string): string {
+  const m = CREDENTIAL_URL.exec(url);
+  return (m ? shortCredentialUrl(m[1]!, m[2]!, m[3]!) : url).replace(/^https?:\/\//, "");
 }
