@@ -8,7 +8,8 @@ import type { Caller } from "../common/caller.js";
 import { certificatePdf, UnprintableTextError } from "../credentials/certificate-pdf.js";
 import { urls } from "../credentials/document.js";
 import { DesignTextTooLongError, type CertificateDesignInput } from "./design.js";
-import { assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
+import { assertCustomSvg, assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
+import { customCertificatePng } from "./custom.js";
 import { checkDesign, defaultDesign } from "./design.js";
 
 /** A sample credential's id: the nil-like UUID v4 no credential gets. */
@@ -21,6 +22,8 @@ export interface CertificatePreview {
   /** data:application/pdf;base64,… */
   dataUrl: string;
   byteSize: number;
+  /** A custom design's certificate as data:image/png;base64,… (1600 px wide); null for the built-in layouts. */
+  pngDataUrl: string | null;
 }
 
 /**
@@ -42,6 +45,7 @@ export async function previewCertificate(
   if (input) {
     design = checkDesign(templateId, input); // the checks of saving, nothing stored
     await assertImages(db, caller.tenantId, design);
+    await assertCustomSvg(db, caller.tenantId, design);
   }
   const name = nfc(recipientName ?? SAMPLE_RECIPIENT).trim();
   const problem = textProblem(name) ?? personNameProblem(name);
@@ -71,12 +75,16 @@ export async function previewCertificate(
     },
   };
   try {
-    const pdf = await certificatePdf(
-      { document, status: "ACTIVE", validFrom: now, validUntil: null, revokedAt: null, suspendedAt: null, revocationReason: null, timeZone: tenant.timeZone },
-      `${publicUrl}/verify`,
-      { timeZone: tenant.timeZone, recipientName: name, design: await renderDesignIn(db, caller.tenantId, design) },
-    );
-    return { contentType: "application/pdf", dataUrl: `data:application/pdf;base64,${pdf.toString("base64")}`, byteSize: pdf.length };
+    const credential = { document, status: "ACTIVE", validFrom: now, validUntil: null, revokedAt: null, suspendedAt: null, revocationReason: null, timeZone: tenant.timeZone } as const;
+    const options = { timeZone: tenant.timeZone, recipientName: name, design: await renderDesignIn(db, caller.tenantId, design) };
+    const pdf = await certificatePdf(credential, `${publicUrl}/verify`, options);
+    const png = options.design.customSvg ? customCertificatePng(options.design.customSvg, credential, `${publicUrl}/verify`, options) : null;
+    return {
+      contentType: "application/pdf",
+      dataUrl: `data:application/pdf;base64,${pdf.toString("base64")}`,
+      byteSize: pdf.length,
+      pngDataUrl: png && `data:image/png;base64,${png.toString("base64")}`,
+    };
   } catch (error) {
     if (!(error instanceof UnprintableTextError)) throw error;
     throw new ValidationError(error.message, error.fields.map((f) => ({ path: [f.field], message: `No embedded font has ${f.characters.map((c) => c.codePoint).join(", ")}` })));
