@@ -17,7 +17,11 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { uniqueEmail } from "../helpers/factories.js";
 import { hit, tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
 import { decodeQr, renderPage } from "./qr.js";
-import { samplePng } from "./samples.js";
+import { sampleCredential, samplePng } from "./samples.js";
+import { customCertificatePng } from "../../src/modules/designs/custom.js";
+import { certificatePdf } from "../../src/modules/credentials/certificate-pdf.js";
+import { defaultRenderDesign } from "../../src/modules/designs/design.js";
+import { pdfText } from "../credentials/pdf-tools.js";
 import { viewerOf } from "./viewer.js";
 
 // A landscape certificate, 1123×794 units; the name's box is x 161.5-961.5, baseline 330 (72 units bold).
@@ -183,5 +187,31 @@ describe("a custom certificate design", () => {
     const error = await set(a, { layout: "custom", customSvgImageId: goodA }, viewer).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LaurelRequestError);
     expect((error as LaurelRequestError).code).toBe("FORBIDDEN");
+  });
+});
+
+describe("drawing a custom design", () => {
+  it("marks a revoked credential's certificate REVOKED across the page", () => {
+    const active = PNG.sync.read(customCertificatePng(GOOD_SVG, sampleCredential("Jean Dupont"), "https://laurel.test/verify", {}, 800));
+    const revoked = PNG.sync.read(customCertificatePng(GOOD_SVG, sampleCredential("Jean Dupont", "REVOKED"), "https://laurel.test/verify", {}, 800));
+    // Only the mark differs, and it is red: more red than blue wherever the two pictures differ.
+    let changed = 0;
+    let redder = 0;
+    for (let i = 0; i < active.data.length; i += 4) {
+      if (active.data[i] === revoked.data[i] && active.data[i + 1] === revoked.data[i + 1] && active.data[i + 2] === revoked.data[i + 2]) continue;
+      changed++;
+      if (revoked.data[i]! - revoked.data[i + 2]! > active.data[i]! - active.data[i + 2]!) redder++;
+    }
+    expect(changed).toBeGreaterThan(5000);
+    expect(redder / changed).toBeGreaterThan(0.9);
+  });
+
+  it("prints a stored SVG that no longer passes the checks in the fallback layout, never unchecked", async () => {
+    const credential = sampleCredential("Jean Dupont");
+    const custom = await certificatePdf(credential, "https://laurel.test/verify", { design: { ...defaultRenderDesign(), customSvg: GOOD_SVG } });
+    expect(await pdfText(custom)).not.toContain("Advanced Welding"); // outlines, not text
+    const broken = GOOD_SVG.replace("</svg>", "<script>alert(1)</script></svg>");
+    const fallback = await certificatePdf(credential, "https://laurel.test/verify", { design: { ...defaultRenderDesign(), customSvg: broken } });
+    expect(await pdfText(fallback)).toContain("Advanced Welding");
   });
 });

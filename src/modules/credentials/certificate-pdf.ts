@@ -13,7 +13,7 @@ import { ExpectedError } from "../../errors.js";
 import { attachCredential } from "./pdf-attachment.js";
 import { defaultRenderDesign, type RenderDesign } from "../designs/design.js";
 import { LAYOUT_PLANS, PAGE, type SetText } from "../designs/layouts.js";
-import { customCertificatePdf } from "../designs/custom.js";
+import { customCertificatePdf, customSvgUsable } from "../designs/custom.js";
 
 /** A text of the certificate and the characters of it that no embedded face can draw. */
 export interface UnprintableField {
@@ -71,8 +71,9 @@ const UUID_AT_END = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  *   would be boxes); nothing is rendered then.
  */
 export function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
-  // A custom design is the tenant's own SVG with merge fields (designs/custom.ts).
-  if (options.design?.customSvg) {
+  // A custom design is the tenant's own SVG with merge fields (designs/custom.ts); one that no longer
+  // passes its checks prints in the fallback layout rather than not at all.
+  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) {
     try {
       return customCertificatePdf(options.design.customSvg, credential, verifyUrl, options);
     } catch (error) {

@@ -152,6 +152,17 @@ export function checkCustomSvg(svg: string | null): XmlDocument {
   return doc;
 }
 
+/** Whether a stored custom SVG still passes checkCustomSvg (rules may have tightened since it was saved). */
+export function customSvgUsable(svg: string): boolean {
+  try {
+    checkCustomSvg(svg);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidCustomSvgError) return false;
+    throw error;
+  }
+}
+
 /** Checks the merge fields of one text node whose parent is `parent`. */
 function checkFields(parent: XmlElement, text: string, add: (code: CustomSvgProblem["code"], message: string) => void): void {
   for (const match of text.matchAll(FIELD)) {
