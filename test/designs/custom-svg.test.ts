@@ -29,6 +29,7 @@ const GOOD_SVG = `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://ww
   <defs><linearGradient id="band"><stop offset="0" stop-color="#1f4e79"/><stop offset="1" stop-color="#b08d57"/></linearGradient></defs>
   <rect width="1123" height="794" fill="#fdf8ee"/>
   <rect x="30" y="30" width="1063" height="734" fill="none" stroke="url(#band)" stroke-width="8"/>
+  <image xlink:href="data:image/png;base64,${samplePng(40, 40).toString("base64")}" x="60" y="60" width="80" height="80"/>
   <text x="561.5" y="130" font-size="36" text-anchor="middle" fill="#1f4e79">{{issuer.name}}</text>
   <text x="561.5" y="210" font-size="26" text-anchor="middle" fill="#555555">This certifies that</text>
   <text x="561.5" y="330" font-size="72" font-weight="bold" text-anchor="middle" data-width="800">{{recipient.name}}</text>
@@ -148,6 +149,7 @@ describe("a custom certificate design", () => {
       ["MERGE_FIELD_NOT_WHOLE_TEXT", "a field inside a sentence", head + '<text x="10" y="10">Dear {{recipient.name}}</text>' + body],
       ["MERGE_FIELD_NOT_WHOLE_TEXT", "a field in an attribute", head + '<rect id="{{issuer.name}}" width="1" height="1"/>' + body],
       ["MERGE_FIELD_NOT_WHOLE_TEXT", "a field outside text", head + "<desc>{{issuer.name}}</desc>" + body],
+      ["EXTERNAL_REFERENCE", "an embedded image that is no PNG", head + '<image href="data:image/png;base64,aGVsbG8=" width="1" height="1"/>' + body],
       ["QR_NOT_RECT", "a QR on a circle", head + '<circle data-laurel="qr" r="5"/>' + body],
     ];
     for (const [code, what, svg] of cases) {

@@ -9,7 +9,7 @@ import SVGtoPDF from "svg-to-pdfkit";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
 import { ExpectedError } from "../../errors.js";
 import { formatDay } from "../../lib/calendar.js";
-import { svgToPng } from "../../lib/raster.js";
+import { pngDimensions, svgToPng } from "../../lib/raster.js";
 import { layoutText, type TextBlock } from "../../lib/text-layout/layout.js";
 import { svgText } from "../../lib/text-layout/svg.js";
 import { statusLabel } from "../../public/credential-page.js";
@@ -33,9 +33,10 @@ export const MERGE_FIELDS = [
 export type MergeField = (typeof MERGE_FIELDS)[number];
 export type MergeValues = Record<MergeField, string>;
 
-/** Largest viewBox side, in user units, and most elements a custom SVG may have. */
+/** Largest viewBox side, in user units, most elements and most embedded PNGs a custom SVG may have. */
 export const MAX_VIEWBOX = 5000;
 export const MAX_ELEMENTS = 5000;
+export const MAX_EMBEDDED_IMAGES = 32;
 
 /** One thing wrong with a custom SVG: a stable code and a message fit to show the designer. */
 export interface CustomSvgProblem {
@@ -93,7 +94,8 @@ export function viewBoxOf(root: XmlElement): [number, number, number, number] | 
  * Parses and checks a custom certificate SVG (UTF-8 text; null when the image is not an SVG). Rules:
  * well-formed, root <svg>, no DOCTYPE, a viewBox of at most MAX_VIEWBOX units a side, at most
  * MAX_ELEMENTS elements, no <script> or <foreignObject>, no on* attribute, every href a #fragment or
- * an embedded data:image/png, no url() but #fragments and no @import in styles, merge fields only from
+ * an embedded data:image/png (at most MAX_EMBEDDED_IMAGES, each at most 4096×4096: what svgToPng
+ * draws), no url() but #fragments and no @import in styles, merge fields only from
  * MERGE_FIELDS and only as the whole text of a <text> element (or its single <tspan>), data-laurel="qr"
  * only on a <rect> with a positive width and height. Returns the parsed document.
  * @throws InvalidCustomSvgError listing every problem found (at most 50).
@@ -115,6 +117,7 @@ export function checkCustomSvg(svg: string | null): XmlDocument {
   const root = doc.documentElement!;
   if (!viewBoxOf(root)) add("VIEWBOX", `The <svg> needs a viewBox "minX minY width height" with width and height from 1 to ${MAX_VIEWBOX} units`);
   let count = 0;
+  let images = 0;
   const visit = (el: XmlElement) => {
     if (++count > MAX_ELEMENTS) return;
     const name = (el.localName ?? "").toLowerCase();
@@ -125,6 +128,9 @@ export function checkCustomSvg(svg: string | null): XmlDocument {
       if (/^on/i.test(attribute.localName ?? attribute.name)) add("EVENT_ATTRIBUTE", `<${el.localName}> has the event attribute ${attribute.name}: not allowed`);
       if (attribute.localName === "href" && !value.startsWith("#") && !EMBEDDED_PNG.test(value)) {
         add("EXTERNAL_REFERENCE", `<${el.localName}> refers to ${JSON.stringify(value.slice(0, 60))}: only #fragments and embedded data:image/png are allowed`);
+      } else if (attribute.localName === "href" && !value.startsWith("#")) {
+        if (!pngDimensions(Buffer.from(value.slice(value.indexOf(",") + 1), "base64"))) add("EXTERNAL_REFERENCE", "An embedded image is not a PNG of at most 4096×4096 pixels");
+        if (++images === MAX_EMBEDDED_IMAGES + 1) add("EXTERNAL_REFERENCE", `The SVG embeds more than ${MAX_EMBEDDED_IMAGES} images`);
       }
       if (EXTERNAL_URL.test(value)) add("EXTERNAL_REFERENCE", `<${el.localName}> ${attribute.name} has a url() that is not a #fragment`);
       if (/@import/i.test(value)) add("STYLE_IMPORT", `<${el.localName}> ${attribute.name} has an @import`);
@@ -286,7 +292,7 @@ export function renderCustomSvg(svg: string, values: MergeValues, options: { loc
     const left = anchor === "middle" ? x - width / 2 : anchor === "end" ? x - width : x;
     const fill = property(source, "fill") ?? "#000";
     const g = importFragment(doc, svgText(block, { x: left, y: y - (block.lines[0]?.ascent ?? 0.8) * block.size, width, align: anchor === "middle" ? "center" : anchor === "end" ? "right" : "left" }, { fill: COLOUR.test(fill) ? fill : "#000" }));
-    for (const keep of ["transform", "opacity", "fill-opacity", "id", "clip-path"]) {
+    for (const keep of ["transform", "opacity", "fill-opacity", "id", "clip-path", "mask", "filter", "display", "visibility"]) {
       const v = text.getAttribute(keep);
       if (v) g.setAttribute(keep, v);
     }

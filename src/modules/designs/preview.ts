@@ -10,6 +10,7 @@ import { urls } from "../credentials/document.js";
 import { DesignTextTooLongError, type CertificateDesignInput } from "./design.js";
 import { assertCustomSvg, assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
 import { customCertificatePng } from "./custom.js";
+import { RasterError } from "../../lib/raster.js";
 import { checkDesign, defaultDesign } from "./design.js";
 
 /** A sample credential's id: the nil-like UUID v4 no credential gets. */
@@ -78,7 +79,12 @@ export async function previewCertificate(
     const credential = { document, status: "ACTIVE", validFrom: now, validUntil: null, revokedAt: null, suspendedAt: null, revocationReason: null, timeZone: tenant.timeZone } as const;
     const options = { timeZone: tenant.timeZone, recipientName: name, design: await renderDesignIn(db, caller.tenantId, design) };
     const pdf = await certificatePdf(credential, `${publicUrl}/verify`, options);
-    const png = options.design.customSvg ? customCertificatePng(options.design.customSvg, credential, `${publicUrl}/verify`, options) : null;
+    let png: Buffer | null = null;
+    try {
+      png = options.design.customSvg ? customCertificatePng(options.design.customSvg, credential, `${publicUrl}/verify`, options) : null;
+    } catch (error) {
+      if (!(error instanceof RasterError)) throw error; // what resvg refuses has no PNG preview; the PDF stands
+    }
     return {
       contentType: "application/pdf",
       dataUrl: `data:application/pdf;base64,${pdf.toString("base64")}`,
