@@ -150,6 +150,7 @@ describe("a custom certificate design", () => {
       ["MERGE_FIELD_NOT_WHOLE_TEXT", "a field in an attribute", head + '<rect id="{{issuer.name}}" width="1" height="1"/>' + body],
       ["MERGE_FIELD_NOT_WHOLE_TEXT", "a field outside text", head + "<desc>{{issuer.name}}</desc>" + body],
       ["EXTERNAL_REFERENCE", "an embedded image that is no PNG", head + '<image href="data:image/png;base64,aGVsbG8=" width="1" height="1"/>' + body],
+      ["UNPRINTABLE_TEXT", "a private-use character", head + '<text x="10" y="10">Seal \uE000</text>' + body],
       ["QR_NOT_RECT", "a QR on a circle", head + '<circle data-laurel="qr" r="5"/>' + body],
     ];
     for (const [code, what, svg] of cases) {
@@ -166,6 +167,9 @@ describe("a custom certificate design", () => {
     const many = await upload(a.owner, Buffer.from(head + "<script/><text>{{nope}}</text>" + body));
     const res = await set(a, { layout: "custom", customSvgImageId: many });
     expect(res.__typename === "InvalidCustomSvgError" && res.problems.map((p) => p.code).sort()).toEqual(["SCRIPT", "UNKNOWN_MERGE_FIELD"]);
+    // A preview of an unsaved design is checked the same way.
+    const preview = (await a.owner.request(CertificatePreviewDocument, { templateId: a.templateNodeId, design: { layout: "custom", customSvgImageId: many } })).certificatePreview;
+    expect(preview).toMatchObject({ __typename: "InvalidCustomSvgError" });
     // The stored design is still the good one.
     const read = (await a.owner.request(CertificateDesignDocument, { templateId: a.templateNodeId })).certificateDesign;
     expect(read).toMatchObject({ layout: "custom", customSvgImageId: goodA });

@@ -54,7 +54,8 @@ export interface CustomSvgProblem {
     | "UNKNOWN_MERGE_FIELD"
     | "MERGE_FIELD_NOT_WHOLE_TEXT"
     | "QR_NOT_RECT"
-    | "QR_BOX";
+    | "QR_BOX"
+    | "UNPRINTABLE_TEXT";
   message: string;
 }
 
@@ -97,7 +98,8 @@ export function viewBoxOf(root: XmlElement): [number, number, number, number] | 
  * an embedded data:image/png (at most MAX_EMBEDDED_IMAGES, each at most 4096×4096: what svgToPng
  * draws), no url() but #fragments and no @import in styles, merge fields only from
  * MERGE_FIELDS and only as the whole text of a <text> element (or its single <tspan>), data-laurel="qr"
- * only on a <rect> with a positive width and height. Returns the parsed document.
+ * only on a <rect> with a positive width and height, and fixed texts only of characters an embedded
+ * face can draw (they would print as boxes on every certificate). Returns the parsed document.
  * @throws InvalidCustomSvgError listing every problem found (at most 50).
  */
 export function checkCustomSvg(svg: string | null): XmlDocument {
@@ -153,6 +155,14 @@ export function checkCustomSvg(svg: string | null): XmlDocument {
     }
   };
   visit(root);
+  if (count <= MAX_ELEMENTS) {
+    for (const text of Array.from(root.getElementsByTagName("*")).filter((e) => e.localName === "text")) {
+      const content = textOf(text);
+      if (!content || /\{\{/.test(content)) continue;
+      const unprintable = layoutText(content, { maxWidth: 1000, size: 10 }).unprintable;
+      if (unprintable.length) add("UNPRINTABLE_TEXT", `No font Laurel embeds can print ${unprintable.map((c) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`).join(", ")} in "${content.slice(0, 40)}"`);
+    }
+  }
   if (count > MAX_ELEMENTS) add("TOO_MANY_ELEMENTS", `The SVG has more than ${MAX_ELEMENTS} elements`);
   if (problems.length) throw new InvalidCustomSvgError(problems);
   return doc;
@@ -281,7 +291,7 @@ export function renderCustomSvg(svg: string, values: MergeValues, options: { loc
     const room = anchor === "middle" ? 2 * Math.min(before, after) : anchor === "end" ? before - Math.min(after, before / 2) : after - Math.min(before, after / 2);
     const width = Math.min(Math.max(number(text.getAttribute("data-width"), room), size), MAX_VIEWBOX * 2);
     const bold = /^(bold|bolder|[6-9]00)$/i.test(property(source, "font-weight") ?? "");
-    const block = set(field ?? "text", value, {
+    const block = set(field === "recipient.name" ? "recipientName" : (field ?? "text"), value, {
       maxWidth: width,
       size,
       minSize: field === "recipient.name" ? size / 3 : size / 2,

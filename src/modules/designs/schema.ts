@@ -54,7 +54,7 @@ builder.objectType(DesignTextTooLongError, {
 
 const CustomSvgProblemRef = builder.objectRef<InvalidCustomSvgError["problems"][number]>("CustomSvgProblem").implement({
   fields: (t) => ({
-    code: t.exposeString("code", { description: "NOT_SVG, MALFORMED, DOCTYPE, VIEWBOX, TOO_MANY_ELEMENTS, SCRIPT, FOREIGN_OBJECT, EVENT_ATTRIBUTE, EXTERNAL_REFERENCE, STYLE_IMPORT, UNKNOWN_MERGE_FIELD, MERGE_FIELD_NOT_WHOLE_TEXT, QR_NOT_RECT or QR_BOX" }),
+    code: t.exposeString("code", { description: "NOT_SVG, MALFORMED, DOCTYPE, VIEWBOX, TOO_MANY_ELEMENTS, SCRIPT, FOREIGN_OBJECT, EVENT_ATTRIBUTE, EXTERNAL_REFERENCE, STYLE_IMPORT, UNKNOWN_MERGE_FIELD, MERGE_FIELD_NOT_WHOLE_TEXT, QR_NOT_RECT, QR_BOX or UNPRINTABLE_TEXT" }),
     message: t.exposeString("message"),
   }),
 });
