@@ -68,6 +68,26 @@ export function svgToPng(svg: string, options: RasterOptions): Buffer {
   if (!Number.isInteger(options.width) || options.width < 1 || options.width > MAX_WIDTH) {
     throw new RasterError(`width must be an integer from 1 to ${MAX_WIDTH} pixels, not ${options.width}`);
   }
+  const checked = new XMLSerializer().serializeToString(checkedSvg(svg));
+  let resvg: Resvg;
+  try {
+    resvg = new Resvg(checked, { fitTo: { mode: "width", value: options.width }, font: { loadSystemFonts: false }, logLevel: "off" });
+  } catch (error) {
+    throw new RasterError(`resvg could not read the SVG: ${(error as Error).message}`);
+  }
+  // A very tall SVG fitted to the width would be a very tall PNG: bound the pixels before drawing.
+  const height = Math.ceil((options.width * resvg.height) / resvg.width);
+  if (!(height >= 1 && options.width * height <= MAX_PIXELS)) throw new RasterError(`The SVG's aspect ratio makes a ${options.width}×${height} PNG: too large`);
+  return resvg.render().asPng();
+}
+
+/**
+ * Parses an SVG document and checks it by svgToPng's rules (well-formed, no DOCTYPE, root <svg>, only
+ * #fragment and embedded-PNG references); returns the parsed document, for callers that embed it in
+ * an SVG of their own (a certificate's uploaded logo).
+ * @throws RasterError as svgToPng does.
+ */
+export function checkedSvg(svg: string): XmlDocument {
   let failure: string | null = null;
   let doc: XmlDocument | null = null;
   try {
@@ -83,15 +103,5 @@ export function svgToPng(svg: string, options: RasterOptions): Buffer {
   if (doc.doctype) throw new RasterError("The SVG has a DOCTYPE, which we refuse: export it without one");
   if (doc.documentElement.localName !== "svg") throw new RasterError("The document's root element is not <svg>");
   checkReferences(doc.documentElement);
-  const checked = new XMLSerializer().serializeToString(doc);
-  let resvg: Resvg;
-  try {
-    resvg = new Resvg(checked, { fitTo: { mode: "width", value: options.width }, font: { loadSystemFonts: false }, logLevel: "off" });
-  } catch (error) {
-    throw new RasterError(`resvg could not read the SVG: ${(error as Error).message}`);
-  }
-  // A very tall SVG fitted to the width would be a very tall PNG: bound the pixels before drawing.
-  const height = Math.ceil((options.width * resvg.height) / resvg.width);
-  if (!(height >= 1 && options.width * height <= MAX_PIXELS)) throw new RasterError(`The SVG's aspect ratio makes a ${options.width}×${height} PNG: too large`);
-  return resvg.render().asPng();
+  return doc;
 }

@@ -6,8 +6,10 @@
 //   GET  /issuers/:tenant/credentials/:id/badge.png|svg   the badge with the credential baked in
 //   GET  /issuers/:tenant/credentials/:id/preview.png  its 1200×630 share preview (Open Graph image; 404 for a child's)
 //   GET  /issuers/:tenant/credentials/:id/certificate.pdf a printable certificate, the credential attached
+//   GET  /issuers/:tenant/credentials/:id/certificate.png the same certificate as a picture (1600 px wide)
 //                                             (422 UNPRINTABLE_TEXT when a text has characters no font we embed draws)
 //   GET  /issuers/:tenant/achievements/:template/v:n      the OB 3.0 Achievement
+//   GET  /v/:code                             302 to a credential's page (short address, credentials/short-url.ts)
 //   GET  .../ob2 (issuer, credential, achievement)        OB 2.0 Issuer, Assertion, BadgeClass (hosted)
 //   GET  /images/:tenant/:id                  an uploaded image
 //   POST /verify                              a verification report for a credential (JSON, PNG/SVG badge or PDF body)
@@ -29,9 +31,10 @@ import {
   publicCredentialState,
 } from "../modules/credentials/public.js";
 import { unbakePng, unbakeSvg } from "../modules/credentials/baking.js";
-import { certificatePdf, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
+import { certificatePdf, certificatePng, UnprintableTextError } from "../modules/credentials/certificate-pdf.js";
 import { credentialFromPdf, PdfCredentialError } from "../modules/credentials/pdf-attachment.js";
 import { recipientNameOf } from "../modules/credentials/document.js";
+import { shortLinkTarget } from "../modules/credentials/short-url.js";
 import { designForCredential } from "../modules/designs/public.js";
 import { loadAchievement, ob2Assertion, ob2BadgeClass, ob2Issuer, ob3Achievement } from "../modules/credentials/ob2.js";
 import { verifyCredential } from "../modules/credentials/verify.js";
@@ -52,7 +55,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})$`), "credential"],
   [new RegExp(`^/issuers/(${UUID})/status/(${UUID})$`), "status"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/badge\\.(png|svg)$`), "badge"],
-  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.pdf$`), "certificate"],
+  [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/certificate\\.(pdf|png)$`), "certificate"],
   [new RegExp(`^/issuers/(${UUID})/credentials/(${UUID})/preview\\.png$`), "preview"],
   [new RegExp(`^/images/(${UUID})/(${UUID})$`), "image"],
   [new RegExp(`^/issuers/(${UUID})/ob2$`), "ob2-issuer"],
@@ -60,6 +63,7 @@ const routes: [RegExp, string][] = [
   [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})$`), "achievement"],
   [new RegExp(`^/issuers/(${UUID})/achievements/(${UUID})/v(\\d{1,9})/ob2$`), "ob2-badgeclass"],
   [/^\/verify$/, "verify"],
+  [/^\/v\/([^/]*)$/, "short"], // GET /v/<code>: 302 to the credential's page (credentials/short-url.ts)
 ];
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json") {
@@ -182,6 +186,12 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         // The page's download link asks for ?format=json; anything else fetching the JSON is a program.
         if (credential) track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "json", channel: /[?&]format=json/.test(req.url ?? "") ? "web" : "api" });
       }
+      else if (name === "short") {
+        const target = await shortLinkTarget(ctx, a!);
+        if (!target) return fail(req, res, NOT_FOUND);
+        res.writeHead(302, { location: target, "cache-control": "no-store", ...CORS }).end();
+        return true;
+      }
       else if (name === "status") body = await statusListCredential(ctx, a!, b!);
       else if (name === "ob2-issuer") body = await ob2Issuer(ctx, a!, app.config.email.defaultFrom);
       else if (name === "ob2-assertion") {
@@ -195,23 +205,26 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         const credential = await loadCredential(ctx, a!, b!);
         if (!credential) await sendMissing(ctx, req, res, a!, b!);
         else {
-          let pdf: Buffer;
+          // The same certificate drawn as a PNG (certificatePng: same layouts, nothing attached) or a PDF.
+          const format = c === "png" ? "png" : "pdf";
+          let file: Buffer;
           try {
             const design = await designForCredential(ctx, a!, b!);
-            pdf = await certificatePdf(credential, `${app.config.publicUrl}/verify`, { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document), design });
+            const options = { timeZone: credential.timeZone, recipientName: recipientNameOf(credential.document), design };
+            file = await (format === "png" ? certificatePng : certificatePdf)(credential, `${app.config.publicUrl}/verify`, options);
           } catch (error) {
             if (!(error instanceof UnprintableTextError)) throw error;
             // Never boxes in a signed certificate: say which characters, so the issuer can act.
             return fail(req, res, { status: 422, code: error.code, message: error.message, details: { fields: error.fields } }, "This certificate cannot be printed");
           }
           res.writeHead(200, {
-            "content-type": "application/pdf",
-            "content-disposition": `inline; filename="certificate-${b}.pdf"`,
+            "content-type": format === "png" ? "image/png" : "application/pdf",
+            "content-disposition": `inline; filename="certificate-${b}.${format}"`,
             "x-content-type-options": "nosniff",
             "cache-control": "no-store",
           });
-          res.end(pdf);
-          track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format: "pdf", channel: "web" });
+          res.end(file);
+          track(req, { tenantId: a!, credentialId: b!, type: "downloaded", format, channel: "web" });
         }
         return true;
       }

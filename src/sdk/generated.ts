@@ -1046,7 +1046,7 @@ export type CertificatePreviewQueryVariables = Exact<{
 
 
 export type CertificatePreviewQuery = { certificatePreview:
-    | { __typename: 'CertificatePreview', contentType: string, dataUrl: string, byteSize: number, pngDataUrl: string | null }
+    | { __typename: 'CertificatePreview', contentType: string, dataUrl: string, byteSize: number, png: string }
     | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
     | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
     | { __typename: 'InvalidColorError', field: string, value: string, message: string }
@@ -3029,7 +3029,7 @@ export const CertificatePreviewDocument = new TypedDocumentString(`
       contentType
       dataUrl
       byteSize
-      pngDataUrl
+      png
     }
     ... on ValidationError {
       message

@@ -9,8 +9,11 @@ import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
 import { createTemplate, setTemplateStatus } from "../../src/modules/templates/service.js";
 import { createBulkJob } from "../../src/modules/bulk/service.js";
 import { fork } from "node:child_process";
+import { setCertificateDesign } from "../../src/modules/designs/service.js";
+import type { CertificateDesignInput } from "../../src/modules/designs/design.js";
 
-export async function benchBulk(sizes: number[], serverUrl: string) {
+/** `design`: a certificate design set on the template first (designs only matter when a PDF is drawn). */
+export async function benchBulk(sizes: number[], serverUrl: string, options: { design?: CertificateDesignInput } = {}) {
   const dbName = `laurel_bench_${randomBytes(4).toString("hex")}`;
   const adminUrl = Object.assign(new URL(serverUrl), { pathname: `/${dbName}` }).toString();
   const root = postgres(serverUrl, { max: 1, onnotice: () => {} });
@@ -35,6 +38,7 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
         customFields: [{ name: "course", type: "TEXT", required: true }],
       });
       await setTemplateStatus(db, caller, t.id, "ACTIVE");
+      if (options.design) await setCertificateDesign(db, caller, t.id, options.design);
       return t;
     });
     for (const size of sizes) {
@@ -66,7 +70,7 @@ export async function benchBulk(sizes: number[], serverUrl: string) {
                  (select count(*)::int from email_outbox where tenant_id = ${tenantId}::uuid and kind = 'credential_issued') as emails`,
       );
       lines.push(
-        `bulk ${String(size).padStart(7)} credentials: ${seconds.toFixed(1).padStart(6)} s  ${(size / seconds).toFixed(0).padStart(6)} credentials/s   worker peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB   (total in db: ${counts!.credentials} credentials, ${counts!.emails} emails queued)`,
+        `bulk${options.design ? ` (design ${options.design.layout})` : ""} ${String(size).padStart(7)} credentials: ${seconds.toFixed(1).padStart(6)} s  ${(size / seconds).toFixed(0).padStart(6)} credentials/s   worker peak RSS ${(peak / 1024 / 1024).toFixed(0)} MB   (total in db: ${counts!.credentials} credentials, ${counts!.emails} emails queued)`,
       );
       console.log(lines.at(-1));
     }

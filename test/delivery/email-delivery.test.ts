@@ -30,6 +30,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { BROWSER, eventsOf, settle } from "../engagement/setup.js";
 
 const WEBHOOK_SECRET = `whsec_${Buffer.alloc(24, 7).toString("base64")}`;
 let fake: FakeResend;
@@ -108,6 +109,35 @@ describe("credential email", () => {
     expect(message!.providerMessageId).toBe(email.id);
     expect(message!.provider).toBe("resend");
     expect(message!.html).toBeNull(); // bodies are kept only in the demo outbox
+  });
+
+  it("shows the badge as an image of the credential's badge.png, which is not counted as a download, and leaves the text part as it was", async () => {
+    const credential = await issue(a.owner, templateA, "hedy@example.test", { name: "Hedy Lamarr" });
+    const email = await waitFor(async () => sentTo("hedy@example.test")[0], "the credential email");
+    const badgeUrl = `${app.config.publicUrl}/issuers/${a.tenantId}/credentials/${rawId(credential.id)}/badge.png?view=email`;
+    const img = /<img src="([^"]+)" alt="([^"]*)" width="(\d+)" height="(\d+)"/.exec(email.html);
+    expect(img?.slice(1)).toEqual([badgeUrl, "Safety Training", "160", "160"]);
+    expect(email.text).not.toContain("badge.png");
+    expect(email.text).toContain("View your credential:");
+
+    // The image is the badge; opening the email is no download. A real download still counts, once.
+    const local = (url: string) => url.replace(app.config.publicUrl, app.server.url);
+    const shown = await fetch(local(badgeUrl), { headers: { "user-agent": BROWSER } });
+    expect([shown.status, shown.headers.get("content-type")]).toEqual([200, "image/png"]);
+    expect((await shown.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    expect((await fetch(local(badgeUrl.replace("?view=email", "")), { headers: { "user-agent": BROWSER } })).status).toBe(200);
+    await eventsOf(app, a.tenantId, 1, (e) => e.type === "downloaded" && e.credential_id === rawId(credential.id));
+    await settle();
+    const downloads = await app.db.admin`select format from engagement_events where credential_id = ${rawId(credential.id)} and type = 'downloaded'`;
+    expect(downloads.map((d) => d.format)).toEqual(["png"]);
+  });
+
+  it("escapes the achievement's name in the badge's alt text, in French too", async () => {
+    const template = await activeTemplate(a.owner, `Soudure "avancée" <TIG>`);
+    await issue(a.owner, template, "marie.alt@example.test", { locale: "fr", name: "Marie" });
+    const email = await waitFor(async () => sentTo("marie.alt@example.test")[0], "the French email");
+    expect(email.html).toContain(`alt="Soudure &quot;avancée&quot; &lt;TIG&gt;" width="160" height="160"`);
+    expect(email.html).toContain("/badge.png?view=email");
   });
 
   it("is written in the recipient's language", async () => {

@@ -22,6 +22,7 @@ import { customCertificatePng } from "../../src/modules/designs/custom.js";
 import { certificatePdf } from "../../src/modules/credentials/certificate-pdf.js";
 import { defaultRenderDesign } from "../../src/modules/designs/design.js";
 import { pdfText } from "../credentials/pdf-tools.js";
+import { PREVIEW_PNG_WIDTH } from "../../src/modules/designs/preview.js";
 import { viewerOf } from "./viewer.js";
 
 // A landscape certificate, 1123×794 units; the name's box is x 161.5-961.5, baseline 330 (72 units bold).
@@ -99,17 +100,17 @@ describe("a custom certificate design", () => {
       const preview = (await a.owner.request(CertificatePreviewDocument, { templateId: a.templateNodeId, recipientName })).certificatePreview;
       if (preview.__typename !== "CertificatePreview") throw new Error(JSON.stringify(preview));
       expect(preview.dataUrl).toMatch(/^data:application\/pdf;base64,/);
-      const png = PNG.sync.read(Buffer.from(preview.pngDataUrl!.replace(/^data:image\/png;base64,/, ""), "base64"));
-      expect(png.width).toBe(1600);
-      expect(png.height).toBe(Math.round((1600 * 794) / 1123));
+      const png = PNG.sync.read(Buffer.from(preview.png.replace(/^data:image\/png;base64,/, ""), "base64"));
+      expect(png.width).toBe(PREVIEW_PNG_WIDTH);
+      expect(png.height).toBe(Math.round((PREVIEW_PNG_WIDTH * 794) / 1123));
       const scale = png.width / 1123;
-      expect(darkIn(png, NAME_BOX, scale), recipientName).toBeGreaterThan(1500);
+      expect(darkIn(png, NAME_BOX, scale), recipientName).toBeGreaterThan(800);
       // Right of the box is paper: the name was fitted into its data-width.
       expect(darkIn(png, { x: 980, y: 250, width: 100, height: 100 }, scale)).toBe(0);
     }
   });
 
-  it("is what the public certificate route serves: the name drawn in its box, the QR of the credential, the credential attached", async () => {
+  it("is what the public certificate routes serve (PDF and PNG): the name drawn in its box, the QR of the credential, the credential attached", async () => {
     for (const name of ["Rae Recipient", "ليلى حسن", "李华"]) {
       const issued = await issueTo(a, name);
       const response = await hit(app, `${issued.path}/certificate.pdf`);
@@ -125,6 +126,13 @@ describe("a custom certificate design", () => {
       expect(darkIn(page, NAME_BOX, scale, (841.89 - 1123 * scale) / 2, (595.28 - 794 * scale) / 2), name).toBeGreaterThan(600);
       expect(await decodeQr(pdf)).toBe(issued.vc.id);
       expect(((await credentialFromPdf(pdf, 1024 * 1024)) as { id: string }).id).toBe(issued.vc.id);
+      // The PNG route draws the same custom design: the name in its box, paper beside it.
+      const pngResponse = await hit(app, `${issued.path}/certificate.png`);
+      expect(pngResponse.status).toBe(200);
+      const png = PNG.sync.read(Buffer.from(await pngResponse.arrayBuffer()));
+      expect(png.height).toBe(Math.round((png.width * 794) / 1123));
+      expect(darkIn(png, NAME_BOX, png.width / 1123), name).toBeGreaterThan(800);
+      expect(darkIn(png, { x: 980, y: 250, width: 100, height: 100 }, png.width / 1123)).toBe(0);
     }
   });
 

@@ -162,6 +162,9 @@ describe("a child under 13", () => {
     const email = await waitFor(async () => fake.sent.find((m) => m.to.includes("mia.small@example.test")), "the child's email");
     expect(email.html).not.toMatch(/\/t\/o\//); // no open pixel
     expect(email.html).not.toMatch(/\/t\/c\//); // no tracked links
+    // Like its view link, the child's email shows the badge (its page does too); never a LinkedIn link.
+    expect(email.html).toContain(`/issuers/${a.tenantId}/credentials/${credentialId}/badge.png?view=email`);
+    expect(decodeURIComponent(email.html)).not.toContain("linkedin.com");
 
     // The partner hears of the issuance, and nothing after it.
     await waitFor(async () => hooks.find((h) => h.type === "credential.issued" && h.data.credentialId === credentialId), "the issuance webhook");

@@ -160,6 +160,7 @@ describe("erasing a person", () => {
     expect((await get(page)).status).toBe(410);
     expect((await get(`${page}/badge.png`)).status).toBe(410);
     expect((await get(`${page}/certificate.pdf`)).status).toBe(410);
+    expect((await get(`${page}/certificate.png`)).status).toBe(410);
     expect((await get(`${page}/preview.png`)).status).toBe(410); // the share preview names the holder too
 
     const entry = credential.verifiableCredential.credentialStatus;

@@ -7,13 +7,14 @@ import type { PublicCredential } from "./public.js";
 import { recipientNameOf } from "./document.js";
 import { statusLabel } from "../../public/credential-page.js";
 import { layoutText } from "../../lib/text-layout/layout.js";
-import { drawText } from "../../lib/text-layout/pdf.js";
 import { formatDay } from "../../lib/calendar.js";
 import { ExpectedError } from "../../errors.js";
 import { attachCredential } from "./pdf-attachment.js";
 import { defaultRenderDesign, type RenderDesign } from "../designs/design.js";
-import { LAYOUT_PLANS, PAGE, type SetText } from "../designs/layouts.js";
-import { customCertificatePdf, customSvgUsable } from "../designs/custom.js";
+import { LAYOUT_PLANS, PAGE, type CertificateTexts, type SetText } from "../designs/layouts.js";
+import { drawText, SvgSurface, type Surface } from "../designs/surface.js";
+import { svgToPng } from "../../lib/raster.js";
+import { customCertificatePdf, customCertificatePng, customSvgUsable } from "../designs/custom.js";
 
 /** A text of the certificate and the characters of it that no embedded face can draw. */
 export interface UnprintableField {
@@ -70,16 +71,68 @@ const UUID_AT_END = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * @throws UnprintableTextError when a text to print has characters no embedded face can draw (they
  *   would be boxes); nothing is rendered then.
  */
-export function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
+export async function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
   // A custom design is the tenant's own SVG with merge fields (designs/custom.ts); one that no longer
   // passes its checks prints in the fallback layout rather than not at all.
-  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) {
-    try {
-      return customCertificatePdf(options.design.customSvg, credential, verifyUrl, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) return customCertificatePdf(options.design.customSvg, credential, verifyUrl, options);
+  const vc = credential.document as Record<string, any>;
+  const design = options.design ?? defaultRenderDesign();
+  const facts = certificateFacts(credential, verifyUrl, options);
+  const doc = new PDFDocument({
+    ...PAGE[design.layout],
+    margin: 0,
+    font: null as unknown as string, // no built-in font: every face is embedded by the text layout
+    info: { Title: facts.title, Author: facts.issuer || "Laurel", Subject: "Open Badges 3.0 credential", Creator: "Laurel" },
+  });
+  const chunks: Buffer[] = [];
+  doc.on("data", (c: Buffer) => chunks.push(c));
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on("end", () => resolve(Buffer.concat(chunks)));
+    doc.on("error", reject);
+  });
+  let draw: () => void;
+  try {
+    draw = planCertificate(doc, credential, facts, design, options);
+  } catch (error) {
+    doc.end(); // nothing drawn yet: the document is dropped
+    throw error;
   }
+  draw();
+  attachCredential(doc, vc);
+  doc.end();
+  return done;
+}
+
+/** The default width of certificatePng, in pixels: sharp on a screen, a few hundred kB. */
+export const CERTIFICATE_PNG_WIDTH = 1600;
+
+/**
+ * Renders the same certificate as certificatePdf (the same layouts, drawn on designs/surface.ts's SVG
+ * backend) as a PNG `width` pixels wide (default 1600; the height follows the A4 page). Differences:
+ * nothing is attached (a PNG carries no credential here), a JPEG image is left out (the rasteriser
+ * embeds PNG only) and so is an SVG image that refers outside itself; text inside an uploaded SVG is
+ * not drawn (no fonts are loaded).
+ * @throws RangeError when `timeZone` or `locale` is not one Intl knows.
+ * @throws UnprintableTextError as certificatePdf.
+ * @throws RasterError (lib/raster.ts) when `width` is not an integer in 1..4096.
+ */
+export async function certificatePng(credential: PublicCredential, verifyUrl: string, options: CertificateOptions & { width?: number } = {}): Promise<Buffer> {
+  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) {
+    return customCertificatePng(options.design.customSvg, credential, verifyUrl, options, options.width ?? CERTIFICATE_PNG_WIDTH);
+  }
+  const design = options.design ?? defaultRenderDesign();
+  const page = PAGE[design.layout];
+  const [w, h] = page.layout === "landscape" ? [A4[1], A4[0]] : A4;
+  const surface = new SvgSurface(w, h);
+  planCertificate(surface, credential, { ...certificateFacts(credential, verifyUrl, options), attached: false }, design, options)();
+  return svgToPng(surface.toSvg(), { width: options.width ?? CERTIFICATE_PNG_WIDTH });
+}
+
+/** A4 in points, portrait (pdfkit's size). */
+const A4: [number, number] = [595.28, 841.89];
+
+/** What the certificate says, in words: the same for every output. */
+function certificateFacts(credential: PublicCredential, verifyUrl: string, options: CertificateOptions): CertificateTexts {
   const vc = credential.document as Record<string, any>;
   const achievement = (vc.credentialSubject?.achievement ?? {}) as { name?: string; description?: string; criteria?: { narrative?: string } };
   const issuer = (vc.issuer ?? {}) as { name?: string; url?: string };
@@ -89,34 +142,10 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
   // A date no calendar can show (stored before dates were checked) prints as stored, never as "null".
   const day = (value: unknown) => (value ? (formatDay(new Date(String(value)), options.timeZone ?? "UTC", locale) ?? String(value)) : null);
   const status = statusLabel(credential);
-  const design = options.design ?? defaultRenderDesign();
-
-  const doc = new PDFDocument({
-    ...PAGE[design.layout],
-    margin: 0,
-    // PDF/A-3b: the signed credential rides along as an associated file (pdf-attachment.ts).
-    pdfVersion: "1.7",
-    subset: "PDF/A-3b",
-    font: null as unknown as string, // no built-in font: every face is embedded by the text layout
-    info: { Title: title, Author: issuer.name ?? "Laurel", Subject: "Open Badges 3.0 credential", Creator: "Laurel" },
-  });
-  const chunks: Buffer[] = [];
-  doc.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise<Buffer>((resolve, reject) => {
-    doc.on("end", () => resolve(Buffer.concat(chunks)));
-    doc.on("error", reject);
-  });
-  const unprintable: UnprintableField[] = [];
-  const set: SetText = (field, text, o) => {
-    const block = layoutText(text, { locale, ...o });
-    if (block.unprintable.length) unprintable.push({ field, characters: block.unprintable.map((character) => ({ character, codePoint: codePoint(character) })) });
-    return block;
-  };
-
   const expires = day(vc.validUntil);
   const id = String(vc.id ?? "");
   const url = /^https?:\/\/\S+$/.test(id) ? id : verifyUrl;
-  const draw = LAYOUT_PLANS[design.layout](doc, {
+  return {
     issuer: issuer.name ?? "",
     title,
     recipient: recipient || null,
@@ -126,21 +155,32 @@ export function certificatePdf(credential: PublicCredential, verifyUrl: string, 
     credentialId: UUID_AT_END.exec(id)?.[1] ?? id,
     url,
     shortUrl: url.replace(/^https?:\/\//, ""),
-  }, design, set);
+  };
+}
 
-  if (unprintable.length) {
-    doc.end(); // nothing drawn yet: the document is dropped
-    return Promise.reject(new UnprintableTextError(unprintable));
-  }
-  draw();
-
-  if (status.tone !== "valid") {
-    const mark = layoutText(status.text.toUpperCase(), { maxWidth: doc.page.width, size: 72, weight: "bold" });
-    doc.save().rotate(-20, { origin: [doc.page.width / 2, doc.page.height / 2] }).fillColor("#b00020", 0.18);
-    drawText(doc, mark, { x: 0, y: (doc.page.height - mark.height) / 2, width: doc.page.width, align: "center", actualText: true });
-    doc.restore();
-  }
-  attachCredential(doc, vc);
-  doc.end();
-  return done;
+/**
+ * Lays out every text of the certificate on `surface` (either backend) and returns the function that
+ * draws the page, with the status watermark when the credential is not valid today.
+ * @throws UnprintableTextError before anything is drawn.
+ */
+function planCertificate(surface: Surface, credential: PublicCredential, facts: CertificateTexts, design: RenderDesign, options: CertificateOptions): () => void {
+  const locale = options.locale ?? "en-GB";
+  const unprintable: UnprintableField[] = [];
+  const set: SetText = (field, text, o) => {
+    const block = layoutText(text, { locale, ...o });
+    if (block.unprintable.length) unprintable.push({ field, characters: block.unprintable.map((character) => ({ character, codePoint: codePoint(character) })) });
+    return block;
+  };
+  const draw = LAYOUT_PLANS[design.layout](surface, facts, design, set);
+  if (unprintable.length) throw new UnprintableTextError(unprintable);
+  const status = statusLabel(credential);
+  return () => {
+    draw();
+    if (status.tone === "valid") return;
+    const { width, height } = surface.page;
+    const mark = layoutText(status.text.toUpperCase(), { maxWidth: width, size: 72, weight: "bold" });
+    surface.save().rotate(-20, { origin: [width / 2, height / 2] }).fillColor("#b00020", 0.18);
+    drawText(surface, mark, { x: 0, y: (height - mark.height) / 2, width, align: "center", actualText: true });
+    surface.restore();
+  };
 }

@@ -252,6 +252,8 @@ function compose(settings: MailSettings, tenantId: string, tenant: TenantRow, ov
       claim: claimUrl(settings, ref, now),
       view: track ? tracking.link(credentialUrl, "view") : credentialUrl,
       linkedin: track && linkedin ? tracking.link(linkedin, "linkedin") : linkedin,
+      // The badge image (links.badge): never tracked, and ?view=email keeps it out of the download counts.
+      badge: `${credentialUrl}/badge.png?view=email`,
       // Never tracked: asking about one's data is nobody's engagement.
       privacy: `${settings.publicUrl}/privacy/ask/${tenantId}/${credentialId}`,
     };

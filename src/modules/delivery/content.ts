@@ -42,6 +42,7 @@ export const MERGE_FIELDS = [
   "links.linkedin",
   "links.claim",
   "links.privacy",
+  "links.badge",
   "reminder.number",
   "tenant.name",
   "invitation.role",
@@ -59,13 +60,17 @@ const wrap = (body: string) =>
 const button = (href: string, label: string) =>
   `<a href="{{${href}}}" style="display:inline-block;padding:10px 18px;background:#1f4e79;color:#fff;border-radius:6px;text-decoration:none">${label}</a>`;
 
+// The credential's badge, as its page shows it (?view=email: a look, not a download, so not counted).
+// Square like every badge.png; with width/height a client that blocks images keeps the layout.
+const badgeImage = `{{#links.badge}}<p><img src="{{links.badge}}" alt="{{credential.name}}" width="160" height="160" style="display:block;border:0;width:160px;height:160px"></p>{{/links.badge}}`;
+
 type Defaults = Record<EmailKind, Content>;
 
 const en: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} sent you a credential: {{credential.name}}",
     html: wrap(`<p>Hello {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> has issued you <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a>{{/links.linkedin}}</p>
+${badgeImage}<p>${button("links.view", "View your credential")}</p><p><a href="{{links.claim}}">Accept it</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">Add it to your LinkedIn profile</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Anyone can verify this credential without trusting us: it is an Open Badges 3.0 Verifiable Credential.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Your data and your rights</a>: ask for a copy, a correction or erasure.</p>`),
     text: "Hello {{recipient.name}},\n\n{{issuer.name}} has issued you {{credential.name}}.\n\nView your credential: {{links.view}}\nAccept it: {{links.claim}}\n{{#links.linkedin}}Add it to LinkedIn: {{links.linkedin}}\n{{/links.linkedin}}\n\nYour data and your rights (a copy, a correction, erasure): {{links.privacy}}\n",
@@ -183,7 +188,7 @@ const fr: Defaults = {
   credential_issued: {
     subject: "{{issuer.name}} vous a délivré un titre : {{credential.name}}",
     html: wrap(`<p>Bonjour {{recipient.name}},</p><p><strong>{{issuer.name}}</strong> vous a délivré <strong>{{credential.name}}</strong>.</p>
-<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a>{{/links.linkedin}}</p>
+${badgeImage}<p>${button("links.view", "Voir votre titre")}</p><p><a href="{{links.claim}}">L'accepter</a>{{#links.linkedin}} · <a href="{{links.linkedin}}">L'ajouter à votre profil LinkedIn</a>{{/links.linkedin}}</p>
 <p style="color:#666;font-size:13px">Chacun peut vérifier ce titre sans nous faire confiance : c'est un Open Badge 3.0 vérifiable.</p>
 <p style="color:#666;font-size:13px"><a href="{{links.privacy}}">Vos données et vos droits</a> : en obtenir une copie, les faire corriger ou effacer.</p>`),
     text: "Bonjour {{recipient.name}},\n\n{{issuer.name}} vous a délivré {{credential.name}}.\n\nVoir votre titre : {{links.view}}\nL'accepter : {{links.claim}}\n{{#links.linkedin}}L'ajouter à LinkedIn : {{links.linkedin}}\n{{/links.linkedin}}\n\nVos données et vos droits (copie, correction, effacement) : {{links.privacy}}\n",

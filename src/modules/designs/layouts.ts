@@ -2,11 +2,11 @@
 // (so a character no face can draw is found before anything is drawn), then the returned function
 // draws the page. Page sizes are A4 (595.28 × 841.89 pt): classic and modern landscape, minimal portrait.
 import type { LayoutOptions, TextBlock } from "../../lib/text-layout/layout.js";
-import { drawText } from "../../lib/text-layout/pdf.js";
 import type { Layout, RenderDesign } from "./design.js";
 import { drawImage, drawQr, drawSignature, INK, MUTED, readableOn, signatureHeight, type SignatureBlocks } from "./parts.js";
+import { drawText, type Surface } from "./surface.js";
 
-type Doc = PDFKit.PDFDocument;
+type Doc = Surface;
 
 /** What a certificate says, already in words (dates formatted, status named). */
 export interface CertificateTexts {
@@ -24,6 +24,8 @@ export interface CertificateTexts {
   url: string;
   /** The same address as printed, without the scheme. */
   shortUrl: string;
+  /** The signed credential is attached (a PDF): the footer says so. Default true. */
+  attached?: boolean;
 }
 
 /** Lays out a text of field `field` at most `maxWidth` wide; unprintable characters are collected by the caller. */
@@ -74,7 +76,7 @@ function body(t: CertificateTexts, set: SetText, width: number, colors: { title:
 }
 
 function footer(t: CertificateTexts, set: SetText, width: number, size = 8) {
-  return set("footer", `Verify at ${t.shortUrl}\nCredential ID ${t.credentialId} · ${ATTACHED}`, { maxWidth: width, size, minSize: 6, maxLines: 3 });
+  return set("footer", `Verify at ${t.shortUrl}\nCredential ID ${t.credentialId}${t.attached === false ? "" : ` · ${ATTACHED}`}`, { maxWidth: width, size, minSize: 6, maxLines: 3 });
 }
 
 function signatureRow(doc: Doc, sigs: SignatureBlocks[], x: number, y: number, width: number, slot: number, imageHeight: number, rule: string, align: "center" | "left") {

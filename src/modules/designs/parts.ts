@@ -5,10 +5,10 @@ import QRCode from "qrcode";
 import SVGtoPDF from "svg-to-pdfkit";
 import { face } from "../../lib/text-layout/fonts.js";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
-import { drawText } from "../../lib/text-layout/pdf.js";
 import type { DesignImage } from "./design.js";
+import { drawText, pdfOf, SvgSurface, type Surface } from "./surface.js";
 
-type Doc = PDFKit.PDFDocument;
+type Doc = Surface;
 
 export const INK = "#1a1a1a";
 export const MUTED = "#555555";
@@ -22,7 +22,7 @@ export interface Rect {
 }
 
 // Text inside an uploaded SVG is set in embedded Noto Sans, never in a font that is not embedded.
-function svgFont(doc: Doc): string {
+function svgFont(doc: PDFKit.PDFDocument): string {
   const registered = (doc as unknown as { _registeredFonts: Record<string, unknown> })._registeredFonts;
   if (!registered["laurel-svg-sans"]) doc.registerFont("laurel-svg-sans", face("sans", "regular").font as unknown as string);
   return "laurel-svg-sans";
@@ -37,7 +37,15 @@ const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
  * followed: only data: PNG/JPEG images inside it are drawn, and its text uses the embedded Noto face.
  * An image that cannot be decoded is left out rather than failing the certificate.
  */
-export function drawImage(doc: Doc, image: DesignImage, box: Rect, mode: "contain" | "cover" = "contain", align: "left" | "center" = "center"): void {
+export function drawImage(surface: Doc, image: DesignImage, box: Rect, mode: "contain" | "cover" = "contain", align: "left" | "center" = "center"): void {
+  const preserveAspectRatio = mode === "cover" ? "xMidYMid slice" : align === "left" ? "xMinYMid meet" : "xMidYMid meet";
+  const doc = pdfOf(surface);
+  if (!doc) {
+    surface.save().rect(box.x, box.y, box.width, box.height).clip();
+    (surface as SvgSurface).image(image.bytes, image.contentType, box.x, box.y, box.width, box.height, preserveAspectRatio);
+    surface.restore();
+    return;
+  }
   doc.save();
   doc.rect(box.x, box.y, box.width, box.height).clip();
   try {
@@ -48,7 +56,7 @@ export function drawImage(doc: Doc, image: DesignImage, box: Rect, mode: "contai
       SVGtoPDF(doc, image.bytes.toString("utf8"), box.x, box.y, {
         width: box.width,
         height: box.height,
-        preserveAspectRatio: mode === "cover" ? "xMidYMid slice" : align === "left" ? "xMinYMid meet" : "xMidYMid meet",
+        preserveAspectRatio,
         assumePt: false,
         warningCallback: () => {},
         // Never let an uploaded SVG name a file or address: pdfkit would open a path it was given.

@@ -1,16 +1,14 @@
 // A certificate drawn with sample data, so a design can be judged before any credential uses it: the
 // template's current texts, a sample recipient and credential id, today's date in the tenant's zone.
-// The answer is the PDF itself as a data: URL (no rasterizer runs on the server).
+// The answer is the PDF itself as a data: URL, and the same page as a PNG (drawn by the same layouts).
 import type { Db } from "../../db/tenant-transaction.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { nfc, personNameProblem, textProblem } from "../../lib/text.js";
 import type { Caller } from "../common/caller.js";
-import { certificatePdf, UnprintableTextError } from "../credentials/certificate-pdf.js";
+import { certificatePdf, certificatePng, UnprintableTextError } from "../credentials/certificate-pdf.js";
 import { urls } from "../credentials/document.js";
 import { DesignTextTooLongError, type CertificateDesignInput } from "./design.js";
 import { assertCustomSvg, assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
-import { customCertificatePng } from "./custom.js";
-import { RasterError } from "../../lib/raster.js";
 import { checkDesign, defaultDesign } from "./design.js";
 
 /** A sample credential's id: the nil-like UUID v4 no credential gets. */
@@ -23,9 +21,12 @@ export interface CertificatePreview {
   /** data:application/pdf;base64,… */
   dataUrl: string;
   byteSize: number;
-  /** A custom design's certificate as data:image/png;base64,… (1600 px wide); null for the built-in layouts. */
-  pngDataUrl: string | null;
+  /** data:image/png;base64,… — the same certificate PREVIEW_PNG_WIDTH pixels wide. */
+  png: string;
 }
+
+/** Width of the preview's PNG in pixels. */
+export const PREVIEW_PNG_WIDTH = 1200;
 
 /**
  * Renders a preview of a template's certificate: in `input` when given (checked exactly as
@@ -76,20 +77,15 @@ export async function previewCertificate(
     },
   };
   try {
-    const credential = { document, status: "ACTIVE", validFrom: now, validUntil: null, revokedAt: null, suspendedAt: null, revocationReason: null, timeZone: tenant.timeZone } as const;
+    const credential = { document, status: "ACTIVE" as const, validFrom: now, validUntil: null, revokedAt: null, suspendedAt: null, revocationReason: null, timeZone: tenant.timeZone };
     const options = { timeZone: tenant.timeZone, recipientName: name, design: await renderDesignIn(db, caller.tenantId, design) };
     const pdf = await certificatePdf(credential, `${publicUrl}/verify`, options);
-    let png: Buffer | null = null;
-    try {
-      png = options.design.customSvg ? customCertificatePng(options.design.customSvg, credential, `${publicUrl}/verify`, options) : null;
-    } catch (error) {
-      if (!(error instanceof RasterError)) throw error; // what resvg refuses has no PNG preview; the PDF stands
-    }
+    const png = await certificatePng(credential, `${publicUrl}/verify`, { ...options, width: PREVIEW_PNG_WIDTH });
     return {
       contentType: "application/pdf",
       dataUrl: `data:application/pdf;base64,${pdf.toString("base64")}`,
       byteSize: pdf.length,
-      pngDataUrl: png && `data:image/png;base64,${png.toString("base64")}`,
+      png: `data:image/png;base64,${png.toString("base64")}`,
     };
   } catch (error) {
     if (!(error instanceof UnprintableTextError)) throw error;

@@ -117,7 +117,7 @@ const PreviewRef = builder.objectRef<CertificatePreview>("CertificatePreview").i
     contentType: t.exposeString("contentType"),
     dataUrl: t.exposeString("dataUrl", { description: "The certificate as a data: URL (base64)" }),
     byteSize: t.exposeInt("byteSize"),
-    pngDataUrl: t.exposeString("pngDataUrl", { nullable: true, description: "A custom design's certificate as a PNG data: URL; null for the built-in layouts" }),
+    png: t.exposeString("png", { description: "The same certificate as a PNG data: URL (base64), 1200 px wide: for showing it in a page" }),
   }),
 });
 
