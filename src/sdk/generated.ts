@@ -109,7 +109,9 @@ export type CertificateDesignInput = {
   accentColor?: string | null | undefined;
   /** An uploaded image covering the page (behind everything) */
   backgroundImageId?: string | null | undefined;
-  /** One of classic, modern, minimal */
+  /** For layout custom: an SVG uploaded with uploadImage, with a viewBox, merge fields ({{recipient.name}}, {{achievement.name}}, {{achievement.description}}, {{issuer.name}}, {{issuedOn}}, {{expiresOn}}, {{credential.id}}, {{credential.url}}) as the whole text of <text> elements, and a <rect data-laurel="qr"> for the QR code */
+  customSvgImageId?: string | null | undefined;
+  /** One of classic, modern, minimal, or custom (with customSvgImageId) */
   layout: string;
   /** An uploaded image (PNG or SVG) of the organisation's logo */
   logoImageId?: string | null | undefined;
@@ -1005,7 +1007,7 @@ export type CredentialEngagementQuery = { node:
     | { __typename: 'WebhookEndpoint' }
    | null };
 
-export type CertificateDesignPartsFragment = { layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> };
+export type CertificateDesignPartsFragment = { layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, customSvgImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> };
 
 export type CertificateDesignQueryVariables = Exact<{
   templateId: string | number;
@@ -1013,7 +1015,7 @@ export type CertificateDesignQueryVariables = Exact<{
 
 
 export type CertificateDesignQuery = { certificateDesign:
-    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
+    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, customSvgImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ValidationError', message: string }
    };
@@ -1025,10 +1027,11 @@ export type SetCertificateDesignMutationVariables = Exact<{
 
 
 export type SetCertificateDesignMutation = { setCertificateDesign:
-    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
+    | { __typename: 'CertificateDesign', layout: string, primaryColor: string, accentColor: string, logoImageId: string | null, backgroundImageId: string | null, customSvgImageId: string | null, isDefault: boolean, signatures: Array<{ imageId: string | null, name: string, title: string }> }
     | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
     | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
     | { __typename: 'InvalidColorError', field: string, value: string, message: string }
+    | { __typename: 'InvalidCustomSvgError', mergeFields: Array<string>, message: string, problems: Array<{ code: string, message: string }> }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TooManySignaturesError', max: number, given: number, message: string }
     | { __typename: 'UnknownLayoutError', layout: string, layouts: Array<string>, message: string }
@@ -1047,6 +1050,7 @@ export type CertificatePreviewQuery = { certificatePreview:
     | { __typename: 'DesignImageNotFoundError', field: string, imageId: string, message: string }
     | { __typename: 'DesignTextTooLongError', field: string, maxLength: number, message: string }
     | { __typename: 'InvalidColorError', field: string, value: string, message: string }
+    | { __typename: 'InvalidCustomSvgError', mergeFields: Array<string>, message: string, problems: Array<{ code: string, message: string }> }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'TooManySignaturesError', max: number, given: number, message: string }
     | { __typename: 'UnknownLayoutError', layout: string, layouts: Array<string>, message: string }
@@ -1798,6 +1802,7 @@ export const CertificateDesignPartsFragmentDoc = new TypedDocumentString(`
   accentColor
   logoImageId
   backgroundImageId
+  customSvgImageId
   signatures {
     imageId
     name
@@ -2944,6 +2949,7 @@ export const CertificateDesignDocument = new TypedDocumentString(`
   accentColor
   logoImageId
   backgroundImageId
+  customSvgImageId
   signatures {
     imageId
     name
@@ -2985,6 +2991,13 @@ export const SetCertificateDesignDocument = new TypedDocumentString(`
       field
       maxLength
     }
+    ... on InvalidCustomSvgError {
+      problems {
+        code
+        message
+      }
+      mergeFields
+    }
     ... on Error {
       message
     }
@@ -2996,6 +3009,7 @@ export const SetCertificateDesignDocument = new TypedDocumentString(`
   accentColor
   logoImageId
   backgroundImageId
+  customSvgImageId
   signatures {
     imageId
     name
@@ -3043,6 +3057,13 @@ export const CertificatePreviewDocument = new TypedDocumentString(`
     ... on DesignTextTooLongError {
       field
       maxLength
+    }
+    ... on InvalidCustomSvgError {
+      problems {
+        code
+        message
+      }
+      mergeFields
     }
     ... on Error {
       message

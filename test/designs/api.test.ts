@@ -105,7 +105,7 @@ describe("a template's certificate design", () => {
 
   it("answers each broken rule with its own typed error, and stores nothing", async () => {
     await set(a, { layout: "modern" });
-    expect(await set(a, { layout: "baroque" })).toMatchObject({ __typename: "UnknownLayoutError", layout: "baroque", layouts: ["classic", "modern", "minimal"] });
+    expect(await set(a, { layout: "baroque" })).toMatchObject({ __typename: "UnknownLayoutError", layout: "baroque", layouts: ["classic", "modern", "minimal", "custom"] });
     expect(await set(a, { layout: "classic", accentColor: "#abc" })).toMatchObject({ __typename: "InvalidColorError", field: "accentColor", value: "#abc" });
     expect(await set(a, { layout: "classic", primaryColor: "red" })).toMatchObject({ __typename: "InvalidColorError", field: "primaryColor" });
     const four = Array.from({ length: 4 }, (_, i) => ({ name: `Signer ${i}`, title: "Board" }));

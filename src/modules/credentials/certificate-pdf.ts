@@ -15,6 +15,7 @@ import { defaultRenderDesign, type RenderDesign } from "../designs/design.js";
 import { LAYOUT_PLANS, PAGE, type CertificateTexts, type SetText } from "../designs/layouts.js";
 import { drawText, SvgSurface, type Surface } from "../designs/surface.js";
 import { svgToPng } from "../../lib/raster.js";
+import { customCertificatePdf, customCertificatePng, customSvgUsable } from "../designs/custom.js";
 
 /** A text of the certificate and the characters of it that no embedded face can draw. */
 export interface UnprintableField {
@@ -72,6 +73,9 @@ const UUID_AT_END = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  *   would be boxes); nothing is rendered then.
  */
 export async function certificatePdf(credential: PublicCredential, verifyUrl: string, options: CertificateOptions = {}): Promise<Buffer> {
+  // A custom design is the tenant's own SVG with merge fields (designs/custom.ts); one that no longer
+  // passes its checks prints in the fallback layout rather than not at all.
+  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) return customCertificatePdf(options.design.customSvg, credential, verifyUrl, options);
   const vc = credential.document as Record<string, any>;
   const design = options.design ?? defaultRenderDesign();
   const facts = certificateFacts(credential, verifyUrl, options);
@@ -114,6 +118,9 @@ export const CERTIFICATE_PNG_WIDTH = 1600;
  * @throws RasterError (lib/raster.ts) when `width` is not an integer in 1..4096.
  */
 export async function certificatePng(credential: PublicCredential, verifyUrl: string, options: CertificateOptions & { width?: number } = {}): Promise<Buffer> {
+  if (options.design?.customSvg && customSvgUsable(options.design.customSvg)) {
+    return customCertificatePng(options.design.customSvg, credential, verifyUrl, options, options.width ?? CERTIFICATE_PNG_WIDTH);
+  }
   const design = options.design ?? defaultRenderDesign();
   const page = PAGE[design.layout];
   const [w, h] = page.layout === "landscape" ? [A4[1], A4[0]] : A4;

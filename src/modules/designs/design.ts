@@ -7,6 +7,8 @@ import { layoutText } from "../../lib/text-layout/layout.js";
 
 export const LAYOUTS = ["classic", "modern", "minimal"] as const;
 export type Layout = (typeof LAYOUTS)[number];
+/** A design that is the tenant's own SVG with merge fields (custom.ts) instead of a built-in layout. */
+export const CUSTOM = "custom";
 export const MAX_SIGNATURES = 3;
 /** Longest signatory name and title, in code points: both must fit a signature line of ~200 points. */
 export const MAX_SIGNATORY_NAME = 80;
@@ -29,7 +31,9 @@ export interface Signature {
 /** A design as stored (sql/042 certificate_designs) and returned by the API. Colours are lower-case #rrggbb. */
 export interface CertificateDesign {
   templateId: string;
-  layout: Layout;
+  layout: Layout | typeof CUSTOM;
+  /** The uploaded SVG of a custom design (layout "custom"); null for the built-in layouts. */
+  customSvgImageId: string | null;
   primaryColor: string;
   accentColor: string;
   logoImageId: string | null;
@@ -45,14 +49,15 @@ export interface CertificateDesignInput {
   logoImageId?: string | null;
   backgroundImageId?: string | null;
   signatures?: { imageId?: string | null; name: string; title: string }[] | null;
+  customSvgImageId?: string | null;
 }
 
 /** The layout given is not one of LAYOUTS. */
 export class UnknownLayoutError extends ExpectedError {
   override name = "UnknownLayoutError";
-  readonly layouts = [...LAYOUTS];
+  readonly layouts = [...LAYOUTS, CUSTOM];
   constructor(readonly layout: string) {
-    super(`Unknown layout "${layout.slice(0, 40)}": choose one of ${LAYOUTS.join(", ")}`);
+    super(`Unknown layout "${layout.slice(0, 40)}": choose one of ${[...LAYOUTS, CUSTOM].join(", ")}`);
   }
 }
 
@@ -129,13 +134,17 @@ function line(field: string, value: string, max: number, required: boolean): str
  */
 export function checkDesign(templateId: string, input: CertificateDesignInput): CertificateDesign {
   const layout = input.layout.trim().toLowerCase();
-  if (!(LAYOUTS as readonly string[]).includes(layout)) throw new UnknownLayoutError(input.layout);
-  const [primary, accent] = DEFAULT_COLORS[layout as Layout];
+  if (layout !== CUSTOM && !(LAYOUTS as readonly string[]).includes(layout)) throw new UnknownLayoutError(input.layout);
+  const customSvgImageId = input.customSvgImageId?.trim() || null;
+  if (layout === CUSTOM && !customSvgImageId) throw ValidationError.field(["customSvgImageId"], "A custom design needs customSvgImageId: an SVG uploaded with uploadImage");
+  if (layout !== CUSTOM && customSvgImageId) throw ValidationError.field(["customSvgImageId"], "customSvgImageId is for layout custom only");
+  const [primary, accent] = DEFAULT_COLORS[layout === CUSTOM ? "classic" : (layout as Layout)];
   const signatures = input.signatures ?? [];
   if (signatures.length > MAX_SIGNATURES) throw new TooManySignaturesError(signatures.length);
   return {
     templateId,
-    layout: layout as Layout,
+    layout: layout as Layout | typeof CUSTOM,
+    customSvgImageId,
     primaryColor: color("primaryColor", input.primaryColor, primary),
     accentColor: color("accentColor", input.accentColor, accent),
     logoImageId: input.logoImageId?.trim() || null,
@@ -151,7 +160,7 @@ export function checkDesign(templateId: string, input: CertificateDesignInput): 
 /** The design of a template that has none: classic, its default colours, no images, no signatures. */
 export function defaultDesign(templateId: string): CertificateDesign {
   const [primaryColor, accentColor] = DEFAULT_COLORS.classic;
-  return { templateId, layout: "classic", primaryColor, accentColor, logoImageId: null, backgroundImageId: null, signatures: [] };
+  return { templateId, layout: "classic", customSvgImageId: null, primaryColor, accentColor, logoImageId: null, backgroundImageId: null, signatures: [] };
 }
 
 /** An image's bytes and sniffed type, as the PDF draws it. */
@@ -168,6 +177,8 @@ export interface RenderDesign {
   logo: DesignImage | null;
   background: DesignImage | null;
   signatures: { image: DesignImage | null; name: string; title: string }[];
+  /** A custom design's SVG (UTF-8 text, checked again by custom.ts when drawn); `layout` is then only a fallback. */
+  customSvg?: string | null;
 }
 
 /** What a certificate without a chosen design is drawn in: classic, its colours, no images. */

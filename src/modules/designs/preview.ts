@@ -8,7 +8,7 @@ import type { Caller } from "../common/caller.js";
 import { certificatePdf, certificatePng, UnprintableTextError } from "../credentials/certificate-pdf.js";
 import { urls } from "../credentials/document.js";
 import { DesignTextTooLongError, type CertificateDesignInput } from "./design.js";
-import { assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
+import { assertCustomSvg, assertImages, certificateDesignOf, renderDesignIn } from "./service.js";
 import { checkDesign, defaultDesign } from "./design.js";
 
 /** A sample credential's id: the nil-like UUID v4 no credential gets. */
@@ -47,6 +47,7 @@ export async function previewCertificate(
   if (input) {
     design = checkDesign(templateId, input); // the checks of saving, nothing stored
     await assertImages(db, caller.tenantId, design);
+    await assertCustomSvg(db, caller.tenantId, design);
   }
   const name = nfc(recipientName ?? SAMPLE_RECIPIENT).trim();
   const problem = textProblem(name) ?? personNameProblem(name);

@@ -9,8 +9,8 @@ import { designFromRow, renderDesign } from "./service.js";
 /** The RenderDesign of the credential's template (classic when none is set or the credential is unknown). */
 export async function designForCredential(p: PublicContext, tenantId: string, credentialId: string): Promise<RenderDesign> {
   return withTenantSql(p.database.sql, { dbRole: p.roles.member, tenantId, userId: null }, async (tx) => {
-    const [row] = await tx<{ template_id: string; layout: string | null; primary_color: string; accent_color: string; logo_image_id: string | null; background_image_id: string | null; signatures: unknown }[]>`
-      select c.template_id, d.layout, d.primary_color, d.accent_color, d.logo_image_id, d.background_image_id, d.signatures
+    const [row] = await tx<{ template_id: string; layout: string | null; primary_color: string; accent_color: string; logo_image_id: string | null; background_image_id: string | null; custom_svg_image_id: string | null; signatures: unknown }[]>`
+      select c.template_id, d.layout, d.primary_color, d.accent_color, d.logo_image_id, d.background_image_id, d.custom_svg_image_id, d.signatures
         from credentials c
         left join certificate_designs d on d.tenant_id = c.tenant_id and d.template_id = c.template_id
        where c.tenant_id = ${tenantId}::uuid and c.id = ${credentialId}::uuid`;
@@ -18,6 +18,7 @@ export async function designForCredential(p: PublicContext, tenantId: string, cr
       ? designFromRow({
           templateId: row.template_id,
           layout: row.layout,
+          customSvgImageId: row.custom_svg_image_id,
           primaryColor: row.primary_color,
           accentColor: row.accent_color,
           logoImageId: row.logo_image_id,

@@ -17,6 +17,7 @@ import {
   type CertificateDesign,
   type Signature,
 } from "./design.js";
+import { InvalidCustomSvgError, MERGE_FIELDS } from "./custom.js";
 import { previewCertificate, type CertificatePreview } from "./preview.js";
 import { certificateDesignOf, setCertificateDesign } from "./service.js";
 
@@ -51,6 +52,22 @@ builder.objectType(DesignTextTooLongError, {
   fields: (t) => ({ field: t.exposeString("field"), maxLength: t.exposeInt("maxLength") }),
 });
 
+const CustomSvgProblemRef = builder.objectRef<InvalidCustomSvgError["problems"][number]>("CustomSvgProblem").implement({
+  fields: (t) => ({
+    code: t.exposeString("code", { description: "NOT_SVG, MALFORMED, DOCTYPE, VIEWBOX, TOO_MANY_ELEMENTS, SCRIPT, FOREIGN_OBJECT, EVENT_ATTRIBUTE, EXTERNAL_REFERENCE, STYLE_IMPORT, UNKNOWN_MERGE_FIELD, MERGE_FIELD_NOT_WHOLE_TEXT, QR_NOT_RECT, QR_BOX or UNPRINTABLE_TEXT" }),
+    message: t.exposeString("message"),
+  }),
+});
+builder.objectType(InvalidCustomSvgError, {
+  name: "InvalidCustomSvgError",
+  description: "A custom design's SVG breaks the rules: each problem is named.",
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    problems: t.field({ type: [CustomSvgProblemRef], resolve: (e) => e.problems }),
+    mergeFields: t.stringList({ resolve: () => MERGE_FIELDS.map((f) => `{{${f}}}`) }),
+  }),
+});
+
 const SignatureRef = builder.objectRef<Signature>("CertificateSignature").implement({
   fields: (t) => ({
     imageId: t.exposeString("imageId", { nullable: true }),
@@ -62,7 +79,8 @@ const SignatureRef = builder.objectRef<Signature>("CertificateSignature").implem
 const DesignRef = builder.objectRef<CertificateDesign & { isDefault: boolean }>("CertificateDesign").implement({
   description: "How a template's certificate PDF looks.",
   fields: (t) => ({
-    layout: t.exposeString("layout", { description: `One of ${LAYOUTS.join(", ")}` }),
+    layout: t.exposeString("layout", { description: `One of ${LAYOUTS.join(", ")}, or custom` }),
+    customSvgImageId: t.exposeString("customSvgImageId", { nullable: true, description: "The SVG of a custom design" }),
     primaryColor: t.exposeString("primaryColor", { description: "#rrggbb" }),
     accentColor: t.exposeString("accentColor", { description: "#rrggbb" }),
     logoImageId: t.exposeString("logoImageId", { nullable: true }),
@@ -82,7 +100,10 @@ const SignatureInput = builder.inputType("CertificateSignatureInput", {
 
 const DesignInput = builder.inputType("CertificateDesignInput", {
   fields: (t) => ({
-    layout: t.string({ required: true, description: `One of ${LAYOUTS.join(", ")}` }),
+    layout: t.string({ required: true, description: `One of ${LAYOUTS.join(", ")}, or custom (with customSvgImageId)` }),
+    customSvgImageId: t.string({
+      description: `For layout custom: an SVG uploaded with uploadImage, with a viewBox, merge fields (${MERGE_FIELDS.map((f) => `{{${f}}}`).join(", ")}) as the whole text of <text> elements, and a <rect data-laurel="qr"> for the QR code`,
+    }),
     primaryColor: t.string({ description: "#rrggbb; default: the layout's" }),
     accentColor: t.string({ description: "#rrggbb; default: the layout's" }),
     logoImageId: t.string({ description: "An uploaded image (PNG or SVG) of the organisation's logo" }),
@@ -100,7 +121,7 @@ const PreviewRef = builder.objectRef<CertificatePreview>("CertificatePreview").i
   }),
 });
 
-const DESIGN_ERRORS = [ValidationError, NotFoundError, UnknownLayoutError, InvalidColorError, DesignImageNotFoundError, TooManySignaturesError, DesignTextTooLongError];
+const DESIGN_ERRORS = [ValidationError, NotFoundError, UnknownLayoutError, InvalidColorError, DesignImageNotFoundError, TooManySignaturesError, DesignTextTooLongError, InvalidCustomSvgError];
 
 builder.queryField("certificateDesign", (t) =>
   t.field({

@@ -5,8 +5,10 @@ import type { Db } from "../../db/tenant-transaction.js";
 import { NotFoundError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
+import { checkCustomSvg } from "./custom.js";
 import {
   checkDesign,
+  CUSTOM,
   DesignImageNotFoundError,
   LAYOUTS,
   type CertificateDesign,
@@ -27,6 +29,7 @@ function imageFields(design: CertificateDesign): [string, string][] {
   return [
     ["logoImageId", design.logoImageId] as [string, string | null],
     ["backgroundImageId", design.backgroundImageId] as [string, string | null],
+    ["customSvgImageId", design.customSvgImageId] as [string, string | null],
     ...design.signatures.map((s, i): [string, string | null] => [`signatures.${i}.imageId`, s.imageId]),
   ].filter((f): f is [string, string] => f[1] !== null);
 }
@@ -45,6 +48,16 @@ export async function assertImages(db: Db, tenantId: string, design: Certificate
 }
 
 /**
+ * For a custom design, checks its SVG (custom.ts checkCustomSvg) after assertImages found it the tenant's.
+ * @throws InvalidCustomSvgError naming every problem of the SVG (or that the image is a PNG).
+ */
+export async function assertCustomSvg(db: Db, tenantId: string, design: CertificateDesign): Promise<void> {
+  if (!design.customSvgImageId) return;
+  const image = await db.image.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: design.customSvgImageId } }, select: { contentType: true, bytes: true } });
+  checkCustomSvg(image.contentType === "image/svg+xml" ? Buffer.from(image.bytes).toString("utf8") : null);
+}
+
+/**
  * Sets (creates or replaces) the certificate design of a template of the caller's tenant, and records
  * it in the audit log. Returns the design as stored.
  * @throws NotFoundError when the template is not the tenant's; DesignImageNotFoundError when an image
@@ -54,8 +67,10 @@ export async function setCertificateDesign(db: Db, caller: Caller, templateId: s
   await assertTemplate(db, caller.tenantId, templateId);
   const design = checkDesign(templateId, input);
   const wanted = await assertImages(db, caller.tenantId, design);
+  await assertCustomSvg(db, caller.tenantId, design);
   const columns = {
     layout: design.layout,
+    customSvgImageId: design.customSvgImageId,
     primaryColor: design.primaryColor,
     accentColor: design.accentColor,
     logoImageId: design.logoImageId,
@@ -81,17 +96,20 @@ export async function setCertificateDesign(db: Db, caller: Caller, templateId: s
 export function designFromRow(row: {
   templateId: string;
   layout: string;
+  customSvgImageId?: string | null;
   primaryColor: string;
   accentColor: string;
   logoImageId: string | null;
   backgroundImageId: string | null;
   signatures: unknown;
 }): CertificateDesign {
-  const layout = (LAYOUTS as readonly string[]).includes(row.layout) ? (row.layout as Layout) : "classic";
+  const custom = row.layout === CUSTOM && row.customSvgImageId ? row.customSvgImageId : null;
+  const layout = custom ? CUSTOM : (LAYOUTS as readonly string[]).includes(row.layout) ? (row.layout as Layout) : "classic";
   const signatures = (Array.isArray(row.signatures) ? row.signatures : []) as Signature[];
   return {
     templateId: row.templateId,
     layout,
+    customSvgImageId: custom,
     primaryColor: row.primaryColor,
     accentColor: row.accentColor,
     logoImageId: row.logoImageId,
@@ -122,8 +140,10 @@ export async function renderDesign(
   const rows = ids.length ? await images(ids) : [];
   const byId = new Map(rows.map((r) => [r.id, { contentType: r.contentType, bytes: Buffer.from(r.bytes) } satisfies DesignImage]));
   const image = (id: string | null) => (id ? (byId.get(id) ?? null) : null);
+  const svg = image(design.customSvgImageId);
   return {
-    layout: design.layout,
+    layout: design.layout === CUSTOM ? "classic" : design.layout,
+    customSvg: svg && svg.contentType === "image/svg+xml" ? svg.bytes.toString("utf8") : null,
     primaryColor: design.primaryColor,
     accentColor: design.accentColor,
     logo: image(design.logoImageId),
