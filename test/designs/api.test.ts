@@ -2,19 +2,17 @@
 // errors for every rule; the public certificate draws it for credentials already issued; and nothing
 // crosses tenants (another tenant's images, templates and designs are simply not there).
 import { shortCredentialUrl } from "../../src/modules/credentials/short-url.js";
+import { viewerOf } from "./viewer.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  AcceptInvitationDocument,
   CertificateDesignDocument,
   CertificatePreviewDocument,
-  InviteMemberDocument,
   SetCertificateDesignDocument,
   UploadImageDocument,
   type CertificateDesignInput,
 } from "../../src/sdk/generated.js";
 import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
-import { uniqueEmail } from "../helpers/factories.js";
 import { hit, tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
 import { pdfText, pdfWords } from "../credentials/pdf-tools.js";
 import { decodeQr } from "./qr.js";
@@ -34,14 +32,6 @@ async function upload(client: LaurelClient, bytes: Buffer, name: string, type: s
   return res.id;
 }
 
-async function viewerOf(t: EngagementTenant): Promise<LaurelClient> {
-  const email = uniqueEmail("viewer");
-  expect((await t.owner.request(InviteMemberDocument, { input: { email, role: "viewer" } })).inviteMember.__typename).toBe("Invitation");
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by id desc limit 1`;
-  const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Vic Viewer", password: "a long enough password" } });
-  if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
-  return app.client(accepted.acceptInvitation.token!);
-}
 
 const set = (t: EngagementTenant, design: CertificateDesignInput, client: LaurelClient = t.owner) =>
   client.request(SetCertificateDesignDocument, { templateId: t.templateNodeId, design }).then((r) => r.setCertificateDesign);
@@ -160,7 +150,7 @@ describe("between tenants", () => {
 
 describe("permissions", () => {
   it("a viewer can read a design but not set or preview one", async () => {
-    const viewer = await viewerOf(a);
+    const viewer = await viewerOf(app, a);
     expect((await viewer.request(CertificateDesignDocument, { templateId: a.templateNodeId })).certificateDesign).toMatchObject({ __typename: "CertificateDesign" });
     for (const attempt of [set(a, { layout: "classic" }, viewer), viewer.request(CertificatePreviewDocument, { templateId: a.templateNodeId })]) {
       const error = await attempt.then(() => null, (e: unknown) => e);
