@@ -1,6 +1,7 @@
 // SVG to PNG through resvg (the Rust renderer, as prebuilt npm binaries): no browser, no system
 // libraries, the same pixels on every machine. resvg itself would read any file an <image> names by
 // path (checked: href="/tmp/x.png" and "../x.png" were drawn), so we check every reference first.
+import { overBudget } from "./svg-budget.js";
 import { Resvg } from "@resvg/resvg-js";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
 
@@ -102,6 +103,8 @@ export function checkedSvg(svg: string): XmlDocument {
   if (failure || !doc?.documentElement) throw new RasterError(`The SVG is not well-formed XML: ${failure ?? "no root element"}`);
   if (doc.doctype) throw new RasterError("The SVG has a DOCTYPE, which we refuse: export it without one");
   if (doc.documentElement.localName !== "svg") throw new RasterError("The document's root element is not <svg>");
+  const tooMuch = overBudget(doc.documentElement);
+  if (tooMuch) throw new RasterError(tooMuch);
   checkReferences(doc.documentElement);
   return doc;
 }

@@ -4,6 +4,7 @@
 // and read through a real XML parser so that comments, CDATA and DOCTYPEs cannot fool it.
 import { crc32 } from "node:zlib";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
+import { overBudget } from "../../lib/svg-budget.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const KEYWORD = "openbadgecredential";
@@ -76,7 +77,8 @@ const CDATA_SECTION_NODE = 4;
 /**
  * Parses an SVG as XML (namespace-aware; xmldom expands no entities and fetches nothing). Refuses what
  * is not well-formed, a root that is not <svg>, an encoding other than UTF-8, and any DOCTYPE that
- * declares or references entities or names a DTD other than the W3C's SVG ones (XXE, entity bombs).
+ * declares or references entities or names a DTD other than the W3C's SVG ones (XXE, entity bombs), and
+ * one that draws more than SVG_ELEMENT_BUDGET elements once its <use> references are expanded.
  * @throws SvgError with a message fit to show the uploader.
  */
 export function parseSvg(svg: string): XmlDocument {
@@ -113,6 +115,8 @@ export function parseSvg(svg: string): XmlDocument {
   if (!root || root.localName !== "svg" || (root.namespaceURI !== SVG_NS && root.namespaceURI !== null)) {
     throw new SvgError("The file is XML but its root element is not <svg>");
   }
+  const tooMuch = overBudget(root);
+  if (tooMuch) throw new SvgError(tooMuch);
   return doc;
 }
 

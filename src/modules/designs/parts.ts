@@ -3,6 +3,7 @@
 // and a text colour that reads on a given background.
 import QRCode from "qrcode";
 import SVGtoPDF from "svg-to-pdfkit";
+import { parseSvg } from "../credentials/baking.js";
 import { face } from "../../lib/text-layout/fonts.js";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
 import type { DesignImage } from "./design.js";
@@ -53,6 +54,8 @@ export function drawImage(surface: Doc, image: DesignImage, box: Rect, mode: "co
       const size = mode === "cover" ? { cover: [box.width, box.height] as [number, number] } : { fit: [box.width, box.height] as [number, number] };
       doc.image(image.bytes, box.x, box.y, { ...size, align: align === "center" ? "center" : undefined, valign: "center" });
     } else if (image.contentType === "image/svg+xml") {
+      // Measured first: an image stored before uploads were measured could expand without bound.
+      parseSvg(image.bytes.toString("utf8"));
       SVGtoPDF(doc, image.bytes.toString("utf8"), box.x, box.y, {
         width: box.width,
         height: box.height,

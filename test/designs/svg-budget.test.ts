@@ -1,0 +1,64 @@
+// SVGs that expand without bound through <use> (QA, issue 12: a 1.6 KB file of six nested groups, each
+// using the one before ten times, took the whole server down when drawn as a certificate logo).
+// Refused at upload with a typed error; one already stored is left out of the drawing, quickly, and
+// the server keeps answering.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SetCertificateDesignDocument, UploadImageDocument } from "../../src/sdk/generated.js";
+import { expandedElementCount, SVG_ELEMENT_BUDGET } from "../../src/lib/svg-budget.js";
+import { parseSvg } from "../../src/modules/credentials/baking.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { hit, tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
+
+/** Levels of groups, each using the previous one `fan` times: fan^levels shapes from a few hundred bytes. */
+function useBomb(levels: number, fan = 10): string {
+  let body = `<rect id="a0" width="1" height="1"/>`;
+  for (let level = 1; level <= levels; level++) {
+    body += `<g id="a${level}">${Array.from({ length: fan }, () => `<use href="#a${level - 1}"/>`).join("")}</g>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><defs>${body}</defs><use href="#a${levels}"/></svg>`;
+}
+
+let app: TestApp;
+let t: EngagementTenant;
+beforeAll(async () => {
+  app = await startTestApp();
+  t = await tenantWithTemplate(app, "Budget College");
+});
+afterAll(async () => app?.close());
+
+describe("an SVG's size once its <use> references are expanded", () => {
+  it("is counted without expanding it, cycles included", () => {
+    expect(expandedElementCount(parseSvg(useBomb(2)).documentElement!)).toBeGreaterThan(100);
+    // three levels of ten: the root, the defs (1 + a0 1 + a1 21 + a2 221 + a3 2,221) and one use of a3 (1 + 2,221)
+    expect(expandedElementCount(parseSvg(useBomb(3)).documentElement!)).toBe(4_688);
+    expect(() => parseSvg(useBomb(6))).toThrow(/more than 20,000 elements/);
+    const cycle = `<svg xmlns="http://www.w3.org/2000/svg"><g id="x"><use href="#y"/></g><g id="y"><use href="#x"/></g></svg>`;
+    expect(() => parseSvg(cycle)).toThrow(/cycle/);
+    expect(SVG_ELEMENT_BUDGET).toBe(20_000);
+  });
+
+  it("is refused at upload with a ValidationError on the file", async () => {
+    const file = new File([useBomb(6)], "bomb.svg", { type: "image/svg+xml" });
+    const res = (await t.owner.upload(UploadImageDocument, { file: null }, { file })).uploadImage as { __typename: string; message?: string };
+    expect(res).toMatchObject({ __typename: "ValidationError" });
+    expect(res.message).toMatch(/use/);
+  });
+
+  it("stored before uploads were measured, is left out of the certificate, which is drawn at once", async () => {
+    const [image] = await app.db.admin`
+      insert into images (tenant_id, content_type, bytes, sha256)
+      values (${t.tenantId}, 'image/svg+xml', ${Buffer.from(useBomb(6))}, repeat('0', 64)) returning id`;
+    const logoImageId = String(image!.id); // images are named by their uuid, as uploadImage answers
+    const saved = await t.owner.request(SetCertificateDesignDocument, { templateId: t.templateNodeId, design: { layout: "classic", logoImageId } });
+    expect(saved.setCertificateDesign.__typename).toBe("CertificateDesign");
+    const issued = await t.issue();
+    const started = performance.now();
+    for (const format of ["pdf", "png"]) {
+      const res = await hit(app, `${issued.pagePath}/certificate.${format}`);
+      expect(res.status, format).toBe(200);
+    }
+    // Generous: a certificate takes well under a second; the bomb took tens of seconds, then the process.
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect((await hit(app, "/healthz")).status).toBe(200);
+  });
+});
