@@ -2,6 +2,7 @@
 // using the one before ten times, took the whole server down when drawn as a certificate logo).
 // Refused at upload with a typed error; one already stored is left out of the drawing, quickly, and
 // the server keeps answering.
+import { crc32, deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SetCertificateDesignDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { expandedElementCount, SVG_ELEMENT_BUDGET } from "../../src/lib/svg-budget.js";
@@ -16,6 +17,25 @@ function useBomb(levels: number, fan = 10): string {
     body += `<g id="a${level}">${Array.from({ length: fan }, () => `<use href="#a${level - 1}"/>`).join("")}</g>`;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><defs>${body}</defs><use href="#a${levels}"/></svg>`;
+}
+
+/** A 1-bit greyscale PNG of the given size, all black: a few KB per million pixels once deflated. */
+function hugePng(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, "latin1");
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale
+  const row = Math.ceil(width / 8) + 1;
+  const raw = Buffer.alloc(row * height); // filter 0, all zero bits
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
 }
 
 let app: TestApp;
@@ -42,6 +62,15 @@ describe("an SVG's size once its <use> references are expanded", () => {
     const res = (await t.owner.upload(UploadImageDocument, { file: null }, { file })).uploadImage as { __typename: string; message?: string };
     expect(res).toMatchObject({ __typename: "ValidationError" });
     expect(res.message).toMatch(/use/);
+  });
+
+  it("a PNG larger than 4096×4096 pixels is refused at upload (decoded it would take gigabytes, whatever its file size)", async () => {
+    const file = new File([new Uint8Array(hugePng(20_000, 20_000))], "huge.png", { type: "image/png" });
+    const res = (await t.owner.upload(UploadImageDocument, { file: null }, { file })).uploadImage as { __typename: string; message?: string };
+    expect(res).toMatchObject({ __typename: "ValidationError" });
+    expect(res.message).toMatch(/4096×4096/);
+    const fine = new File([new Uint8Array(hugePng(400, 200))], "fine.png", { type: "image/png" });
+    expect(((await t.owner.upload(UploadImageDocument, { file: null }, { file: fine })).uploadImage as { __typename: string }).__typename).toBe("Image");
   });
 
   it("stored before uploads were measured, is left out of the certificate, which is drawn at once", async () => {

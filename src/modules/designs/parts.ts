@@ -4,6 +4,7 @@
 import QRCode from "qrcode";
 import SVGtoPDF from "svg-to-pdfkit";
 import { parseSvg } from "../credentials/baking.js";
+import { pngDimensions } from "../../lib/raster.js";
 import { face } from "../../lib/text-layout/fonts.js";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
 import type { DesignImage } from "./design.js";
@@ -50,7 +51,9 @@ export function drawImage(surface: Doc, image: DesignImage, box: Rect, mode: "co
   doc.save();
   doc.rect(box.x, box.y, box.width, box.height).clip();
   try {
-    if (image.bytes.subarray(0, 4).equals(PNG) || image.bytes.subarray(0, 3).equals(JPEG)) {
+    if (image.bytes.subarray(0, 4).equals(PNG) && !pngDimensions(image.bytes)) {
+      // Stored before uploads were measured: pdfkit would decode all of it into memory. Left out.
+    } else if (image.bytes.subarray(0, 4).equals(PNG) || image.bytes.subarray(0, 3).equals(JPEG)) {
       const size = mode === "cover" ? { cover: [box.width, box.height] as [number, number] } : { fit: [box.width, box.height] as [number, number] };
       doc.image(image.bytes, box.x, box.y, { ...size, align: align === "center" ? "center" : undefined, valign: "center" });
     } else if (image.contentType === "image/svg+xml") {

@@ -1,5 +1,6 @@
 // Uploaded badge images: PNG or SVG, checked by content (not by name), size-limited, stored in the
 // database and served publicly under the tenant's id.
+import { pngDimensions } from "../../lib/raster.js";
 import { createHash } from "node:crypto";
 import type { Db } from "../../db/tenant-transaction.js";
 import { ValidationError } from "../../errors.js";
@@ -24,6 +25,8 @@ export async function uploadImage(db: Db, caller: Caller, bytes: Buffer) {
   if (bytes.length > MAX_IMAGE_BYTES) throw ValidationError.field(["file"], `Images may be at most ${MAX_IMAGE_BYTES / 1024} KB`);
   const contentType = sniffImage(bytes);
   if (!contentType) throw ValidationError.field(["file"], "Upload a PNG or an SVG image");
+  // Decoded, a PNG takes width × height × 4 bytes whatever its file size: a 1 MB file can claim gigabytes.
+  if (contentType === "image/png" && !pngDimensions(bytes)) throw ValidationError.field(["file"], "PNG images may be at most 4096×4096 pixels");
   if (contentType === "image/svg+xml") {
     try {
       parseSvg(bytes.toString("utf8")); // what cannot be parsed now could not be baked later
