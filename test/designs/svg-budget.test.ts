@@ -2,11 +2,11 @@
 // using the one before ten times, took the whole server down when drawn as a certificate logo).
 // Refused at upload with a typed error; one already stored is left out of the drawing, quickly, and
 // the server keeps answering.
-import { crc32, deflateSync } from "node:zlib";
+import { deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SetCertificateDesignDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { expandedElementCount, SVG_ELEMENT_BUDGET } from "../../src/lib/svg-budget.js";
-import { parseSvg } from "../../src/modules/credentials/baking.js";
+import { parseSvg, pngChunk } from "../../src/modules/credentials/baking.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { hit, tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
 
@@ -21,21 +21,13 @@ function useBomb(levels: number, fan = 10): string {
 
 /** A 1-bit greyscale PNG of the given size, all black: a few KB per million pixels once deflated. */
 function hugePng(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, "latin1");
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
-    return Buffer.concat([head, data, crc]);
-  };
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, greyscale
   const row = Math.ceil(width / 8) + 1;
   const raw = Buffer.alloc(row * height); // filter 0, all zero bits
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), pngChunk("IDAT", deflateSync(raw)), pngChunk("IEND", Buffer.alloc(0))]);
 }
 
 let app: TestApp;

@@ -10,7 +10,8 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 const KEYWORD = "openbadgecredential";
 const OB_NS = "https://purl.imsglobal.org/ob/v3p0";
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data and the CRC-32 of type and data (PNG §5.3). */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, "latin1");
@@ -39,7 +40,7 @@ export function bakePng(png: Buffer, credentialJson: string): Buffer {
   for (const c of chunks(png)) {
     if (c.type === "iTXt" && c.data.subarray(0, KEYWORD.length + 1).toString("latin1") === `${KEYWORD}\0`) continue; // replace an old one
     if (c.type === "IEND") {
-      parts.push(chunk("iTXt", text));
+      parts.push(pngChunk("iTXt", text));
       baked = true;
     }
     parts.push(png.subarray(c.start, c.end));
