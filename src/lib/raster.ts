@@ -1,7 +1,7 @@
 // SVG to PNG through resvg (the Rust renderer, as prebuilt npm binaries): no browser, no system
 // libraries, the same pixels on every machine. resvg itself would read any file an <image> names by
 // path (checked: href="/tmp/x.png" and "../x.png" were drawn), so we check every reference first.
-import { overBudget } from "./svg-budget.js";
+import { overBudget, undrawable } from "./svg-budget.js";
 import { Resvg } from "@resvg/resvg-js";
 import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as XmlElement } from "@xmldom/xmldom";
 
@@ -36,14 +36,18 @@ export function pngDimensions(png: Buffer): { width: number; height: number } | 
 }
 
 /** Every href (any namespace prefix: xlink:, a renamed one, none) is a same-document #fragment or EMBEDDED. */
-function checkReferences(element: XmlElement, images = { count: 0 }): void {
+function checkReferences(element: XmlElement, images: { count: number; pixels?: number } = { count: 0 }): void {
   for (const attribute of Array.from(element.attributes)) {
     const value = attribute.value.trim();
     if (attribute.localName === "href" && !value.startsWith("#")) {
       const embedded = EMBEDDED.exec(value);
       if (!embedded) throw new RasterError(`The SVG refers to ${JSON.stringify(value.slice(0, 60))}: only #fragments and embedded PNG images are drawn`);
-      if (!pngDimensions(Buffer.from(embedded[1]!, "base64"))) throw new RasterError("The SVG embeds an image that is not a PNG of at most 4096×4096 pixels");
+      const size = pngDimensions(Buffer.from(embedded[1]!, "base64"));
+      if (!size) throw new RasterError("The SVG embeds an image that is not a PNG of at most 4096×4096 pixels");
       if (++images.count > MAX_IMAGES) throw new RasterError(`The SVG embeds more than ${MAX_IMAGES} images`);
+      // Decoded, 32 images of 4096² would take 2 GiB (QA): all of them together at most one such image.
+      images.pixels = (images.pixels ?? 0) + size.width * size.height;
+      if (images.pixels > MAX_PIXELS) throw new RasterError("The SVG's embedded images have more than 4096×4096 pixels together");
     }
     if (/url\(\s*["']?(?!#)/i.test(value)) throw new RasterError("The SVG has a url() that is not a #fragment");
   }
@@ -107,4 +111,23 @@ export function checkedSvg(svg: string): XmlDocument {
   if (tooMuch) throw new RasterError(tooMuch);
   checkReferences(doc.documentElement);
   return doc;
+}
+
+/**
+ * checkedSvg for an SVG someone gave us (an upload, a tenant's design): also refused when we do not
+ * draw it (svg-budget.ts undrawable: filters, masks, patterns, markers, clip paths, style sheets,
+ * loose hrefs, too many stops or elements). Our own SVGs (badges, certificates) use clip paths.
+ * @throws RasterError saying why, fit to show the uploader.
+ */
+export function checkedUserSvg(svg: string): XmlDocument {
+  const doc = checkedSvg(svg);
+  const problem = undrawable(doc.documentElement!);
+  if (problem) throw new RasterError(problem);
+  return doc;
+}
+
+/** svgToPng for an SVG someone gave us: checkedUserSvg first. @throws RasterError */
+export function userSvgToPng(svg: string, options: RasterOptions): Buffer {
+  checkedUserSvg(svg);
+  return svgToPng(svg, options);
 }

@@ -7,7 +7,6 @@ import type { Element as XmlElement } from "@xmldom/xmldom";
 /** At most this many elements once every <use> is expanded (a detailed logo draws a few thousand). */
 export const SVG_ELEMENT_BUDGET = 20_000;
 
-const XLINK_NS = "http://www.w3.org/1999/xlink";
 
 /**
  * The number of elements an SVG draws with every <use> replaced by what it references (recursively),
@@ -35,9 +34,12 @@ export function expandedElementCount(root: XmlElement, budget = SVG_ELEMENT_BUDG
     visiting.add(el);
     let total = 1;
     if (el.localName === "use") {
-      const href = el.getAttributeNS(XLINK_NS, "href") ?? el.getAttribute("href") ?? el.getAttribute("xlink:href") ?? "";
-      const target = href.startsWith("#") ? byId.get(href.slice(1)) : undefined;
-      if (target) total += size(target);
+      // Every spelling a renderer might follow, trimmed as they trim it (QA: " #a6" slipped past an
+      // exact match and svg-to-pdfkit followed it; a second href beside xlink:href likewise).
+      for (const href of hrefsOf(el)) {
+        const target = href.trim().startsWith("#") ? byId.get(href.trim().slice(1)) : undefined;
+        if (target) total += size(target);
+      }
     }
     for (let c = el.firstChild; c && total <= budget; c = c.nextSibling) if (c.nodeType === 1) total += size(c as XmlElement);
     visiting.delete(el);
@@ -45,6 +47,16 @@ export function expandedElementCount(root: XmlElement, budget = SVG_ELEMENT_BUDG
     return total;
   };
   return size(root);
+}
+
+/** The values of every href-like attribute of an element: href, xlink:href, any prefix bound to XLink. */
+function hrefsOf(el: XmlElement): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < el.attributes.length; i++) {
+    const attribute = el.attributes.item(i)!;
+    if (attribute.localName === "href" || attribute.name === "href" || attribute.name.endsWith(":href")) values.push(attribute.value);
+  }
+  return values;
 }
 
 /**
@@ -58,4 +70,60 @@ export function overBudget(root: XmlElement): string | null {
     return `The SVG draws more than ${SVG_ELEMENT_BUDGET.toLocaleString("en")} elements once its <use> references are expanded: simplify or flatten it`;
   }
   return null;
+}
+
+// What we draw of an SVG ourselves (certificates, badges, previews): plain shapes, gradients, text,
+// references and embedded PNGs. Filters, masks, patterns, markers and clip paths are refused: a few
+// hundred bytes of them cost a renderer minutes or gigabytes (QA: feTurbulence numOctaves 1e8, nested
+// masks and patterns, markers on 100k vertices) and neither renderer bounds them.
+const DRAWN = new Set(["svg", "g", "defs", "symbol", "use", "path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "linearGradient", "radialGradient", "stop", "title", "desc", "metadata", "text", "tspan", "image", "switch", "a"]);
+const EFFECT_ATTRIBUTES = /^(filter|mask|clip-path|marker|marker-start|marker-mid|marker-end)$/;
+const EFFECT_IN_STYLE = /(^|;)\s*(filter|mask|clip-path|marker(-start|-mid|-end)?)\s*:\s*(?!none\b)/i;
+const SVG_NS = "http://www.w3.org/2000/svg";
+/** Gradient stops in one SVG, all gradients together. */
+export const MAX_GRADIENT_STOPS = 1_000;
+
+/**
+ * Why we will not draw an SVG, or null: an element outside what we draw (filters, masks, patterns,
+ * markers, clip paths, <style>, foreignObject...), an effect named in an attribute or a style, an href
+ * that is not exactly `#id` (no spaces) or several hrefs on one element, more than MAX_GRADIENT_STOPS
+ * gradient stops, or more than SVG_ELEMENT_BUDGET elements once <use> is expanded. Elements of other
+ * namespaces (an editor's metadata) are skipped whole: renderers ignore them. Embedded images are
+ * checked where they are decoded (raster.ts, parts.ts).
+ */
+export function undrawable(root: XmlElement): string | null {
+  let stops = 0;
+  let problem: string | null = null;
+  const visit = (el: XmlElement) => {
+    if (problem) return;
+    if (el.namespaceURI && el.namespaceURI !== SVG_NS) return;
+    if (!DRAWN.has(el.localName ?? "")) {
+      problem = `The SVG uses <${el.localName}>, which we do not draw: filters, masks, patterns, markers, clip paths and style sheets can make one image cost minutes. Export it without them (flatten effects)`;
+      return;
+    }
+    if (el.localName === "stop" && ++stops > MAX_GRADIENT_STOPS) {
+      problem = `The SVG's gradients have more than ${MAX_GRADIENT_STOPS} stops`;
+      return;
+    }
+    const hrefs = hrefsOf(el);
+    if (hrefs.length > 1) {
+      problem = `An <${el.localName}> of the SVG has ${hrefs.length} href attributes: keep one`;
+      return;
+    }
+    if (hrefs.length === 1 && el.localName !== "image" && el.localName !== "a" && !/^#[^\s#]+$/.test(hrefs[0]!)) {
+      problem = `An <${el.localName}> of the SVG refers to "${hrefs[0]!.slice(0, 40)}": only #id references within the file are drawn`;
+      return;
+    }
+    for (let i = 0; i < el.attributes.length; i++) {
+      const attribute = el.attributes.item(i)!;
+      const name = attribute.localName ?? attribute.name;
+      if ((EFFECT_ATTRIBUTES.test(name) && attribute.value.trim() !== "none") || (name === "style" && EFFECT_IN_STYLE.test(attribute.value))) {
+        problem = `The SVG applies ${name === "style" ? "an effect in a style" : name}, which we do not draw: export it without effects`;
+        return;
+      }
+    }
+    for (let c = el.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) visit(c as XmlElement);
+  };
+  visit(root);
+  return problem ?? overBudget(root);
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SetCertificateDesignDocument, UploadImageDocument } from "../../src/sdk/generated.js";
 import { expandedElementCount, SVG_ELEMENT_BUDGET } from "../../src/lib/svg-budget.js";
 import { parseSvg, pngChunk } from "../../src/modules/credentials/baking.js";
+import { checkCustomSvg, InvalidCustomSvgError } from "../../src/modules/designs/custom.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { hit, tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
 
@@ -69,9 +70,10 @@ describe("an SVG's size once its <use> references are expanded", () => {
     const [image] = await app.db.admin`
       insert into images (tenant_id, content_type, bytes, sha256)
       values (${t.tenantId}, 'image/svg+xml', ${Buffer.from(useBomb(6))}, repeat('0', 64)) returning id`;
-    const logoImageId = String(image!.id); // images are named by their uuid, as uploadImage answers
-    const saved = await t.owner.request(SetCertificateDesignDocument, { templateId: t.templateNodeId, design: { layout: "classic", logoImageId } });
+    // Saving it now is refused (above); a design saved before the check is made in SQL.
+    const saved = await t.owner.request(SetCertificateDesignDocument, { templateId: t.templateNodeId, design: { layout: "classic" } });
     expect(saved.setCertificateDesign.__typename).toBe("CertificateDesign");
+    await app.db.admin`update certificate_designs set logo_image_id = ${image!.id} where tenant_id = ${t.tenantId}`;
     const issued = await t.issue();
     const started = performance.now();
     for (const format of ["pdf", "png"]) {
@@ -81,5 +83,60 @@ describe("an SVG's size once its <use> references are expanded", () => {
     // Generous: a certificate takes well under a second; the bomb took tens of seconds, then the process.
     expect(performance.now() - started).toBeLessThan(10_000);
     expect((await hit(app, "/healthz")).status).toBe(200);
+  });
+
+  it("counts a reference however it is spelt: spaces around it, or href beside xlink:href (QA re-check)", () => {
+    expect(() => parseSvg(useBomb(6).replaceAll('href="#', 'href=" #'))).toThrow(/more than 20,000 elements/);
+    const both = useBomb(6).replaceAll('<use href="#', '<use xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="#a0" href="#');
+    expect(() => parseSvg(both)).toThrow(/more than 20,000 elements/);
+  });
+});
+
+// Effects neither renderer bounds (QA re-check: 300 bytes of feTurbulence held the event loop for over a
+// minute; nested masks, patterns and clip paths, markers on 100k vertices likewise).
+const EFFECTS: [string, string][] = [
+  ["turbulence", `<filter id="f"><feTurbulence baseFrequency="0.05" numOctaves="100000000"/></filter><rect width="10" height="10" filter="url(#f)"/>`],
+  ["mask", `<mask id="m"><rect width="10" height="10" fill="white"/></mask><rect width="10" height="10" mask="url(#m)"/>`],
+  ["pattern", `<pattern id="p" width="1" height="1"><rect width="1" height="1"/></pattern><rect width="10" height="10" fill="url(#p)"/>`],
+  ["marker in a style", `<path d="M0 0L10 10" style="marker-mid: url(#x)"/>`],
+  ["style sheet", `<style>rect { filter: blur(5px) }</style><rect width="10" height="10"/>`],
+];
+const effectSvg = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">${body}</svg>`;
+
+describe("an SVG with effects we do not draw", () => {
+  it("is refused as a certificate logo with a ValidationError naming the field", async () => {
+    for (const [what, body] of EFFECTS) {
+      const file = new File([effectSvg(body)], `${what}.svg`, { type: "image/svg+xml" });
+      const uploaded = (await t.owner.upload(UploadImageDocument, { file: null }, { file })).uploadImage as { __typename: string; id: string };
+      expect(uploaded.__typename, what).toBe("Image"); // a badge image may carry effects: it is served as a file
+      const saved = (await t.owner.request(SetCertificateDesignDocument, { templateId: t.templateNodeId, design: { layout: "classic", logoImageId: uploaded.id } })).setCertificateDesign as {
+        __typename: string;
+        fieldErrors?: { path: string[] }[];
+      };
+      expect(saved.__typename, what).toBe("ValidationError");
+      expect(saved.fieldErrors![0]!.path, what).toEqual(["design", "logoImageId"]);
+    }
+  });
+
+  it("is refused as a custom design, with the problem's code", () => {
+    for (const [what, body] of EFFECTS) {
+      expect(() => checkCustomSvg(effectSvg(body)), what).toThrow(InvalidCustomSvgError);
+      try {
+        checkCustomSvg(effectSvg(body));
+      } catch (error) {
+        expect((error as InvalidCustomSvgError).problems.map((p) => p.code), what).toEqual(["UNDRAWABLE"]);
+      }
+    }
+  });
+
+  it("stored as a logo before, is left out: the certificate PNG and PDF come at once", async () => {
+    const [image] = await app.db.admin`
+      insert into images (tenant_id, content_type, bytes, sha256)
+      values (${t.tenantId}, 'image/svg+xml', ${Buffer.from(effectSvg(EFFECTS[0]![1]))}, repeat('1', 64)) returning id`;
+    await app.db.admin`update certificate_designs set logo_image_id = ${image!.id} where tenant_id = ${t.tenantId}`;
+    const issued = await t.issue();
+    const started = performance.now();
+    for (const format of ["png", "pdf"]) expect((await hit(app, `${issued.pagePath}/certificate.${format}`)).status, format).toBe(200);
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { layoutText, type TextBlock } from "../../lib/text-layout/layout.js";
 import { svgText } from "../../lib/text-layout/svg.js";
-import { pngDimensions, RasterError, svgToPng } from "../../lib/raster.js";
+import { pngDimensions, RasterError, svgToPng, userSvgToPng } from "../../lib/raster.js";
 import { storableText } from "../../lib/text.js";
 
 export const BADGE_SHAPES = ["circle", "shield", "hexagon", "rosette"] as const;
@@ -191,7 +191,7 @@ export function badgeIcon(bytes: Buffer, contentType: string): Buffer | null {
       if (!pngDimensions(bytes)) return null;
       return svgToPng(`<svg xmlns="http://www.w3.org/2000/svg" ${size}><image ${size} href="data:image/png;base64,${bytes.toString("base64")}"/></svg>`, { width: ICON_PIXELS });
     }
-    if (contentType === "image/svg+xml") return svgToPng(bytes.toString("utf8"), { width: ICON_PIXELS });
+    if (contentType === "image/svg+xml") return userSvgToPng(bytes.toString("utf8"), { width: ICON_PIXELS });
     return null;
   } catch (error) {
     if (error instanceof RasterError) return null;

@@ -10,7 +10,7 @@ import { urls } from "./document.js";
 import { encodeList } from "./status-lists.js";
 import { bakePng, bakeSvg, SvgError } from "./baking.js";
 import { badgeDesignPng, badgeDesignSvg, badgeIcon, type BadgeDesignInput } from "./badge-design.js";
-import { pngDimensions, RasterError, svgToPng } from "../../lib/raster.js";
+import { pngDimensions, RasterError, userSvgToPng } from "../../lib/raster.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
 import { isChildNow } from "../privacy/processing.js";
@@ -211,7 +211,7 @@ export async function bakedBadge(p: PublicContext, tenantId: string, credentialI
 function uploadedAsPng(image: { contentType: string; bytes: Buffer }): Buffer | null {
   if (image.contentType === "image/png") return image.bytes;
   try {
-    return svgToPng(image.bytes.toString("utf8"), { width: 512 });
+    return userSvgToPng(image.bytes.toString("utf8"), { width: 512 });
   } catch (error) {
     if (error instanceof RasterError) return null;
     throw error;

@@ -10,6 +10,8 @@ import { DOMParser, XMLSerializer, type Document as XmlDocument, type Element as
 import { ExpectedError } from "../../errors.js";
 import { formatDay } from "../../lib/calendar.js";
 import { pngDimensions, svgToPng } from "../../lib/raster.js";
+import { undrawable } from "../../lib/svg-budget.js";
+import { embeddedPngOnly } from "./parts.js";
 import { layoutText, type TextBlock } from "../../lib/text-layout/layout.js";
 import { svgText } from "../../lib/text-layout/svg.js";
 import { statusLabel } from "../../public/credential-page.js";
@@ -55,7 +57,8 @@ export interface CustomSvgProblem {
     | "MERGE_FIELD_NOT_WHOLE_TEXT"
     | "QR_NOT_RECT"
     | "QR_BOX"
-    | "UNPRINTABLE_TEXT";
+    | "UNPRINTABLE_TEXT"
+    | "UNDRAWABLE";
   message: string;
 }
 
@@ -164,6 +167,13 @@ export function checkCustomSvg(svg: string | null): XmlDocument {
     }
   }
   if (count > MAX_ELEMENTS) add("TOO_MANY_ELEMENTS", `The SVG has more than ${MAX_ELEMENTS} elements`);
+  // Then what we do not draw (filters, masks, patterns, markers, clip paths, style sheets, loose hrefs):
+  // a few hundred bytes of them can cost the renderers minutes or gigabytes. Said once the rules above
+  // hold, so a <script> is reported as itself, not also as something we do not draw.
+  if (!problems.length) {
+    const undrawn = undrawable(root);
+    if (undrawn) add("UNDRAWABLE", undrawn);
+  }
   if (problems.length) throw new InvalidCustomSvgError(problems);
   return doc;
 }
@@ -398,7 +408,7 @@ export function customCertificatePdf(svg: string, credential: PublicCredential, 
     assumePt: true,
     warningCallback: () => {},
     // Checked already; still, never let pdfkit open a path or address an SVG names.
-    imageCallback: (href: string) => (/^data:image\/png;base64,/i.test(href) ? href : Buffer.alloc(0)),
+    imageCallback: embeddedPngOnly,
     documentCallback: () => null,
   });
   attachCredential(doc, vc);

@@ -4,6 +4,7 @@
 import QRCode from "qrcode";
 import SVGtoPDF from "svg-to-pdfkit";
 import { parseSvg } from "../credentials/baking.js";
+import { undrawable } from "../../lib/svg-budget.js";
 import { pngDimensions } from "../../lib/raster.js";
 import { face } from "../../lib/text-layout/fonts.js";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
@@ -57,8 +58,10 @@ export function drawImage(surface: Doc, image: DesignImage, box: Rect, mode: "co
       const size = mode === "cover" ? { cover: [box.width, box.height] as [number, number] } : { fit: [box.width, box.height] as [number, number] };
       doc.image(image.bytes, box.x, box.y, { ...size, align: align === "center" ? "center" : undefined, valign: "center" });
     } else if (image.contentType === "image/svg+xml") {
-      // Measured first: an image stored before uploads were measured could expand without bound.
-      parseSvg(image.bytes.toString("utf8"));
+      // Only what we draw (svg-budget.ts undrawable): an uploaded SVG's filters, masks, patterns or
+      // <use> chains could cost minutes or gigabytes. A refused logo is left out.
+      const problem = undrawable(parseSvg(image.bytes.toString("utf8")).documentElement!);
+      if (problem) throw new Error(problem);
       SVGtoPDF(doc, image.bytes.toString("utf8"), box.x, box.y, {
         width: box.width,
         height: box.height,
@@ -66,7 +69,7 @@ export function drawImage(surface: Doc, image: DesignImage, box: Rect, mode: "co
         assumePt: false,
         warningCallback: () => {},
         // Never let an uploaded SVG name a file or address: pdfkit would open a path it was given.
-        imageCallback: (href: string) => (/^data:image\/(png|jpeg);base64,/i.test(href) ? href : Buffer.alloc(0)),
+        imageCallback: embeddedPngOnly,
         fontCallback: () => svgFont(doc),
         documentCallback: () => null,
       });
@@ -135,4 +138,13 @@ export function drawSignature(doc: Doc, s: SignatureBlocks, x: number, y: number
   let bottom = drawText(doc, s.name, { x, y: ruleY + 5, width, align, color: INK });
   if (s.title) bottom = drawText(doc, s.title, { x, y: bottom + 1, width, align, color: MUTED });
   return bottom;
+}
+
+/**
+ * svg-to-pdfkit's imageCallback for an SVG we did not write: an embedded PNG of at most 4096×4096
+ * pixels (pdfkit decodes it whole), else nothing. Never a path or address: pdfkit would open it.
+ */
+export function embeddedPngOnly(href: string): string | Buffer {
+  const embedded = /^data:image\/png;base64,(.*)$/is.exec(href.trim());
+  return embedded && pngDimensions(Buffer.from(embedded[1]!, "base64")) ? href : Buffer.alloc(0);
 }

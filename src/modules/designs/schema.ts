@@ -54,7 +54,7 @@ builder.objectType(DesignTextTooLongError, {
 
 const CustomSvgProblemRef = builder.objectRef<InvalidCustomSvgError["problems"][number]>("CustomSvgProblem").implement({
   fields: (t) => ({
-    code: t.exposeString("code", { description: "NOT_SVG, MALFORMED, DOCTYPE, VIEWBOX, TOO_MANY_ELEMENTS, SCRIPT, FOREIGN_OBJECT, EVENT_ATTRIBUTE, EXTERNAL_REFERENCE, STYLE_IMPORT, UNKNOWN_MERGE_FIELD, MERGE_FIELD_NOT_WHOLE_TEXT, QR_NOT_RECT, QR_BOX or UNPRINTABLE_TEXT" }),
+    code: t.exposeString("code", { description: "NOT_SVG, MALFORMED, DOCTYPE, VIEWBOX, TOO_MANY_ELEMENTS, SCRIPT, FOREIGN_OBJECT, EVENT_ATTRIBUTE, EXTERNAL_REFERENCE, STYLE_IMPORT, UNKNOWN_MERGE_FIELD, MERGE_FIELD_NOT_WHOLE_TEXT, QR_NOT_RECT, QR_BOX, UNPRINTABLE_TEXT or UNDRAWABLE (filters, masks, patterns, markers, clip paths, style sheets: not drawn)" }),
     message: t.exposeString("message"),
   }),
 });

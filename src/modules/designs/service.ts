@@ -1,6 +1,9 @@
 // Storing a template's certificate design and loading it with its images for drawing. Every read
 // and write runs in the caller's tenant transaction: RLS hides other tenants' templates and images,
 // and the composite foreign keys of sql/042 refuse them even if a check here were wrong.
+import { undrawable } from "../../lib/svg-budget.js";
+import { parseSvg } from "../credentials/baking.js";
+import { ValidationError } from "../../errors.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { NotFoundError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -36,14 +39,29 @@ function imageFields(design: CertificateDesign): [string, string][] {
 
 /**
  * Checks that every image the design names is one of the tenant's uploads; returns the [field, id] pairs.
- * @throws DesignImageNotFoundError naming the first field whose image is missing or another tenant's.
+ * @throws DesignImageNotFoundError naming the first field whose image is missing or another tenant's;
+ *   ValidationError on `design.<field>` for an SVG we would not draw (svg-budget.ts undrawable).
  */
 export async function assertImages(db: Db, tenantId: string, design: CertificateDesign): Promise<[string, string][]> {
   const wanted = imageFields(design);
   const ids = [...new Set(wanted.map(([, id]) => id).filter(isUuid))];
-  const found = new Set(ids.length ? (await db.image.findMany({ where: { tenantId, id: { in: ids } }, select: { id: true } })).map((i) => i.id) : []);
+  const rows = ids.length ? await db.image.findMany({ where: { tenantId, id: { in: ids } }, select: { id: true, contentType: true, bytes: true } }) : [];
+  const found = new Map(rows.map((i) => [i.id, i]));
   const missing = wanted.find(([, id]) => !found.has(id));
   if (missing) throw new DesignImageNotFoundError(missing[0], missing[1]);
+  // An SVG we would not draw (filters, masks, patterns...: svg-budget.ts) is refused now, not left out
+  // of every certificate in silence. The custom design's own SVG has its own, longer report.
+  for (const [field, id] of wanted) {
+    const image = found.get(id)!;
+    if (image.contentType !== "image/svg+xml" || field === "customSvgImageId") continue;
+    let problem: string | null;
+    try {
+      problem = undrawable(parseSvg(Buffer.from(image.bytes).toString("utf8")).documentElement!);
+    } catch (error) {
+      problem = (error as Error).message;
+    }
+    if (problem) throw ValidationError.field(["design", field], problem);
+  }
   return wanted;
 }
 

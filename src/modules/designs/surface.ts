@@ -5,7 +5,7 @@ import { XMLSerializer } from "@xmldom/xmldom";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
 import { drawText as drawPdfText, type Box } from "../../lib/text-layout/pdf.js";
 import { svgText } from "../../lib/text-layout/svg.js";
-import { checkedSvg, pngDimensions } from "../../lib/raster.js";
+import { checkedSvg, checkedUserSvg, pngDimensions } from "../../lib/raster.js";
 
 /**
  * The part of pdfkit's PDFDocument the layouts use; pdfkit documents satisfy it as they are. Units are
@@ -202,7 +202,7 @@ export class SvgSurface implements Surface {
     if (contentType !== "image/svg+xml") return false; // JPEG: raster.ts embeds PNG only
     let root;
     try {
-      root = checkedSvg(bytes.toString("utf8")).documentElement!;
+      root = checkedUserSvg(bytes.toString("utf8")).documentElement!;
     } catch {
       return false; // refused by raster.ts's rules: the certificate is drawn without it
     }
