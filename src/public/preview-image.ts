@@ -1,6 +1,7 @@
 // The share preview of a credential (Open Graph / Twitter card image): 1200×630 pixels, the badge on
 // the left, the achievement, its holder and its issuer on the right. Composed as SVG with the text as
 // glyph outlines (lib/text-layout/svg.ts: any script, shaped, no system fonts) and rasterised by resvg.
+import { BoundedMemo } from "../lib/memo.js";
 import { createHash } from "node:crypto";
 import { layoutText, type TextBlock } from "../lib/text-layout/layout.js";
 import { svgText } from "../lib/text-layout/svg.js";
@@ -40,15 +41,10 @@ const TEXT = { x: 530, width: 600 };
 export function previewPng(facts: PreviewFacts, badgePng: Buffer): Buffer {
   // A render costs ~0.1-0.7 s of CPU, and a shared link is fetched by every network's scraper at once.
   const key = createHash("sha256").update(JSON.stringify(facts)).update(badgePng).digest("base64");
-  const cached = rendered.get(key);
-  if (cached) return cached;
-  const png = render(facts, badgePng);
-  if (rendered.size >= 200) rendered.delete(rendered.keys().next().value!);
-  rendered.set(key, png);
-  return png;
+  return rendered.get(key, () => render(facts, badgePng));
 }
 
-const rendered = new Map<string, Buffer>();
+const rendered = new BoundedMemo<Buffer>(200);
 
 function render(facts: PreviewFacts, badgePng: Buffer): Buffer {
   const locale = facts.locale ?? "en";

@@ -2,6 +2,7 @@
 // rosette) in colours derived from the tenant and the template, the achievement's name set as outlines
 // in any script, the issuer's name under it, and the issuer's own uploaded logo above it when there is
 // one. Same inputs, same bytes: nothing is stored, everything is derived.
+import { BoundedMemo } from "../../lib/memo.js";
 import { createHash } from "node:crypto";
 import { layoutText, type TextBlock } from "../../lib/text-layout/layout.js";
 import { svgText } from "../../lib/text-layout/svg.js";
@@ -163,17 +164,12 @@ export function badgeDesignPng(input: BadgeDesignInput, width = SIZE): Buffer {
 
 // Every credential of a template shows the same design: keep the last few rather than shaping and
 // rasterising (tens of milliseconds) on each download.
-const designs = new Map<string, Buffer>();
+const designs = new BoundedMemo<Buffer>(256);
 
 function remembered(kind: string, input: BadgeDesignInput, make: () => Buffer): Buffer {
   const { icon, ...rest } = input;
   const key = createHash("sha256").update(JSON.stringify([kind, rest, icon ? createHash("sha256").update(icon).digest("hex") : null])).digest("hex");
-  let value = designs.get(key);
-  if (!value) {
-    value = make();
-    if (designs.size >= 256) designs.delete(designs.keys().next().value!);
-    designs.set(key, value);
-  }
+  const value = designs.get(key, make);
   return Buffer.from(value); // a copy: a caller writing into it must not change the next badge
 }
 
