@@ -35,14 +35,20 @@ export function pngDimensions(png: Buffer): { width: number; height: number } | 
   return width > 0 && height > 0 && width <= 4096 && height <= 4096 ? { width, height } : null;
 }
 
+/** The bytes of an href that embeds a PNG (`data:image/png;base64,…`), else null; not yet checked as a PNG. */
+export function embeddedPng(href: string): Buffer | null {
+  const embedded = EMBEDDED.exec(href.trim());
+  return embedded ? Buffer.from(embedded[1]!, "base64") : null;
+}
+
 /** Every href (any namespace prefix: xlink:, a renamed one, none) is a same-document #fragment or EMBEDDED. */
 function checkReferences(element: XmlElement, images: { count: number; pixels?: number } = { count: 0 }): void {
   for (const attribute of Array.from(element.attributes)) {
     const value = attribute.value.trim();
     if (attribute.localName === "href" && !value.startsWith("#")) {
-      const embedded = EMBEDDED.exec(value);
+      const embedded = embeddedPng(value);
       if (!embedded) throw new RasterError(`The SVG refers to ${JSON.stringify(value.slice(0, 60))}: only #fragments and embedded PNG images are drawn`);
-      const size = pngDimensions(Buffer.from(embedded[1]!, "base64"));
+      const size = pngDimensions(embedded);
       if (!size) throw new RasterError("The SVG embeds an image that is not a PNG of at most 4096×4096 pixels");
       if (++images.count > MAX_IMAGES) throw new RasterError(`The SVG embeds more than ${MAX_IMAGES} images`);
       // Decoded, 32 images of 4096² would take 2 GiB (QA): all of them together at most one such image.

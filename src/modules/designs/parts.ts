@@ -5,7 +5,7 @@ import QRCode from "qrcode";
 import SVGtoPDF from "svg-to-pdfkit";
 import { parseSvg } from "../credentials/baking.js";
 import { undrawable } from "../../lib/svg-budget.js";
-import { pngDimensions } from "../../lib/raster.js";
+import { embeddedPng, pngDimensions } from "../../lib/raster.js";
 import { face } from "../../lib/text-layout/fonts.js";
 import type { TextBlock } from "../../lib/text-layout/layout.js";
 import type { DesignImage } from "./design.js";
@@ -145,6 +145,6 @@ export function drawSignature(doc: Doc, s: SignatureBlocks, x: number, y: number
  * pixels (pdfkit decodes it whole), else nothing. Never a path or address: pdfkit would open it.
  */
 export function embeddedPngOnly(href: string): string | Buffer {
-  const embedded = /^data:image\/png;base64,(.*)$/is.exec(href.trim());
-  return embedded && pngDimensions(Buffer.from(embedded[1]!, "base64")) ? href : Buffer.alloc(0);
+  const png = embeddedPng(href);
+  return png && pngDimensions(png) ? href : Buffer.alloc(0);
 }
