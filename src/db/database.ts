@@ -11,6 +11,7 @@ import { appUrlFor, embeddedLayout, type Config } from "../config.js";
 import { migrate } from "./migrate.js";
 import { checkLogin, waitForDatabase } from "../startup.js";
 import { watchConnections } from "./availability.js";
+import { attachVault, Vault } from "../modules/vault/vault.js";
 
 export type Sql = postgres.Sql;
 
@@ -22,6 +23,8 @@ export interface Database extends PrismaOverPool {
   embedded: boolean;
   /** Bearer tokens verified against sql, remembered for config.authCacheTtlMs (modules/auth/auth-cache.ts). */
   auth: Authenticator;
+  /** Tenants' data keys for sealed personal data (modules/vault); also reachable from `db` by vaultOf. */
+  vault: Vault;
   close(): Promise<void>;
 }
 
@@ -86,10 +89,13 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     await Promise.all([pool.end(), sql.end({ timeout: 1 })]);
     throw error;
   });
+  const vault = new Vault(config.keks);
+  attachVault(prisma, vault);
   return {
     prisma,
     pool,
     sql,
+    vault,
     adminUrl,
     appUrl,
     embedded: Boolean(stopEmbedded),

@@ -5,7 +5,8 @@ import { callerOf } from "../common/caller.js";
 import { connectionComplexity, tenantKey } from "../common/nodes.js";
 import { ErrorInterface } from "../common/schema.js";
 import { TenantRef } from "../tenants/schema.js";
-import { RecipientExistsError, RectificationRequiredError, createRecipient, updateRecipient } from "./service.js";
+import { RecipientExistsError, RectificationRequiredError, createRecipient, searchFilter, updateRecipient } from "./service.js";
+import { personalOf, SEALED_RECIPIENT } from "./personal.js";
 
 builder.objectType(RecipientExistsError, {
   name: "RecipientExistsError",
@@ -28,11 +29,11 @@ export const RecipientRef = builder.prismaNode("Recipient", {
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "personal:read" },
   fields: (t) => ({
-    email: t.exposeString("email"),
-    name: t.exposeString("name", { nullable: true }),
+    email: t.string({ select: SEALED_RECIPIENT, resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).email }),
+    name: t.string({ nullable: true, select: SEALED_RECIPIENT, resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).name }),
     externalId: t.exposeString("externalId", { nullable: true }),
     locale: t.exposeString("locale"),
-    attributes: t.expose("attributes", { type: "JSON" }),
+    attributes: t.field({ type: "JSON", select: SEALED_RECIPIENT, resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).attributes }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     credentials: t.relatedConnection("credentials", {
       cursor: "tenantId_id",
@@ -43,22 +44,27 @@ export const RecipientRef = builder.prismaNode("Recipient", {
 });
 
 builder.prismaObjectField(TenantRef, "recipients", (t) =>
-  t.relatedConnection("recipients", {
+  t.prismaConnection({
+    type: "Recipient",
     cursor: "tenantId_id",
     nullable: true,
     authScopes: { permission: "personal:read" },
-    totalCount: true,
     complexity: connectionComplexity,
-    args: { search: t.arg.string({ description: "Email prefix or part of the name, case-insensitive" }) },
-    query: ({ search }) => {
-      const term = search?.trim().toLowerCase();
-      return {
-        where: term ? { OR: [{ email: { startsWith: term } }, { name: { contains: term, mode: "insensitive" as const } }] } : {},
-        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      };
+    args: {
+      search: t.arg.string({
+        description:
+          "A whole email address, or whole words of the name (all must match), case-insensitive. Names and addresses are sealed at rest, so prefixes and fragments do not match.",
+      }),
     },
+    totalCount: async (tenant, { search }, ctx) => ctx.db.recipient.count({ where: await recipientsWhere(ctx.db, tenant.id, search) }),
+    resolve: async (query, tenant, { search }, ctx) =>
+      ctx.db.recipient.findMany({ ...query, where: await recipientsWhere(ctx.db, tenant.id, search), orderBy: [{ createdAt: "desc" }, { id: "desc" }] }),
   }),
 );
+
+async function recipientsWhere(db: Parameters<typeof searchFilter>[0], tenantId: string, search: string | null | undefined) {
+  return { tenantId, ...(search?.trim() ? await searchFilter(db, tenantId, search) : {}) };
+}
 
 export const RecipientInput = builder.inputType("RecipientInput", {
   fields: (t) => ({

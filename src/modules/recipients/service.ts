@@ -1,6 +1,12 @@
-// The people credentials are issued to. One row per email per tenant (emails are stored lower-case,
-// so uniqueness is case-insensitive); created by issuance or managed directly.
+// The people credentials are issued to. One row per email per tenant (emails are normalised lower-case
+// and their blind index is unique, so uniqueness is case-insensitive); created by issuance or managed
+// directly. Email, name and attributes are sealed at rest (personal.ts); services return them opened.
+import { randomUUID } from "node:crypto";
+import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/tenant-transaction.js";
+import { tenantKeys } from "../vault/vault.js";
+import { nameWords } from "../vault/blind-index.js";
+import { byEmail, openRecipient, sealRecipient } from "./personal.js";
 import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -71,7 +77,7 @@ export function checkRecipient(input: RecipientInput, base: string[] = ["input"]
   problems.push(...textProblemsIn(input.attributes ?? {}, [...base, "attributes"]));
   if (input.attributes && JSON.stringify(input.attributes).length > 10_000) problems.push({ path: [...base, "attributes"], message: "At most 10 KB" });
   if (problems.length || !checked.ok) throw new ValidationError(problems[0]!.message, problems);
-  return { email: checked.email, name, externalId, locale, attributes: nfcTree(input.attributes ?? {}) as object };
+  return { email: checked.email, name, externalId, locale, attributes: nfcTree(input.attributes ?? {}) as Record<string, unknown> };
 }
 
 function mapUnique(error: unknown): never {
@@ -80,29 +86,48 @@ function mapUnique(error: unknown): never {
   throw error;
 }
 
+export type OpenedRecipient = Awaited<ReturnType<typeof findRecipient>>;
+
 export async function createRecipient(db: Db, caller: Caller, input: RecipientInput) {
   const data = checkRecipient(input);
-  const recipient = await db.recipient.create({ data: { tenantId: caller.tenantId, ...data } }).catch(mapUnique);
-  await recordAudit(db, caller, { action: "recipient.created", targetType: "Recipient", targetId: recipient.id });
-  return recipient;
+  const keys = await tenantKeys(db, caller.tenantId);
+  const id = randomUUID();
+  const row = await db.recipient
+    .create({ data: { tenantId: caller.tenantId, id, externalId: data.externalId, locale: data.locale, ...sealRecipient(keys, id, data) } })
+    .catch(mapUnique);
+  await recordAudit(db, caller, { action: "recipient.created", targetType: "Recipient", targetId: id });
+  return { ...row, ...openRecipient(keys, row) };
+}
+
+/** Finds the tenant's recipient by (normalised) email, sealed or legacy, opened; or null. */
+export async function findRecipientByEmail(db: Db, tenantId: string, email: string) {
+  const keys = await tenantKeys(db, tenantId);
+  const row = await db.recipient.findFirst({ where: { tenantId, ...byEmail(keys, email) } });
+  return row ? { ...row, ...openRecipient(keys, row) } : null;
 }
 
 /** Finds the tenant's recipient by email, creating it from the input when absent (issuance). */
 export async function upsertRecipient(db: Db, caller: Caller, input: RecipientInput, base: string[] = ["input", "recipient"]) {
   const data = checkRecipient(input, base);
-  const existing = await db.recipient.findUnique({ where: { tenantId_email: { tenantId: caller.tenantId, email: data.email } } });
+  const existing = await findRecipientByEmail(db, caller.tenantId, data.email);
   if (existing) return existing;
-  await db.recipient.createMany({ data: [{ tenantId: caller.tenantId, ...data }], skipDuplicates: true });
-  const created = await db.recipient.findUnique({ where: { tenantId_email: { tenantId: caller.tenantId, email: data.email } } });
+  const keys = await tenantKeys(db, caller.tenantId);
+  const id = randomUUID();
+  await db.recipient.createMany({
+    data: [{ tenantId: caller.tenantId, id, externalId: data.externalId, locale: data.locale, ...sealRecipient(keys, id, data) }],
+    skipDuplicates: true,
+  });
+  const created = await findRecipientByEmail(db, caller.tenantId, data.email);
   // Not created and not there by email: another recipient holds its external id.
   if (!created) throw new RecipientExistsError("external id", [...base, "externalId"]);
   return created;
 }
 
 export async function findRecipient(db: Db, caller: Caller, id: string) {
-  const recipient = isUuid(id) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
-  if (!recipient) throw new NotFoundError("Recipient");
-  return recipient;
+  const row = isUuid(id) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
+  if (!row) throw new NotFoundError("Recipient");
+  const keys = await tenantKeys(db, caller.tenantId);
+  return { ...row, ...openRecipient(keys, row) };
 }
 
 /**
@@ -115,9 +140,27 @@ export async function updateRecipient(db: Db, caller: Caller, id: string, input:
   const data = checkRecipient(input);
   const changed = [...(data.name !== current.name ? ["name"] : []), ...(data.email !== current.email ? ["email"] : [])];
   if (changed.length) throw new RectificationRequiredError(changed);
-  const recipient = await db.recipient
-    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data })
+  const keys = await tenantKeys(db, caller.tenantId);
+  const row = await db.recipient
+    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { externalId: data.externalId, locale: data.locale, ...sealRecipient(keys, id, data) } })
     .catch(mapUnique);
   await recordAudit(db, caller, { action: "recipient.updated", targetType: "Recipient", targetId: id });
-  return recipient;
+  return { ...row, ...openRecipient(keys, row) };
+}
+
+/**
+ * The filter for the recipients list's search: a whole (normalised) email address by its blind index,
+ * otherwise every word of the name (blind-index.ts nameWords) among the row's name-word indexes.
+ * Nothing matches a search with no usable word.
+ */
+export async function searchFilter(db: Db, tenantId: string, search: string): Promise<Prisma.RecipientWhereInput> {
+  const keys = await tenantKeys(db, tenantId);
+  const term = search.trim();
+  if (term.includes("@")) {
+    const checked = normaliseEmail(term);
+    return checked.ok ? byEmail(keys, checked.email) : { id: { in: [] } };
+  }
+  const words = nameWords(nfc(term));
+  if (!words.length) return { id: { in: [] } };
+  return { OR: [{ nameWords: { hasEvery: words.map((w) => keys.blindIndex("name-word", w)) } }, { legacyName: { contains: term, mode: "insensitive" } }] };
 }
