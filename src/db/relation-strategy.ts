@@ -93,7 +93,7 @@ export function strategyChooser(datamodel: PothosPrismaDatamodel, columnGranted:
 export const COLUMN_GRANTED_MODELS: ReadonlySet<string> = new Set(Object.keys(OMIT_SECRETS).map((d) => d[0]!.toUpperCase() + d.slice(1)));
 
 /** `json` columns (`@db.Json` in prisma/schema.prisma): signed documents, kept as issued. */
-export const EXACT_JSON_FIELDS: ReadonlySet<string> = new Set(["Credential.document", "CredentialDocument.document"]);
+export const EXACT_JSON_FIELDS: ReadonlySet<string> = new Set(["Credential.legacyDocument", "CredentialDocument.legacyDocument"]);
 
 const defaultChooser = strategyChooser(getDatamodel(), COLUMN_GRANTED_MODELS, EXACT_JSON_FIELDS);
 

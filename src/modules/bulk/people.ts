@@ -5,6 +5,7 @@ import type { DuplicatePolicy } from "../../generated/prisma/enums.js";
 import { normaliseEmail } from "../../lib/email-address.js";
 import { alreadyAwarded, awardsByEmail } from "../credentials/duplicates.js";
 import { existingIdempotencyKeys, recipientsByExternalId } from "./sql.js";
+import type { TenantKeys } from "../vault/vault.js";
 import type { BulkRow, RowProblem } from "./rows.js";
 
 interface CheckedRow {
@@ -18,10 +19,10 @@ interface CheckedRow {
  * normalised email (lib/email-address.ts), in any letter case. Rows whose idempotency key was already
  * used are left alone: they return that credential.
  */
-export async function addPeopleProblems(tenantId: string, templateId: string, policy: DuplicatePolicy, rows: CheckedRow[]): Promise<void> {
+export async function addPeopleProblems(keys: TenantKeys, templateId: string, policy: DuplicatePolicy, rows: CheckedRow[]): Promise<void> {
   const candidates = rows.filter((r) => r.problems.length === 0);
-  const keys = candidates.map((c) => c.row.idempotencyKey).filter((k): k is string => Boolean(k));
-  const usedKeys = await existingIdempotencyKeys(tenantId, keys);
+  const idempotencyKeys = candidates.map((c) => c.row.idempotencyKey).filter((k): k is string => Boolean(k));
+  const usedKeys = await existingIdempotencyKeys(keys.tenantId, idempotencyKeys);
   const fresh = candidates
     .filter((c) => !(c.row.idempotencyKey && usedKeys.has(c.row.idempotencyKey)))
     .map((c) => ({ ...c, email: (normaliseEmail(c.row.email) as { email: string }).email, externalId: c.row.externalId?.trim() || null }));
@@ -40,14 +41,14 @@ export async function addPeopleProblems(tenantId: string, templateId: string, po
     } else if (!holder) firstByExternalId.set(c.externalId, { rowNumber: c.rowNumber, email: c.email });
   }
 
-  const holders = await recipientsByExternalId(tenantId, [...firstByExternalId.keys()]);
+  const holders = await recipientsByExternalId(keys, [...firstByExternalId.keys()]);
   for (const c of fresh) {
     const holder = c.externalId ? holders.get(c.externalId) : undefined;
     if (holder && holder !== c.email) c.problems.push({ row: c.rowNumber, column: "external_id", message: "Another recipient already has this external id" });
   }
 
   if (policy !== "REFUSE") return;
-  const awards = await awardsByEmail(tenantId, templateId, [...firstByEmail.keys()]);
+  const awards = await awardsByEmail(keys, templateId, [...firstByEmail.keys()]);
   for (const c of fresh) {
     const award = awards.get(c.email);
     if (award && firstByEmail.get(c.email) === c.rowNumber) {

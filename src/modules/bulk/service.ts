@@ -9,6 +9,8 @@ import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomFi
 import { tenantTimeZone } from "../tenants/service.js";
 import { addCalendarDays } from "../../lib/calendar.js";
 import { checkRecipient } from "../recipients/service.js";
+import { openRecipient, sealRecipient, SEALED_RECIPIENT } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls } from "../credentials/document.js";
@@ -29,7 +31,7 @@ import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
 
 // What issuing needs of each row's person, and what the processing rule reads.
 const RECIPIENT_FACTS = {
-  id: true, email: true, name: true, locale: true,
+  ...SEALED_RECIPIENT, emailIndex: true, locale: true,
   trackingConsent: true, restrictedAt: true, objectedAt: true, isChild: true, birthDate: true, guardianConsentAt: true,
 } as const;
 
@@ -54,7 +56,7 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
     const own = checkRow(i + 1, row, fields, timeZone).filter((p) => !columns.has(p.column));
     return { rowNumber: i + 1, row: withExactDates(row, timeZone), problems: [...problems, ...own] };
   });
-  await addPeopleProblems(caller.tenantId, templateId, template.duplicatePolicy, checked);
+  await addPeopleProblems(await tenantKeys(db, caller.tenantId), templateId, template.duplicatePolicy, checked);
   for (const c of checked) c.problems = storableTree(c.problems);
   const failed = checked.filter((c) => c.problems.length).length;
   const job = await db.bulkJob.create({
@@ -155,19 +157,30 @@ export async function processChunk(
     }
   }
 
-  // Recipients: one read, one insert of the missing, one read back.
+  // Recipients: one read, one insert of the missing, one read back, all by blind index of the email.
   const emailOf = (row: BulkRow) => (normaliseEmail(row.email) as { email: string }).email;
   const recipientData = new Map(toIssue.map((t) => [emailOf(t.row), checkRecipient({ ...t.row }, [])]));
   const emails = [...recipientData.keys()];
-  const known = await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: RECIPIENT_FACTS });
-  const missing = emails.filter((e) => !known.some((k) => k.email === e));
+  const sealing = await tenantKeys(db, tenantId);
+  const indexOf = new Map(emails.map((e) => [Buffer.from(sealing.blindIndex("email", e)).toString("hex"), e]));
+  const lookup = { tenantId, OR: [{ emailIndex: { in: emails.map((e) => sealing.blindIndex("email", e)) } }, { legacyEmail: { in: emails } }] };
+  const emailOfRow = (r: { emailIndex: Uint8Array | null; legacyEmail: string | null }) =>
+    r.emailIndex ? indexOf.get(Buffer.from(r.emailIndex).toString("hex")) : (r.legacyEmail ?? undefined);
+  const known = await db.recipient.findMany({ where: lookup, select: RECIPIENT_FACTS });
+  const knownEmails = new Set(known.map(emailOfRow));
+  const missing = emails.filter((e) => !knownEmails.has(e));
   if (missing.length) {
-    await db.recipient.createMany({ data: missing.map((e) => ({ tenantId, ...recipientData.get(e)! })), skipDuplicates: true });
+    await db.recipient.createMany({
+      data: missing.map((e) => {
+        const id = crypto.randomUUID();
+        const data = recipientData.get(e)!;
+        return { tenantId, id, externalId: data.externalId, locale: data.locale, ...sealRecipient(sealing, id, data) };
+      }),
+      skipDuplicates: true,
+    });
   }
   const recipients = new Map(
-    (missing.length ? await db.recipient.findMany({ where: { tenantId, email: { in: emails } }, select: RECIPIENT_FACTS }) : known).map(
-      (r) => [r.email, r],
-    ),
+    (missing.length ? await db.recipient.findMany({ where: lookup, select: RECIPIENT_FACTS }) : known).map((r) => [emailOfRow(r)!, { ...r, ...openRecipient(sealing, r) }]),
   );
   // A recipient that was not created: another one holds the row's external id.
   const policy = template.duplicatePolicy;

@@ -2,6 +2,8 @@
 // as arrays through unnest, on the unit of work's own connection (boundQuery: same transaction, same
 // RLS claims). Prisma's createMany, and even its raw queries, spent more CPU handling 250 large JSON
 // parameters than the database spent storing them.
+import type { TenantKeys } from "../vault/vault.js";
+import { fromSqlRow, openRecipient, SEALED_RECIPIENT_SQL } from "../recipients/personal.js";
 import { boundQuery } from "../../db/request-connection.js";
 
 export interface CredentialRow {
@@ -77,14 +79,14 @@ export async function existingIdempotencyKeys(tenantId: string, keys: string[]):
   return new Set(rows.map((r) => r.key));
 }
 
-/** The email of the tenant's recipient holding each of these external ids. */
-export async function recipientsByExternalId(tenantId: string, externalIds: string[]): Promise<Map<string, string>> {
+/** The (opened) email of the tenant's recipient holding each of these external ids. */
+export async function recipientsByExternalId(keys: TenantKeys, externalIds: string[]): Promise<Map<string, string>> {
   if (!externalIds.length) return new Map();
-  const { rows } = await boundQuery<{ external_id: string; email: string }>(
-    `select external_id, email from recipients where tenant_id = $1::uuid and external_id = any($2::text[])`,
-    [tenantId, externalIds],
+  const { rows } = await boundQuery<Parameters<typeof fromSqlRow>[0] & { external_id: string }>(
+    `select r.external_id, ${SEALED_RECIPIENT_SQL} from recipients r where r.tenant_id = $1::uuid and r.external_id = any($2::text[])`,
+    [keys.tenantId, externalIds],
   );
-  return new Map(rows.map((r) => [r.external_id, r.email]));
+  return new Map(rows.map((r) => [r.external_id, openRecipient(keys, fromSqlRow(r)).email]));
 }
 
 export interface AuditRow {

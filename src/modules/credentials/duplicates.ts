@@ -2,6 +2,7 @@
 // one normalised email per tenant) may hold more than one of its credentials that is not revoked:
 // REFUSE (the default) names the credential already held, REPLACE revokes it for the new one, ALLOW
 // issues again (repeatable badges). Single issuance and bulk rows share these helpers.
+import type { TenantKeys } from "../vault/vault.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { boundQuery } from "../../db/request-connection.js";
 import type { DuplicatePolicy } from "../../generated/prisma/enums.js";
@@ -68,18 +69,26 @@ export async function awardsOf(tenantId: string, templateId: string, recipientId
   return byRecipient;
 }
 
-/** The same, found by the recipients' normalised emails (a bulk file before its recipients exist). */
-export async function awardsByEmail(tenantId: string, templateId: string, emails: string[]): Promise<Map<string, Award>> {
+/**
+ * The same, found by the recipients' normalised emails (a bulk file before its recipients exist):
+ * matched by blind index (sealed rows) or legacy text, keyed by the email asked for.
+ */
+export async function awardsByEmail(keys: TenantKeys, templateId: string, emails: string[]): Promise<Map<string, Award>> {
   const byEmail = new Map<string, Award>();
   if (!emails.length) return byEmail;
-  const { rows } = await boundQuery<{ id: string; recipient_id: string; issued_at: Date; email: string }>(
-    `select distinct on (r.email) c.id, c.recipient_id, c.issued_at, r.email
+  const emailOf = new Map(emails.map((e) => [Buffer.from(keys.blindIndex("email", e)).toString("hex"), e]));
+  const { rows } = await boundQuery<{ id: string; recipient_id: string; issued_at: Date; email_index: Buffer | null; legacy_email: string | null }>(
+    `select distinct on (r.id) c.id, c.recipient_id, c.issued_at, r.email_index, r.legacy_email
        from recipients r join credentials c on c.tenant_id = r.tenant_id and c.recipient_id = r.id
-      where r.tenant_id = $1::uuid and r.email = any($3::text[]) and c.template_id = $2::uuid and c.status <> 'REVOKED'
-      order by r.email, c.issued_at, c.id`,
-    [tenantId, templateId, emails],
+      where r.tenant_id = $1::uuid and (r.email_index = any($3::bytea[]) or r.legacy_email = any($4::text[]))
+        and c.template_id = $2::uuid and c.status <> 'REVOKED'
+      order by r.id, c.issued_at, c.id`,
+    [keys.tenantId, templateId, emails.map((e) => Buffer.from(keys.blindIndex("email", e))), emails],
   );
-  for (const r of rows) byEmail.set(r.email, { id: r.id, recipientId: r.recipient_id, issuedAt: r.issued_at });
+  for (const r of rows) {
+    const email = r.email_index ? emailOf.get(r.email_index.toString("hex")) : r.legacy_email;
+    if (email) byEmail.set(email, { id: r.id, recipientId: r.recipient_id, issuedAt: r.issued_at });
+  }
   return byEmail;
 }
 

@@ -226,7 +226,7 @@ export async function revokeCredential(db: Db, caller: Caller, id: string, input
   await recordAudit(db, caller, { action: "credential.revoked", targetType: "Credential", targetId: id, details: { reason } });
   await emitPartnerEvents(db, "credential.revoked", [{ credentialId: id, reason }]);
   if (input.notifyRecipient) {
-    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
+    const recipient = await findRecipient(db, caller, credential.recipientId);
     await enqueueEmail(db, caller.tenantId, {
       kind: "credential_revoked",
       toEmail: recipient.email,
@@ -252,7 +252,7 @@ export async function setSuspended(db: Db, caller: Caller, id: string, suspended
   });
   await bumpListVersion(db, caller.tenantId, credential.suspensionListId);
   await recordAudit(db, caller, { action: suspended ? "credential.suspended" : "credential.unsuspended", targetType: "Credential", targetId: id });
-  const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: caller.tenantId, id: credential.recipientId } } });
+  const recipient = await findRecipient(db, caller, credential.recipientId);
   const kind = suspended ? "credential_suspended" : "credential_reinstated";
   await emitPartnerEvents(db, suspended ? "credential.suspended" : "credential.reinstated", [{ credentialId: id }]);
   await enqueueEmail(db, caller.tenantId, {

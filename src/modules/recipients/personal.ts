@@ -2,6 +2,7 @@
 // for lookups. Everything that reads or writes a recipient's email, name or attributes goes through
 // here, so the sealing's places (table, column, row) are spelt once. Rows from before sql/044 still hold
 // plain text in legacy_* until vault/legacy.ts seals them; they read the same way.
+import { Prisma as P } from "../../generated/prisma/client.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { tenantKeys, type TenantKeys } from "../vault/vault.js";
@@ -47,11 +48,11 @@ export function sealRecipient(keys: TenantKeys, id: string, data: RecipientPerso
     nameSealed: keys.sealOrNull(place("name", id), data.name),
     nameWords: keys.nameWordIndexes(data.name),
     attributesSealed: keys.sealJson(place("attributes", id), data.attributes ?? {}),
-    legacyEmail: null,
-    legacyName: null,
-    legacyAttributes: undefined,
   };
 }
+
+/** Spread into an update that seals a row written before sql/044: its plain text goes. */
+export const LEGACY_CLEARED = { legacyEmail: null, legacyName: null, legacyAttributes: P.DbNull } as const;
 
 /** Opens a row read with SEALED_RECIPIENT (or the same columns by hand). @throws SealedFieldError */
 export function openRecipient(keys: TenantKeys, row: SealedRecipientRow): RecipientPersonal {

@@ -6,7 +6,7 @@ import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { tenantKeys } from "../vault/vault.js";
 import { nameWords } from "../vault/blind-index.js";
-import { byEmail, openRecipient, sealRecipient } from "./personal.js";
+import { byEmail, LEGACY_CLEARED, openRecipient, sealRecipient } from "./personal.js";
 import { pgError } from "../../db/errors.js";
 import { ExpectedError, NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
@@ -142,7 +142,7 @@ export async function updateRecipient(db: Db, caller: Caller, id: string, input:
   if (changed.length) throw new RectificationRequiredError(changed);
   const keys = await tenantKeys(db, caller.tenantId);
   const row = await db.recipient
-    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { externalId: data.externalId, locale: data.locale, ...sealRecipient(keys, id, data) } })
+    .update({ where: { tenantId_id: { tenantId: caller.tenantId, id } }, data: { externalId: data.externalId, locale: data.locale, ...sealRecipient(keys, id, data), ...LEGACY_CLEARED } })
     .catch(mapUnique);
   await recordAudit(db, caller, { action: "recipient.updated", targetType: "Recipient", targetId: id });
   return { ...row, ...openRecipient(keys, row) };
