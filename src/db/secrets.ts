@@ -4,6 +4,6 @@ export const OMIT_SECRETS = {
   apiKey: { secretHash: true },
   session: { secretHash: true },
   invitation: { secretHash: true },
-  emailOutbox: { payload: true, content: true },
+  emailOutbox: { payloadSealed: true, contentSealed: true, legacyPayload: true, legacyContent: true },
   webhookEndpoint: { secretSealed: true },
 } as const;

@@ -12,6 +12,8 @@ export interface IssuedToken {
   id: string;
   tenantId: string | null;
   secretHash: Uint8Array<ArrayBuffer>;
+  /** The raw secret: never stored; an invitation derives the key of its invitee's sealed address from it. */
+  secret: Uint8Array;
   /** Shown in lists so people can tell keys apart; not secret. */
   displayPrefix: string;
 }
@@ -21,6 +23,8 @@ export interface ParsedToken {
   id: string;
   tenantId: string | null;
   secretHash: Uint8Array<ArrayBuffer>;
+  /** The raw secret (see IssuedToken.secret). */
+  secret: Uint8Array;
 }
 
 export function issueToken(kind: TokenKind, tenantId: string | null): IssuedToken {
@@ -31,7 +35,7 @@ export function issueToken(kind: TokenKind, tenantId: string | null): IssuedToke
 export function tokenOf(kind: TokenKind, tenantId: string | null, id: string, secret: Uint8Array): IssuedToken {
   const parts = [uuidBytes(id), ...(tenantId ? [uuidBytes(tenantId)] : []), secret];
   const token = PREFIX[kind] + Buffer.concat(parts).toString("base64url");
-  return { token, id, tenantId, secretHash: hashSecret(secret), displayPrefix: token.slice(0, 12) };
+  return { token, id, tenantId, secretHash: hashSecret(secret), secret, displayPrefix: token.slice(0, 12) };
 }
 
 export function parseToken(token: string): ParsedToken | null {
@@ -51,6 +55,7 @@ export function parseToken(token: string): ParsedToken | null {
     id: bytesToUuid(bytes.subarray(0, 16)),
     tenantId: withTenant ? bytesToUuid(bytes.subarray(16, 32)) : null,
     secretHash: hashSecret(bytes.subarray(expected - SECRET_BYTES)),
+    secret: bytes.subarray(expected - SECRET_BYTES),
   };
 }
 

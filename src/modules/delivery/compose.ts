@@ -10,6 +10,8 @@ import { claimUrl, emailTracking } from "../engagement/tracking.js";
 import { linkedInUrl } from "../../public/credential-page.js";
 import { urls } from "../credentials/document.js";
 import { isChildNow } from "../privacy/processing.js";
+import type { TenantKeys } from "../vault/vault.js";
+import { sealField, sealNewMessage } from "./sealed-outbox.js";
 
 /** What fixing an email's content needs from the deployment. */
 export interface MailSettings {
@@ -62,6 +64,10 @@ interface FactsRow extends Record<string, unknown> {
   valid_until: Date | null;
   credential_name: string | null;
   recipient_name: string | null;
+  r_id: string | null;
+  r_key_version: number | null;
+  r_name_sealed: Uint8Array | null;
+  r_legacy_name: string | null;
   /** The processing rule's answer for tracking (sql/037); true when the message names no recipient. */
   may_track: boolean;
   /** The recipient's child facts (privacy/processing.ts isChildNow); false and null without a recipient. */
@@ -92,33 +98,38 @@ interface Override extends Record<string, unknown>, Content {
  * ours: a bug, a missing KEK) is written without content, and the worker renders it before its first
  * attempt or reports its job failing; it never fails the change that queued it.
  */
-export async function insertWithContent(settings: MailSettings, tenantId: string, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
+export async function insertWithContent(settings: MailSettings, keys: TenantKeys, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
+  const tenantId = keys.tenantId;
   if (!emails.length) return [];
   // The ids first: each message's tracking tokens name it.
   const [{ ids }] = (await boundQuery<{ ids: string[] }>(`select array(select uuid_v7() from generate_series(1, $1::int)) as ids`, [emails.length])).rows as [{ ids: string[] }];
   const queued = emails.map((e, n): QueuedEmail => ({ ...e, id: ids[n]! }));
-  const fixed = await composeAll(settings, tenantId, queued);
+  const fixed = await composeAll(settings, keys, queued);
   const content = queued.map((q) => fixed.get(q.id)!).map((c) => (c instanceof Error ? null : c));
+  const sealed = queued.map((q, n) => sealNewMessage(keys, q.id, { toEmail: q.toEmail, payload: q.payload, content: content[n] ?? null }));
   const inserted = await boundQuery<{ id: string }>(
-    `insert into email_outbox (tenant_id, id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
-     select $1::uuid, u.id, u.kind, u.to_email, u.locale, u.idempotency_key, u.payload::jsonb, u.credential_id, u.recipient_id,
-            u.content::jsonb, u.subject, u.from_address
-       from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], $12::text[])
-            as u(id, kind, to_email, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+    `insert into email_outbox (tenant_id, id, kind, key_version, to_email_sealed, to_email_index, locale, idempotency_key, payload_sealed,
+                               credential_id, recipient_id, content_sealed, subject_sealed, from_address)
+     select $1::uuid, u.id, u.kind, $13::integer, u.to_email, u.to_email_index, u.locale, u.idempotency_key, u.payload, u.credential_id,
+            u.recipient_id, u.content, u.subject, u.from_address
+       from unnest($2::uuid[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], $8::bytea[], $9::uuid[], $10::uuid[], $11::bytea[], $12::bytea[], $14::text[])
+            as u(id, kind, to_email, to_email_index, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
      ${options.skipExisting ? "on conflict (tenant_id, idempotency_key) do nothing" : ""}
      returning id`,
     [
       tenantId,
       ids,
       emails.map((e) => e.kind),
-      emails.map((e) => e.toEmail),
+      sealed.map((x) => Buffer.from(x.toEmail)),
+      sealed.map((x) => Buffer.from(x.toEmailIndex)),
       emails.map((e) => e.locale),
       emails.map((e) => e.idempotencyKey),
-      emails.map((e) => JSON.stringify(e.payload)),
+      sealed.map((x) => Buffer.from(x.payload)),
       emails.map((e) => e.credentialId ?? null),
       emails.map((e) => e.recipientId ?? null),
-      content.map((c) => (c ? JSON.stringify(c) : null)),
-      content.map((c) => c?.subject ?? null),
+      sealed.map((x) => (x.content ? Buffer.from(x.content) : null)),
+      sealed.map((x) => (x.subject ? Buffer.from(x.subject) : null)),
+      keys.current,
       content.map((c) => c?.from ?? null),
     ],
   );
@@ -130,28 +141,36 @@ export async function insertWithContent(settings: MailSettings, tenantId: string
  * Fixes the content of messages already in the outbox without one (queued before content was fixed at
  * enqueue, or when rendering failed then). Returns each one's content, or the Error that stopped it.
  */
-export async function fixContent(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
-  const fixed = await composeAll(settings, tenantId, emails);
+export async function fixContent(settings: MailSettings, keys: TenantKeys, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+  const tenantId = keys.tenantId;
+  const fixed = await composeAll(settings, keys, emails);
   const done = [...fixed].filter((f): f is [string, FixedContent] => !(f[1] instanceof Error));
   if (done.length) {
     await boundQuery(
-      `update email_outbox o set content = u.content::jsonb, subject = u.subject, from_address = u.from_address
-         from unnest($2::uuid[], $3::text[], $4::text[], $5::text[]) as u(id, content, subject, from_address)
-        where o.tenant_id = $1 and o.id = u.id`,
-      [tenantId, done.map(([id]) => id), done.map(([, c]) => JSON.stringify(c)), done.map(([, c]) => c.subject), done.map(([, c]) => c.from)],
+      `update email_outbox o set content_sealed = u.content, subject_sealed = u.subject, from_address = u.from_address
+         from unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::text[]) as u(id, content, subject, from_address)
+        where o.tenant_id = $1 and o.id = u.id and o.key_version is not null`,
+      [
+        tenantId,
+        done.map(([id]) => id),
+        done.map(([id, c]) => Buffer.from(sealField(keys, id, "content", JSON.stringify(c))!)),
+        done.map(([id, c]) => Buffer.from(sealField(keys, id, "subject", c.subject)!)),
+        done.map(([, c]) => c.from),
+      ],
     );
   }
   return fixed;
 }
 
 /** Each message's content, rendered from what the database says now, or the Error that stopped it. */
-async function composeAll(settings: MailSettings, tenantId: string, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+async function composeAll(settings: MailSettings, keys: TenantKeys, emails: QueuedEmail[]): Promise<Map<string, FixedContent | Error>> {
+  const tenantId = keys.tenantId;
   const fixed = new Map<string, FixedContent | Error>();
   if (!emails.length) return fixed;
   const credentialOf = (e: QueuedEmail) => e.credentialId ?? (typeof e.payload.credentialId === "string" ? e.payload.credentialId : null);
   const facts = await boundQuery<FactsRow>(
     `select u.id, cr.id as credential_id, cr.template_id, cr.valid_from as issued_at, cr.valid_until, tv.name as credential_name,
-            r.name as recipient_name, r.is_child, r.birth_date::text as birth_date,
+            r.id as r_id, r.key_version as r_key_version, r.name_sealed as r_name_sealed, r.legacy_name as r_legacy_name, r.is_child, r.birth_date::text as birth_date,
             -- The processing rule, inlined per row (no recipient: nobody's to protect).
             coalesce(processing_allowed('tracking', r.tracking_consent, r.restricted_at, r.objected_at, r.is_child, r.birth_date,
                                         r.guardian_consent_at, (select time_zone from tenants where id = $1), now()), true) as may_track
@@ -179,7 +198,8 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
       [tenantId, templateIds],
     )
   ).rows;
-  const byId = new Map(facts.rows.map((r) => [r.id, r]));
+  // The recipient's name is sealed (recipients/personal.ts places): opened here, for this message only.
+  const byId = new Map(facts.rows.map((r) => [r.id, { ...r, recipient_name: recipientName(keys, r) }]));
   const now = Date.now();
   for (const email of emails) {
     try {
@@ -189,6 +209,12 @@ async function composeAll(settings: MailSettings, tenantId: string, emails: Queu
     }
   }
   return fixed;
+}
+
+function recipientName(keys: TenantKeys, row: FactsRow): string | null {
+  if (!row.r_id) return null;
+  if (row.r_key_version === null) return row.r_legacy_name;
+  return keys.openOrNull({ table: "recipients", column: "name", rowId: row.r_id }, row.r_name_sealed);
 }
 
 /** "An access request" -> "an access request", for the middle of a sentence. */

@@ -9,6 +9,7 @@
 // get none, nor do those never told about the credential
 // (its email only stored in the demo outbox: "you have not opened it yet" would claim it reached them).
 // Idempotency keys make a repeated sweep harmless.
+import { tenantKeys } from "../vault/vault.js";
 import { boundQuery } from "../../db/request-connection.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { emitPartnerEvents } from "../jobs/enqueue.js";
@@ -55,7 +56,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
   return withTenantTransaction(app.database, claims, async (db) => {
     const reminders = await boundQuery<DueRow>(
       `with due as (
-         select c.id, c.recipient_id, c.reminders_sent + 1 as n, r.email, r.locale
+         select c.id, c.recipient_id, c.reminders_sent + 1 as n, r.key_version, r.email_sealed, r.legacy_email, r.locale
            from credentials c
            join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
@@ -67,12 +68,12 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
        )
        update credentials c set reminders_sent = d.n, last_reminded_at = now()
          from due d where c.tenant_id = $1 and c.id = d.id
-       returning d.id, d.recipient_id, d.n, d.email, d.locale`,
+       returning d.id, d.recipient_id, d.n, d.key_version, d.email_sealed, d.legacy_email, d.locale`,
       [tenantId],
     );
     const expiring = await boundQuery<DueRow>(
       `with due as (
-         select c.id, c.recipient_id, r.email, r.locale
+         select c.id, c.recipient_id, r.key_version, r.email_sealed, r.legacy_email, r.locale
            from credentials c
            join templates t on t.tenant_id = c.tenant_id and t.id = c.template_id
            join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
@@ -83,7 +84,7 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
           for update of c skip locked
        )
        update credentials c set expiry_reminded_at = now() from due d where c.tenant_id = $1 and c.id = d.id
-       returning d.id, d.recipient_id, null::int as n, d.email, d.locale`,
+       returning d.id, d.recipient_id, null::int as n, d.key_version, d.email_sealed, d.legacy_email, d.locale`,
       [tenantId],
     );
     const expired = await boundQuery<{ id: string; valid_until: Date }>(
@@ -94,9 +95,12 @@ export async function sweepTenant(app: WorkerApp, tenantId: string) {
         returning c.id, c.valid_until`,
       [tenantId],
     );
+    // Recipients' addresses are sealed (recipients/personal.ts places): opened for the messages only.
+    const keys = await tenantKeys(db, tenantId);
+    const opened = (d: DueRow): DueRow => ({ ...d, email: d.key_version === null ? d.legacy_email ?? "" : keys.open({ table: "recipients", column: "email", rowId: d.recipient_id }, d.email_sealed!) });
     const emails = [
-      ...reminders.rows.map((d) => outboxRow(d, "credential_reminder", `credential_reminder:${d.id}:${d.n}`, { credentialId: d.id, reminderNumber: d.n })),
-      ...expiring.rows.map((d) => outboxRow(d, "credential_expiring", `credential_expiring:${d.id}`, { credentialId: d.id })),
+      ...reminders.rows.map(opened).map((d) => outboxRow(d, "credential_reminder", `credential_reminder:${d.id}:${d.n}`, { credentialId: d.id, reminderNumber: d.n })),
+      ...expiring.rows.map(opened).map((d) => outboxRow(d, "credential_expiring", `credential_expiring:${d.id}`, { credentialId: d.id })),
     ];
     // A repeated sweep finds the same keys used: those messages exist already and are left out.
     await queueEmails(db, mailSettings(app.config), tenantId, emails, { skipExisting: true });
@@ -109,10 +113,14 @@ interface DueRow extends Record<string, unknown> {
   id: string;
   recipient_id: string;
   n: number | null;
-  email: string;
+  key_version: number | null;
+  email_sealed: Uint8Array | null;
+  legacy_email: string | null;
+  /** Opened from the sealed columns before use. */
+  email?: string;
   locale: string;
 }
 
 const outboxRow = (d: DueRow, kind: string, idempotencyKey: string, payload: Record<string, unknown>) => ({
-  kind, toEmail: d.email, locale: d.locale, idempotencyKey, payload, credentialId: d.id, recipientId: d.recipient_id,
+  kind, toEmail: d.email ?? "", locale: d.locale, idempotencyKey, payload, credentialId: d.id, recipientId: d.recipient_id,
 });

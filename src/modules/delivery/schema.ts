@@ -13,6 +13,7 @@ import { TemplateRef } from "../templates/schema.js";
 import { EMAIL_KINDS, MERGE_FIELDS } from "./content.js";
 import { EngagementCountRef } from "../engagement/schema.js";
 import { AlreadyErasedError } from "../privacy/erasure.js";
+import { messageOf, SEALED_MESSAGE } from "./sealed-outbox.js";
 import {
   addSenderDomain, deleteEmailTemplate, emailSettings, resendCredentialEmail, retryJob, setEmailTemplate, tenantJobs,
   updateEmailSettings, updateRecipientPrivacy, verifySenderDomain, type BackgroundJob,
@@ -44,18 +45,18 @@ export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
   authScopes: { permission: "personal:read" },
   fields: (t) => ({
     kind: t.exposeString("kind"),
-    toEmail: t.exposeString("toEmail"),
+    toEmail: t.string({ select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).toEmail }),
     locale: t.exposeString("locale"),
     status: t.expose("status", { type: EmailStatusEnum }),
     statusDetail: t.exposeString("statusDetail", { nullable: true, description: "The provider's words on a bounce or failure" }),
     attempts: t.exposeInt("attempts"),
-    lastError: t.exposeString("lastError", { nullable: true }),
+    lastError: t.string({ nullable: true, select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).lastError }),
     provider: t.exposeString("provider", { nullable: true, description: "resend, or log when no RESEND_API_KEY is set (the demo outbox)" }),
     providerMessageId: t.exposeString("providerMessageId", { nullable: true }),
     from: t.exposeString("fromAddress", { nullable: true }),
-    subject: t.exposeString("subject", { nullable: true }),
-    html: t.exposeString("html", { nullable: true, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
-    text: t.exposeString("textBody", { nullable: true, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
+    subject: t.string({ nullable: true, select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).subject }),
+    html: t.string({ nullable: true, select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).html, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
+    text: t.string({ nullable: true, select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).text, description: "Kept for stored messages (the demo outbox) only, never for an invitation" }),
     credentialId: t.id({ nullable: true, select: { credentialId: true }, description: "The credential's global id", resolve: (m) => (m.credentialId ? encodeGlobalID("Credential", m.credentialId) : null) }),
     createdAt: t.expose("createdAt", { type: "DateTime" }),
     sentAt: t.expose("sentAt", { type: "DateTime", nullable: true, description: "When the provider accepted it; null for a stored message, which was never sent" }),

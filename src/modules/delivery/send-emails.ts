@@ -9,6 +9,8 @@ import type { TenantJob, WorkerApp } from "../jobs/worker.js";
 import { createHash } from "node:crypto";
 import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEmail } from "./mailer.js";
 import { fixContent, mailSettings, type FixedContent } from "./compose.js";
+import { tenantKeys } from "../vault/vault.js";
+import { openClaimed, sealField, type ClaimedSealedRow } from "./sealed-outbox.js";
 import { mayProcess, withheldReason, type ProcessingPurpose } from "../privacy/processing.js";
 
 export interface SendEmailsPayload {
@@ -54,21 +56,27 @@ export function sendEmailsTask(mailer: Mailer) {
     // Messages queued without content (before content was fixed at enqueue, or when that failed) get it
     // now, before their first attempt. One that cannot be rendered is our fault, never the recipient's:
     // it goes back in line and the job fails, visible to the tenant in failingJobs.
-    const { requests, stored, unrenderable } = await job.inTenant(async () => {
-      const all = await boundQuery<ClaimedRow>(`select * from claim_email_messages($1::uuid[])`, [ids]);
+    const { requests, stored, unrenderable } = await job.inTenant(async (db) => {
+      const keys = await tenantKeys(db, job.tenantId);
+      const claimedSealed = await boundQuery<ClaimedSealedRow & Omit<ClaimedRow, "to_email" | "payload" | "content">>(`select * from claim_email_messages($1::uuid[])`, [ids]);
+      const all = { rows: claimedSealed.rows.map((r): ClaimedRow => {
+        const opened = openClaimed(keys, r);
+        const fromPayload = typeof opened.payload.credentialId === "string" ? opened.payload.credentialId : null;
+        return { ...r, ...opened, credential_id: (r.credential_id as string | null) ?? fromPayload };
+      }) };
       // Asked again now, not when queued: a choice made since (restriction, objection, a child) stops it here.
       const withheld = await withholdStopped(job.tenantId, all.rows);
       const claimed = { rows: all.rows.filter((r) => !withheld.has(r.id)) };
       const missing = claimed.rows.filter((r) => !r.content);
-      const fixed = await fixContent(mailSettings(app.config), job.tenantId, missing.map((r) => ({
+      const fixed = await fixContent(mailSettings(app.config), keys, missing.map((r) => ({
         id: r.id, kind: r.kind, toEmail: r.to_email, locale: r.locale, payload: r.payload, credentialId: r.credential_id, recipientId: r.recipient_id,
       })));
       const failures = [...fixed].filter((f): f is [string, Error] => f[1] instanceof Error);
       if (failures.length) {
         await boundQuery(
-          `update email_outbox o set status = 'queued', last_error = u.error
-             from unnest($2::uuid[], $3::text[]) as u(id, error) where o.tenant_id = $1 and o.id = u.id`,
-          [job.tenantId, failures.map(([id]) => id), failures.map(([, e]) => e.message.slice(0, 1000))],
+          `update email_outbox o set status = 'queued', last_error_sealed = u.error
+             from unnest($2::uuid[], $3::bytea[]) as u(id, error) where o.tenant_id = $1 and o.id = u.id`,
+          [job.tenantId, failures.map(([id]) => id), failures.map(([id, e]) => Buffer.from(sealField(keys, id, "last_error", e.message.slice(0, 1000))!))],
         );
       }
       const rows = claimed.rows.flatMap((r): Ready[] => {
@@ -89,17 +97,22 @@ export function sendEmailsTask(mailer: Mailer) {
 
     const outcomes = [...stored.map(storedOutcome), ...(await sendRequests(mailer, requests, job.isFinalAttempt))];
     if (outcomes.length) {
-      await job.inTenant(async () => {
+      await job.inTenant(async (db) => {
+        const keys = await tenantKeys(db, job.tenantId);
+        const seal = (o: Outcome, column: "html" | "text_body" | "last_error", text: string | null) => {
+          const sealed = sealField(keys, o.id, column, text);
+          return sealed ? Buffer.from(sealed) : null;
+        };
         await boundQuery(
           `update email_outbox o
               set status = u.status::email_status,
                   sent_at = case when u.status = 'sent' then now() else o.sent_at end,
                   provider = case when u.status in ('sent', 'stored') then $2 else o.provider end,
                   provider_message_id = coalesce(u.provider_message_id, o.provider_message_id),
-                  html = u.html, text_body = u.text_body, last_error = u.error,
+                  html_sealed = u.html, text_body_sealed = u.text_body, last_error_sealed = u.error, legacy_last_error = null,
                   status_detail = coalesce(u.detail, o.status_detail),
                   request_key = case when u.status = 'sending' then o.request_key end
-             from unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+             from unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::bytea[], $9::text[])
                     as u(id, status, provider_message_id, html, text_body, error, detail)
             where o.tenant_id = $1 and o.id = u.id and o.status = 'sending'`,
           [
@@ -108,9 +121,9 @@ export function sendEmailsTask(mailer: Mailer) {
             outcomes.map((o) => o.id),
             outcomes.map((o) => o.status),
             outcomes.map((o) => o.providerMessageId),
-            outcomes.map((o) => o.html),
-            outcomes.map((o) => o.text),
-            outcomes.map((o) => o.error),
+            outcomes.map((o) => seal(o, "html", o.html)),
+            outcomes.map((o) => seal(o, "text_body", o.text)),
+            outcomes.map((o) => seal(o, "last_error", o.error)),
             outcomes.map((o) => o.detail),
           ],
         );
@@ -252,7 +265,7 @@ async function withholdStopped(tenantId: string, rows: ClaimedRow[]): Promise<Se
   });
   if (!stopped.length) return new Set();
   await boundQuery(
-    `update email_outbox o set status = 'withheld', status_detail = u.reason, request_key = null, last_error = null
+    `update email_outbox o set status = 'withheld', status_detail = u.reason, request_key = null, last_error_sealed = null, legacy_last_error = null
        from unnest($2::uuid[], $3::text[]) as u(id, reason) where o.tenant_id = $1 and o.id = u.id`,
     [tenantId, stopped.map(([id]) => id), stopped.map(([, reason]) => reason)],
   );

@@ -2,6 +2,7 @@
 // content per template and language, re-sending a credential's email, and the tenant's failed jobs.
 import { setPrivacyChoices, type PrivacyChoicesInput } from "../privacy/choices.js";
 import { Resend } from "resend";
+import { withPersonal } from "../recipients/personal.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import { pgError } from "../../db/errors.js";
 import type { Config } from "../../config.js";
@@ -148,7 +149,7 @@ export async function resendCredentialEmail(db: Db, caller: Caller, config: Conf
   const previous = await db.emailOutbox.count({ where: { tenantId: caller.tenantId, credentialId, kind: "credential_issued" } });
   const data = {
     kind: "credential_issued",
-    toEmail: credential.recipient.email,
+    toEmail: (await withPersonal(db, caller.tenantId, [credential.recipient]))[0]!.email,
     locale: credential.recipient.locale,
     idempotencyKey: `credential_issued:${credentialId}:resend:${previous}`,
     credentialId,

@@ -54,13 +54,19 @@ builder.prismaNode("Membership", {
 
 const InvitationStatus = builder.enumType("InvitationStatus", { values: ["PENDING", "ACCEPTED", "REVOKED", "EXPIRED"] as const });
 
+import { tenantKeys } from "../vault/vault.js";
+import { openInvitationEmail } from "./invitation-email.js";
+
 export const InvitationRef = builder.prismaNode("Invitation", {
   id: { resolve: (i) => i.id },
   nullable: true, // node(id) of a row this tenant cannot see is null, exactly as for an unknown id
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "members:manage" },
   fields: (t) => ({
-    email: t.exposeString("email"),
+    email: t.string({
+      select: { tenantId: true, id: true, keyVersion: true, emailSealed: true, legacyEmail: true },
+      resolve: async (i, _a, ctx) => openInvitationEmail(await tenantKeys(ctx.db, i.tenantId), i),
+    }),
     role: t.expose("role", { type: MemberRoleEnum }),
     status: t.field({
       type: InvitationStatus,

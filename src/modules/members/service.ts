@@ -1,6 +1,8 @@
 // Who belongs to a tenant and with which role: invitations, role changes, removals. A tenant always
 // keeps an owner: owner rows are locked before any change that could remove one (the trigger in
 // sql/002 is the backstop).
+import { tenantKeys } from "../vault/vault.js";
+import { openInviteeEmail, sealInvitationEmail } from "./invitation-email.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { MemberRole } from "../../generated/prisma/enums.js";
 import { pgError } from "../../db/errors.js";
@@ -69,8 +71,10 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
   });
   if (existing) throw new AlreadyMemberError();
   // A new invitation replaces an open one: the old link stops working.
+  const keys = await tenantKeys(db, caller.tenantId);
+  const emailIndex = keys.blindIndex("email", email);
   await db.invitation.updateMany({
-    where: { tenantId: caller.tenantId, email, acceptedAt: null, revokedAt: null },
+    where: { tenantId: caller.tenantId, OR: [{ emailIndex }, { legacyEmail: email }], acceptedAt: null, revokedAt: null },
     data: { revokedAt: new Date() },
   });
   const issued = issueToken("invitation", caller.tenantId);
@@ -79,7 +83,8 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
       data: {
         tenantId: caller.tenantId,
         id: issued.id,
-        email,
+        ...sealInvitationEmail(keys, issued.id, issued.secret, email),
+        emailIndex,
         role: input.role,
         secretHash: issued.secretHash,
         invitedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
@@ -104,7 +109,8 @@ export async function inviteMember(db: Db, caller: Caller, input: InviteInput, o
     action: "member.invited",
     targetType: "Invitation",
     targetId: invitation.id,
-    details: { email, role: input.role },
+    // Ids only: an address in the audit log would outlive its sealing (and the invitee's erasure).
+    details: { role: input.role },
   });
   return invitation;
 }
@@ -152,9 +158,13 @@ export async function acceptInvitation(db: Db, input: AcceptInput, session: Sess
   const passwordHash = input.password != null ? await hashPassword(input.password) : null;
   const next = newSession(session);
   try {
+    // The address, sealed for whoever holds the secret (null: unusable or a legacy invitation, whose address the database still knows).
+    const [sealed] = await db.$queryRaw<{ sealed: Uint8Array | null }[]>`
+      select invitation_invitee_email(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${parsed.secretHash}) as sealed`;
+    const email = sealed?.sealed ? openInviteeEmail(parsed.secret, parsed.id, sealed.sealed) : null;
     const [row] = await db.$queryRaw<{ user_id: string; tenant_id: string; membership_id: string; role: MemberRole; session_opened: boolean }[]>`
       select user_id::text, tenant_id::text, membership_id::text, role::text, session_opened
-        from accept_invitation(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${parsed.secretHash}, ${input.name?.trim() ?? null}, ${passwordHash},
+        from accept_invitation(${parsed.tenantId}::uuid, ${parsed.id}::uuid, ${Buffer.from(parsed.secret)}, ${email}, ${input.name?.trim() ?? null}, ${passwordHash},
                                ${next.id}::uuid, ${next.secretHash}, ${next.expiresAt}, ${session.userAgent})`;
     return {
       userId: row!.user_id,

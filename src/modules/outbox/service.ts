@@ -4,6 +4,7 @@
 // cause.
 import type { Db } from "../../db/tenant-transaction.js";
 import { enqueueEmailDelivery } from "../jobs/enqueue.js";
+import { tenantKeys } from "../vault/vault.js";
 import { insertWithContent, type MailSettings, type NewEmail } from "../delivery/compose.js";
 
 export interface OutboxEmail extends Omit<NewEmail, "locale"> {
@@ -22,7 +23,8 @@ export async function enqueueEmail(db: Db, tenantId: string, email: OutboxEmail,
  * used is left out (null) instead of failing the transaction.
  */
 export async function queueEmails(db: Db, settings: MailSettings, tenantId: string, emails: NewEmail[], options: { skipExisting?: boolean } = {}): Promise<(string | null)[]> {
-  const ids = await insertWithContent(settings, tenantId, emails, options);
+  // Addresses, payloads and content are sealed under the tenant's keys (delivery/sealed-outbox.ts).
+  const ids = emails.length ? await insertWithContent(settings, await tenantKeys(db, tenantId), emails, options) : [];
   await enqueueEmailDelivery(db, ids.filter((id): id is string => id !== null));
   return ids;
 }
