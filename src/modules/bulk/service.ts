@@ -14,6 +14,7 @@ import { tenantKeys } from "../vault/vault.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls } from "../credentials/document.js";
+import { sealDocument } from "../credentials/sealed-document.js";
 import { checkFieldValues, replaceAwards } from "../credentials/service.js";
 import { normaliseEmail } from "../../lib/email-address.js";
 import { allocatorFor } from "../credentials/status-lists.js";
@@ -256,7 +257,7 @@ export async function processChunk(
       validFrom: d.validFrom,
       validUntil: d.validUntil,
       fieldValues: d.t.values,
-      document: documents[n]!,
+      ...sealDocument(sealing, "credentials", d.id, documents[n]!),
       idempotencyKey: d.t.row.idempotencyKey || null,
       recipient: d.recipient,
       rowNumber: d.t.rowNumber,

@@ -16,7 +16,9 @@ export interface CredentialRow {
   validFrom: Date;
   validUntil: Date | null;
   fieldValues: Record<string, string>;
-  document: object;
+  /** The signed document, sealed (credentials/sealed-document.ts). */
+  documentSealed: Uint8Array;
+  keyVersion: number;
   idempotencyKey: string | null;
 }
 
@@ -36,15 +38,15 @@ export async function insertCredentials(
   if (!rows.length) return new Set();
   const result = await boundQuery<{ id: string }>(
     `insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status_list_id, status_index,
-                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, document, idempotency_key, unique_award,
+                              suspension_list_id, suspension_index, valid_from, valid_until, field_values, key_version, document_sealed, idempotency_key, unique_award,
                               bulk_job_id)
      select $1::uuid, u.id, $2::uuid, $3::int, u.recipient_id, u.status_list_id, u.status_index,
-            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, u.document::json, u.idempotency_key, $15::boolean,
+            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, $17::int, u.document_sealed, u.idempotency_key, $15::boolean,
             $16::uuid
        from unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::timestamptz[], $11::timestamptz[],
-                   $12::text[], $13::text[], $14::text[])
+                   $12::text[], $13::bytea[], $14::text[])
          as u(id, recipient_id, status_list_id, status_index, suspension_list_id, suspension_index, valid_from, valid_until,
-              field_values, document, idempotency_key)
+              field_values, document_sealed, idempotency_key)
      on conflict (tenant_id, template_id, recipient_id) where unique_award and status <> 'REVOKED' do nothing
      returning id`,
     [
@@ -60,10 +62,11 @@ export async function insertCredentials(
       rows.map((r) => r.validFrom),
       rows.map((r) => r.validUntil),
       rows.map((r) => JSON.stringify(r.fieldValues)),
-      rows.map((r) => JSON.stringify(r.document)),
+      rows.map((r) => Buffer.from(r.documentSealed)),
       rows.map((r) => r.idempotencyKey),
       uniqueAward,
       bulkJobId,
+      rows[0]!.keyVersion,
     ],
   );
   return new Set(result.rows.map((r) => r.id));

@@ -14,6 +14,9 @@ import { pngDimensions, RasterError, userSvgToPng } from "../../lib/raster.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader, VC_V2 } from "./vc/document-loader.js";
 import { isChildNow } from "../privacy/processing.js";
+import { openDocument } from "./sealed-document.js";
+import { sealedVersion } from "../vault/cipher.js";
+import { sqlKeyStore } from "../vault/vault.js";
 
 export interface PublicContext {
   database: Database;
@@ -73,7 +76,7 @@ export async function loadCredential(p: PublicContext, tenantId: string, credent
 export async function publicCredentialState(p: PublicContext, tenantId: string, credentialId: string): Promise<PublicCredential | "gone" | null> {
   const [row] = await withTenantSql(p.database.sql, anonymous(p), (tx) => tx<
     {
-      document: Record<string, unknown> | null;
+      document_sealed: Uint8Array | null;
       status: PublicCredential["status"];
       valid_from: Date | null;
       valid_until: Date | null;
@@ -82,12 +85,15 @@ export async function publicCredentialState(p: PublicContext, tenantId: string, 
       revocation_reason: string | null;
       time_zone: string;
       erased: boolean;
+      legacy: boolean;
     }[]
   >`select * from public_credential(${tenantId}::uuid, ${credentialId}::uuid)`);
   if (!row) return null;
-  if (row.erased || !row.document) return "gone";
+  if (row.erased || (!row.document_sealed && !row.legacy)) return "gone";
+  const document = await openPublished(p, tenantId, credentialId, row.document_sealed);
+  if (!document) return "gone";
   return {
-    document: row.document,
+    document,
     status: row.status,
     validFrom: row.valid_from,
     validUntil: row.valid_until,
@@ -96,6 +102,24 @@ export async function publicCredentialState(p: PublicContext, tenantId: string, 
     revocationReason: row.revocation_reason,
     timeZone: row.time_zone,
   };
+}
+
+/**
+ * The published document, opened with the tenant's data key (sql/048): the anonymous role that read
+ * the sealed bytes sees no keys, so the keys (cached by the vault) are read as the tenant. A document
+ * still in legacy JSON is read the same way.
+ */
+async function openPublished(p: PublicContext, tenantId: string, credentialId: string, sealed: Uint8Array | null): Promise<Record<string, unknown> | null> {
+  const vault = p.database.vault;
+  return withTenantSql(p.database.sql, { dbRole: p.roles.member, tenantId, userId: null }, async (tx) => {
+    if (sealed) {
+      const keys = await vault.keysVia(sqlKeyStore(tx), tenantId, { needVersion: sealedVersion(sealed) });
+      return openDocument(keys, "credentials", { id: credentialId, keyVersion: sealedVersion(sealed), documentSealed: sealed });
+    }
+    const [legacy] = await tx<{ legacy_document: Record<string, unknown> | null }[]>`
+      select legacy_document from credentials where tenant_id = ${tenantId}::uuid and id = ${credentialId}::uuid`;
+    return legacy?.legacy_document && Object.keys(legacy.legacy_document).length ? legacy.legacy_document : null;
+  });
 }
 
 /**

@@ -13,6 +13,8 @@ import { RecipientInput } from "../recipients/schema.js";
 import { TemplateNotIssuableError } from "../templates/service.js";
 import { issuerSettings } from "../issuers/schema.js";
 import { urls } from "./document.js";
+import { openDocument, SEALED_DOCUMENT } from "./sealed-document.js";
+import { tenantKeys } from "../vault/vault.js";
 import { representable } from "../../lib/calendar.js";
 
 // Stored instants are read through representable(): a row written before dates were checked (year
@@ -54,11 +56,13 @@ export const CredentialRef = builder.prismaNode("Credential", {
     publicUrl: t.string({ select: { tenantId: true, id: true }, resolve: (c, _a, ctx) => urls.credential(ctx.app.config.publicUrl, c.tenantId, c.id) }),
     // The signed document names the recipient (an IdentityObject of type name) and carries merged
     // field values: personal data, like the fields it was built from.
-    verifiableCredential: t.expose("document", {
+    verifiableCredential: t.field({
       type: "JSON",
       nullable: true,
       authScopes: { permission: "personal:read" },
       description: "The signed OB 3.0 credential, as published. It names the recipient: needs personal:read.",
+      select: SEALED_DOCUMENT,
+      resolve: async (c, _a, ctx) => openDocument(await tenantKeys(ctx.db, c.tenantId), "credentials", c),
     }),
   }),
 });

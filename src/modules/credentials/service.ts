@@ -15,6 +15,8 @@ import { findRecipient, upsertRecipient, type RecipientInput } from "../recipien
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls, type EvidenceInput } from "./document.js";
+import { sealDocument } from "./sealed-document.js";
+import { tenantKeys } from "../vault/vault.js";
 import { allocatorFor, bumpListVersion } from "./status-lists.js";
 import { signCredential } from "./vc/proofs.js";
 import { createDocumentLoader } from "./vc/document-loader.js";
@@ -161,7 +163,7 @@ export async function issueCredential(db: Db, caller: Caller, input: IssueInput,
       validUntil,
       fieldValues,
       evidence: (input.evidence ?? []) as object,
-      document: document as object,
+      ...sealDocument(await tenantKeys(db, caller.tenantId), "credentials", credentialId, document as object),
       idempotencyKey: key,
       uniqueAward: uniqueAward(policy),
     },

@@ -62,7 +62,7 @@ export function sendEmailsTask(mailer: Mailer) {
       const all = { rows: claimedSealed.rows.map((r): ClaimedRow => {
         const opened = openClaimed(keys, r);
         const fromPayload = typeof opened.payload.credentialId === "string" ? opened.payload.credentialId : null;
-        return { ...r, ...opened, credential_id: (r.credential_id as string | null) ?? fromPayload };
+        return { ...r, ...opened, credential_id: (r.credential_id as string | null) ?? fromPayload } as unknown as ClaimedRow;
       }) };
       // Asked again now, not when queued: a choice made since (restriction, objection, a child) stops it here.
       const withheld = await withholdStopped(job.tenantId, all.rows);

@@ -93,7 +93,7 @@ export class Vault {
 
   /** forTenant for hand-written SQL (postgres.js, in withTenantSql). */
   forTenantSql(tx: postgres.TransactionSql, tenantId: string): Promise<TenantKeys> {
-    return this.keysVia(sqlStore(tx), tenantId);
+    return this.keysVia(sqlKeyStore(tx), tenantId);
   }
 
   /** Opens one field, reloading the tenant's keys once if the value names a version loaded after them. */
@@ -176,7 +176,8 @@ function prismaStore(db: Db): KeyStore {
   };
 }
 
-function sqlStore(tx: postgres.TransactionSql): KeyStore {
+/** The key store over a postgres.js tenant transaction. */
+export function sqlKeyStore(tx: postgres.TransactionSql): KeyStore {
   return {
     list: (tenantId) =>
       tx<WrappedKeyRow[]>`select purpose, version, wrapped, kek_version from tenant_data_keys
