@@ -86,6 +86,8 @@ export interface QueueConfig {
   pollIntervalMs: number;
   /** Minutes between reminder sweeps. */
   reminderSweepMinutes: number;
+  /** Days a tenant's data key seals new data before the daily job rotates it (LAUREL_DATA_KEY_ROTATION_DAYS). */
+  dataKeyRotationDays: number;
 }
 
 export interface WebhookConfig {
@@ -161,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       staleAfterMs: int(env, "WORKER_STALE_AFTER_MS", 60_000),
       pollIntervalMs: int(env, "WORKER_POLL_INTERVAL_MS", 1_000),
       reminderSweepMinutes: int(env, "REMINDER_SWEEP_MINUTES", 15),
+      dataKeyRotationDays: int(env, "LAUREL_DATA_KEY_ROTATION_DAYS", 90, 1),
     },
     webhooks: {
       retrySchedule: parseSchedule(env.WEBHOOK_RETRY_SCHEDULE ?? "5,60,300,1800,7200,18000,36000,22000"),

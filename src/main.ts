@@ -12,6 +12,7 @@ import { startServer } from "./server.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
 import { createTasks, crontab, recurringWork } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
+import { keyMaintenanceAtStartup } from "./modules/vault/maintenance.js";
 import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
 
 async function main() {
@@ -66,7 +67,9 @@ async function openApp(config: Config) {
 /** The queue worker (email, webhooks, reminders, bulk jobs, crons) when config.runWorker, else undefined. */
 async function startWorkerIf(app: Awaited<ReturnType<typeof openApp>>) {
   if (!app.config.runWorker) return undefined;
-  return startQueueWorker(app, { ...createTasks(app), crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) });
+  const queue = await startQueueWorker(app, { ...createTasks(app), crontab: crontab(app), recurring: recurringWork(app), log: (line) => console.log(`[worker] ${line}`) });
+  await keyMaintenanceAtStartup(app, queue);
+  return queue;
 }
 
 /**

@@ -6,6 +6,7 @@ import { loadConfig, StartupError } from "./config.js";
 import { openDatabase } from "./db/database.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
 import { createTasks, crontab } from "./modules/jobs/tasks.js";
+import { keyMaintenanceAtStartup } from "./modules/vault/maintenance.js";
 import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
 
 async function main() {
@@ -20,6 +21,7 @@ async function main() {
   });
   const app = { config, database };
   const queue = await startQueueWorker(app, { ...createTasks(app), crontab: crontab(app), log: (line) => console.log(line) });
+  await keyMaintenanceAtStartup(app, queue);
   onShutdownSignals(async (signal) => {
     console.log(`${signal}: finishing the jobs in flight`);
     await queue.stop();

@@ -175,6 +175,12 @@ export type CustomFieldType =
   | 'TEXT'
   | 'URL';
 
+/** running -> completed | failed; a running rotation whose worker died resumes where it stopped */
+export type DataKeyRotationState =
+  | 'completed'
+  | 'failed'
+  | 'running';
+
 export type DataSubjectRequestFiler =
   | 'data_subject'
   | 'staff';
@@ -387,6 +393,8 @@ export type Permission =
   | 'AUDIT_READ'
   | 'EXPORT'
   | 'ISSUE'
+  | 'KEYS_READ'
+  | 'KEYS_ROTATE'
   | 'MEMBERS_MANAGE'
   | 'MEMBERS_READ'
   | 'OWNERS_MANAGE'
@@ -1254,6 +1262,18 @@ export type CredentialsQueryVariables = Exact<{
 
 export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } } }> } | null } };
 
+export type DataKeyRotationFieldsFragment = { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> };
+
+export type DataProtectionQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type DataProtectionQuery = { dataProtection: { currentKeyVersion: number, currentKeyCreatedAt: string, liveKeyVersions: Array<number>, rotationPeriodDays: number, nextRotationDueAt: string, legacyRows: number, lastRotation: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } | null } };
+
+export type RotateDataKeyMutationVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RotateDataKeyMutation = { rotateDataKey: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } };
+
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -1860,6 +1880,26 @@ export const CredentialPartsFragmentDoc = new TypedDocumentString(`
   }
 }
     `, {"fragmentName":"CredentialParts"}) as unknown as TypedDocumentString<CredentialPartsFragment, unknown>;
+export const DataKeyRotationFieldsFragmentDoc = new TypedDocumentString(`
+    fragment DataKeyRotationFields on DataKeyRotation {
+  id
+  fromVersion
+  toVersion
+  state
+  reason
+  rowsDone
+  rowsTotal
+  startedAt
+  retireAfter
+  finishedAt
+  lastError
+  tables {
+    table
+    done
+    total
+  }
+}
+    `, {"fragmentName":"DataKeyRotationFields"}) as unknown as TypedDocumentString<DataKeyRotationFieldsFragment, unknown>;
 export const DataSubjectRequestFieldsFragmentDoc = new TypedDocumentString(`
     fragment DataSubjectRequestFields on DataSubjectRequest {
   id
@@ -3583,6 +3623,62 @@ export const CredentialsDocument = new TypedDocumentString(`
     name
   }
 }`) as unknown as TypedDocumentString<CredentialsQuery, CredentialsQueryVariables>;
+export const DataProtectionDocument = new TypedDocumentString(`
+    query DataProtection {
+  dataProtection {
+    currentKeyVersion
+    currentKeyCreatedAt
+    liveKeyVersions
+    rotationPeriodDays
+    nextRotationDueAt
+    legacyRows
+    lastRotation {
+      ...DataKeyRotationFields
+    }
+  }
+}
+    fragment DataKeyRotationFields on DataKeyRotation {
+  id
+  fromVersion
+  toVersion
+  state
+  reason
+  rowsDone
+  rowsTotal
+  startedAt
+  retireAfter
+  finishedAt
+  lastError
+  tables {
+    table
+    done
+    total
+  }
+}`) as unknown as TypedDocumentString<DataProtectionQuery, DataProtectionQueryVariables>;
+export const RotateDataKeyDocument = new TypedDocumentString(`
+    mutation RotateDataKey {
+  rotateDataKey {
+    ...DataKeyRotationFields
+  }
+}
+    fragment DataKeyRotationFields on DataKeyRotation {
+  id
+  fromVersion
+  toVersion
+  state
+  reason
+  rowsDone
+  rowsTotal
+  startedAt
+  retireAfter
+  finishedAt
+  lastError
+  tables {
+    table
+    done
+    total
+  }
+}`) as unknown as TypedDocumentString<RotateDataKeyMutation, RotateDataKeyMutationVariables>;
 export const MembersDocument = new TypedDocumentString(`
     query Members($first: Int, $after: String) {
   tenant {

@@ -3,7 +3,8 @@
 // privacy:manage (people's rights requests) is the owner's and admins' alone. tenant:export (the whole
 // tenant as a ZIP, sealed signing keys included) is the owner's alone, and no API key scope carries it:
 // a key is a long-lived bearer secret held by integrations, and taking everything away should need an
-// owner signed in.
+// owner signed in. keys:rotate (a new data key, every sealed row re-sealed) is the owner's alone too;
+// keys:read (key versions and rotation progress) the owner's and admins'; no scope carries either.
 import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
 import { forbidden } from "../../errors.js";
 
@@ -21,6 +22,8 @@ export const PERMISSIONS = [
   "export",
   "privacy:manage",
   "tenant:export",
+  "keys:read",
+  "keys:rotate",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -28,7 +31,7 @@ const everything = new Set<Permission>(PERMISSIONS);
 
 export const ROLE_PERMISSIONS: Record<MemberRole, ReadonlySet<Permission>> = {
   owner: everything,
-  admin: new Set(PERMISSIONS.filter((p) => p !== "owners:manage" && p !== "tenant:export")),
+  admin: new Set(PERMISSIONS.filter((p) => p !== "owners:manage" && p !== "tenant:export" && p !== "keys:rotate")),
   issuer: new Set(["tenant:read", "members:read", "personal:read", "issue"]),
   analyst: new Set(["tenant:read", "analytics"]),
   viewer: new Set(["tenant:read", "members:read", "personal:read"]),

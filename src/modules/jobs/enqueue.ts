@@ -2,7 +2,7 @@
 // change that causes it. sql/013's enqueue_job stamps the tenant into the payload and the job key.
 import type { Db } from "../../db/tenant-transaction.js";
 
-export type TaskName = "send_emails" | "deliver_webhook" | "run_bulk_job" | "erase_person" | "export_person" | "rectify_person" | "export_tenant";
+export type TaskName = "send_emails" | "deliver_webhook" | "run_bulk_job" | "erase_person" | "export_person" | "rectify_person" | "export_tenant" | "rotate_data_key";
 
 export interface EnqueueOptions {
   runAt?: Date;

@@ -12,6 +12,7 @@ import { rectifyPersonTask } from "../privacy/rectification.js";
 import { warnDeadlines } from "../privacy/deadline-warnings.js";
 import { createTenantExportTask, type TenantExportOptions } from "../tenant-export/task.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
+import { keyMaintenance, rotateDataKeyTask } from "../vault/maintenance.js";
 
 export interface TaskOptions {
   mailer?: Mailer;
@@ -34,6 +35,11 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     export_person: tenantTask(app, exportPersonTask),
     rectify_person: tenantTask(app, rectifyPersonTask),
     export_tenant: tenantTask(app, createTenantExportTask(tenantExport)),
+    rotate_data_key: tenantTask(app, rotateDataKeyTask),
+    key_maintenance: async (_payload, helpers) => {
+      const totals = await helpers.withPgClient((client) => keyMaintenance(app, client));
+      if (Object.values(totals).some(Boolean)) helpers.logger.info(`key maintenance: ${JSON.stringify(totals)}`);
+    },
     reminders_sweep: async (_payload, helpers) => {
       const totals = await sweepReminders(app, helpers);
       if (totals.reminders + totals.expiring + totals.expired) helpers.logger.info(`reminders sweep: ${JSON.stringify(totals)}`);
@@ -64,6 +70,8 @@ function compactAnalytics(client: { query: (sql: string) => Promise<unknown> }) 
 export function crontab(app: WorkerApp): string {
   const minutes = app.config.queue.reminderSweepMinutes;
   return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`,
+    // Daily key maintenance (vault/maintenance.ts): KEK re-wrap, legacy rows, data-key rotations due.
+    `23 4 * * * key_maintenance ?fill=1d`,
     // Daily, early in Europe's morning; a missed day (worker down) is caught up once (?fill=1d).
     `7 6 * * * privacy_deadline_warnings ?fill=1d`].join("\n");
 }
@@ -79,5 +87,6 @@ export function recurringWork(app: WorkerApp) {
     { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
     { everyMs: 60_000, run: () => compactAnalytics(sql) },
     { everyMs: 24 * 3_600_000, run: () => warnDeadlines(app, sql) },
+    { everyMs: 24 * 3_600_000, run: () => keyMaintenance(app, sql) },
   ];
 }

@@ -5,7 +5,7 @@
 import { Prisma as P } from "../../generated/prisma/client.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../db/tenant-transaction.js";
-import { tenantKeys, type TenantKeys } from "../vault/vault.js";
+import { newestVersion, tenantKeys, type TenantKeys } from "../vault/vault.js";
 
 export interface RecipientPersonal {
   email: string;
@@ -69,7 +69,7 @@ export function openRecipient(keys: TenantKeys, row: SealedRecipientRow): Recipi
 /** Rows with their personal data opened beside them (one key load for the lot). */
 export async function withPersonal<R extends SealedRecipientRow>(db: Db, tenantId: string, rows: R[]): Promise<(R & RecipientPersonal)[]> {
   if (!rows.length) return [];
-  const keys = await tenantKeys(db, tenantId);
+  const keys = await tenantKeys(db, tenantId, newestVersion(rows));
   return rows.map((row) => ({ ...row, ...openRecipient(keys, row) }));
 }
 
@@ -110,7 +110,7 @@ const opened = new WeakMap<object, Promise<RecipientPersonal>>();
 export function personalOf(db: Db, tenantId: string, row: SealedRecipientRow): Promise<RecipientPersonal> {
   let found = opened.get(row);
   if (!found) {
-    found = tenantKeys(db, tenantId).then((keys) => openRecipient(keys, row));
+    found = tenantKeys(db, tenantId, row.keyVersion).then((keys) => openRecipient(keys, row));
     opened.set(row, found);
   }
   return found;

@@ -103,7 +103,8 @@ export async function createRecipient(db: Db, caller: Caller, input: RecipientIn
 export async function findRecipientByEmail(db: Db, tenantId: string, email: string) {
   const keys = await tenantKeys(db, tenantId);
   const row = await db.recipient.findFirst({ where: { tenantId, ...byEmail(keys, email) } });
-  return row ? { ...row, ...openRecipient(keys, row) } : null;
+  // Opened with keys that include the row's version (a rotation may have begun since they were cached).
+  return row ? { ...row, ...openRecipient(await tenantKeys(db, tenantId, row.keyVersion), row) } : null;
 }
 
 /** Finds the tenant's recipient by email, creating it from the input when absent (issuance). */
@@ -126,7 +127,7 @@ export async function upsertRecipient(db: Db, caller: Caller, input: RecipientIn
 export async function findRecipient(db: Db, caller: Caller, id: string) {
   const row = isUuid(id) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id } } }) : null;
   if (!row) throw new NotFoundError("Recipient");
-  const keys = await tenantKeys(db, caller.tenantId);
+  const keys = await tenantKeys(db, caller.tenantId, row.keyVersion);
   return { ...row, ...openRecipient(keys, row) };
 }
 

@@ -84,16 +84,21 @@ export class UnknownDataKeyError extends SealedFieldError {
 export class Vault {
   private readonly cache = new Map<string, TenantKeys>();
 
-  constructor(readonly keks: ReadonlyMap<number, Buffer>, private readonly cacheMs = KEY_CACHE_MS) {}
+  /** cacheMs: how long unwrapped keys are used before tenant_data_keys is read again (rotation waits it out). */
+  constructor(readonly keks: ReadonlyMap<number, Buffer>, readonly cacheMs = KEY_CACHE_MS) {}
 
-  /** The tenant's keys, creating its first data and index keys on first use. Runs inside the tenant's transaction. */
-  forTenant(db: Db, tenantId: string): Promise<TenantKeys> {
-    return this.keysVia(prismaStore(db), tenantId);
+  /**
+   * The tenant's keys, creating its first data and index keys on first use. Runs inside the tenant's
+   * transaction. needVersion: reload unless the cached keys include that data-key version (the newest
+   * key_version among rows about to be opened), so a rotation begun by another process never fails a read.
+   */
+  forTenant(db: Db, tenantId: string, needVersion?: number | null): Promise<TenantKeys> {
+    return this.keysVia(prismaStore(db), tenantId, { needVersion: needVersion ?? undefined });
   }
 
   /** forTenant for hand-written SQL (postgres.js, in withTenantSql). */
-  forTenantSql(tx: postgres.TransactionSql, tenantId: string): Promise<TenantKeys> {
-    return this.keysVia(sqlKeyStore(tx), tenantId);
+  forTenantSql(tx: postgres.TransactionSql, tenantId: string, needVersion?: number | null): Promise<TenantKeys> {
+    return this.keysVia(sqlKeyStore(tx), tenantId, { needVersion: needVersion ?? undefined });
   }
 
   /** Opens one field, reloading the tenant's keys once if the value names a version loaded after them. */
@@ -159,9 +164,19 @@ export function vaultOf(db: Db): Vault {
   return vault;
 }
 
-/** The tenant's keys through its `db` (services' usual way in). */
-export function tenantKeys(db: Db, tenantId: string): Promise<TenantKeys> {
-  return vaultOf(db).forTenant(db, tenantId);
+/**
+ * The tenant's keys through its `db` (services' usual way in). Pass needVersion (the highest key_version
+ * of the rows to open) when opening: keys cached before a rotation began lack the new version.
+ */
+export function tenantKeys(db: Db, tenantId: string, needVersion?: number | null): Promise<TenantKeys> {
+  return vaultOf(db).forTenant(db, tenantId, needVersion);
+}
+
+/** The highest key_version among rows (null when none is sealed): what tenantKeys' needVersion wants. */
+export function newestVersion(rows: readonly { keyVersion: number | null }[]): number | null {
+  let newest: number | null = null;
+  for (const row of rows) if (row.keyVersion !== null && (newest === null || row.keyVersion > newest)) newest = row.keyVersion;
+  return newest;
 }
 
 function prismaStore(db: Db): KeyStore {

@@ -1,0 +1,71 @@
+// What a tenant's owners and admins may know about its keys: versions, dates, rotation progress.
+// Never key material (the wrapped column is not even read).
+import type { Db } from "../../db/tenant-transaction.js";
+import { ident } from "./batch-sql.js";
+import { SEALED_TABLES } from "./registry.js";
+import type { Vault } from "./vault.js";
+
+export interface RotationView {
+  id: string;
+  fromVersion: number;
+  toVersion: number;
+  state: "running" | "completed" | "failed";
+  reason: string;
+  rowsDone: number;
+  rowsTotal: number;
+  tables: { table: string; done: number; total: number }[];
+  startedAt: Date;
+  retireAfter: Date | null;
+  finishedAt: Date | null;
+  lastError: string | null;
+}
+
+export interface DataProtectionView {
+  currentKeyVersion: number;
+  currentKeyCreatedAt: Date;
+  liveKeyVersions: number[];
+  rotationPeriodDays: number;
+  nextRotationDueAt: Date;
+  legacyRows: number;
+  lastRotation: RotationView | null;
+}
+
+/** The tenant's key status (creating its first keys if it has none yet), in its tenant transaction. */
+export async function dataProtection(db: Db, vault: Vault, tenantId: string, rotationPeriodDays: number): Promise<DataProtectionView> {
+  await vault.forTenant(db, tenantId);
+  const keys = await db.tenantDataKey.findMany({
+    where: { tenantId, purpose: "data", retiredAt: null },
+    select: { version: true, createdAt: true },
+    orderBy: { version: "asc" },
+  });
+  const current = keys[keys.length - 1]!;
+  let legacyRows = 0;
+  for (const entry of SEALED_TABLES) {
+    const [row] = await db.$queryRawUnsafe<{ n: number }[]>(`select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version is null`, tenantId);
+    legacyRows += row!.n;
+  }
+  const last = await db.dataKeyRotation.findFirst({ where: { tenantId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
+  const progress = (last?.progress ?? {}) as Record<string, { done?: number; total?: number }>;
+  return {
+    currentKeyVersion: current.version,
+    currentKeyCreatedAt: current.createdAt,
+    liveKeyVersions: keys.map((k) => k.version),
+    rotationPeriodDays,
+    nextRotationDueAt: new Date(current.createdAt.getTime() + rotationPeriodDays * 86_400_000),
+    legacyRows,
+    lastRotation: last && {
+      id: last.id,
+      fromVersion: last.fromVersion,
+      toVersion: last.toVersion,
+      state: last.state as RotationView["state"],
+      reason: last.reason,
+      rowsDone: Number(last.rowsDone),
+      rowsTotal: Number(last.rowsTotal),
+      tables: Object.entries(progress).map(([table, p]) => ({ table, done: Number(p.done ?? 0), total: Number(p.total ?? 0) })),
+      startedAt: last.startedAt,
+      retireAfter: last.retireAfter,
+      finishedAt: last.finishedAt,
+      lastError: last.lastError,
+    },
+  };
+}
