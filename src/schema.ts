@@ -22,6 +22,7 @@ import "./modules/privacy/rectification-schema.js";
 import "./modules/privacy/guardian-schema.js";
 import "./modules/tenant-export/schema.js";
 import "./modules/designs/schema.js";
+import "./modules/retention/schema.js";
 
 export const schema = builder.toSchema();
 
