@@ -99,14 +99,14 @@ describe("expiring raw engagement events", () => {
     }
     expect(report?.rows.engagement_events).toBe(8); // 4 + 2 + 2 of this tenant; the other keeps its 2
 
-    const [{ n: oldLeft }] = await app.db.admin<{ n: number }[]>`
+    const [{ n: oldLeft }] = await app.db.admin<[{ n: number }]>`
       select count(*)::int as n from engagement_events where tenant_id = ${t.tenantId} and occurred_at < now() - interval '13 months'`;
     expect(oldLeft).toBe(0);
-    const [{ n: recent }] = await app.db.admin<{ n: number }[]>`
+    const [{ n: recent }] = await app.db.admin<[{ n: number }]>`
       select count(*)::int as n from engagement_events where tenant_id = ${t.tenantId} and occurred_at > now() - interval '1 day'`;
     expect(recent).toBe(1);
     // The other tenant keeps 25 months: its 20-month-old events stay.
-    const [{ n: othersOld }] = await app.db.admin<{ n: number }[]>`
+    const [{ n: othersOld }] = await app.db.admin<[{ n: number }]>`
       select count(*)::int as n from engagement_events where tenant_id = ${other.tenantId} and occurred_at < now() - interval '13 months'`;
     expect(othersOld).toBe(2);
 
