@@ -424,3 +424,25 @@ create or replace function erase_guardians(p_recipient_id uuid)
   $$;
 comment on function erase_guardians(uuid) is
   'GDPR Art. 17 for a child: blanks their guardians'' names and addresses and their birth date, in the current tenant only (members may not rewrite a consent record).';
+
+-- Retention (sql/045) nulls the bodies of finished messages: now their sealed and legacy columns.
+create or replace function blank_email_bodies(p_before timestamptz, p_batch integer) returns integer
+  language sql volatile security definer set search_path = pg_catalog, pg_temp
+  as $$
+    with due as (
+      select o.tenant_id, o.id from public.email_outbox o
+       where o.tenant_id = public.current_tenant_id()
+         and o.status in ('sent', 'delivered', 'bounced', 'complained', 'failed', 'stored')
+         and coalesce(o.delivered_at, o.bounced_at, o.complained_at, o.sent_at, o.updated_at) < p_before
+         and (o.subject_sealed is not null or o.html_sealed is not null or o.text_body_sealed is not null or o.content_sealed is not null
+              or o.legacy_subject is not null or o.legacy_html is not null or o.legacy_text_body is not null or o.legacy_content is not null)
+       limit p_batch
+       for update skip locked),
+    blanked as (
+      update public.email_outbox o
+         set subject_sealed = null, html_sealed = null, text_body_sealed = null, content_sealed = null,
+             legacy_subject = null, legacy_html = null, legacy_text_body = null, legacy_content = null
+        from due where o.tenant_id = due.tenant_id and o.id = due.id
+      returning 1)
+    select count(*)::integer from blanked
+  $$;

@@ -23,6 +23,7 @@ import "./modules/privacy/guardian-schema.js";
 import "./modules/tenant-export/schema.js";
 import "./modules/designs/schema.js";
 import "./modules/vault/schema.js";
+import "./modules/retention/schema.js";
 
 export const schema = builder.toSchema();
 

@@ -562,6 +562,20 @@ export type UpdateIssuerProfileInput = {
   url?: string | null | undefined;
 };
 
+/** Only the settings given change. */
+export type UpdateRetentionSettingsInput = {
+  /** default 730, 365 to 3650 days */
+  auditLogDays?: number | null | undefined;
+  /** default 90, 7 to 365 days */
+  deliveryLogDays?: number | null | undefined;
+  /** default 30, 1 to 365 days */
+  emailBodyDays?: number | null | undefined;
+  /** default 13, 1 to 25 months */
+  engagementEventMonths?: number | null | undefined;
+  /** default 7, 1 to 7 days */
+  exportFileDays?: number | null | undefined;
+};
+
 export type UpdateTenantInput = {
   /** 1 to 1,000: analytics hide cells counting fewer distinct credentials (1: off) */
   minimumGroupSize?: number | null | undefined;
@@ -1549,6 +1563,21 @@ export type RecipientPrivacyQuery = { node:
     | { id: string, trackingConsent: boolean, restrictedAt: string | null, objectedAt: string | null, isChild: boolean, birthDate: string | null, guardianConsentAt: string | null, privacyHistory: Array<{ choice: PrivacyChoiceKind, value: boolean, madeAt: string, source: PrivacyChoiceSource, actorKind: string, requestId: string | null, guardianConsentId: string | null }>, guardianConsents: Array<{ id: string, state: GuardianConsentState, guardianEmail: string | null, guardianName: string | null, wording: string, wordingVersion: string, requestedAt: string, expiresAt: string, givenAt: string | null, givenVia: string | null, withdrawnAt: string | null, recipient: { id: string } }> }
     | Record<PropertyKey, never>
    | null };
+
+export type RetentionSettingsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type RetentionSettingsQuery = { tenant: { id: string, retention: { engagementEventMonths: number, deliveryLogDays: number, emailBodyDays: number, exportFileDays: number, auditLogDays: number } } };
+
+export type UpdateRetentionSettingsMutationVariables = Exact<{
+  input: UpdateRetentionSettingsInput;
+}>;
+
+
+export type UpdateRetentionSettingsMutation = { updateRetentionSettings:
+    | { __typename: 'RetentionSettings', engagementEventMonths: number, deliveryLogDays: number, emailBodyDays: number, exportFileDays: number, auditLogDays: number }
+    | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
+   };
 
 export type TenantExportFieldsFragment = { id: string, state: TenantExportState, formatVersion: string, tablesDone: number, tablesTotal: number, rowsWritten: number, attempts: number, startedAt: string | null, finishedAt: string | null, bytes: number | null, sha256: string | null, failure: string | null, createdAt: string, download: { url: string, expiresAt: string } | null };
 
@@ -4415,6 +4444,44 @@ export const RecipientPrivacyDocument = new TypedDocumentString(`
     id
   }
 }`) as unknown as TypedDocumentString<RecipientPrivacyQuery, RecipientPrivacyQueryVariables>;
+export const RetentionSettingsDocument = new TypedDocumentString(`
+    query RetentionSettings {
+  tenant {
+    id
+    retention {
+      engagementEventMonths
+      deliveryLogDays
+      emailBodyDays
+      exportFileDays
+      auditLogDays
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RetentionSettingsQuery, RetentionSettingsQueryVariables>;
+export const UpdateRetentionSettingsDocument = new TypedDocumentString(`
+    mutation UpdateRetentionSettings($input: UpdateRetentionSettingsInput!) {
+  updateRetentionSettings(input: $input) {
+    __typename
+    ... on RetentionSettings {
+      engagementEventMonths
+      deliveryLogDays
+      emailBodyDays
+      exportFileDays
+      auditLogDays
+    }
+    ... on ValidationError {
+      message
+      fieldErrors {
+        path
+        message
+      }
+    }
+    ... on Error {
+      message
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UpdateRetentionSettingsMutation, UpdateRetentionSettingsMutationVariables>;
 export const ExportTenantDocument = new TypedDocumentString(`
     mutation ExportTenant {
   exportTenant {

@@ -50,6 +50,11 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "sealed_kek_versions()": [G, ["owner"]],
   "tenants_due_for_reminders()": [G, ["owner"]],
   "tenants_with_requests_to_warn(timestamp with time zone)": [G, ["owner"]],
+  // Retention (sql/045): tenant ids, the earliest engagement horizon, a dropped partition's counts, provider events.
+  "tenants_for_retention()": [G, ["owner"]],
+  "engagement_expiry_floor()": [G, ["owner"]],
+  "fold_expired_engagement(timestamp with time zone,timestamp with time zone)": [G, ["owner"]],
+  "expire_provider_events(integer)": [G, ["owner"]],
   // Engagement analytics (sql/021): trigger functions (not callable directly) that count rows already
   // written in whichever tenant they are, their helpers, and the owner's compaction and rebuild.
   "analytics_on_credentials_inserted()": [G, ["owner"]],
@@ -103,6 +108,11 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "erase_guardians(uuid)": [O, ["member"]],
   "erasure_redact(text,text[])": [O, []],
   "ensure_engagement_partitions(integer)": [O, []],
+  // Retention within the current tenant, by its own settings only (sql/045); partitions by the owner alone.
+  "advance_engagement_horizon()": [O, ["member"]],
+  "expire_tenant_rows(text,integer)": [O, ["member"]],
+  "blank_email_bodies(timestamp with time zone,integer)": [O, []],
+  "drop_expired_engagement_partition()": [O, []],
   "forget_sent_secrets(uuid[])": [O, ["member"]],
   "memberships_keep_an_owner()": [O, ["PUBLIC"]],
   "only_owners_grant_owner()": [O, ["PUBLIC"]],

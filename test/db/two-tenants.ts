@@ -79,6 +79,7 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
   await admin`insert into webhook_attempts (tenant_id, delivery_id, attempt, status_code, duration_ms) values (${tenantId}, ${delivery!.id}, 1, 500, 3)`;
   await admin`insert into engagement_events (tenant_id, occurred_at, type, credential_id, channel, ua_class)
               values (${tenantId}, now(), 'page_viewed', ${credential!.id}, 'web', 'desktop')`;
+  await admin`insert into engagement_expired_counts (tenant_id, credential_id, type, machine, events) values (${tenantId}, ${credential!.id}, 'page_viewed', false, 2)`;
   const [job] = await admin`insert into bulk_jobs (tenant_id, template_id, source, total_rows, created_by_kind)
                             values (${tenantId}, ${template!.id}, 'ROWS', 1, 'system') returning id`;
   await admin`insert into bulk_job_rows (tenant_id, job_id, row_number, input) values (${tenantId}, ${job!.id}, 1, '{}')`;

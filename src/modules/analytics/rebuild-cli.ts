@@ -55,6 +55,25 @@ async function allTenants(pool: pg.Pool, gatekeeper: string): Promise<string[]> 
   }
 }
 
+/**
+ * Tenants whose raw engagement events have begun to expire (retention, sql/045), with the instant before
+ * which they may be gone: a rebuild recounts raw rows only, so it would take expired events out of totals.
+ */
+async function expiredTenants(pool: pg.Pool, gatekeeper: string, tenants: string[]): Promise<Map<string, Date>> {
+  const client = await pool.connect();
+  try {
+    await client.query(`begin read only; set local role "${gatekeeper}"`);
+    const { rows } = await client.query<{ id: string; since: Date }>(
+      "select id, engagement_raw_since as since from public.tenants where id = any($1::uuid[]) and engagement_raw_since is not null",
+      [tenants],
+    );
+    await client.query("commit");
+    return new Map(rows.map((r) => [r.id, r.since]));
+  } finally {
+    client.release();
+  }
+}
+
 const count = (n: number) => n.toLocaleString("en-US");
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
@@ -90,7 +109,12 @@ async function main(): Promise<void> {
   try {
     const tenants = wanted === "all" ? await allTenants(pool, config.roles.gatekeeper) : wanted;
     if (!tenants.length) console.log("no tenants: nothing to rebuild");
-    for (const tenantId of tenants) console.log(await rebuildTenant(pool, tenantId));
+    const expired = await expiredTenants(pool, config.roles.gatekeeper, tenants);
+    for (const tenantId of tenants) {
+      const since = expired.get(tenantId);
+      if (since) console.log(`tenant ${tenantId}: skipped: its raw engagement events before ${since.toISOString()} have expired, and a rebuild from raw rows would drop them from its totals`);
+      else console.log(await rebuildTenant(pool, tenantId));
+    }
   } finally {
     await pool.end();
   }

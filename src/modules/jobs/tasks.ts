@@ -13,6 +13,7 @@ import { warnDeadlines } from "../privacy/deadline-warnings.js";
 import { createTenantExportTask, type TenantExportOptions } from "../tenant-export/task.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 import { keyMaintenance, rotateDataKeyTask } from "../vault/maintenance.js";
+import { runRetention } from "../retention/sweep.js";
 
 export interface TaskOptions {
   mailer?: Mailer;
@@ -54,6 +55,11 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     analytics_compact: async (_payload, helpers) => {
       await helpers.withPgClient((client) => compactAnalytics(client));
     },
+    // One connection for the whole run: it holds the run's advisory lock (retention/sweep.ts).
+    retention_sweep: async (_payload, helpers) => {
+      const report = await helpers.withPgClient((client) => runRetention(app, client));
+      if (report) helpers.logger.info(`retention: ${JSON.stringify(report)}`);
+    },
   };
 }
 
@@ -72,6 +78,8 @@ export function crontab(app: WorkerApp): string {
   return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`,
     // Daily key maintenance (vault/maintenance.ts): KEK re-wrap, legacy rows, data-key rotations due.
     `23 4 * * * key_maintenance ?fill=1d`,
+    // Retention: daily at a quiet hour (UTC); a missed day is caught up once.
+    `43 2 * * * retention_sweep ?fill=1d`,
     // Daily, early in Europe's morning; a missed day (worker down) is caught up once (?fill=1d).
     `7 6 * * * privacy_deadline_warnings ?fill=1d`].join("\n");
 }
@@ -88,5 +96,7 @@ export function recurringWork(app: WorkerApp) {
     { everyMs: 60_000, run: () => compactAnalytics(sql) },
     { everyMs: 24 * 3_600_000, run: () => warnDeadlines(app, sql) },
     { everyMs: 24 * 3_600_000, run: () => keyMaintenance(app, sql) },
+    // The demo runs one worker in one process: no lock to take, and the pool's one connection stays free.
+    { everyMs: 24 * 3_600_000, run: () => runRetention(app, sql, { lock: false }) },
   ];
 }
