@@ -33,7 +33,7 @@ describe("KEK rotation", () => {
     await withTenantTransaction(app.database, claims(t.tenantId), async (db) => {
       const keys = await tenantKeys(db, t.tenantId);
       const id = randomUUID();
-      const { legacyEmail: _e, legacyName: _n, legacyAttributes: _a, ...sealed } = sealRecipient(keys, id, { email, name: "Kek Person", attributes: {} });
+      const sealed = sealRecipient(keys, id, { email, name: "Kek Person", attributes: {} });
       await db.recipient.create({ data: { tenantId: t.tenantId, id, ...sealed } });
     });
     const both = parseKeks(`2:${randomBytes(32).toString("base64")},${TEST_KEKS}`);

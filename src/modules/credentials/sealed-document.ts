@@ -21,7 +21,10 @@ export function sealDocument(keys: TenantKeys, table: DocumentTable, id: string,
 
 /** The signed document, or null when there is none (erased). @throws SealedFieldError */
 export function openDocument(keys: TenantKeys, table: DocumentTable, row: SealedDocumentRow): Record<string, unknown> | null {
-  if (row.documentSealed) return keys.openJson({ table, column: "document", rowId: row.id }, row.documentSealed);
+  if (row.documentSealed) {
+    const document = keys.openJson<Record<string, unknown>>({ table, column: "document", rowId: row.id }, row.documentSealed);
+    return Object.keys(document).length ? document : null;
+  }
   const legacy = row.legacyDocument as Record<string, unknown> | null | undefined;
   return legacy && Object.keys(legacy).length ? legacy : null;
 }

@@ -16,7 +16,7 @@ export const LEGACY_BATCH_ROWS = 500;
  */
 export async function sealLegacyRows(deps: { sql: Sql; memberRole: string; vault: Vault }, tenantId: string, batchRows = LEGACY_BATCH_ROWS): Promise<number> {
   let sealed = 0;
-  for (const entry of SEALED_TABLES) {
+  for (const entry of SEALED_TABLES.filter((e) => e.legacy !== false)) {
     let after: string | null = null;
     for (;;) {
       const batch: { n: number; last: string | null } = await withTenantSql(deps.sql, { dbRole: deps.memberRole, tenantId, userId: null }, (tx) =>

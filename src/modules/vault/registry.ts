@@ -5,6 +5,7 @@
 import type { TenantKeys } from "./vault.js";
 import { sealRecipient } from "../recipients/personal.js";
 import { normaliseEmail } from "../../lib/email-address.js";
+import { DELIVERY_SEALED_TABLES } from "./registry-delivery.js";
 
 /**
  * A table with sealed fields. Its rows have `tenant_id`, `<idColumn>` (the rowId bound into each
@@ -23,6 +24,8 @@ export interface SealedTable {
    * by field name, JSON already parsed): blind indexes above all. Values go to postgres.js as they are.
    */
   legacyIndexes?: (keys: TenantKeys, rowId: string, legacy: Record<string, unknown>) => Record<string, unknown>;
+  /** false: the legacy pass leaves this table's plain rows alone (they cannot be sealed from what is stored). */
+  legacy?: false;
 }
 
 /** Every sealed field of a table, text and JSON alike (rotation does not care which). */
@@ -50,4 +53,4 @@ export const RECIPIENT_TABLES: SealedTable[] = [
 ];
 
 /** All sealed tables, in the order the rotation visits them. */
-export const SEALED_TABLES: readonly SealedTable[] = [...RECIPIENT_TABLES];
+export const SEALED_TABLES: readonly SealedTable[] = [...RECIPIENT_TABLES, ...DELIVERY_SEALED_TABLES];
