@@ -12,6 +12,7 @@ import { rectifyPersonTask } from "../privacy/rectification.js";
 import { warnDeadlines } from "../privacy/deadline-warnings.js";
 import { createTenantExportTask, type TenantExportOptions } from "../tenant-export/task.js";
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
+import { backupCrontab, scheduledBackup } from "../backups/task.js";
 
 export interface TaskOptions {
   mailer?: Mailer;
@@ -48,6 +49,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
     analytics_compact: async (_payload, helpers) => {
       await helpers.withPgClient((client) => compactAnalytics(client));
     },
+    backup_database: () => scheduledBackup(app),
   };
 }
 
@@ -65,7 +67,8 @@ export function crontab(app: WorkerApp): string {
   const minutes = app.config.queue.reminderSweepMinutes;
   return [`*/${Math.min(59, minutes)} * * * * reminders_sweep`, `17 3 * * * engagement_partitions ?fill=2d`, `* * * * * analytics_compact`,
     // Daily, early in Europe's morning; a missed day (worker down) is caught up once (?fill=1d).
-    `7 6 * * * privacy_deadline_warnings ?fill=1d`].join("\n");
+    `7 6 * * * privacy_deadline_warnings ?fill=1d`,
+    ...backupCrontab(app.config)].join("\n");
 }
 
 /** The same recurring work on timers, for the embedded demo (see startEmbeddedWorker). */
@@ -79,5 +82,6 @@ export function recurringWork(app: WorkerApp) {
     { everyMs: 24 * 3_600_000, run: () => sql.query("select ensure_engagement_partitions(3)") },
     { everyMs: 60_000, run: () => compactAnalytics(sql) },
     { everyMs: 24 * 3_600_000, run: () => warnDeadlines(app, sql) },
+    { everyMs: 24 * 3_600_000, run: () => scheduledBackup(app) },
   ];
 }
