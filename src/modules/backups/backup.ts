@@ -114,6 +114,9 @@ async function readHeader(sql: postgres.ReservedSql, roles: DbRoles): Promise<Ba
 
 /** Header line + pg_dump's stdout, through age, to `target` (mode 0600, synced). */
 async function encryptDump(adminUrl: string, header: BackupHeader, recipients: string[], target: string) {
+  // Recipients are checked before pg_dump starts: a bad one must not leave it running.
+  const encrypter = new age.Encrypter();
+  for (const r of recipients) encrypter.addRecipient(r);
   const running = startDump(adminUrl);
   const dumpDigest = new Digesting();
   const fileDigest = new Digesting();
@@ -121,8 +124,6 @@ async function encryptDump(adminUrl: string, header: BackupHeader, recipients: s
     yield headerLine(header);
     for await (const chunk of running.stdout.pipe(dumpDigest)) yield chunk as Buffer;
   }
-  const encrypter = new age.Encrypter();
-  for (const r of recipients) encrypter.addRecipient(r);
   const written = (async () => {
     const ciphertext = await encrypter.encrypt(Readable.toWeb(Readable.from(plaintext())) as ReadableStream<Uint8Array>);
     await pipeline(Readable.fromWeb(ciphertext as unknown as import("node:stream/web").ReadableStream<Uint8Array>), fileDigest, createWriteStream(target, { mode: 0o600 }));
