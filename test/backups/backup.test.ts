@@ -5,7 +5,7 @@
 // task keeps the newest N, never the one it just wrote, and a failed dump leaves nothing that counts.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, copyFile, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdtemp as makeTemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
@@ -17,7 +17,8 @@ import { BackupError, digestFile, readManifest, type BackupManifest } from "../.
 import { generateKeyPair, type KeyPair } from "../../src/modules/backups/keys.js";
 import { restoreBackup } from "../../src/modules/backups/restore.js";
 import { scheduledBackup } from "../../src/modules/backups/task.js";
-import { createTasks } from "../../src/modules/jobs/tasks.js";
+import { createTasks, crontab } from "../../src/modules/jobs/tasks.js";
+import { parseCrontab } from "graphile-worker";
 import { startQueueWorker, type QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startServer, type RunningServer } from "../../src/server.js";
 import { createLaurelClient } from "../../src/sdk/index.js";
@@ -47,6 +48,14 @@ let dir: string;
 let backupPath: string;
 let manifest: BackupManifest;
 const databases: string[] = [];
+const folders: string[] = [];
+
+/** A temporary folder, removed after the file. */
+async function mkdtemp(prefix: string): Promise<string> {
+  const folder = await makeTemp(prefix);
+  folders.push(folder);
+  return folder;
+}
 
 /** Runs one of the backup command lines as `npm run` would (through tsx instead of the build). */
 function cli(script: string, args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
@@ -100,6 +109,7 @@ afterAll(async () => {
   const root = postgres(adminUrlFor(testServerUrl(), "postgres"), { max: 1, onnotice: () => {} });
   for (const name of databases) await root.unsafe(`drop database if exists "${name}" with (force)`);
   await root.end();
+  for (const folder of folders) await rm(folder, { recursive: true, force: true });
 });
 
 describe("a backup", () => {
@@ -216,6 +226,12 @@ describe("the worker's daily backup", () => {
     database: source.database,
   });
   const counted = async (d: string) => (await readdir(d)).filter((n) => n.endsWith(".manifest.json")).sort();
+
+  it("is on the worker's crontab, daily with at most 3 attempts, only when LAUREL_BACKUP_DIR is set", () => {
+    const [item] = parseCrontab(crontab(workerApp("/var/backups/laurel", 7))).filter((c) => c.task === "backup_database");
+    expect(item).toMatchObject({ task: "backup_database", options: { maxAttempts: 3, backfillPeriod: 86_400_000 } });
+    expect(crontab({ config: source.config, database: source.database })).not.toContain("backup_database");
+  });
 
   it("keeps the newest N and never the one it just wrote; a failed dump leaves nothing that counts", async () => {
     const folder = await mkdtemp(path.join(os.tmpdir(), "laurel-daily-"));
