@@ -64,6 +64,18 @@ export interface Config {
   email: EmailConfig;
   queue: QueueConfig;
   webhooks: WebhookConfig;
+  backup: BackupConfig;
+}
+
+export interface BackupConfig {
+  /** LAUREL_BACKUP_DIR: where the worker writes a daily backup; unset, the worker takes none. */
+  dir: string | undefined;
+  /** LAUREL_BACKUP_KEEP (default 7): backups of this database kept in dir, the newest; the one just written always stays. */
+  keep: number;
+  /** LAUREL_BACKUP_RECIPIENTS: age X25519 public keys (age1...), comma- or space-separated; every backup is readable by each. */
+  recipients: string[];
+  /** LAUREL_BACKUP_IDENTITY: an age secret key (AGE-SECRET-KEY-1...) or the path of a file of them; only a restore needs it. */
+  identity: string | undefined;
 }
 
 export interface EmailConfig {
@@ -171,7 +183,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowPrivateNetworks: env.WEBHOOK_ALLOW_PRIVATE_NETWORKS === "true",
       timeoutMs: int(env, "WEBHOOK_TIMEOUT_MS", 10_000),
     },
+    backup: parseBackup(env),
   };
+}
+
+function parseBackup(env: NodeJS.ProcessEnv): BackupConfig {
+  const recipients = (env.LAUREL_BACKUP_RECIPIENTS ?? "").split(/[\s,]+/).filter(Boolean);
+  // bech32: "age1" then its 32-letter alphabet; a pasted secret key or a typo fails here, not at 3 a.m.
+  const bad = recipients.find((r) => !/^age1[02-9ac-hj-np-z]{50,}$/.test(r));
+  if (bad) throw new StartupError(`LAUREL_BACKUP_RECIPIENTS must hold age public keys (age1...), got "${bad.slice(0, 12)}..."`);
+  const dir = env.LAUREL_BACKUP_DIR ? path.resolve(env.LAUREL_BACKUP_DIR) : undefined;
+  if (dir && !recipients.length) throw new StartupError("LAUREL_BACKUP_DIR is set but LAUREL_BACKUP_RECIPIENTS is not: backups are only ever written encrypted");
+  return { dir, keep: int(env, "LAUREL_BACKUP_KEEP", 7), recipients, identity: env.LAUREL_BACKUP_IDENTITY || undefined };
 }
 
 function parseSchedule(raw: string): number[] {

@@ -15,7 +15,8 @@ import { watchConnections } from "./availability.js";
 import { StartupError, type DbRoles } from "../config.js";
 
 export const SQL_DIR = fileURLToPath(new URL("../../sql/", import.meta.url));
-const LOCK_KEY = 7_420_113_001; // arbitrary, constant: "laurel migrations"
+/** Held (exclusively) while migrating; a backup holds it shared so that its schema version stays true. */
+export const LOCK_KEY = 7_420_113_001; // arbitrary, constant: "laurel migrations"
 
 export interface Migration {
   id: number;
@@ -116,6 +117,25 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: strin
       return { applied };
     } finally {
       await reserved`select pg_advisory_unlock(${LOCK_KEY})`.catch(() => {});
+      reserved.release();
+    }
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Only the cluster-wide part of a migration: the roles and the rights in this database that a
+ * pg_dump of it does not carry (a restore runs this before pg_restore, which names the roles).
+ * Throws StartupError as migrate does (a missing login role needs LAUREL_DB_LOGIN_PASSWORD).
+ */
+export async function ensureRoles(options: MigrateOptions): Promise<void> {
+  const sql = postgres(options.adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const reserved = await sql.reserve();
+    try {
+      await withCatalogRetry(() => bootstrapRoles(reserved, options, options.log ?? (() => {})));
+    } finally {
       reserved.release();
     }
   } finally {

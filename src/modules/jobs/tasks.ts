@@ -14,6 +14,7 @@ import { createTenantExportTask, type TenantExportOptions } from "../tenant-expo
 import { tenantTask, type TenantTask, type WorkerApp } from "./worker.js";
 import { keyMaintenance, rotateDataKeyTask } from "../vault/maintenance.js";
 import { runRetention } from "../retention/sweep.js";
+import { backupCrontab, scheduledBackup } from "../backups/task.js";
 
 export interface TaskOptions {
   mailer?: Mailer;
@@ -60,6 +61,7 @@ function buildTaskList(app: WorkerApp, mailer: Mailer, runBulkJob: TenantTask<{ 
       const report = await helpers.withPgClient((client) => runRetention(app, client));
       if (report) helpers.logger.info(`retention: ${JSON.stringify(report)}`);
     },
+    backup_database: () => scheduledBackup(app),
   };
 }
 
@@ -81,7 +83,8 @@ export function crontab(app: WorkerApp): string {
     // Retention: daily at a quiet hour (UTC); a missed day is caught up once.
     `43 2 * * * retention_sweep ?fill=1d`,
     // Daily, early in Europe's morning; a missed day (worker down) is caught up once (?fill=1d).
-    `7 6 * * * privacy_deadline_warnings ?fill=1d`].join("\n");
+    `7 6 * * * privacy_deadline_warnings ?fill=1d`,
+    ...backupCrontab(app.config)].join("\n");
 }
 
 /** The same recurring work on timers, for the embedded demo (see startEmbeddedWorker). */
@@ -98,5 +101,6 @@ export function recurringWork(app: WorkerApp) {
     { everyMs: 24 * 3_600_000, run: () => keyMaintenance(app, sql) },
     // The demo runs one worker in one process: no lock to take, and the pool's one connection stays free.
     { everyMs: 24 * 3_600_000, run: () => runRetention(app, sql, { lock: false }) },
+    { everyMs: 24 * 3_600_000, run: () => scheduledBackup(app) },
   ];
 }
