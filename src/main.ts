@@ -21,7 +21,9 @@ import { checkConfiguration, checkSealedSecrets, plainHttpWarning, onShutdownSig
 async function main() {
   surviveDatabaseOutages();
   let config = loadConfig();
-  const warnings = [...checkConfiguration(config), ...[plainHttpWarning(config) ?? []].flat()];
+  const warnings = checkConfiguration(config);
+  const plainHttp = plainHttpWarning(config);
+  if (plainHttp) warnings.push(plainHttp);
   // Before the database: a certificate problem is the operator's to fix, and should not wait on migrations.
   const tls = config.tls && readTlsCredentials(config.tls);
   if (tls && cluster.isPrimary) console.log(`HTTPS with the certificate for ${tls.subject}, valid until ${tls.validTo.toISOString()}`);
