@@ -2,11 +2,13 @@
 // out where the public address is https, never on a plain-HTTP demo on this machine; in production a
 // password, key or signed link that arrives over plain HTTP is refused and never echoed, unless a proxy we
 // trust says it came over https (a client saying so itself is ignored). Pages still work under their CSP.
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { connect, type AddressInfo } from "node:net";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.js";
 import { startServer, type RunningServer } from "../../src/server.js";
+import { createTransit } from "../../src/lib/transit.js";
 import { LogInDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot } from "../helpers/browser.js";
@@ -181,6 +183,27 @@ describe("plain HTTP in production", () => {
     const res = await fetch(`${app.server.url}/graphql`, { method: "POST", headers: { ...json, authorization: `Bearer ${apiKey}` }, body: VIEWER });
     expect(res.status).toBe(200);
     expect((await res.json()).data.viewer.kind).toBe("API_KEY");
+  });
+});
+
+describe("cookies", () => {
+  it("get Secure on a response that goes out over https (Laurel sets none today: a future one cannot forget)", async () => {
+    const transit = createTransit({ ...app.config, trustedProxies: ["127.0.0.1"] });
+    const server = createServer((req, res) => {
+      transit.protect(req, res);
+      res.setHeader("set-cookie", ["session=s3cret; HttpOnly; SameSite=Lax", "already=1; Secure"]);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const viaTls = await fetch(url, { headers: { "x-forwarded-proto": "https" } });
+      expect(viaTls.headers.getSetCookie()).toEqual(["session=s3cret; HttpOnly; SameSite=Lax; Secure", "already=1; Secure"]);
+      const plain = await fetch(url);
+      expect(plain.headers.getSetCookie()).toEqual(["session=s3cret; HttpOnly; SameSite=Lax", "already=1; Secure"]);
+    } finally {
+      server.close();
+    }
   });
 });
 
