@@ -1,6 +1,7 @@
 // Everything Laurel reads from the environment, read once and validated, so a typo fails at start-up
 // rather than on the first request.
 import { existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -35,6 +36,16 @@ export interface Config {
   host: string;
   port: number;
   publicUrl: string;
+  /**
+   * Serve HTTPS from these PEM files (LAUREL_TLS_CERT: the certificate, then its chain; LAUREL_TLS_KEY:
+   * its private key, unencrypted), read at start-up and again on SIGHUP. Unset: plain HTTP.
+   */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /**
+   * The proxies whose X-Forwarded-Proto is believed (LAUREL_TRUST_PROXY: addresses and CIDR ranges,
+   * comma-separated). Anyone else's is ignored: a client could claim https over plain HTTP.
+   */
+  trustedProxies: string[];
   poolSize: number;
   sessionTtlHours: number;
   /** Requests per client address to the public privacy pages: a sustained rate per second and a burst (PRIVACY_RATE_PER_SECOND 2, PRIVACY_RATE_BURST 60). */
@@ -131,6 +142,7 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 1): nu
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, "PORT", 4000, 0); // 0: any free port
   const host = env.HOST ?? "127.0.0.1";
+  const tls = tlsFiles(env);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     appDatabaseUrl: env.DATABASE_APP_URL || undefined,
@@ -146,7 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     exportDir: path.resolve(env.LAUREL_EXPORT_DIR || path.join(tmpdir(), "laurel-exports")),
     host,
     port,
-    publicUrl: (env.PUBLIC_URL ?? `http://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
+    publicUrl: (env.PUBLIC_URL ?? `${tls ? "https" : "http"}://${host === "0.0.0.0" ? "localhost" : host}:${port}`).replace(/\/$/, ""),
+    tls,
+    trustedProxies: parseTrustedProxies(env.LAUREL_TRUST_PROXY),
     poolSize: int(env, "DATABASE_POOL_SIZE", 10),
     sessionTtlHours: int(env, "SESSION_TTL_HOURS", 24 * 7),
     privacyRate: { perSecond: int(env, "PRIVACY_RATE_PER_SECOND", 2), burst: int(env, "PRIVACY_RATE_BURST", 60) },
@@ -195,6 +209,31 @@ function parseBackup(env: NodeJS.ProcessEnv): BackupConfig {
   const dir = env.LAUREL_BACKUP_DIR ? path.resolve(env.LAUREL_BACKUP_DIR) : undefined;
   if (dir && !recipients.length) throw new StartupError("LAUREL_BACKUP_DIR is set but LAUREL_BACKUP_RECIPIENTS is not: backups are only ever written encrypted");
   return { dir, keep: int(env, "LAUREL_BACKUP_KEEP", 7), recipients, identity: env.LAUREL_BACKUP_IDENTITY || undefined };
+}
+
+function tlsFiles(env: NodeJS.ProcessEnv): Config["tls"] {
+  const certFile = env.LAUREL_TLS_CERT || undefined;
+  const keyFile = env.LAUREL_TLS_KEY || undefined;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new StartupError(`LAUREL_TLS_CERT and LAUREL_TLS_KEY go together: ${certFile ? "LAUREL_TLS_KEY" : "LAUREL_TLS_CERT"} is not set`);
+  return { certFile, keyFile };
+}
+
+/**
+ * LAUREL_TRUST_PROXY="127.0.0.1,10.0.0.0/8": addresses and CIDR ranges (IPv4 or IPv6). Not "true":
+ * trusting every peer would let anyone who reaches the port directly claim https.
+ */
+export function parseTrustedProxies(raw: string | undefined): string[] {
+  const entries = (raw ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split("/");
+    const family = isIP(address ?? "");
+    const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!family || !prefixOk || extra !== undefined) {
+      throw new StartupError(`LAUREL_TRUST_PROXY lists the addresses of the proxies in front of Laurel (e.g. 127.0.0.1 or 10.0.0.0/8), got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 function parseSchedule(raw: string): number[] {

@@ -5,20 +5,29 @@
 // LAUREL_SERVER_PROCESSES=N (N > 1, PostgreSQL only): this process migrates, runs the worker (unless
 // LAUREL_RUN_WORKER=false) and forks N server processes that share the port (node:cluster), replacing
 // one that dies; a signal stops them all the same graceful way.
+//
+// LAUREL_TLS_CERT + LAUREL_TLS_KEY: HTTPS, the files checked before anything else starts; SIGHUP reads
+// them again (a renewed certificate) for new connections, or keeps the old ones if the new are wrong.
 import cluster from "node:cluster";
 import { loadConfig, StartupError, type Config } from "./config.js";
 import { openDatabase } from "./db/database.js";
-import { startServer } from "./server.js";
+import { startServer, type RunningServer } from "./server.js";
+import { readTlsCredentials } from "./lib/tls-credentials.js";
 import { startQueueWorker } from "./modules/jobs/worker.js";
 import { createTasks, crontab, recurringWork } from "./modules/jobs/tasks.js";
 import { demoKeks, demoKeyFile, seedDemo } from "./demo.js";
 import { keyMaintenanceAtStartup } from "./modules/vault/maintenance.js";
-import { checkConfiguration, checkSealedSecrets, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
+import { checkConfiguration, checkSealedSecrets, plainHttpWarning, onShutdownSignals, reportStartupFailure, surviveDatabaseOutages } from "./startup.js";
 
 async function main() {
   surviveDatabaseOutages();
   let config = loadConfig();
   const warnings = checkConfiguration(config);
+  const plainHttp = plainHttpWarning(config);
+  if (plainHttp) warnings.push(plainHttp);
+  // Before the database: a certificate problem is the operator's to fix, and should not wait on migrations.
+  const tls = config.tls && readTlsCredentials(config.tls);
+  if (tls && cluster.isPrimary) console.log(`HTTPS with the certificate for ${tls.subject}, valid until ${tls.validTo.toISOString()}`);
   if (!config.databaseUrl && config.keks.size === 0) {
     // The embedded demo keeps its own key-encryption key in its data folder; a real deployment sets LAUREL_KEKS.
     config = { ...config, keks: await demoKeks(config) };
@@ -27,7 +36,8 @@ async function main() {
   if (cluster.isPrimary) for (const warning of warnings) console.warn(`warning: ${warning}`);
   const app = await openApp(config);
   const { database } = app;
-  const running = await startServer(app);
+  const running = await startServer(app, config.port, config.host, tls);
+  if (tls) reloadTlsOnSighup(running);
   // Email, partner webhooks, reminders and bulk issuance run in this process too unless LAUREL_RUN_WORKER=false.
   const queue = await startWorkerIf(app);
   // A server process of LAUREL_SERVER_PROCESSES stops when its supervisor says (SIGTERM); a terminal's
@@ -52,6 +62,21 @@ async function main() {
       console.log(`Demo tenant already exists; its API key is in ${demoKeyFile(config)}`);
     }
   }
+}
+
+/**
+ * SIGHUP: serve new connections with LAUREL_TLS_CERT/KEY as they are now. Only with TLS on, since
+ * listening for SIGHUP stops it ending the process (a closed terminal).
+ */
+function reloadTlsOnSighup(running: RunningServer) {
+  process.on("SIGHUP", () => {
+    try {
+      const renewed = running.reloadTls();
+      if (renewed) console.log(`SIGHUP: HTTPS now uses the certificate for ${renewed.subject}, valid until ${renewed.validTo.toISOString()}`);
+    } catch (error) {
+      console.error(`SIGHUP: kept the certificate in use: ${(error as Error).message}`);
+    }
+  });
 }
 
 /** The database, migrated, with the sealed signing keys checked against LAUREL_KEKS (closed again if they fail). */
@@ -90,6 +115,8 @@ async function supervise(config: Config, warnings: string[]): Promise<void> {
     fork();
   });
   for (let i = 0; i < config.serverProcesses; i++) fork();
+  // A renewed certificate reaches every server process.
+  if (config.tls) process.on("SIGHUP", () => Object.values(cluster.workers ?? {}).forEach((w) => w?.process.kill("SIGHUP")));
   console.log(`Laurel supervises ${config.serverProcesses} server processes${queue ? " and runs the worker" : ""} (pid ${process.pid})`);
   onShutdownSignals(async (signal) => {
     stopping = true;

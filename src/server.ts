@@ -1,5 +1,7 @@
 // createYoga and the HTTP routes; nothing else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import compression from "compression";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
@@ -15,6 +17,8 @@ import { useNestingLimit } from "./graphql/nesting-limit-plugin.js";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS } from "./db/availability.js";
 import { declaresTooLarge, readBody } from "./lib/read-body.js";
 import { acceptsHtml, refuse } from "./lib/http-answers.js";
+import { createTransit } from "./lib/transit.js";
+import { readTlsCredentials, type TlsCredentials } from "./lib/tls-credentials.js";
 import { LIMITS } from "./builder.js";
 import { createPublicRoutes } from "./public/routes.js";
 import { createDownloadRoutes } from "./modules/bulk/download.js";
@@ -67,8 +71,14 @@ export function createGraphQL(app: App): YogaServerInstance<Record<string, never
 }
 
 export interface RunningServer {
-  server: Server;
+  /** node:https when config.tls is set, else node:http. */
+  server: Server | TlsServer;
   url: string;
+  /**
+   * Reads config.tls's files again and serves new connections with them (a renewed certificate); on a
+   * problem keeps the old ones and throws StartupError. Without TLS, does nothing.
+   */
+  reloadTls(): TlsCredentials | undefined;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `deadlineMs`, then closes
    * whatever is left, and writes the engagement events already answered for.
@@ -85,7 +95,17 @@ function reject(res: ServerResponse, status: number, code: string, message: stri
 const STREAMED = /^(text\/event-stream|multipart\/mixed)/;
 const compress = compression({ filter: (req, res) => !STREAMED.test(String(res.getHeader("content-type") ?? "")) && compression.filter(req, res) });
 
-export async function startServer(app: App, port = app.config.port, host = app.config.host): Promise<RunningServer> {
+/**
+ * Listens on `port` and `host`: HTTPS (TLS 1.2 at least) with `tls` when given (by default read from
+ * config.tls; StartupError for a bad file), else HTTP.
+ */
+export async function startServer(
+  app: App,
+  port = app.config.port,
+  host = app.config.host,
+  tls = app.config.tls && readTlsCredentials(app.config.tls),
+): Promise<RunningServer> {
+  const transit = createTransit(app.config);
   const yoga = createGraphQL(app);
   const engagement = createEngagementRecorder(app);
   const handlePublic = createPublicRoutes(app, engagement);
@@ -148,22 +168,33 @@ export async function startServer(app: App, port = app.config.port, host = app.c
   };
   const inFlight = new Set<ServerResponse>();
   let closing = false;
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    transit.protect(req, res); // before any route (or the refusal below) writes
     inFlight.add(res);
     res.once("close", () => {
       inFlight.delete(res);
       if (closing) server.closeIdleConnections();
     });
     if (closing) res.setHeader("connection", "close");
+    if (transit.refusePlainHttp(req, res)) return;
     compress(req as never, res as never, () => route(req, res));
-  });
+  };
+  const server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handle) : createServer(handle);
+  // Node answers a request it cannot parse (400, 408, 431) without a route: with the same headers.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => transit.answerClientError(error, socket));
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   const address = server.address() as AddressInfo;
   return {
     server,
-    url: `http://${host}:${address.port}`,
+    url: `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+    reloadTls() {
+      if (!app.config.tls || !("setSecureContext" in server)) return undefined;
+      const renewed = readTlsCredentials(app.config.tls);
+      server.setSecureContext({ cert: renewed.cert, key: renewed.key });
+      return renewed;
+    },
     close: (deadlineMs = 10_000) =>
       new Promise<void>((resolve) => {
         closing = true;

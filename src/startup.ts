@@ -25,6 +25,15 @@ export function checkConfiguration(config: Config): string[] {
   return [`${line} (fine for a demo on this machine; set PUBLIC_URL=https://<your domain> to issue for real)`];
 }
 
+/**
+ * The server's warning when, in production, nothing can tell a request that came over TLS from one that
+ * did not (no TLS here, no trusted proxy): lib/transit.ts then refuses every request carrying a secret.
+ */
+export function plainHttpWarning(config: Config): string | null {
+  if (!config.production || config.tls || config.trustedProxies.length > 0) return null;
+  return "neither LAUREL_TLS_CERT/LAUREL_TLS_KEY nor LAUREL_TRUST_PROXY is set: every API, sign-in and signed-link request will be refused with HTTPS_REQUIRED (serve TLS here, or name the proxy that terminates it)";
+}
+
 /** Why a URL cannot carry did:web identifiers that outside resolvers accept (https, a domain name), or null. */
 export function publicUrlProblem(publicUrl: string): string | null {
   let url: URL;

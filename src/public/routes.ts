@@ -254,7 +254,7 @@ export function createPublicRoutes(app: App, engagement: EngagementRecorder) {
         else {
           res.writeHead(200, {
             "content-type": file.contentType,
-            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'", // an SVG opened directly runs no script
+            "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'", // an SVG opened directly runs no script
             "x-content-type-options": "nosniff",
             "cache-control": name === "image" ? "public, max-age=86400, immutable" : "no-store",
             ...(name === "badge" ? { "content-disposition": `inline; filename="badge-${b}.${c}"` } : {}),

@@ -90,7 +90,7 @@ await keyDb.pool.end();
 if (jitOff) await admin.unsafe(`alter database "${database}" set jit = off`);
 const child = fork(new URL("./server-process.ts", import.meta.url).pathname, [], {
   execArgv: ["--import", "tsx"],
-  env: { ...process.env, DATABASE_URL: seed.adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10", LAUREL_RUN_WORKER: "false" },
+  env: { ...process.env, DATABASE_URL: seed.adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10", LAUREL_RUN_WORKER: "false", LAUREL_TRUST_PROXY: "127.0.0.1" },
 });
 try {
   const url = await new Promise<string>((resolve) => child.on("message", (m: { url?: string }) => m.url && resolve(m.url)));
@@ -101,7 +101,7 @@ try {
       const body = JSON.stringify({ query, variables });
       const req = http.request(
         { host: target.hostname, port: target.port, path: target.pathname, method: "POST", agent,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${secret}` } },
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${secret}`, "x-forwarded-proto": "https" } }, // as from a TLS-terminating proxy (lib/transit.ts)
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));

@@ -67,6 +67,8 @@ try {
       DATABASE_URL: adminUrl,
       NODE_ENV: "production",
       PUBLIC_URL: "https://credentials.bench.example",
+      // The load generator stands in for a proxy that terminated TLS (workloads.ts sends X-Forwarded-Proto).
+      LAUREL_TRUST_PROXY: "127.0.0.1",
       DATABASE_POOL_SIZE: String(POOL),
       // Background work (email rendering, reminders) would be charged to the requests measured.
       LAUREL_RUN_WORKER: "false",

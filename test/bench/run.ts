@@ -64,7 +64,7 @@ try {
   // --- the server, over HTTP
   const child = fork(new URL("./server-process.ts", import.meta.url).pathname, [], {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, DATABASE_URL: adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10", LAUREL_RUN_WORKER: "false", LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}` },
+    env: { ...process.env, DATABASE_URL: adminUrl, NODE_ENV: "production", DATABASE_POOL_SIZE: "10", LAUREL_RUN_WORKER: "false", LAUREL_KEKS: `1:${randomBytes(32).toString("base64")}`, LAUREL_TRUST_PROXY: "127.0.0.1" },
   });
   const url = await new Promise<string>((resolve) => child.on("message", (m: { url?: string }) => m.url && resolve(m.url)));
   // node:http with keep-alive: the cheapest client here, so the load generator steals the least CPU
@@ -81,7 +81,8 @@ try {
           path: target.pathname,
           method: "POST",
           agent,
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${secret}` },
+          // As from a proxy that terminated TLS: production refuses a bearer token over plain HTTP (lib/transit.ts).
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), authorization: `Bearer ${secret}`, "x-forwarded-proto": "https" },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -106,7 +107,7 @@ try {
   const listQuery = "{ tenant { members(first: 50) { edges { node { id role createdAt user { id name email } } } } } }";
   const byIdCheck = await fetch(`${url}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${secret}`, "x-forwarded-proto": "https" },
     body: JSON.stringify({ query: listQuery }),
   }).then((r) => r.json() as Promise<{ data: { tenant: { members: { edges: unknown[] } } } }>);
   if (byIdCheck.data.tenant.members.edges.length !== 50) throw new Error("bench seed: expected 50 members on the page");

@@ -75,9 +75,13 @@ describe("starting on a real PostgreSQL", () => {
     const demo = await start("src/main.ts", { ...real(), NODE_ENV: "development", PUBLIC_URL: "http://credentials.example.edu" }, /listening on/);
     const warnings = demo.output.split("\n").filter((l) => l.startsWith("warning:"));
     expect(warnings).toEqual([expect.stringContaining("PUBLIC_URL http://credentials.example.edu uses http, not https")]);
-    const fine = await start("src/main.ts", { ...real(), NODE_ENV: "production", PUBLIC_URL: "https://credentials.example.edu" }, /listening on/);
+    // Production behind a proxy it trusts (or with LAUREL_TLS_CERT): nothing to warn about. With neither,
+    // every request carrying a secret would be refused (lib/transit.ts), which start-up says.
+    const fine = await start("src/main.ts", { ...real(), NODE_ENV: "production", PUBLIC_URL: "https://credentials.example.edu", LAUREL_TRUST_PROXY: "127.0.0.1" }, /listening on/);
     expect(fine.output).not.toContain("warning:");
-  });
+    const unprotected = await start("src/main.ts", { ...real(), NODE_ENV: "production", PUBLIC_URL: "https://credentials.example.edu" }, /listening on/);
+    expect(unprotected.output.split("\n").filter((l) => l.startsWith("warning:"))).toEqual([expect.stringContaining("will be refused with HTTPS_REQUIRED")]);
+  }, 90_000); // five start-ups
 
   it("says in one line that the database cannot be reached, after a short retry", async () => {
     const result = await start("src/main.ts", { ...real(), DATABASE_URL: "postgres://postgres@127.0.0.1:1/laurel" });

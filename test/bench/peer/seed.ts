@@ -66,7 +66,7 @@ export async function prepareTenants(adminUrl: string, appUrl: string, roles: Db
 
 /** Issues `count` credentials through Laurel's GraphQL API (signed for real), one recipient each. */
 export async function issueThroughLaurel(graphqlUrl: string, tenant: BenchTenant, count: number): Promise<void> {
-  const client = createLaurelClient({ url: graphqlUrl, token: tenant.apiKey });
+  const client = createLaurelClient({ url: graphqlUrl, token: tenant.apiKey, headers: { "x-forwarded-proto": "https" } }); // as from a TLS-terminating proxy
   for (let i = 0; i < count; i++) {
     const { issueCredential } = await client.request(IssueCredentialDocument, {
       input: {

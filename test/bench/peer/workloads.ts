@@ -94,7 +94,8 @@ const normalise = {
  * issuance (d) writes into tenant `issuer`, so the rows the reads check never change under them.
  */
 export function workloads(laurelUrl: string, peerUrl: string, reader: BenchTenant, issuer: BenchTenant, ids: string[], runTag: string): Workload[] {
-  const laurel = (token: string) => ({ url: `${laurelUrl}/graphql`, headers: { authorization: `Bearer ${token}` } });
+  // As from a proxy that terminated TLS: production refuses a bearer token over plain HTTP (lib/transit.ts).
+  const laurel = (token: string) => ({ url: `${laurelUrl}/graphql`, headers: { authorization: `Bearer ${token}`, "x-forwarded-proto": "https" } });
   const peer = { url: `${peerUrl}/graphql`, headers: { "x-tenant-id": reader.id } };
   const unchecked = () => false; // until verify() has seen the answers
   const side = (base: { url: string; headers: Record<string, string> }, body: (i: number) => string): Side => ({ ...base, body, check: unchecked });
@@ -237,7 +238,7 @@ export async function wallCheck(laurelUrl: string, peerUrl: string, reader: Benc
     const q = (query: string, variables: object) => () => JSON.stringify({ query, variables });
     const check = () => false;
     const [l, p] = await Promise.all([
-      send(agent, { url: `${laurelUrl}/graphql`, headers: { authorization: `Bearer ${other.apiKey}` }, body: q(LAUREL_BY_ID, { id: globalId(LAUREL_NODE, id) }), check }, 0),
+      send(agent, { url: `${laurelUrl}/graphql`, headers: { authorization: `Bearer ${other.apiKey}`, "x-forwarded-proto": "https" }, body: q(LAUREL_BY_ID, { id: globalId(LAUREL_NODE, id) }), check }, 0),
       send(agent, { url: `${peerUrl}/graphql`, headers: { "x-tenant-id": other.id }, body: q(PEER_BY_ID, { tenantId: reader.id, id }), check }, 0),
     ]);
     const seen = (answer: Answer, field: string) => {
