@@ -2,6 +2,7 @@
 // byte-order mark and UTF-16 with one are read; Excel's "CSV (Comma delimited)" (Windows-1252) is
 // refused naming the first bad row and column, or read when the uploader states its encoding. The
 // signed credential and the email then carry the name exactly.
+import { openedCredentials, openedMessages } from "../helpers/sealed.js";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivateTemplateDocument, BulkJobDocument, CreateBulkIssuanceDocument, CreateTemplateDocument, SetTemplateDuplicatePolicyDocument } from "../../src/sdk/generated.js";
@@ -49,12 +50,12 @@ async function issuedFrom(jobId: string) {
     expect(job.status).not.toBe("FAILED");
     await new Promise((r) => setTimeout(r, 100));
   }
-  const [row] = await app.db.admin`
-    select c.id, c.document::text as document, r.name from bulk_job_rows b join credentials c on c.tenant_id = b.tenant_id and c.id = b.credential_id
-      join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id where b.job_id = ${Buffer.from(jobId, "base64").toString().split(":")[1]!}`;
+  const [link] = await app.db.admin`select b.credential_id from bulk_job_rows b where b.job_id = ${Buffer.from(jobId, "base64").toString().split(":")[1]!} and b.credential_id is not null`;
+  const row = (await openedCredentials(app)).find((c) => c.id === link!.credential_id)!;
   for (;;) {
-    const [email] = await app.db.admin`select subject, text_body from email_outbox where credential_id = ${row!.id} and text_body is not null`;
-    if (email) return { document: JSON.parse(row!.document as string) as Record<string, unknown>, recipientName: row!.name as string, email };
+    const sent = (await openedMessages(app, row.tenant_id)).find((m) => m.credential_id === row.id && m.text_body !== null);
+    const email = sent && { subject: sent.subject, text_body: sent.text_body };
+    if (email) return { document: row.document as Record<string, unknown>, recipientName: row.name as string, email };
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,6 +1,7 @@
 // Dates as Laurel reads and returns them: ISO 8601 only (a calendar date, or a date-time with an offset
 // or Z), impossible days and absurd years refused per row, a sane range on every path, instants that
 // come back exactly as sent, and stored dates outside any sane range that never break a read.
+import { openedCredentials } from "../helpers/sealed.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
@@ -106,9 +107,7 @@ describe("bulk rows and CSV cells", () => {
       const failure = failures.find((f) => f.rowNumber === i + 2);
       expect(failure?.problems, what).toEqual([{ existingCredentialId: null, row: i + 2, column, message: expect.stringMatching(message) }]);
     });
-    const issued = await app.db.admin<{ email: string; valid_from: Date }[]>`
-      select r.email, c.valid_from from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
-       where r.email like 'good%@dates.test' order by r.email`;
+    const issued = (await openedCredentials(app)).filter((c) => /^good.*@dates\.test$/.test(c.email)).sort((a, b) => a.email.localeCompare(b.email));
     expect(issued.map((r) => [r.email, r.valid_from.toISOString()])).toEqual([
       ["good1@dates.test", "2026-03-04T00:00:00.000Z"], // 4 March, never 3 April
       ["good2@dates.test", "2025-12-31T23:30:00.000Z"],

@@ -1,6 +1,7 @@
 // Awarding twice: a template's duplicate policy (REFUSE by default, ALLOW, REPLACE) applies to single
 // and bulk issuance, within one file and against credentials already issued; same person = same
 // normalised email, in any letter case. A refused row names the credential its person holds.
+import { openedCredentials } from "../helpers/sealed.js";
 import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { stringify } from "csv-stringify/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -64,9 +65,8 @@ async function finished(jobId: string) {
   }
 }
 
-const credentialsOf = (templateId: string) =>
-  app.db.admin`select c.id, c.status, c.revocation_reason, r.email from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
-                where c.template_id = ${rawId(templateId)} order by c.issued_at, c.id`;
+const credentialsOf = async (templateId: string) =>
+  (await openedCredentials(app)).filter((c) => c.template_id === rawId(templateId)).map((c) => ({ id: c.id, status: c.status, revocation_reason: c.revocation_reason, email: c.email }));
 const emailsOf = async (templateId: string) =>
   (await app.db.admin`select count(*)::int as n from email_outbox o join credentials c on c.tenant_id = o.tenant_id and c.id = o.credential_id
                        where c.template_id = ${rawId(templateId)} and o.kind = 'credential_issued'`)[0]!.n as number;
@@ -155,7 +155,7 @@ describe("REFUSE, the default", () => {
       });
       const results = await Promise.all([first, second]);
       expect(results.map((r) => r.issued).reduce((x, y) => x + y)).toBe(5);
-      const rows = await quiet.db.admin`select c.id, r.email from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id where c.tenant_id = ${t.tenantId}`;
+      const rows = await openedCredentials(quiet, t.tenantId);
       expect(rows.map((r) => r.email).sort()).toEqual(people);
       const failed = await quiet.db.admin`select errors from bulk_job_rows where tenant_id = ${t.tenantId} and status = 'FAILED'`;
       expect(failed).toHaveLength(5);

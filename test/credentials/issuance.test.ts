@@ -1,5 +1,6 @@
 // Issuing Open Badges 3.0 credentials through the SDK, and checking them as a stranger would: through
 // the public endpoints and the verify endpoint, with no access to our database.
+import { openedMessages } from "../helpers/sealed.js";
 import { recipientNameOf } from "../../src/modules/credentials/document.js";
 import { readFile } from "node:fs/promises";
 import { Ajv2019 } from "ajv/dist/2019.js";
@@ -151,8 +152,10 @@ describe("issueCredential", () => {
   it("queues the recipient's email and writes the audit log in the same transaction", async () => {
     const credential = await issued(a.owner, { recipient: { email: "grace@example.test", name: "Grace" } });
     const id = credential.publicUrl.split("/").pop()!;
-    const [email] = await app.db.admin`select id, kind, to_email, status from email_outbox where idempotency_key = ${`credential_issued:${id}`}`;
+    const email = (await openedMessages(app, a.tenantId)).find((m) => m.idempotency_key === `credential_issued:${id}`);
     expect(email).toMatchObject({ kind: "credential_issued", to_email: "grace@example.test", status: "queued" });
+    // Stored sealed: the address is not in the row as text.
+    expect(Buffer.from(email!.to_email_sealed).includes("grace@example.test")).toBe(false);
     const jobs = await app.db.admin`select 1 from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
                                      where t.identifier = 'send_emails' and j.payload::jsonb -> 'messageIds' ? ${email!.id as string}`;
     expect(jobs).toHaveLength(1);
@@ -185,8 +188,16 @@ describe("issueCredential", () => {
 
   it("finds recipients again by email, case-insensitively, and lists them by search", async () => {
     await issued(a.owner, { recipient: { email: "ADA.lovelace@example.TEST" } });
-    const list = await a.owner.request(RecipientsDocument, { first: 10, search: "ada" });
-    expect(list.tenant.recipients!.edges.map((e) => e.node.email)).toEqual(["ada.lovelace@example.test"]);
+    await issued(a.owner, { recipient: { email: "noel@example.test", name: "Augusta Ada King-Noël" } });
+    const found = async (search: string) => (await a.owner.request(RecipientsDocument, { first: 10, search })).tenant.recipients!.edges.map((e) => e.node.email);
+    // Sealed at rest, found through blind indexes: the whole address in any case, or whole words of the name.
+    expect(await found(" Ada.Lovelace@Example.test ")).toEqual(["ada.lovelace@example.test"]);
+    expect(await found("LOVELACE")).toEqual(["ada.lovelace@example.test"]);
+    expect(await found("noël king")).toEqual(["noel@example.test"]);
+    expect((await found("ada")).sort()).toEqual(["ada.lovelace@example.test", "noel@example.test"]);
+    // Fragments match nothing: the database holds no text to match them against.
+    expect(await found("ada.love")).toEqual([]);
+    expect(await found("augusta babbage")).toEqual([]);
   });
 
   it("keeps each credential on the template version it was issued from", async () => {

@@ -2,6 +2,7 @@
 // credential, as the OB 2.0 BadgeClass and at the public Achievement URL): they never carry a
 // recipient's data. Per-recipient text lives in credentialDescription and becomes each credential's own
 // description; an optional field left empty renders as empty, never as a literal {{field}}.
+import { openedCredentials } from "../helpers/sealed.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
@@ -154,9 +155,10 @@ describe("issuing", () => {
         return node && "status" in node && node.status === "COMPLETED";
       }, "the bulk job", 60_000);
     }
-    const rows = await app.db.admin<{ email: string; description: string }[]>`
-      select r.email, c.document->>'description' as description from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
-       where r.email in ('row1@bulk.test', 'row2@bulk.test', 'csv1@bulk.test') order by r.email`;
+    const rows = (await openedCredentials(app))
+      .filter((c) => ["row1@bulk.test", "row2@bulk.test", "csv1@bulk.test"].includes(c.email))
+      .map((c) => ({ email: c.email as string, description: (c.document as { description: string }).description }))
+      .sort((x, y) => x.email.localeCompare(y.email));
     expect(rows).toEqual([
       { email: "csv1@bulk.test", description: "Awarded to Csv One for Bulk 3." },
       { email: "row1@bulk.test", description: "Awarded to Row One for Bulk 1." },

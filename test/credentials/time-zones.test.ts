@@ -1,6 +1,7 @@
 // Calendar dates in the issuing tenant's time zone: on the credential's page, its certificate, its
 // emails and its LinkedIn add-to-profile link; a date-only valid_until lasts to the end of that day
 // there. Half-hour zones and days with a DST change included.
+import { openedCredentials } from "../helpers/sealed.js";
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -56,9 +57,7 @@ async function bulkIssue(t: ZonedTenant, rows: BulkRowInput[]) {
     return node && "status" in node && node.status === "COMPLETED" && node;
   }, "the bulk job", 60_000);
   expect(done.failedCount).toBe(0);
-  const stored = await app.db.admin<{ email: string; id: string; valid_from: Date; valid_until: Date | null }[]>`
-    select r.email, c.id, c.valid_from, c.valid_until from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
-     where c.tenant_id = ${t.tenantId}`;
+  const stored = (await openedCredentials(app, t.tenantId)) as { email: string; id: string; valid_from: Date; valid_until: Date | null }[];
   return new Map(stored.map((s) => [s.email, s]));
 }
 

@@ -4,6 +4,7 @@ import { withTenantSql } from "../../src/db/tenant-transaction.js";
 import type { TenantKeys } from "../../src/modules/vault/vault.js";
 import { fromSqlRow, openRecipient, type RecipientPersonal } from "../../src/modules/recipients/personal.js";
 import { openDocument } from "../../src/modules/credentials/sealed-document.js";
+import { openClaimed, openListed, type ClaimedSealedRow } from "../../src/modules/delivery/sealed-outbox.js";
 import type { TestApp } from "./app.js";
 
 /** The tenant's data keys, through the app's vault. */
@@ -36,4 +37,44 @@ export async function openedDocument(app: TestApp, credentialId: string): Promis
   if (!row) return null;
   const keys = await keysOf(app, row.tenant_id);
   return openDocument(keys, "credentials", { id: row.id, keyVersion: row.key_version, documentSealed: row.document_sealed, legacyDocument: row.legacy_document });
+}
+
+/**
+ * Credentials (all tenants, or one) with their holder's opened email and name and the opened signed
+ * document, plus every other credentials column as stored; in issue order.
+ */
+export async function openedCredentials(app: TestApp, tenantId?: string) {
+  const rows = await app.db.admin<Record<string, any>[]>`
+    select c.*, r.key_version as r_key_version, r.email_sealed, r.name_sealed, r.attributes_sealed, r.legacy_email, r.legacy_name, r.legacy_attributes
+      from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
+     where ${tenantId ? app.db.admin`c.tenant_id = ${tenantId}` : app.db.admin`true`} order by c.issued_at, c.id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const holder = openRecipient(keys, fromSqlRow({ ...row, id: row.recipient_id, key_version: row.r_key_version } as Parameters<typeof fromSqlRow>[0]));
+    const document = openDocument(keys, "credentials", { id: row.id, keyVersion: row.key_version, documentSealed: row.document_sealed, legacyDocument: row.legacy_document });
+    out.push({ ...row, email: holder.email, name: holder.name, document } as Record<string, any>);
+  }
+  return out;
+}
+
+/**
+ * Outbox messages (all tenants, or one), opened: every column as stored plus to_email, subject, html,
+ * text_body, last_error, payload and content as sent; in queue order.
+ */
+export async function openedMessages(app: TestApp, tenantId?: string) {
+  const rows = await app.db.admin<Record<string, any>[]>`
+    select * from email_outbox o where ${tenantId ? app.db.admin`o.tenant_id = ${tenantId}` : app.db.admin`true`} order by o.created_at, o.id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const listed = openListed(keys, {
+      id: row.id, keyVersion: row.key_version, toEmailSealed: row.to_email_sealed, subjectSealed: row.subject_sealed, htmlSealed: row.html_sealed,
+      textBodySealed: row.text_body_sealed, lastErrorSealed: row.last_error_sealed, legacyToEmail: row.legacy_to_email, legacySubject: row.legacy_subject,
+      legacyHtml: row.legacy_html, legacyTextBody: row.legacy_text_body, legacyLastError: row.legacy_last_error,
+    });
+    const claimed = openClaimed(keys, row as ClaimedSealedRow);
+    out.push({ ...row, to_email: listed.toEmail, subject: listed.subject, html: listed.html, text_body: listed.text, last_error: listed.lastError, payload: claimed.payload, content: claimed.content } as Record<string, any>);
+  }
+  return out;
 }

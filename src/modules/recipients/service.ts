@@ -154,6 +154,9 @@ export async function updateRecipient(db: Db, caller: Caller, id: string, input:
  * otherwise every word of the name (blind-index.ts nameWords) among the row's name-word indexes.
  * Nothing matches a search with no usable word.
  */
+/** Recipients a name search can list (a page of results is far smaller). */
+export const MAX_NAME_MATCHES = 1_000;
+
 export async function searchFilter(db: Db, tenantId: string, search: string): Promise<Prisma.RecipientWhereInput> {
   const keys = await tenantKeys(db, tenantId);
   const term = search.trim();
@@ -163,5 +166,10 @@ export async function searchFilter(db: Db, tenantId: string, search: string): Pr
   }
   const words = nameWords(nfc(term));
   if (!words.length) return { id: { in: [] } };
-  return { OR: [{ nameWords: { hasEvery: words.map((w) => keys.blindIndex("name-word", w)) } }, { legacyName: { contains: term, mode: "insensitive" } }] };
+  // Containment of bytea arrays is asked in SQL (the GIN index answers it); Prisma's hasEvery does not
+  // match bytea elements. At most MAX_NAME_MATCHES people share all the words searched for.
+  const indexes = words.map((w) => Buffer.from(keys.blindIndex("name-word", w)));
+  const rows = await db.$queryRaw<{ id: string }[]>`select id::text from recipients
+    where tenant_id = ${tenantId}::uuid and name_words @> ${indexes}::bytea[] limit ${MAX_NAME_MATCHES}`;
+  return { OR: [{ id: { in: rows.map((r) => r.id) } }, { legacyName: { contains: term, mode: "insensitive" } }] };
 }
