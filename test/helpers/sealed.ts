@@ -78,3 +78,8 @@ export async function openedMessages(app: TestApp, tenantId?: string) {
   }
   return out;
 }
+
+/** The tenant's outbox messages of `kind`, opened (payload {} once sent: a sent message's secret goes). */
+export async function outboxOf(app: TestApp, tenantId: string, kind: string) {
+  return (await openedMessages(app, tenantId)).filter((m) => m.kind === kind);
+}

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { decodeGlobalID } from "@pothos/plugin-relay";
+import { outboxOf } from "../helpers/sealed.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CreateRecipientDocument,
@@ -181,7 +182,7 @@ describe("the daily deadline warning", () => {
     expect(done!.payload.data).toEqual({ requestId: soon.globalId, kind: "access", state: "refused", completedAt: expect.any(String) });
     expect(await deliveries(b, "data_subject_request.completed")).toHaveLength(0);
     // The person is told of the refusal and its reasons (Art. 12(4)), at the address on record.
-    const [told] = await app.db.admin`select to_email, payload from email_outbox where kind = 'data_subject_request_refused' and tenant_id = ${a.tenantId}`;
+    const [told] = await outboxOf(app, a.tenantId, "data_subject_request_refused");
     expect(told).toMatchObject({ to_email: EMAIL, payload: { requestKind: "access", reason: "Manifestly unfounded" } });
   });
 });

@@ -1,6 +1,7 @@
 // Extending a request's deadline by up to two further months (GDPR Art. 12(3)): once, before it passes,
 // with reasons told to the person; never erasure; the first deadline kept; the database refuses any
 // other rewrite of a deadline.
+import { outboxOf } from "../helpers/sealed.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CreateRecipientDocument,
@@ -51,7 +52,7 @@ describe("extending a request's deadline", () => {
     expect(new Date(done.deadlineAt).toISOString()).toBe(expected.toISOString());
     expect(done.extension).toMatchObject({ reason: "We hold records for you in three archives; gathering them takes time.", originalDeadlineAt: r.deadlineAt });
     expect(done.overdue).toBe(false);
-    const [mail] = await app.db.admin`select kind, payload from email_outbox where to_email = ${r.email} and kind = 'data_subject_request_extended'`;
+    const [mail] = (await outboxOf(app, t.tenantId, "data_subject_request_extended")).filter((m) => m.to_email === r.email);
     expect(mail!.payload).toMatchObject({ requestKind: "access", reason: "We hold records for you in three archives; gathering them takes time." });
     expect(mail!.payload.dueOn).toMatch(/\d{4}/);
     const [audit] = await app.db.admin`select details from audit_log where tenant_id = ${t.tenantId} and action = 'data_subject_request.extended'`;

@@ -15,6 +15,7 @@ import { deletePrivacyLinks } from "./links.js";
 import { removeTenantExportFiles } from "../tenant-export/task.js";
 import { emitRequestClosed } from "./partner-events.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
+import { erasureNeedles, requestedChangesOf } from "./sealed.js";
 
 export class AlreadyErasedError extends ExpectedError {
   override name = "AlreadyErasedError";
@@ -58,7 +59,7 @@ export async function carryOutDataSubjectRequest(db: Db, caller: Caller, id: str
   if (found.kind !== "erasure" && !exporting && !rectifying) {
     throw ValidationError.field(["id"], `Laurel carries out every kind of request but ${found.kind}; do what it asks by hand`);
   }
-  if (rectifying && !found.requestedChanges) throw ValidationError.field(["id"], "The request records no correction: use rectifyRecipient with this request's id");
+  if (rectifying && !(await requestedChangesOf(db, caller.tenantId, found))) throw ValidationError.field(["id"], "The request records no correction: use rectifyRecipient with this request's id");
   if (found.state === "completed" || found.state === "refused" || found.state === "cancelled") throw ValidationError.field(["id"], `The request is ${found.state}, which is final`);
   if (exporting) {
     const erased = found.recipientId ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: found.recipientId } }, select: { erasedAt: true } }) : null;
@@ -109,7 +110,11 @@ export const erasePersonTask: TenantTask<{ requestId: string }> = async (app, jo
     await db.tenantExport.updateMany({ where: { tenantId, state: "completed", expiresAt: { gt: now } }, data: { expiresAt: now } });
     // A child's guardians' names and addresses, and the birth date (sql/037), then everything else.
     const [guardians] = await db.$queryRaw<{ n: number }[]>`select erase_guardians(${recipient.id}::uuid) as n`;
-    const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`select erase_recipient(${recipient.id}::uuid) as counts`;
+    // The database holds their name and addresses sealed: the app opens what could name them (sql/047).
+    const { needles, emailIndexes } = await erasureNeedles(db, tenantId, recipient.id);
+    const indexes = emailIndexes.map((i) => Buffer.from(i));
+    const [row] = await db.$queryRaw<{ counts: Record<string, number> }[]>`
+      select erase_recipient(${recipient.id}::uuid, ${needles}::text[], ${indexes}::bytea[]) as counts`;
     const counts: Record<string, number> = { ...row!.counts, guardianConsents: Number(guardians!.n) };
     const outcome = `Erased: ${counts.credentials ?? 0} credential(s) revoked and blanked, ${counts.emails ?? 0} email(s) and ${counts.engagementEvents ?? 0} engagement event(s) made anonymous`;
     const closed = await closeOtherRequests(db, tenantId, recipient.id, request.id, now);

@@ -4,6 +4,11 @@
 import type { Db } from "../../db/tenant-transaction.js";
 import { resultCsv } from "../bulk/download.js";
 import { urls } from "../credentials/document.js";
+import { openDocument } from "../credentials/sealed-document.js";
+import { openListed } from "../delivery/sealed-outbox.js";
+import { openRecipient } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
+import { openGuardian, openRectification, openRequestedChanges } from "./sealed.js";
 
 /** Bumped when a field's meaning changes or one is removed; added fields keep the major number. */
 export const EXPORT_FORMAT_VERSION = "1.2";
@@ -11,12 +16,17 @@ export const EXPORT_FORMAT_VERSION = "1.2";
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 export async function collectPersonData(db: Db, tenantId: string, recipientId: string, publicUrl: string, now = new Date()) {
-  const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } } });
+  // Everything sealed at rest (sql/044, 047, 048) is opened here: the export is for the person to read.
+  const keys = await tenantKeys(db, tenantId);
+  const stored = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } } });
+  const recipient = { ...stored, ...openRecipient(keys, stored) };
   const [tenant, credentials, emails, events, requests, rectifications, history, guardians] = await Promise.all([
     db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { id: true, name: true } }),
     db.credential.findMany({
       where: { tenantId, recipientId },
       orderBy: [{ issuedAt: "asc" }, { id: "asc" }],
+      // The signed document is sealed (sql/048) and read below; the model's plain column is gone from the table.
+      omit: { document: true },
       include: { documents: { orderBy: [{ supersededAt: "asc" }, { id: "asc" }] } },
     }),
     db.emailOutbox.findMany({ where: { tenantId, recipientId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
@@ -27,6 +37,15 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
     db.guardianConsent.findMany({ where: { tenantId, recipientId }, orderBy: [{ requestedAt: "asc" }, { id: "asc" }] }),
   ]);
   const credentialIds = credentials.map((c) => c.id);
+  const sealedDocs = credentialIds.length
+    ? await db.$queryRaw<{ id: string; key_version: number | null; document_sealed: Uint8Array | null; legacy_document: unknown }[]>`
+        select id, key_version, document_sealed, legacy_document from credentials where tenant_id = ${tenantId}::uuid and id = any(${credentialIds}::uuid[])`
+    : [];
+  const documentOf = (id: string) => {
+    const row = sealedDocs.find((d) => d.id === id);
+    return row ? openDocument(keys, "credentials", { id, keyVersion: row.key_version, documentSealed: row.document_sealed, legacyDocument: row.legacy_document }) : null;
+  };
+  const openedEmails = emails.map((e) => ({ ...e, ...openListed(keys, e) }));
   const requestIds = requests.map((r) => r.id);
   // Audit entries about them: their recipient row, their credentials, their requests.
   const audit = await db.auditLog.findMany({
@@ -70,7 +89,7 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       history: history.map((c) => ({ choice: c.choice, value: c.value, madeAt: iso(c.madeAt)!, source: c.source, requestId: c.requestId })),
       // A guardian's consents (GDPR Art. 8): who was asked, the exact wording shown, and when it was given.
       guardianConsents: guardians.map((g) => ({
-        guardianEmail: g.guardianEmail, guardianName: g.guardianName, wording: g.wording, wordingVersion: g.wordingVersion, state: g.state,
+        ...openGuardian(keys, g), wording: g.wording, wordingVersion: g.wordingVersion, state: g.state,
         requestedAt: iso(g.requestedAt)!, givenAt: iso(g.givenAt), givenVia: g.givenVia, withdrawnAt: iso(g.withdrawnAt),
       })),
     },
@@ -85,10 +104,10 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       validUntil: iso(c.validUntil),
       fieldValues: c.fieldValues as Record<string, unknown>,
       evidence: c.evidence as unknown,
-      document: c.document as Record<string, unknown> | null,
+      document: documentOf(c.id),
       // Earlier documents, superseded when the holder's details were corrected (rectification.ts).
       documentHistory: c.documents.map((d) => ({
-        document: d.document as Record<string, unknown>,
+        document: openDocument(keys, "credential_documents", d) ?? {},
         statusListCredential: urls.statusList(publicUrl, tenantId, d.statusListId),
         statusListIndex: d.statusIndex,
         signedAt: iso(d.signedAt)!,
@@ -108,14 +127,14 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       claimedAt: iso(c.claimedAt),
       engagedAt: iso(c.engagedAt),
     })),
-    emails: emails.map((e) => ({
+    emails: openedEmails.map((e) => ({
       id: e.id,
       kind: e.kind,
       credentialId: e.credentialId,
       to: e.toEmail,
       from: e.fromAddress,
       subject: e.subject,
-      textBody: e.textBody,
+      textBody: e.text,
       status: e.status,
       statusDetail: e.statusDetail,
       createdAt: iso(e.createdAt)!,
@@ -148,17 +167,14 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
       deadlineAt: iso(r.deadlineAt)!,
       completedAt: iso(r.completedAt),
       outcome: r.outcome,
-      requestedChanges: (r.requestedChanges as { name?: string; email?: string } | null) ?? null,
+      requestedChanges: openRequestedChanges<{ name?: string; email?: string }>(keys, r),
       extension: r.extendedAt ? { extendedAt: iso(r.extendedAt)!, reason: r.extensionReason ?? "", originalDeadlineAt: iso(r.originalDeadlineAt)! } : null,
     })),
     rectifications: rectifications.map((r) => ({
       id: r.id,
       rectifiedAt: iso(r.rectifiedAt)!,
       changed: r.changed,
-      oldName: r.oldName,
-      newName: r.newName,
-      oldEmail: r.oldEmail,
-      newEmail: r.newEmail,
+      ...openRectification(keys, r),
       actorKind: r.actorKind,
       requestId: r.requestId,
       credentialsReissued: r.credentialsReissued,

@@ -2,6 +2,7 @@
 // holds about them (export-data.ts) into one ZIP kept in person_exports (sql/032) until it expires, and
 // the person is emailed a signed, expiring link to it (export-link.ts). The request is then completed.
 import { createHash } from "node:crypto";
+import { SEALED_RECIPIENT, withPersonal } from "../recipients/personal.js";
 import yazl from "yazl";
 import type { Db } from "../../db/tenant-transaction.js";
 import { recordAudit } from "../audit/service.js";
@@ -118,7 +119,8 @@ async function sendExportLink(
   stored: { id: string; expiresAt: Date },
   now: Date,
 ): Promise<"person" | "guardian" | null> {
-  const person = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { id: true, email: true, locale: true, isChild: true, birthDate: true } });
+  const row = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: recipientId } }, select: { ...SEALED_RECIPIENT, locale: true, isChild: true, birthDate: true } });
+  const person = (await withPersonal(db, tenantId, [row]))[0]!;
   const timeZone = await tenantTimeZone(db, tenantId);
   // A child's data goes to their guardian only; with none on record, staff hand the link over (export { url }).
   const to = await rightsAddress(db, tenantId, person, timeZone, now);

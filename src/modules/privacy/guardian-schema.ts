@@ -1,6 +1,7 @@
 // A guardian's consent for a child as GraphQL: staff (privacy:manage) ask for it and may withdraw it; the
 // guardian gives it through their one-time link (guardian.ts). Issuance refuses a child without it.
 import { builder } from "../../builder.js";
+import { guardianContactOf, SEALED_GUARDIAN } from "./sealed.js";
 import { GuardianConsentState, PrivacyChoiceKind, PrivacyChoiceSource } from "../../generated/prisma/enums.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { NotFoundError, ValidationError } from "../../errors.js";
@@ -24,8 +25,8 @@ export const GuardianConsentRef = builder.prismaNode("GuardianConsent", {
   authScopes: { permission: "privacy:manage" },
   fields: (t) => ({
     recipient: t.relation("recipient"),
-    guardianEmail: t.exposeString("guardianEmail", { nullable: true, description: "Normalised; null once the child was erased" }),
-    guardianName: t.exposeString("guardianName", { nullable: true }),
+    guardianEmail: t.string({ nullable: true, select: SEALED_GUARDIAN, description: "Normalised; null once the child was erased", resolve: async (c, _a, ctx) => (await guardianContactOf(ctx.db, c.tenantId, c)).guardianEmail }),
+    guardianName: t.string({ nullable: true, select: SEALED_GUARDIAN, resolve: async (c, _a, ctx) => (await guardianContactOf(ctx.db, c.tenantId, c)).guardianName }),
     wording: t.exposeString("wording", { description: "The exact text the guardian is shown and agrees to" }),
     wordingVersion: t.exposeString("wordingVersion"),
     state: t.expose("state", { type: StateEnum }),

@@ -3,7 +3,14 @@
 // exact wording shown. The consent in force is mirrored on recipients.guardian_consent_at, which the
 // processing rule reads (processing.ts), in the same transaction that changes it.
 import type { Db } from "../../db/tenant-transaction.js";
+import { randomUUID } from "node:crypto";
 import type { GuardianConsent } from "../../generated/prisma/client.js";
+import { openRecipient } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
+import { openGuardian, sealGuardian, SEALED_GUARDIAN } from "./sealed.js";
+
+/** A consent row with its guardian's contact opened (sealed at rest, sql/047). */
+export type OpenedGuardianConsent = GuardianConsent & { guardianEmail: string | null; guardianName: string | null };
 import type { App } from "../../context.js";
 import { mailSettings, type MailSettings } from "../delivery/compose.js";
 import { emailDay } from "../delivery/content.js";
@@ -72,8 +79,10 @@ export async function requestGuardianConsent(db: Db, caller: Caller, input: Requ
   }
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
 
-  const child = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;
-  if (!child) throw new NotFoundError("Recipient");
+  const childRow = isUuid(input.recipientId) ? await db.recipient.findUnique({ where: { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId } } }) : null;
+  if (!childRow) throw new NotFoundError("Recipient");
+  const keys = await tenantKeys(db, caller.tenantId);
+  const child = { ...childRow, ...openRecipient(keys, childRow) };
   await assertNotErased(db, caller.tenantId, child.id);
   if (email.ok && email.email === child.email) {
     throw ValidationError.field(["input", "guardianEmail"], "This is the child's own address: a parent's or guardian's consent must go to the parent or guardian");
@@ -83,10 +92,12 @@ export async function requestGuardianConsent(db: Db, caller: Caller, input: Requ
   }
   const tenant = await db.tenant.findUniqueOrThrow({ where: { id: caller.tenantId }, select: { name: true } });
   await db.guardianConsent.updateMany({ where: { tenantId: caller.tenantId, recipientId: child.id, state: "pending" }, data: { state: "expired" } });
+  const id = randomUUID();
+  const contact = { email: (email as { email: string }).email, name };
   const consent = await db.guardianConsent.create({
     data: {
-      tenantId: caller.tenantId, recipientId: child.id,
-      guardianEmail: (email as { email: string }).email, guardianName: name,
+      id, tenantId: caller.tenantId, recipientId: child.id,
+      ...sealGuardian(keys, id, contact),
       wording: guardianConsentWording(tenant.name), wordingVersion: GUARDIAN_WORDING_VERSION,
       requestedAt: now, expiresAt: new Date(now.getTime() + GUARDIAN_CONSENT_DAYS * 86_400_000),
       requestedByUserId: caller.actor.kind === "user" ? caller.actor.id : null,
@@ -94,7 +105,7 @@ export async function requestGuardianConsent(db: Db, caller: Caller, input: Requ
   });
   // No name or address in the audit entry: the consent's id leads to them for those allowed.
   await recordAudit(db, caller, { action: "guardian_consent.requested", targetType: "GuardianConsent", targetId: consent.id, details: { wordingVersion: GUARDIAN_WORDING_VERSION } });
-  return consent;
+  return { ...consent, guardianEmail: contact.email, guardianName: contact.name as string | null };
 }
 
 /**
@@ -159,7 +170,7 @@ export async function withdrawGivenGuardianConsents(db: Db, caller: Caller, reci
  * createOneTimeLink (purpose guardian_consent, payload { consentId }, ttl GUARDIAN_CONSENT_DAYS days).
  * The link is a secret: it travels as the payload's acceptUrl, forgotten once the message has left.
  */
-export async function sendGuardianConsentEmail(db: Db, settings: MailSettings, consent: GuardianConsent, link: { url: string; expiresAt: Date }, locale = "en") {
+export async function sendGuardianConsentEmail(db: Db, settings: MailSettings, consent: OpenedGuardianConsent, link: { url: string; expiresAt: Date }, locale = "en") {
   if (!consent.guardianEmail) throw new GuardianConsentStateError("This consent has no guardian address any more");
   const timeZone = await tenantTimeZone(db, consent.tenantId);
   return enqueueEmail(db, consent.tenantId, {
@@ -229,13 +240,15 @@ export async function askGuardianForConsent(db: Db, config: App["config"], calle
  * for (a child marked after issuance may have none given). Null when no guardian is on record.
  */
 export async function guardianOf(db: Db, tenantId: string, recipientId: string): Promise<{ email: string; name: string | null } | null> {
-  const consents = await db.guardianConsent.findMany({
-    where: { tenantId, recipientId, guardianEmail: { not: null } },
+  const rows = await db.guardianConsent.findMany({
+    where: { tenantId, recipientId, OR: [{ guardianEmailSealed: { not: null } }, { legacyGuardianEmail: { not: null } }] },
     orderBy: [{ requestedAt: "desc" }, { id: "desc" }],
-    select: { state: true, guardianEmail: true, guardianName: true },
+    select: { state: true, ...SEALED_GUARDIAN },
   });
-  const chosen = consents.find((c) => c.state === "given") ?? consents[0];
-  return chosen ? { email: chosen.guardianEmail!, name: chosen.guardianName } : null;
+  const chosen = rows.find((c) => c.state === "given") ?? rows[0];
+  if (!chosen) return null;
+  const opened = openGuardian(await tenantKeys(db, tenantId), chosen);
+  return opened.guardianEmail ? { email: opened.guardianEmail, name: opened.guardianName } : null;
 }
 
 /**

@@ -9,6 +9,9 @@
 // what using it would do; using it is a POST from that page's button, so mail scanners that follow
 // links never use one.
 import type { App } from "../../context.js";
+import { randomUUID } from "node:crypto";
+import { tenantKeys } from "../vault/vault.js";
+import { sealSentTo } from "./sealed.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { PrivacyLink, PrivacyLinkPurpose } from "../../generated/prisma/client.js";
 import { ExpectedError } from "../../errors.js";
@@ -67,12 +70,15 @@ export interface NewLink {
 /** Records a link; returns its id, signed URL and expiry. The caller emails the URL to `sentTo`. */
 export async function createOneTimeLink(db: Db, config: App["config"], input: NewLink, now = new Date()): Promise<{ id: string; url: string; expiresAt: Date }> {
   const expiresAt = new Date(now.getTime() + (input.ttlHours ?? LINK_TTL_HOURS[input.purpose]) * 3_600_000);
+  const id = randomUUID();
+  const keys = await tenantKeys(db, input.tenantId);
   const link = await db.privacyLink.create({
     data: {
+      id,
       tenantId: input.tenantId,
       purpose: input.purpose,
       recipientId: input.recipientId,
-      sentTo: input.sentTo,
+      ...sealSentTo(keys, id, input.sentTo),
       payload: (input.payload ?? {}) as object,
       createdAt: now,
       expiresAt,

@@ -2,6 +2,7 @@
 // record, or a child's guardian on record; nobody for an erased person or a child without a guardian,
 // whom staff answer by other means. One path for every such notice, so none forgets the child rule.
 import type { App } from "../../context.js";
+import { SEALED_RECIPIENT, withPersonal } from "../recipients/personal.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { DataSubjectRequestKind } from "../../generated/prisma/enums.js";
 import { mailSettings } from "../delivery/compose.js";
@@ -25,11 +26,13 @@ export async function emailPersonAbout(
   payload: (timeZone: string, locale: string) => Record<string, string>,
 ): Promise<"person" | "guardian" | null> {
   if (!request.recipientId) return null;
-  const person = await db.recipient.findUnique({
+  const row = await db.recipient.findUnique({
     where: { tenantId_id: { tenantId: request.tenantId, id: request.recipientId } },
-    select: { id: true, email: true, locale: true, erasedAt: true, isChild: true, birthDate: true },
+    select: { ...SEALED_RECIPIENT, locale: true, erasedAt: true, isChild: true, birthDate: true },
   });
-  if (!person || person.erasedAt) return null;
+  if (!row || row.erasedAt) return null;
+  const [person] = await withPersonal(db, request.tenantId, [row]);
+  if (!person) return null;
   const timeZone = await tenantTimeZone(db, request.tenantId);
   const to = await rightsAddress(db, request.tenantId, person, timeZone);
   if (!to) return null;

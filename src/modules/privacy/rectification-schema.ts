@@ -2,6 +2,11 @@
 // (Recipient.rectifications), a credential's earlier documents (Credential.documentHistory) and what a
 // rectification request asks for (DataSubjectRequest.requestedChanges). Values name people: personal:read.
 import { builder } from "../../builder.js";
+import { openDocument, SEALED_DOCUMENT } from "../credentials/sealed-document.js";
+import { tenantKeys } from "../vault/vault.js";
+import { rectificationOf, requestedChangesOf, SEALED_RECTIFICATION } from "./sealed.js";
+
+const SEALED_RECTIFICATION_T = { ...SEALED_RECTIFICATION, tenantId: true } as const;
 import { ActorKindEnum } from "../audit/schema.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { GuardianConsentRequiredError } from "./processing.js";
@@ -25,10 +30,10 @@ export const RecipientRectificationRef = builder.prismaObject("RecipientRectific
     id: t.exposeID("id"),
     rectifiedAt: t.expose("rectifiedAt", { type: "DateTime" }),
     changed: t.field({ type: [RectificationFieldEnum], select: { changed: true }, resolve: (r) => r.changed as ("name" | "email")[] }),
-    oldName: t.exposeString("oldName", { nullable: true }),
-    newName: t.exposeString("newName", { nullable: true }),
-    oldEmail: t.exposeString("oldEmail", { nullable: true }),
-    newEmail: t.exposeString("newEmail", { nullable: true }),
+    oldName: t.string({ nullable: true, select: SEALED_RECTIFICATION_T, resolve: async (r, _a, ctx) => (await rectificationOf(ctx.db, r.tenantId, r)).oldName }),
+    newName: t.string({ nullable: true, select: SEALED_RECTIFICATION_T, resolve: async (r, _a, ctx) => (await rectificationOf(ctx.db, r.tenantId, r)).newName }),
+    oldEmail: t.string({ nullable: true, select: SEALED_RECTIFICATION_T, resolve: async (r, _a, ctx) => (await rectificationOf(ctx.db, r.tenantId, r)).oldEmail }),
+    newEmail: t.string({ nullable: true, select: SEALED_RECTIFICATION_T, resolve: async (r, _a, ctx) => (await rectificationOf(ctx.db, r.tenantId, r)).newEmail }),
     actorKind: t.expose("actorKind", { type: ActorKindEnum }),
     actorId: t.exposeID("actorId", { nullable: true, description: "The user's or API key's id (raw UUID, as in the audit log)" }),
     credentialsReissued: t.exposeInt("credentialsReissued"),
@@ -40,7 +45,12 @@ export const RecipientRectificationRef = builder.prismaObject("RecipientRectific
 builder.prismaObject("CredentialDocument", {
   description: "A signed document a credential had before its current one, kept as published; its revocation entry is set since it was superseded.",
   fields: (t) => ({
-    document: t.expose("document", { type: "JSON", description: "The signed OB 3.0 credential as it was published ({} once its holder was erased)" }),
+    document: t.field({
+      type: "JSON",
+      description: "The signed OB 3.0 credential as it was published ({} once its holder was erased)",
+      select: SEALED_DOCUMENT,
+      resolve: async (d, _a, ctx) => openDocument(await tenantKeys(ctx.db, d.tenantId), "credential_documents", d) ?? {},
+    }),
     statusListCredential: t.string({
       select: { tenantId: true, statusListId: true },
       resolve: (d, _a, ctx) => urls.statusList(ctx.app.config.publicUrl, d.tenantId, d.statusListId),
@@ -78,9 +88,9 @@ builder.prismaObjectField(DataSubjectRequestRef, "requestedChanges", (t) =>
     type: RequestedChangesRef,
     nullable: true,
     description: "Rectification: the corrected name and/or email asked for (null once the person is erased)",
-    select: { requestedChanges: true },
-    resolve: (r) => {
-      const c = requestedCorrection(r.requestedChanges);
+    select: { tenantId: true, id: true, keyVersion: true, requestedChangesSealed: true, legacyRequestedChanges: true },
+    resolve: async (r, _a, ctx) => {
+      const c = requestedCorrection(await requestedChangesOf(ctx.db, r.tenantId, r));
       return c ? { name: c.name ?? null, email: c.email ?? null } : null;
     },
   }),

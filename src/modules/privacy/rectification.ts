@@ -20,6 +20,11 @@ import { activeSigningKey, type IssuerSettings } from "../issuers/service.js";
 import { enqueueEmail } from "../outbox/service.js";
 import { RecipientExistsError, checkRecipient } from "../recipients/service.js";
 import { AlreadyErasedError } from "./erasure.js";
+import { randomUUID } from "node:crypto";
+import { openDocument, sealDocument } from "../credentials/sealed-document.js";
+import { byEmail, LEGACY_CLEARED, openRecipient, sealRecipient } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
+import { requestedChangesOf, sealRectification } from "./sealed.js";
 import { assertMayIssue } from "./processing.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { emitRequestClosed } from "./partner-events.js";
@@ -118,7 +123,9 @@ export async function rectifyRecipient(db: Db, caller: Caller, input: RectifyInp
   if (!found) throw new NotFoundError("Recipient");
   // One correction at a time per person: a second waits here and then sees the first's result.
   await db.$queryRaw`select 1 from recipients where tenant_id = ${tenantId}::uuid and id = ${found.id}::uuid for update`;
-  const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: found.id } } });
+  const keys = await tenantKeys(db, tenantId);
+  const stored = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId, id: found.id } } });
+  const recipient = { ...stored, ...openRecipient(keys, stored) };
   if (recipient.erasedAt) throw new AlreadyErasedError();
   // An erasure under way wins: correcting (and re-signing, and emailing) what is about to go helps no one.
   const erasing = await db.dataSubjectRequest.findFirst({ where: { tenantId, recipientId: recipient.id, kind: "erasure", state: "in_progress" }, select: { id: true } });
@@ -133,25 +140,26 @@ export async function rectifyRecipient(db: Db, caller: Caller, input: RectifyInp
   const changed = [...(name !== recipient.name ? ["name"] : []), ...(email !== recipient.email ? ["email"] : [])];
   if (!changed.length) throw ValidationError.field(["input"], "Nothing to correct: the recipient already has this name and email");
   // The stored record passes the same check as any recipient's.
-  checkRecipient({ email, name, externalId: recipient.externalId, locale: recipient.locale, attributes: recipient.attributes as Record<string, unknown> });
+  checkRecipient({ email, name, externalId: recipient.externalId, locale: recipient.locale, attributes: recipient.attributes });
   if (email !== recipient.email) {
-    const holder = await db.recipient.findUnique({ where: { tenantId_email: { tenantId, email } }, select: { id: true } });
+    const holder = await db.recipient.findFirst({ where: { tenantId, id: { not: recipient.id }, ...byEmail(keys, email) }, select: { id: true } });
     if (holder) throw new RecipientExistsError("email");
   }
-  await db.recipient.update({ where: { tenantId_id: { tenantId, id: recipient.id } }, data: { name, email } }).catch((error: unknown) => {
+  // Sealed afresh (a legacy row's plain text goes with it); the blind index keeps the address unique.
+  const personal = sealRecipient(keys, recipient.id, { email, name, attributes: recipient.attributes });
+  await db.recipient.update({ where: { tenantId_id: { tenantId, id: recipient.id } }, data: { ...personal, ...LEGACY_CLEARED } }).catch((error: unknown) => {
     if (pgError(error)?.code === "23505") throw new RecipientExistsError("email");
     throw error;
   });
+  const rectificationId = randomUUID();
   const rectification = await db.recipientRectification.create({
     data: {
+      id: rectificationId,
       tenantId,
       recipientId: recipient.id,
       requestId: request?.id ?? null,
       changed,
-      oldName: recipient.name,
-      newName: name,
-      oldEmail: recipient.email,
-      newEmail: email,
+      ...sealRectification(keys, rectificationId, { oldName: recipient.name, newName: name, oldEmail: recipient.email, newEmail: email }),
       actorKind: caller.actor.kind,
       actorId: caller.actor.id,
       rectifiedAt: now,
@@ -194,6 +202,7 @@ interface Reissued {
 /** Re-signs each current credential of the person (see rectifyRecipient, step 2); returns them. */
 async function reissueCredentials(db: Db, caller: Caller, recipientId: string, holder: { email: string; name: string | null }, rectificationId: string, settings: IssuerSettings & MailSettings, now: Date): Promise<Reissued[]> {
   const { tenantId } = caller;
+  const keys = await tenantKeys(db, tenantId);
   // Locked before they are read, so a revocation or suspension committed meanwhile is seen, not undone.
   await db.$queryRaw`select 1 from credentials where tenant_id = ${tenantId}::uuid and recipient_id = ${recipientId}::uuid for update`;
   const credentials = await db.credential.findMany({
@@ -208,7 +217,12 @@ async function reissueCredentials(db: Db, caller: Caller, recipientId: string, h
   const out: Reissued[] = [];
   for (const [i, c] of credentials.entries()) {
     const slot = slots[i]!;
-    const unsigned = correctedDocument(c.document as Record<string, unknown>, {
+    // Read by hand: the sealed columns (sql/048) are not yet in the Prisma model of credentials.
+    const [sealed] = await db.$queryRaw<{ key_version: number | null; document_sealed: Uint8Array | null; legacy_document: unknown }[]>`
+      select key_version, document_sealed, legacy_document from credentials where tenant_id = ${tenantId}::uuid and id = ${c.id}::uuid`;
+    const current = sealed ? openDocument(keys, "credentials", { id: c.id, keyVersion: sealed.key_version, documentSealed: sealed.document_sealed, legacyDocument: sealed.legacy_document }) : null;
+    if (!current) continue; // erased meanwhile: nothing to re-sign
+    const unsigned = correctedDocument(current, {
       recipientEmail: holder.email,
       recipientName: holder.name,
       credentialDescription: c.templateVersionRow.credentialDescription,
@@ -219,16 +233,21 @@ async function reissueCredentials(db: Db, caller: Caller, recipientId: string, h
     });
     const signed = await signCredential(unsigned, key, contextsOnly);
     // The document as published, byte for byte, with the entry it carried; signed when the one before it was superseded.
-    await db.$executeRaw`
-      insert into credential_documents (tenant_id, credential_id, document, status_list_id, status_index, signed_at, superseded_at, superseded_reason, rectification_id)
-      select c.tenant_id, c.id, c.document, c.status_list_id, c.status_index,
-             coalesce((select max(d.superseded_at) from credential_documents d where d.tenant_id = c.tenant_id and d.credential_id = c.id), c.issued_at),
-             ${now}, ${SUPERSEDED_REASON}, ${rectificationId}::uuid
-        from credentials c where c.tenant_id = ${tenantId}::uuid and c.id = ${c.id}::uuid`;
-    await db.credential.update({
-      where: { tenantId_id: { tenantId, id: c.id } },
-      data: { document: signed as object, statusListId: slot.listId, statusIndex: slot.index },
+    const previous = await db.credentialDocument.aggregate({ where: { tenantId, credentialId: c.id }, _max: { supersededAt: true } });
+    const documentId = randomUUID();
+    await db.credentialDocument.create({
+      data: {
+        id: documentId, tenantId, credentialId: c.id,
+        ...sealDocument(keys, "credential_documents", documentId, current),
+        statusListId: c.statusListId, statusIndex: c.statusIndex,
+        signedAt: previous._max.supersededAt ?? c.issuedAt, supersededAt: now, supersededReason: SUPERSEDED_REASON, rectificationId,
+      },
     });
+    const next = sealDocument(keys, "credentials", c.id, signed as object);
+    await db.$executeRaw`
+      update credentials set key_version = ${next.keyVersion}, document_sealed = ${Buffer.from(next.documentSealed)}, legacy_document = null,
+                             status_list_id = ${slot.listId}::uuid, status_index = ${slot.index}
+       where tenant_id = ${tenantId}::uuid and id = ${c.id}::uuid`;
     oldLists.add(c.statusListId);
     await recordAudit(db, caller, {
       action: "credential.reissued",
@@ -313,7 +332,7 @@ export const rectifyPersonTask: TenantTask<{ requestId: string }> = async (app, 
     await job.inTenant(async (db) => {
       const request = isUuid(id) ? await db.dataSubjectRequest.findUnique({ where: { tenantId_id: { tenantId, id } } }) : null;
       if (!request || request.kind !== "rectification" || request.state !== "in_progress" || !request.recipientId) return; // closed meanwhile
-      const asked = requestedCorrection(request.requestedChanges);
+      const asked = requestedCorrection(await requestedChangesOf(db, tenantId, request));
       if (!asked) throw ValidationError.field(["requestedChanges"], "The request records no correction");
       await rectifyRecipient(db, caller, { recipientId: request.recipientId, ...asked, requestId: request.id }, settings);
     });

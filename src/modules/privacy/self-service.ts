@@ -4,6 +4,10 @@
 // holder - whoever asked, only the holder can use it - and the request is recorded when the link is used,
 // with identity_method email_link. Nothing is recorded, and nothing about the holder is shown, before.
 import { DateTime } from "luxon";
+import { randomUUID } from "node:crypto";
+import { SEALED_RECIPIENT, withPersonal } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
+import { sealRequestedChanges } from "./sealed.js";
 import type { App } from "../../context.js";
 import type { Db } from "../../db/tenant-transaction.js";
 import type { DataSubjectRequestKind } from "../../generated/prisma/enums.js";
@@ -116,12 +120,12 @@ export async function askForPrivacyLink(db: Db, app: Pick<App, "config">, tenant
   const credential = isUuid(credentialId)
     ? await db.credential.findUnique({
         where: { tenantId_id: { tenantId, id: credentialId } },
-        select: { erasedAt: true, recipient: { select: { id: true, email: true, name: true, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
+        select: { erasedAt: true, recipient: { select: { ...SEALED_RECIPIENT, locale: true, erasedAt: true, isChild: true, birthDate: true } } },
       })
     : null;
   if (!credential) throw new NotFoundError("Credential");
   if (credential.erasedAt || credential.recipient.erasedAt) throw new AlreadyErasedError();
-  const recipient = credential.recipient;
+  const recipient = (await withPersonal(db, tenantId, [credential.recipient]))[0]!;
   // Locked from here: concurrent asks count one after another, and an erasure either ran or waits for us.
   await assertNotErased(db, tenantId, recipient.id);
   const recent = await db.privacyLink.count({
@@ -176,8 +180,11 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, confi
   await assertNotErased(db, link.tenantId, link.recipientId);
   const { timeZone, holidays } = await deadlineCalendar(db, link.tenantId);
   const deadlineAt = requestDeadline(payload.kind, now, timeZone, holidays);
+  const requestId = randomUUID();
+  const keys = await tenantKeys(db, link.tenantId);
   const request = await db.dataSubjectRequest.create({
     data: {
+      id: requestId,
       tenantId: link.tenantId,
       kind: payload.kind,
       recipientId: link.recipientId,
@@ -185,7 +192,7 @@ export async function fileOwnRequest(db: Db, link: PrivacyLink, now: Date, confi
       identityMethod: "email_link",
       identityNote: `One-time link emailed to the ${payload.guardian ? "guardian's address" : "address"} on record on ${link.createdAt.toISOString()}, used on ${now.toISOString()}`,
       // What the person says is right; staff carry it out (carryOutDataSubjectRequest) once they agree.
-      ...(payload.kind === "rectification" && payload.correction ? { requestedChanges: payload.correction as object } : {}),
+      ...(payload.kind === "rectification" && payload.correction ? sealRequestedChanges(keys, requestId, payload.correction) : {}),
       receivedAt: now,
       deadlineAt,
     },
@@ -206,14 +213,15 @@ const ownRequest: LinkPurposeHandler = {
   async describe(db, link) {
     const { kind, correction, guardian } = link.payload as { kind: DataSubjectRequestKind; correction?: { name?: string; email?: string }; guardian?: boolean };
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: link.tenantId }, select: { name: true } });
-    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { locale: true, name: true } });
+    const recipient = await db.recipient.findUniqueOrThrow({ where: { tenantId_id: { tenantId: link.tenantId, id: link.recipientId } }, select: { ...SEALED_RECIPIENT, locale: true } });
+    const { name } = (await withPersonal(db, link.tenantId, [recipient]))[0]!;
     const language = languageOf(recipient.locale);
     const t = selfServiceTexts(language).confirm;
     return {
       language,
       title: t.title(tenant.name),
       paragraphs: [
-        t.asking(tenant.name, `${requestAction(kind, recipient.locale)}${guardian ? selfServiceTexts(language).forChild(recipient.name) : ""}`),
+        t.asking(tenant.name, `${requestAction(kind, recipient.locale)}${guardian ? selfServiceTexts(language).forChild(name) : ""}`),
         ...(correction?.name ? [t.rightName(correction.name)] : []),
         ...(correction?.email ? [t.rightEmail(correction.email)] : []),
         ...(guardian && kind === "consent_withdrawal" ? [t.guardianWithdrawal] : []),

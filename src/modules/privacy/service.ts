@@ -2,6 +2,10 @@
 // deadlines, and the tenant's public holidays those deadlines skip. Erasure and rectification are
 // carried out in erasure.ts and rectification.ts, exports in export.ts; the rest are later work.
 import type { Db } from "../../db/tenant-transaction.js";
+import { randomUUID } from "node:crypto";
+import { byEmail as recipientByEmail } from "../recipients/personal.js";
+import { tenantKeys } from "../vault/vault.js";
+import { sealRequestedChanges } from "./sealed.js";
 import type { DataSubjectRequestKind, DataSubjectRequestState, IdentityVerificationMethod } from "../../generated/prisma/enums.js";
 import type { Prisma } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError, type FieldProblem } from "../../errors.js";
@@ -124,18 +128,22 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
   }
   if (problems.length) throw new ValidationError(problems[0]!.message, problems);
 
-  const where = byId
-    ? isUuid(input.recipientId!) ? { tenantId_id: { tenantId: caller.tenantId, id: input.recipientId! } } : null
-    : { tenantId_email: { tenantId: caller.tenantId, email: email! } };
-  const recipient = where ? await db.recipient.findUnique({ where, select: { id: true } }) : null;
+  const keys = await tenantKeys(db, caller.tenantId);
+  // By address through the blind index: the database holds addresses sealed (sql/044).
+  const where: Prisma.RecipientWhereInput | null = byId
+    ? isUuid(input.recipientId!) ? { tenantId: caller.tenantId, id: input.recipientId! } : null
+    : { tenantId: caller.tenantId, ...recipientByEmail(keys, email!) };
+  const recipient = where ? await db.recipient.findFirst({ where, select: { id: true } }) : null;
   if (!recipient) throw new NotFoundError("Recipient");
   // Nothing of an erased person is left to access, port, correct, restrict or erase: every kind is refused alike.
   await assertNotErased(db, caller.tenantId, recipient.id);
 
   const { timeZone, holidays } = await deadlineCalendar(db, caller.tenantId);
   const deadlineAt = requestDeadline(input.kind, now, timeZone, holidays);
+  const requestId = randomUUID();
   const request = await db.dataSubjectRequest.create({
     data: {
+      id: requestId,
       tenantId: caller.tenantId,
       kind: input.kind,
       recipientId: recipient.id,
@@ -146,7 +154,7 @@ export async function fileDataSubjectRequest(db: Db, caller: Caller, input: File
       identityNote: note,
       receivedAt: now,
       deadlineAt,
-      ...(requestedChanges ? { requestedChanges: requestedChanges as object } : {}),
+      ...(requestedChanges ? sealRequestedChanges(keys, requestId, requestedChanges) : {}),
     },
   });
   // No personal data in the audit entry: the request's id leads to the person for those allowed.
