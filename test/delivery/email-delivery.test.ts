@@ -1,6 +1,8 @@
 // Email from issuance to inbox: the outbox row and its job commit with the credential, the real worker
 // sends through the real resend SDK to a local fake of Resend's API, statuses follow Resend's signed
 // webhooks, and one tenant never sees or touches another's messages, settings or jobs.
+import { insertWithContent } from "../../src/modules/delivery/compose.js";
+import { tenantKeys } from "../../src/modules/vault/vault.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Webhook } from "standardwebhooks";
 import {
@@ -242,9 +244,9 @@ describe("the transactional outbox", () => {
       expect(refused.lastError).toMatch(/422/);
       // A send job with a single attempt that meets an outage fails for good.
       const messageId = await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null }, async (db) => {
-        const row = await db.emailOutbox.create({ data: { tenantId: a.tenantId, kind: "credential_issued", toEmail: "down@example.test", payload: {}, idempotencyKey: "down-1" } });
-        await enqueueJob(db, "send_emails", { messageIds: [row.id] }, { maxAttempts: 1 });
-        return row.id;
+        const [id] = await insertWithContent(mailSettings(app.config), await tenantKeys(db, a.tenantId), [{ kind: "credential_issued", toEmail: "down@example.test", locale: "en", payload: {}, idempotencyKey: "down-1" }]);
+        await enqueueJob(db, "send_emails", { messageIds: [id!] }, { maxAttempts: 1 });
+        return id!;
       });
       const job = await waitFor(async () => (await a.owner.request(FailingJobsDocument, { failedOnly: true })).tenant!.failingJobs.find((j) => (j.payload as { messageIds: string[] }).messageIds.includes(messageId)), "the failed job");
       expect(job).toMatchObject({ task: "send_emails", failed: true, attempts: 1 });
@@ -268,8 +270,8 @@ describe("the transactional outbox", () => {
       await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null }, async (db) => {
         const ids: string[] = [];
         for (const to of ["batch-1@example.test", "batch-bad@example.test", "batch-2@example.test"]) {
-          const row = await db.emailOutbox.create({ data: { tenantId: a.tenantId, kind: "credential_issued", toEmail: to, payload: { name: "Batch" }, idempotencyKey: `batch:${to}` } });
-          ids.push(row.id);
+          const [id] = await insertWithContent(mailSettings(app.config), await tenantKeys(db, a.tenantId), [{ kind: "credential_issued", toEmail: to, locale: "en", payload: { name: "Batch" }, idempotencyKey: `batch:${to}` }]);
+          ids.push(id!);
         }
         await enqueueJob(db, "send_emails", { messageIds: ids });
       });

@@ -2,6 +2,7 @@
 // after a lost answer repeats the first request byte for byte (whatever was edited meanwhile), a 409 for
 // a replay never turns a sent message into a failed one, and a message we cannot render or a sender
 // Resend refuses stays queued and shows as the tenant's failing job.
+import { tenantKeys } from "../../src/modules/vault/vault.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   ActivateTemplateDocument,
@@ -178,7 +179,7 @@ describe("failures of ours", () => {
     fake.failWith = (email) => (email.to.includes("unverified@example.test") ? { status: 403, name: "validation_error" } : null);
     const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
     const [id] = await withTenantTransaction(app.database, claims, async (db) => {
-      const ids = await insertWithContent(mailSettings(app.config), a.tenantId, [{ kind: "credential_issued", toEmail: "unverified@example.test", locale: "en", payload: { name: "Raw" }, idempotencyKey: "raw:unverified" }]);
+      const ids = await insertWithContent(mailSettings(app.config), await tenantKeys(db, a.tenantId), [{ kind: "credential_issued", toEmail: "unverified@example.test", locale: "en", payload: { name: "Raw" }, idempotencyKey: "raw:unverified" }]);
       await enqueueJob(db, "send_emails", { messageIds: ids }, { maxAttempts: 1 });
       return ids;
     });

@@ -25,8 +25,6 @@ export async function collectPersonData(db: Db, tenantId: string, recipientId: s
     db.credential.findMany({
       where: { tenantId, recipientId },
       orderBy: [{ issuedAt: "asc" }, { id: "asc" }],
-      // The signed document is sealed (sql/048) and read below; the model's plain column is gone from the table.
-      omit: { document: true },
       include: { documents: { orderBy: [{ supersededAt: "asc" }, { id: "asc" }] } },
     }),
     db.emailOutbox.findMany({ where: { tenantId, recipientId }, orderBy: [{ createdAt: "asc" }, { id: "asc" }] }),
