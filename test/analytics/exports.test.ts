@@ -18,6 +18,7 @@ import { withTenantSql } from "../../src/db/tenant-transaction.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey } from "../helpers/factories.js";
 import { tenantWithTemplate, type EngagementTenant, type Issued } from "../engagement/setup.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: EngagementTenant;
@@ -50,7 +51,7 @@ async function engage(tenant: EngagementTenant, credentials: Issued[]) {
 
 async function joinedAs(role: "analyst", email: string): Promise<string> {
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Ana Lyst", password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;

@@ -20,6 +20,7 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { processChunk } from "../../src/modules/bulk/service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -101,7 +102,7 @@ describe("callers the operation does not expect", () => {
     }
     const invited = uniqueEmail("invited");
     await t.owner.request(InviteMemberDocument, { input: { email: invited, role: "viewer" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${invited}`;
+    const row = { token: await tokenSentTo(app, invited) };
     const { acceptInvitation } = await key.client.request(AcceptInvitationDocument, { input: { token: row!.token, name: "Invited", password: "a long enough password" } });
     expect(acceptInvitation).toMatchObject({ __typename: "AcceptInvitationPayload", role: "viewer" });
   });

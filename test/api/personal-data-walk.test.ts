@@ -21,6 +21,7 @@ import {
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { introspect, leafSelections, queryWalk, sendAll } from "./schema-walk.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -61,7 +62,7 @@ const REQUIRED: Record<string, string> = {
 
 async function joined(role: "viewer" | "analyst", email: string, name: string): Promise<string> {
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;

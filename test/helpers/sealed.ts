@@ -4,6 +4,8 @@ import { withTenantSql } from "../../src/db/tenant-transaction.js";
 import type { TenantKeys } from "../../src/modules/vault/vault.js";
 import { fromSqlRow, openRecipient, type RecipientPersonal } from "../../src/modules/recipients/personal.js";
 import { openDocument } from "../../src/modules/credentials/sealed-document.js";
+import { openClaimed, openListed, type ClaimedSealedRow } from "../../src/modules/delivery/sealed-outbox.js";
+import type { FixedContent } from "../../src/modules/delivery/compose.js";
 import type { TestApp } from "./app.js";
 
 /** The tenant's data keys, through the app's vault. */
@@ -36,4 +38,61 @@ export async function openedDocument(app: TestApp, credentialId: string): Promis
   if (!row) return null;
   const keys = await keysOf(app, row.tenant_id);
   return openDocument(keys, "credentials", { id: row.id, keyVersion: row.key_version, documentSealed: row.document_sealed, legacyDocument: row.legacy_document });
+}
+
+/** An outbox message as stored, with its sealed fields opened (legacy rows read the same way). */
+export interface OpenedMessage {
+  id: string;
+  tenantId: string;
+  kind: string;
+  status: string;
+  createdAt: Date;
+  credentialId: string | null;
+  recipientId: string | null;
+  toEmail: string;
+  payload: Record<string, unknown>;
+  content: FixedContent | null;
+  subject: string | null;
+  html: string | null;
+  text: string | null;
+  lastError: string | null;
+  /** The raw row, for asserting what the database itself holds (ciphertext, legacy columns). */
+  raw: Record<string, unknown>;
+}
+
+/**
+ * Outbox messages (of one tenant, or of all when none is given), oldest first, opened with each tenant's
+ * keys. `toEmail` keeps those sent to that exact address; `kind` those of that kind.
+ */
+export async function openedMessages(app: TestApp, filter: { tenantId?: string; toEmail?: string; kind?: string } = {}): Promise<OpenedMessage[]> {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from email_outbox
+     where ${filter.tenantId ? sql`tenant_id = ${filter.tenantId}` : sql`true`} and ${filter.kind ? sql`kind = ${filter.kind}` : sql`true`}
+     order by created_at, id`;
+  const keysByTenant = new Map<string, TenantKeys>();
+  const out: OpenedMessage[] = [];
+  for (const row of rows) {
+    let keys = keysByTenant.get(row.tenant_id);
+    if (!keys) keysByTenant.set(row.tenant_id, (keys = await keysOf(app, row.tenant_id)));
+    const claimed = openClaimed(keys, row as ClaimedSealedRow);
+    const listed = openListed(keys, {
+      id: row.id, keyVersion: row.key_version, toEmailSealed: row.to_email_sealed, subjectSealed: row.subject_sealed, htmlSealed: row.html_sealed,
+      textBodySealed: row.text_body_sealed, lastErrorSealed: row.last_error_sealed, legacyToEmail: row.legacy_to_email, legacySubject: row.legacy_subject,
+      legacyHtml: row.legacy_html, legacyTextBody: row.legacy_text_body, legacyLastError: row.legacy_last_error,
+    });
+    if (filter.toEmail !== undefined && claimed.to_email !== filter.toEmail) continue;
+    out.push({
+      id: row.id, tenantId: row.tenant_id, kind: row.kind, status: row.status, createdAt: row.created_at, credentialId: row.credential_id ?? null,
+      recipientId: row.recipient_id ?? null, toEmail: claimed.to_email, payload: claimed.payload, content: claimed.content,
+      subject: listed.subject, html: listed.html, text: listed.text, lastError: listed.lastError, raw: row,
+    });
+  }
+  return out;
+}
+
+/** The token in the newest message sent to this address (in that tenant when given); undefined when there is none. */
+export async function tokenSentTo(app: TestApp, email: string, tenantId?: string): Promise<string | undefined> {
+  const newest = (await openedMessages(app, { toEmail: email, tenantId })).at(-1);
+  return typeof newest?.payload.token === "string" ? newest.payload.token : undefined;
 }
