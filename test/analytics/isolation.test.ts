@@ -40,7 +40,7 @@ import type { LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, uniqueEmail } from "../helpers/factories.js";
 import { buildWorld, floorSlot, globalId, seededRng, type Rng, type World, type WorldTenant } from "./setup.js";
-import { tokenSentTo } from "../helpers/sealed.js";
+import { openedRecipients, tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let rng: Rng;
@@ -263,7 +263,7 @@ function strings(value: unknown, path = "$", out: [string, string][] = []): [str
 
 /** What no analytics answer may hold: recipients' names and emails, recipient and credential ids (and their global ids). */
 async function personalNeedles(tenant: WorldTenant): Promise<string[]> {
-  const recipients = await app.db.admin<{ id: string; email: string; name: string | null }[]>`select id, email, name from recipients where tenant_id = ${tenant.tenantId}`;
+  const recipients = await openedRecipients(app, tenant.tenantId);
   const credentials = await app.db.admin<{ id: string }[]>`select id from credentials where tenant_id = ${tenant.tenantId}`;
   return [
     ...new Set([
