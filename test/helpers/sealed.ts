@@ -91,8 +91,9 @@ export async function openedMessages(app: TestApp, filter: { tenantId?: string; 
   return out;
 }
 
-/** The token in the newest message sent to this address (in that tenant when given); undefined when there is none. */
-export async function tokenSentTo(app: TestApp, email: string, tenantId?: string): Promise<string | undefined> {
+/** The token in the newest message sent to this address (in that tenant when given). @throws Error when it holds none */
+export async function tokenSentTo(app: TestApp, email: string, tenantId?: string): Promise<string> {
   const newest = (await openedMessages(app, { toEmail: email, tenantId })).at(-1);
-  return typeof newest?.payload.token === "string" ? newest.payload.token : undefined;
+  if (typeof newest?.payload.token !== "string") throw new Error(`no token in the newest message to ${email}`);
+  return newest.payload.token;
 }
