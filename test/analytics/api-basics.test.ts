@@ -13,6 +13,7 @@ import { FUNNEL_STAGES, stageBitOf, ANALYTICS_EVENT_TYPES } from "../../src/modu
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail } from "../helpers/factories.js";
 import { tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: EngagementTenant;
@@ -334,7 +335,7 @@ describe("minimumGroupSize and who may ask", () => {
   it("lets an analyst and an analytics key read analytics, and refuses a key without analytics", async () => {
     const email = uniqueEmail("analyst");
     await t.owner.request(InviteMemberDocument, { input: { email, role: "analyst" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by id desc limit 1`;
+    const row = { token: await tokenSentTo(app, email) };
     const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Ana Lyst", password: "a long enough password" } });
     if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
     const analyst = app.client(accepted.acceptInvitation.token!);

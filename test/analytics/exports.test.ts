@@ -18,6 +18,7 @@ import { withTenantSql } from "../../src/db/tenant-transaction.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey } from "../helpers/factories.js";
 import { tenantWithTemplate, type EngagementTenant, type Issued } from "../engagement/setup.js";
+import { openedRecipients, tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: EngagementTenant;
@@ -50,7 +51,7 @@ async function engage(tenant: EngagementTenant, credentials: Issued[]) {
 
 async function joinedAs(role: "analyst", email: string): Promise<string> {
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Ana Lyst", password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;
@@ -282,11 +283,17 @@ describe("the event stream", () => {
 
   it("has the tenant's events in time order, without any person, for an analyst and an analytics key", async () => {
     const [{ n }] = (await app.db.admin`select count(*)::int as n from engagement_events where tenant_id = ${t.tenantId}`) as unknown as [{ n: number }];
-    const people = await app.db.admin<{ v: string }[]>`
-      select unnest(array[c.id::text, r.id::text, r.email, r.name, coalesce(r.external_id, '-')]) as v
-        from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id where c.tenant_id = ${t.tenantId}
-      union select unnest(array[id::text, coalesce(ip_hash, '-'), coalesce(message_id::text, '-')]) from engagement_events where tenant_id = ${t.tenantId}
-      union select id::text from email_outbox where tenant_id = ${t.tenantId}`;
+    // Recipients' email and name are sealed (sql/044): opened here, the rest read as stored.
+    const opened = new Map((await openedRecipients(app, t.tenantId)).map((r) => [r.id, r]));
+    const holders = await app.db.admin<{ id: string; recipient_id: string; external_id: string | null }[]>`
+      select c.id, c.recipient_id, r.external_id
+        from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id where c.tenant_id = ${t.tenantId}`;
+    const people = [
+      ...holders.flatMap((h) => [h.id, h.recipient_id, opened.get(h.recipient_id)!.email, opened.get(h.recipient_id)!.name ?? "-", h.external_id ?? "-"].map((v) => ({ v: v as string }))),
+      ...(await app.db.admin<{ v: string }[]>`
+        select unnest(array[id::text, coalesce(ip_hash, '-'), coalesce(message_id::text, '-')]) as v from engagement_events where tenant_id = ${t.tenantId}
+        union select id::text from email_outbox where tenant_id = ${t.tenantId}`),
+    ];
     for (const token of [tokens.analyst, tokens.analyticsKey]) {
       const res = await download("events.csv", token, range);
       expect(res.status).toBe(200);

@@ -40,6 +40,7 @@ import type { LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, uniqueEmail } from "../helpers/factories.js";
 import { buildWorld, floorSlot, globalId, seededRng, type Rng, type World, type WorldTenant } from "./setup.js";
+import { openedRecipients, tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let rng: Rng;
@@ -80,7 +81,7 @@ function operations(filter: Record<string, unknown> = {}, range = WHOLE): Op[] {
 async function joined(tenant: WorldTenant, role: "analyst" | "issuer" | "viewer"): Promise<{ client: LaurelClient; token: string }> {
   const email = uniqueEmail(role);
   await tenant.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by id desc limit 1`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: `${role} person`, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return { client: app.client(accepted.acceptInvitation.token!), token: accepted.acceptInvitation.token! };
@@ -262,7 +263,7 @@ function strings(value: unknown, path = "$", out: [string, string][] = []): [str
 
 /** What no analytics answer may hold: recipients' names and emails, recipient and credential ids (and their global ids). */
 async function personalNeedles(tenant: WorldTenant): Promise<string[]> {
-  const recipients = await app.db.admin<{ id: string; email: string; name: string | null }[]>`select id, email, name from recipients where tenant_id = ${tenant.tenantId}`;
+  const recipients = await openedRecipients(app, tenant.tenantId);
   const credentials = await app.db.admin<{ id: string }[]>`select id from credentials where tenant_id = ${tenant.tenantId}`;
   return [
     ...new Set([

@@ -22,6 +22,9 @@ import type { LaurelClient } from "../../src/sdk/index.js";
 import type { TestApp } from "../helpers/app.js";
 import { signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
 import { startTestWorker } from "../helpers/worker.js";
+import { keysOf, openedDocument, openedRecipients } from "../helpers/sealed.js";
+import { sealDocument } from "../../src/modules/credentials/sealed-document.js";
+import { sealField, sealNewMessage } from "../../src/modules/delivery/sealed-outbox.js";
 
 export const ZERO = "00000000-0000-0000-0000-000000000000";
 export const TYPES = ["email_opened", "link_clicked", "page_viewed", "shared", "linkedin_added", "downloaded", "verified", "claimed"] as const;
@@ -210,20 +213,33 @@ async function importHistory(app: TestApp, tenant: WorldTenant, rng: Rng, n: num
   const now = Date.now();
   const sources = Array.from({ length: n }, () => rng.pick(tenant.credentials).id);
   const ats = sources.map(() => new Date(now - rng.int(3 * 86400, 400 * 86400) * 1000 - rng.int(0, 899) * 1000));
-  const rows = await app.db.admin<{ id: string; template_id: string; recipient_id: string; issued_at: Date }[]>`
-    insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status, status_list_id, status_index,
-                             suspension_list_id, suspension_index, issued_at, valid_from, document, bulk_job_id)
-    select c.tenant_id, gen_random_uuid(), c.template_id, c.template_version, c.recipient_id, 'ACTIVE', c.status_list_id, 900000 + h.i::int,
-           c.suspension_list_id, 900000 + h.i::int, h.at, h.at, c.document, c.bulk_job_id
-      from unnest(${sources}::uuid[], ${ats.map((d) => d.toISOString())}::timestamptz[]) with ordinality h(src, at, i)
-      join credentials c on c.tenant_id = ${tenant.tenantId} and c.id = h.src
-    returning id, template_id, recipient_id, issued_at`;
-  await app.db.admin`
-    insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, credential_id, recipient_id, created_at, from_address, subject)
-    select c.tenant_id, 'credential_issued', r.email, r.locale, 'history:' || c.id, c.id, c.recipient_id,
-           c.issued_at + make_interval(secs => (hashtext(c.id::text) & 1023)), '"Imported" <credentials@laurel.example>', 'Your badge'
-      from credentials c join recipients r on r.tenant_id = c.tenant_id and r.id = c.recipient_id
-     where c.tenant_id = ${tenant.tenantId} and c.id in ${app.db.admin(rows.map((r) => r.id))}`;
+  // Documents and addresses are sealed bound to their row (sql/044, 047, 048): each copy is opened and
+  // sealed again under its own id, as the app would have written it.
+  const keys = await keysOf(app, tenant.tenantId);
+  const people = new Map((await openedRecipients(app, tenant.tenantId)).map((r) => [r.id, r]));
+  const rows: { id: string; template_id: string; recipient_id: string; issued_at: Date }[] = [];
+  for (const [i, src] of sources.entries()) {
+    const id = randomUUID();
+    const document = await openedDocument(app, src);
+    const sealed = sealDocument(keys, "credentials", id, document ?? {});
+    const [row] = await app.db.admin<{ id: string; template_id: string; recipient_id: string; issued_at: Date }[]>`
+      insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status, status_list_id, status_index,
+                               suspension_list_id, suspension_index, issued_at, valid_from, key_version, document_sealed, bulk_job_id)
+      select c.tenant_id, ${id}, c.template_id, c.template_version, c.recipient_id, 'ACTIVE', c.status_list_id, ${900001 + i},
+             c.suspension_list_id, ${900001 + i}, ${ats[i]!}, ${ats[i]!}, ${sealed.keyVersion}, ${sealed.documentSealed}, c.bulk_job_id
+        from credentials c where c.tenant_id = ${tenant.tenantId} and c.id = ${src}
+      returning id, template_id, recipient_id, issued_at`;
+    rows.push(row!);
+    const [{ id: messageId }] = await app.db.admin<[{ id: string }]>`select uuid_v7() as id`; // time-ordered, as the outbox's default
+    const person = people.get(row!.recipient_id)!;
+    const message = sealNewMessage(keys, messageId, { toEmail: person.email, payload: {}, content: null });
+    await app.db.admin`
+      insert into email_outbox (tenant_id, id, kind, key_version, to_email_sealed, to_email_index, payload_sealed, subject_sealed, locale,
+                                idempotency_key, credential_id, recipient_id, created_at, from_address)
+      values (${tenant.tenantId}, ${messageId}, 'credential_issued', ${message.keyVersion}, ${message.toEmail}, ${message.toEmailIndex}, ${message.payload},
+              ${sealField(keys, messageId, "subject", "Your badge")}, ${person.locale}, ${"history:" + id}, ${id}, ${row!.recipient_id},
+              ${row!.issued_at}::timestamptz + make_interval(secs => (hashtext(${id}::text) & 1023)), '"Imported" <credentials@laurel.example>')`;
+  }
   for (const r of rows) {
     tenant.credentials.push({ id: r.id, nodeId: globalId("Credential", r.id), tenantId: tenant.tenantId, templateId: r.template_id, recipientId: r.recipient_id, recipientNodeId: globalId("Recipient", r.recipient_id), issuedAt: r.issued_at });
   }
@@ -289,7 +305,7 @@ export async function buildWorld(app: TestApp, rng: Rng): Promise<World> {
   const late = Array.from({ length: 6 }, () => ({ template: rng.pick(a.templates), at: randomIssuedAt(rng, now), locale: rng.pick(LOCALES) }));
   a.credentials.push(...(await inChunks(late, 3, (s) => issueOne(app, a, s.template, s.at, s.locale))));
   const twice = a.credentials[0]!;
-  const [twiceRecipient] = await app.db.admin<{ email: string; locale: string }[]>`select email, locale from recipients where id = ${twice.recipientId}`;
+  const twiceRecipient = (await openedRecipients(app, a.tenantId)).find((r) => r.id === twice.recipientId);
   const other = a.templates.find((t) => t.id !== twice.templateId)!;
   a.credentials.push(await issueOne(app, a, other, null, twiceRecipient!.locale, twiceRecipient!.email));
 

@@ -24,6 +24,7 @@ import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { parseToken } from "../../src/modules/auth/tokens.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { openedMessages, tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -46,7 +47,7 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
 async function addMember(role: "admin" | "issuer" | "analyst" | "viewer" | "owner", email = uniqueEmail(role)): Promise<LaurelClient> {
   const invited = await t.owner.request(InviteMemberDocument, { input: { email, role } });
   expect(invited.inviteMember.__typename).toBe("Invitation");
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by id desc limit 1`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, {
     input: { token: row!.token, name: `The ${role}`, password: "a long enough password" },
   });
@@ -215,7 +216,7 @@ describe("the last owner", () => {
     const org = await signUpTenant(app, "Two Owners");
     const email = uniqueEmail("second");
     await org.owner.request(InviteMemberDocument, { input: { email, role: "owner" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+    const row = { token: await tokenSentTo(app, email) };
     const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Second", password: "a long enough password" } });
     if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error("accept failed");
     const second = app.client(accepted.acceptInvitation.token!);
@@ -244,16 +245,19 @@ describe("invitations", () => {
     const email = uniqueEmail("invitee");
     const invited = await t.owner.request(InviteMemberDocument, { input: { email, role: "issuer" } });
     expect(invited.inviteMember).toMatchObject({ __typename: "Invitation", email, role: "issuer", status: "PENDING" });
-    const rows = await app.db.admin`select kind, status, payload from email_outbox where to_email = ${email}`;
+    const rows = await openedMessages(app, { toEmail: email });
     expect(rows).toHaveLength(1);
     expect(rows[0]!).toMatchObject({ kind: "invitation", status: "queued" });
     expect(rows[0]!.payload.acceptUrl).toContain("/invitations/accept#lri_");
+    // Stored sealed: the row itself holds no plain address.
+    expect(rows[0]!.raw.legacy_to_email).toBeNull();
+    expect(Buffer.from(rows[0]!.raw.to_email_sealed as Uint8Array).toString("latin1")).not.toContain(email);
   });
 
   it("can be accepted once, by a new account, which then acts in the tenant", async () => {
     const email = uniqueEmail("joiner");
     await t.owner.request(InviteMemberDocument, { input: { email, role: "issuer" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+    const row = { token: await tokenSentTo(app, email) };
     const accept = (input: { name?: string; password?: string }) =>
       app.client().request(AcceptInvitationDocument, { input: { token: row!.token, ...input } });
     const missing = await accept({});
@@ -270,7 +274,7 @@ describe("invitations", () => {
   it("join an existing account to a second tenant, which it can switch to", async () => {
     const other = await signUpTenant(app, "Other Org");
     await other.owner.request(InviteMemberDocument, { input: { email: t.email, role: "viewer" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${t.email} and tenant_id = ${other.tenantId}`;
+    const row = { token: await tokenSentTo(app, t.email, other.tenantId) };
     const anonymous = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "x", password: "a long enough password" } });
     expect(anonymous.acceptInvitation).toMatchObject({ __typename: "InvitationError", reason: "LOGIN_REQUIRED" });
     const login = await app.client().request(LogInDocument, { input: { email: t.email, password: t.password } });
@@ -289,7 +293,7 @@ describe("invitations", () => {
   it("are refused to a signed-in account with another email", async () => {
     const email = uniqueEmail("someone-else");
     await t.owner.request(InviteMemberDocument, { input: { email, role: "viewer" } });
-    const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+    const row = { token: await tokenSentTo(app, email) };
     const stranger = await signUpTenant(app, "Stranger Org");
     const result = await stranger.owner.request(AcceptInvitationDocument, { input: { token: row!.token } });
     expect(result.acceptInvitation).toMatchObject({ __typename: "InvitationError", reason: "WRONG_ACCOUNT" });
@@ -298,7 +302,7 @@ describe("invitations", () => {
   it("stop working when revoked or replaced", async () => {
     const email = uniqueEmail("revoked");
     const first = await t.owner.request(InviteMemberDocument, { input: { email, role: "viewer" } });
-    const [firstRow] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+    const firstRow = { token: await tokenSentTo(app, email) };
     await t.owner.request(InviteMemberDocument, { input: { email, role: "admin" } });
     const replaced = await app.client().request(AcceptInvitationDocument, { input: { token: firstRow!.token, name: "R", password: "a long enough password" } });
     expect(replaced.acceptInvitation).toMatchObject({ __typename: "InvitationError", reason: "INVALID" });

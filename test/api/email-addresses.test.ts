@@ -20,6 +20,7 @@ import {
 import { LaurelRequestError } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { openedRecipients } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -65,7 +66,7 @@ async function finished(jobId: string) {
   }
 }
 
-const recipientEmails = async () => (await app.db.admin`select email from recipients where tenant_id = ${t.tenantId} order by email`).map((r) => r.email as string);
+const recipientEmails = async () => (await openedRecipients(app, t.tenantId)).map((r) => r.email).sort();
 
 describe("email addresses", () => {
   it("are accepted, refused and normalised alike by the API, bulk rows and a CSV", async () => {

@@ -18,6 +18,7 @@ import {
 } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -30,7 +31,7 @@ const callers: Record<string, string> = {};
 async function analystToken(): Promise<string> {
   const email = uniqueEmail("analyst");
   await t.owner.request(InviteMemberDocument, { input: { email, role: "analyst" } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Ana Lyst", password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;

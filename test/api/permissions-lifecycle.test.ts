@@ -17,6 +17,7 @@ import {
 import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -27,7 +28,7 @@ beforeAll(async () => {
 afterAll(async () => app?.close());
 
 async function tokenFor(email: string, name: string): Promise<string> {
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by created_at desc limit 1`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;
@@ -56,7 +57,7 @@ async function invite(client: LaurelClient, role: MemberRole): Promise<string> {
 }
 
 async function acceptAs(email: string) {
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   return (await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Late", password: "a long enough password" } })).acceptInvitation;
 }
 

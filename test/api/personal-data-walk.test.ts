@@ -21,6 +21,8 @@ import {
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { introspect, leafSelections, queryWalk, sendAll } from "./schema-walk.js";
+import { keysOf, tokenSentTo } from "../helpers/sealed.js";
+import { openInvitationEmail } from "../../src/modules/members/invitation-email.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -61,7 +63,7 @@ const REQUIRED: Record<string, string> = {
 
 async function joined(role: "viewer" | "analyst", email: string, name: string): Promise<string> {
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return accepted.acceptInvitation.token!;
@@ -116,7 +118,10 @@ beforeAll(async () => {
   ids.push(...messages.tenant.emailMessages!.edges.map((e) => e.node.id));
   ids.push(...(await t.owner.request(MembersDocument, { first: 20 })).tenant.members!.edges.map((e) => e.node.id));
   ids.push(...(await t.owner.request(AuditLogDocument, { first: 30 })).tenant.auditLog!.edges.map((e) => e.node.id));
-  const [invitation] = await app.db.admin`select id from invitations where email = ${MEMBERS.invitee}`;
+  const keys = await keysOf(app, t.tenantId);
+  const invitations = await app.db.admin<{ id: string; key_version: number | null; email_sealed: Uint8Array | null; legacy_email: string | null }[]>`
+    select id, key_version, email_sealed, legacy_email from invitations where tenant_id = ${t.tenantId}`;
+  const invitation = invitations.find((i) => openInvitationEmail(keys, { id: i.id, keyVersion: i.key_version, emailSealed: i.email_sealed, legacyEmail: i.legacy_email }) === MEMBERS.invitee);
   ids.push(Buffer.from(`Invitation:${invitation!.id}`).toString("base64"));
 }, 120_000);
 afterAll(async () => app?.close());

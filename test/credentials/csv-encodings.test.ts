@@ -53,8 +53,8 @@ async function issuedFrom(jobId: string) {
   const [link] = await app.db.admin`select b.credential_id from bulk_job_rows b where b.job_id = ${Buffer.from(jobId, "base64").toString().split(":")[1]!} and b.credential_id is not null`;
   const row = (await openedCredentials(app)).find((c) => c.id === link!.credential_id)!;
   for (;;) {
-    const sent = (await openedMessages(app, row.tenant_id)).find((m) => m.credential_id === row.id && m.text_body !== null);
-    const email = sent && { subject: sent.subject, text_body: sent.text_body };
+    const sent = (await openedMessages(app, { tenantId: row.tenant_id })).find((m) => m.credentialId === row.id && m.text !== null);
+    const email = sent && { subject: sent.subject, text_body: sent.text };
     if (email) return { document: row.document as Record<string, unknown>, recipientName: row.name as string, email };
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -152,10 +152,10 @@ describe("issueCredential", () => {
   it("queues the recipient's email and writes the audit log in the same transaction", async () => {
     const credential = await issued(a.owner, { recipient: { email: "grace@example.test", name: "Grace" } });
     const id = credential.publicUrl.split("/").pop()!;
-    const email = (await openedMessages(app, a.tenantId)).find((m) => m.idempotency_key === `credential_issued:${id}`);
-    expect(email).toMatchObject({ kind: "credential_issued", to_email: "grace@example.test", status: "queued" });
+    const email = (await openedMessages(app, { tenantId: a.tenantId })).find((m) => m.raw.idempotency_key === `credential_issued:${id}`);
+    expect(email).toMatchObject({ kind: "credential_issued", toEmail: "grace@example.test", status: "queued" });
     // Stored sealed: the address is not in the row as text.
-    expect(Buffer.from(email!.to_email_sealed).includes("grace@example.test")).toBe(false);
+    expect(Buffer.from(email!.raw.to_email_sealed as Uint8Array).includes("grace@example.test")).toBe(false);
     const jobs = await app.db.admin`select 1 from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
                                      where t.identifier = 'send_emails' and j.payload::jsonb -> 'messageIds' ? ${email!.id as string}`;
     expect(jobs).toHaveLength(1);

@@ -2,10 +2,13 @@
 // went with its connection, so another worker releases them long before the stale-heartbeat timeout
 // (set here to ten minutes, so only the lock can explain a release within this test).
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { boundQuery } from "../../src/db/request-connection.js";
 import { enqueueEmailDelivery } from "../../src/modules/jobs/enqueue.js";
+import { tenantKeys } from "../../src/modules/vault/vault.js";
+import { sealNewMessage } from "../../src/modules/delivery/sealed-outbox.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant } from "../helpers/factories.js";
 import { startFakeResend, FAKE_RESEND_KEY, type FakeResend } from "../helpers/fake-resend.js";
@@ -55,12 +58,19 @@ describe("a worker killed with SIGKILL", () => {
   it("has its jobs released by another worker well before the stale-heartbeat timeout", async () => {
     const tenant = await signUpTenant(app, "Liveness College");
     await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: tenant.tenantId, userId: null }, async (db) => {
-      const rows = await boundQuery<{ id: string }>(
-        `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload)
-         select $1, 'credential_issued', 'live' || g || '@example.test', 'en', 'live-' || g, '{"name":"Liveness"}'
-           from generate_series(1, 2) g returning id`,
-        [tenant.tenantId],
-      );
+      // Messages are stored sealed under the tenant's keys (sql/047), as compose.ts writes them.
+      const keys = await tenantKeys(db, tenant.tenantId);
+      const rows = { rows: [] as { id: string }[] };
+      for (const g of [1, 2]) {
+        const id = randomUUID();
+        const sealed = sealNewMessage(keys, id, { toEmail: `live${g}@example.test`, payload: { name: "Liveness" }, content: null });
+        const inserted = await boundQuery<{ id: string }>(
+          `insert into email_outbox (tenant_id, id, kind, key_version, to_email_sealed, to_email_index, payload_sealed, locale, idempotency_key)
+           values ($1, $2, 'credential_issued', $3, $4, $5, $6, 'en', $7) returning id`,
+          [tenant.tenantId, id, sealed.keyVersion, Buffer.from(sealed.toEmail), Buffer.from(sealed.toEmailIndex), Buffer.from(sealed.payload), `live-${g}`],
+        );
+        rows.rows.push(...inserted.rows);
+      }
       // One job per message, so the killed worker is caught holding some.
       for (const row of rows.rows) await enqueueEmailDelivery(db, [row.id]);
     });

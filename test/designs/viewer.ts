@@ -5,12 +5,13 @@ import type { LaurelClient } from "../../src/sdk/index.js";
 import type { TestApp } from "../helpers/app.js";
 import { uniqueEmail } from "../helpers/factories.js";
 import type { EngagementTenant } from "../engagement/setup.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 /** Invites a new member with role viewer into `t` and returns their signed-in client. */
 export async function viewerOf(app: TestApp, t: EngagementTenant): Promise<LaurelClient> {
   const email = uniqueEmail("viewer");
   expect((await t.owner.request(InviteMemberDocument, { input: { email, role: "viewer" } })).inviteMember.__typename).toBe("Invitation");
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by id desc limit 1`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: "Vic Viewer", password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return app.client(accepted.acceptInvitation.token!);

@@ -5,6 +5,7 @@ import type { TenantKeys } from "../../src/modules/vault/vault.js";
 import { fromSqlRow, openRecipient, type RecipientPersonal } from "../../src/modules/recipients/personal.js";
 import { openDocument } from "../../src/modules/credentials/sealed-document.js";
 import { openClaimed, openListed, type ClaimedSealedRow } from "../../src/modules/delivery/sealed-outbox.js";
+import type { FixedContent } from "../../src/modules/delivery/compose.js";
 import type { TestApp } from "./app.js";
 
 /** The tenant's data keys, through the app's vault. */
@@ -58,28 +59,65 @@ export async function openedCredentials(app: TestApp, tenantId?: string) {
   return out;
 }
 
+/** An outbox message as stored, with its sealed fields opened (legacy rows read the same way). */
+export interface OpenedMessage {
+  id: string;
+  tenantId: string;
+  kind: string;
+  status: string;
+  createdAt: Date;
+  credentialId: string | null;
+  recipientId: string | null;
+  toEmail: string;
+  payload: Record<string, unknown>;
+  content: FixedContent | null;
+  subject: string | null;
+  html: string | null;
+  text: string | null;
+  lastError: string | null;
+  /** The raw row, for asserting what the database itself holds (ciphertext, legacy columns). */
+  raw: Record<string, unknown>;
+}
+
 /**
- * Outbox messages (all tenants, or one), opened: every column as stored plus to_email, subject, html,
- * text_body, last_error, payload and content as sent; in queue order.
+ * Outbox messages (of one tenant, or of all when none is given), oldest first, opened with each tenant's
+ * keys. `toEmail` keeps those sent to that exact address; `kind` those of that kind.
  */
-export async function openedMessages(app: TestApp, tenantId?: string) {
-  const rows = await app.db.admin<Record<string, any>[]>`
-    select * from email_outbox o where ${tenantId ? app.db.admin`o.tenant_id = ${tenantId}` : app.db.admin`true`} order by o.created_at, o.id`;
-  const out = [];
+export async function openedMessages(app: TestApp, filter: { tenantId?: string; toEmail?: string; kind?: string } = {}): Promise<OpenedMessage[]> {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from email_outbox
+     where ${filter.tenantId ? sql`tenant_id = ${filter.tenantId}` : sql`true`} and ${filter.kind ? sql`kind = ${filter.kind}` : sql`true`}
+     order by created_at, id`;
+  const keysByTenant = new Map<string, TenantKeys>();
+  const out: OpenedMessage[] = [];
   for (const row of rows) {
-    const keys = await keysOf(app, row.tenant_id);
+    let keys = keysByTenant.get(row.tenant_id);
+    if (!keys) keysByTenant.set(row.tenant_id, (keys = await keysOf(app, row.tenant_id)));
+    const claimed = openClaimed(keys, row as ClaimedSealedRow);
     const listed = openListed(keys, {
       id: row.id, keyVersion: row.key_version, toEmailSealed: row.to_email_sealed, subjectSealed: row.subject_sealed, htmlSealed: row.html_sealed,
       textBodySealed: row.text_body_sealed, lastErrorSealed: row.last_error_sealed, legacyToEmail: row.legacy_to_email, legacySubject: row.legacy_subject,
       legacyHtml: row.legacy_html, legacyTextBody: row.legacy_text_body, legacyLastError: row.legacy_last_error,
     });
-    const claimed = openClaimed(keys, row as ClaimedSealedRow);
-    out.push({ ...row, to_email: listed.toEmail, subject: listed.subject, html: listed.html, text_body: listed.text, last_error: listed.lastError, payload: claimed.payload, content: claimed.content } as Record<string, any>);
+    if (filter.toEmail !== undefined && claimed.to_email !== filter.toEmail) continue;
+    out.push({
+      id: row.id, tenantId: row.tenant_id, kind: row.kind, status: row.status, createdAt: row.created_at, credentialId: row.credential_id ?? null,
+      recipientId: row.recipient_id ?? null, toEmail: claimed.to_email, payload: claimed.payload, content: claimed.content,
+      subject: listed.subject, html: listed.html, text: listed.text, lastError: listed.lastError, raw: row,
+    });
   }
   return out;
 }
 
-/** The tenant's outbox messages of `kind`, opened (payload {} once sent: a sent message's secret goes). */
+/** The tenant's outbox messages of `kind`, opened, in the stored columns' names (payload {} once sent: a sent message's secret goes). */
 export async function outboxOf(app: TestApp, tenantId: string, kind: string) {
-  return (await openedMessages(app, tenantId)).filter((m) => m.kind === kind);
+  return (await openedMessages(app, { tenantId, kind })).map((m) => ({ id: m.id, kind: m.kind, status: m.status, to_email: m.toEmail, payload: m.payload as Record<string, any> }));
+}
+
+/** The token in the newest message sent to this address (in that tenant when given). @throws Error when it holds none */
+export async function tokenSentTo(app: TestApp, email: string, tenantId?: string): Promise<string> {
+  const newest = (await openedMessages(app, { toEmail: email, tenantId })).at(-1);
+  if (typeof newest?.payload.token !== "string") throw new Error(`no token in the newest message to ${email}`);
+  return newest.payload.token;
 }

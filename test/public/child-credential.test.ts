@@ -14,6 +14,7 @@ import { giveGuardianConsent } from "../../src/modules/privacy/guardian.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot } from "../helpers/browser.js";
 import { activeBadge, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -55,9 +56,10 @@ async function issue(email: string, child: boolean) {
 
 /** The credential email as queued: its content is fixed at enqueue. */
 async function credentialEmail(credentialId: string) {
-  const [row] = await app.db.admin`select content->>'html' as html, content->>'text' as text from email_outbox where kind = 'credential_issued' and credential_id = ${credentialId}`;
-  expect(row, "the credential email").toBeDefined();
-  return row as { html: string; text: string };
+  // The content is sealed under the tenant's keys (sql/047): opened as the worker would.
+  const [message] = (await openedMessages(app, { kind: "credential_issued" })).filter((m) => m.credentialId === credentialId);
+  expect(message?.content ?? undefined, "the credential email and its fixed content").toBeDefined();
+  return { html: message!.content!.html, text: message!.content!.text };
 }
 
 const SOCIAL = ["#share-linkedin", "#share-linkedin-post", "#share-x", "#share-facebook"];

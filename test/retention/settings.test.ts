@@ -5,6 +5,7 @@ import { AcceptInvitationDocument, AuditLogDocument, InviteMemberDocument, Reten
 import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -12,7 +13,7 @@ let t: TestTenant;
 async function memberClient(role: MemberRole): Promise<LaurelClient> {
   const email = uniqueEmail(role);
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by created_at desc limit 1`;
+  const row = { token: await tokenSentTo(app, email) };
   const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: `A ${role}`, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return app.client(accepted.acceptInvitation.token!);

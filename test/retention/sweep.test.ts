@@ -11,6 +11,8 @@ import { runRetention, type RetentionReport } from "../../src/modules/retention/
 import { UpdateRetentionSettingsDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { tenantWithTemplate, type EngagementTenant } from "../engagement/setup.js";
+import { keysOf, openedMessages } from "../helpers/sealed.js";
+import { sealField, sealNewMessage } from "../../src/modules/delivery/sealed-outbox.js";
 
 let app: TestApp;
 let owner: pg.Pool;
@@ -68,20 +70,29 @@ describe("the retention job", () => {
   });
 
   it("blanks email bodies of finished messages past the setting and keeps the delivery record", async () => {
-    const insert = (t: EngagementTenant, key: string, status: string, doneAgo: string) => app.db.admin`
-      insert into email_outbox (tenant_id, kind, to_email, idempotency_key, status, subject, html, text_body, content, delivered_at, sent_at)
-      values (${t.tenantId}, 'test', 'someone@example.test', ${key}, ${status}::email_status, 'Subject', '<p>Hi</p>', 'Hi', '{"a":1}',
-              case when ${status} = 'delivered' then now() - ${doneAgo}::interval end, now() - ${doneAgo}::interval)`;
+    // Stored sealed under each tenant's keys (sql/047), as compose.ts and the worker write them.
+    const insert = async (t: EngagementTenant, key: string, status: string, doneAgo: string) => {
+      const keys = await keysOf(app, t.tenantId);
+      const id = randomUUID();
+      const sealed = sealNewMessage(keys, id, { toEmail: "someone@example.test", payload: {}, content: null });
+      await app.db.admin`
+        insert into email_outbox (tenant_id, id, kind, key_version, to_email_sealed, to_email_index, payload_sealed, idempotency_key, status,
+                                  subject_sealed, html_sealed, text_body_sealed, content_sealed, delivered_at, sent_at)
+        values (${t.tenantId}, ${id}, 'test', ${sealed.keyVersion}, ${sealed.toEmail}, ${sealed.toEmailIndex}, ${sealed.payload}, ${key}, ${status}::email_status,
+                ${sealField(keys, id, "subject", "Subject")}, ${sealField(keys, id, "html", "<p>Hi</p>")}, ${sealField(keys, id, "text_body", "Hi")},
+                ${sealField(keys, id, "content", JSON.stringify({ a: 1 }))},
+                case when ${status} = 'delivered' then now() - ${doneAgo}::interval end, now() - ${doneAgo}::interval)`;
+    };
     await insert(a, "old", "delivered", "3 days");
     await insert(a, "young", "delivered", "1 hour");
     await insert(a, "waiting", "queued", "3 days");
     await insert(b, "old", "delivered", "3 days");
     const report = await run();
     expect(report.rows.email_bodies).toBe(1);
-    const rows = await app.db.admin<{ tenant_id: string; idempotency_key: string; subject: string | null; html: string | null; text_body: string | null; content: unknown; status: string }[]>`
-      select tenant_id, idempotency_key, subject, html, text_body, content, status::text from email_outbox where kind = 'test'`;
-    const of = (t: EngagementTenant, key: string) => rows.find((r) => r.tenant_id === t.tenantId && r.idempotency_key === key)!;
-    expect(of(a, "old")).toMatchObject({ subject: null, html: null, text_body: null, content: null, status: "delivered" });
+    const rows = (await Promise.all([a, b].map((t) => openedMessages(app, { tenantId: t.tenantId, kind: "test" })))).flat();
+    const of = (t: EngagementTenant, key: string) => rows.find((r) => r.tenantId === t.tenantId && r.raw.idempotency_key === key)!;
+    expect(of(a, "old")).toMatchObject({ subject: null, html: null, text: null, content: null, status: "delivered" });
+    expect(of(a, "old").raw).toMatchObject({ subject_sealed: null, html_sealed: null, text_body_sealed: null, content_sealed: null });
     expect(of(a, "young").subject).toBe("Subject");
     expect(of(a, "waiting").subject).toBe("Subject");
     expect(of(b, "old").html).toBe("<p>Hi</p>"); // b keeps 30 days
