@@ -54,6 +54,8 @@ comment on column recipients.name_words is 'Blind indexes of the name''s words, 
 create unique index recipients_email_index on recipients (tenant_id, email_index) where email_index is not null;
 create unique index recipients_legacy_email on recipients (tenant_id, legacy_email) where legacy_email is not null;
 create index recipients_name_words on recipients using gin (name_words);
+comment on index recipients_name_words is
+  'cross-tenant: GIN cannot lead with tenant_id without btree_gin; each word index is an HMAC under its tenant''s own key, so no two tenants share entries, and every query also filters tenant_id (RLS).';
 create index recipients_key_version on recipients (tenant_id, key_version);
 
 revoke insert, update on recipients from :"member";

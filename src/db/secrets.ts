@@ -3,7 +3,7 @@
 export const OMIT_SECRETS = {
   apiKey: { secretHash: true },
   session: { secretHash: true },
-  invitation: { secretHash: true },
+  invitation: { secretHash: true, inviteeEmailSealed: true, emailCheck: true },
   emailOutbox: { payloadSealed: true, contentSealed: true, legacyPayload: true, legacyContent: true },
   webhookEndpoint: { secretSealed: true },
 } as const;

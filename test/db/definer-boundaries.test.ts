@@ -25,7 +25,9 @@ const O: Role = "owner";
 /** Every function of ours: its owner, and who else may execute it. A change here is a security review. */
 const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   // Across tenants, each for its stated reason (sql/README.md).
-  "accept_invitation(uuid,uuid,bytea,text,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
+  "accept_invitation(uuid,uuid,bytea,text,text,text,uuid,bytea,timestamp with time zone,text)": [G, ["anonymous", "member"]],
+  // The invitee's address sealed under a key only the invitation's secret derives (sql/047): to the secret's holder only.
+  "invitation_invitee_email(uuid,uuid,bytea)": [G, ["anonymous", "member"]],
   "apply_email_event(text,text,text,timestamp with time zone,text)": [G, ["anonymous"]],
   "authenticate_api_key(uuid,uuid,bytea)": [G, ["login"]],
   "authenticate_session(uuid,bytea)": [G, ["login"]],
@@ -48,6 +50,8 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "start_session(uuid,uuid,uuid,bytea,timestamp with time zone,text)": [G, []],
   "switch_session_tenant(uuid,uuid)": [G, ["member"]],
   "sealed_kek_versions()": [G, ["owner"]],
+  // Which tenants need a KEK re-wrap, a legacy pass or a data-key rotation (sql/049): ids and flags, never a key.
+  "key_maintenance_tenants(integer,timestamp with time zone)": [G, ["owner"]],
   "tenants_due_for_reminders()": [G, ["owner"]],
   "tenants_with_requests_to_warn(timestamp with time zone)": [G, ["owner"]],
   // Retention (sql/045): tenant ids, the earliest engagement horizon, a dropped partition's counts, provider events.
@@ -104,7 +108,7 @@ const FUNCTIONS: Record<string, [owner: Role, execute: Role[]]> = {
   "emit_partner_events(text,jsonb)": [O, ["member"]],
   "enqueue_job(text,jsonb,timestamp with time zone,text,integer)": [O, ["member"]],
   // GDPR Art. 17, within the current tenant only (sql/031).
-  "erase_recipient(uuid)": [O, ["member"]],
+  "erase_recipient(uuid,text[],bytea[])": [O, ["member"]],
   "erase_guardians(uuid)": [O, ["member"]],
   "erasure_redact(text,text[])": [O, []],
   "ensure_engagement_partitions(integer)": [O, []],

@@ -86,6 +86,9 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
                             values (${tenantId}, ${template!.id}, 'ROWS', 1, 'system') returning id`;
   await admin`insert into bulk_job_rows (tenant_id, job_id, row_number, input) values (${tenantId}, ${job!.id}, 1, '{}')`;
   await admin`insert into email_provider_events (event_id, provider_message_id, event_type) values (${`evt_${hex(6)}`}, ${providerMessageId}, 'email.sent')`;
+  await admin`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version) values (${tenantId}, 'data', 1, '\\x00', 1)`;
+  await admin`insert into data_key_rotations (tenant_id, from_version, to_version, reason, state, finished_at)
+              values (${tenantId}, 1, 2, 'scheduled', 'completed', now())`;
   return {
     tenantId,
     userId,
