@@ -76,7 +76,9 @@ create function key_maintenance_tenants(p_kek_version integer, p_rotate_before t
   as $$
     select t.id,
            exists (select 1 from public.tenant_data_keys d
-                    where d.tenant_id = t.id and d.retired_at is null and d.kek_version <> p_kek_version),
+                    where d.tenant_id = t.id and d.retired_at is null and d.kek_version <> p_kek_version)
+           or exists (select 1 from public.signing_keys k where k.tenant_id = t.id and k.retired_at is null and k.kek_version <> p_kek_version)
+           or exists (select 1 from public.webhook_endpoints e where e.tenant_id = t.id and e.secret_kek_version <> p_kek_version),
            coalesce((select max(d.created_at) < p_rotate_before from public.tenant_data_keys d
                       where d.tenant_id = t.id and d.purpose = 'data' and d.retired_at is null), false),
            exists (select 1 from public.data_key_rotations r where r.tenant_id = t.id and r.state = 'running')
@@ -84,7 +86,7 @@ create function key_maintenance_tenants(p_kek_version integer, p_rotate_before t
      order by t.id
   $$;
 comment on function key_maintenance_tenants(integer, timestamptz) is
-  'Cross-tenant, for the key maintenance job: per tenant, whether a data key is wrapped by another KEK, the current data key predates p_rotate_before, or a rotation is unfinished; no key.';
+  'Cross-tenant, for the key maintenance job: per tenant, whether a data key, signing key or webhook secret is sealed by another KEK, the current data key predates p_rotate_before, or a rotation is unfinished; no key.';
 revoke execute on function key_maintenance_tenants(integer, timestamptz) from public;
 grant execute on function key_maintenance_tenants(integer, timestamptz) to :"owner";
 

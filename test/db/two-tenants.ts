@@ -84,7 +84,7 @@ export async function seedTenant(admin: postgres.Sql, label: string): Promise<Se
   await admin`insert into engagement_expired_counts (tenant_id, credential_id, type, machine, events) values (${tenantId}, ${credential!.id}, 'page_viewed', false, 2)`;
   const [job] = await admin`insert into bulk_jobs (tenant_id, template_id, source, total_rows, created_by_kind)
                             values (${tenantId}, ${template!.id}, 'ROWS', 1, 'system') returning id`;
-  await admin`insert into bulk_job_rows (tenant_id, job_id, row_number, input) values (${tenantId}, ${job!.id}, 1, '{}')`;
+  await admin`insert into bulk_job_rows (tenant_id, job_id, row_number, legacy_input) values (${tenantId}, ${job!.id}, 1, '{}')`;
   await admin`insert into email_provider_events (event_id, provider_message_id, event_type) values (${`evt_${hex(6)}`}, ${providerMessageId}, 'email.sent')`;
   await admin`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version) values (${tenantId}, 'data', 1, '\\x00', 1)`;
   await admin`insert into data_key_rotations (tenant_id, from_version, to_version, reason, state, finished_at)

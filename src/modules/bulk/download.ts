@@ -2,6 +2,8 @@
 // Authenticated like GraphQL (Bearer token) and read in that tenant's transaction. The recipients'
 // emails are personal data, and so are the credentials' ids and URLs (their public page names the
 // holder): only callers with personal:read get those columns.
+import { openRow } from "./sealed-rows.js";
+import { tenantKeys } from "../vault/vault.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { stringify } from "csv-stringify/sync";
 import type { App } from "../../context.js";
@@ -10,7 +12,7 @@ import { authenticate } from "../auth/authenticate.js";
 import { permissionsForScopes, ROLE_PERMISSIONS, type Permission } from "../auth/permissions.js";
 import { withTenantTransaction } from "../../db/tenant-transaction.js";
 import { urls } from "../credentials/document.js";
-import type { BulkRow, RowProblem } from "./rows.js";
+import type { RowProblem } from "./rows.js";
 import { problemFor } from "../credentials/duplicates.js";
 import { codeForStatus, refuse } from "../../lib/http-answers.js";
 
@@ -55,10 +57,11 @@ export function createDownloadRoutes(app: App) {
       const job = await db.bulkJob.findUnique({ where: { tenantId_id: { tenantId, id: jobId } }, select: { id: true } });
       if (!job) return null;
       const rows = await db.bulkJobRow.findMany({ where: { tenantId, jobId }, orderBy: { rowNumber: "asc" } });
+      const keys = await tenantKeys(db, tenantId);
       const header = personal ? ["row", "email", "status", "credential_id", "credential_url", "problems"] : ["row", "status", "problems"];
       const lines: string[][] = [header];
       for (const r of rows) {
-        const input = r.input as unknown as BulkRow;
+        const input = openRow(keys, { id: r.id, key_version: r.keyVersion, input_sealed: r.inputSealed, legacy_input: r.legacyInput });
         const problems = (r.errors as unknown as RowProblem[]).map((p) => problemFor(p, personal)).map((p) => `${p.column}: ${p.message}`).join("; ");
         if (!personal) {
           lines.push([String(r.rowNumber), r.status, problems]);

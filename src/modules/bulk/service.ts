@@ -29,6 +29,7 @@ import { queueEmails } from "../outbox/service.js";
 import { GuardianConsentRequiredError, mayProcess } from "../privacy/processing.js";
 import type { MailSettings } from "../delivery/compose.js";
 import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
+import { openRow } from "./sealed-rows.js";
 
 // What issuing needs of each row's person, and what the processing rule reads.
 const RECIPIENT_FACTS = {
@@ -73,7 +74,7 @@ export async function createBulkJob(db: Db, caller: Caller, templateId: string, 
     },
   });
   for (let start = 0; start < checked.length; start += 5000) {
-    await insertRows(caller.tenantId, job.id, checked.slice(start, start + 5000));
+    await insertRows(await tenantKeys(db, caller.tenantId), job.id, checked.slice(start, start + 5000));
   }
   // The work is queued in this transaction: a committed job always runs, a rolled-back one never.
   if (job.status === "PENDING") await enqueueJob(db, "run_bulk_job", { bulkJobId: job.id }, { jobKey: `bulk:${job.id}`, maxAttempts: 5 });
@@ -112,10 +113,12 @@ export async function processChunk(
   // Several chunk transactions may run at once on one job: each takes rows no other holds.
   const job = await findBulkJob(db, tenantId, jobId);
   const caller: Caller = { tenantId, actor: { kind: job.createdByKind, id: job.createdById }, permissions: new Set(), requestId: `bulk:${jobId}` };
-  const rows = await db.$queryRaw<{ row_number: number; input: BulkRow }[]>`
-    select row_number, input from bulk_job_rows
+  const sealedRows = await db.$queryRaw<{ row_number: number; id: string; key_version: number | null; input_sealed: Uint8Array | null; legacy_input: unknown }[]>`
+    select row_number, id, key_version, input_sealed, legacy_input from bulk_job_rows
      where tenant_id = ${tenantId}::uuid and job_id = ${jobId}::uuid and status = 'PENDING'
      order by row_number limit ${size} for update skip locked`;
+  const rowKeys = sealedRows.length ? await tenantKeys(db, tenantId) : null;
+  const rows = sealedRows.map((r) => ({ row_number: r.row_number, input: openRow(rowKeys!, r) }));
   if (rows.length === 0) {
     // Rows another chunk holds are still PENDING here (uncommitted): the job is done only when none are.
     const [pending] = await db.$queryRaw<{ n: number }[]>`

@@ -4,6 +4,7 @@
 // parameters than the database spent storing them.
 import type { TenantKeys } from "../vault/vault.js";
 import { fromSqlRow, openRecipient, SEALED_RECIPIENT_SQL } from "../recipients/personal.js";
+import { sealRow } from "./sealed-rows.js";
 import { boundQuery } from "../../db/request-connection.js";
 
 export interface CredentialRow {
@@ -119,12 +120,24 @@ export async function markRows(tenantId: string, jobId: string, rows: { rowNumbe
   );
 }
 
-export async function insertRows(tenantId: string, jobId: string, rows: { rowNumber: number; row: object; problems: unknown[] }[]) {
+/** Inserts a job's rows, each sealed under the tenant's data key (sealed-rows.ts). */
+export async function insertRows(keys: TenantKeys, jobId: string, rows: { rowNumber: number; row: object; problems: unknown[] }[]) {
   if (!rows.length) return;
+  const sealed = rows.map((r) => sealRow(keys, r.row));
   await boundQuery(
-    `insert into bulk_job_rows (tenant_id, job_id, row_number, input, status, errors)
-     select $1::uuid, $2::uuid, u.row_number, u.input::jsonb, case when u.errors = '[]' then 'PENDING' else 'FAILED' end::bulk_row_status, u.errors::jsonb
-       from unnest($3::int[], $4::text[], $5::text[]) as u(row_number, input, errors)`,
-    [tenantId, jobId, rows.map((r) => r.rowNumber), rows.map((r) => JSON.stringify(r.row)), rows.map((r) => JSON.stringify(r.problems))],
+    `insert into bulk_job_rows (tenant_id, job_id, row_number, id, key_version, input_sealed, email_index, status, errors)
+     select $1::uuid, $2::uuid, u.row_number, u.id, $7::int, u.input_sealed, u.email_index,
+            case when u.errors = '[]' then 'PENDING' else 'FAILED' end::bulk_row_status, u.errors::jsonb
+       from unnest($3::int[], $4::uuid[], $5::bytea[], $6::bytea[], $8::text[]) as u(row_number, id, input_sealed, email_index, errors)`,
+    [
+      keys.tenantId,
+      jobId,
+      rows.map((r) => r.rowNumber),
+      sealed.map((s) => s.id),
+      sealed.map((s) => Buffer.from(s.inputSealed)),
+      sealed.map((s) => (s.emailIndex ? Buffer.from(s.emailIndex) : null)),
+      keys.current,
+      rows.map((r) => JSON.stringify(r.problems)),
+    ],
   );
 }

@@ -7,6 +7,8 @@ import { currentKekVersion } from "../issuers/sealing.js";
 import { enqueueJob } from "../jobs/enqueue.js";
 import type { TenantTask, WorkerApp } from "../jobs/worker.js";
 import { rewrapTenantKeys } from "./kek.js";
+import { resealSigningKeys } from "../issuers/service.js";
+import { resealWebhookSecrets } from "../webhooks/service.js";
 import { sealLegacyRows } from "./legacy.js";
 import { recordRotationFailure, runRotation, startRotation, type RotationDeps } from "./rotation.js";
 
@@ -54,7 +56,14 @@ export async function keyMaintenance(app: WorkerApp, owner: OwnerClient, now = n
   for (const tenant of rows) {
     const tenantId = tenant.tenant_id;
     try {
-      if (tenant.rewrap) totals.rewrapped += await rewrapTenantKeys(deps.sql, deps.memberRole, app.config.keks, tenantId);
+      if (tenant.rewrap) {
+        totals.rewrapped += await rewrapTenantKeys(deps.sql, deps.memberRole, app.config.keks, tenantId);
+        // Signing keys and webhook secrets are sealed by the KEK directly: re-sealed too, so the old KEK can go.
+        totals.rewrapped += await withTenantTransaction(app.database, { dbRole: deps.memberRole, tenantId, userId: null }, async (db) =>
+          (await resealSigningKeys(db, tenantId, { publicUrl: app.config.publicUrl, keks: app.config.keks })) +
+          (await resealWebhookSecrets(db, tenantId, app.config.keks)),
+        );
+      }
       totals.legacySealed += await sealLegacyRows(deps, tenantId);
       if (!tenant.rotate && !tenant.running) continue;
       const claims = { dbRole: deps.memberRole, tenantId, userId: null };

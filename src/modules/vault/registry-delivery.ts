@@ -6,6 +6,7 @@ import type { SealedTable } from "./registry.js";
 import { outboxAddressIndex } from "../delivery/sealed-outbox.js";
 import type { TenantKeys } from "./vault.js";
 import { normaliseEmail } from "../../lib/email-address.js";
+import { rowEmailIndex } from "../bulk/sealed-rows.js";
 
 const emailIndex = (keys: TenantKeys, value: unknown) => {
   if (typeof value !== "string" || !value) return null;
@@ -41,5 +42,12 @@ export const DELIVERY_SEALED_TABLES: SealedTable[] = [
     legacyIndexes: (keys, _id, legacy) => ({ old_email_index: emailIndex(keys, legacy.old_email), new_email_index: emailIndex(keys, legacy.new_email) }),
   },
   { table: "credentials", idColumn: "id", columns: [], json: ["document"] },
+  {
+    table: "bulk_job_rows",
+    idColumn: "id",
+    columns: [],
+    json: ["input"],
+    legacyIndexes: (keys, _id, legacy) => ({ email_index: rowEmailIndex(keys, (legacy.input as { email?: unknown } | null)?.email) }),
+  },
   { table: "credential_documents", idColumn: "id", columns: [], json: ["document"] },
 ];

@@ -124,3 +124,18 @@ export async function testWebhookEndpoint(db: Db, caller: Caller, id: string) {
   await enqueueJob(db, "deliver_webhook", { deliveryId: delivery.id }, { maxAttempts: WEBHOOK_JOB_ATTEMPTS });
   return delivery;
 }
+
+/** Re-seals the tenant's endpoint secrets still under an older KEK under the current one (a KEK rotation). Returns how many. */
+export async function resealWebhookSecrets(db: Db, tenantId: string, keks: ReadonlyMap<number, Buffer>): Promise<number> {
+  const current = Math.max(...keks.keys());
+  const stale = await db.webhookEndpoint.findMany({
+    where: { tenantId, secretKekVersion: { not: current } },
+    select: { tenantId: true, id: true, secretSealed: true, secretKekVersion: true },
+  });
+  for (const endpoint of stale) {
+    const aad = secretAad(tenantId, endpoint.id);
+    const { sealed, kekVersion } = seal(keks, open(keks, endpoint.secretSealed, endpoint.secretKekVersion, aad), aad);
+    await db.webhookEndpoint.update({ where: { tenantId_id: { tenantId, id: endpoint.id } }, data: { secretSealed: sealed, secretKekVersion: kekVersion }, select: { id: true } });
+  }
+  return stale.length;
+}

@@ -106,9 +106,11 @@ create or replace function erase_recipient(p_recipient_id uuid, p_needles text[]
     update public.webhook_attempts set response_excerpt = null, error = null
      where tenant_id = tenant and delivery_id = any (delivery_ids);
 
+    -- Bulk rows (sql/050): found by credential, by the address's blind index, or in legacy text.
     update public.bulk_job_rows
-       set input = '{}', errors = '[]'
-     where tenant_id = tenant and (credential_id = any (credential_ids) or input::text ~* pattern or errors::text ~* pattern);
+       set input_sealed = null, key_version = null, email_index = null, legacy_input = null, errors = '[]'
+     where tenant_id = tenant and (credential_id = any (credential_ids) or email_index = any (coalesce(p_email_indexes, '{}'))
+                                   or legacy_input::text ~* pattern or errors::text ~* pattern);
 
     -- Audit entries keep who did what and when; details that name the person go.
     update public.audit_log
