@@ -212,12 +212,19 @@ revoke insert (legacy_guardian_email, legacy_guardian_name) on guardian_consents
 alter table privacy_links drop constraint privacy_links_sent_to_check;
 alter table privacy_links rename column sent_to to legacy_sent_to;
 alter table privacy_links alter column legacy_sent_to drop not null;
+-- The payload too: a self-service correction carries the person's new name and address.
+alter table privacy_links rename column payload to legacy_payload;
+alter table privacy_links alter column legacy_payload drop not null;
+alter table privacy_links alter column legacy_payload drop default;
 alter table privacy_links
   add column key_version integer,
   add column sent_to_sealed bytea,
+  add column payload_sealed bytea,
   add constraint privacy_links_sealed_or_legacy check (
     (key_version is not null and sent_to_sealed is not null) or (key_version is null and legacy_sent_to is not null));
-grant insert (key_version, sent_to_sealed), update (key_version, sent_to_sealed, legacy_sent_to) on privacy_links to :"member";
+revoke insert (legacy_payload) on privacy_links from :"member";
+grant insert (key_version, sent_to_sealed, payload_sealed), update (key_version, sent_to_sealed, payload_sealed, legacy_sent_to, legacy_payload)
+  on privacy_links to :"member";
 revoke insert (legacy_sent_to) on privacy_links from :"member";
 
 alter table data_subject_requests drop constraint data_subject_requests_subject_email_check;

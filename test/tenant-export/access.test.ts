@@ -86,7 +86,7 @@ describe("what an export covers", () => {
       "api_keys", "audit_log", "bulk_job_rows", "bulk_jobs", "certificate_designs", "credential_documents", "credentials", "data_subject_requests", "email_outbox",
       "email_settings", "email_templates", "engagement_events", "engagement_expired_counts", "guardian_consents", "images", "issuer_profiles", "memberships",
       "person_exports", "privacy_choices", "recipient_rectifications", "recipients", "sender_domains", "signing_keys", "status_lists",
-      "template_versions", "templates", "tenant_holidays", "tenants", "users", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
+      "template_versions", "templates", "tenant_data_keys", "tenant_holidays", "tenants", "users", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
     ]);
     expect(Object.keys(SECRET_COLUMNS).sort()).toEqual(["api_keys", "email_outbox", "webhook_endpoints"]);
   });

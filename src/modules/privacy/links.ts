@@ -13,11 +13,23 @@ import { randomUUID } from "node:crypto";
 import { tenantKeys } from "../vault/vault.js";
 import { sealSentTo } from "./sealed.js";
 import type { Db } from "../../db/tenant-transaction.js";
-import type { PrivacyLink, PrivacyLinkPurpose } from "../../generated/prisma/client.js";
+import type { PrivacyLink as StoredLink, PrivacyLinkPurpose } from "../../generated/prisma/client.js";
+import type { TenantKeys } from "../vault/vault.js";
 import { ExpectedError } from "../../errors.js";
 import { linkSigner } from "./export-link.js";
 
-export type { PrivacyLink, PrivacyLinkPurpose };
+export type { PrivacyLinkPurpose };
+
+/** A stored link with its payload opened (sql/047 seals it: a correction names the person's new details). */
+export type PrivacyLink = StoredLink & { payload: Record<string, unknown> };
+
+const payloadPlace = (id: string) => ({ table: "privacy_links", column: "payload", rowId: id });
+
+/** A link's payload, sealed or legacy. @throws SealedFieldError */
+export function openLinkPayload(keys: TenantKeys, link: { id: string; payloadSealed: Uint8Array | null; legacyPayload: unknown }): Record<string, unknown> {
+  if (link.payloadSealed) return keys.openJson(payloadPlace(link.id), link.payloadSealed);
+  return (link.legacyPayload ?? {}) as Record<string, unknown>;
+}
 
 /** Hours a link works for, per purpose: a person's own request a day; a guardian's consent a week. */
 export const LINK_TTL_HOURS: Record<PrivacyLinkPurpose, number> = {
@@ -79,7 +91,7 @@ export async function createOneTimeLink(db: Db, config: App["config"], input: Ne
       purpose: input.purpose,
       recipientId: input.recipientId,
       ...sealSentTo(keys, id, input.sentTo),
-      payload: (input.payload ?? {}) as object,
+      payloadSealed: keys.sealJson(payloadPlace(id), input.payload ?? {}),
       createdAt: now,
       expiresAt,
     },
@@ -114,11 +126,11 @@ function handlerFor(purpose: PrivacyLinkPurpose): LinkPurposeHandler {
 
 /** A usable link (unknown: LINK_INVALID; used: LINK_USED; past its expiry: LINK_EXPIRED). */
 export async function openLink(db: Db, tenantId: string, linkId: string, now = new Date()): Promise<PrivacyLink> {
-  const link = await db.privacyLink.findUnique({ where: { tenantId_id: { tenantId, id: linkId } } });
-  if (!link) throw new PrivacyLinkError("LINK_INVALID", "This link is not valid");
-  if (link.usedAt) throw new PrivacyLinkError("LINK_USED", "This link has already been used: it works once");
-  if (link.expiresAt.getTime() <= now.getTime()) throw new PrivacyLinkError("LINK_EXPIRED", "This link has expired: ask again for a new one");
-  return link;
+  const stored = await db.privacyLink.findUnique({ where: { tenantId_id: { tenantId, id: linkId } } });
+  if (!stored) throw new PrivacyLinkError("LINK_INVALID", "This link is not valid");
+  if (stored.usedAt) throw new PrivacyLinkError("LINK_USED", "This link has already been used: it works once");
+  if (stored.expiresAt.getTime() <= now.getTime()) throw new PrivacyLinkError("LINK_EXPIRED", "This link has expired: ask again for a new one");
+  return { ...stored, payload: openLinkPayload(await tenantKeys(db, tenantId), stored) };
 }
 
 /** The confirmation page's content for a usable link. */

@@ -20,7 +20,7 @@ import { queueEmails } from "../outbox/service.js";
 import { tenantTimeZone } from "../tenants/service.js";
 import { requestDeadline } from "./deadlines.js";
 import { AlreadyErasedError, assertNotErased } from "./erasure.js";
-import { createOneTimeLink, LINK_TTL_HOURS, registerLinkPurpose, type LinkPurposeHandler, type PrivacyLink } from "./links.js";
+import { createOneTimeLink, LINK_TTL_HOURS, openLinkPayload, registerLinkPurpose, type LinkPurposeHandler, type PrivacyLink } from "./links.js";
 import { checkCorrection, type Correction } from "./rectification.js";
 import { rightsAddress, withdrawGivenGuardianConsents } from "./guardian.js";
 import { carryOutChoiceRequest, isChoiceKind } from "./choices.js";
@@ -96,10 +96,10 @@ export async function askFormFacts(db: Db, tenantId: string, credentialId: strin
  */
 export async function linkSetting(db: Db, tenantId: string, linkId: string): Promise<{ language: SelfServiceLanguage; credentialId: string | null } | null> {
   const link = isUuid(linkId)
-    ? await db.privacyLink.findUnique({ where: { tenantId_id: { tenantId, id: linkId } }, select: { purpose: true, payload: true, recipient: { select: { locale: true } } } })
+    ? await db.privacyLink.findUnique({ where: { tenantId_id: { tenantId, id: linkId } }, select: { id: true, purpose: true, payloadSealed: true, legacyPayload: true, recipient: { select: { locale: true } } } })
     : null;
   if (!link) return null;
-  const credentialId = (link.payload as { credentialId?: unknown } | null)?.credentialId;
+  const credentialId = openLinkPayload(await tenantKeys(db, tenantId), link).credentialId;
   return {
     language: link.purpose === "guardian_consent" ? "en" : languageOf(link.recipient.locale),
     credentialId: typeof credentialId === "string" && isUuid(credentialId) ? credentialId : null,

@@ -16,6 +16,7 @@ export const LEFT_OUT: Readonly<Record<string, string>> = {
   tenant_exports: "the export's own bookkeeping, not tenant content",
   tenant_export_parts: "the export's own bookkeeping, not tenant content",
   privacy_links: "one-time identity checks that expire within days; a new deployment must not honour links the old one sent",
+  data_key_rotations: "the source deployment's rotation bookkeeping; the new deployment's key maintenance keeps its own",
 };
 
 /**
@@ -39,7 +40,7 @@ export const SECRET_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   webhook_endpoints: ["secret_sealed", "secret_kek_version"],
   api_keys: ["secret_hash"],
   // payload may hold an invitation's token until it is sent; content is cleared once sent anyway.
-  email_outbox: ["payload", "content"],
+  email_outbox: ["payload_sealed", "content_sealed", "legacy_payload", "legacy_content"],
 };
 
 export interface ExportTable {

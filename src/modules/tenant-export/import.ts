@@ -9,6 +9,7 @@
 // see the README) and re-seals it under the current version, so the old version can then be dropped.
 // Webhook endpoints arrive disabled with a new secret the partner has never seen (rotate it, give it to
 // the partner, re-enable); API keys arrive revoked (make new ones); queued emails arrive without payload.
+import { rewrapKey, type KeyPurpose } from "../vault/data-keys.js";
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
@@ -146,6 +147,24 @@ function fixup(table: string, keks: ReadonlyMap<number, Buffer>, importedAt: str
       }
       const { sealed, kekVersion } = seal(keks, secret, aad);
       return { ...row, sealed_secret_key: pgBytes(sealed), kek_version: kekVersion };
+    };
+  }
+  // Personal data travels sealed under the tenant's data keys, and those travel wrapped by the source's
+  // KEK, like signing keys: the operator brings that KEK (LAUREL_KEKS), the keys are re-wrapped here.
+  if (table === "tenant_data_keys") {
+    return (row) => {
+      if (row.retired_at) return row;
+      const stored = { purpose: row.purpose as KeyPurpose, version: Number(row.version), wrapped: hexBytes(row.wrapped), kek_version: Number(row.kek_version) };
+      let rewrapped: ReturnType<typeof rewrapKey>;
+      try {
+        rewrapped = rewrapKey(keks, String(row.tenant_id), stored);
+      } catch (e) {
+        throw new TenantImportError(
+          `the tenant's ${stored.purpose} key v${stored.version} is wrapped under key-encryption key version ${stored.kek_version}, which does not open it here (${(e as Error).message}): ` +
+            `add the source deployment's LAUREL_KEKS entry for version ${stored.kek_version} and import again`,
+        );
+      }
+      return rewrapped ? { ...row, wrapped: pgBytes(rewrapped.wrapped), kek_version: rewrapped.kek_version } : row;
     };
   }
   if (table === "webhook_endpoints") {

@@ -26,7 +26,7 @@ export const DELIVERY_SEALED_TABLES: SealedTable[] = [
   // only as a hash; an open legacy invitation expires within days and is read as legacy until then.
   { table: "invitations", idColumn: "id", columns: ["email"], json: [], legacy: false },
   { table: "guardian_consents", idColumn: "id", columns: ["guardian_email", "guardian_name"], json: [] },
-  { table: "privacy_links", idColumn: "id", columns: ["sent_to"], json: [] },
+  { table: "privacy_links", idColumn: "id", columns: ["sent_to"], json: ["payload"] },
   {
     table: "data_subject_requests",
     idColumn: "id",
