@@ -453,3 +453,31 @@ create or replace function blank_email_bodies(p_before timestamptz, p_batch inte
       returning 1)
     select count(*)::integer from blanked
   $$;
+
+-- A retried send job puts its failed messages back in line: their sealed (and legacy) error goes.
+create or replace function retry_tenant_job(p_job_id bigint)
+  returns boolean
+  language plpgsql volatile security definer set search_path = pg_catalog, pg_temp
+  as $$
+  declare
+    job_payload jsonb;
+    job_task text;
+  begin
+    update graphile_worker._private_jobs j
+       set attempts = 0, run_at = now(), last_error = null
+      from graphile_worker._private_tasks t
+     where j.id = p_job_id and t.id = j.task_id and j.locked_at is null
+       and (j.payload::jsonb ->> 'tenantId') = public.current_tenant_id()::text
+    returning j.payload::jsonb, t.identifier into job_payload, job_task;
+    if job_payload is null then
+      return false;
+    end if;
+    -- Messages given up with the job go back in line with it.
+    if job_task = 'send_emails' then
+      update public.email_outbox o set status = 'queued', last_error_sealed = null, legacy_last_error = null
+       where o.tenant_id = public.current_tenant_id() and o.status = 'failed'
+         and o.id in (select (jsonb_array_elements_text(job_payload -> 'messageIds'))::uuid);
+    end if;
+    return true;
+  end
+  $$;
