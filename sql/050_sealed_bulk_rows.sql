@@ -3,7 +3,7 @@
 -- tenant's data key, bound to the row's own id, with the row email's blind index so erasure can find
 -- a person's rows without the database holding their address.
 alter table bulk_job_rows add column id uuid not null default gen_random_uuid();
-create unique index bulk_job_rows_id on bulk_job_rows (tenant_id, id);
+alter table bulk_job_rows add constraint bulk_job_rows_id unique (tenant_id, id);
 alter table bulk_job_rows rename column input to legacy_input;
 alter table bulk_job_rows alter column legacy_input drop not null;
 alter table bulk_job_rows
