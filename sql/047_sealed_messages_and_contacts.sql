@@ -39,6 +39,13 @@ grant select (key_version, to_email_sealed, to_email_index, subject_sealed, html
       update (key_version, subject_sealed, html_sealed, text_body_sealed, content_sealed, last_error_sealed,
               legacy_subject, legacy_html, legacy_text_body, legacy_last_error, legacy_content)
   on email_outbox to :"member";
+-- Data-key rotation and the legacy pass (src/modules/vault) re-seal every sealed field as the tenant,
+-- the payload and content included: ciphertext only (they open with the deployment's keys, which the
+-- runtime holds anyway), and Prisma never selects them (src/db/secrets.ts).
+grant select (payload_sealed, content_sealed, legacy_to_email, legacy_payload, legacy_content, legacy_subject, legacy_html,
+              legacy_text_body, legacy_last_error),
+      update (to_email_sealed, to_email_index, payload_sealed, legacy_to_email, legacy_payload)
+  on email_outbox to :"member";
 -- Runtime roles write new rows sealed only.
 revoke insert (legacy_to_email, legacy_payload, legacy_content, legacy_subject) on email_outbox from :"member";
 -- sql/021 granted the gatekeeper the address with the sender; no definer function reads it (the
