@@ -1,4 +1,5 @@
 // How errors leave the server: a code on every one, unexpected ones masked, and only those logged.
+import { SealedFieldError } from "../modules/vault/cipher.js";
 import { GraphQLError } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import { PothosValidationError } from "@pothos/core";
@@ -96,6 +97,16 @@ export function maskError(error: unknown, message: string): Error {
     return new GraphQLError(original.message, { ...error, extensions: { code: "BAD_USER_INPUT" } });
   }
   if (!original) return error;
+  // A sealed value that does not open (tampered, or copied from another row or tenant: vault/cipher.ts)
+  // is named as such for that field alone; the operator hears of it, the caller never sees another's data.
+  if (original instanceof SealedFieldError) {
+    console.error(`sealed value did not open at ${error.path?.join(".") ?? "?"}: ${original.message}`);
+    return new GraphQLError("This value is stored sealed and did not open: it was altered or moved. The operator has been told.", {
+      nodes: error.nodes,
+      path: error.path,
+      extensions: { code: "SEALED_VALUE_UNREADABLE" },
+    });
+  }
   // A GraphQLError raised underneath (scalar parsing, auth, limits) is meant for the caller.
   if (isGraphQLError(original)) {
     const code = (original as GraphQLError).extensions?.code ?? error.extensions?.code ?? "BAD_USER_INPUT";

@@ -885,7 +885,7 @@ export type EmailMessagesQueryVariables = Exact<{
 }>;
 
 
-export type EmailMessagesQuery = { tenant: { emailMessages: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: string, toEmail: string, locale: string, status: EmailStatus, statusDetail: string | null, attempts: number, lastError: string | null, provider: string | null, providerMessageId: string | null, from: string | null, subject: string | null, html: string | null, text: string | null, credentialId: string | null, createdAt: string, sentAt: string | null, deliveredAt: string | null, bouncedAt: string | null, complainedAt: string | null, openedAt: string | null, clickedAt: string | null } }> } | null } };
+export type EmailMessagesQuery = { tenant: { emailMessages: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: string, toEmail: string | null, locale: string, status: EmailStatus, statusDetail: string | null, attempts: number, lastError: string | null, provider: string | null, providerMessageId: string | null, from: string | null, subject: string | null, html: string | null, text: string | null, credentialId: string | null, createdAt: string, sentAt: string | null, deliveredAt: string | null, bouncedAt: string | null, complainedAt: string | null, openedAt: string | null, clickedAt: string | null } }> } | null } };
 
 export type EmailSettingsQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -955,7 +955,7 @@ export type ResendCredentialEmailMutationVariables = Exact<{
 
 
 export type ResendCredentialEmailMutation = { resendCredentialEmail:
-    | { __typename: 'EmailMessage', id: string, status: EmailStatus, kind: string, toEmail: string }
+    | { __typename: 'EmailMessage', id: string, status: EmailStatus, kind: string, toEmail: string | null }
     | { __typename: 'NotFoundError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1185,7 +1185,7 @@ export type CreateRecipientMutationVariables = Exact<{
 
 
 export type CreateRecipientMutation = { createRecipient:
-    | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
+    | { __typename: 'Recipient', id: string, email: string | null, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1198,7 +1198,7 @@ export type UpdateRecipientMutationVariables = Exact<{
 
 export type UpdateRecipientMutation = { updateRecipient:
     | { __typename: 'NotFoundError', message: string }
-    | { __typename: 'Recipient', id: string, email: string, name: string | null, externalId: string | null, locale: string }
+    | { __typename: 'Recipient', id: string, email: string | null, name: string | null, externalId: string | null, locale: string }
     | { __typename: 'RecipientExistsError', message: string }
     | { __typename: 'RectificationRequiredError', message: string, fields: Array<string> }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
@@ -1211,7 +1211,7 @@ export type RecipientsQueryVariables = Exact<{
 }>;
 
 
-export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string, name: string | null, externalId: string | null, locale: string } }> } | null } };
+export type RecipientsQuery = { tenant: { recipients: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, email: string | null, name: string | null, externalId: string | null, locale: string } }> } | null } };
 
 export type CredentialPartsFragment = { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } };
 
@@ -1221,7 +1221,7 @@ export type IssueCredentialMutationVariables = Exact<{
 
 
 export type IssueCredentialMutation = { issueCredential:
-    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string } | null, templateVersion: { version: number, name: string } }
+    | { __typename: 'Credential', revocationReason: string | null, idempotencyKey: string | null, verifiableCredential: unknown, id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, recipient: { id: string, email: string | null } | null, templateVersion: { version: number, name: string } }
     | { __typename: 'DuplicateCredentialError', message: string, existingCredential: { id: string, status: CredentialStatus, issuedAt: string | null } | null }
     | { __typename: 'GuardianConsentRequiredError', message: string }
     | { __typename: 'NotFoundError', message: string }
@@ -1362,7 +1362,7 @@ export type RemoveMemberMutation = { removeMember:
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
-export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null };
+export type DataSubjectRequestFieldsFragment = { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null };
 
 export type FileDataSubjectRequestMutationVariables = Exact<{
   input: FileDataSubjectRequestInput;
@@ -1371,7 +1371,7 @@ export type FileDataSubjectRequestMutationVariables = Exact<{
 
 export type FileDataSubjectRequestMutation = { fileDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1382,7 +1382,7 @@ export type UpdateDataSubjectRequestMutationVariables = Exact<{
 
 
 export type UpdateDataSubjectRequestMutation = { updateDataSubjectRequest:
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1393,7 +1393,7 @@ export type ExtendDataSubjectRequestMutationVariables = Exact<{
 
 
 export type ExtendDataSubjectRequestMutation = { extendDataSubjectRequest:
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1405,7 +1405,7 @@ export type CarryOutDataSubjectRequestMutationVariables = Exact<{
 
 export type CarryOutDataSubjectRequestMutation = { carryOutDataSubjectRequest:
     | { __typename: 'AlreadyErasedError', message: string }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
@@ -1417,7 +1417,7 @@ export type DataSubjectRequestsQueryVariables = Exact<{
 }>;
 
 
-export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null } }> } | null } };
+export type DataSubjectRequestsQuery = { tenant: { dataSubjectRequests: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null } }> } | null } };
 
 export type DataSubjectRequestQueryVariables = Exact<{
   id: string | number;
@@ -1429,7 +1429,7 @@ export type DataSubjectRequestQuery = { node:
     | { __typename: 'AuditLogEntry' }
     | { __typename: 'BulkJob' }
     | { __typename: 'Credential' }
-    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
+    | { __typename: 'DataSubjectRequest', id: string, kind: DataSubjectRequestKind, state: DataSubjectRequestState, filedBy: DataSubjectRequestFiler, receivedAt: string, deadlineAt: string, completedAt: string | null, outcome: string | null, overdue: boolean, workingDaysLeft: number | null, createdAt: string, updatedAt: string, identityVerification: { method: IdentityVerificationMethod, note: string | null }, recipient: { id: string, email: string | null } | null, export: { url: string, expiresAt: string } | null, requestedChanges: { name: string | null, email: string | null } | null, extension: { extendedAt: string, reason: string, originalDeadlineAt: string } | null }
     | { __typename: 'EmailMessage' }
     | { __typename: 'EmailTemplate' }
     | { __typename: 'GuardianConsent' }
@@ -1460,7 +1460,7 @@ export type TenantHolidaysQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type TenantHolidaysQuery = { tenant: { timeZone: string, holidays: Array<{ date: string, name: string }> | null } };
 
-export type RecipientRectificationFieldsFragment = { id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null };
+export type RecipientRectificationFieldsFragment = { id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string | null, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null };
 
 export type RectifyRecipientMutationVariables = Exact<{
   input: RectifyRecipientInput;
@@ -1472,7 +1472,7 @@ export type RectifyRecipientMutation = { rectifyRecipient:
     | { __typename: 'GuardianConsentRequiredError', message: string }
     | { __typename: 'NotFoundError', message: string, resource: string }
     | { __typename: 'RecipientExistsError', message: string, path: Array<string> }
-    | { __typename: 'RecipientRectification', id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }
+    | { __typename: 'RecipientRectification', id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string | null, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }
     | { __typename: 'ValidationError', message: string, fieldErrors: Array<{ path: Array<string>, message: string }> }
    };
 
@@ -1492,7 +1492,7 @@ export type RecipientRectificationsQuery = { node:
     | { __typename: 'GuardianConsent' }
     | { __typename: 'Invitation' }
     | { __typename: 'Membership' }
-    | { __typename: 'Recipient', id: string, email: string, name: string | null, rectifications: Array<{ id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }> }
+    | { __typename: 'Recipient', id: string, email: string | null, name: string | null, rectifications: Array<{ id: string, rectifiedAt: string, changed: Array<RectifiedField>, oldName: string | null, newName: string | null, oldEmail: string | null, newEmail: string | null, actorKind: ActorKind, actorId: string | null, credentialsReissued: number, recipient: { id: string, email: string | null, name: string | null } | null, request: { id: string, state: DataSubjectRequestState } | null }> }
     | { __typename: 'SenderDomain' }
     | { __typename: 'Template' }
     | { __typename: 'Tenant' }

@@ -280,7 +280,7 @@ describe("the transactional outbox", () => {
       expect(sentTo("batch-1@example.test")[0]!.idempotencyKey).toMatch(/^laurel-batch-/);
       const rows = await waitFor(async () => {
         const r = await messages(a.owner);
-        const mine = r.filter((m) => m.toEmail.startsWith("batch-"));
+        const mine = r.filter((m) => m.toEmail?.startsWith("batch-"));
         return mine.every((m) => m.status !== "sending" && m.status !== "queued") && mine.length === 3 ? mine : null;
       }, "the batch recorded");
       expect(Object.fromEntries(rows.map((m) => [m.toEmail, m.status]))).toEqual({

@@ -35,7 +35,7 @@ const checked = { method: "document_checked" as const, note: "Passport seen by t
 async function recipient(client: LaurelClient, email = uniqueEmail("person")): Promise<{ id: string; email: string }> {
   const { createRecipient } = await client.request(CreateRecipientDocument, { input: { email, name: "Ada Person" } });
   if (createRecipient.__typename !== "Recipient") throw new Error(JSON.stringify(createRecipient));
-  return { id: createRecipient.id, email: createRecipient.email };
+  return { id: createRecipient.id, email: createRecipient.email! };
 }
 
 async function file(client: LaurelClient, input: FileDataSubjectRequestInput) {

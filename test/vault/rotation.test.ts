@@ -45,7 +45,7 @@ async function addRecipient(database: Database, tenantId: string, p: { email: st
 
 async function listed(t: TestTenant) {
   const { tenant } = await t.owner.request(RecipientsDocument, { first: 100 });
-  return tenant.recipients!.edges.map((e) => ({ email: e.node.email, name: e.node.name })).sort((a, b) => a.email.localeCompare(b.email));
+  return tenant.recipients!.edges.map((e) => ({ email: e.node.email!, name: e.node.name })).sort((a, b) => a.email.localeCompare(b.email));
 }
 
 function start(tenantId: string, vault = worker.vault) {

@@ -45,7 +45,12 @@ export const EmailMessageRef = builder.prismaNode("EmailOutbox", {
   authScopes: { permission: "personal:read" },
   fields: (t) => ({
     kind: t.exposeString("kind"),
-    toEmail: t.string({ select: SEALED_MESSAGE, resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).toEmail }),
+    toEmail: t.string({
+      nullable: true,
+      description: "Null only when the stored value does not open (altered or moved: error SEALED_VALUE_UNREADABLE).",
+      select: SEALED_MESSAGE,
+      resolve: async (m, _a, ctx) => (await messageOf(ctx.db, m.tenantId, m)).toEmail,
+    }),
     locale: t.exposeString("locale"),
     status: t.expose("status", { type: EmailStatusEnum }),
     statusDetail: t.exposeString("statusDetail", { nullable: true, description: "The provider's words on a bounce or failure" }),

@@ -29,7 +29,12 @@ export const RecipientRef = builder.prismaNode("Recipient", {
   findUnique: (id, ctx) => tenantKey(id, ctx),
   authScopes: { permission: "personal:read" },
   fields: (t) => ({
-    email: t.string({ select: SEALED_RECIPIENT, resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).email }),
+    email: t.string({
+      nullable: true,
+      description: "Null only when the stored value does not open (altered or moved: error SEALED_VALUE_UNREADABLE); the rest of the row is served.",
+      select: SEALED_RECIPIENT,
+      resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).email,
+    }),
     name: t.string({ nullable: true, select: SEALED_RECIPIENT, resolve: async (r, _a, ctx) => (await personalOf(ctx.db, r.tenantId, r)).name }),
     externalId: t.exposeString("externalId", { nullable: true }),
     locale: t.exposeString("locale"),
