@@ -37,19 +37,19 @@ try {
   const SEED_BATCH = 5_000;
   for (let start = 0; start < ROWS; start += SEED_BATCH) {
     const n = Math.min(SEED_BATCH, ROWS - start);
-    const cols = { id: [] as string[], email: [] as Buffer[], index: [] as Buffer[], name: [] as Buffer[], attributes: [] as Buffer[] };
+    const cols = { id: [] as string[], email: [] as string[], index: [] as string[], name: [] as string[], attributes: [] as string[] };
     for (let i = start; i < start + n; i++) {
       const id = randomUUID();
       const s = sealRecipient(keys, id, { email: `person${i}@rotation.bench.test`, name: `Person Number ${i}`, attributes: { cohort: "2026", row: i } });
       cols.id.push(id);
-      cols.email.push(Buffer.from(s.emailSealed));
-      cols.index.push(Buffer.from(s.emailIndex));
-      cols.name.push(Buffer.from(s.nameSealed!));
-      cols.attributes.push(Buffer.from(s.attributesSealed));
+      cols.email.push(Buffer.from(s.emailSealed).toString("hex"));
+      cols.index.push(Buffer.from(s.emailIndex).toString("hex"));
+      cols.name.push(Buffer.from(s.nameSealed!).toString("hex"));
+      cols.attributes.push(Buffer.from(s.attributesSealed).toString("hex"));
     }
     await admin`insert into recipients (tenant_id, id, key_version, email_sealed, email_index, name_sealed, attributes_sealed)
-                select ${tenantId}::uuid, u.id, ${keys.current}, u.e, u.i, u.n, u.a
-                  from unnest(${cols.id}::uuid[], ${cols.email}::bytea[], ${cols.index}::bytea[], ${cols.name}::bytea[], ${cols.attributes}::bytea[]) as u(id, e, i, n, a)`;
+                select ${tenantId}::uuid, u.id, ${keys.current}, decode(u.e, 'hex'), decode(u.i, 'hex'), decode(u.n, 'hex'), decode(u.a, 'hex')
+                  from unnest(${cols.id}::uuid[], ${cols.email}::text[], ${cols.index}::text[], ${cols.name}::text[], ${cols.attributes}::text[]) as u(id, e, i, n, a)`;
   }
   await admin`vacuum analyze recipients`;
   const seeded = (performance.now() - t0) / 1000;
