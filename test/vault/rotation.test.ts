@@ -140,8 +140,11 @@ describe("who may see and start rotations", () => {
     const [job] = await app.db.admin`select count(*)::int as n from graphile_worker.jobs where key = ${`${t.tenantId}:rotate_data_key`}`;
     expect(job!.n).toBe(1);
     const { createKey } = await import("../helpers/factories.js");
-    const key = await createKey(app, t.owner, ["admin", "read", "privacy", "export"]);
+    const key = await createKey(app, t.owner, ["admin", "read", "privacy", "export", "issue", "analytics"]);
     await expect(key.client.request(RotateDataKeyDocument)).rejects.toMatchObject({ code: "FORBIDDEN" });
-    await expect(key.client.request(DataProtectionDocument)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    // The admin scope may watch (versions and counts only); no other scope may.
+    expect((await key.client.request(DataProtectionDocument)).dataProtection.lastRotation?.id).toBe(rotateDataKey.id);
+    const narrow = await createKey(app, t.owner, ["read", "privacy", "export", "issue", "analytics"]);
+    await expect(narrow.client.request(DataProtectionDocument)).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 });

@@ -4,7 +4,8 @@
 // tenant as a ZIP, sealed signing keys included) is the owner's alone, and no API key scope carries it:
 // a key is a long-lived bearer secret held by integrations, and taking everything away should need an
 // owner signed in. keys:rotate (a new data key, every sealed row re-sealed) is the owner's alone too;
-// keys:read (key versions and rotation progress) the owner's and admins'; no scope carries either.
+// keys:read (key versions and rotation progress: metadata, no key) the owner's, admins' and the admin
+// scope's, so a monitoring key can watch a rotation and an admin key can still grant the admin role.
 import type { ApiKeyScope, MemberRole } from "../../generated/prisma/enums.js";
 import { forbidden } from "../../errors.js";
 
@@ -42,7 +43,7 @@ export const SCOPE_PERMISSIONS: Record<ApiKeyScope, readonly Permission[]> = {
   issue: ["tenant:read", "issue"],
   analytics: ["tenant:read", "analytics"],
   export: ["tenant:read", "export", "personal:read"],
-  admin: ["tenant:read", "tenant:manage", "members:read", "members:manage", "apikeys:manage", "audit:read"],
+  admin: ["tenant:read", "tenant:manage", "members:read", "members:manage", "apikeys:manage", "audit:read", "keys:read"],
   // Handling a person's request means seeing who the person is.
   privacy: ["tenant:read", "privacy:manage", "personal:read"],
 };
