@@ -131,7 +131,10 @@ describe("exporting a whole tenant", () => {
     expect(recipients.every((r) => /^\\x[0-9a-f]+$/.test(String(r.email_sealed)) && r.legacy_email === null)).toBe(true);
     // Opened with the keys the ZIP carries (unwrapped by the KEK alone), the rows are the people.
     const keys = keysFromExport(files, a.tenantId, app.config.keks);
-    const opened = recipients.map((r) => ({ id: r.id, ...openRecipient(keys, fromSqlRow({ ...r, email_sealed: exportedBytes(r.email_sealed), name_sealed: r.name_sealed === null ? null : exportedBytes(r.name_sealed), attributes_sealed: exportedBytes(r.attributes_sealed) } as Parameters<typeof fromSqlRow>[0])) }));
+    const opened = recipients.map((r) => {
+      const row = { ...r, email_sealed: exportedBytes(r.email_sealed), name_sealed: r.name_sealed === null ? null : exportedBytes(r.name_sealed), attributes_sealed: exportedBytes(r.attributes_sealed) };
+      return { id: r.id, ...openRecipient(keys, fromSqlRow(row as unknown as Parameters<typeof fromSqlRow>[0])) };
+    });
     expect(opened.sort((x, y) => String(x.id).localeCompare(String(y.id)))).toEqual(
       people.map(({ id, email, name, attributes }) => ({ id, email, name, attributes })).sort((x, y) => x.id.localeCompare(y.id)),
     );

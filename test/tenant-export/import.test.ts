@@ -20,7 +20,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_ENV } from "../helpers/env.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { exportAndWait, seedSmallTenant, unzip, type IssuedCredential } from "./helpers.js";
-import { unwrapKey } from "../../src/modules/vault/data-keys.js";
+import { unwrapKey, type KeyPurpose } from "../../src/modules/vault/data-keys.js";
 import { openedCredentials, openedRecipients } from "../helpers/sealed.js";
 
 const TARGET_KEK = Buffer.alloc(32, 22);
@@ -173,7 +173,7 @@ describe("importing a tenant into a fresh Laurel", () => {
 
   it("re-wraps the tenant's data keys under its own current KEK, and the sealed people and documents open there as they did", async () => {
     const wrapped = async (app: TestApp) =>
-      app.db.admin<{ purpose: string; version: number; kek_version: number; wrapped: Buffer }[]>`
+      app.db.admin<{ purpose: KeyPurpose; version: number; kek_version: number; wrapped: Buffer }[]>`
         select purpose, version, kek_version, wrapped from tenant_data_keys where tenant_id = ${a.tenantId} and retired_at is null order by purpose, version`;
     const [before, after] = [await wrapped(source), await wrapped(target)];
     expect(after.map((k) => [k.purpose, k.version])).toEqual(before.map((k) => [k.purpose, k.version]));
