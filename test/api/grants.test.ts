@@ -2,6 +2,7 @@
 // invite or promote an admin, who then held issue, personal:read and export, which the key never had.
 // Every path that grants is tried: invitations, role changes, promotion to owner, new API keys; and
 // the database's own owner rule is tried without the application in front of it.
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AcceptInvitationDocument,
@@ -14,8 +15,10 @@ import {
 } from "../../src/sdk/generated.js";
 import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { withTenantSql } from "../../src/db/tenant-transaction.js";
+import { sealInvitationEmail } from "../../src/modules/members/invitation-email.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { keysOf, openedInvitations, tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -41,15 +44,16 @@ async function forbidden(promise: Promise<unknown>): Promise<string> {
 async function member(role: MemberRole): Promise<{ client: LaurelClient; membershipId: string; email: string }> {
   const email = uniqueEmail(role);
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
-  const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: role, password: "a long enough password" } });
+  const token = await tokenSentTo(app, email, t.tenantId);
+  const accepted = await app.client().request(AcceptInvitationDocument, { input: { token, name: role, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   const members = await t.owner.request(MembersDocument, { first: 100 });
   const membershipId = members.tenant.members!.edges.find((e) => e.node.user.email === email)!.node.id;
   return { client: app.client(accepted.acceptInvitation.token!), membershipId, email };
 }
 
-const invitationsTo = async (email: string) => app.db.admin`select role from invitations where email = ${email}`;
+// Addresses are sealed: the tenant's invitations are opened with its keys and matched on the opened address.
+const invitationsTo = async (email: string) => (await openedInvitations(app, t.tenantId)).filter((i) => i.email === email).map((i) => ({ role: i.role }));
 const roleOf = async (membershipId: string) => (await t.owner.request(MembersDocument, { first: 100 })).tenant.members!.edges.find((e) => e.node.id === membershipId)!.node.role;
 
 describe("a key scoped admin", () => {
@@ -122,12 +126,18 @@ describe("the database itself", () => {
     const asUser = (userId: string | null, statement: string) =>
       withTenantSql(app.database.sql, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId }, (tx) => tx.unsafe(statement));
     const viewerId = viewerRow.id as string;
+    // A well-formed sealed invitation (what the app itself would write), so the owner rule is the only thing that can refuse it.
+    const keys = await keysOf(app, t.tenantId);
+    const hex = (b: Uint8Array) => `'\\x${Buffer.from(b).toString("hex")}'`;
     for (const userId of [adminRow.user_id as string, null]) {
       await expect(asUser(userId, `update memberships set role = 'owner' where id = '${viewerId}'`)).rejects.toMatchObject({ code: "LROWN" });
       await expect(asUser(userId, `update memberships set role = 'viewer' where id = '${ownerRow!.id}'`)).rejects.toMatchObject({ code: "LROWN" });
+      const id = randomUUID();
+      const sealed = sealInvitationEmail(keys, id, randomBytes(32), "x@example.test");
       await expect(
-        asUser(userId, `insert into invitations (tenant_id, email, role, secret_hash, expires_at)
-                        values ('${t.tenantId}', 'x@example.test', 'owner', '\\x${"00".repeat(32)}', now() + interval '1 day')`),
+        asUser(userId, `insert into invitations (tenant_id, id, key_version, email_sealed, email_index, invitee_email_sealed, email_check, role, secret_hash, expires_at)
+                        values ('${t.tenantId}', '${id}', ${sealed.keyVersion}, ${hex(sealed.emailSealed)}, ${hex(keys.blindIndex("email", "x@example.test"))},
+                                ${hex(sealed.inviteeEmailSealed)}, ${hex(sealed.emailCheck)}, 'owner', '\\x${"00".repeat(32)}', now() + interval '1 day')`),
       ).rejects.toMatchObject({ code: "LROWN" });
     }
     await asUser(t.userId, `update memberships set role = 'owner' where id = '${viewerId}'`);

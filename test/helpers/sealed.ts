@@ -6,6 +6,7 @@ import { fromSqlRow, openRecipient, type RecipientPersonal } from "../../src/mod
 import { openDocument } from "../../src/modules/credentials/sealed-document.js";
 import { openClaimed, openListed, type ClaimedSealedRow } from "../../src/modules/delivery/sealed-outbox.js";
 import type { FixedContent } from "../../src/modules/delivery/compose.js";
+import { openInvitationEmail } from "../../src/modules/members/invitation-email.js";
 import type { TestApp } from "./app.js";
 
 /** The tenant's data keys, through the app's vault. */
@@ -120,4 +121,15 @@ export async function tokenSentTo(app: TestApp, email: string, tenantId?: string
   const newest = (await openedMessages(app, { toEmail: email, tenantId })).at(-1);
   if (typeof newest?.payload.token !== "string") throw new Error(`no token in the newest message to ${email}`);
   return newest.payload.token;
+}
+
+/** The tenant's invitations with their address opened (staff copy; legacy rows read their plain column), oldest first. */
+export async function openedInvitations(app: TestApp, tenantId: string) {
+  const rows = await app.db.admin<{ id: string; role: string; key_version: number | null; email_sealed: Uint8Array | null; legacy_email: string | null; accepted_at: Date | null; revoked_at: Date | null }[]>`
+    select id, role::text, key_version, email_sealed, legacy_email, accepted_at, revoked_at from invitations where tenant_id = ${tenantId} order by created_at, id`;
+  const keys = await keysOf(app, tenantId);
+  return rows.map((r) => ({
+    id: r.id, role: r.role, acceptedAt: r.accepted_at, revokedAt: r.revoked_at,
+    email: openInvitationEmail(keys, { id: r.id, keyVersion: r.key_version, emailSealed: r.email_sealed, legacyEmail: r.legacy_email }),
+  }));
 }

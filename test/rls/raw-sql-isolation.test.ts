@@ -1,14 +1,18 @@
 // The wall without the application: the runtime roles, connected as the server connects, and the
 // tenant transaction helper, against real rows of two tenants. Every attempt to cross must fail.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTenantSql, type Claims } from "../../src/db/tenant-transaction.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { TEST_ROLES } from "../helpers/env.js";
+import { TEST_ENV, TEST_ROLES } from "../helpers/env.js";
+import { loadConfig } from "../../src/config.js";
+import { Vault } from "../../src/modules/vault/vault.js";
+import { sealInvitationEmail } from "../../src/modules/members/invitation-email.js";
 
 let db: TestDatabase;
 let login: postgres.Sql;
+let vault: Vault;
 interface Seeded {
   tenantId: string;
   userId: string;
@@ -34,10 +38,11 @@ async function seedTenant(label: string): Promise<Seeded> {
   const [k] = await db.admin`
     insert into api_keys (tenant_id, name, prefix, secret_hash, scopes)
     values (${tenantId}, 'key', 'lrk_x', ${Buffer.alloc(32, 1)}, '{read}') returning id`;
+  // Arranged as the superuser in the legacy (pre-sealing) shape: these rows only need to exist for the wall to hide them.
   const [i] = await db.admin`
-    insert into invitations (tenant_id, email, role, secret_hash, expires_at)
+    insert into invitations (tenant_id, legacy_email, role, secret_hash, expires_at)
     values (${tenantId}, ${`invitee@${label}.test`}, 'viewer', ${Buffer.alloc(32, 2)}, now() + interval '1 day') returning id`;
-  const [o] = await db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key, payload)
+  const [o] = await db.admin`insert into email_outbox (tenant_id, kind, legacy_to_email, idempotency_key, legacy_payload)
                              values (${tenantId}, 'invitation', 'x@y.test', ${`k-${label}`}, '{"token": "secret"}') returning id`;
   const [m] = await db.admin`select id from memberships where tenant_id = ${tenantId}`;
   await db.admin`insert into email_settings (tenant_id, from_name) values (${tenantId}, ${label})`;
@@ -57,6 +62,7 @@ const as = <T>(claims: Claims, work: (tx: postgres.TransactionSql) => Promise<T>
 beforeAll(async () => {
   db = await createTestDatabase();
   login = postgres(db.loginUrl, { max: 5, onnotice: () => {} });
+  vault = new Vault(loadConfig({ ...TEST_ENV, DATABASE_URL: db.adminUrl, NODE_ENV: "test" }).keks);
   a = await seedTenant("a");
   b = await seedTenant("b");
 });
@@ -146,7 +152,10 @@ describe("without a tenant", () => {
   it("nobody at runtime reads password hashes or key hashes", async () => {
     await expect(as(member(a), (tx) => tx`select hash from user_passwords`)).rejects.toThrow(/permission denied/);
     await expect(as(member(a), (tx) => tx`select secret_hash from api_keys`)).rejects.toThrow(/permission denied/);
-    await expect(as(member(a), (tx) => tx`select payload from email_outbox`)).rejects.toThrow(/permission denied/);
+    // An outbox payload may hold an invitation's token: sealed or legacy, runtime roles write it, never read it; nor its fixed content.
+    for (const column of ["payload_sealed", "legacy_payload", "content_sealed"]) {
+      await expect(as(member(a), (tx) => tx.unsafe(`select ${column} from email_outbox`)), column).rejects.toThrow(/permission denied/);
+    }
   });
 });
 
@@ -206,13 +215,22 @@ describe("the tenant transaction", () => {
 describe("the same names in two tenants", () => {
   it("are allowed, and a unique violation in one says nothing about the other", async () => {
     const email = "same.person@example.test";
-    await as(member(a), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
-      values (${a.tenantId}, ${email}, 'viewer', ${Buffer.alloc(32, 3)}, now() + interval '1 day')`);
-    await as(member(b), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
-      values (${b.tenantId}, ${email}, 'viewer', ${Buffer.alloc(32, 4)}, now() + interval '1 day')`);
-    const error = await as(member(b), (tx) => tx`insert into invitations (tenant_id, email, role, secret_hash, expires_at)
-      values (${b.tenantId}, ${email}, 'admin', ${Buffer.alloc(32, 5)}, now() + interval '1 day')`).catch((e: postgres.PostgresError) => e);
+    // Written as the app writes them: the address sealed with the tenant's own keys, its blind index beside it.
+    const invite = (who: Seeded, role: string, secretByte: number) =>
+      as(member(who), async (tx) => {
+        const keys = await vault.forTenantSql(tx, who.tenantId);
+        const id = randomUUID();
+        const sealed = sealInvitationEmail(keys, id, randomBytes(32), email);
+        await tx`insert into invitations (tenant_id, id, key_version, email_sealed, email_index, invitee_email_sealed, email_check, role, secret_hash, expires_at)
+          values (${who.tenantId}, ${id}, ${sealed.keyVersion}, ${Buffer.from(sealed.emailSealed)}, ${Buffer.from(keys.blindIndex("email", email))},
+                  ${Buffer.from(sealed.inviteeEmailSealed)}, ${Buffer.from(sealed.emailCheck)}, ${role}::member_role, ${Buffer.alloc(32, secretByte)}, now() + interval '1 day')`;
+      });
+    await invite(a, "viewer", 3);
+    await invite(b, "viewer", 4);
+    const error = await invite(b, "admin", 5).catch((e: postgres.PostgresError) => e);
     expect((error as postgres.PostgresError).code).toBe("23505");
+    expect((error as postgres.PostgresError).constraint_name).toBe("invitations_open_email_index");
     expect(String((error as postgres.PostgresError).detail ?? "")).not.toContain(a.tenantId);
+    expect(String((error as postgres.PostgresError).detail ?? "")).not.toContain(email);
   });
 });

@@ -60,7 +60,11 @@ describe("starting on a real PostgreSQL", () => {
 
   it("refuses when stored secrets are sealed under a key-encryption key version no longer configured", async () => {
     const result = await start("src/main.ts", { ...real(), LAUREL_KEKS: otherKek });
-    refusedWith(result, "stored secrets are sealed under key-encryption key version 1, which LAUREL_KEKS no longer has (1 signing key under version 1)");
+    refusedWith(
+      result,
+      // The tenant's data keys (sealed personal data, issue 13) are wrapped under the KEK too, so they count.
+      "stored secrets are sealed under key-encryption key version 1, which LAUREL_KEKS no longer has (2 data keys under version 1, 1 signing key under version 1): add that key back (LAUREL_KEKS=<new>,<old>), then reseal",
+    );
     // With the old key back beside the new one, it starts.
     const both = await start("src/main.ts", { ...real(), LAUREL_KEKS: `${otherKek},${TEST_ENV.LAUREL_KEKS}` }, /listening on/);
     expect(both.output).toContain("listening on");

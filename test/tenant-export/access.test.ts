@@ -15,6 +15,7 @@ import { ROLE_PERMISSIONS, SCOPE_PERMISSIONS } from "../../src/modules/auth/perm
 import { exportTables, LEFT_OUT, SECRET_COLUMNS } from "../../src/modules/tenant-export/catalog.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -27,8 +28,8 @@ afterAll(async () => app?.close());
 async function member(role: MemberRole): Promise<LaurelClient> {
   const email = uniqueEmail(role);
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email} order by created_at desc limit 1`;
-  const { acceptInvitation } = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: role, password: "a long enough password" } });
+  const token = await tokenSentTo(app, email, t.tenantId);
+  const { acceptInvitation } = await app.client().request(AcceptInvitationDocument, { input: { token, name: role, password: "a long enough password" } });
   if (acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(acceptInvitation));
   return app.client(acceptInvitation.token!);
 }

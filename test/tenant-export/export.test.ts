@@ -19,7 +19,10 @@ import { createTenantExportTask, exportPaths, type TenantExportManifest } from "
 import { tenantExportLinks } from "../../src/modules/tenant-export/service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
-import { exportAndWait, ndjson, seedSmallTenant, unzip } from "./helpers.js";
+import { openDocument } from "../../src/modules/credentials/sealed-document.js";
+import { fromSqlRow, openRecipient } from "../../src/modules/recipients/personal.js";
+import { openedDocument, openedRecipients } from "../helpers/sealed.js";
+import { exportAndWait, exportedBytes, keysFromExport, ndjson, seedSmallTenant, unzip } from "./helpers.js";
 
 // The worker's crash switch: throws once, at the batch this names, before that batch's checkpoint.
 const crash = { table: "", atBatch: 0, fired: false, batchesRead: new Map<string, number>() };
@@ -98,12 +101,51 @@ describe("exporting a whole tenant", () => {
   });
 
   it("holds the signed documents exactly, and the signing key only sealed", async () => {
+    // Documents travel as the database holds them: sealed, byte for byte, under the tenant's data key.
     const credentials = ndjson(files.get("tables/credentials.ndjson"));
-    const [stored] = await app.db.admin<{ document: unknown }[]>`select document from credentials where tenant_id = ${a.tenantId} order by id limit 1`;
-    expect(credentials[0]!.document).toEqual(stored!.document);
+    const stored = await app.db.admin<{ id: string; document_sealed: Buffer }[]>`select id, document_sealed from credentials where tenant_id = ${a.tenantId} order by id`;
+    expect(credentials.map((c) => c.id)).toEqual(stored.map((r) => r.id));
+    const keys = keysFromExport(files, a.tenantId, app.config.keks);
+    for (const [i, row] of credentials.entries()) {
+      expect(Object.keys(row)).not.toContain("document");
+      expect(row.document_sealed).toMatch(/^\\x[0-9a-f]+$/);
+      expect(Buffer.compare(exportedBytes(row.document_sealed), stored[i]!.document_sealed)).toBe(0);
+      const opened = openDocument(keys, "credentials", { id: String(row.id), keyVersion: Number(row.key_version), documentSealed: exportedBytes(row.document_sealed), legacyDocument: row.legacy_document });
+      expect(opened).toEqual(await openedDocument(app, String(row.id)));
+      expect(opened).toMatchObject({ type: expect.arrayContaining(["VerifiableCredential"]) });
+    }
     const [key] = ndjson(files.get("tables/signing_keys.ndjson"));
     expect(key!.sealed_secret_key).toMatch(/^\\x[0-9a-f]+$/);
     expect(Object.keys(key!)).not.toContain("secret_key");
+  });
+
+  it("carries personal data only sealed, and the tenant's data keys only wrapped", async () => {
+    const text = [...files.values()].map((f) => f.toString()).join("\n");
+    const people = await openedRecipients(app, a.tenantId);
+    expect(people.map((p) => p.name).sort()).toEqual(["Ada Lovelace", "Grace Hopper", "Émilie du Châtelet"]);
+    for (const person of people) {
+      expect(text).not.toContain(person.email);
+      expect(text).not.toContain(person.name!);
+    }
+    const recipients = ndjson(files.get("tables/recipients.ndjson"));
+    expect(recipients.every((r) => /^\\x[0-9a-f]+$/.test(String(r.email_sealed)) && r.legacy_email === null)).toBe(true);
+    // Opened with the keys the ZIP carries (unwrapped by the KEK alone), the rows are the people.
+    const keys = keysFromExport(files, a.tenantId, app.config.keks);
+    const opened = recipients.map((r) => {
+      const row = { ...r, email_sealed: exportedBytes(r.email_sealed), name_sealed: r.name_sealed === null ? null : exportedBytes(r.name_sealed), attributes_sealed: exportedBytes(r.attributes_sealed) };
+      return { id: r.id, ...openRecipient(keys, fromSqlRow(row as unknown as Parameters<typeof fromSqlRow>[0])) };
+    });
+    expect(opened.sort((x, y) => String(x.id).localeCompare(String(y.id)))).toEqual(
+      people.map(({ id, email, name, attributes }) => ({ id, email, name, attributes })).sort((x, y) => x.id.localeCompare(y.id)),
+    );
+    const wrapped = ndjson(files.get("tables/tenant_data_keys.ndjson"));
+    expect(wrapped.map((k) => k.purpose).sort()).toEqual(["data", "index"]);
+    for (const k of wrapped) {
+      expect(Object.keys(k).sort()).toEqual(["created_at", "kek_version", "purpose", "retired_at", "tenant_id", "version", "wrapped"]);
+      expect(k.kek_version).toBe(1);
+    }
+    // Without the KEK the wrapped bytes open nothing: another KEK under the same version fails.
+    expect(() => keysFromExport(files, a.tenantId, new Map([[1, Buffer.alloc(32, 9)]]))).toThrow();
   });
 
   it("leaves webhook secrets, API key hashes and email payloads behind", () => {
@@ -111,7 +153,14 @@ describe("exporting a whole tenant", () => {
     expect(endpoint).toMatchObject({ url: "https://partner.example/hooks" });
     expect(Object.keys(endpoint!)).not.toContain("secret_sealed");
     for (const row of ndjson(files.get("tables/api_keys.ndjson"))) expect(Object.keys(row)).not.toContain("secret_hash");
-    for (const row of ndjson(files.get("tables/email_outbox.ndjson"))) expect(Object.keys(row)).not.toContain("payload");
+    const messages = ndjson(files.get("tables/email_outbox.ndjson"));
+    expect(messages.length).toBeGreaterThan(0);
+    for (const row of messages) {
+      // Payloads (an invitation's token) and fixed content stay behind, sealed or legacy; the address travels sealed.
+      for (const column of ["payload_sealed", "content_sealed", "legacy_payload", "legacy_content"]) expect(Object.keys(row)).not.toContain(column);
+      expect(row.to_email_sealed).toMatch(/^\\x[0-9a-f]+$/);
+    }
+    expect(manifest.secretColumnsLeftOut.email_outbox).toEqual(["payload_sealed", "content_sealed", "legacy_payload", "legacy_content"]);
     expect(manifest.secretColumnsLeftOut.webhook_endpoints).toEqual(["secret_sealed", "secret_kek_version"]);
   });
 
@@ -210,7 +259,8 @@ describe("exporting a whole tenant", () => {
     const zip = exportPaths(app.config.exportDir, a.tenantId, uuidOf(latest.id)).zip;
     expect((await stat(zip)).mode & 0o777).toBe(0o600);
     expect((await stat(app.config.exportDir)).mode & 0o777).toBe(0o700);
-    const [person] = await app.db.admin<{ email: string }[]>`select email from recipients where tenant_id = ${a.tenantId} and erased_at is null limit 1`;
+    const [kept] = await app.db.admin<{ id: string }[]>`select id from recipients where tenant_id = ${a.tenantId} and erased_at is null limit 1`;
+    const person = (await openedRecipients(app, a.tenantId)).find((r) => r.id === kept!.id);
     const { fileDataSubjectRequest } = await a.owner.request(FileDataSubjectRequestDocument, {
       input: { kind: "erasure", email: person!.email, identityVerification: { method: "document_checked" } },
     });

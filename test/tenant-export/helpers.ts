@@ -13,6 +13,8 @@ import {
 } from "../../src/sdk/generated.js";
 import type { LaurelClient } from "../../src/sdk/index.js";
 import { waitFor } from "../helpers/worker.js";
+import { unwrapKey, type KeyPurpose } from "../../src/modules/vault/data-keys.js";
+import { TenantKeys } from "../../src/modules/vault/vault.js";
 
 export interface IssuedCredential {
   id: string;
@@ -64,3 +66,23 @@ export { unzip } from "../helpers/zip.js";
 
 export const ndjson = (file: Buffer | undefined) =>
   (file ?? Buffer.alloc(0)).toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** A bytea value as an export writes it ("\x..." hex text), as bytes. */
+export const exportedBytes = (value: unknown) => Buffer.from(String(value).replace(/^\\x/, ""), "hex");
+
+/**
+ * The tenant's data keys as the ZIP carries them (tables/tenant_data_keys.ndjson, wrapped), unwrapped with
+ * `keks`: proof that the ZIP plus the source's KEK, and nothing else, opens its sealed columns.
+ */
+export function keysFromExport(files: Map<string, Buffer>, tenantId: string, keks: ReadonlyMap<number, Buffer>): TenantKeys {
+  const data = new Map<number, Buffer>();
+  let index: Buffer | null = null;
+  for (const row of ndjson(files.get("tables/tenant_data_keys.ndjson"))) {
+    if (row.retired_at) continue;
+    const key = unwrapKey(keks, tenantId, { purpose: row.purpose as KeyPurpose, version: Number(row.version), wrapped: exportedBytes(row.wrapped), kek_version: Number(row.kek_version) });
+    if (row.purpose === "data") data.set(Number(row.version), key);
+    else index = key;
+  }
+  if (!data.size || !index) throw new Error("the export carries no data or index key");
+  return new TenantKeys(tenantId, Math.max(...data.keys()), data, index);
+}

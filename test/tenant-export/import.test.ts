@@ -20,7 +20,10 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { TEST_ENV } from "../helpers/env.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { exportAndWait, seedSmallTenant, unzip, type IssuedCredential } from "./helpers.js";
+import { unwrapKey, type KeyPurpose } from "../../src/modules/vault/data-keys.js";
+import { openedCredentials, openedRecipients } from "../helpers/sealed.js";
 
+const TARGET_KEK = Buffer.alloc(32, 22);
 let source: TestApp;
 let target: TestApp;
 let spare: TestDatabase;
@@ -41,7 +44,9 @@ beforeAll(async () => {
   files = await unzip(zip);
   // The new deployment answers at the same public URL once the issuer's host points at it.
   fake = await startFakeResend();
-  target = await startTestApp({ ...deliveryConfig({ resendUrl: fake.url }), publicUrl: source.config.publicUrl }, { worker: false });
+  // The new deployment holds the source's KEK (version 1) and a newer one of its own (version 2, current):
+  // the import must re-wrap the tenant's data keys and re-seal its signing keys under version 2.
+  target = await startTestApp({ ...deliveryConfig({ resendUrl: fake.url }), publicUrl: source.config.publicUrl, keks: new Map([...source.config.keks, [2, TARGET_KEK]]) }, { worker: false });
   spare = await createTestDatabase();
 }, 90_000);
 afterAll(async () => {
@@ -64,7 +69,9 @@ describe("importing a tenant into a fresh Laurel", () => {
   it("refuses a tampered ZIP and writes nothing", async () => {
     const tampered = new yazl.ZipFile();
     for (const [name, body] of files) {
-      const changed = name === "tables/credentials.ndjson" ? Buffer.from(body.toString().replace("Grace Hopper", "Grace Hoppr")) : body;
+      // Documents travel sealed: one changed hex digit of a sealed document is the tampering.
+      const changed = name === "tables/credentials.ndjson" ? Buffer.from(body.toString().replace(/("document_sealed":"\\\\x)([0-9a-f])/, (_, p: string, d: string) => p + (d === "0" ? "1" : "0"))) : body;
+      if (name === "tables/credentials.ndjson") expect(changed.equals(body)).toBe(false);
       tampered.addBuffer(changed, name);
     }
     tampered.end();
@@ -154,6 +161,7 @@ describe("importing a tenant into a fresh Laurel", () => {
   it("restores every table's rows", async () => {
     const result = await importTenant({ adminUrl: target.db.adminUrl, roles: target.config.roles, keks: target.config.keks, zipPath });
     expect(result.tenantId).toBe(a.tenantId);
+    expect(result.tables.find((t) => t.table === "tenant_data_keys")!.rows).toBeGreaterThanOrEqual(2);
     const expected = manifest().files.map((f) => ({ table: f.table, rows: f.rows }));
     expect(result.tables).toEqual(expected);
     for (const { table, rows } of expected) {
@@ -162,6 +170,29 @@ describe("importing a tenant into a fresh Laurel", () => {
       expect({ table, rows: row!.n }).toEqual({ table, rows: table === "audit_log" ? rows + 1 : rows });
     }
   }, 60_000);
+
+  it("re-wraps the tenant's data keys under its own current KEK, and the sealed people and documents open there as they did", async () => {
+    const wrapped = async (app: TestApp) =>
+      app.db.admin<{ purpose: KeyPurpose; version: number; kek_version: number; wrapped: Buffer }[]>`
+        select purpose, version, kek_version, wrapped from tenant_data_keys where tenant_id = ${a.tenantId} and retired_at is null order by purpose, version`;
+    const [before, after] = [await wrapped(source), await wrapped(target)];
+    expect(after.map((k) => [k.purpose, k.version])).toEqual(before.map((k) => [k.purpose, k.version]));
+    expect(before.every((k) => k.kek_version === 1)).toBe(true);
+    expect(after.every((k) => k.kek_version === 2)).toBe(true);
+    for (const [i, k] of after.entries()) expect(Buffer.compare(k.wrapped, before[i]!.wrapped)).not.toBe(0);
+    // The source's KEK alone no longer opens them: the version-2 KEK is the one that does.
+    expect(() => unwrapKey(source.config.keks, a.tenantId, after[0]!)).toThrow();
+    expect(unwrapKey(target.config.keks, a.tenantId, after[0]!).equals(unwrapKey(source.config.keks, a.tenantId, before[0]!))).toBe(true);
+    // The sealed rows came byte for byte, and open with the re-wrapped keys to the same people and documents.
+    const people = await openedRecipients(target, a.tenantId);
+    expect(people.map((p) => p.name).sort()).toEqual(["Ada Lovelace", "Grace Hopper", "Émilie du Châtelet"]);
+    expect(people).toEqual(await openedRecipients(source, a.tenantId));
+    const documents = async (app: TestApp) => (await openedCredentials(app, a.tenantId)).map((c) => ({ id: c.id, email: c.email, name: c.name, document: c.document }));
+    const moved = await documents(target);
+    expect(moved).toHaveLength(3);
+    expect(moved.every((c) => c.document !== null)).toBe(true);
+    expect(moved).toEqual(await documents(source));
+  });
 
   it("lets its members, who arrive without passwords, choose one by email and sign in", async () => {
     const before = await target.client().request(LogInDocument, { input: { email: a.email, password: a.password } });
@@ -207,7 +238,7 @@ describe("importing a tenant into a fresh Laurel", () => {
     expect(keys.length).toBe(1);
     expect(keys.every((k) => k.revoked_at !== null)).toBe(true);
     const [key] = await target.db.admin<{ kek_version: number }[]>`select kek_version from signing_keys where tenant_id = ${a.tenantId}`;
-    expect(key!.kek_version).toBe(1);
+    expect(key!.kek_version).toBe(2); // re-sealed under the target's current KEK
   });
 
   it("runs as the operator's CLI: refuses a damaged ZIP with exit 1, imports a good one", async () => {
