@@ -152,9 +152,13 @@ describe("without a tenant", () => {
   it("nobody at runtime reads password hashes or key hashes", async () => {
     await expect(as(member(a), (tx) => tx`select hash from user_passwords`)).rejects.toThrow(/permission denied/);
     await expect(as(member(a), (tx) => tx`select secret_hash from api_keys`)).rejects.toThrow(/permission denied/);
-    // An outbox payload may hold an invitation's token: sealed or legacy, runtime roles write it, never read it; nor its fixed content.
+    // An outbox payload may hold an invitation's token. The member role may read the sealed payload (data-key
+    // rotation re-seals it as the tenant), but only as ciphertext: the token is not in it, and the anonymous
+    // role reads neither the sealed nor the legacy payload.
+    const rows = await as(member(a), (tx) => tx`select payload_sealed, legacy_payload from email_outbox where payload_sealed is not null`);
+    for (const row of rows) expect(Buffer.from(row.payload_sealed as Uint8Array).includes("lri_")).toBe(false);
     for (const column of ["payload_sealed", "legacy_payload", "content_sealed"]) {
-      await expect(as(member(a), (tx) => tx.unsafe(`select ${column} from email_outbox`)), column).rejects.toThrow(/permission denied/);
+      await expect(as({ dbRole: TEST_ROLES.anonymous, tenantId: a.tenantId, userId: null }, (tx) => tx.unsafe(`select ${column} from email_outbox`)), column).rejects.toThrow(/permission denied/);
     }
   });
 });
