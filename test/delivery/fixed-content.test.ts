@@ -23,6 +23,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 let fake: FakeResend;
 let app: TestApp;
@@ -97,10 +98,16 @@ describe("an email's content", () => {
 
   it("is written with the message but never readable by the app's role (an invitation's holds its accept link)", async () => {
     const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
-    await expect(withTenantTransaction(app.database, claims, (db) => db.$queryRaw`select content from email_outbox`)).rejects.toThrow(/permission denied/);
+    for (const column of ["content_sealed", "legacy_content", "payload_sealed", "legacy_payload"]) {
+      await expect(withTenantTransaction(app.database, claims, (db) => db.$queryRawUnsafe(`select ${column} from email_outbox`)), column).rejects.toThrow(/permission denied/);
+    }
+    // The subject stays readable to the app (sealed, opened with the tenant's keys), and the stored content is the queued one.
+    const [stored] = await openedMessages(app, { tenantId: a.tenantId, toEmail: "queued@example.test" });
     const [row] = await withTenantTransaction(app.database, claims, (db) =>
-      db.$queryRaw<{ subject: string | null }[]>`select subject from email_outbox where to_email = 'queued@example.test'`);
-    expect(row!.subject).toBe("Queued wording");
+      db.$queryRaw<{ subject_sealed: Uint8Array | null }[]>`select subject_sealed from email_outbox where id = ${stored!.id}::uuid`);
+    expect(row!.subject_sealed).toBeTruthy();
+    expect((await messageTo("queued@example.test"))!.subject).toBe("Queued wording");
+    expect(stored!.subject).toBe("Queued wording");
   });
 
   it("goes out once, as first written, when the template is edited between a lost answer and the retry", async () => {
@@ -198,7 +205,8 @@ describe("failures of ours", () => {
       if (!emails.some((e) => e.to.includes("batch-a@example.test"))) return false;
       fake.loseAnswer = null;
       // While the answer to the first batch is lost, the third message becomes renderable.
-      await app.db.admin`update email_outbox set kind = 'credential_issued' where to_email = 'batch-late@example.test'`;
+      const [late] = await openedMessages(app, { tenantId: a.tenantId, toEmail: "batch-late@example.test" });
+      await app.db.admin`update email_outbox set kind = 'credential_issued' where id = ${late!.id}`;
       return true;
     };
     await queueRaw([
