@@ -79,14 +79,16 @@ describe("the relation strategy", () => {
   const chooser = strategyChooser(getDatamodel(), COLUMN_GRANTED_MODELS, EXACT_JSON_FIELDS);
 
   it("joins ordinary relations and keeps separate statements for column-granted tables and exact json", () => {
-    expect(chooser.choose("Tenant", "findUnique", { select: { credentials: { select: { id: true, recipient: { select: { name: true } } } } } })).toBe("join");
+    expect(chooser.choose("Tenant", "findUnique", { select: { credentials: { select: { id: true, recipient: { select: { nameSealed: true } } } } } })).toBe("join");
     expect(chooser.choose("Tenant", "findUnique", { select: { apiKeys: { select: { id: true } } } })).toBe("query");
     expect(chooser.choose("User", "findUnique", { select: { sessions: true } })).toBe("query");
     expect(chooser.choose("Tenant", "findUnique", { select: { _count: { select: { invitations: true } } } })).toBe("query");
-    expect(chooser.choose("Recipient", "findMany", { select: { credentials: { select: { document: true } } } })).toBe("query");
+    // the legacy plain JSON of a signed document (sql/048) is exact json; the sealed bytes are not
+    expect(chooser.choose("Recipient", "findMany", { select: { credentials: { select: { legacyDocument: true } } } })).toBe("query");
+    expect(chooser.choose("Recipient", "findMany", { select: { credentials: { select: { documentSealed: true } } } })).toBe("join");
     expect(chooser.choose("Recipient", "findMany", { include: { credentials: true } })).toBe("query");
     // at the root a json column is selected as itself, not rebuilt
-    expect(chooser.choose("Credential", "findMany", { select: { document: true } })).toBe("join");
+    expect(chooser.choose("Credential", "findMany", { select: { legacyDocument: true } })).toBe("join");
     expect(chooser.choose("Credential", "count", {})).toBeUndefined();
   });
 

@@ -27,6 +27,7 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { enqueueEmail } from "../../src/modules/outbox/service.js";
 import { mailSettings } from "../../src/modules/delivery/compose.js";
 import { enqueueJob } from "../../src/modules/jobs/enqueue.js";
+import { openedMessages } from "../helpers/sealed.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
@@ -214,7 +215,7 @@ describe("the transactional outbox", () => {
       }),
     ).rejects.toThrow(/issuance failed/);
     expect(await jobsOf()).toBe(0);
-    expect(await app.db.admin`select 1 from email_outbox where to_email = 'ghost@example.test'`).toHaveLength(0);
+    expect(await openedMessages(app, { toEmail: "ghost@example.test" })).toHaveLength(0);
     // The same work committed: the message and its job exist together.
     await withTenantTransaction(app.database, claims, (db) =>
       enqueueEmail(db, quiet.tenantId, { kind: "credential_issued", toEmail: "ghost@example.test", payload: {}, idempotencyKey: "ghost" }, mailSettings(app.config)),
@@ -301,7 +302,7 @@ describe("the transactional outbox", () => {
     expect(email.subject).toContain("Alpha Academy");
     expect(email.text).toMatch(/invitations\/accept#/);
     const [row] = await waitFor(async () => {
-      const r = await app.db.admin`select status, payload from email_outbox where kind = 'invitation' and to_email = 'newcomer@example.test'`;
+      const r = await openedMessages(app, { kind: "invitation", toEmail: "newcomer@example.test" });
       return r[0]?.status === "sent" ? r : null;
     }, "the invitation marked sent");
     expect(row!.payload).not.toHaveProperty("token");
@@ -419,9 +420,11 @@ describe("the demo outbox (no RESEND_API_KEY)", () => {
       const invitation = rows.find((m) => m.kind === "invitation")!;
       expect(invitation).toMatchObject({ provider: "log", html: null, text: null, sentAt: null });
       expect((await messages(tenant.owner, { undelivered: true })).map((m) => m.kind).sort()).toEqual(["credential_issued", "invitation"]);
-      const kept = await demo.db.admin`select content, payload from email_outbox where tenant_id = ${tenant.tenantId}`;
+      const kept = await openedMessages(demo, { tenantId: tenant.tenantId });
       expect(kept.map((r) => r.content)).toEqual([null, null]);
-      expect(kept.some((r) => "token" in (r.payload as object))).toBe(false);
+      expect(kept.map((r) => [r.raw.content_sealed, r.raw.legacy_content])).toEqual([[null, null], [null, null]]);
+      expect(kept).toHaveLength(2);
+      expect(kept.some((r) => "token" in r.payload)).toBe(false);
       const partnerEvents = await demo.db.admin`select event_type from webhook_deliveries where tenant_id = ${tenant.tenantId}`;
       expect(partnerEvents).toEqual([]);
     } finally {

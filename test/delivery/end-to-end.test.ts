@@ -19,6 +19,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 const BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
 let fake: FakeResend;
@@ -101,9 +102,10 @@ describe("from issuance to engagement", () => {
       return ["email_opened", "link_clicked", "page_viewed", "linkedin_added", "claimed"].every((t) => byType[t]) ? byType : null;
     }, "the engagement events").catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(last)} ${accepted.status}`); });
     expect(counts).toMatchObject({ email_opened: 1, link_clicked: 1, page_viewed: 1, linkedin_added: 1, claimed: 1 });
-    const [message] = await app.db.admin`select opened_at, clicked_at from email_outbox where to_email = 'lin@example.test'`;
-    expect(message!.opened_at).toBeTruthy();
-    expect(message!.clicked_at).toBeTruthy();
+    const messages = await openedMessages(app, { toEmail: "lin@example.test" });
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.raw.opened_at).toBeTruthy();
+    expect(messages[0]!.raw.clicked_at).toBeTruthy();
     const { node } = await tenant.owner.request(CredentialEngagementDocument, { id: issueCredential.__typename === "Credential" ? issueCredential.id : "" });
     if (node?.__typename !== "Credential") throw new Error("credential");
     expect(node.engagedAt).toBeTruthy();

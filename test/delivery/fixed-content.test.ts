@@ -23,6 +23,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 let fake: FakeResend;
 let app: TestApp;
@@ -95,12 +96,22 @@ describe("an email's content", () => {
     expect(email.html).toContain("<p>Queued wording</p>");
   });
 
-  it("is written with the message but never readable by the app's role (an invitation's holds its accept link)", async () => {
+  it("is written with the message, sealed: the app's role reads it only as ciphertext and Prisma never selects it (an invitation's holds its accept link)", async () => {
     const claims = { dbRole: app.config.roles.member, tenantId: a.tenantId, userId: null };
-    await expect(withTenantTransaction(app.database, claims, (db) => db.$queryRaw`select content from email_outbox`)).rejects.toThrow(/permission denied/);
+    // The app's role may read the sealed payload and content as ciphertext (data-key rotation re-seals them),
+    // never an accept link in clear; Prisma never selects them (src/db/secrets.ts).
+    const raw = await withTenantTransaction(app.database, claims, (db) =>
+      db.$queryRawUnsafe<{ content_sealed: Uint8Array | null; payload_sealed: Uint8Array | null }[]>(`select content_sealed, payload_sealed from email_outbox`));
+    for (const r of raw) for (const bytes of [r.content_sealed, r.payload_sealed]) if (bytes) expect(Buffer.from(bytes).includes("Queued wording")).toBe(false);
+    const unread = await withTenantTransaction(app.database, claims, (db) => db.emailOutbox.findFirst({ where: { tenantId: a.tenantId } }));
+    expect(unread && "payloadSealed" in unread).toBe(false);
+    // The subject stays readable to the app (sealed, opened with the tenant's keys), and the stored content is the queued one.
+    const [stored] = await openedMessages(app, { tenantId: a.tenantId, toEmail: "queued@example.test" });
     const [row] = await withTenantTransaction(app.database, claims, (db) =>
-      db.$queryRaw<{ subject: string | null }[]>`select subject from email_outbox where to_email = 'queued@example.test'`);
-    expect(row!.subject).toBe("Queued wording");
+      db.$queryRaw<{ subject_sealed: Uint8Array | null }[]>`select subject_sealed from email_outbox where id = ${stored!.id}::uuid`);
+    expect(row!.subject_sealed).toBeTruthy();
+    expect((await messageTo("queued@example.test"))!.subject).toBe("Queued wording");
+    expect(stored!.subject).toBe("Queued wording");
   });
 
   it("goes out once, as first written, when the template is edited between a lost answer and the retry", async () => {
@@ -198,7 +209,8 @@ describe("failures of ours", () => {
       if (!emails.some((e) => e.to.includes("batch-a@example.test"))) return false;
       fake.loseAnswer = null;
       // While the answer to the first batch is lost, the third message becomes renderable.
-      await app.db.admin`update email_outbox set kind = 'credential_issued' where to_email = 'batch-late@example.test'`;
+      const [late] = await openedMessages(app, { tenantId: a.tenantId, toEmail: "batch-late@example.test" });
+      await app.db.admin`update email_outbox set kind = 'credential_issued' where id = ${late!.id}`;
       return true;
     };
     await queueRaw([

@@ -1,6 +1,7 @@
 // Reminders and expiry, driven by the sweep the worker's cron runs: unopened credentials get up to the
 // template's reminder count, spaced by its interval; expiring ones get one notice; expired ones tell
 // partners. Restricted recipients and those who objected get nothing; engaged credentials stop.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActivateTemplateDocument, CreateTemplateDocument, IssueCredentialDocument, SetTemplateRemindersDocument } from "../../src/sdk/generated.js";
 import { sweepReminders, sweepTenant } from "../../src/modules/delivery/reminders.js";
@@ -8,6 +9,8 @@ import { ownerPool } from "../../src/db/migrate.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { deliveryConfig } from "../helpers/worker.js";
+import { keysOf } from "../helpers/sealed.js";
+import { sealNewMessage } from "../../src/modules/delivery/sealed-outbox.js";
 
 let app: TestApp;
 let a: TestTenant;
@@ -77,8 +80,9 @@ describe("reminders for unopened credentials", () => {
   it("sends none to a restricted recipient or one who objected", async () => {
     const restricted = await issue("restricted@example.test");
     const objected = await issue("objected@example.test");
-    await app.db.admin`update recipients set restricted_at = now() where email = 'restricted@example.test'`;
-    await app.db.admin`update recipients set objected_at = now() where email = 'objected@example.test'`;
+    const marked = await app.db.admin`update recipients set restricted_at = now() where id = (select recipient_id from credentials where id = ${restricted}) returning id`;
+    const objecting = await app.db.admin`update recipients set objected_at = now() where id = (select recipient_id from credentials where id = ${objected}) returning id`;
+    expect([marked.length, objecting.length]).toEqual([1, 1]);
     await age(restricted, 30);
     await age(objected, 30);
     await sweep();
@@ -96,8 +100,11 @@ describe("a credential whose email was only stored (the demo outbox)", () => {
     await sweep();
     expect(await reminders(id)).toHaveLength(0);
     // A copy that did leave (resendCredentialEmail through Resend) makes the reminder due again.
-    await app.db.admin`insert into email_outbox (tenant_id, kind, to_email, idempotency_key, credential_id, status)
-                       values (${a.tenantId}, 'credential_issued', 'stored-only@example.test', ${`credential_issued:${id}:resend:1`}, ${id}, 'sent')`;
+    const copyId = randomUUID();
+    const sealed = sealNewMessage(await keysOf(app, a.tenantId), copyId, { toEmail: "stored-only@example.test", payload: {}, content: null });
+    await app.db.admin`insert into email_outbox (id, tenant_id, kind, key_version, to_email_sealed, to_email_index, payload_sealed, idempotency_key, credential_id, status)
+                       values (${copyId}, ${a.tenantId}, 'credential_issued', ${sealed.keyVersion}, ${sealed.toEmail}, ${sealed.toEmailIndex}, ${sealed.payload},
+                               ${`credential_issued:${id}:resend:1`}, ${id}, 'sent')`;
     await sweep();
     expect(await reminders(id)).toHaveLength(1);
   });

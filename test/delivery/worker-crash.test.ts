@@ -3,10 +3,14 @@
 // heartbeat stops; messages caught between "sent" and "recorded" are sent again under the same
 // Idempotency-Key, and Resend answers with the first send instead of sending twice.
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { boundQuery } from "../../src/db/request-connection.js";
 import { enqueueEmailDelivery } from "../../src/modules/jobs/enqueue.js";
+import { tenantKeys } from "../../src/modules/vault/vault.js";
+import { hex } from "../../src/modules/vault/batch-sql.js";
+import { sealNewMessage } from "../../src/modules/delivery/sealed-outbox.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant } from "../helpers/factories.js";
 import { startFakeResend, FAKE_RESEND_KEY, type FakeResend } from "../helpers/fake-resend.js";
@@ -56,12 +60,17 @@ describe("a worker killed mid-delivery", () => {
   it("sends each of 1,000 emails exactly once after a restart", async () => {
     const tenant = await signUpTenant(app, "Crash Test College");
     await withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: tenant.tenantId, userId: null }, async (db) => {
+      // Addresses and payloads are sealed under the tenant's keys, as the app writes them (one statement, as before).
+      const keys = await tenantKeys(db, tenant.tenantId);
+      const ids = Array.from({ length: MESSAGES }, () => randomUUID());
+      const sealed = ids.map((id, i) => sealNewMessage(keys, id, { toEmail: `person${i + 1}@example.test`, payload: { name: "Crash Course" }, content: null }));
       const rows = await boundQuery<{ id: string }>(
-        `insert into email_outbox (tenant_id, kind, to_email, locale, idempotency_key, payload)
-         select $1, 'credential_issued', 'person' || g || '@example.test', 'en', 'crash-' || g, '{"name":"Crash Course"}'
-           from generate_series(1, ${MESSAGES}) g returning id`,
-        [tenant.tenantId],
+        `insert into email_outbox (id, tenant_id, kind, key_version, to_email_sealed, to_email_index, payload_sealed, locale, idempotency_key)
+         select m.id, $1, 'credential_issued', $2, decode(m.to_email, 'hex'), decode(m.to_email_index, 'hex'), decode(m.payload, 'hex'), 'en', 'crash-' || m.g
+           from unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) with ordinality as m(id, to_email, to_email_index, payload, g) returning id`,
+        [tenant.tenantId, keys.current, ids, sealed.map((m) => hex(m.toEmail)), sealed.map((m) => hex(m.toEmailIndex)), sealed.map((m) => hex(m.payload))],
       );
+      expect(rows.rows).toHaveLength(MESSAGES);
       await enqueueEmailDelivery(db, rows.rows.map((r) => r.id));
     });
 

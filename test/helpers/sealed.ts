@@ -7,6 +7,8 @@ import { openDocument } from "../../src/modules/credentials/sealed-document.js";
 import { openClaimed, openListed, type ClaimedSealedRow } from "../../src/modules/delivery/sealed-outbox.js";
 import type { FixedContent } from "../../src/modules/delivery/compose.js";
 import { openInvitationEmail } from "../../src/modules/members/invitation-email.js";
+import { openGuardian, openRectification, openRequestedChanges, openSubjectEmail } from "../../src/modules/privacy/sealed.js";
+import { openLinkPayload } from "../../src/modules/privacy/links.js";
 import type { TestApp } from "./app.js";
 
 /** The tenant's data keys, through the app's vault. */
@@ -132,4 +134,71 @@ export async function openedInvitations(app: TestApp, tenantId: string) {
     id: r.id, role: r.role, acceptedAt: r.accepted_at, revokedAt: r.revoked_at,
     email: openInvitationEmail(keys, { id: r.id, keyVersion: r.key_version, emailSealed: r.email_sealed, legacyEmail: r.legacy_email }),
   }));
+}
+
+/** Guardian consents (of one tenant, or all), each raw row with the guardian's opened address and name (null once erased). */
+export async function openedGuardianConsents(app: TestApp, tenantId?: string) {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from guardian_consents where ${tenantId ? sql`tenant_id = ${tenantId}` : sql`true`} order by requested_at, id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const opened = openGuardian(keys, {
+      id: row.id, keyVersion: row.key_version, guardianEmailSealed: row.guardian_email_sealed, guardianNameSealed: row.guardian_name_sealed,
+      legacyGuardianEmail: row.legacy_guardian_email, legacyGuardianName: row.legacy_guardian_name,
+    });
+    out.push({ ...row, guardianEmail: opened.guardianEmail, guardianName: opened.guardianName } as Record<string, any>);
+  }
+  return out;
+}
+
+/** Privacy links (of one tenant, or all), each raw row with its opened address (`sentTo`, null when none) and payload. */
+export async function openedPrivacyLinks(app: TestApp, tenantId?: string) {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from privacy_links where ${tenantId ? sql`tenant_id = ${tenantId}` : sql`true`} order by created_at, id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const sentTo = row.sent_to_sealed ? keys.open({ table: "privacy_links", column: "sent_to", rowId: row.id }, row.sent_to_sealed) : (row.legacy_sent_to ?? null);
+    const payload = openLinkPayload(keys, { id: row.id, payloadSealed: row.payload_sealed, legacyPayload: row.legacy_payload });
+    out.push({ ...row, sentTo, payload } as Record<string, any>);
+  }
+  return out;
+}
+
+/** Data subject requests (of one tenant, or all), each raw row with its opened subject address and requested changes. */
+export async function openedRequests(app: TestApp, tenantId?: string) {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from data_subject_requests where ${tenantId ? sql`tenant_id = ${tenantId}` : sql`true`} order by created_at, id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const sealed = {
+      id: row.id, keyVersion: row.key_version, requestedChangesSealed: row.requested_changes_sealed, legacyRequestedChanges: row.legacy_requested_changes,
+      subjectEmailSealed: row.subject_email_sealed, legacySubjectEmail: row.legacy_subject_email,
+    };
+    out.push({ ...row, subjectEmail: openSubjectEmail(keys, sealed), requestedChanges: openRequestedChanges(keys, sealed) } as Record<string, any>);
+  }
+  return out;
+}
+
+/** Rectification history rows (of one tenant, or all), each raw row with its opened old/new name and email. */
+export async function openedRectifications(app: TestApp, tenantId?: string) {
+  const sql = app.db.admin;
+  const rows = await sql<Record<string, any>[]>`
+    select * from recipient_rectifications where ${tenantId ? sql`tenant_id = ${tenantId}` : sql`true`} order by rectified_at, id`;
+  const out = [];
+  for (const row of rows) {
+    const keys = await keysOf(app, row.tenant_id);
+    const values = openRectification(keys, {
+      id: row.id, keyVersion: row.key_version, oldNameSealed: row.old_name_sealed, newNameSealed: row.new_name_sealed,
+      oldEmailSealed: row.old_email_sealed, newEmailSealed: row.new_email_sealed, legacyOldName: row.legacy_old_name,
+      legacyNewName: row.legacy_new_name, legacyOldEmail: row.legacy_old_email, legacyNewEmail: row.legacy_new_email,
+    });
+    out.push({ ...row, ...values } as Record<string, any>);
+  }
+  return out;
 }

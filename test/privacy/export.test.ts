@@ -25,6 +25,7 @@ import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 const tag = randomBytes(3).toString("hex");
 const PERSON = { email: `ines.okafor.${tag}@example.test`, name: "Inès Okafor-Lindqvist" };
@@ -124,7 +125,7 @@ describe("exporting a person's data", () => {
     expect(fake.sent.some((m) => m.to.includes(NEIGHBOUR.email) && m.tags.some((t) => t.value === "person_export_ready"))).toBe(false);
     const sig = new URL(link.url).searchParams.get("sig")!;
     const rows = await waitFor(async () => {
-      const r = await app.db.admin`select status::text, payload::text, coalesce(content::text, '') as content from email_outbox where kind = 'person_export_ready'`;
+      const r = (await openedMessages(app, { kind: "person_export_ready" })).map((m) => ({ status: m.status, payload: m.payload, content: m.content }));
       return r.length && r[0]!.status === "sent" ? r : null;
     }, "the message marked sent");
     expect(JSON.stringify(rows)).not.toContain(sig);

@@ -34,6 +34,7 @@ import { ValidationError } from "../../src/errors.js";
 import type { QueueWorker } from "../../src/modules/jobs/worker.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { findTraces } from "../helpers/traces.js";
+import { openedRecipients, openedRectifications, openedRequests } from "../helpers/sealed.js";
 import { createKey, signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
@@ -127,7 +128,9 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
 
 /** The person's row and how many documents were ever superseded in the tenant: what a refusal must leave alone. */
 async function snapshot(recipientId: string) {
-  const [row] = await app.db.admin`select name, email, updated_at from recipients where id = ${uuidOf(recipientId)}`;
+  const opened = (await openedRecipients(app, a.tenantId)).find((r) => r.id === uuidOf(recipientId));
+  const [stored] = await app.db.admin`select updated_at, key_version from recipients where id = ${uuidOf(recipientId)}`;
+  const row = { name: opened?.name, email: opened?.email, ...stored };
   const [docs] = await app.db.admin`select count(*)::int as n from credential_documents where tenant_id = ${a.tenantId}`;
   const [fixes] = await app.db.admin`select count(*)::int as n from recipient_rectifications where tenant_id = ${a.tenantId}`;
   return { row, docs: docs!.n, fixes: fixes!.n };
@@ -523,14 +526,17 @@ describe("a rectification request, then an erasure", () => {
     expect(await snapshot(held.recipientId)).toEqual(before);
 
     const id = uuidOf(held.recipientId);
-    expect(await app.db.admin`select old_name, new_name, old_email, new_email from recipient_rectifications where recipient_id = ${id}`)
-      .toEqual([{ old_name: null, new_name: null, old_email: null, new_email: null }]);
-    expect(await app.db.admin`select document::text as document from credential_documents where credential_id = ${uuidOf(held.id)}`).toEqual([{ document: "{}" }]);
-    expect(await app.db.admin`select requested_changes from data_subject_requests where recipient_id = ${id}`).toEqual(
-      expect.arrayContaining([{ requested_changes: null }]),
-    );
-    expect((await app.db.admin`select requested_changes from data_subject_requests where recipient_id = ${id} and requested_changes is not null`)).toEqual([]);
-    const traces = await findTraces(app.db.admin, [person.email, person.name, asked.email, asked.name, `lucia.ferreira.${tag}`, `lucia.fereira.${tag}`]);
+    const history = (await openedRectifications(app, a.tenantId)).filter((r) => r.recipient_id === id);
+    expect(history.map((r) => ({ oldName: r.oldName, newName: r.newName, oldEmail: r.oldEmail, newEmail: r.newEmail }))).toEqual([{ oldName: null, newName: null, oldEmail: null, newEmail: null }]);
+    expect(await app.db.admin`select old_name_sealed, new_name_sealed, old_email_sealed, new_email_sealed, old_email_index, new_email_index,
+                                     legacy_old_name, legacy_new_name, legacy_old_email, legacy_new_email from recipient_rectifications where recipient_id = ${id}`)
+      .toEqual([{ old_name_sealed: null, new_name_sealed: null, old_email_sealed: null, new_email_sealed: null, old_email_index: null, new_email_index: null,
+                  legacy_old_name: null, legacy_new_name: null, legacy_old_email: null, legacy_new_email: null }]);
+    expect(await app.db.admin`select document_sealed, legacy_document from credential_documents where credential_id = ${uuidOf(held.id)}`).toEqual([{ document_sealed: null, legacy_document: null }]);
+    const requests = (await openedRequests(app, a.tenantId)).filter((r) => r.recipient_id === id);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.map((r) => [r.requestedChanges, r.requested_changes_sealed, r.legacy_requested_changes])).toEqual(requests.map(() => [null, null, null]));
+    const traces = await findTraces(app.db.admin, [person.email, person.name, asked.email, asked.name, `lucia.ferreira.${tag}`, `lucia.fereira.${tag}`], app);
     expect(traces).toEqual([]);
     // The superseded document's bit stays set: a copy of it still reads as revoked.
     expect(await bitOf(held.document)).toBe(true);

@@ -22,6 +22,7 @@ import { LaurelRequestError, type LaurelClient } from "../../src/sdk/index.js";
 import { requestDeadline, workingDaysLeft } from "../../src/modules/privacy/deadlines.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { tokenSentTo } from "../helpers/sealed.js";
 
 let app: TestApp;
 beforeAll(async () => {
@@ -63,8 +64,8 @@ async function list(client: LaurelClient, filter: Record<string, unknown> = {}) 
 async function member(t: TestTenant, role: MemberRole): Promise<LaurelClient> {
   const email = uniqueEmail(role);
   await t.owner.request(InviteMemberDocument, { input: { email, role } });
-  const [row] = await app.db.admin`select payload->>'token' as token from email_outbox where to_email = ${email}`;
-  const accepted = await app.client().request(AcceptInvitationDocument, { input: { token: row!.token, name: role, password: "a long enough password" } });
+  const token = await tokenSentTo(app, email, t.tenantId);
+  const accepted = await app.client().request(AcceptInvitationDocument, { input: { token, name: role, password: "a long enough password" } });
   if (accepted.acceptInvitation.__typename !== "AcceptInvitationPayload") throw new Error(JSON.stringify(accepted));
   return app.client(accepted.acceptInvitation.token!);
 }

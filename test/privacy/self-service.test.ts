@@ -20,6 +20,7 @@ import { signUpTenant, type TestTenant } from "../helpers/factories.js";
 import { startFakeResend, type FakeResend, type SentEmail } from "../helpers/fake-resend.js";
 import { DECEPTIVE_NAMES } from "../helpers/names.js";
 import { deliveryConfig, startTestWorker, waitFor } from "../helpers/worker.js";
+import { openedMessages, openedPrivacyLinks, openedRecipientByEmail } from "../helpers/sealed.js";
 
 const tag = randomBytes(3).toString("hex");
 const PERSON = { email: `zeynep.aydin.${tag}@example.test`, name: "Zeynep Aydın" };
@@ -222,8 +223,8 @@ describe("a person asking for their rights by a one-time link", () => {
       const { node } = await a.owner.request(DataSubjectRequestDocument, { id: requestId });
       return node?.__typename === "DataSubjectRequest" && node.state === "completed";
     }, "the erasure");
-    const [left] = await app.db.admin`select count(*)::int as n from privacy_links where tenant_id = ${a.tenantId} and sent_to = ${PERSON.email}`;
-    expect(left!.n).toBe(0);
+    const left = (await openedPrivacyLinks(app, a.tenantId)).filter((l) => l.sentTo === PERSON.email || l.legacy_sent_to === PERSON.email);
+    expect(left).toHaveLength(0);
     // Asking again about an erased person's credential: gone, and no email.
     const after = linkEmails(PERSON.email);
     expect(await ask(a.tenantId, credential.id, { kind: "access" })).toMatchObject({ status: 410, json: { error: { code: "ALREADY_ERASED" } } });
@@ -276,11 +277,12 @@ describe("a withdrawal of consent, an objection or a restriction asked for by li
       const before = linkEmails(person.email);
       expect((await ask(a.tenantId, credential.id, { kind })).status).toBe(202);
       const { url } = await linkEmail(person.email, before);
-      const [unchanged] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where email = ${person.email}`;
+      const recipientId = (await openedRecipientByEmail(app, person.email))!.id;
+      const [unchanged] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where id = ${recipientId}`;
       expect(unchanged).toMatchObject({ tracking_consent: true, objected_at: null, restricted_at: null });
       const used = await use(url, "POST");
       expect(used).toMatchObject({ status: 200, json: { details: { kind, state: "completed" } } });
-      const [after] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where email = ${person.email}`;
+      const [after] = await app.db.admin`select tracking_consent, objected_at, restricted_at from recipients where id = ${recipientId}`;
       if (column === "tracking_consent") expect(after!.tracking_consent).toBe(false);
       else expect(after![column]).toBeInstanceOf(Date);
       const request = (await requests(a.owner)).find((r) => r.kind === kind && r.recipient?.email === person.email)!;
@@ -306,7 +308,7 @@ describe("the link in the outbox", () => {
     const { url } = await linkEmail(person.email, before);
     const sig = new URL(url).searchParams.get("sig")!;
     const rows = await waitFor(async () => {
-      const r = await app.db.admin`select status::text, payload::text, coalesce(content::text, '') as content, coalesce(text_body, '') as text from email_outbox where kind = 'privacy_request_link' and to_email = ${person.email}`;
+      const r = (await openedMessages(app, { kind: "privacy_request_link", toEmail: person.email })).map((m) => ({ status: m.status, payload: m.payload, content: m.content, text: m.text }));
       return r.length && r[0]!.status === "sent" ? r : null;
     }, "the message marked sent");
     expect(JSON.stringify(rows)).not.toContain(sig);
@@ -320,8 +322,8 @@ describe("asks that must not turn into emails", () => {
     const answers = await Promise.all(Array.from({ length: 12 }, () => ask(a.tenantId, credential.id, { kind: "access" })));
     expect(answers.filter((r) => r.status === 202)).toHaveLength(MAX_LINKS_PER_DAY);
     expect(answers.filter((r) => r.status === 429)).toHaveLength(12 - MAX_LINKS_PER_DAY);
-    const [links] = await app.db.admin`select count(*)::int as n from privacy_links where sent_to = ${person.email}`;
-    expect(links!.n).toBe(MAX_LINKS_PER_DAY);
+    const links = (await openedPrivacyLinks(app)).filter((l) => l.sentTo === person.email);
+    expect(links).toHaveLength(MAX_LINKS_PER_DAY);
   });
 
   it("answers an oversized body 413, not a server fault", async () => {

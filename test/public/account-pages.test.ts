@@ -10,6 +10,7 @@ import { startFakeResend, type FakeResend } from "../helpers/fake-resend.js";
 import { deliveryConfig, waitFor } from "../helpers/worker.js";
 import { launchBrowser, shot, visibleText } from "../helpers/browser.js";
 import { signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 let app: TestApp;
 let fake: FakeResend;
@@ -37,9 +38,9 @@ async function queuedLink(kind: "password_reset" | "invitation", email: string):
     const mail = await waitFor(async () => fake.sent.filter((m) => m.to.includes(email) && m.tags.some((t) => t.value === "password_reset")).at(-1), `a password email to ${email}`);
     return local(/https?:\/\/\S+\/password-reset#lrp_[A-Za-z0-9_-]+/.exec(mail.text)![0]);
   }
-  const [row] = await app.db.admin`select payload->>'acceptUrl' as url from email_outbox where kind = ${kind} and to_email = ${email} order by created_at desc, id desc limit 1`;
+  const row = (await openedMessages(app, { kind, toEmail: email })).at(-1);
   expect(row, `a ${kind} email to ${email}`).toBeDefined();
-  return local(row!.url as string);
+  return local(row!.payload.acceptUrl as string);
 }
 
 const logIn = (email: string, password: string) => app.client().request(LogInDocument, { input: { email, password } }).then((r) => r.logIn.__typename);

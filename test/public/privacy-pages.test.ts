@@ -9,6 +9,7 @@ import { IssueCredentialDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { launchBrowser, shot, visibleText } from "../helpers/browser.js";
 import { activeBadge, signUpTenant, type TestTenant } from "../helpers/factories.js";
+import { openedMessages } from "../helpers/sealed.js";
 
 const ORGANISATION = "Lycée Molière";
 let app: TestApp;
@@ -38,9 +39,9 @@ async function issue(locale: string) {
 
 /** The newest one-time link queued to `email` (no worker here: the outbox still holds it). */
 async function queuedLink(email: string): Promise<string> {
-  const [row] = await app.db.admin`select payload->>'acceptUrl' as url from email_outbox where kind = 'privacy_request_link' and to_email = ${email} order by created_at desc, id desc limit 1`;
+  const row = (await openedMessages(app, { kind: "privacy_request_link", toEmail: email })).at(-1);
   expect(row, `a link to ${email}`).toBeDefined();
-  return local(row!.url as string);
+  return local(row!.payload.acceptUrl as string);
 }
 
 // Words that give a language away, whatever the page says.
