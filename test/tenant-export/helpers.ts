@@ -1,6 +1,6 @@
 // Shared steps of the tenant-export tests: a small tenant with something in every kind of table, an
 // export run to completion through the SDK, and a ZIP read back into memory.
-import { randomBytes } from "node:crypto";
+import { createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import {
   ActivateTemplateDocument,
   CreateTemplateDocument,
@@ -75,11 +75,11 @@ export const exportedBytes = (value: unknown) => Buffer.from(String(value).repla
  * `keks`: proof that the ZIP plus the source's KEK, and nothing else, opens its sealed columns.
  */
 export function keysFromExport(files: Map<string, Buffer>, tenantId: string, keks: ReadonlyMap<number, Buffer>): TenantKeys {
-  const data = new Map<number, Buffer>();
-  let index: Buffer | null = null;
+  const data = new Map<number, KeyObject>();
+  let index: KeyObject | null = null;
   for (const row of ndjson(files.get("tables/tenant_data_keys.ndjson"))) {
     if (row.retired_at) continue;
-    const key = unwrapKey(keks, tenantId, { purpose: row.purpose as KeyPurpose, version: Number(row.version), wrapped: exportedBytes(row.wrapped), kek_version: Number(row.kek_version) });
+    const key = createSecretKey(unwrapKey(keks, tenantId, { purpose: row.purpose as KeyPurpose, version: Number(row.version), wrapped: exportedBytes(row.wrapped), kek_version: Number(row.kek_version) }));
     if (row.purpose === "data") data.set(Number(row.version), key);
     else index = key;
   }

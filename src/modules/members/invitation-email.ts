@@ -3,15 +3,15 @@
 // and so cannot use its keys. accept_invitation() checks the address the app opened against
 // email_check = sha256("laurel invitation email" ‖ 0 ‖ secret ‖ email), computed by the database from
 // the secret it is given, so the holder of one invitation cannot name another address.
-import { createHash, createHmac } from "node:crypto";
+import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { openWith, sealWith } from "../vault/cipher.js";
 import type { TenantKeys } from "../vault/vault.js";
 
 const place = (rowId: string) => ({ table: "invitations", column: "email", rowId });
 
 /** The invitee's key: HMAC-SHA-256(secret, label). 32 bytes; the secret is 32 random bytes. */
-function inviteeKey(secret: Uint8Array): Buffer {
-  return createHmac("sha256", secret).update("laurel invitation email key").digest();
+function inviteeKey(secret: Uint8Array): KeyObject {
+  return createSecretKey(createHmac("sha256", secret).update("laurel invitation email key").digest());
 }
 
 /** The columns a new invitation stores for its (normalised) address. */

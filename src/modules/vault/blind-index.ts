@@ -2,12 +2,12 @@
 // holding the email. Equality only, by design: the same input under the same tenant's index key gives
 // the same 32 bytes, and without the key nothing about the input can be tested. Each kind of value has
 // its own label, so an email's index never equals a name word's.
-import { createHmac } from "node:crypto";
+import { createHmac, type KeyObject } from "node:crypto";
 
 export type IndexKind = "email" | "name-word" | "external-id";
 
 /** HMAC-SHA-256(index key, kind ‖ 0 ‖ value): 32 bytes. The value must already be normalised by the caller. */
-export function blindIndex(indexKey: Buffer, kind: IndexKind, value: string): Buffer {
+export function blindIndex(indexKey: KeyObject, kind: IndexKind, value: string): Buffer {
   return createHmac("sha256", indexKey).update(kind).update("\0").update(value, "utf8").digest();
 }
 

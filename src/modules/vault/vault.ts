@@ -3,6 +3,7 @@
 // once a minute per tenant and a field costs one AES-GCM call. Services reach it through their `db`
 // (vaultOf), the way they reach the tenant's rows: the key material belongs to the database handle
 // openDatabase made, not to a global.
+import { createSecretKey, type KeyObject } from "node:crypto";
 import type postgres from "postgres";
 import type { Db } from "../../db/tenant-transaction.js";
 import { MissingKekError } from "../issuers/sealing.js";
@@ -19,8 +20,8 @@ export class TenantKeys {
   constructor(
     readonly tenantId: string,
     readonly current: number,
-    private readonly data: ReadonlyMap<number, Buffer>,
-    private readonly index: Buffer,
+    private readonly data: ReadonlyMap<number, KeyObject>,
+    private readonly index: KeyObject,
     readonly loadedAt = Date.now(),
   ) {}
 
@@ -139,10 +140,10 @@ export class Vault {
       for (const purpose of missing) await store.add(tenantId, newWrappedKey(this.keks, tenantId, purpose, 1).row);
       rows = await store.list(tenantId);
     }
-    const data = new Map<number, Buffer>();
-    let index: Buffer | null = null;
+    const data = new Map<number, KeyObject>();
+    let index: KeyObject | null = null;
     for (const row of rows) {
-      const key = unwrapKey(this.keks, tenantId, row);
+      const key = createSecretKey(unwrapKey(this.keks, tenantId, row));
       if (row.purpose === "data") data.set(row.version, key);
       else index ??= key;
     }
