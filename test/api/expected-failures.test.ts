@@ -20,7 +20,9 @@ import { withTenantTransaction } from "../../src/db/tenant-transaction.js";
 import { processChunk } from "../../src/modules/bulk/service.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { createKey, signUpTenant, uniqueEmail, type TestTenant } from "../helpers/factories.js";
-import { openedRecipientByEmail, tokenSentTo } from "../helpers/sealed.js";
+import { openedRecipientByEmail, openedRecipients, tokenSentTo } from "../helpers/sealed.js";
+import { createRecipient } from "../../src/modules/recipients/service.js";
+import { ROLE_PERMISSIONS } from "../../src/modules/auth/permissions.js";
 
 let app: TestApp;
 let t: TestTenant;
@@ -82,6 +84,42 @@ describe("an external id that another recipient has", () => {
     expect(await openedRecipientByEmail(app, "other@example.test")).toBeNull();
   });
 });
+describe("a recipient created by another transaction while a bulk chunk issues to the same email", () => {
+  it("is the one the chunk issues to: no second recipient, no failed row, the committed name", async () => {
+    const email = uniqueEmail("racer");
+    const { createBulkIssuance } = await t.owner.request(CreateBulkIssuanceDocument, { input: { templateId, rows: [{ email, name: "Row Name" }] } });
+    if (createBulkIssuance.__typename !== "BulkJob") throw new Error(JSON.stringify(createBulkIssuance));
+    // Another transaction inserts the same person and holds its commit until the chunk waits on it.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let inserted!: () => void;
+    const didInsert = new Promise<void>((r) => (inserted = r));
+    const caller = { tenantId: t.tenantId, actor: { kind: "user" as const, id: t.userId }, permissions: ROLE_PERMISSIONS.owner, requestId: "race" };
+    const other = withTenantTransaction(app.database, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: t.userId }, async (db) => {
+      const created = await createRecipient(db, caller, { email, name: "Early Name" });
+      inserted();
+      await held;
+      return created;
+    });
+    await didInsert;
+    const chunk = runChunks(rawId(createBulkIssuance.id));
+    // The chunk read no such person, then its insert waits on the other's unique email index.
+    for (let n = 0; ; n++) {
+      const [waiting] = await app.db.admin`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      if (waiting!.n > 0) break;
+      if (n > 200) throw new Error("the chunk never waited on the other transaction");
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    release();
+    const early = await other;
+    expect(await chunk).toEqual({ done: false, issued: 1, failed: 0 });
+    const [credential] = await app.db.admin`select recipient_id from credentials where tenant_id = ${t.tenantId} and bulk_job_id = ${rawId(createBulkIssuance.id)}`;
+    expect(credential!.recipient_id).toBe(early.id);
+    const people = (await openedRecipients(app)).filter((r) => r.email === email);
+    expect(people.map((p) => p.name)).toEqual(["Early Name"]);
+  });
+});
+
 
 describe("callers the operation does not expect", () => {
   it("anonymous node and nodes are UNAUTHENTICATED", async () => {

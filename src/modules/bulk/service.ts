@@ -2,6 +2,7 @@
 // problems); a runner then issues the rest in chunks, each chunk one transaction that signs, records,
 // audits and queues email for its credentials and marks its rows, so work is never done twice.
 import type { Db } from "../../db/tenant-transaction.js";
+import type { Prisma } from "../../generated/prisma/client.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { recordAudit } from "../audit/service.js";
 import { isUuid, type Caller } from "../common/caller.js";
@@ -9,7 +10,7 @@ import { checkSharedTexts, findTemplate, TemplateNotIssuableError, type CustomFi
 import { tenantTimeZone } from "../tenants/service.js";
 import { addCalendarDays } from "../../lib/calendar.js";
 import { checkRecipient } from "../recipients/service.js";
-import { openRecipient, sealRecipient, SEALED_RECIPIENT } from "../recipients/personal.js";
+import { openRecipient, sealRecipient, SEALED_RECIPIENT, type RecipientPersonal } from "../recipients/personal.js";
 import { tenantKeys } from "../vault/vault.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
@@ -32,10 +33,14 @@ import { insertAudit, insertCredentials, insertRows, markRows } from "./sql.js";
 import { openRow } from "./sealed-rows.js";
 
 // What issuing needs of each row's person, and what the processing rule reads.
-const RECIPIENT_FACTS = {
-  ...SEALED_RECIPIENT, emailIndex: true, locale: true,
+/** What issuing needs of a new recipient beyond the personal data in hand. */
+const NEW_RECIPIENT_FACTS = {
+  id: true, tenantId: true, keyVersion: true, emailIndex: true, locale: true,
   trackingConsent: true, restrictedAt: true, objectedAt: true, isChild: true, birthDate: true, guardianConsentAt: true,
 } as const;
+/** ... and of a known one, whose personal data is opened from its row. */
+const RECIPIENT_FACTS = { ...SEALED_RECIPIENT, ...NEW_RECIPIENT_FACTS } as const;
+type Issuable = Prisma.RecipientGetPayload<{ select: typeof NEW_RECIPIENT_FACTS }> & RecipientPersonal;
 
 const contextsOnly = createDocumentLoader();
 
@@ -161,31 +166,45 @@ export async function processChunk(
     }
   }
 
-  // Recipients: one read, one insert of the missing, one read back, all by blind index of the email.
+  // Recipients: one read by blind index of the email, one insert of the missing that returns their
+  // facts. A new recipient's personal data is the row's own (just checked and sealed), so it is not read
+  // back and opened; a known one's is opened from its row.
   const emailOf = (row: BulkRow) => (normaliseEmail(row.email) as { email: string }).email;
   const recipientData = new Map(toIssue.map((t) => [emailOf(t.row), checkRecipient({ ...t.row }, [])]));
   const emails = [...recipientData.keys()];
   const sealing = await tenantKeys(db, tenantId);
-  const indexOf = new Map(emails.map((e) => [Buffer.from(sealing.blindIndex("email", e)).toString("hex"), e]));
-  const lookup = { tenantId, OR: [{ emailIndex: { in: emails.map((e) => sealing.blindIndex("email", e)) } }, { legacyEmail: { in: emails } }] };
-  const emailOfRow = (r: { emailIndex: Uint8Array | null; legacyEmail: string | null }) =>
-    r.emailIndex ? indexOf.get(Buffer.from(r.emailIndex).toString("hex")) : (r.legacyEmail ?? undefined);
-  const known = await db.recipient.findMany({ where: lookup, select: RECIPIENT_FACTS });
-  const knownEmails = new Set(known.map(emailOfRow));
-  const missing = emails.filter((e) => !knownEmails.has(e));
+  const indexes = emails.map((e) => sealing.blindIndex("email", e));
+  const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  const indexOf = new Map(emails.map((e, n) => [hex(indexes[n]!), e]));
+  const emailOfRow = (r: { emailIndex: Uint8Array | null; legacyEmail?: string | null }) =>
+    r.emailIndex ? indexOf.get(hex(r.emailIndex)) : (r.legacyEmail ?? undefined);
+  const lookup = (among: string[], at: Uint8Array<ArrayBuffer>[]) => ({ tenantId, OR: [{ emailIndex: { in: at } }, { legacyEmail: { in: among } }] });
+  const opened = (rows: Prisma.RecipientGetPayload<{ select: typeof RECIPIENT_FACTS }>[]) =>
+    rows.map((r): [string, Issuable] => [emailOfRow(r)!, { ...r, ...openRecipient(sealing, r) }]);
+  const recipients = new Map<string, Issuable>(opened(await db.recipient.findMany({ where: lookup(emails, indexes), select: RECIPIENT_FACTS })));
+  const missing = emails.filter((e) => !recipients.has(e));
   if (missing.length) {
-    await db.recipient.createMany({
+    const created = await db.recipient.createManyAndReturn({
       data: missing.map((e) => {
         const id = crypto.randomUUID();
         const data = recipientData.get(e)!;
         return { tenantId, id, externalId: data.externalId, locale: data.locale, ...sealRecipient(sealing, id, data) };
       }),
+      select: NEW_RECIPIENT_FACTS,
       skipDuplicates: true,
     });
+    for (const r of created) {
+      const email = emailOfRow(r)!;
+      const data = recipientData.get(email)!;
+      recipients.set(email, { ...r, email, name: data.name, attributes: data.attributes ?? {} });
+    }
+    // Skipped: created meanwhile by another transaction (read it), or another recipient holds the external id.
+    const raced = missing.filter((e) => !recipients.has(e));
+    if (raced.length) {
+      const at = raced.map((e) => indexes[emails.indexOf(e)]!);
+      for (const [email, r] of opened(await db.recipient.findMany({ where: lookup(raced, at), select: RECIPIENT_FACTS }))) recipients.set(email, r);
+    }
   }
-  const recipients = new Map(
-    (missing.length ? await db.recipient.findMany({ where: lookup, select: RECIPIENT_FACTS }) : known).map((r) => [emailOfRow(r)!, { ...r, ...openRecipient(sealing, r) }]),
-  );
   // A recipient that was not created: another one holds the row's external id.
   const policy = template.duplicatePolicy;
   const zone = await tenantTimeZone(db, tenantId);

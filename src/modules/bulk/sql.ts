@@ -6,6 +6,7 @@ import type { TenantKeys } from "../vault/vault.js";
 import { fromSqlRow, openRecipient, SEALED_RECIPIENT_SQL } from "../recipients/personal.js";
 import { sealRow } from "./sealed-rows.js";
 import { boundQuery } from "../../db/request-connection.js";
+import { packBytea } from "../../db/bytea.js";
 
 export interface CredentialRow {
   id: string;
@@ -37,17 +38,18 @@ export async function insertCredentials(
   bulkJobId: string,
 ): Promise<Set<string>> {
   if (!rows.length) return new Set();
+  const documents = packBytea(rows.map((r) => r.documentSealed));
   const result = await boundQuery<{ id: string }>(
     `insert into credentials (tenant_id, id, template_id, template_version, recipient_id, status_list_id, status_index,
                               suspension_list_id, suspension_index, valid_from, valid_until, field_values, key_version, document_sealed, idempotency_key, unique_award,
                               bulk_job_id)
      select $1::uuid, u.id, $2::uuid, $3::int, u.recipient_id, u.status_list_id, u.status_index,
-            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, $17::int, u.document_sealed, u.idempotency_key, $15::boolean,
-            $16::uuid
+            u.suspension_list_id, u.suspension_index, u.valid_from, u.valid_until, u.field_values::jsonb, $17::int,
+            substring($13::bytea from u.document_at for u.document_length), u.idempotency_key, $15::boolean, $16::uuid
        from unnest($4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::timestamptz[], $11::timestamptz[],
-                   $12::text[], $13::bytea[], $14::text[])
+                   $12::text[], $18::int[], $19::int[], $14::text[])
          as u(id, recipient_id, status_list_id, status_index, suspension_list_id, suspension_index, valid_from, valid_until,
-              field_values, document_sealed, idempotency_key)
+              field_values, document_at, document_length, idempotency_key)
      on conflict (tenant_id, template_id, recipient_id) where unique_award and status <> 'REVOKED' do nothing
      returning id`,
     [
@@ -63,11 +65,13 @@ export async function insertCredentials(
       rows.map((r) => r.validFrom),
       rows.map((r) => r.validUntil),
       rows.map((r) => JSON.stringify(r.fieldValues)),
-      rows.map((r) => Buffer.from(r.documentSealed)),
+      documents.bytes,
       rows.map((r) => r.idempotencyKey),
       uniqueAward,
       bulkJobId,
       rows[0]!.keyVersion,
+      documents.starts,
+      documents.lengths,
     ],
   );
   return new Set(result.rows.map((r) => r.id));

@@ -4,6 +4,7 @@
 // sender settings, a recipient's name, a KEK rotation, a deploy) would be refused as "same key,
 // different payload" although the first request went out.
 import { boundQuery } from "../../db/request-connection.js";
+import { packByteaColumns } from "../../db/bytea.js";
 import type { Config } from "../../config.js";
 import { builtInContent, emailDay, localeChain, render, requestTitle, type Content, type EmailKind, type MergeValues } from "./content.js";
 import { claimUrl, emailTracking } from "../engagement/tracking.js";
@@ -107,30 +108,34 @@ export async function insertWithContent(settings: MailSettings, keys: TenantKeys
   const fixed = await composeAll(settings, keys, queued);
   const content = queued.map((q) => fixed.get(q.id)!).map((c) => (c instanceof Error ? null : c));
   const sealed = queued.map((q, n) => sealNewMessage(keys, q.id, { toEmail: q.toEmail, payload: q.payload, content: content[n] ?? null }));
+  // The sealed columns go packed (db/bytea.ts): kilobytes of content per message, sent once as binary.
+  const packed = packByteaColumns([sealed.map((x) => x.toEmail), sealed.map((x) => x.toEmailIndex), sealed.map((x) => x.payload), sealed.map((x) => x.content), sealed.map((x) => x.subject)]);
   const inserted = await boundQuery<{ id: string }>(
     `insert into email_outbox (tenant_id, id, kind, key_version, to_email_sealed, to_email_index, locale, idempotency_key, payload_sealed,
                                credential_id, recipient_id, content_sealed, subject_sealed, from_address)
-     select $1::uuid, u.id, u.kind, $13::integer, u.to_email, u.to_email_index, u.locale, u.idempotency_key, u.payload, u.credential_id,
-            u.recipient_id, u.content, u.subject, u.from_address
-       from unnest($2::uuid[], $3::text[], $4::bytea[], $5::bytea[], $6::text[], $7::text[], $8::bytea[], $9::uuid[], $10::uuid[], $11::bytea[], $12::bytea[], $14::text[])
-            as u(id, kind, to_email, to_email_index, locale, idempotency_key, payload, credential_id, recipient_id, content, subject, from_address)
+     select $1::uuid, u.id, u.kind, $6::integer,
+            substring($4::bytea from u.to_email_at for u.to_email_length), substring($4::bytea from u.to_email_index_at for u.to_email_index_length),
+            u.locale, u.idempotency_key, substring($4::bytea from u.payload_at for u.payload_length), u.credential_id, u.recipient_id,
+            substring($4::bytea from u.content_at for u.content_length), substring($4::bytea from u.subject_at for u.subject_length), u.from_address
+       from unnest($2::uuid[], $3::text[], $5::text[], $7::text[], $8::uuid[], $9::uuid[], $10::text[],
+                   $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::int[], $17::int[], $18::int[], $19::int[], $20::int[])
+            as u(id, kind, locale, idempotency_key, credential_id, recipient_id, from_address,
+                 to_email_at, to_email_length, to_email_index_at, to_email_index_length, payload_at, payload_length,
+                 content_at, content_length, subject_at, subject_length)
      ${options.skipExisting ? "on conflict (tenant_id, idempotency_key) do nothing" : ""}
      returning id`,
     [
       tenantId,
       ids,
       emails.map((e) => e.kind),
-      sealed.map((x) => Buffer.from(x.toEmail)),
-      sealed.map((x) => Buffer.from(x.toEmailIndex)),
+      packed.bytes,
       emails.map((e) => e.locale),
+      keys.current,
       emails.map((e) => e.idempotencyKey),
-      sealed.map((x) => Buffer.from(x.payload)),
       emails.map((e) => e.credentialId ?? null),
       emails.map((e) => e.recipientId ?? null),
-      sealed.map((x) => (x.content ? Buffer.from(x.content) : null)),
-      sealed.map((x) => (x.subject ? Buffer.from(x.subject) : null)),
-      keys.current,
       content.map((c) => c?.from ?? null),
+      ...packed.columns.flatMap((c) => [c.starts, c.lengths]),
     ],
   );
   const written = new Set(inserted.rows.map((r) => r.id));

@@ -11,6 +11,7 @@ import { MAX_BATCH, MailerError, type BatchResult, type Mailer, type OutgoingEma
 import { fixContent, mailSettings, type FixedContent } from "./compose.js";
 import { tenantKeys } from "../vault/vault.js";
 import { openClaimed, sealField, type ClaimedSealedRow } from "./sealed-outbox.js";
+import { packByteaColumns, type PackedColumn } from "../../db/bytea.js";
 import { mayProcess, withheldReason, type ProcessingPurpose } from "../privacy/processing.js";
 
 export interface SendEmailsPayload {
@@ -99,21 +100,23 @@ export function sendEmailsTask(mailer: Mailer) {
     if (outcomes.length) {
       await job.inTenant(async (db) => {
         const keys = await tenantKeys(db, job.tenantId);
-        const seal = (o: Outcome, column: "html" | "text_body" | "last_error", text: string | null) => {
-          const sealed = sealField(keys, o.id, column, text);
-          return sealed ? Buffer.from(sealed) : null;
-        };
+        const seal = (column: "html" | "text_body" | "last_error", text: (o: Outcome) => string | null) => outcomes.map((o) => sealField(keys, o.id, column, text(o)));
+        // Packed (db/bytea.ts): a sent message's bodies are kilobytes, sent once as binary.
+        const packed = packByteaColumns([seal("html", (o) => o.html), seal("text_body", (o) => o.text), seal("last_error", (o) => o.error)]);
+        const [html, text, error] = packed.columns as [PackedColumn, PackedColumn, PackedColumn];
         await boundQuery(
           `update email_outbox o
               set status = u.status::email_status,
                   sent_at = case when u.status = 'sent' then now() else o.sent_at end,
                   provider = case when u.status in ('sent', 'stored') then $2 else o.provider end,
                   provider_message_id = coalesce(u.provider_message_id, o.provider_message_id),
-                  html_sealed = u.html, text_body_sealed = u.text_body, last_error_sealed = u.error, legacy_last_error = null,
+                  html_sealed = substring($6::bytea from u.html_at for u.html_length),
+                  text_body_sealed = substring($6::bytea from u.text_at for u.text_length),
+                  last_error_sealed = substring($6::bytea from u.error_at for u.error_length), legacy_last_error = null,
                   status_detail = coalesce(u.detail, o.status_detail),
                   request_key = case when u.status = 'sending' then o.request_key end
-             from unnest($3::uuid[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::bytea[], $9::text[])
-                    as u(id, status, provider_message_id, html, text_body, error, detail)
+             from unnest($3::uuid[], $4::text[], $5::text[], $7::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[])
+                    as u(id, status, provider_message_id, detail, html_at, html_length, text_at, text_length, error_at, error_length)
             where o.tenant_id = $1 and o.id = u.id and o.status = 'sending'`,
           [
             job.tenantId,
@@ -121,10 +124,9 @@ export function sendEmailsTask(mailer: Mailer) {
             outcomes.map((o) => o.id),
             outcomes.map((o) => o.status),
             outcomes.map((o) => o.providerMessageId),
-            outcomes.map((o) => seal(o, "html", o.html)),
-            outcomes.map((o) => seal(o, "text_body", o.text)),
-            outcomes.map((o) => seal(o, "last_error", o.error)),
+            packed.bytes,
             outcomes.map((o) => o.detail),
+            html.starts, html.lengths, text.starts, text.lengths, error.starts, error.lengths,
           ],
         );
         // A message that has left (or been stored) no longer needs its content or an invitation's token.

@@ -53,14 +53,18 @@ export function sealWith(key: KeyObject, version: number, plaintext: string, pla
   const iv = nextIv();
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   cipher.setAAD(placeAad(place));
-  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  const out = new Uint8Array(HEADER + IV + TAG + body.length);
+  // GCM's ciphertext is as long as the plaintext: the value is laid out once, without a zero fill, in a
+  // buffer of its own (not the shared pool: callers may hand .buffer on).
+  const body = cipher.update(plaintext, "utf8");
+  const tail = cipher.final();
+  const out = Buffer.allocUnsafeSlow(HEADER + IV + TAG + body.length + tail.length);
   out[0] = FORMAT;
-  new DataView(out.buffer).setUint32(1, version);
+  out.writeUInt32BE(version, 1);
   out.set(iv, HEADER);
   out.set(cipher.getAuthTag(), HEADER + IV);
   out.set(body, HEADER + IV + TAG);
-  return out;
+  if (tail.length) out.set(tail, HEADER + IV + TAG + body.length);
+  return out as Uint8Array<ArrayBuffer>;
 }
 
 /** The data-key version a sealed value names in its header. @throws SealedFieldError when it is not one. */
