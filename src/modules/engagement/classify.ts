@@ -1,7 +1,7 @@
 // Who is probably on the other end of an engagement request: a device class, and whether it is a
 // machine (crawler, mail privacy proxy, link scanner) rather than a person. Also the day-keyed IP
 // hash: the raw address is used here for one HMAC and never leaves this file.
-import { createHmac, hkdfSync } from "node:crypto";
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
 import { isbot } from "isbot";
 import { currentKekVersion } from "./tracking.js";
 
@@ -82,7 +82,7 @@ export function classifyRequest(facts: RequestFacts): Classified {
 
 interface DayHasher {
   day: number;
-  key: Buffer;
+  key: KeyObject;
   /** This day's hashes of recent addresses: proxies and scanners come back from the same few. */
   recent: Map<string, string>;
 }
@@ -100,7 +100,7 @@ export function hashIp(keks: ReadonlyMap<number, Buffer>, ip: string | undefined
   if (!hasher || hasher.day !== day) {
     const kek = keks.get(currentKekVersion(keks))!;
     const salt = new Date(day * 86_400_000).toISOString().slice(0, 10);
-    hasher = { day, key: Buffer.from(hkdfSync("sha256", kek, salt, "laurel ip hash v1", 32)), recent: new Map() };
+    hasher = { day, key: createSecretKey(Buffer.from(hkdfSync("sha256", kek, salt, "laurel ip hash v1", 32))), recent: new Map() };
     hashers.set(keks, hasher);
   }
   let hash = hasher.recent.get(ip);

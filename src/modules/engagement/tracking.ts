@@ -2,7 +2,7 @@
 // credential and message it was made for, and an HMAC over those and, for a click, the exact target,
 // so a token can neither be forged nor pointed anywhere else. The key comes from the KEKs by version,
 // and the token says which version: emails sent before a rotation keep working while that KEK is kept.
-import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, hkdfSync, timingSafeEqual, type KeyObject } from "node:crypto";
 
 export interface TrackingSettings {
   publicUrl: string;
@@ -33,17 +33,21 @@ const MAC_BYTES = 16; // 128 bits: forging is out of reach, and email URLs stay 
 const HEADER = 1 + 1 + 2 + 4; // format, kind, KEK version, issued-at seconds
 const UUID_BYTES = 16;
 
-const derived = new WeakMap<ReadonlyMap<number, Buffer>, Map<number, Buffer>>();
+const derived = new WeakMap<ReadonlyMap<number, Buffer>, Map<number, KeyObject>>();
 
-/** The tracking key for one KEK version, derived once per KEK set (HKDF keeps it apart from sealing). */
-function trackingKey(keks: ReadonlyMap<number, Buffer>, version: number): Buffer | null {
+/**
+ * The tracking key for one KEK version, derived once per KEK set (HKDF keeps it apart from sealing).
+ * Held as a KeyObject: createHmac given a raw Buffer builds one per call, measured at 13 µs of a
+ * token's 15 (bulk issuance signs several tokens per email).
+ */
+function trackingKey(keks: ReadonlyMap<number, Buffer>, version: number): KeyObject | null {
   let keys = derived.get(keks);
   if (!keys) derived.set(keks, (keys = new Map()));
   let key = keys.get(version);
   if (!key) {
     const kek = keks.get(version);
     if (!kek) return null;
-    key = Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "laurel tracking v1", 32));
+    key = createSecretKey(Buffer.from(hkdfSync("sha256", kek, Buffer.alloc(0), "laurel tracking v1", 32)));
     keys.set(version, key);
   }
   return key;
@@ -62,7 +66,7 @@ const uuidText = (b: Buffer) => {
 const uuidAt = (body: Buffer, i: number) => uuidText(body.subarray(HEADER + i * UUID_BYTES, HEADER + (i + 1) * UUID_BYTES));
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-function mac(key: Buffer, body: Buffer, target: string): Buffer {
+function mac(key: KeyObject, body: Buffer, target: string): Buffer {
   // The target is bound after a separator no body byte sequence can fake (the body has a fixed layout).
   return createHmac("sha256", key).update(body).update("\n").update(target, "utf8").digest().subarray(0, MAC_BYTES);
 }
