@@ -10,6 +10,20 @@ export function ident(name: string): string {
   return `"${name}"`;
 }
 
+/**
+ * The next batch of a tenant's rows after a cursor, locked, in primary-key order: `select t.id::text as
+ * id, <columns> from <table> t where t.tenant_id = $1 and <condition> [and t.id > $cursor] order by t.id
+ * limit $limit for update skip locked`. Ordered by the uuid itself, never the text alias (which would
+ * sort every remaining row for each batch: a rotation of 1,000,000 slowed to 1,200 rows/s), so each batch
+ * is a walk of the (tenant_id, id) index from the cursor (test/vault/batch-plans.test.ts). Not resuming,
+ * `$cursor` must be passed as null (`$n::text is null`) so the parameters line up either way.
+ */
+export function keysetBatchSql(table: string, columns: string[], condition: string, params: { cursor: number; limit: number }, resuming: boolean): string {
+  return `select t.id::text as id, ${columns.map((c) => `t.${ident(c)}`).join(", ")} from ${ident(table)} t
+           where t.tenant_id = $1::uuid and ${condition} ${resuming ? `and t.id > $${params.cursor}::uuid` : `and $${params.cursor}::text is null`}
+           order by t.id limit $${params.limit} for update skip locked`;
+}
+
 /** Bytes as the hex text decode(x, 'hex') reads; null stays null. */
 export function hex(bytes: Uint8Array | null): string | null {
   return bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");

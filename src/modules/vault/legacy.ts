@@ -4,7 +4,7 @@
 // tenant transaction each. It runs from the key maintenance job, which the worker also queues at start-up.
 import type { Sql } from "../../db/database.js";
 import { withTenantSql } from "../../db/tenant-transaction.js";
-import { ident, updateRow } from "./batch-sql.js";
+import { keysetBatchSql, updateRow } from "./batch-sql.js";
 import { SEALED_TABLES, sealedFields, type SealedTable } from "./registry.js";
 import type { Vault } from "./vault.js";
 
@@ -35,9 +35,7 @@ type Tx = Parameters<Parameters<typeof withTenantSql>[2]>[0];
 async function sealBatch(tx: Tx, vault: Vault, tenantId: string, entry: SealedTable, after: string | null, size: number) {
   const fields = sealedFields(entry);
   const rows = await tx.unsafe<Record<string, unknown>[]>(
-    `select id::text as id, ${fields.map((f) => ident(`legacy_${f}`)).join(", ")} from ${ident(entry.table)}
-      where tenant_id = $1::uuid and key_version is null ${after ? "and id > $3::uuid" : "and $3::text is null"}
-      order by id limit $2 for update skip locked`,
+    keysetBatchSql(entry.table, fields.map((f) => `legacy_${f}`), "t.key_version is null", { cursor: 3, limit: 2 }, after !== null),
     [tenantId, size, after],
   );
   if (!rows.length) return { n: 0, last: after };

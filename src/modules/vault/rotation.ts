@@ -8,7 +8,7 @@ import type postgres from "postgres";
 import type { Sql } from "../../db/database.js";
 import { withTenantSql, type Db } from "../../db/tenant-transaction.js";
 import { enqueueJob } from "../jobs/enqueue.js";
-import { hex, ident } from "./batch-sql.js";
+import { hex, ident, keysetBatchSql } from "./batch-sql.js";
 import { sealedVersion } from "./cipher.js";
 import { newWrappedKey } from "./data-keys.js";
 import { SEALED_TABLES, sealedFields, type SealedTable } from "./registry.js";
@@ -122,9 +122,7 @@ async function resealTable(pass: Pass, entry: SealedTable, after: string | null,
   for (;;) {
     const got = await withTenantSql(deps.sql, { dbRole: deps.memberRole, tenantId, userId: null }, async (tx) => {
       const rows = await tx.unsafe<Record<string, Uint8Array | null>[]>(
-        `select id::text as id, ${fields.map((f) => ident(`${f}_sealed`)).join(", ")} from ${ident(entry.table)}
-          where tenant_id = $1::uuid and key_version < $2 ${after ? "and id > $4::uuid" : "and $4::text is null"}
-          order by id limit $3 for update skip locked`,
+        keysetBatchSql(entry.table, fields.map((f) => `${f}_sealed`), "t.key_version < $2", { cursor: 4, limit: 3 }, after !== null),
         [tenantId, rotation.to_version, size, after],
       );
       if (!rows.length) return 0;
