@@ -56,7 +56,7 @@ try {
   const [{ size }] = (await admin`select pg_size_pretty(pg_total_relation_size('recipients')) as size`) as unknown as [{ size: string }];
   console.log(`seeded ${ROWS.toLocaleString("en")} sealed recipients in ${seeded.toFixed(1)} s (${Math.round(ROWS / seeded).toLocaleString("en")} rows/s; table ${size})`);
 
-  await withTenantTransaction(database, claims, (db) => startRotation(db, database.vault, tenantId, { reason: "requested" }));
+  await withTenantTransaction(database, claims, (db) => startRotation(db, database.vault, tenantId, { reason: "requested", activationDelayMs: 0 }));
   global.gc?.();
   const startRss = process.memoryUsage().rss;
   let peak = startRss;

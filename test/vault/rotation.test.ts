@@ -49,7 +49,7 @@ async function listed(t: TestTenant) {
 }
 
 function start(tenantId: string, vault = worker.vault) {
-  return withTenantTransaction(worker, { dbRole: app.config.roles.member, tenantId, userId: null }, (db) => startRotation(db, vault, tenantId, { reason: "requested" }));
+  return withTenantTransaction(worker, { dbRole: app.config.roles.member, tenantId, userId: null }, (db) => startRotation(db, vault, tenantId, { reason: "requested", activationDelayMs: 0 }));
 }
 
 describe("a data-key rotation", () => {
@@ -127,6 +127,40 @@ describe("a data-key rotation", () => {
     const versions = await app.db.admin`select distinct key_version from recipients where tenant_id = ${t.tenantId}`;
     expect(versions.map((v) => v.key_version)).toEqual([2]);
     expect((await listed(t)).map((p) => p.email)).toContain(late.email);
+  });
+});
+
+describe("a new data key's activation (sql/053)", () => {
+  it("seals nothing under the new key before it is active, and the re-seal waits for it; progress never passes 100%", async () => {
+    const { t } = await tenantWithRecipients(3);
+    await listed(t); // the server caches version 1 only
+    await withTenantTransaction(worker, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: null }, (db) =>
+      startRotation(db, worker.vault, t.tenantId, { reason: "requested", activationDelayMs: 1500 }));
+    // The starting process has loaded version 2 (it opens with it) but still seals under version 1.
+    const keys = await withTenantTransaction(worker, { dbRole: app.config.roles.member, tenantId: t.tenantId, userId: null }, (db) => tenantKeys(db, t.tenantId));
+    expect(keys.versions).toEqual([1, 2]);
+    expect(keys.current).toBe(1);
+    const meanwhile = { email: uniqueEmail("meanwhile"), name: "Written Before Activation" };
+    await addRecipient(worker, t.tenantId, meanwhile);
+    const before = await app.db.admin`select key_version, count(*)::int as n from recipients where tenant_id = ${t.tenantId} group by 1`;
+    expect(before).toEqual([{ key_version: 1, n: 4 }]);
+    // The re-seal does not start before the activation either.
+    const early = await runRotation(deps, t.tenantId, { graceMs: 0 });
+    expect(early.state).toBe("waiting");
+    const [key] = await app.db.admin`select activates_at from tenant_data_keys where tenant_id = ${t.tenantId} and purpose = 'data' and version = 2`;
+    expect(early.state === "waiting" && early.nextRunAt.getTime()).toBe(key!.activates_at.getTime());
+    expect((await app.db.admin`select count(*)::int as n from recipients where tenant_id = ${t.tenantId} and key_version = 2`)[0]!.n).toBe(0);
+
+    await new Promise((r) => setTimeout(r, Math.max(0, key!.activates_at.getTime() - Date.now()) + 200));
+    expect((await runRotation(deps, t.tenantId, { graceMs: 0 })).state).toBe("completed");
+    const after = await app.db.admin`select key_version, count(*)::int as n from recipients where tenant_id = ${t.tenantId} group by 1`;
+    expect(after).toEqual([{ key_version: 2, n: 4 }]);
+    expect((await listed(t)).map((p) => p.email)).toContain(meanwhile.email);
+    const { dataProtection } = await t.owner.request(DataProtectionDocument);
+    const last = dataProtection.lastRotation!;
+    expect(last.rowsDone).toBe(4);
+    expect(last.rowsTotal).toBe(4); // 3 counted at the start, grown by the one written meanwhile
+    expect(last.tables.every((x) => x.done <= x.total)).toBe(true);
   });
 });
 

@@ -17,6 +17,8 @@ export interface WrappedKeyRow {
   version: number;
   wrapped: Uint8Array;
   kek_version: number;
+  /** Whether it may seal yet (activates_at <= now(), sql/053); absent: it may. */
+  active?: boolean;
 }
 
 /** How the vault reads and adds a tenant's wrapped keys: over Prisma or postgres.js, inside the tenant's transaction. */

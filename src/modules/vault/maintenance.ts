@@ -22,7 +22,7 @@ export const rotateDataKeyTask: TenantTask<{ rotationId?: string }> = async (app
   try {
     const result = await runRotation(deps, job.tenantId);
     if (result.state === "waiting") {
-      await job.inTenant((db) => enqueueJob(db, "rotate_data_key", {}, { runAt: result.retireAfter, jobKey: "rotate_data_key" }));
+      await job.inTenant((db) => enqueueJob(db, "rotate_data_key", {}, { runAt: result.nextRunAt, jobKey: "rotate_data_key" }));
     }
   } catch (error) {
     // Rows done so far stay done; the queue retries (with backoff) and the run resumes where it stopped.

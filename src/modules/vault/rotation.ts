@@ -1,9 +1,11 @@
 // Data-key rotation: a tenant gets a new data key (startRotation), then the worker re-seals every row of
 // every sealed table (registry.ts) under it, 1,000 rows per tenant transaction, while the API keeps
 // serving (runRotation). Resuming is free: what is left is "rows at an older version", and each table's
-// keyset position is saved with each batch. The old key is retired (its wrapped bytes erased) only after
-// a final pass that begins once every process's key cache (KEY_CACHE_MS) has expired since the rotation
-// started: until then a process may still seal new rows under the old key.
+// keyset position is saved with each batch. The new key seals nothing, and the re-seal does not begin,
+// until it is active (sql/053): one key-cache lifetime (KEY_CACHE_MS) and a commit margin after the
+// start, so every process has loaded it before it meets a value sealed under it. The old key is retired
+// (its wrapped bytes erased) only after a final pass that begins the same span after activation: until
+// then a process whose cache predates the activation may still seal new rows under the old key.
 import type postgres from "postgres";
 import type { Sql } from "../../db/database.js";
 import { withTenantSql, type Db } from "../../db/tenant-transaction.js";
@@ -42,14 +44,22 @@ export interface RunOptions {
   afterBatch?: (batches: number) => void | Promise<void>;
 }
 
-export type RunResult = { state: "none" } | { state: "waiting"; retireAfter: Date } | { state: "completed"; rotationId: string; toVersion: number };
+/** "waiting": call again at nextRunAt (the new key's activation, or the old key's retirement). */
+export type RunResult = { state: "none" } | { state: "waiting"; nextRunAt: Date } | { state: "completed"; rotationId: string; toVersion: number };
 
 /**
- * Begins a rotation in the caller's tenant transaction: adds data key version n+1 (which seals new
- * data from the next key load on), records the rotation with each table's row count, and queues
- * rotate_data_key. An unfinished rotation is returned instead of starting a second.
+ * Begins a rotation in the caller's tenant transaction: adds data key version n+1, active (sealing new
+ * data) only `activationDelayMs` from now (default: one key-cache lifetime and the commit margin, so
+ * every process has loaded it before anything is sealed under it: sql/053), records the rotation with
+ * each table's row count, and queues rotate_data_key. An unfinished rotation is returned instead of
+ * starting a second.
  */
-export async function startRotation(db: Db, vault: Vault, tenantId: string, who: { reason: "scheduled" | "requested"; userId?: string | null }): Promise<{ id: string; created: boolean }> {
+export async function startRotation(
+  db: Db,
+  vault: Vault,
+  tenantId: string,
+  who: { reason: "scheduled" | "requested"; userId?: string | null; activationDelayMs?: number },
+): Promise<{ id: string; created: boolean }> {
   const [running] = await db.$queryRaw<{ id: string }[]>`
     select id::text from data_key_rotations where tenant_id = ${tenantId}::uuid and state = 'running'`;
   if (running) return { id: running.id, created: false };
@@ -60,8 +70,10 @@ export async function startRotation(db: Db, vault: Vault, tenantId: string, who:
   const from = versions.find((v) => !v.retired)!.version;
   const to = versions[0]!.version + 1;
   const { row } = newWrappedKey(vault.keks, tenantId, "data", to);
-  await db.$executeRaw`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version)
-                       values (${tenantId}::uuid, 'data', ${to}, ${Buffer.from(row.wrapped)}, ${row.kek_version})`;
+  const delayMs = Math.max(0, Math.round(who.activationDelayMs ?? vault.cacheMs + COMMIT_MARGIN_MS));
+  await db.$executeRaw`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version, activates_at)
+                       values (${tenantId}::uuid, 'data', ${to}, ${Buffer.from(row.wrapped)}, ${row.kek_version},
+                               now() + ${delayMs} * interval '1 millisecond')`;
   const progress: Record<string, { done: number; total: number }> = {};
   let total = 0;
   for (const entry of SEALED_TABLES) {
@@ -90,20 +102,31 @@ export async function runRotation(deps: RotationDeps, tenantId: string, options:
     select id::text, from_version, to_version, state, progress, started_at from data_key_rotations
      where tenant_id = ${tenantId}::uuid and state = 'running'`);
   if (!rotation) return { state: "none" };
+  // Nothing is sealed under the new key before it is active (sql/053): a process that has not loaded
+  // it yet could not open what the re-seal wrote.
+  const [key] = await withTenantSql(deps.sql, claims, (tx) => tx<{ activates_at: Date; pending: boolean }[]>`
+    select activates_at, activates_at > now() as pending from tenant_data_keys
+     where tenant_id = ${tenantId}::uuid and purpose = 'data' and version = ${rotation.to_version}`);
+  if (!key) throw new Error(`Rotation ${rotation.id} names data key version ${rotation.to_version}, which does not exist`);
+  const retireAfter = new Date(key.activates_at.getTime() + (options.graceMs ?? deps.vault.cacheMs + COMMIT_MARGIN_MS));
+  if (key.pending) {
+    await withTenantSql(deps.sql, claims, (tx) => tx`
+      update data_key_rotations set retire_after = ${retireAfter} where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`);
+    return { state: "waiting", nextRunAt: key.activates_at };
+  }
   deps.vault.forget(tenantId);
   const pass = { batches: 0, options, deps, tenantId, rotation };
   for (const entry of SEALED_TABLES) {
     if (!rotation.progress[entry.table]?.passed) await resealTable(pass, entry, rotation.progress[entry.table]?.after ?? null, true);
   }
-  const retireAfter = new Date(rotation.started_at.getTime() + (options.graceMs ?? deps.vault.cacheMs + COMMIT_MARGIN_MS));
   await withTenantSql(deps.sql, claims, (tx) => tx`
     update data_key_rotations set retire_after = ${retireAfter} where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`);
-  if (Date.now() < retireAfter.getTime()) return { state: "waiting", retireAfter };
+  if (Date.now() < retireAfter.getTime()) return { state: "waiting", nextRunAt: retireAfter };
   // Rows sealed under an old key by a process whose cache predates the rotation (or skipped while locked).
   for (const entry of SEALED_TABLES) await resealTable(pass, entry, null, false);
   const retired = await withTenantSql(deps.sql, claims, (tx) => retireOldKeys(tx, tenantId, rotation));
   deps.vault.forget(tenantId);
-  return retired ? { state: "completed", rotationId: rotation.id, toVersion: rotation.to_version } : { state: "waiting", retireAfter: new Date(Date.now() + 5_000) };
+  return retired ? { state: "completed", rotationId: rotation.id, toVersion: rotation.to_version } : { state: "waiting", nextRunAt: new Date(Date.now() + 5_000) };
 }
 
 interface Pass {
@@ -126,7 +149,13 @@ async function resealTable(pass: Pass, entry: SealedTable, after: string | null,
         [tenantId, rotation.to_version, size, after],
       );
       if (!rows.length) return 0;
-      const keys = await deps.vault.forTenantSql(tx, tenantId, rotation.to_version);
+      let keys = await deps.vault.forTenantSql(tx, tenantId, rotation.to_version);
+      if (keys.current !== rotation.to_version) {
+        // Cached from before the key became active: load again (runRotation checked it is active).
+        deps.vault.forget(tenantId);
+        keys = await deps.vault.forTenantSql(tx, tenantId, rotation.to_version);
+        if (keys.current !== rotation.to_version) throw new Error(`Data key version ${rotation.to_version} of tenant ${tenantId} is not active yet`);
+      }
       const ids = rows.map((r) => r.id as unknown as string);
       const columns = fields.map((f) => rows.map((r) => hex(reseal(keys, entry.table, f, r.id as unknown as string, r[`${f}_sealed`] ?? null))));
       await tx.unsafe(
@@ -161,10 +190,14 @@ function recordBatch(tx: postgres.TransactionSql, tenantId: string, rotationId: 
   const step = { after, ...(passed ? { passed: true } : {}) };
   return tx`
     update data_key_rotations
-       set rows_done = rows_done + ${rows}, batches = batches + ${rows ? 1 : 0},
+       -- Rows sealed under the old key after the start (by a process whose cache predated the new
+       -- key's activation) are re-sealed too: the totals grow with them, so progress never passes 100%.
+       set rows_done = rows_done + ${rows}, rows_total = greatest(rows_total, rows_done + ${rows}), batches = batches + ${rows ? 1 : 0},
            progress = jsonb_set(progress, array[${table}::text],
                                 coalesce(progress -> ${table}::text, '{}') || ${tx.json(step)}::jsonb
-                                || jsonb_build_object('done', coalesce((progress #>> array[${table}::text, 'done'])::bigint, 0) + ${rows}))
+                                || jsonb_build_object('done', coalesce((progress #>> array[${table}::text, 'done'])::bigint, 0) + ${rows},
+                                                      'total', greatest(coalesce((progress #>> array[${table}::text, 'total'])::bigint, 0),
+                                                                        coalesce((progress #>> array[${table}::text, 'done'])::bigint, 0) + ${rows})))
      where tenant_id = ${tenantId}::uuid and id = ${rotationId}::uuid`;
 }
 

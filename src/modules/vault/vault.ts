@@ -142,12 +142,16 @@ export class Vault {
     }
     const data = new Map<number, KeyObject>();
     let index: KeyObject | null = null;
+    let sealing = 0;
     for (const row of rows) {
       const key = createSecretKey(unwrapKey(this.keks, tenantId, row));
-      if (row.purpose === "data") data.set(row.version, key);
-      else index ??= key;
+      if (row.purpose === "data") {
+        data.set(row.version, key);
+        // A key not yet active (sql/053) opens values but seals none: other processes may not have it.
+        if (row.active !== false && row.version > sealing) sealing = row.version;
+      } else index ??= key;
     }
-    return { keys: new TenantKeys(tenantId, Math.max(...data.keys()), data, index!), created: missing.length > 0 };
+    return { keys: new TenantKeys(tenantId, sealing || Math.min(...data.keys()), data, index!), created: missing.length > 0 };
   }
 }
 
@@ -183,7 +187,7 @@ export function newestVersion(rows: readonly { keyVersion: number | null }[]): n
 function prismaStore(db: Db): KeyStore {
   return {
     list: (tenantId) =>
-      db.$queryRaw<WrappedKeyRow[]>`select purpose, version, wrapped, kek_version from tenant_data_keys
+      db.$queryRaw<WrappedKeyRow[]>`select purpose, version, wrapped, kek_version, activates_at <= now() as active from tenant_data_keys
                                      where tenant_id = ${tenantId}::uuid and retired_at is null order by purpose, version`,
     add: async (tenantId, row) =>
       (await db.$executeRaw`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version)
@@ -196,7 +200,7 @@ function prismaStore(db: Db): KeyStore {
 export function sqlKeyStore(tx: postgres.TransactionSql): KeyStore {
   return {
     list: (tenantId) =>
-      tx<WrappedKeyRow[]>`select purpose, version, wrapped, kek_version from tenant_data_keys
+      tx<WrappedKeyRow[]>`select purpose, version, wrapped, kek_version, activates_at <= now() as active from tenant_data_keys
                            where tenant_id = ${tenantId}::uuid and retired_at is null order by purpose, version`,
     add: async (tenantId, row) =>
       (await tx`insert into tenant_data_keys (tenant_id, purpose, version, wrapped, kek_version)
