@@ -1,6 +1,7 @@
 // Hostile or broken requests get a clear error with a code, and the server keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getIntrospectionQuery } from "graphql";
+import { readFileSync } from "node:fs";
+import { buildSchema, getIntrospectionQuery, type GraphQLInterfaceType } from "graphql";
 import { TenantDocument } from "../../src/sdk/generated.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { signUpTenant, type TestTenant } from "../helpers/factories.js";
@@ -145,6 +146,23 @@ describe("bad requests", () => {
     expect(node.json.data?.node ?? null).toBeNull();
     const revoke = await app.post({ query: 'mutation { revokeApiKey(id: "QXBpS2V5Om5vdC1hLXV1aWQ=") { __typename } }' }, auth);
     expect(revoke.json.data?.revokeApiKey?.__typename ?? codes(revoke.json)[0]).toMatch(/NotFoundError|BAD_USER_INPUT/);
+    await stillServing();
+  });
+
+  it("a global id of every node type with a malformed uuid inside: null from node(), never INTERNAL_SERVER_ERROR", async () => {
+    // Every type implementing Node, read from the schema of record so a new one is covered when added.
+    const schema = buildSchema(readFileSync(new URL("../../schema/schema.graphql", import.meta.url), "utf8"));
+    const types = schema.getImplementations(schema.getType("Node") as GraphQLInterfaceType).objects.map((o) => o.name);
+    expect(types).toEqual(expect.arrayContaining(["Tenant", "User", "Recipient", "Credential"]));
+    for (const type of types) {
+      for (const inside of ["abc", "180c201f", "", "x".repeat(100), "00000000-0000-0000-0000-00000000000g"]) {
+        const id = Buffer.from(`${type}:${inside}`).toString("base64");
+        const res = await app.post({ query: "query($id: ID!) { node(id: $id) { id } }", variables: { id } }, auth);
+        // null as for an unknown id; an id with nothing after the type is not a global id at all (BAD_USER_INPUT).
+        const codes = (res.json.errors ?? []).map((e: { extensions?: { code?: string } }) => e.extensions?.code);
+        expect({ type, inside, codes, node: res.json.data?.node ?? null }).toEqual({ type, inside, codes: inside ? [] : ["BAD_USER_INPUT"], node: null });
+      }
+    }
     await stillServing();
   });
 

@@ -11,6 +11,14 @@ export function tenantKey(id: string, ctx: Pick<Context, "tenantId">) {
   return { tenantId_id: { tenantId: ctx.tenantId, id } };
 }
 
+/**
+ * The lookup for a node keyed by its uuid alone (tenants, users): a malformed id finds nothing, as an
+ * unknown one does, instead of reaching the database as text that is not a uuid.
+ */
+export function uuidKey(id: string): { id: string } {
+  return { id: isUuid(id) ? id : NIL };
+}
+
 /** Complexity of a connection: its page size times what each node costs. */
 export function connectionComplexity(args: { first?: number | null; last?: number | null }) {
   return { field: 1, multiplier: args.first ?? args.last ?? 20 };

@@ -3,7 +3,7 @@ import { builder } from "../../builder.js";
 import { MemberRole } from "../../generated/prisma/enums.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
-import { connectionComplexity, tenantKey } from "../common/nodes.js";
+import { connectionComplexity, tenantKey, uuidKey } from "../common/nodes.js";
 import { ErrorInterface, errorType } from "../common/schema.js";
 import { encodeGlobalID } from "@pothos/plugin-relay";
 import { TenantRef } from "../tenants/schema.js";
@@ -26,6 +26,7 @@ export const MemberRoleEnum = builder.enumType(MemberRole, { name: "MemberRole" 
 
 export const UserRef = builder.prismaNode("User", {
   id: { field: "id" },
+  findUnique: (id) => uuidKey(id),
   nullable: true,
   fields: (t) => ({
     uuid: t.exposeString("id"),

@@ -1,12 +1,13 @@
 // The tenant as its members see it, and the lists hanging off it.
 import { builder } from "../../builder.js";
-import { connectionComplexity } from "../common/nodes.js";
+import { connectionComplexity, uuidKey } from "../common/nodes.js";
 import { ValidationError } from "../../errors.js";
 import { callerOf } from "../common/caller.js";
 import { updateTenant } from "./service.js";
 
 export const TenantRef = builder.prismaNode("Tenant", {
   id: { field: "id" },
+  findUnique: (id) => uuidKey(id),
   nullable: true,
   authScopes: { tenant: true },
   fields: (t) => ({
