@@ -142,6 +142,19 @@ describe("a bulk job from a CSV upload", () => {
     return res.json();
   }
 
+  it("a file with a header and no rows: a ValidationError on the csv field, nothing created", async () => {
+    const form = new FormData();
+    form.set("operations", JSON.stringify({
+      query: "mutation($input: CreateBulkIssuanceInput!) { createBulkIssuance(input: $input) { __typename ... on ValidationError { message fieldErrors { path message } } } }",
+      variables: { input: { templateId, csv: null } },
+    }));
+    form.set("map", JSON.stringify({ "0": ["variables.input.csv"] }));
+    form.set("0", new Blob(["email,name\r\n"], { type: "text/csv" }), "people.csv");
+    const res = await (await fetch(app.graphqlUrl, { method: "POST", headers: { authorization: `Bearer ${a.token}`, "graphql-require-preflight": "1" }, body: form })).json();
+    expect(res.data.createBulkIssuance.__typename).toBe("ValidationError");
+    expect(res.data.createBulkIssuance.fieldErrors).toEqual([{ path: ["input", "csv"], message: "The file has a header but no rows: give at least one row" }]);
+  });
+
   it("reads standard and custom columns (with a BOM) and issues every good line", async () => {
     const csv = "\ufeffemail,name,course,hours,locale\nada@csv.test,Ada,Maths,12,en\nbob@csv.test,Bob,Maths,,fr\nbroken-address,Eve,Maths,3,en\n";
     const res = await upload(csv);

@@ -45,8 +45,10 @@ type Issuable = Prisma.RecipientGetPayload<{ select: typeof NEW_RECIPIENT_FACTS 
 const contextsOnly = createDocumentLoader();
 
 export async function createBulkJob(db: Db, caller: Caller, templateId: string, rows: BulkRow[], source: "ROWS" | "CSV") {
-  if (rows.length === 0) throw ValidationError.field(["input", "rows"], "Give at least one row");
-  if (rows.length > MAX_ROWS) throw ValidationError.field(["input", "rows"], `At most ${MAX_ROWS.toLocaleString("en")} rows`);
+  // The field the rows came from: a file with a header and no rows is the file's fault, not `rows`'.
+  const field = ["input", source === "CSV" ? "csv" : "rows"];
+  if (rows.length === 0) throw ValidationError.field(field, source === "CSV" ? "The file has a header but no rows: give at least one row" : "Give at least one row");
+  if (rows.length > MAX_ROWS) throw ValidationError.field(field, `At most ${MAX_ROWS.toLocaleString("en")} rows`);
   const template = await findTemplate(db, caller, templateId);
   if (template.status !== "ACTIVE") throw new TemplateNotIssuableError(template.status);
   const version = await db.templateVersion.findUniqueOrThrow({
