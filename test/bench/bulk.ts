@@ -1,5 +1,6 @@
 // Bulk issuance throughput: N rows through the real worker (signed, committed, email queued, audited),
-// reported as credentials/s and the process's peak RSS. Run: npm run bench -- bulk [rows...]
+// reported as credentials/s and the process's peak RSS. Run alone: npm run bench:bulk -- [rows...]
+// (default 10,000; `npm run bench` runs it too, after the request path).
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { loadConfig } from "../../src/config.js";
@@ -83,6 +84,9 @@ export async function benchBulk(sizes: number[], serverUrl: string, options: { d
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // The test roles, never a deployment's laurel_* roles on the same cluster (the worker inherits them).
+  const { TEST_ENV } = await import("../helpers/env.js");
+  Object.assign(process.env, TEST_ENV);
   const sizes = process.argv.slice(2).map(Number).filter(Boolean);
   await benchBulk(sizes.length ? sizes : [10_000], process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres");
 }
