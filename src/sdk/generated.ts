@@ -1276,17 +1276,17 @@ export type CredentialsQueryVariables = Exact<{
 
 export type CredentialsQuery = { tenant: { credentials: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, status: CredentialStatus, expired: boolean, issuedAt: string | null, validFrom: string | null, validUntil: string | null, revokedAt: string | null, suspendedAt: string | null, publicUrl: string, templateVersion: { version: number, name: string } } }> } | null } };
 
-export type DataKeyRotationFieldsFragment = { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> };
+export type DataKeyRotationFieldsFragment = { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, activatesAt: string | null, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> };
 
 export type DataProtectionQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type DataProtectionQuery = { dataProtection: { currentKeyVersion: number, currentKeyCreatedAt: string, liveKeyVersions: Array<number>, rotationPeriodDays: number, nextRotationDueAt: string, legacyRows: number, lastRotation: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } | null } };
+export type DataProtectionQuery = { dataProtection: { currentKeyVersion: number, currentKeyCreatedAt: string, liveKeyVersions: Array<number>, rotationPeriodDays: number, nextRotationDueAt: string, legacyRows: number, lastRotation: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, activatesAt: string | null, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } | null } };
 
 export type RotateDataKeyMutationVariables = Exact<{ [key: string]: never; }>;
 
 
-export type RotateDataKeyMutation = { rotateDataKey: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } };
+export type RotateDataKeyMutation = { rotateDataKey: { id: string, fromVersion: number, toVersion: number, state: DataKeyRotationState, reason: string, rowsDone: number, rowsTotal: number, startedAt: string, activatesAt: string | null, retireAfter: string | null, finishedAt: string | null, lastError: string | null, tables: Array<{ table: string, done: number, total: number }> } };
 
 export type MembersQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -1919,6 +1919,7 @@ export const DataKeyRotationFieldsFragmentDoc = new TypedDocumentString(`
   rowsDone
   rowsTotal
   startedAt
+  activatesAt
   retireAfter
   finishedAt
   lastError
@@ -3675,6 +3676,7 @@ export const DataProtectionDocument = new TypedDocumentString(`
   rowsDone
   rowsTotal
   startedAt
+  activatesAt
   retireAfter
   finishedAt
   lastError
@@ -3699,6 +3701,7 @@ export const RotateDataKeyDocument = new TypedDocumentString(`
   rowsDone
   rowsTotal
   startedAt
+  activatesAt
   retireAfter
   finishedAt
   lastError

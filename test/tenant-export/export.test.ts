@@ -141,7 +141,7 @@ describe("exporting a whole tenant", () => {
     const wrapped = ndjson(files.get("tables/tenant_data_keys.ndjson"));
     expect(wrapped.map((k) => k.purpose).sort()).toEqual(["data", "index"]);
     for (const k of wrapped) {
-      expect(Object.keys(k).sort()).toEqual(["created_at", "kek_version", "purpose", "retired_at", "tenant_id", "version", "wrapped"]);
+      expect(Object.keys(k).sort()).toEqual(["activates_at", "created_at", "kek_version", "purpose", "retired_at", "tenant_id", "version", "wrapped"]);
       expect(k.kek_version).toBe(1);
     }
     // Without the KEK the wrapped bytes open nothing: another KEK under the same version fails.

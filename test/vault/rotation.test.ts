@@ -150,6 +150,11 @@ describe("a new data key's activation (sql/053)", () => {
     const [key] = await app.db.admin`select activates_at from tenant_data_keys where tenant_id = ${t.tenantId} and purpose = 'data' and version = 2`;
     expect(early.state === "waiting" && early.nextRunAt.getTime()).toBe(key!.activates_at.getTime());
     expect((await app.db.admin`select count(*)::int as n from recipients where tenant_id = ${t.tenantId} and key_version = 2`)[0]!.n).toBe(0);
+    // What owners see meanwhile: version 1 still seals; the rotation says when version 2 takes over.
+    const pending = (await t.owner.request(DataProtectionDocument)).dataProtection;
+    expect(pending.currentKeyVersion).toBe(1);
+    expect(pending.liveKeyVersions).toEqual([1, 2]);
+    expect(new Date(pending.lastRotation!.activatesAt!).getTime()).toBe(key!.activates_at.getTime());
 
     await new Promise((r) => setTimeout(r, Math.max(0, key!.activates_at.getTime() - Date.now()) + 200));
     expect((await runRotation(deps, t.tenantId, { graceMs: 0 })).state).toBe("completed");
@@ -159,7 +164,8 @@ describe("a new data key's activation (sql/053)", () => {
     const { dataProtection } = await t.owner.request(DataProtectionDocument);
     const last = dataProtection.lastRotation!;
     expect(last.rowsDone).toBe(4);
-    expect(last.rowsTotal).toBe(4); // 3 counted at the start, grown by the one written meanwhile
+    expect(last.rowsTotal).toBe(4); // 3 counted at the start, counted again (4) when the key activated
+    expect(dataProtection.currentKeyVersion).toBe(2);
     expect(last.tables.every((x) => x.done <= x.total)).toBe(true);
   });
 });

@@ -115,6 +115,25 @@ export async function runRotation(deps: RotationDeps, tenantId: string, options:
     return { state: "waiting", nextRunAt: key.activates_at };
   }
   deps.vault.forget(tenantId);
+  // Rows written under the old key before the activation need re-sealing too: count what is left now,
+  // so the totals say what this run will do (they only grow: done + left).
+  await withTenantSql(deps.sql, claims, async (tx) => {
+    for (const entry of SEALED_TABLES) {
+      const [left] = await tx.unsafe<{ n: number }[]>(
+        `select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version < $2`, [tenantId, rotation.to_version]);
+      await tx`
+        update data_key_rotations
+           set progress = jsonb_set(progress, array[${entry.table}::text],
+                                    coalesce(progress -> ${entry.table}::text, '{}')
+                                    || jsonb_build_object('total', greatest(coalesce((progress #>> array[${entry.table}::text, 'total'])::bigint, 0),
+                                                                            coalesce((progress #>> array[${entry.table}::text, 'done'])::bigint, 0) + ${left!.n})))
+         where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`;
+    }
+    await tx`
+      update data_key_rotations
+         set rows_total = greatest(rows_total, (select coalesce(sum((value ->> 'total')::bigint), 0) from jsonb_each(progress)))
+       where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`;
+  });
   const pass = { batches: 0, options, deps, tenantId, rotation };
   for (const entry of SEALED_TABLES) {
     if (!rotation.progress[entry.table]?.passed) await resealTable(pass, entry, rotation.progress[entry.table]?.after ?? null, true);

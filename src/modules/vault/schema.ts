@@ -18,7 +18,7 @@ const TableProgressRef = builder.simpleObject("DataKeyRotationTable", {
   fields: (t) => ({
     table: t.string({ description: "A table holding sealed fields" }),
     done: t.float({ description: "Rows re-sealed so far (a row re-sealed again by the final pass counts twice)" }),
-    total: t.float({ description: "Rows sealed under an older key when the rotation started" }),
+    total: t.float({ description: "Rows to re-seal: counted when the rotation started, again when the new key activated, and grown by rows written under the old key since" }),
   }),
 });
 
@@ -34,6 +34,11 @@ const RotationRef = builder.objectRef<RotationView>("DataKeyRotation").implement
     rowsTotal: t.exposeFloat("rowsTotal"),
     tables: t.field({ type: [TableProgressRef], resolve: (r) => r.tables }),
     startedAt: t.expose("startedAt", { type: "DateTime" }),
+    activatesAt: t.expose("activatesAt", {
+      type: "DateTime",
+      nullable: true,
+      description: "When the new key began (or begins) to seal new data: one key-cache lifetime and a commit margin after the start, so every process has it first. The re-seal starts then.",
+    }),
     retireAfter: t.expose("retireAfter", { type: "DateTime", nullable: true, description: "The old key is erased no earlier than this (every process's key cache has expired)" }),
     finishedAt: t.expose("finishedAt", { type: "DateTime", nullable: true }),
     lastError: t.exposeString("lastError", { nullable: true }),

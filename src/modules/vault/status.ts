@@ -15,6 +15,8 @@ export interface RotationView {
   rowsTotal: number;
   tables: { table: string; done: number; total: number }[];
   startedAt: Date;
+  /** When the new key began (or begins) to seal new data: sql/053. */
+  activatesAt: Date | null;
   retireAfter: Date | null;
   finishedAt: Date | null;
   lastError: string | null;
@@ -35,10 +37,12 @@ export async function dataProtection(db: Db, vault: Vault, tenantId: string, rot
   await vault.forTenant(db, tenantId);
   const keys = await db.tenantDataKey.findMany({
     where: { tenantId, purpose: "data", retiredAt: null },
-    select: { version: true, createdAt: true },
+    select: { version: true, createdAt: true, activatesAt: true },
     orderBy: { version: "asc" },
   });
-  const current = keys[keys.length - 1]!;
+  // The key sealing new data: the newest active one (a rotation's new key waits for its activation, sql/053).
+  const [{ now }] = await db.$queryRaw<{ now: Date }[]>`select now() as now` as [{ now: Date }];
+  const current = keys.filter((k) => k.activatesAt <= now).at(-1) ?? keys[0]!;
   let legacyRows = 0;
   for (const entry of SEALED_TABLES) {
     const [row] = await db.$queryRawUnsafe<{ n: number }[]>(`select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version is null`, tenantId);
@@ -46,6 +50,7 @@ export async function dataProtection(db: Db, vault: Vault, tenantId: string, rot
   }
   const last = await db.dataKeyRotation.findFirst({ where: { tenantId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
   const progress = (last?.progress ?? {}) as Record<string, { done?: number; total?: number }>;
+  const newKey = last ? await db.tenantDataKey.findUnique({ where: { tenantId_purpose_version: { tenantId, purpose: "data", version: last.toVersion } }, select: { activatesAt: true } }) : null;
   return {
     currentKeyVersion: current.version,
     currentKeyCreatedAt: current.createdAt,
@@ -63,6 +68,7 @@ export async function dataProtection(db: Db, vault: Vault, tenantId: string, rot
       rowsTotal: Number(last.rowsTotal),
       tables: Object.entries(progress).map(([table, p]) => ({ table, done: Number(p.done ?? 0), total: Number(p.total ?? 0) })),
       startedAt: last.startedAt,
+      activatesAt: newKey?.activatesAt ?? null,
       retireAfter: last.retireAfter,
       finishedAt: last.finishedAt,
       lastError: last.lastError,
