@@ -133,7 +133,7 @@ describe("a bulk job from a CSV upload", () => {
   async function upload(csv: string, token = a.token) {
     const form = new FormData();
     form.set("operations", JSON.stringify({
-      query: "mutation($input: CreateBulkIssuanceInput!) { createBulkIssuance(input: $input) { __typename ... on BulkJob { id totalRows failedCount } ... on Error { message } } }",
+      query: "mutation($input: CreateBulkIssuanceInput!) { createBulkIssuance(input: $input) { __typename ... on BulkJob { id totalRows failedCount } ... on Error { message } ... on ValidationError { fieldErrors { path message } } } }",
       variables: { input: { templateId, csv: null } },
     }));
     form.set("map", JSON.stringify({ "0": ["variables.input.csv"] }));
@@ -142,15 +142,8 @@ describe("a bulk job from a CSV upload", () => {
     return res.json();
   }
 
-  it("a file with a header and no rows: a ValidationError on the csv field, nothing created", async () => {
-    const form = new FormData();
-    form.set("operations", JSON.stringify({
-      query: "mutation($input: CreateBulkIssuanceInput!) { createBulkIssuance(input: $input) { __typename ... on ValidationError { message fieldErrors { path message } } } }",
-      variables: { input: { templateId, csv: null } },
-    }));
-    form.set("map", JSON.stringify({ "0": ["variables.input.csv"] }));
-    form.set("0", new Blob(["email,name\r\n"], { type: "text/csv" }), "people.csv");
-    const res = await (await fetch(app.graphqlUrl, { method: "POST", headers: { authorization: `Bearer ${a.token}`, "graphql-require-preflight": "1" }, body: form })).json();
+  it("a file with a header and no rows: a ValidationError on the csv field", async () => {
+    const res = await upload("email,name\r\n");
     expect(res.data.createBulkIssuance.__typename).toBe("ValidationError");
     expect(res.data.createBulkIssuance.fieldErrors).toEqual([{ path: ["input", "csv"], message: "The file has a header but no rows: give at least one row" }]);
   });
