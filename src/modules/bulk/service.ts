@@ -12,6 +12,7 @@ import { addCalendarDays } from "../../lib/calendar.js";
 import { checkRecipient } from "../recipients/service.js";
 import { openRecipient, sealRecipient, SEALED_RECIPIENT, type RecipientPersonal } from "../recipients/personal.js";
 import { tenantKeys } from "../vault/vault.js";
+import { hex } from "../vault/batch-sql.js";
 import { activeSigningKey, getProfile, type IssuerSettings } from "../issuers/service.js";
 import { issuerDid } from "../issuers/identity.js";
 import { buildCredential, urls } from "../credentials/document.js";
@@ -175,15 +176,14 @@ export async function processChunk(
   const recipientData = new Map(toIssue.map((t) => [emailOf(t.row), checkRecipient({ ...t.row }, [])]));
   const emails = [...recipientData.keys()];
   const sealing = await tenantKeys(db, tenantId);
-  const indexes = emails.map((e) => sealing.blindIndex("email", e));
-  const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
-  const indexOf = new Map(emails.map((e, n) => [hex(indexes[n]!), e]));
+  const indexByEmail = new Map(emails.map((e) => [e, sealing.blindIndex("email", e)]));
+  const emailByIndex = new Map(emails.map((e) => [hex(indexByEmail.get(e)!)!, e]));
   const emailOfRow = (r: { emailIndex: Uint8Array | null; legacyEmail?: string | null }) =>
-    r.emailIndex ? indexOf.get(hex(r.emailIndex)) : (r.legacyEmail ?? undefined);
-  const lookup = (among: string[], at: Uint8Array<ArrayBuffer>[]) => ({ tenantId, OR: [{ emailIndex: { in: at } }, { legacyEmail: { in: among } }] });
+    r.emailIndex ? emailByIndex.get(hex(r.emailIndex)!) : (r.legacyEmail ?? undefined);
+  const lookup = (among: string[]) => ({ tenantId, OR: [{ emailIndex: { in: among.map((e) => indexByEmail.get(e)!) } }, { legacyEmail: { in: among } }] });
   const opened = (rows: Prisma.RecipientGetPayload<{ select: typeof RECIPIENT_FACTS }>[]) =>
     rows.map((r): [string, Issuable] => [emailOfRow(r)!, { ...r, ...openRecipient(sealing, r) }]);
-  const recipients = new Map<string, Issuable>(opened(await db.recipient.findMany({ where: lookup(emails, indexes), select: RECIPIENT_FACTS })));
+  const recipients = new Map<string, Issuable>(opened(await db.recipient.findMany({ where: lookup(emails), select: RECIPIENT_FACTS })));
   const missing = emails.filter((e) => !recipients.has(e));
   if (missing.length) {
     const created = await db.recipient.createManyAndReturn({
@@ -203,8 +203,7 @@ export async function processChunk(
     // Skipped: created meanwhile by another transaction (read it), or another recipient holds the external id.
     const raced = missing.filter((e) => !recipients.has(e));
     if (raced.length) {
-      const at = raced.map((e) => indexes[emails.indexOf(e)]!);
-      for (const [email, r] of opened(await db.recipient.findMany({ where: lookup(raced, at), select: RECIPIENT_FACTS }))) recipients.set(email, r);
+      for (const [email, r] of opened(await db.recipient.findMany({ where: lookup(raced), select: RECIPIENT_FACTS }))) recipients.set(email, r);
     }
   }
   // A recipient that was not created: another one holds the row's external id.
