@@ -35,14 +35,12 @@ export interface DataProtectionView {
 /** The tenant's key status (creating its first keys if it has none yet), in its tenant transaction. */
 export async function dataProtection(db: Db, vault: Vault, tenantId: string, rotationPeriodDays: number): Promise<DataProtectionView> {
   await vault.forTenant(db, tenantId);
-  const keys = await db.tenantDataKey.findMany({
-    where: { tenantId, purpose: "data", retiredAt: null },
-    select: { version: true, createdAt: true, activatesAt: true },
-    orderBy: { version: "asc" },
-  });
-  // The key sealing new data: the newest active one (a rotation's new key waits for its activation, sql/053).
-  const [{ now }] = await db.$queryRaw<{ now: Date }[]>`select now() as now` as [{ now: Date }];
-  const current = keys.filter((k) => k.activatesAt <= now).at(-1) ?? keys[0]!;
+  // Whether each key is active is the database's answer (its clock decides activation, sql/053).
+  const keys = await db.$queryRaw<{ version: number; createdAt: Date; activatesAt: Date; active: boolean }[]>`
+    select version, created_at as "createdAt", activates_at as "activatesAt", activates_at <= now() as active
+      from tenant_data_keys where tenant_id = ${tenantId}::uuid and purpose = 'data' and retired_at is null order by version`;
+  // The key sealing new data: the newest active one (a rotation's new key waits for its activation).
+  const current = keys.filter((k) => k.active).at(-1) ?? keys[0]!;
   let legacyRows = 0;
   for (const entry of SEALED_TABLES) {
     const [row] = await db.$queryRawUnsafe<{ n: number }[]>(`select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version is null`, tenantId);
@@ -50,7 +48,6 @@ export async function dataProtection(db: Db, vault: Vault, tenantId: string, rot
   }
   const last = await db.dataKeyRotation.findFirst({ where: { tenantId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
   const progress = (last?.progress ?? {}) as Record<string, { done?: number; total?: number }>;
-  const newKey = last ? await db.tenantDataKey.findUnique({ where: { tenantId_purpose_version: { tenantId, purpose: "data", version: last.toVersion } }, select: { activatesAt: true } }) : null;
   return {
     currentKeyVersion: current.version,
     currentKeyCreatedAt: current.createdAt,
@@ -68,7 +65,8 @@ export async function dataProtection(db: Db, vault: Vault, tenantId: string, rot
       rowsTotal: Number(last.rowsTotal),
       tables: Object.entries(progress).map(([table, p]) => ({ table, done: Number(p.done ?? 0), total: Number(p.total ?? 0) })),
       startedAt: last.startedAt,
-      activatesAt: newKey?.activatesAt ?? null,
+      // The latest rotation's new key is live until a later rotation retires it.
+      activatesAt: keys.find((k) => k.version === last.toVersion)?.activatesAt ?? null,
       retireAfter: last.retireAfter,
       finishedAt: last.finishedAt,
       lastError: last.lastError,
