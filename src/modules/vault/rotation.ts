@@ -115,25 +115,26 @@ export async function runRotation(deps: RotationDeps, tenantId: string, options:
     return { state: "waiting", nextRunAt: key.activates_at };
   }
   deps.vault.forget(tenantId);
-  // Rows written under the old key before the activation need re-sealing too: count what is left now,
-  // so the totals say what this run will do (they only grow: done + left).
-  await withTenantSql(deps.sql, claims, async (tx) => {
-    for (const entry of SEALED_TABLES) {
-      const [left] = await tx.unsafe<{ n: number }[]>(
-        `select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version < $2`, [tenantId, rotation.to_version]);
+  // Rows written under the old key before the activation need re-sealing too: the tables the main pass
+  // has still to finish are counted again, so the totals say what this run will do (done + left; they
+  // only grow). One rotation job runs per tenant (its job key), so the progress read above is current.
+  const unfinished = SEALED_TABLES.filter((entry) => !rotation.progress[entry.table]?.passed);
+  if (unfinished.length) {
+    await withTenantSql(deps.sql, claims, async (tx) => {
+      const totals: RotationRow["progress"] = {};
+      for (const entry of unfinished) {
+        const [left] = await tx.unsafe<{ n: number }[]>(
+          `select count(*)::int as n from ${ident(entry.table)} where tenant_id = $1::uuid and key_version < $2`, [tenantId, rotation.to_version]);
+        const step = rotation.progress[entry.table] ?? {};
+        totals[entry.table] = { ...step, total: Math.max(Number(step.total ?? 0), Number(step.done ?? 0) + left!.n) };
+      }
       await tx`
         update data_key_rotations
-           set progress = jsonb_set(progress, array[${entry.table}::text],
-                                    coalesce(progress -> ${entry.table}::text, '{}')
-                                    || jsonb_build_object('total', greatest(coalesce((progress #>> array[${entry.table}::text, 'total'])::bigint, 0),
-                                                                            coalesce((progress #>> array[${entry.table}::text, 'done'])::bigint, 0) + ${left!.n})))
+           set progress = progress || ${tx.json(totals)}::jsonb,
+               rows_total = greatest(rows_total, (select coalesce(sum((value ->> 'total')::bigint), 0) from jsonb_each(progress || ${tx.json(totals)}::jsonb)))
          where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`;
-    }
-    await tx`
-      update data_key_rotations
-         set rows_total = greatest(rows_total, (select coalesce(sum((value ->> 'total')::bigint), 0) from jsonb_each(progress)))
-       where tenant_id = ${tenantId}::uuid and id = ${rotation.id}::uuid`;
-  });
+    });
+  }
   const pass = { batches: 0, options, deps, tenantId, rotation };
   for (const entry of SEALED_TABLES) {
     if (!rotation.progress[entry.table]?.passed) await resealTable(pass, entry, rotation.progress[entry.table]?.after ?? null, true);
