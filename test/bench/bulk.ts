@@ -25,6 +25,9 @@ export async function benchBulk(sizes: number[], serverUrl: string, options: { d
     const config = loadConfig({ ...process.env, DATABASE_URL: adminUrl, LAUREL_KEKS: keks });
     const database = await openDatabase(config);
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    // BENCH_SQL: statements run on the bench database after migrating, to measure a schema change before
+    // writing its migration (e.g. "drop index recipients_key_version").
+    if (process.env.BENCH_SQL) await admin.unsafe(process.env.BENCH_SQL);
     const [seed] = await admin`select user_id, tenant_id from sign_up('bulk@example.test', 'Bulk', 'x', 'Bulk University', 'bulk-university')`;
     await admin.end();
     const tenantId = seed!.tenant_id as string;
